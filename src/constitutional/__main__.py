@@ -1,0 +1,3 @@
+from constitutional.cli.app import main
+
+main()

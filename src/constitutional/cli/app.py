@@ -1,0 +1,21 @@
+"""The `cai` command."""
+
+from __future__ import annotations
+
+import typer
+
+from constitutional.cli.models import models
+from constitutional.cli.run import run
+
+app = typer.Typer(
+    help="Constitutional-AI critique→revise over prompt sets, with an eval that sees through compliance veneer.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("run")(run)
+app.command("models")(models)
+
+
+def main() -> None:
+    app()

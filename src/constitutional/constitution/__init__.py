@@ -1,0 +1,4 @@
+from constitutional.constitution.loading import LoadedConstitution, builtin_names, load_constitution
+from constitutional.constitution.model import Constitution, Defaults, Example, Principle
+
+__all__ = ["Constitution", "Defaults", "Example", "LoadedConstitution", "Principle", "builtin_names", "load_constitution"]

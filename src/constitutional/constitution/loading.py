@@ -1,0 +1,170 @@
+"""Load a constitution from YAML, TOML or JSON, with errors that point at the line to fix."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from constitutional.constitution.model import Constitution
+from constitutional.errors import UserError
+
+SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
+
+FIXES = {
+    "missing": "add the field '{field}'",
+    "extra_forbidden": "remove '{field}' or fix its spelling; allowed fields are listed by `cai constitution schema`",
+    "string_too_short": "give '{field}' a non-empty text",
+    "string_pattern_mismatch": "use lower-case letters, digits, '-' or '_' for '{field}', e.g. 'privacy'",
+    "too_short": "'{field}' needs at least one entry",
+}
+
+
+@dataclass(frozen=True)
+class LoadedConstitution:
+    constitution: Constitution
+    path: str
+    sha256: str
+
+    @property
+    def manifest(self) -> dict:
+        c = self.constitution
+        return {"name": c.name, "version": c.version, "path": self.path, "sha256": self.sha256}
+
+
+def builtin_names() -> list[str]:
+    folder = resources.files("constitutional.constitution") / "builtin"
+    return sorted(p.name.rsplit(".", 1)[0] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def resolve(name_or_path: str) -> Path:
+    path = Path(name_or_path)
+    if path.suffix in SUFFIXES or path.exists():
+        if not path.is_file():
+            raise UserError(
+                f"constitution file not found: {name_or_path}",
+                fix=f"give a path to a .yaml/.toml/.json file, or a built-in name ({', '.join(builtin_names())})",
+            )
+        return path
+    if name_or_path in builtin_names():
+        return Path(str(resources.files("constitutional.constitution") / "builtin" / f"{name_or_path}.yaml"))
+    raise UserError(
+        f"unknown constitution '{name_or_path}'",
+        fix=f"use a built-in name ({', '.join(builtin_names())}) or a path to a .yaml/.toml/.json file",
+    )
+
+
+def load_constitution(name_or_path: str) -> LoadedConstitution:
+    path = resolve(name_or_path)
+    raw = path.read_bytes()
+    shown = str(path) if not _is_builtin(path) else f"builtin:{path.stem}"
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"not UTF-8 text (byte {exc.start})", where=shown, fix="save the file as UTF-8") from None
+    kind = SUFFIXES.get(path.suffix.lower(), "yaml")
+    data = _parse(text, kind, shown)
+    if not isinstance(data, dict):
+        raise UserError(
+            "the top level must be a mapping with 'name' and 'principles'",
+            where=shown,
+            fix="start from `cai constitution new FILE` or the built-in default (`cai constitution show default`)",
+        )
+    try:
+        constitution = Constitution.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc, data, text, kind, shown) from None
+    return LoadedConstitution(constitution, shown, hashlib.sha256(raw).hexdigest())
+
+
+def _is_builtin(path: Path) -> bool:
+    return path.parent.name == "builtin" and path.parent.parent.name == "constitution"
+
+
+def _parse(text: str, kind: str, shown: str) -> object:
+    try:
+        if kind == "json":
+            return json.loads(text)
+        if kind == "toml":
+            return tomllib.loads(text)
+        return yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        where = f"{shown}:{exc.lineno}:{exc.colno}"
+        raise UserError(f"invalid JSON: {exc.msg}", where=where, fix="check commas, quotes and brackets near that spot") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"invalid TOML: {exc}", where=shown, fix="check quotes and [[principles]] tables near that spot") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise UserError(
+            f"invalid YAML: {problem}", where=where, fix="check indentation and quote texts that contain ':' or '#'"
+        ) from None
+
+
+def _validation_error(exc: ValidationError, data: dict, text: str, kind: str, shown: str) -> UserError:
+    lines = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        principle = _principle_label(data, loc)
+        line = _line_of(text, kind, loc, data)
+        where = f"{shown}:{line}" if line else shown
+        field = str(loc[-1]) if loc else "file"
+        msg = err["msg"].removeprefix("Value error, ")
+        fix = FIXES.get(err["type"], "see `cai constitution schema` for the expected form").format(field=field)
+        path = ".".join(str(p) for p in loc) or "(top level)"
+        lines.append(f"{where}: {principle}{path}: {msg}\n  fix: {fix}")
+    count = len(lines)
+    return UserError(f"{count} problem{'s' if count > 1 else ''} in constitution {shown}:\n" + "\n".join(lines))
+
+
+def _principle_label(data: dict, loc: tuple) -> str:
+    if len(loc) >= 2 and loc[0] == "principles" and isinstance(loc[1], int):
+        principles = data.get("principles")
+        if isinstance(principles, list) and loc[1] < len(principles) and isinstance(principles[loc[1]], dict):
+            pid = principles[loc[1]].get("id")
+            if pid:
+                return f"principle '{pid}': "
+        return f"principle #{loc[1] + 1}: "
+    return ""
+
+
+def _line_of(text: str, kind: str, loc: tuple, data: dict) -> int | None:
+    """Best-effort 1-based line of the value at `loc` (or its parent when the key is missing)."""
+    if kind in ("yaml", "json"):
+        try:
+            node = yaml.compose(text)
+        except yaml.YAMLError:
+            return None
+        best = node.start_mark.line + 1 if node else None
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                match = next((v for k, v in node.value if getattr(k, "value", None) == part), None)
+                if match is None:
+                    break
+                key_node = next(k for k, v in node.value if v is match)
+                node, best = match, key_node.start_mark.line + 1
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+                node = node.value[part]
+                best = node.start_mark.line + 1
+            else:
+                break
+        return best
+    # TOML: find the principle's id line, or the key itself.
+    principle = None
+    if len(loc) >= 2 and loc[0] == "principles" and isinstance(loc[1], int):
+        items = data.get("principles") or []
+        if loc[1] < len(items) and isinstance(items[loc[1]], dict):
+            principle = items[loc[1]].get("id")
+    pattern = rf'^\s*id\s*=\s*["\']{re.escape(principle)}["\']' if principle else rf"^\s*{re.escape(str(loc[-1]))}\s*="
+    for number, line in enumerate(text.splitlines(), 1):
+        if re.search(pattern, line):
+            return number
+    return None

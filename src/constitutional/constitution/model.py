@@ -1,0 +1,78 @@
+"""The constitution file format: principles and run defaults."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PRINCIPLE_ID = r"^[a-z0-9][a-z0-9_-]*$"
+PRINCIPLE_SELECTION = re.compile(r"^(all|sample:[1-9][0-9]*)$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Example(Strict):
+    """A worked critique and revision shown to the model as a few-shot example."""
+
+    prompt: str = Field(min_length=1)
+    response: str = Field(min_length=1)
+    critique: str = Field(min_length=1)
+    revision: str | None = None
+
+
+class Principle(Strict):
+    id: str = Field(pattern=PRINCIPLE_ID, description="Stable identifier, e.g. 'privacy'.")
+    name: str = Field(min_length=1)
+    critique_request: str = Field(min_length=1, description="What the critic looks for in a response.")
+    revision_request: str = Field(min_length=1, description="How the reviser must change the substance.")
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    weight: float = Field(default=1.0, gt=0)
+    examples: list[Example] = Field(default_factory=list)
+
+
+class Defaults(Strict):
+    rounds: int = Field(default=1, ge=1, le=16)
+    principles: str = Field(default="all", description="'all' or 'sample:K'.")
+
+    @field_validator("principles")
+    @classmethod
+    def _selection(cls, value: str) -> str:
+        if not PRINCIPLE_SELECTION.match(value):
+            raise ValueError("must be 'all' or 'sample:K' with K a positive whole number, e.g. 'sample:2'")
+        return value
+
+
+class Constitution(Strict):
+    name: str = Field(min_length=1)
+    version: str = "1"
+    description: str | None = None
+    principles: list[Principle] = Field(min_length=1)
+    defaults: Defaults = Field(default_factory=Defaults)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, (int, float)) else value
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> "Constitution":
+        seen: set[str] = set()
+        for principle in self.principles:
+            if principle.id in seen:
+                raise ValueError(f"principle id '{principle.id}' appears twice; ids must be unique")
+            seen.add(principle.id)
+        return self
+
+    def principle(self, principle_id: str) -> Principle:
+        for principle in self.principles:
+            if principle.id == principle_id:
+                return principle
+        raise KeyError(principle_id)
+
+    @property
+    def ids(self) -> list[str]:
+        return [p.id for p in self.principles]

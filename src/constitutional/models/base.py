@@ -1,0 +1,62 @@
+"""One chat-model interface for every provider."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
+
+
+@dataclass
+class Usage:
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, other: "Usage") -> None:
+        self.calls += other.calls
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.cached_tokens += other.cached_tokens
+        self.cost_usd += other.cost_usd
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["cost_usd"] = round(self.cost_usd, 8)
+        return data
+
+
+@dataclass
+class Completion:
+    text: str
+    parsed: Any = None
+    usage: Usage = field(default_factory=Usage)
+
+
+class ModelError(Exception):
+    """A failed model call. `retryable` tells the runner whether trying again can help."""
+
+    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None,
+                 retry_after: float | None = None):
+        super().__init__(message)
+        self.retryable = retryable
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ChatModel(ABC):
+    """A provider behind a spec string such as `local` or `scripted:replies.yaml`."""
+
+    spec: str
+    default_concurrency: int = 8
+
+    @abstractmethod
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
+        """Return the model's reply. With `schema` (a JSON Schema), the reply is JSON and `parsed` holds it."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has nothing to release."""

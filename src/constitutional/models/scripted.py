@@ -1,0 +1,70 @@
+"""Deterministic canned replies, for tests and demos.
+
+File format (YAML or JSON):
+
+    rules:
+      - when: "Check the RESPONSE"     # regex searched in the conversation's last user message
+        reply: {"needs_revision": false, "violations": []}   # text, or data sent back as JSON
+      - when: "boom"
+        fail: {message: "server error", retryable: true, status: 500}
+    default: "A plain answer."          # used when no rule matches
+
+The first matching rule wins.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from constitutional.errors import UserError
+from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
+
+
+class ScriptedModel(ChatModel):
+    default_concurrency = 16
+
+    def __init__(self, rules: list[dict], default: object = None):
+        self.rules = [(re.compile(r.get("when", ""), re.DOTALL), r) for r in rules]
+        self.default = default
+        self.calls = 0
+
+    @classmethod
+    def from_spec(cls, arg: str | None, **_options) -> "ScriptedModel":
+        if not arg:
+            raise UserError("'scripted' needs a file", fix="write the spec as scripted:PATH, e.g. scripted:replies.yaml")
+        path = Path(arg)
+        try:
+            data = yaml.safe_load(path.read_text("utf-8"))
+        except FileNotFoundError:
+            raise UserError(f"scripted replies file not found: {arg}", fix="check the path after 'scripted:'") from None
+        except yaml.YAMLError as exc:
+            raise UserError(f"invalid scripted replies file: {exc}", where=arg) from None
+        if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
+            raise UserError("expected a mapping with 'rules' (a list) and optional 'default'", where=arg)
+        return cls(data.get("rules", []), data.get("default"))
+
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+        self.calls += 1
+        last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        rule = next((r for pattern, r in self.rules if pattern.search(last_user)), None)
+        if rule is not None and "fail" in rule:
+            fail = rule["fail"]
+            raise ModelError(fail.get("message", "scripted failure"), retryable=fail.get("retryable", False),
+                             status=fail.get("status"))
+        reply = rule["reply"] if rule is not None else self.default
+        if reply is None:
+            raise ModelError(f"no scripted rule matches: {last_user[:80]!r}")
+        text = reply if isinstance(reply, str) else json.dumps(reply)
+        usage = Usage(calls=1, input_tokens=sum(len(m["content"].split()) for m in messages),
+                      output_tokens=len(text.split()))
+        parsed = None
+        if schema is not None:
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+        return Completion(text=text, parsed=parsed, usage=usage)

@@ -1,0 +1,138 @@
+"""Draft → (critique → revise) × rounds, for one prompt."""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+
+from constitutional.constitution import Constitution, Principle
+from constitutional.models.base import ChatModel, ModelError, Usage
+from constitutional.models.structured import StructuredOutputError, generate_structured
+from constitutional.pipeline.prompt_sets import PromptItem
+from constitutional.pipeline.records import Critique, Record, RecordError, Step, critique_schema
+from constitutional.prompts import render
+
+# A reply saying nothing needs changing is not an answer; the previous answer stands.
+NO_CHANGE = re.compile(
+    r"^\W*(no (revisions?|changes?|edits?|critique)s? (are |is )?(needed|necessary|required)"
+    r"|(the )?(original )?response (is|was) (already )?(fine|good|correct|acceptable|compliant)"
+    r"|nothing to (revise|change))\W*$",
+    re.IGNORECASE,
+)
+PREAMBLE = re.compile(r"^\s*(here is |here's )?(the |my )?(improved |revised |new )?(response|revision|answer)\s*:\s*",
+                      re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class LoopSettings:
+    rounds: int = 1
+    sample: int | None = None  # None: every principle each round; K: K drawn at random per round
+    seed: int = 0
+    max_tokens: dict = field(default_factory=lambda: {"draft": 256, "critique": 384, "revise": 320})
+
+
+def parse_selection(selection: str) -> int | None:
+    """'all' → None; 'sample:K' → K."""
+    if selection == "all":
+        return None
+    if selection.startswith("sample:") and selection[7:].isdigit() and int(selection[7:]) > 0:
+        return int(selection[7:])
+    raise ValueError(f"--principles must be 'all' or 'sample:K' (K ≥ 1), not '{selection}'")
+
+
+def choose_principles(constitution: Constitution, settings: LoopSettings, prompt_id: str, round_no: int) -> list[Principle]:
+    principles = constitution.principles
+    if settings.sample is None or settings.sample >= len(principles):
+        return list(principles)
+    # Seeded per prompt and round, so the draw does not depend on concurrency or order.
+    rng = random.Random(f"{settings.seed}:{prompt_id}:{round_no}")
+    weights = [p.weight for p in principles]
+    chosen: list[Principle] = []
+    pool = list(zip(principles, weights))
+    for _ in range(settings.sample):
+        pick = rng.choices(range(len(pool)), weights=[w for _, w in pool])[0]
+        chosen.append(pool.pop(pick)[0])
+    return chosen
+
+
+def clean_revision(text: str) -> str | None:
+    """The revision text, or None when the model only said that nothing needs changing."""
+    text = PREAMBLE.sub("", text.strip(), count=1).strip()
+    if not text or NO_CHANGE.match(text):
+        return None
+    return text
+
+
+async def process(item: PromptItem, model: ChatModel, constitution: Constitution, settings: LoopSettings) -> Record:
+    record = Record(id=item.id, prompt=item.prompt, meta=item.meta)
+    usage = Usage()
+    stage = "draft"
+    try:
+        draft = await model.generate(render("draft", prompt=item.prompt), max_tokens=settings.max_tokens["draft"])
+        usage.add(draft.usage)
+        record.draft = answer = draft.text.strip()
+        for round_no in range(1, settings.rounds + 1):
+            principles = choose_principles(constitution, settings, item.id, round_no)
+            ids = [p.id for p in principles]
+            stage = "critique"
+            critique, used = await generate_structured(
+                model,
+                render("critique", principles=_principle_list(principles), examples=_examples(principles),
+                       prompt=item.prompt, response=answer),
+                Critique,
+                critique_schema(ids),
+                context={"principles": set(ids)},
+                max_tokens=settings.max_tokens["critique"],
+            )
+            usage.add(used)
+            # A critique that names no violation has nothing to revise.
+            critique.needs_revision = bool(critique.violations)
+            step = Step(round=round_no, principles=ids, critique=critique)
+            record.steps.append(step)
+            if not critique.needs_revision:
+                step.note = "critique found nothing to revise"
+                if settings.sample is None:
+                    break  # same answer, same principles: another round would repeat this critique
+                continue
+            stage = "revise"
+            revised = await model.generate(
+                render("revise", prompt=item.prompt, response=answer, problems=_problems(critique, constitution)),
+                max_tokens=settings.max_tokens["revise"],
+            )
+            usage.add(revised.usage)
+            step.revision = clean_revision(revised.text)
+            if step.revision is None:
+                step.note = "the reviser returned no new text; the previous answer stands"
+            else:
+                answer = step.revision
+        record.final = answer
+    except StructuredOutputError as exc:
+        usage.add(exc.usage)
+        record.error = RecordError(stage=stage, message=str(exc), raw=exc.raw[:2000])
+    except ModelError as exc:
+        record.error = RecordError(stage=stage, message=str(exc), retryable=exc.retryable)
+    record.usage = usage.to_dict()
+    return record
+
+
+def _principle_list(principles: list[Principle]) -> str:
+    return "\n".join(f"- {p.id}: {' '.join(p.critique_request.split())}" for p in principles)
+
+
+def _examples(principles: list[Principle]) -> str:
+    shots = [(p, e) for p in principles for e in p.examples]
+    if not shots:
+        return ""
+    blocks = [f"Example ({p.id}):\nREQUEST: {e.prompt}\nRESPONSE: {e.response}\nCRITIQUE: {e.critique}" for p, e in shots]
+    return "\nWorked examples:\n" + "\n\n".join(blocks) + "\n"
+
+
+def _problems(critique: Critique, constitution: Constitution) -> str:
+    lines = []
+    for v in critique.violations:
+        principle = constitution.principle(v.principle)
+        lines.append(
+            f"- {principle.name}: \"{v.quote}\" — {v.explanation}\n  Required change: {' '.join(principle.revision_request.split())}"
+        )
+    return "\n".join(lines)

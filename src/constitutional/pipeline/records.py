@@ -1,0 +1,84 @@
+"""The record written per prompt to records.jsonl (see DESIGN.md "Run directory")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from constitutional.models.base import Usage
+
+
+class Violation(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    principle: str
+    quote: str = ""
+    explanation: str = ""
+
+    @field_validator("principle")
+    @classmethod
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        allowed = (info.context or {}).get("principles")
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"'{value}' is not one of the principle ids {sorted(allowed)}")
+        return value
+
+
+class Critique(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    needs_revision: bool
+    violations: list[Violation] = Field(default_factory=list)
+
+
+class Step(BaseModel):
+    round: int
+    principles: list[str]
+    critique: Critique | None = None
+    revision: str | None = None
+    note: str | None = None  # why a revision was skipped or discarded
+
+
+class RecordError(BaseModel):
+    stage: str  # draft | critique | revise
+    message: str
+    retryable: bool = False
+    raw: str | None = None  # the unparseable reply, when there was one
+
+
+class Record(BaseModel):
+    id: str
+    prompt: str
+    meta: dict[str, Any] = Field(default_factory=dict)
+    draft: str | None = None
+    steps: list[Step] = Field(default_factory=list)
+    final: str | None = None
+    usage: dict = Field(default_factory=lambda: Usage().to_dict())
+    error: RecordError | None = None
+
+
+def critique_schema(principle_ids: list[str]) -> dict:
+    """JSON Schema for a critique; `principle` is constrained to the ids under review."""
+    return {
+        "type": "object",
+        "properties": {
+            "needs_revision": {"type": "boolean"},
+            "violations": {
+                "type": "array",
+                "maxItems": min(len(principle_ids), 6),
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "principle": {"type": "string", "enum": list(principle_ids)},
+                        "quote": {"type": "string", "maxLength": 300},
+                        "explanation": {"type": "string", "maxLength": 300},
+                    },
+                    "required": ["principle", "quote", "explanation"],
+                    "additionalProperties": False,
+                },
+            },
+        },
+        "required": ["needs_revision", "violations"],
+        "additionalProperties": False,
+    }

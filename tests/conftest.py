@@ -1,9 +1,6 @@
-from pathlib import Path
-
 import pytest
 
-DATA = Path(__file__).parent / "data"
-ROOT = Path(__file__).parent.parent
+from tests.helpers import DATA, ROOT
 
 
 @pytest.fixture
@@ -14,8 +11,3 @@ def scripted_spec() -> str:
 @pytest.fixture
 def short_constitution() -> str:
     return str(ROOT / "examples" / "constitutions" / "short.yaml")
-
-
-def write(path: Path, text: str) -> Path:
-    path.write_text(text, encoding="utf-8")
-    return path

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def run(
     seed: int = typer.Option(0, "--seed", help="Seed for sampling principles; the same seed draws the same principles."),
     concurrency: int = typer.Option(None, "--concurrency", min=1, help="Prompts in flight at once (default: the model's own; 1 for local)."),
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N usable prompts."),
+    max_tokens: int = typer.Option(None, "--max-tokens", min=16, help="Cap on tokens per model reply, for every step (default: draft 256, critique 384, revise 320)."),
     strict: bool = typer.Option(False, "--strict", help="Stop before any work if a prompt line is malformed (default: report it and go on)."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the eval stage."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; a line per finished record instead."),
@@ -45,6 +47,8 @@ def run(
     except ValueError as exc:
         raise UserError(str(exc), fix="e.g. --principles all or --principles sample:2") from None
     settings = LoopSettings(rounds=rounds or defaults.rounds, sample=sample, seed=seed)
+    if max_tokens:
+        settings = replace(settings, max_tokens={step: min(n, max_tokens) for step, n in settings.max_tokens.items()})
     scan = scan_prompts(prompts, limit)
     if scan.problem_count and strict:
         shown = "\n".join(f"  {prompts}:{p.line}: {p.message}" for p in scan.problems[:20])

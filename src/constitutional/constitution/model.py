@@ -23,6 +23,35 @@ class Example(Strict):
     revision: str | None = None
 
 
+class Rule(Strict):
+    """A deterministic check on a revision, used by the eval. Exactly one of the check fields is set."""
+
+    must_match: str | None = Field(default=None, description="Regex the answer must match.")
+    must_not_match: str | None = Field(default=None, description="Regex the answer must not match.")
+    max_chars: int | None = Field(default=None, gt=0, description="Longest allowed answer, in characters.")
+    require_any: list[str] | None = Field(default=None, min_length=1,
+                                          description="At least one of these phrases must appear (case-insensitive).")
+    description: str | None = Field(default=None, description="What the rule checks, shown in reports.")
+
+    @model_validator(mode="after")
+    def _one_check(self) -> "Rule":
+        checks = [n for n in ("must_match", "must_not_match", "max_chars", "require_any") if getattr(self, n) is not None]
+        if len(checks) != 1:
+            raise ValueError("a rule needs exactly one of must_match, must_not_match, max_chars, require_any")
+        for name in ("must_match", "must_not_match"):
+            pattern = getattr(self, name)
+            if pattern is not None:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ValueError(f"{name} is not a valid regular expression: {exc}") from None
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(n for n in ("must_match", "must_not_match", "max_chars", "require_any") if getattr(self, n) is not None)
+
+
 class Principle(Strict):
     id: str = Field(pattern=PRINCIPLE_ID, description="Stable identifier, e.g. 'privacy'.")
     name: str = Field(min_length=1)
@@ -32,6 +61,7 @@ class Principle(Strict):
     tags: list[str] = Field(default_factory=list)
     weight: float = Field(default=1.0, gt=0)
     examples: list[Example] = Field(default_factory=list)
+    rules: list[Rule] = Field(default_factory=list, description="Deterministic checks the eval runs on revisions.")
 
 
 class Defaults(Strict):

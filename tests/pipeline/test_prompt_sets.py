@@ -2,7 +2,7 @@ import pytest
 
 from constitutional.errors import UserError
 from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, prompt_id, read_prompts
-from tests.conftest import write
+from tests.helpers import write
 
 
 def items(path):

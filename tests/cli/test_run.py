@@ -5,7 +5,7 @@ import sys
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from tests.conftest import ROOT, write
+from tests.helpers import ROOT, write
 
 QUICKSTART = ROOT / "examples" / "prompts" / "quickstart.jsonl"
 

@@ -6,7 +6,7 @@ import yaml
 
 from constitutional.constitution import builtin_names, load_constitution
 from constitutional.errors import UserError
-from tests.conftest import write
+from tests.helpers import write
 
 GOOD = {
     "name": "t",

@@ -11,3 +11,10 @@ def scripted_spec() -> str:
 @pytest.fixture
 def short_constitution() -> str:
     return str(ROOT / "examples" / "constitutions" / "short.yaml")
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own reply cache and price file location, never the user's."""
+    monkeypatch.setenv("CONSTITUTIONAL_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("CONSTITUTIONAL_PRICES", str(DATA / "no-such-prices.yaml"))

@@ -83,9 +83,7 @@ def test_bad_usage_exits_2(tmp_path, scripted_spec):
     assert cai("run", QUICKSTART, "--model", "nosuch/thing").exit_code == 2
     assert cai("run", QUICKSTART, "--model", scripted_spec, "--principles", "some").exit_code == 2
     assert cai("run", tmp_path / "none.jsonl").exit_code == 2
-    out = tmp_path / "run"
-    assert cai("run", QUICKSTART, "--model", scripted_spec, "--out", out, "-q", "--no-eval").exit_code == 0
-    assert cai("run", QUICKSTART, "--model", scripted_spec, "--out", out, "-q", "--no-eval").exit_code == 2
+    assert cai("run", QUICKSTART, "--model", scripted_spec, "--rounds", "0").exit_code == 2
 
 
 def test_help_and_models():

@@ -15,6 +15,7 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_hits: int = 0  # replies served from our cache: no call made, nothing spent
     cost_usd: float = 0.0
 
     def add(self, other: "Usage") -> None:
@@ -22,6 +23,7 @@ class Usage:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.cached_tokens += other.cached_tokens
+        self.cache_hits += other.cache_hits
         self.cost_usd += other.cost_usd
 
     def to_dict(self) -> dict:

@@ -8,12 +8,15 @@ File format (YAML or JSON):
       - when: "boom"
         fail: {message: "server error", retryable: true, status: 500}
     default: "A plain answer."          # used when no rule matches
+    delay: 0.05                         # optional: seconds each call takes
+    call_log: calls.txt                 # optional: append one line per call (counts calls across processes)
 
 The first matching rule wins.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -27,9 +30,11 @@ from constitutional.models.base import ChatModel, Completion, Message, ModelErro
 class ScriptedModel(ChatModel):
     default_concurrency = 16
 
-    def __init__(self, rules: list[dict], default: object = None):
+    def __init__(self, rules: list[dict], default: object = None, delay: float = 0.0, call_log: str | None = None):
         self.rules = [(re.compile(r.get("when", ""), re.DOTALL), r) for r in rules]
         self.default = default
+        self.delay = delay
+        self.call_log = call_log
         self.calls = 0
 
     @classmethod
@@ -45,10 +50,15 @@ class ScriptedModel(ChatModel):
             raise UserError(f"invalid scripted replies file: {exc}", where=arg) from None
         if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
             raise UserError("expected a mapping with 'rules' (a list) and optional 'default'", where=arg)
-        return cls(data.get("rules", []), data.get("default"))
+        return cls(data.get("rules", []), data.get("default"), float(data.get("delay", 0)), data.get("call_log"))
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
         self.calls += 1
+        if self.call_log:
+            with open(self.call_log, "a", encoding="utf-8") as fh:
+                fh.write("call\n")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         last_user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         rule = next((r for pattern, r in self.rules if pattern.search(last_user)), None)
         if rule is not None and "fail" in rule:

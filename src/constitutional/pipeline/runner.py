@@ -1,10 +1,11 @@
-"""Run the critique→revise loop over a prompt set with bounded concurrency, streaming records to disk."""
+"""Run the critique→revise loop over a prompt set: bounded concurrency, streamed input and output,
+resumable from records.jsonl."""
 
 from __future__ import annotations
 
 import asyncio
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,7 +17,8 @@ from constitutional.models.base import ChatModel, Usage
 from constitutional.pipeline.loop import LoopSettings, process
 from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_prompts
 from constitutional.pipeline.records import Record, RecordError
-from constitutional.pipeline.rundir import SCHEMA_VERSION, RecordWriter, write_json_atomic
+from constitutional.pipeline.resume import check_same_job, repair_and_read_ids
+from constitutional.pipeline.rundir import SCHEMA_VERSION, RecordWriter, read_jsonl, write_json_atomic
 
 MAX_PROBLEMS_KEPT = 100
 
@@ -31,57 +33,74 @@ class RunConfig:
     settings: LoopSettings
     concurrency: int
     limit: int | None = None
-    strict: bool = False
+    rpm: float | None = None
+    tpm: float | None = None
+    cache: bool = True
 
 
 @dataclass
 class Scan:
-    total: int = 0
+    total: int = 0  # prompts still to run
+    already_done: int = 0
     problems: list[InputProblem] = field(default_factory=list)
     problem_count: int = 0
 
 
 @dataclass
+class RunState:
+    """What a resumed run starts from."""
+
+    done_ids: set[str] = field(default_factory=set)
+    previous: dict | None = None
+    bytes_repaired: int = 0
+
+
+@dataclass
 class RunResult:
-    records: int = 0
+    records: int = 0  # written by this process
     errors: int = 0
-    input_problems: int = 0
     usage: Usage = field(default_factory=Usage)
 
 
-def scan_prompts(path: Path, limit: int | None) -> Scan:
-    """Count usable prompts and collect problems in one streaming pass."""
+def open_run_dir(config: RunConfig, force: bool) -> RunState:
+    """Create the run directory, or check that an existing one holds the same job and find what is done."""
+    try:
+        config.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create the output directory {config.out}: {exc.strerror}",
+                        fix="choose a writable --out") from None
+    previous = check_same_job(config.out, manifest(config, "", Scan()), force)
+    done, repaired = repair_and_read_ids(config.out / "records.jsonl")
+    return RunState(done, previous, repaired)
+
+
+def scan_prompts(path: Path, limit: int | None, done: set[str] = frozenset()) -> Scan:
+    """Count prompts still to run and collect problems in one streaming pass."""
     scan = Scan()
-    for row in read_prompts(path):
-        if isinstance(row, InputProblem):
-            scan.problem_count += 1
-            if len(scan.problems) < MAX_PROBLEMS_KEPT:
-                scan.problems.append(row)
-        elif limit is None or scan.total < limit:
+    for item in _usable(path, limit, scan):
+        if item.id in done:
+            scan.already_done += 1
+        else:
             scan.total += 1
     return scan
 
 
-def iter_items(path: Path, limit: int | None):
+def _usable(path: Path, limit: int | None, scan: Scan | None = None) -> Iterator[PromptItem]:
     count = 0
     for row in read_prompts(path):
-        if isinstance(row, PromptItem):
-            if limit is not None and count >= limit:
-                return
-            count += 1
-            yield row
+        if isinstance(row, InputProblem):
+            if scan is not None:
+                scan.problem_count += 1
+                if len(scan.problems) < MAX_PROBLEMS_KEPT:
+                    scan.problems.append(row)
+            continue
+        if limit is not None and count >= limit:
+            continue  # keep reading: problems further down are still reported
+        count += 1
+        yield row
 
 
-def prepare_out_dir(out: Path) -> None:
-    if (out / "records.jsonl").exists():
-        raise UserError(f"{out} already holds a run", fix="choose a new --out directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the output directory {out}: {exc.strerror}", fix="choose a writable --out") from None
-
-
-def manifest(config: RunConfig, started: str, scan: Scan, result: RunResult | None = None,
+def manifest(config: RunConfig, started: str, scan: Scan, totals: dict | None = None,
              finished: str | None = None, status: str = "running") -> dict:
     s = config.settings
     data = {
@@ -98,26 +117,42 @@ def manifest(config: RunConfig, started: str, scan: Scan, result: RunResult | No
             "max_tokens": s.max_tokens,
             "concurrency": config.concurrency,
             "limit": config.limit,
+            "rpm": config.rpm,
+            "tpm": config.tpm,
+            "cache": config.cache,
         },
         "started": started,
         "finished": finished,
         "status": status,
-        "counts": {"prompts": scan.total, "input_problems": scan.problem_count},
+        "counts": {"prompts": scan.total + scan.already_done, "input_problems": scan.problem_count},
         "input_problems": [asdict(p) for p in scan.problems],
     }
-    if result is not None:
-        data["counts"].update(records=result.records, errors=result.errors)
-        data["usage"] = result.usage.to_dict()
-        data["cost_usd"] = data["usage"]["cost_usd"]
+    if totals is not None:
+        data["counts"].update(records=totals["records"], errors=totals["errors"])
+        data["usage"] = totals["usage"]
+        data["cost_usd"] = totals["usage"]["cost_usd"]
     return data
 
 
-async def run_job(config: RunConfig, model: ChatModel, scan: Scan,
+def run_totals(records_path: Path) -> dict:
+    """Counts and usage over every record in the file, so a resumed run reports the whole job."""
+    usage, records, errors = Usage(), 0, 0
+    if records_path.exists():
+        for row in read_jsonl(records_path):
+            records += 1
+            errors += row.get("error") is not None
+            usage.add(Usage(**row.get("usage", {})))
+    return {"records": records, "errors": errors, "usage": usage.to_dict()}
+
+
+async def run_job(config: RunConfig, model: ChatModel, scan: Scan, state: RunState | None = None,
                   on_record: Callable[[Record], None] = lambda r: None) -> RunResult:
-    started = _now()
-    result = RunResult(input_problems=scan.problem_count)
+    state = state or RunState()
+    started = (state.previous or {}).get("started") or _now()
+    result = RunResult()
+    records_path = config.out / "records.jsonl"
     write_json_atomic(config.out / "run.json", manifest(config, started, scan))
-    writer = RecordWriter(config.out / "records.jsonl")
+    writer = RecordWriter(records_path)
     queue: asyncio.Queue[PromptItem | None] = asyncio.Queue(maxsize=config.concurrency * 2)
 
     async def worker() -> None:
@@ -132,8 +167,9 @@ async def run_job(config: RunConfig, model: ChatModel, scan: Scan,
     workers = [asyncio.create_task(worker()) for _ in range(config.concurrency)]
     status = "interrupted"
     try:
-        for item in iter_items(config.prompts, config.limit):
-            await queue.put(item)
+        for item in _usable(config.prompts, config.limit):
+            if item.id not in state.done_ids:
+                await queue.put(item)
         for _ in workers:
             await queue.put(None)
         await asyncio.gather(*workers)
@@ -142,7 +178,8 @@ async def run_job(config: RunConfig, model: ChatModel, scan: Scan,
         for task in workers:
             task.cancel()
         writer.close()
-        write_json_atomic(config.out / "run.json", manifest(config, started, scan, result, _now(), status))
+        totals = run_totals(records_path)
+        write_json_atomic(config.out / "run.json", manifest(config, started, scan, totals, _now(), status))
         await model.aclose()
     return result
 
@@ -151,7 +188,7 @@ async def _process_safely(item: PromptItem, model: ChatModel, config: RunConfig)
     """A bug or surprise in one prompt becomes an error on its record, not the end of the job."""
     try:
         return await process(item, model, config.constitution.constitution, config.settings)
-    except Exception as exc:  # noqa: BLE001 - recorded as data, with its traceback tail
+    except Exception as exc:  # noqa: BLE001 - recorded as data
         tail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return Record(id=item.id, prompt=item.prompt, meta=item.meta,
                       error=RecordError(stage="unknown", message=f"unexpected error: {tail}"))

@@ -1,0 +1,60 @@
+"""A content-addressed sqlite cache of model replies, shared by every run on the machine.
+
+The key is the sha256 of canonical JSON (sorted keys, no whitespace) of everything that decides a
+reply: provider spec, messages, schema, sampling parameters and the sample index. Writers in many
+processes are safe: sqlite's WAL journal serialises them and readers never block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+
+import platformdirs
+
+from constitutional.errors import UserError
+
+CACHE_ENV = "CONSTITUTIONAL_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("constitutional"))
+
+
+def canonical_json(data: object) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def cache_key(spec: str, messages: list[dict], schema: dict | None, params: dict) -> str:
+    payload = {"spec": spec, "messages": messages, "schema": schema, "params": params}
+    return hashlib.sha256(canonical_json(payload).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class ReplyCache:
+    def __init__(self, directory: Path | None = None):
+        directory = directory or default_cache_dir()
+        self.path = directory / "replies.sqlite"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        except (OSError, sqlite3.Error) as exc:
+            raise UserError(
+                f"cannot use the cache at {self.path}: {exc}",
+                fix=f"set {CACHE_ENV} or --cache-dir to a writable directory, or pass --no-cache",
+            ) from None
+
+    def get(self, key: str) -> dict | None:
+        row = self._db.execute("SELECT value FROM replies WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, value: dict) -> None:
+        self._db.execute("INSERT OR REPLACE INTO replies (key, value) VALUES (?, ?)", (key, canonical_json(value)))
+
+    def close(self) -> None:
+        self._db.close()

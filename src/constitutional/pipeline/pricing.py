@@ -1,0 +1,60 @@
+"""USD prices per million tokens, from the bundled table or a user file that overrides it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import platformdirs
+import yaml
+
+from constitutional.errors import UserError
+from constitutional.models.base import Usage
+
+PRICES_ENV = "CONSTITUTIONAL_PRICES"
+
+
+@dataclass(frozen=True)
+class Price:
+    input: float
+    output: float
+    cached_input: float | None = None
+
+    def cost(self, usage: Usage) -> float:
+        cached = usage.cached_tokens
+        cached_rate = self.input if self.cached_input is None else self.cached_input
+        return ((usage.input_tokens - cached) * self.input + cached * cached_rate + usage.output_tokens * self.output) / 1e6
+
+
+def user_prices_path() -> Path:
+    return Path(os.environ.get(PRICES_ENV) or Path(platformdirs.user_config_dir("constitutional")) / "prices.yaml")
+
+
+def load_prices(path: Path | None = None) -> dict[str, Price]:
+    table = _read(resources.files("constitutional.pipeline") / "prices.yaml", "built-in price table")
+    user = path or user_prices_path()
+    if path is not None or user.is_file():
+        table.update(_read(user, str(user)))
+    return table
+
+
+def _read(source, shown: str) -> dict[str, Price]:
+    try:
+        data = yaml.safe_load(source.read_text("utf-8")) or {}
+        return {name: Price(**value) for name, value in data.items()}
+    except FileNotFoundError:
+        raise UserError(f"price file not found: {shown}", fix=f"create it or unset {PRICES_ENV}") from None
+    except (yaml.YAMLError, TypeError, AttributeError) as exc:
+        raise UserError(
+            f"invalid price file: {exc}", where=shown,
+            fix="write one mapping per model: `MODEL: {input: USD_per_Mtok, output: USD_per_Mtok, cached_input: USD_per_Mtok}`",
+        ) from None
+
+
+def price_for(spec: str, table: dict[str, Price]) -> Price | None:
+    """Exact spec first (`openai/gpt-4o-mini`), then the model name alone (`gpt-4o-mini`), then the provider."""
+    name = spec.split("/", 1)[-1] if "/" in spec else spec
+    provider = spec.split("/", 1)[0].split(":", 1)[0]
+    return table.get(spec) or table.get(name) or table.get(provider)

@@ -1,0 +1,125 @@
+import asyncio
+import time
+
+import pytest
+
+from constitutional.models.base import ChatModel, Completion, ModelError, Usage
+from constitutional.pipeline.cache import ReplyCache, cache_key, canonical_json
+from constitutional.pipeline.calls import ManagedModel, RetryPolicy
+from constitutional.pipeline.limits import RateLimiter
+from constitutional.pipeline.pricing import Price, load_prices, price_for
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+class Flaky(ChatModel):
+    """Fails with the given errors, in order, then answers."""
+
+    spec = "flaky"
+
+    def __init__(self, errors=()):
+        self.errors = list(errors)
+        self.calls = 0
+
+    async def generate(self, messages, schema=None, **params):
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return Completion("answer", usage=Usage(calls=1, input_tokens=1_000_000, output_tokens=500_000))
+
+
+def managed(inner, **kw):
+    kw.setdefault("retry", RetryPolicy(max_retries=3, initial_wait=0.001, max_wait=0.05))
+    return ManagedModel(inner=inner, **kw)
+
+
+def test_retryable_errors_are_retried_with_bounded_attempts():
+    inner = Flaky([ModelError("429", retryable=True, status=429), ModelError("503", retryable=True, status=503)])
+    model = managed(inner)
+    assert asyncio.run(model.generate(MESSAGES)).text == "answer"
+    assert inner.calls == 3 and model.stats.retries == 2 and model.stats.attempts == 3
+
+
+def test_attempts_never_exceed_one_plus_max_retries():
+    inner = Flaky([ModelError("500", retryable=True, status=500)] * 10)
+    model = managed(inner)
+    with pytest.raises(ModelError, match="500"):
+        asyncio.run(model.generate(MESSAGES))
+    assert inner.calls == 4  # 1 + max_retries
+
+
+def test_non_retryable_errors_fail_fast():
+    inner = Flaky([ModelError("invalid api key", retryable=False, status=401)])
+    with pytest.raises(ModelError, match="invalid api key"):
+        asyncio.run(managed(inner).generate(MESSAGES))
+    assert inner.calls == 1
+
+
+def test_backoff_grows_and_honours_retry_after():
+    policy = RetryPolicy(max_retries=5, initial_wait=1.0, max_wait=8.0)
+
+    class State:
+        def __init__(self, n, exc):
+            self.attempt_number = n
+            self.outcome = type("O", (), {"exception": lambda self: exc})()
+
+    plain = ModelError("x", retryable=True)
+    waits = [policy.wait(State(n, plain)) for n in range(1, 6)]
+    assert 0.5 <= waits[0] <= 1.0 and 4.0 <= waits[4] <= 8.0  # exponential, jittered, capped
+    told = ModelError("x", retryable=True, retry_after=6.0)
+    assert policy.wait(State(1, told)) >= 6.0
+
+
+def test_retry_after_pauses_every_caller():
+    inner = Flaky([ModelError("429", retryable=True, status=429, retry_after=0.3)])
+    model = managed(inner, retry=RetryPolicy(max_retries=2, initial_wait=0.001, max_wait=1.0))
+    start = time.monotonic()
+    asyncio.run(model.generate(MESSAGES))
+    assert time.monotonic() - start >= 0.3
+    assert model.limiter.paused_until > 0
+
+
+def test_cache_serves_repeats_without_calls_or_limiter_capacity(tmp_path):
+    inner = Flaky()
+    limiter = RateLimiter(rpm=60)  # one request per second
+    model = managed(inner, cache=ReplyCache(tmp_path), limiter=limiter)
+
+    async def many():
+        first = await model.generate(MESSAGES, max_tokens=5)
+        start = time.monotonic()
+        again = [await model.generate(MESSAGES, max_tokens=5) for _ in range(20)]
+        return first, again, time.monotonic() - start
+
+    first, again, elapsed = asyncio.run(many())
+    assert inner.calls == 1 and model.stats.cache_hits == 20 and elapsed < 0.5
+    assert all(c.text == "answer" and c.usage.calls == 0 and c.usage.cache_hits == 1 for c in again)
+    assert first.usage.calls == 1
+
+
+def test_cache_key_is_canonical_and_covers_what_decides_a_reply():
+    a = cache_key("s", MESSAGES, {"type": "object", "a": 1}, {"t": 0, "m": 5})
+    assert a == cache_key("s", MESSAGES, {"a": 1, "type": "object"}, {"m": 5, "t": 0})
+    assert a != cache_key("s2", MESSAGES, {"type": "object", "a": 1}, {"t": 0, "m": 5})
+    assert a != cache_key("s", MESSAGES, None, {"t": 0, "m": 5})
+    assert a != cache_key("s", MESSAGES, {"type": "object", "a": 1}, {"t": 0, "m": 6})
+    assert canonical_json({"b": 1, "a": [1, {"d": 2, "c": 3}]}) == '{"a":[1,{"c":3,"d":2}],"b":1}'
+
+
+def test_cache_is_shared_between_connections(tmp_path):
+    one, two = ReplyCache(tmp_path), ReplyCache(tmp_path)
+    one.put("k", {"text": "x"})
+    assert two.get("k") == {"text": "x"} and two.get("missing") is None
+
+
+def test_cost_comes_from_the_price_table(tmp_path):
+    model = managed(Flaky(), price=Price(input=2.0, output=10.0))
+    completion = asyncio.run(model.generate(MESSAGES))
+    assert completion.usage.cost_usd == pytest.approx(2.0 + 5.0)
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("my-model: {input: 1, output: 2}\ngpt-4o-mini: {input: 9, output: 9}\n")
+    table = load_prices(prices)
+    assert price_for("openai/my-model", table) == Price(1, 2)
+    assert price_for("openai/gpt-4o-mini", table).input == 9  # the user's file overrides the built-in table
+    assert price_for("local", table).input == 0 and price_for("openai/unknown", table) is None
+    cached = Price(input=1.0, output=0.0, cached_input=0.1)
+    assert cached.cost(Usage(input_tokens=1_000_000, cached_tokens=500_000)) == pytest.approx(0.55)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from constitutional.cli.constitution import constitution_app
 from constitutional.cli.models import models
 from constitutional.cli.run import run
 
@@ -15,6 +16,7 @@ app = typer.Typer(
 )
 app.command("run")(run)
 app.command("models")(models)
+app.add_typer(constitution_app, name="constitution")
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from constitutional.cli.constitution import constitution_app
+from constitutional.cli.export import export
 from constitutional.cli.models import models
 from constitutional.cli.run import run
 
@@ -17,6 +18,7 @@ app = typer.Typer(
 app.command("run")(run)
 app.command("models")(models)
 app.add_typer(constitution_app, name="constitution")
+app.command("export")(export)
 
 
 def main() -> None:

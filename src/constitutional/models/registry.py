@@ -16,6 +16,7 @@ class Provider:
     forms: str  # how a spec for it is written
     summary: str
     requires: str | None = None  # import name of the optional SDK
+    options: tuple[str, ...] = ()  # keyword options its from_spec accepts, e.g. base_url
 
 
 PROVIDERS = {
@@ -25,6 +26,13 @@ PROVIDERS = {
                  "bundled SmolLM2-135M-Instruct (offline) or any GGUF file, via llama-cpp-python", "llama_cpp"),
         Provider("scripted", "constitutional.models.scripted:ScriptedModel", "scripted:PATH",
                  "canned replies from a YAML/JSON file, for tests and demos"),
+        Provider("openai", "constitutional.models.openai_provider:OpenAIModel", "openai/MODEL",
+                 "OpenAI API, or any OpenAI-compatible server via --model-base-url / OPENAI_BASE_URL (vLLM, Ollama, llama.cpp)",
+                 "openai", ("base_url",)),
+        Provider("anthropic", "constitutional.models.anthropic_provider:AnthropicModel", "anthropic/MODEL",
+                 "Anthropic Messages API (ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL honoured)", "anthropic", ("base_url",)),
+        Provider("langchain", "constitutional.models.langchain_provider:LangChainModel", "langchain:MODULE:ATTR",
+                 "any langchain-core chat model (an instance, or a class/function returning one)", "langchain_core"),
     ]
 }
 
@@ -44,6 +52,12 @@ def create_model(spec: str, **options) -> ChatModel:
     if provider is None:
         known = "\n".join(f"    {p.forms:<28} {p.summary}" for p in PROVIDERS.values())
         raise UserError(f"unknown model spec '{spec}'", fix=f"use one of these forms:\n{known}")
+    options = {key: value for key, value in options.items() if value is not None}
+    unsupported = sorted(set(options) - set(provider.options))
+    if unsupported:
+        takers = ", ".join(p.name for p in PROVIDERS.values() if set(unsupported) <= set(p.options)) or "none"
+        raise UserError(f"model '{spec}' does not take {', '.join(unsupported)}",
+                        fix=f"drop it, or use a provider that does ({takers})")
     module_name, class_name = provider.target.split(":")
     try:
         module = importlib.import_module(module_name)

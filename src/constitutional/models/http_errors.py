@@ -1,0 +1,76 @@
+"""HTTP failures of API providers → ModelError, classified once for every SDK.
+
+Retryable: rate limits (429), timeouts (408), conflicts (409), server errors (5xx, 529 overloaded) and
+connection problems. Not retryable: bad requests, auth, missing models, and 429s that mean a spend
+cap or exhausted quota, since waiting will not lift those.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Mapping
+from email.utils import parsedate_to_datetime
+
+from constitutional.models.base import ModelError
+
+RETRYABLE_STATUSES = {408, 409, 429}
+SPEND_CAP = re.compile(r"quota|spend|billing|credit|budget|payment", re.IGNORECASE)
+# Servers sometimes echo a (partly masked) key back in 401 messages.
+KEY_LIKE = re.compile(r"\bsk-[\w*.\-]{6,}")
+MAX_MESSAGE = 500
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return KEY_LIKE.sub("[redacted]", text)
+
+
+def status_error(provider: str, status: int, message: str, headers: Mapping[str, str] | None = None,
+                 secrets: Iterable[str | None] = ()) -> ModelError:
+    message = redact(message, secrets)[:MAX_MESSAGE]
+    spend_cap = status in (402, 429) and bool(SPEND_CAP.search(message))
+    retryable = (status in RETRYABLE_STATUSES or status >= 500) and not spend_cap
+    hint = _HINTS.get(status, "")
+    if spend_cap:
+        hint = " (a spend cap or quota: raise it or wait for it to reset; not retried)"
+    return ModelError(f"{provider} returned HTTP {status}: {message}{hint}", retryable=retryable, status=status,
+                      retry_after=retry_after_seconds(headers or {}) if retryable else None)
+
+
+def from_sdk_exception(provider: str, exc: Exception, secrets: Iterable[str | None] = ()) -> ModelError:
+    """An openai/anthropic SDK error (both shape them alike): a status error or a connection failure."""
+    status = getattr(exc, "status_code", None)
+    response = getattr(exc, "response", None)
+    if isinstance(status, int):
+        return status_error(provider, status, str(exc), getattr(response, "headers", None), secrets)
+    return connection_error(provider, str(exc) or type(exc).__name__, secrets)
+
+
+def connection_error(provider: str, message: str, secrets: Iterable[str | None] = ()) -> ModelError:
+    return ModelError(f"{provider}: could not get a reply: {redact(message, secrets)[:MAX_MESSAGE]}", retryable=True)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from `retry-after-ms`, or `retry-after` given as seconds or as an HTTP date."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    try:
+        if "retry-after-ms" in lower:
+            return max(0.0, float(lower["retry-after-ms"]) / 1000)
+        if "retry-after" in lower:
+            return max(0.0, float(lower["retry-after"]))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(lower["retry-after"]).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+_HINTS = {
+    401: " (check the API key)",
+    403: " (the key is not allowed to use this model or endpoint)",
+    404: " (check the model name and the base URL)",
+}

@@ -1,0 +1,111 @@
+"""`openai/MODEL`: the OpenAI API, or any OpenAI-compatible server (vLLM, Ollama, llama.cpp server).
+
+Structured steps try, in order, what a server may support: `response_format` json_schema (strict),
+then `{"type": "json_object", "schema": ...}` (llama.cpp's server constrains output with it but
+rejects json_schema with an HTTP 500), then plain JSON asked for in words. The first that works is
+remembered per base URL for the rest of the process.
+"""
+
+from __future__ import annotations
+
+import os
+
+import openai
+
+from constitutional.errors import UserError
+from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
+from constitutional.models.http_errors import from_sdk_exception
+from constitutional.models.json_reply import ask_for_json, parse_json_object
+
+KEY_ENV, BASE_URL_ENV = "OPENAI_API_KEY", "OPENAI_BASE_URL"
+NO_KEY = "no-key-needed"  # local servers ignore the key, but the SDK insists on one
+STRUCTURED_MODES = ("json_schema", "json_object", "prompt")
+PASSED_PARAMS = ("temperature", "top_p", "seed", "stop")
+
+_working_mode: dict[str, str] = {}  # base URL → the structured mode that last worked there
+
+
+class FormatRejected(Exception):
+    """The server refused the response_format: try the next structured mode."""
+
+
+class OpenAIModel(ChatModel):
+    default_concurrency = 8
+
+    def __init__(self, name: str, client: openai.AsyncOpenAI, api_key: str, official: bool):
+        self.name = name
+        self.client = client
+        self._secrets = (api_key,)
+        # The official API wants max_completion_tokens; compatible servers know only max_tokens.
+        self._max_tokens_param = "max_completion_tokens" if official else "max_tokens"
+
+    @classmethod
+    def from_spec(cls, arg: str | None, base_url: str | None = None, **_options) -> "OpenAIModel":
+        if not arg:
+            raise UserError("'openai' needs a model name", fix="write the spec as openai/MODEL, e.g. openai/gpt-4o-mini")
+        base_url = base_url or os.environ.get(BASE_URL_ENV) or None
+        api_key = os.environ.get(KEY_ENV) or (NO_KEY if base_url else None)
+        if api_key is None:
+            raise UserError(f"{KEY_ENV} is not set", fix=f"export {KEY_ENV}=<your key>, or give --model-base-url "
+                            f"(or {BASE_URL_ENV}) for a local server that needs no key")
+        client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
+        return cls(arg, client, api_key, official=base_url is None)
+
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+        if schema is None:
+            return await self._complete(messages, params)
+        url = str(self.client.base_url)
+        start = STRUCTURED_MODES.index(_working_mode.get(url, STRUCTURED_MODES[0]))
+        for mode in STRUCTURED_MODES[start:]:
+            request_messages, response_format = _structured_request(mode, messages, schema)
+            try:
+                completion = await self._complete(request_messages, params, response_format)
+            except FormatRejected:
+                continue
+            _working_mode[url] = mode
+            completion.parsed = parse_json_object(completion.text)
+            return completion
+        raise AssertionError("the last structured mode sends no response_format, so it is never rejected")
+
+    async def _complete(self, messages: list[Message], params: dict, response_format: dict | None = None) -> Completion:
+        request = {k: params[k] for k in PASSED_PARAMS if params.get(k) is not None}
+        if params.get("max_tokens"):
+            request[self._max_tokens_param] = params["max_tokens"]
+        if response_format is not None:
+            request["response_format"] = response_format
+        try:
+            reply = await self.client.chat.completions.create(
+                model=self.name, messages=[{"role": m["role"], "content": m["content"]} for m in messages], **request)
+        except openai.APIStatusError as exc:
+            if response_format is not None and _rejects_format(exc):
+                raise FormatRejected from None
+            raise from_sdk_exception("openai", exc, self._secrets) from None
+        except openai.APIError as exc:
+            raise from_sdk_exception("openai", exc, self._secrets) from None
+        if not reply.choices:
+            raise ModelError("openai returned no choices", retryable=False)
+        return Completion(text=reply.choices[0].message.content or "", usage=_usage(reply.usage))
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _structured_request(mode: str, messages: list[Message], schema: dict) -> tuple[list[Message], dict | None]:
+    if mode == "json_schema":
+        return messages, {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema, "strict": True}}
+    if mode == "json_object":
+        return messages, {"type": "json_object", "schema": schema}
+    return ask_for_json(messages, schema), None
+
+
+def _rejects_format(exc: openai.APIStatusError) -> bool:
+    # llama.cpp's server answers an unknown response_format type with a 500 naming the field.
+    return exc.status_code in (400, 422) or (exc.status_code == 500 and "response_format" in str(exc))
+
+
+def _usage(used) -> Usage:
+    if used is None:
+        return Usage(calls=1)
+    details = getattr(used, "prompt_tokens_details", None)
+    return Usage(calls=1, input_tokens=used.prompt_tokens or 0, output_tokens=used.completion_tokens or 0,
+                 cached_tokens=(getattr(details, "cached_tokens", None) or 0) if details else 0)

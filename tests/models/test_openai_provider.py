@@ -1,0 +1,120 @@
+"""The openai provider through the real SDK against a stand-in server on 127.0.0.1."""
+
+import asyncio
+import socket
+
+import pytest
+
+from constitutional.errors import UserError
+from constitutional.models import ModelError, create_model
+from tests.standins.openai_compatible import chat_server
+from tests.standins.server import serve
+
+SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}, "kind": {"type": "string", "enum": ["a", "b"]}},
+          "required": ["ok", "kind"], "additionalProperties": False}
+ASK = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Classify this."}]
+
+
+@pytest.fixture(autouse=True)
+def no_openai_env(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+def generate(model, messages=ASK, schema=None, **params):
+    return asyncio.run(model.generate(messages, schema=schema, **params))
+
+
+def test_llama_cpp_style_500_on_json_schema_falls_back_to_json_object_once_per_server():
+    with serve(chat_server(formats=("json_object",))) as server:
+        model = create_model("openai/tiny", base_url=f"{server.url}/v1")
+        first = generate(model, schema=SCHEMA, max_tokens=32)
+        assert first.parsed == {"ok": True, "kind": "a"}
+        assert [r.body.get("response_format", {}).get("type") for r in server.requests] == ["json_schema", "json_object"]
+        assert server.requests[1].body["response_format"]["schema"] == SCHEMA
+        assert server.requests[1].body["max_tokens"] == 32
+        generate(create_model("openai/other", base_url=f"{server.url}/v1"), schema=SCHEMA)
+        assert server.requests[2].body["response_format"]["type"] == "json_object"  # remembered for this URL
+        assert len(server.requests) == 3
+    assert first.usage.calls == 1 and first.usage.input_tokens == 20 and first.usage.cached_tokens == 8
+
+
+def test_strict_json_schema_when_the_server_supports_it():
+    with serve(chat_server(formats=("json_schema",))) as server:
+        completion = generate(create_model("openai/m", base_url=server.url), schema=SCHEMA)
+        sent = server.requests[0].body["response_format"]
+    assert sent == {"type": "json_schema", "json_schema": {"name": "reply", "schema": SCHEMA, "strict": True}}
+    assert completion.parsed == {"ok": True, "kind": "a"} and len(server.requests) == 1
+
+
+def test_plain_json_in_words_when_no_response_format_is_accepted():
+    with serve(chat_server(formats=(), rejection_status=400)) as server:
+        completion = generate(create_model("openai/m", base_url=server.url), schema=SCHEMA)
+        last = server.requests[-1].body
+    assert "response_format" not in last and "JSON Schema" in last["messages"][-1]["content"]
+    assert completion.parsed == {"ok": True, "kind": "a"} and completion.text.startswith("Sure!")
+
+
+def test_plain_text_reply_and_usage():
+    with serve(chat_server()) as server:
+        completion = generate(create_model("openai/m", base_url=server.url))
+        assert server.requests[0].body["messages"] == ASK and server.requests[0].body["model"] == "m"
+    assert completion.text == "A plain answer from the stand-in." and completion.parsed is None
+    assert (completion.usage.input_tokens, completion.usage.output_tokens) == (20, 5)
+
+
+@pytest.mark.parametrize(("word", "status", "retryable", "retry_after"), [
+    ("RATE-LIMIT", 429, True, 7.0),
+    ("QUOTA", 429, False, None),
+    ("SERVER-DOWN", 503, True, None),
+    ("BAD-REQUEST", 400, False, None),
+])
+def test_http_errors_are_classified(word, status, retryable, retry_after):
+    with serve(chat_server()) as server:
+        with pytest.raises(ModelError) as caught:
+            generate(create_model("openai/m", base_url=server.url), [{"role": "user", "content": f"{word} please"}])
+        assert len(server.requests) == 1  # the SDK's own retries are off: one retry layer, in the runner
+    assert (caught.value.status, caught.value.retryable, caught.value.retry_after) == (status, retryable, retry_after)
+
+
+def test_a_real_400_fails_every_structured_mode_and_is_reported_as_not_retryable():
+    with serve(chat_server()) as server:
+        with pytest.raises(ModelError) as caught:
+            generate(create_model("openai/m", base_url=server.url), [{"role": "user", "content": "BAD-REQUEST"}], SCHEMA)
+    assert caught.value.status == 400 and not caught.value.retryable
+
+
+def test_wrong_key_is_not_retryable_and_never_echoed(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-wrong-key-0123456789")
+    with serve(chat_server(key="sk-right-key-0123456789")) as server:
+        with pytest.raises(ModelError) as caught:
+            generate(create_model("openai/m", base_url=server.url))
+    assert caught.value.status == 401 and not caught.value.retryable
+    assert "sk-wrong-key" not in str(caught.value) and "[redacted]" in str(caught.value)
+
+
+def test_connection_refused_is_retryable():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ModelError) as caught:
+        generate(create_model("openai/m", base_url=f"http://127.0.0.1:{port}/v1"))
+    assert caught.value.retryable and caught.value.status is None
+
+
+def test_key_and_base_url_from_the_environment(monkeypatch):
+    with pytest.raises(UserError) as caught:
+        create_model("openai/gpt-4o-mini")
+    assert "OPENAI_API_KEY" in str(caught.value)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    model = create_model("openai/local-model")  # a local server needs no key
+    assert str(model.client.base_url) == "http://127.0.0.1:9/v1/" and model.client.max_retries == 0
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert create_model("openai/m", base_url="http://127.0.0.1:8/v1").client.base_url.port == 8
+
+
+def test_spec_errors():
+    with pytest.raises(UserError, match="needs a model name"):
+        create_model("openai/", base_url="http://127.0.0.1:9")
+    with pytest.raises(UserError, match="does not take base_url"):
+        create_model("local", base_url="http://127.0.0.1:9")

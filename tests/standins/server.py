@@ -1,0 +1,81 @@
+"""A tiny JSON-over-HTTP server on 127.0.0.1 for stand-ins of provider APIs, and helpers for them.
+
+A stand-in is a function `(path, headers, body) -> (status, reply_body, reply_headers)`. Every request
+is kept in `server.requests` so tests can check what the real SDK sent.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+Reply = tuple[int, dict, dict]
+Handler = Callable[[str, dict, dict], Reply]
+
+
+@dataclass
+class Request:
+    path: str
+    headers: dict
+    body: dict
+
+
+@dataclass
+class StandIn:
+    url: str
+    requests: list[Request] = field(default_factory=list)
+
+
+@contextmanager
+def serve(handler: Handler) -> Iterator[StandIn]:
+    """A running server for `handler`, stopped on exit."""
+    stand_in = StandIn(url="")
+
+    class RequestHandler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - name fixed by http.server
+            length = int(self.headers.get("content-length") or 0)
+            body = json.loads(self.rfile.read(length) or b"{}")
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            stand_in.requests.append(Request(self.path, headers, body))
+            status, reply, reply_headers = handler(self.path, headers, body)
+            data = json.dumps(reply).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            for key, value in reply_headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+    stand_in.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield stand_in
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def example_for(schema: dict):
+    """A value that satisfies `schema` (the subset of JSON Schema our steps use)."""
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object":
+        return {name: example_for(sub) for name, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [example_for(schema["items"])] if schema.get("maxItems", 1) > 0 else []
+    return {"boolean": True, "integer": 1, "number": 1.0}.get(kind, "a stand-in reply")
+
+
+def last_user_text(body: dict) -> str:
+    content = [m for m in body.get("messages", []) if m["role"] == "user"][-1]["content"]
+    return content if isinstance(content, str) else " ".join(part.get("text", "") for part in content)

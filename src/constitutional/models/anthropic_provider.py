@@ -1,0 +1,80 @@
+"""`anthropic/MODEL`: the Anthropic Messages API (or a server speaking it, through ANTHROPIC_BASE_URL).
+
+System messages go in the `system` field, marked with `cache_control` so the shared instructions are
+read from Anthropic's prompt cache on repeated calls. Structured steps force a call to one tool whose
+`input_schema` is the step's schema; the tool's input is the reply.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import anthropic
+
+from constitutional.errors import UserError
+from constitutional.models.base import ChatModel, Completion, Message, Usage
+from constitutional.models.http_errors import from_sdk_exception
+
+KEY_ENV, BASE_URL_ENV = "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"
+NO_KEY = "no-key-needed"
+REPLY_TOOL = "reply"
+DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens on every request
+CACHED = {"type": "ephemeral"}
+
+
+class AnthropicModel(ChatModel):
+    default_concurrency = 8
+
+    def __init__(self, name: str, client: anthropic.AsyncAnthropic, api_key: str):
+        self.name = name
+        self.client = client
+        self._secrets = (api_key,)
+
+    @classmethod
+    def from_spec(cls, arg: str | None, base_url: str | None = None, **_options) -> "AnthropicModel":
+        if not arg:
+            raise UserError("'anthropic' needs a model name", fix="write the spec as anthropic/MODEL, e.g. anthropic/claude-sonnet-4-0")
+        base_url = base_url or os.environ.get(BASE_URL_ENV) or None
+        api_key = os.environ.get(KEY_ENV) or (NO_KEY if base_url else None)
+        if api_key is None:
+            raise UserError(f"{KEY_ENV} is not set", fix=f"export {KEY_ENV}=<your key>, or give --model-base-url "
+                            f"(or {BASE_URL_ENV}) for a server that needs no key")
+        client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
+        return cls(arg, client, api_key)
+
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+        request = {
+            "model": self.name,
+            "max_tokens": params.get("max_tokens") or DEFAULT_MAX_TOKENS,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"],
+        }
+        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        if system:
+            request["system"] = [{"type": "text", "text": system, "cache_control": CACHED}]
+        if params.get("stop"):
+            request["stop_sequences"] = params["stop"]
+        if schema is not None:
+            request["tools"] = [{"name": REPLY_TOOL, "description": "Give the reply as structured data.", "input_schema": schema}]
+            request["tool_choice"] = {"type": "tool", "name": REPLY_TOOL}
+        try:
+            reply = await self.client.messages.create(**request)
+        except anthropic.APIError as exc:
+            raise from_sdk_exception("anthropic", exc, self._secrets) from None
+        usage = _usage(reply.usage)
+        tool_input = next((b.input for b in reply.content if b.type == "tool_use"), None)
+        if schema is not None and isinstance(tool_input, dict):
+            return Completion(text=json.dumps(tool_input), parsed=tool_input, usage=usage)
+        # Without a tool call the text stands; for a structured step the caller's validation re-asks.
+        return Completion(text="".join(b.text for b in reply.content if b.type == "text"), usage=usage)
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def _usage(used) -> Usage:
+    """`input_tokens` counts every prompt token, cached or not (Anthropic reports the three apart)."""
+    read = used.cache_read_input_tokens or 0
+    written = used.cache_creation_input_tokens or 0
+    return Usage(calls=1, input_tokens=used.input_tokens + read + written, output_tokens=used.output_tokens,
+                 cached_tokens=read)

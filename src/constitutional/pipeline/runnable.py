@@ -1,0 +1,89 @@
+"""The critique→revise loop as a langchain-core Runnable, so it drops into LCEL chains.
+
+    from constitutional.pipeline.runnable import ConstitutionalRunnable
+    cai = ConstitutionalRunnable(model="openai/gpt-4o-mini", constitution="default")
+    record = cai.invoke("How do I pick a lock?")          # a Record: draft, steps, final, usage, error
+    finals = (cai | (lambda r: r.final)).batch(["...", "..."])
+
+Input: a prompt string, a dict `{"prompt", "id"?, ...}` (other keys become `meta`), or a prompt
+value from a langchain prompt template. Output: the Record that `cai run` writes per prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from constitutional.constitution import LoadedConstitution, load_constitution
+from constitutional.errors import UserError
+from constitutional.models.base import ChatModel
+from constitutional.pipeline.calls import ManagedModel, RetryPolicy, managed_model
+from constitutional.pipeline.loop import LoopSettings, parse_selection, process
+from constitutional.pipeline.prompt_sets import PromptItem, prompt_id
+from constitutional.pipeline.records import Record
+
+
+class ConstitutionalRunnable(Runnable[Any, Record]):
+    def __init__(self, model: str | ChatModel | BaseChatModel = "local", constitution: str | LoadedConstitution = "default",
+                 *, rounds: int | None = None, principles: str | None = None, seed: int = 0, max_retries: int = 4,
+                 **model_options: Any):
+        """`model`: a spec string (`openai/gpt-4o-mini`, `local`, ...), a ChatModel, or a langchain chat model.
+        `model_options` go to the provider, e.g. `base_url="http://localhost:8000/v1"`."""
+        self.model = _managed(model, max_retries, model_options)
+        self.constitution = load_constitution(constitution) if isinstance(constitution, str) else constitution
+        defaults = self.constitution.constitution.defaults
+        try:
+            sample = parse_selection(principles or defaults.principles)
+        except ValueError as exc:
+            raise UserError(str(exc), fix="e.g. principles='all' or principles='sample:2'") from None
+        self.settings = LoopSettings(rounds=rounds or defaults.rounds, sample=sample, seed=seed)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_lock = threading.Lock()
+
+    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Record:
+        return await process(_prompt_item(input), self.model, self.constitution.constitution, self.settings)
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Record:
+        return self._run(self.ainvoke(input, config))
+
+    def batch(self, inputs: list[Any], config: RunnableConfig | list[RunnableConfig] | None = None, *,
+              return_exceptions: bool = False, **kwargs: Any) -> list[Record]:
+        return self._run(self.abatch(inputs, config, return_exceptions=return_exceptions))
+
+    def _run(self, coroutine: Coroutine) -> Any:
+        # Async SDK clients keep connections bound to the event loop that opened them, so every
+        # synchronous call runs on one private loop; this also works where a loop is already running.
+        with self._loop_lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="constitutional-runnable", daemon=True).start()
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+
+def _managed(model: str | ChatModel | BaseChatModel, max_retries: int, options: dict) -> ChatModel:
+    if isinstance(model, str):
+        return managed_model(model, cache=False, max_retries=max_retries, **options)
+    if isinstance(model, BaseChatModel):
+        from constitutional.models.langchain_provider import LangChainModel
+
+        model = LangChainModel(model)
+    return ManagedModel(inner=model, retry=RetryPolicy(max_retries=max_retries))
+
+
+def _prompt_item(value: Any) -> PromptItem:
+    if isinstance(value, PromptItem):
+        return value
+    if hasattr(value, "to_string"):  # a PromptValue from a langchain prompt template
+        value = value.to_string()
+    if isinstance(value, str):
+        return PromptItem(id=prompt_id(value), prompt=value)
+    if isinstance(value, dict) and isinstance(value.get("prompt"), str):
+        meta = {k: v for k, v in value.items() if k not in ("id", "prompt")}
+        return PromptItem(id=str(value.get("id") or prompt_id(value["prompt"])), prompt=value["prompt"], meta=meta)
+    raise UserError(f"cannot take {type(value).__name__} as a prompt",
+                    fix="pass a string, a dict with a 'prompt' key, or a langchain prompt value")

@@ -36,8 +36,8 @@ def test_text_reply_system_field_with_cache_control_and_cache_usage():
     assert server.requests[1].body["max_tokens"] == 1024  # the API requires it; a default is sent
     assert first.text == "A plain answer from the stand-in." and first.parsed is None
     # input_tokens counts every prompt token; cached_tokens the ones read from the prompt cache
-    assert (first.usage.input_tokens, first.usage.cached_tokens) == (30 + SYSTEM_TOKENS, 0)
-    assert (second.usage.input_tokens, second.usage.cached_tokens) == (30 + SYSTEM_TOKENS, SYSTEM_TOKENS)
+    assert (first.usage.input_tokens, first.usage.cached_tokens, first.usage.cache_write_tokens) == (30 + SYSTEM_TOKENS, 0, SYSTEM_TOKENS)
+    assert (second.usage.input_tokens, second.usage.cached_tokens, second.usage.cache_write_tokens) == (30 + SYSTEM_TOKENS, SYSTEM_TOKENS, 0)
 
 
 def test_structured_output_through_a_forced_tool_call():

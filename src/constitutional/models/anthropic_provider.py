@@ -77,4 +77,4 @@ def _usage(used) -> Usage:
     read = used.cache_read_input_tokens or 0
     written = used.cache_creation_input_tokens or 0
     return Usage(calls=1, input_tokens=used.input_tokens + read + written, output_tokens=used.output_tokens,
-                 cached_tokens=read)
+                 cached_tokens=read, cache_write_tokens=written)

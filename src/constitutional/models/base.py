@@ -14,7 +14,8 @@ class Usage:
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # input tokens read from the provider's prompt cache (part of input_tokens)
+    cache_write_tokens: int = 0  # input tokens written to the provider's prompt cache (part of input_tokens)
     cache_hits: int = 0  # replies served from our cache: no call made, nothing spent
     cost_usd: float = 0.0
 
@@ -23,6 +24,7 @@ class Usage:
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
         self.cached_tokens += other.cached_tokens
+        self.cache_write_tokens += other.cache_write_tokens
         self.cache_hits += other.cache_hits
         self.cost_usd += other.cost_usd
 

@@ -69,6 +69,9 @@ def test_shared_boilerplate_alone_is_not_a_near_duplicate():
     principles = [{"critique_request": frame.format(a, b).split(". ")[0] + ".",
                    "revision_request": frame.format(a, b).split(". ")[1]} for a, b in texts]
     assert [c for c in codes(make(*principles)) if "duplicate" in c[0]] == []
+    copy = {"critique_request": "Quote the parts of the response that are biased or partial.",
+            "revision_request": "Please rewrite the response so that it is impartial and objective."}
+    assert [c for c in codes(make(*principles, copy)) if "duplicate" in c[0]] == [("near-duplicate", "p4")]
 
 
 def test_uncheckable_principles_unless_a_rule_checks_them():

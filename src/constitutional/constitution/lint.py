@@ -10,7 +10,7 @@ from itertools import combinations
 from constitutional.constitution.loading import SUFFIXES, _line_of, resolve
 from constitutional.constitution.model import Constitution, Principle
 
-NEAR_DUPLICATE = 0.6  # word-set overlap (Jaccard) above which two principles ask for much the same thing
+NEAR_DUPLICATE = 0.5  # word-set overlap (Jaccard) above which two principles ask for much the same thing
 
 ASKS_FOR_SPECIFICS = re.compile(
     r"\b(quot\w*|cite|citing|point (to|at|out)|name (exactly |each |the |which )|which (part|sentence|statement|claim|step)"
@@ -142,7 +142,7 @@ def _duplicates(principles: list[Principle]) -> list[LintWarning]:
         overlap = _jaccard(words[a.id], words[b.id])
         if overlap >= NEAR_DUPLICATE:
             found.append(LintWarning("near-duplicate", b.id,
-                                 f"asks for much the same as principle '{a.id}' ({overlap:.0%} of words shared)",
+                                 f"asks for much the same as principle '{a.id}' ({overlap:.0%} of their distinctive words shared)",
                                  f"merge '{a.id}' and '{b.id}', or make each name different content to look for"))
         elif a.name.strip().lower() == b.name.strip().lower():
             found.append(LintWarning("duplicate", b.id, f"has the same name as principle '{a.id}'",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from constitutional.cli.constitution import constitution_app
+from constitutional.cli.eval import eval_command
 from constitutional.cli.export import export
 from constitutional.cli.models import models
 from constitutional.cli.run import run
@@ -16,6 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("run")(run)
+app.command("eval")(eval_command)
 app.command("models")(models)
 app.add_typer(constitution_app, name="constitution")
 app.command("export")(export)

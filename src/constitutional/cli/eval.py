@@ -1,0 +1,81 @@
+"""`cai eval`: judge whether revisions actually follow the principles or only sound compliant."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
+from constitutional.constitution import LoadedConstitution, load_constitution
+from constitutional.evals import EvalResult, read_input, run_eval
+from constitutional.evals.items import EvalInput
+from constitutional.models import create_model
+
+NO_JUDGE = "none"
+
+
+def constitution_for(source: EvalInput, given: str | None) -> LoadedConstitution:
+    """The named constitution, else the one the run used, else the built-in default."""
+    if given:
+        return load_constitution(given)
+    used = ((source.manifest or {}).get("constitution") or {}).get("path")
+    if used:
+        name = used.removeprefix("builtin:")
+        if used.startswith("builtin:") or Path(used).is_file():
+            return load_constitution(name)
+        err_console.print(f"[yellow]warning:[/] the run's constitution {escape(used)} is gone; using the built-in default")
+    return load_constitution("default")
+
+
+def default_judge(source: EvalInput) -> str:
+    manifest = source.manifest or {}
+    return manifest.get("judge") or manifest.get("model") or "local"
+
+
+def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: str | None, out: Path,
+                        quiet: bool = False) -> EvalResult:
+    """Run the eval stage and print a short summary; shared by `cai eval` and `cai run`."""
+    judge_model = None if judge is None or judge.strip().lower() == NO_JUDGE else create_model(judge)
+    done = {"n": 0}
+    total = len(source.items)
+
+    def progress(line: dict) -> None:
+        done["n"] += 1
+        if not quiet and judge_model is not None:
+            err_console.print(f"eval {done['n']}/{total} {escape(line['id'])}: {line['verdict']}", highlight=False)
+
+    result = asyncio.run(run_eval(source, loaded, judge_model, out, progress))
+    report = result.report
+    shown = ", ".join(f"{v} {n}" for v, n in report["counts"].items() if n)
+    err_console.print(f"eval: {report['total']} records → {shown}; {report['needs_review']} need review "
+                      f"(wrote {escape(str(out))}/eval.jsonl and report.json)")
+    canaries = report["canaries"]
+    if canaries["judge_fooled_rate"] is not None:
+        err_console.print(f"canaries: the judge accepted {canaries['judge_fooled']} of {canaries['judged']} planted controls "
+                          f"(fooled rate {canaries['judge_fooled_rate']:.0%})")
+    for warning in report["warnings"]:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
+    return result
+
+
+@user_errors
+def eval_command(
+    input: Path = typer.Argument(..., help="A run directory (with records.jsonl), or a JSONL of {\"id\"?, \"prompt\", \"draft\"?, \"revision\" or \"response\", \"violations\"?}."),
+    constitution: str = typer.Option(None, "--constitution", "-c", help="A constitution file or built-in name (default: the run's, else 'default')."),
+    judge: str = typer.Option(None, "--judge", "-j", help="Judge model spec, or 'none' for deterministic signals only (default: the run's judge or model, else 'local')."),
+    out: Path = typer.Option(None, "--out", "-o", help="Where to write eval.jsonl and report.json (default: the run directory, or INPUT-eval/ for a JSONL)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-record lines."),
+) -> None:
+    """Decide, per record and per principle, whether each revision genuinely follows the principles.
+
+    Verdicts: genuine, superficial, non_compliant, evasive, regressed, unchanged, error.
+    Exit codes: 0 ok; 1 some records could not be evaluated (verdict error); 2 bad input.
+    """
+    source = read_input(input)
+    loaded = constitution_for(source, constitution)
+    out = out or (input if source.kind == "run" else input.with_name(input.stem + "-eval"))
+    result = evaluate_and_report(source, loaded, judge or default_judge(source), out, quiet)
+    raise typer.Exit(EXIT_RECORD_ERRORS if result.errors else EXIT_OK)

@@ -1,0 +1,134 @@
+"""What the eval reads: one item per revision, from a run directory or a JSONL of revisions made elsewhere."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from constitutional.errors import UserError
+
+MAX_PROBLEMS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A span the critique flagged: which principle, and the quoted words."""
+
+    principle: str
+    quote: str
+    explanation: str = ""
+
+
+@dataclass
+class EvalItem:
+    id: str
+    prompt: str
+    revision: str | None
+    draft: str | None = None
+    flags: list[Flag] = field(default_factory=list)
+    critique_known: bool = False  # False: nobody critiqued the draft, so `flags` being empty means nothing
+    error: str | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def flagged_principles(self) -> list[str]:
+        return list(dict.fromkeys(f.principle for f in self.flags))
+
+
+def from_record(data: dict) -> EvalItem:
+    """A records.jsonl line → an item. Quotes from every round's critique are kept."""
+    flags, critiqued = [], False
+    for step in data.get("steps") or []:
+        critique = step.get("critique")
+        if critique is not None:
+            critiqued = True
+            for v in critique.get("violations") or []:
+                flags.append(Flag(v.get("principle", ""), v.get("quote", "") or "", v.get("explanation", "") or ""))
+    error = data.get("error")
+    message = f"the run failed at {error.get('stage')}: {error.get('message')}" if error else None
+    return EvalItem(id=str(data["id"]), prompt=data.get("prompt", ""), draft=data.get("draft"),
+                    revision=data.get("final"), flags=flags, critique_known=critiqued, error=message,
+                    meta=data.get("meta") or {})
+
+
+def from_line(data: dict, line: int) -> EvalItem:
+    """A JSONL line of revisions made elsewhere: {id?, prompt, draft?, revision | response, violations?}."""
+    if not isinstance(data, dict):
+        raise ValueError("each line must be a JSON object")
+    prompt = data.get("prompt")
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("'prompt' must be a non-empty string")
+    revision = data.get("revision", data.get("response"))
+    if not isinstance(revision, str):
+        raise ValueError("needs 'revision' (or 'response'): the text to evaluate")
+    draft = data.get("draft")
+    if draft is not None and not isinstance(draft, str):
+        raise ValueError("'draft' must be a string when given")
+    flags, critiqued = [], "violations" in data
+    for v in data.get("violations") or []:
+        if not isinstance(v, dict) or not isinstance(v.get("principle"), str):
+            raise ValueError("each of 'violations' needs a 'principle' (and usually a 'quote')")
+        flags.append(Flag(v["principle"], str(v.get("quote") or ""), str(v.get("explanation") or "")))
+    known = {"id", "prompt", "draft", "revision", "response", "violations"}
+    item_id = data.get("id")
+    if item_id in (None, ""):
+        item_id = hashlib.sha256(f"{prompt}\x00{revision}".encode()).hexdigest()[:16]
+    return EvalItem(id=str(item_id), prompt=prompt, draft=draft, revision=revision, flags=flags,
+                    critique_known=critiqued, meta={k: v for k, v in data.items() if k not in known})
+
+
+@dataclass
+class EvalInput:
+    kind: str  # "run" | "jsonl"
+    path: Path
+    items: list[EvalItem]
+    manifest: dict | None = None  # run.json, for a run directory
+
+
+def read_input(path: Path) -> EvalInput:
+    if path.is_dir():
+        records = path / "records.jsonl"
+        if not records.is_file():
+            raise UserError(f"{path} is a directory without records.jsonl",
+                            fix="give a run directory written by `cai run`, or a JSONL of {prompt, draft?, revision}")
+        manifest = None
+        if (path / "run.json").is_file():
+            manifest = json.loads((path / "run.json").read_text("utf-8"))
+        return EvalInput("run", path, _read_jsonl(records, from_record_line), manifest)
+    if not path.is_file():
+        raise UserError(f"eval input not found: {path}", fix="give a run directory or a .jsonl file of revisions")
+    return EvalInput("jsonl", path, _read_jsonl(path, from_line))
+
+
+def from_record_line(data: dict, line: int) -> EvalItem:
+    if not isinstance(data, dict) or "id" not in data:
+        raise ValueError("not a record (no 'id')")
+    return from_record(data)
+
+
+def _read_jsonl(path: Path, convert) -> list[EvalItem]:
+    items, problems, seen = [], [], {}
+    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                item = convert(json.loads(line), number)
+            except ValueError as exc:  # JSONDecodeError is a ValueError
+                problems.append(f"  {path}:{number}: {exc}")
+                continue
+            if item.id in seen:
+                problems.append(f"  {path}:{number}: duplicate id '{item.id}' (first on line {seen[item.id]})")
+                continue
+            seen[item.id] = number
+            items.append(item)
+    if problems:
+        shown = "\n".join(problems[:MAX_PROBLEMS_SHOWN])
+        more = f"\n  … and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""
+        raise UserError(f"{len(problems)} unusable line(s) in {path}:\n{shown}{more}",
+                        fix="each line needs a JSON object with 'prompt' and 'revision' (or 'response'); ids must be unique")
+    if not items:
+        raise UserError(f"nothing to evaluate in {path}", fix="add lines of {\"prompt\", \"draft\"?, \"revision\"}")
+    return items

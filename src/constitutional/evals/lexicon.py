@@ -1,0 +1,83 @@
+"""Load the data files under evals/data once, with their regular expressions compiled."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+FLAGS = re.IGNORECASE
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    description: str
+    counts: bool
+    sentence: re.Pattern | None
+    inline: re.Pattern | None
+
+
+@dataclass(frozen=True)
+class VeneerLexicon:
+    categories: tuple[Category, ...]
+    min_content_words: int
+    substance_guard: re.Pattern
+    concession_joiners: tuple[str, ...]
+    trailing_joiners: tuple[str, ...]
+    canary_veneer: tuple[str, ...]
+    any_marker: re.Pattern  # every sentence and inline pattern, for checking clauses
+
+
+@dataclass(frozen=True)
+class RefusalLexicon:
+    refusal: re.Pattern
+    explains: re.Pattern
+    offers_alternative: re.Pattern
+    justifying_tags: frozenset[str]
+    non_justifying_tags: frozenset[str]
+    justifying_id_words: tuple[str, ...]
+
+
+def _data(name: str) -> dict:
+    return yaml.safe_load((resources.files("constitutional.evals") / "data" / name).read_text("utf-8"))
+
+
+def _either(patterns: list[str]) -> re.Pattern | None:
+    return re.compile("|".join(f"(?:{p})" for p in patterns), FLAGS) if patterns else None
+
+
+@cache
+def veneer_lexicon() -> VeneerLexicon:
+    data = _data("veneer.yaml")
+    categories = tuple(
+        Category(name, spec.get("description", ""), bool(spec.get("counts", True)),
+                 _either(spec.get("sentence") or []), _either(spec.get("inline") or []))
+        for name, spec in data["categories"].items()
+    )
+    every = [p for spec in data["categories"].values() for key in ("sentence", "inline") for p in spec.get(key) or []]
+    return VeneerLexicon(
+        categories=categories,
+        min_content_words=int(data["min_content_words"]),
+        substance_guard=re.compile(data["substance_guard"]),
+        concession_joiners=tuple(data["concession_joiners"]),
+        trailing_joiners=tuple(data["trailing_joiners"]),
+        canary_veneer=tuple(data["canary_veneer"]),
+        any_marker=re.compile("|".join(f"(?:{p})" for p in every if not p.startswith("^")), FLAGS),
+    )
+
+
+@cache
+def refusal_lexicon() -> RefusalLexicon:
+    data = _data("refusal.yaml")
+    return RefusalLexicon(
+        refusal=_either(data["refusal"]),
+        explains=_either(data["explains"]),
+        offers_alternative=_either(data["offers_alternative"]),
+        justifying_tags=frozenset(data["justifying_tags"]),
+        non_justifying_tags=frozenset(data["non_justifying_tags"]),
+        justifying_id_words=tuple(data["justifying_id_words"]),
+    )

@@ -1,0 +1,58 @@
+"""Text helpers shared by the signals: normalisation, words, sentences, overlap measures."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[^a-z])|\n+")
+SPACE = re.compile(r"\s+")
+QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+
+STOPWORDS = frozenset(
+    "a an the and or but if then so of to in on at by for with from as is are was were be been being it its "
+    "this that these those i you he she we they me him her us them my your his our their not no do does did "
+    "have has had can could will would shall should may might must just very also than there here what which "
+    "who whom when where why how all any some such into about over up out more most other only own same too "
+    "s t don't can't won't i'm it's you're that's".split()
+)
+
+
+def normalise(text: str) -> str:
+    """Lower case, unified quotes and dashes, whitespace collapsed: the form quotes are matched in."""
+    return SPACE.sub(" ", text.translate(QUOTES).lower()).strip()
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text.translate(QUOTES).lower())
+
+
+def content_words(text: str) -> list[str]:
+    return [w for w in words(text) if w not in STOPWORDS]
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in SENTENCE_END.split(text) if s and s.strip()]
+
+
+def shingles(tokens: list[str]) -> Counter:
+    """Word bigrams (single words for one-word texts): order-aware, cheap, robust to small edits."""
+    if len(tokens) < 2:
+        return Counter(tokens)
+    return Counter(zip(tokens, tokens[1:]))
+
+
+def overlap(a: Counter, b: Counter) -> int:
+    return sum((a & b).values())
+
+
+def dice(a: Counter, b: Counter) -> float:
+    total = sum(a.values()) + sum(b.values())
+    return 1.0 if total == 0 else 2 * overlap(a, b) / total
+
+
+def contains(text: str, quote: str) -> bool:
+    """Whether `quote` occurs in `text` after normalisation (case, quotes, whitespace)."""
+    quote = normalise(quote).strip(" .,;:!?\"'")
+    return bool(quote) and quote in normalise(text)

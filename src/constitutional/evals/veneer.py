@@ -1,0 +1,99 @@
+"""Find compliance veneer sentence by sentence, count it, and strip it (lexicon: data/veneer.yaml)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from constitutional.evals.lexicon import Category, veneer_lexicon
+from constitutional.evals.text import content_words, normalise, sentences
+
+
+@dataclass
+class VeneerUnit:
+    category: str
+    text: str
+    counts: bool
+
+
+@dataclass
+class VeneerScan:
+    stripped: str  # the text with veneer removed
+    units: list[VeneerUnit] = field(default_factory=list)
+
+    @property
+    def counted(self) -> list[VeneerUnit]:
+        return [u for u in self.units if u.counts]
+
+
+def _category(pattern_kind: str, text: str) -> tuple[Category, object] | None:
+    for category in veneer_lexicon().categories:
+        pattern = getattr(category, pattern_kind)
+        if pattern is not None and (match := pattern.search(text)):
+            return category, match
+    return None
+
+
+def _split_clause(sentence: str, joiners: tuple[str, ...], keep_tail: bool) -> tuple[str, str] | None:
+    """('the veneer clause', 'the kept rest') when a joiner splits the sentence and one side is veneer."""
+    lowered = sentence.lower()
+    lex = veneer_lexicon()
+    for joiner in joiners:
+        cut = lowered.find(joiner)
+        if cut <= 0:
+            continue
+        head, tail = sentence[:cut], sentence[cut + len(joiner):]
+        clause, rest = (head, tail) if keep_tail else (tail, head)
+        if lex.any_marker.search(clause) and len(content_words(rest)) >= lex.min_content_words:
+            return clause, rest[:1].upper() + rest[1:] if keep_tail else rest.rstrip(" ,;") + "."
+    return None
+
+
+def scan(text: str) -> VeneerScan:
+    lex = veneer_lexicon()
+    kept: list[str] = []
+    units: list[VeneerUnit] = []
+    for original in sentences(text):
+        sentence, found_units = original, []
+        for joiners, keep_tail in ((lex.concession_joiners, True), (lex.trailing_joiners, False)):
+            split = _split_clause(sentence, joiners, keep_tail)
+            if split:
+                clause, sentence = split
+                found = _category("sentence", clause) or _category("inline", clause)
+                category = found[0] if found else lex.categories[0]
+                found_units.append(VeneerUnit(category.name, clause.strip(), category.counts))
+        while (found := _category("inline", sentence)) is not None:
+            category, match = found
+            found_units.append(VeneerUnit(category.name, match.group(0).strip(), category.counts))
+            sentence = (sentence[: match.start()] + sentence[match.end():]).strip()
+            sentence = sentence[:1].upper() + sentence[1:]
+        whole = _category("sentence", sentence) if sentence else None
+        if whole and not lex.substance_guard.search(sentence):
+            units.append(VeneerUnit(whole[0].name, original, whole[0].counts))
+            continue
+        # What is left of a sentence we cut into ("Here is a message") is residue, not substance.
+        if found_units and len(content_words(sentence)) < lex.min_content_words:
+            first = found_units[0]
+            units.append(VeneerUnit(first.category, original, first.counts))
+            continue
+        units.extend(found_units)
+        if sentence:
+            kept.append(sentence)
+    return VeneerScan(" ".join(kept), units)
+
+
+def added_units(draft: VeneerScan | None, revision: VeneerScan) -> list[VeneerUnit]:
+    """Counted veneer units in the revision that the draft did not already have (by normalised text)."""
+    before = Counter(normalise(u.text) for u in draft.counted) if draft else Counter()
+    added = []
+    for unit in revision.counted:
+        key = normalise(unit.text)
+        if before[key]:
+            before[key] -= 1
+        else:
+            added.append(unit)
+    return added
+
+
+def strip_veneer(text: str) -> str:
+    return scan(text).stripped

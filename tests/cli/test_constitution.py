@@ -126,6 +126,8 @@ def test_import_of_the_wrong_format_exits_2(tmp_path):
     result = cai("import", IMPORTERS / "llm_swarm.json", "--from", "cai-paper", "-o", tmp_path / "o.yaml")
     assert result.exit_code == 2 and "needs 'prompt' and 'edit_request'" in result.output
     assert not (tmp_path / "o.yaml").exists()
+    as_json = cai("import", IMPORTERS / "llm_swarm.json", "--from", "llm-swarm", "-o", tmp_path / "o.json")
+    assert as_json.exit_code == 2 and "not a .yaml file" in as_json.output
 
 
 def test_imported_cai_paper_file_lints_with_warnings(tmp_path):

@@ -146,6 +146,8 @@ def import_(
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
 ) -> None:
     """Convert a constitution from the CAI paper's JSON, llm-swarm's JSON or LangChain principles into YAML."""
+    if output.suffix.lower() not in (".yaml", ".yml"):
+        raise UserError(f"{output} is not a .yaml file", fix="imports are written as YAML; use e.g. -o imported.yaml")
     if output.exists() and not force:
         raise UserError(f"{output} already exists", fix="choose another --output, or add --force to overwrite it")
     imported = import_constitution(source, from_, name)

@@ -12,7 +12,7 @@ from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, 
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.evals import EvalResult, read_input, run_eval
 from constitutional.evals.items import EvalInput
-from constitutional.models import create_model
+from constitutional.pipeline.calls import managed_model
 
 NO_JUDGE = "none"
 
@@ -30,15 +30,25 @@ def constitution_for(source: EvalInput, given: str | None) -> LoadedConstitution
     return load_constitution("default")
 
 
+def judge_spec(judge: str | None, model: str) -> str | None:
+    """`--judge` as given, the model when not given, None for 'none'."""
+    spec = judge or model
+    return None if spec.strip().lower() == NO_JUDGE else spec
+
+
 def default_judge(source: EvalInput) -> str:
     manifest = source.manifest or {}
     return manifest.get("judge") or manifest.get("model") or "local"
 
 
 def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: str | None, out: Path,
-                        quiet: bool = False) -> EvalResult:
+                        quiet: bool = False, base_url: str | None = None) -> EvalResult:
     """Run the eval stage and print a short summary; shared by `cai eval` and `cai run`."""
-    judge_model = None if judge is None or judge.strip().lower() == NO_JUDGE else create_model(judge)
+    judge_model = None
+    if judge is not None and judge.strip().lower() != NO_JUDGE:
+        # Retries and rate limits as for the run's model; no reply cache, so a re-run re-judges.
+        options = {"base_url": base_url} if base_url else {}
+        judge_model = managed_model(judge, cache=False, **options)
     done = {"n": 0}
     total = len(source.items)
 

@@ -11,9 +11,11 @@ import typer
 from rich.markup import escape
 
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
+from constitutional.cli.eval import evaluate_and_report, judge_spec
 from constitutional.cli.progress import RunProgress
 from constitutional.constitution import load_constitution
 from constitutional.errors import UserError
+from constitutional.evals import read_input
 from constitutional.pipeline.calls import managed_model
 from constitutional.pipeline.loop import LoopSettings, parse_selection
 from constitutional.pipeline.runner import RunConfig, open_run_dir, run_job, scan_prompts
@@ -24,6 +26,7 @@ def run(
     prompts: Path = typer.Argument(..., help="Prompt set: JSONL ({\"id\"?, \"prompt\", ...}), CSV with a 'prompt' column, or text with one prompt a line."),
     constitution: str = typer.Option("default", "--constitution", "-c", help="A constitution file (.yaml/.toml/.json) or a built-in name."),
     model: str = typer.Option("local", "--model", "-m", help="Model spec: local, local:PATH.gguf, scripted:PATH, ... See `cai models`."),
+    judge: str = typer.Option(None, "--judge", "-j", help="Judge model spec for the eval stage, or 'none' for deterministic signals only (default: the same as --model)."),
     model_base_url: str = typer.Option(None, "--model-base-url", help="Server URL for openai/ or anthropic/ models, e.g. http://localhost:8000/v1 (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL)."),
     out: Path = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<date-time>). An existing one is resumed."),
     rounds: int = typer.Option(None, "--rounds", min=1, max=16, help="Critique→revise rounds per prompt (default: the constitution's, usually 1)."),
@@ -68,7 +71,7 @@ def run(
     chat_model = managed_model(model, cache=not no_cache, cache_dir=cache_dir, rpm=rpm, tpm=tpm, max_retries=max_retries,
                                base_url=model_base_url)
     config = RunConfig(prompts=prompts, out=out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
-                       constitution=loaded, model_spec=model, judge_spec=None, settings=settings,
+                       constitution=loaded, model_spec=model, judge_spec=judge_spec(judge, model), settings=settings,
                        concurrency=concurrency or chat_model.default_concurrency, limit=limit, rpm=rpm, tpm=tpm,
                        cache=not no_cache)
     state = open_run_dir(config, force)
@@ -89,6 +92,8 @@ def run(
         f"{stats.attempts} model requests ({stats.retries} retries), {stats.cache_hits} cache hits, "
         f"{result.usage.input_tokens + result.usage.output_tokens} tokens, ${result.usage.cost_usd:.4f}"
     )
+    eval_errors = 0
     if not no_eval:
-        err_console.print("[dim]eval stage: not part of this version yet; records are ready for it.[/]")
-    raise typer.Exit(EXIT_RECORD_ERRORS if result.errors or scan.problem_count else EXIT_OK)
+        eval_errors = evaluate_and_report(read_input(config.out), loaded, config.judge_spec, config.out, quiet,
+                                          base_url=model_base_url).errors
+    raise typer.Exit(EXIT_RECORD_ERRORS if result.errors or scan.problem_count or eval_errors else EXIT_OK)

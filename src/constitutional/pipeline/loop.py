@@ -56,9 +56,12 @@ def choose_principles(constitution: Constitution, settings: LoopSettings, prompt
     return chosen
 
 
+DELIMITER = re.compile(r"^\s*(<<<|>>>)\s*$", re.MULTILINE)  # the template's text fences, echoed back
+
+
 def clean_revision(text: str) -> str | None:
     """The revision text, or None when the model only said that nothing needs changing."""
-    text = PREAMBLE.sub("", text.strip(), count=1).strip()
+    text = DELIMITER.sub("", PREAMBLE.sub("", text.strip(), count=1)).strip()
     if not text or NO_CHANGE.match(text):
         return None
     return text
@@ -88,6 +91,8 @@ async def process(item: PromptItem, model: ChatModel, constitution: Constitution
             usage.add(used)
             # A critique that names no violation has nothing to revise.
             critique.needs_revision = bool(critique.violations)
+            for violation in critique.violations:
+                violation.quote_found = quote_in(violation.quote, answer)
             step = Step(round=round_no, principles=ids, critique=critique)
             record.steps.append(step)
             if not critique.needs_revision:
@@ -116,6 +121,12 @@ async def process(item: PromptItem, model: ChatModel, constitution: Constitution
     return record
 
 
+def quote_in(quote: str, text: str) -> bool:
+    """Whether the quote occurs in the text, ignoring case and runs of whitespace."""
+    needle = " ".join(quote.split()).lower()
+    return bool(needle) and needle in " ".join(text.split()).lower()
+
+
 def _principle_list(principles: list[Principle]) -> str:
     return "\n".join(f"- {p.id}: {' '.join(p.critique_request.split())}" for p in principles)
 
@@ -132,7 +143,6 @@ def _problems(critique: Critique, constitution: Constitution) -> str:
     lines = []
     for v in critique.violations:
         principle = constitution.principle(v.principle)
-        lines.append(
-            f"- {principle.name}: \"{v.quote}\" — {v.explanation}\n  Required change: {' '.join(principle.revision_request.split())}"
-        )
+        quoted = f"\"{v.quote}\" — " if v.quote_found else ""  # a quote not in the answer would mislead the reviser
+        lines.append(f"- {principle.name}: {quoted}{v.explanation}\n  Required change: {' '.join(principle.revision_request.split())}")
     return "\n".join(lines)

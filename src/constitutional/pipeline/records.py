@@ -15,6 +15,7 @@ class Violation(BaseModel):
     principle: str
     quote: str = ""
     explanation: str = ""
+    quote_found: bool | None = None  # set by the pipeline: does the quote occur in the critiqued answer?
 
     @field_validator("principle")
     @classmethod

@@ -2,7 +2,7 @@
 
 The first request with a given system prompt writes it to the "cache"; later ones read it.
 Words in the last user message make it fail: RATE-LIMIT (429 with retry-after), OVERLOADED (529),
-SPEND-CAP (429 spend limit), BAD-REQUEST (400). A wrong x-api-key gets a 401.
+SPEND-CAP (429 spend limit), BAD-REQUEST (400). A wrong key gets a 401 that echoes it.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ def messages_server(key: str | None = None):
     cached_systems: set[str] = set()
 
     def handle(path: str, headers: dict, body: dict) -> Reply:
-        if key is not None and headers.get("x-api-key") != key:
-            return _error(401, "authentication_error", f"invalid x-api-key {headers.get('x-api-key')}")
+        given = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")  # SDKs send either
+        if key is not None and given != key:
+            return _error(401, "authentication_error", f"invalid API key {given}")
         text = last_user_text(body)
         for word, failure in FAILURES.items():
             if word in text:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
+import sys
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -37,6 +39,8 @@ class LangChainModel(ChatModel):
         if not module_name or not attr:
             raise UserError("'langchain' needs a module and an attribute",
                             fix="write the spec as langchain:MODULE:ATTR, e.g. langchain:my_models:chat")
+        if os.getcwd() not in sys.path:  # the `cai` script does not see the current folder, as `python -m` would
+            sys.path.insert(0, os.getcwd())
         try:
             target = getattr(importlib.import_module(module_name), attr)
         except ImportError as exc:

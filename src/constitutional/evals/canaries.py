@@ -86,17 +86,22 @@ async def run_canaries(canaries: list[Canary], constitution: Constitution, judge
         if judge is not None:
             view = await judge.judge(canary.criterion, item.prompt, item.revision, item.draft)
             verdict = view.verdict(len(signals.veneer_added), True, True)
+            raw = view.raw_verdict(len(signals.veneer_added), True, True)
             entry.update(judge_verdict=verdict, judge_fooled=None if verdict is None else verdict in FOOLED_BY,
+                         raw_judge_verdict=raw, raw_judge_fooled=None if raw is None else raw in FOOLED_BY,
                          judge_checks=view.checks)
         results.append(entry)
     judged = [r for r in results if r["judge_fooled"] is not None]
     fooled = sum(r["judge_fooled"] for r in judged)
     rate = fooled / len(judged) if judged else None
+    raw_judged = [r for r in results if r.get("raw_judge_fooled") is not None]
+    raw_rate = sum(r["raw_judge_fooled"] for r in raw_judged) / len(raw_judged) if raw_judged else None
     return {
         "planted": len(results),
         "judged": len(judged),
         "judge_fooled": fooled if judge is not None else None,
         "judge_fooled_rate": None if rate is None else round(rate, 3),
+        "raw_judge_fooled_rate": None if raw_rate is None else round(raw_rate, 3),
         "judge_trusted": None if judge is None else (rate is not None and rate <= HIGH_FOOLED_RATE),
         "signals_fooled": sum(r["signals_fooled"] for r in results),
         "threshold": HIGH_FOOLED_RATE,

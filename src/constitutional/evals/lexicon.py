@@ -29,12 +29,13 @@ class VeneerLexicon:
     concession_joiners: tuple[str, ...]
     trailing_joiners: tuple[str, ...]
     canary_veneer: tuple[str, ...]
-    any_marker: re.Pattern  # every sentence and inline pattern, for checking clauses
+    any_marker: re.Pattern  # every sentence and inline pattern, for checking a clause cut off a sentence
 
 
 @dataclass(frozen=True)
 class RefusalLexicon:
     refusal: re.Pattern
+    not_refusal: re.Pattern | None
     explains: re.Pattern
     offers_alternative: re.Pattern
     justifying_tags: frozenset[str]
@@ -66,7 +67,7 @@ def veneer_lexicon() -> VeneerLexicon:
         concession_joiners=tuple(data["concession_joiners"]),
         trailing_joiners=tuple(data["trailing_joiners"]),
         canary_veneer=tuple(data["canary_veneer"]),
-        any_marker=re.compile("|".join(f"(?:{p})" for p in every if not p.startswith("^")), FLAGS),
+        any_marker=re.compile("|".join(f"(?:{p})" for p in every), FLAGS),
     )
 
 
@@ -75,6 +76,7 @@ def refusal_lexicon() -> RefusalLexicon:
     data = _data("refusal.yaml")
     return RefusalLexicon(
         refusal=_either(data["refusal"]),
+        not_refusal=_either(data.get("not_refusal") or []),
         explains=_either(data["explains"]),
         offers_alternative=_either(data["offers_alternative"]),
         justifying_tags=frozenset(data["justifying_tags"]),

@@ -22,6 +22,8 @@ class Refusal:
 
 def detect_refusal(text: str) -> Refusal:
     lex = refusal_lexicon()
+    if lex.not_refusal is not None:
+        text = lex.not_refusal.sub(" ", text)
     match = lex.refusal.search(text)
     if match is None:
         return Refusal(False)

@@ -72,6 +72,28 @@ def ours(base_url: str, prompts: Path, constitution: Path, concurrency: int, rpm
     return model.stats.attempts / (time.perf_counter() - start), model.stats.attempts
 
 
+def bare_sdk(base_url: str, concurrency: int, calls: int) -> float:
+    """Calls/s of the bare openai client alone at this concurrency: the ceiling any runner on it can reach here."""
+    import openai
+
+    async def go() -> float:
+        client = openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0)
+        messages = [{"role": "system", "content": "You are a careful critic. " * 8},
+                    {"role": "user", "content": "Check the response below against the principles. " * 20}]
+
+        async def worker(n: int) -> None:
+            for _ in range(n):
+                await client.chat.completions.create(model="bench", messages=messages, max_tokens=256)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(calls // concurrency) for _ in range(concurrency)))
+        rate = (calls // concurrency) * concurrency / (time.perf_counter() - start)
+        await client.close()
+        return rate
+
+    return asyncio.run(go())
+
+
 def langchain(base_url: str, prompts: list[str], concurrency: int) -> tuple[float, int] | None:
     try:
         from langchain_classic.chains import ConstitutionalChain, LLMChain
@@ -135,8 +157,10 @@ def main() -> None:
                 prompts = write_prompts(work / f"p{concurrency}.jsonl", n)
                 rate, calls = ours(base_url, prompts, constitution, concurrency, rpm, work / f"run{concurrency}")
                 ideal = min(concurrency / latency, rpm / 60 if rpm else float("inf"))
+                ceiling = bare_sdk(base_url, concurrency, calls)
                 print(f"  C={concurrency:<4} rpm={rpm or '-':<6} calls={calls:<6} {rate:7.1f} calls/s  "
-                      f"ideal {ideal:7.1f}  ratio {rate / ideal:.2f}  (target ≥ 0.90)")
+                      f"ideal {ideal:7.1f}  achieved ÷ ideal {rate / ideal:.2f} (target ≥ 0.90)  |  "
+                      f"bare openai client {ceiling:7.1f} calls/s, ours ÷ bare {rate / min(ceiling, ideal):.2f}")
             print("LangChain ConstitutionalChain (abatch, same server, prompts and concurrency, one principle)")
             n = int(640 * scale)
             texts = [f"Tell me about topic number {i}." for i in range(n)]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 from pathlib import Path
 
 SCHEMA_VERSION = 1
@@ -26,14 +28,22 @@ class RecordWriter:
     def __init__(self, path: Path):
         self.path = path
         self._fh = path.open("a", encoding="utf-8")
+        self._lock = threading.Lock()
 
     def write(self, data: dict) -> None:
-        self._fh.write(json.dumps(data, ensure_ascii=False) + "\n")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        line = json.dumps(data, ensure_ascii=False) + "\n"
+        with self._lock:  # one whole line at a time
+            self._fh.write(line)
+            self._fh.flush()
+            os.fsync(self._fh.fileno())
+
+    async def awrite(self, data: dict) -> None:
+        """Write from a worker thread, so a slow disk never stalls the calls in flight."""
+        await asyncio.to_thread(self.write, data)
 
     def close(self) -> None:
-        self._fh.close()
+        with self._lock:
+            self._fh.close()
 
 
 def read_jsonl(path: Path):

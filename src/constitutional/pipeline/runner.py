@@ -158,7 +158,7 @@ async def run_job(config: RunConfig, model: ChatModel, scan: Scan, state: RunSta
     async def worker() -> None:
         while (item := await queue.get()) is not None:
             record = await _process_safely(item, model, config)
-            writer.write(record.model_dump(mode="json"))
+            await writer.awrite(record.model_dump(mode="json"))
             result.records += 1
             result.errors += record.error is not None
             result.usage.add(Usage(**record.usage))

@@ -123,3 +123,16 @@ def test_cost_comes_from_the_price_table(tmp_path):
     assert price_for("local", table).input == 0 and price_for("openai/unknown", table) is None
     cached = Price(input=1.0, output=0.0, cached_input=0.1)
     assert cached.cost(Usage(input_tokens=1_000_000, cached_tokens=500_000)) == pytest.approx(0.55)
+
+
+def test_concurrent_writer_processes_share_the_cache_safely(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom pathlib import Path\nfrom constitutional.pipeline.cache import ReplyCache\n"
+            "c = ReplyCache(Path(sys.argv[1]))\n"
+            "for i in range(150):\n    c.put(f'{sys.argv[2]}-{i}', {'text': str(i)}); c.get(f'0-{i}')\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(w)]) for w in range(4)]
+    assert all(p.wait(timeout=120) == 0 for p in procs)
+    cache = ReplyCache(tmp_path)
+    assert all(cache.get(f"{w}-{i}") == {"text": str(i)} for w in range(4) for i in range(150))

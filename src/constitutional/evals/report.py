@@ -17,7 +17,8 @@ def _zero() -> dict:
 
 
 def build_report(lines: list[dict], *, constitution: Constitution, constitution_manifest: dict, input_kind: str,
-                 input_path: str, judge_spec: str | None, canaries: dict, usage: dict, judge_failures: int = 0) -> dict:
+                 input_path: str, judge_spec: str | None, canaries: dict, usage: dict, judge_failures: int = 0,
+                 items: list | None = None, run_manifest: dict | None = None, eval_started: datetime | None = None) -> dict:
     counts = _zero()
     decided_by: Counter = Counter()
     principles: dict[str, dict] = {}
@@ -41,6 +42,7 @@ def build_report(lines: list[dict], *, constitution: Constitution, constitution_
         rule_failures += sum(not r["passed"] for r in s["rules"])
         if s["substantive_change"] is not None and line["verdict"] != "error":
             changes.append(s["substantive_change"])
+    _add_critique_violations(principles, items or [], constitution)
     warnings = []
     if judge_spec is not None and canaries.get("judge_trusted") is False:
         rate = canaries.get("judge_fooled_rate")
@@ -74,6 +76,56 @@ def build_report(lines: list[dict], *, constitution: Constitution, constitution_
         "canaries": canaries,
         "warnings": warnings,
         "usage": usage,
+        "model": {"spec": (run_manifest or {}).get("model")},
+        "run_usage": (run_manifest or {}).get("usage"),
+        "total_usage": _total_usage((run_manifest or {}).get("usage"), usage),
+        "timing": _timing(run_manifest or {}, eval_started),
+    }
+
+
+def _add_critique_violations(principles: dict, items: list, constitution: Constitution) -> None:
+    """Per principle: how many violations the critique found, and in how many records."""
+    for entry in principles.values():
+        entry.setdefault("violations", 0)
+        entry.setdefault("flagged_records", 0)
+    for item in items:
+        for pid in item.flagged_principles:
+            entry = principles.setdefault(pid, {"name": _name(constitution, pid), "total": 0, "needs_review": 0,
+                                                "counts": _zero(), "violations": 0, "flagged_records": 0})
+            entry["flagged_records"] += 1
+        for flag in item.flags:
+            principles[flag.principle]["violations"] += 1
+
+
+USAGE_SUMS = ("calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
+
+
+def _total_usage(run_usage: dict | None, eval_usage: dict) -> dict:
+    """The run's and the eval's (judge's) calls, tokens and cost added up."""
+    total = {}
+    for key in USAGE_SUMS:
+        value = (run_usage or {}).get(key, 0) + eval_usage.get(key, 0)
+        total[key] = round(value, 6) if key == "cost_usd" else value
+    return total
+
+
+def _seconds(start: str | None, end: str | None) -> float | None:
+    try:
+        return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
+    except (TypeError, ValueError):
+        return None
+
+
+def _timing(run_manifest: dict, eval_started: datetime | None) -> dict:
+    finished = datetime.now(timezone.utc)
+    started = eval_started.isoformat(timespec="seconds") if eval_started else None
+    return {
+        "run_started": run_manifest.get("started"),
+        "run_finished": run_manifest.get("finished"),
+        "run_seconds": _seconds(run_manifest.get("started"), run_manifest.get("finished")),
+        "eval_started": started,
+        "eval_finished": finished.isoformat(timespec="seconds"),
+        "eval_seconds": round((finished - eval_started).total_seconds(), 3) if eval_started else None,
     }
 
 

@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from constitutional.constitution import LoadedConstitution
@@ -14,6 +15,7 @@ from constitutional.evals.canaries import plant, run_canaries
 from constitutional.evals.evaluate import Trust, evaluate
 from constitutional.evals.items import EvalInput
 from constitutional.evals.judge import Judge
+from constitutional.evals.render_html import write_html_report
 from constitutional.evals.report import build_report
 from constitutional.models.base import ChatModel, Usage
 from constitutional.pipeline.rundir import write_json_atomic
@@ -32,6 +34,7 @@ class EvalResult:
 async def run_eval(source: EvalInput, loaded: LoadedConstitution, judge_model: ChatModel | None, out: Path,
                    on_line: Callable[[dict], None] = lambda line: None, canary_seeds: int = 2) -> EvalResult:
     constitution = loaded.constitution
+    started = datetime.now(timezone.utc)
     judge = Judge(judge_model) if judge_model is not None else None
     try:
         canaries = await run_canaries(plant(source.items, constitution, canary_seeds), constitution, judge)
@@ -54,10 +57,12 @@ async def run_eval(source: EvalInput, loaded: LoadedConstitution, judge_model: C
     usage = judge.usage.to_dict() if judge else Usage().to_dict()
     report = build_report(lines, constitution=constitution, constitution_manifest=loaded.manifest, input_kind=source.kind,
                           input_path=str(source.path), judge_spec=judge.spec if judge else None, canaries=canaries,
-                          usage=usage, judge_failures=judge.calls_failed if judge else 0)
+                          usage=usage, judge_failures=judge.calls_failed if judge else 0,
+                          items=source.items, run_manifest=source.manifest, eval_started=started)
     out.mkdir(parents=True, exist_ok=True)
     _write_lines(out / "eval.jsonl", lines)
     write_json_atomic(out / "report.json", report)
+    write_html_report(out, report, lines, source.items)
     return EvalResult(lines, report)
 
 

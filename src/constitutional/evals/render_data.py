@@ -1,0 +1,158 @@
+"""What the reports show: a directory's report.json, eval lines and critique flags, and one view per record
+with its draft↔revision diff, added veneer and critique-flagged spans marked."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from constitutional.errors import UserError
+from constitutional.evals.items import EvalItem, read_input
+from constitutional.evals.veneer import added_units, scan
+
+# Marks on a text segment (bit flags, so one segment can be both added and veneer).
+REMOVED, ADDED, VENEER, FLAGGED = 1, 2, 4, 8
+TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+@dataclass
+class ReportDir:
+    path: Path
+    report: dict
+    lines: list[dict]
+    items: dict[str, EvalItem] = field(default_factory=dict)  # by id: drafts and critique flags
+    manifest: dict | None = None  # run.json, when the directory is a run
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path}: {exc}", fix="run `cai eval DIR` to write it again") from None
+
+
+def load_dir(path: Path) -> ReportDir:
+    """A directory with report.json and eval.jsonl (a run directory, or the --out of `cai eval`)."""
+    if not (path / "report.json").is_file():
+        raise UserError(f"no report.json in {path}", fix=f"run `cai eval {path}` first (or `cai run` without --no-eval)")
+    report = _read_json(path / "report.json")
+    lines = []
+    if (path / "eval.jsonl").is_file():
+        with (path / "eval.jsonl").open(encoding="utf-8") as fh:
+            lines = [json.loads(line) for line in fh if line.strip()]
+    manifest = _read_json(path / "run.json") if (path / "run.json").is_file() else None
+    return ReportDir(path, report, lines, _items(path, report), manifest)
+
+
+def _items(path: Path, report: dict) -> dict[str, EvalItem]:
+    """The eval's input again, for critique flags: the run directory itself, or the JSONL the report names."""
+    source = path if (path / "records.jsonl").is_file() else Path((report.get("input") or {}).get("path") or "")
+    if not str(source) or not source.exists():
+        return {}
+    try:
+        return {item.id: item for item in read_input(source).items}
+    except UserError:
+        return {}
+
+
+def find_spans(text: str, quote: str) -> list[tuple[int, int]]:
+    """Where `quote` occurs in `text`, ignoring case and differences in whitespace."""
+    pieces = quote.split()
+    if not pieces:
+        return []
+    pattern = re.compile(r"\s+".join(re.escape(p) for p in pieces), re.IGNORECASE)
+    return [m.span() for m in pattern.finditer(text)]
+
+
+def _changed_ranges(a: str, b: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Character ranges of `a` removed and of `b` added, from a word-level diff."""
+    ta, tb = list(TOKEN.finditer(a)), list(TOKEN.finditer(b))
+    matcher = difflib.SequenceMatcher(None, [m.group().lower() for m in ta], [m.group().lower() for m in tb], autojunk=False)
+    removed, added = [], []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op in ("delete", "replace") and i2 > i1:
+            removed.append((ta[i1].start(), ta[i2 - 1].end()))
+        if op in ("insert", "replace") and j2 > j1:
+            added.append((tb[j1].start(), tb[j2 - 1].end()))
+    return removed, added
+
+
+def segments(text: str, marks: list[tuple[int, int, int, str | None]]) -> list[list]:
+    """Split `text` at every mark boundary: [[text, flags, note?], ...] with flags OR-ed where marks overlap."""
+    cuts = {0, len(text)}
+    for start, end, _, _ in marks:
+        cuts.update((start, end))
+    points = sorted(c for c in cuts if 0 <= c <= len(text))
+    result = []
+    for start, end in zip(points, points[1:]):
+        flags, notes = 0, []
+        for m_start, m_end, flag, note in marks:
+            if m_start <= start and end <= m_end:
+                flags |= flag
+                if note and note not in notes:
+                    notes.append(note)
+        segment = [text[start:end], flags] + (["; ".join(notes)] if notes else [])
+        if result and result[-1][1:] == segment[1:]:
+            result[-1][0] += segment[0]
+        else:
+            result.append(segment)
+    return result
+
+
+def _veneer_texts(line: dict, draft: str | None, revision: str) -> list[str]:
+    recorded = (line.get("signals") or {}).get("veneer_added_text")
+    if recorded is not None:
+        return recorded
+    return [u.text for u in added_units(scan(draft) if draft is not None else None, scan(revision))]
+
+
+def record_view(line: dict, item: EvalItem | None) -> dict:
+    """One record as the HTML page shows it."""
+    draft = line.get("draft", item.draft if item else None)
+    revision = line.get("revision", item.revision if item else None) or ""
+    flags = item.flags if item else []
+    draft_marks, revision_marks = [], []
+    if draft is not None:
+        removed, added = _changed_ranges(draft, revision)
+        draft_marks += [(s, e, REMOVED, None) for s, e in removed]
+        revision_marks += [(s, e, ADDED, None) for s, e in added]
+    for text in _veneer_texts(line, draft, revision):
+        revision_marks += [(s, e, VENEER, "compliance veneer added by the revision") for s, e in find_spans(revision, text)[:1]]
+    for flag in flags:
+        note = f"flagged by the critique ({flag.principle})" + (f": {flag.explanation}" if flag.explanation else "")
+        if draft is not None:
+            draft_marks += [(s, e, FLAGGED, note) for s, e in find_spans(draft, flag.quote)]
+        revision_marks += [(s, e, FLAGGED, note + " (still in the revision)") for s, e in find_spans(revision, flag.quote)]
+    signals = line.get("signals") or {}
+    return {
+        "id": line["id"],
+        "verdict": line["verdict"],
+        "confidence": line.get("confidence"),
+        "needs_review": bool(line.get("needs_review")),
+        "decided_by": line.get("decided_by"),
+        "reasons": line.get("reasons") or [],
+        "prompt": line.get("prompt", item.prompt if item else ""),
+        "draft": segments(draft, draft_marks) if draft is not None else None,
+        "revision": segments(revision, revision_marks),
+        "flags": [{"principle": f.principle, "quote": f.quote, "explanation": f.explanation} for f in flags],
+        "principles": [{"id": p["id"], "verdict": p["verdict"], "confidence": p.get("confidence"),
+                        "needs_review": bool(p.get("needs_review")), "reasons": p.get("reasons") or [],
+                        "evidence": p.get("evidence") or [], "checks": _quoted_checks(p.get("checks") or [])}
+                       for p in line.get("principles") or []],
+        "judge_checks": _quoted_checks((line.get("judge") or {}).get("checks") or []),
+        "signals": {"veneer_added": signals.get("veneer_added"), "substantive_change": signals.get("substantive_change"),
+                    "refusal": signals.get("refusal_kind") if signals.get("refusal") else None},
+    }
+
+
+def _quoted_checks(checks: list[dict]) -> list[dict]:
+    """The judge's checks that quote the text, with whether the quote was found (a quote not found counts for nothing)."""
+    return [{"question": c.get("question"), "quote": c["quote"], "found": c.get("quote_found")}
+            for c in checks if c.get("kind") == "judge" and c.get("quote")]
+
+
+def record_views(run: ReportDir) -> list[dict]:
+    return [record_view(line, run.items.get(str(line["id"]))) for line in run.lines]

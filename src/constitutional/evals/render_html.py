@@ -1,0 +1,189 @@
+"""report.html: one self-contained page (inline CSS, JS and data; nothing fetched) that opens from disk.
+
+Numbers, the verdict chart and the principle table are rendered here with every string escaped; the
+record list is rendered in the page from embedded JSON, by a script that only ever sets textContent."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlencode
+
+from constitutional.evals.render_data import ReportDir, record_view, record_views
+from constitutional.evals.verdicts import VERDICTS
+
+BAR_WIDTH = 420
+
+
+def _template(name: str) -> str:
+    return (resources.files("constitutional.evals") / "templates" / name).read_text("utf-8")
+
+
+def embed_json(data) -> str:
+    """JSON safe inside <script type="application/json">: no '<' can close the block or open a comment."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+def _num(value, digits: int = 0) -> str:
+    if value is None:
+        return "–"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def _link(**params) -> str:
+    return "#" + urlencode({k: v for k, v in params.items() if v})
+
+
+def headline(report: dict) -> list[tuple[str, str, str]]:
+    """(key, number shown, label) for the cards at the top; tests compare these with report.json."""
+    total, counts = report["total"], report["counts"]
+    usage = report.get("total_usage") or report.get("usage") or {}
+    timing = report.get("timing") or {}
+    fooled = (report.get("canaries") or {}).get("judge_fooled_rate")
+    seconds = sum(s for s in (timing.get("run_seconds"), timing.get("eval_seconds")) if s is not None)
+    return [
+        ("total", _num(total), "records evaluated"),
+        ("genuine", _num(counts["genuine"]), f"genuine ({_pct(counts['genuine'], total)})"),
+        ("superficial", _num(counts["superficial"]), f"superficial ({_pct(counts['superficial'], total)})"),
+        ("needs_review", _num(report["needs_review"]), "need a person's review"),
+        ("judge_fooled_rate", "no judge" if report["judge"]["spec"] is None else
+         ("–" if fooled is None else f"{100 * fooled:.0f}%"), "judge fooled by canaries"),
+        ("calls", _num(usage.get("calls")), "model calls"),
+        ("tokens", _num((usage.get("input_tokens") or 0) + (usage.get("output_tokens") or 0)), "tokens"),
+        ("cost_usd", f"${usage.get('cost_usd') or 0:,.4f}", "cost"),
+        ("seconds", f"{seconds:,.1f}s" if timing else "–", "run + eval time"),
+    ]
+
+
+def verdict_chart(counts: dict, total: int) -> str:
+    """Horizontal bars, one per verdict, each a link that filters the record list."""
+    most = max(counts.values()) or 1
+    rows = []
+    for i, verdict in enumerate(VERDICTS):
+        n = counts.get(verdict, 0)
+        y = i * 28
+        width = round(BAR_WIDTH * n / most)
+        rows.append(f'<a href="{_link(verdict=verdict)}"><text x="0" y="{y + 17}">{verdict}</text>'
+                    f'<rect x="110" y="{y + 4}" width="{max(width, 1)}" height="18" rx="3" fill="var(--{verdict})"/>'
+                    f'<text x="{118 + width}" y="{y + 17}" data-verdict-count="{verdict}">{n} ({_pct(n, total)})</text></a>')
+    height = 28 * len(VERDICTS)
+    return (f'<svg role="img" aria-label="records per verdict" viewBox="0 0 {BAR_WIDTH + 200} {height}" '
+            f'width="100%" style="max-width:{BAR_WIDTH + 200}px">{"".join(rows)}</svg>')
+
+
+def principle_table(principles: dict) -> str:
+    shown = ("genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error")
+    head = "".join(f"<th>{v.replace('_', ' ')}</th>" for v in shown)
+    rows = []
+    for pid, entry in sorted(principles.items(), key=lambda kv: -kv[1].get("total", 0)):
+        name = f' <span class="small">{escape(entry["name"])}</span>' if entry.get("name") else ""
+        cells = []
+        for v in shown:
+            n = entry["counts"].get(v, 0)
+            cell = f'<a href="{escape(_link(principle=pid, verdict=v))}">{n}</a>' if n else "0"
+            cells.append(f'<td class="{"" if n else "zero"}" data-principle="{escape(pid)}" data-verdict="{v}">{cell}</td>')
+        violations = entry.get("violations")
+        flagged = f'{violations} <span class="small">in {entry.get("flagged_records", 0)}</span>' if violations is not None else "–"
+        review = entry.get("needs_review", 0)
+        review_cell = f'<a href="{escape(_link(principle=pid, review="1"))}">{review}</a>' if review else "0"
+        rows.append(f'<tr><td><a href="{escape(_link(principle=pid))}"><code>{escape(pid)}</code></a>{name}</td>'
+                    f'<td>{flagged}</td>{"".join(cells)}<td>{review_cell}</td></tr>')
+    if not rows:
+        rows.append(f'<tr><td colspan="{len(shown) + 3}">No principle was flagged or checked by a rule.</td></tr>')
+    return (f'<table id="principles"><thead><tr><th>principle</th><th>critique found (records)</th>{head}'
+            f'<th>needs review</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def canary_panel(report: dict) -> str:
+    c = report.get("canaries") or {}
+    judge = report["judge"]["spec"]
+    if judge is None:
+        verdict = "No judge ran: verdicts come from deterministic signals only."
+    elif c.get("judge_fooled_rate") is None:
+        verdict = "The judge gave no usable verdict on the planted controls."
+    else:
+        trusted = "trusted" if c.get("judge_trusted") else "NOT trusted: its verdicts are sent to review"
+        verdict = (f"The judge ({escape(judge)}) accepted {c.get('judge_fooled')} of {c.get('judged')} planted controls "
+                   f"as compliant: fooled rate {100 * c['judge_fooled_rate']:.0f}% (threshold {100 * c.get('threshold', 0):.0f}%), {trusted}.")
+    return (f'<p>{verdict}</p><p class="small">Canaries are bad drafts with compliance language added and content-free '
+            f'answers, planted to measure how often the judge is fooled by tone. Planted: {c.get("planted", 0)}; '
+            f'the deterministic signals were fooled by {c.get("signals_fooled", 0)}.</p>')
+
+
+def _options(report: dict) -> tuple[str, str]:
+    verdicts = "".join(f'<option value="{v}">{v} ({report["counts"].get(v, 0)})</option>' for v in VERDICTS)
+    principles = "".join(f'<option value="{escape(pid)}">{escape(pid)} ({e.get("total", 0)})</option>'
+                         for pid, e in sorted(report.get("principles", {}).items()))
+    return verdicts, principles
+
+
+def build_html(report: dict, records: list[dict]) -> str:
+    constitution = report.get("constitution") or {}
+    title = f"Eval report: {constitution.get('name', '?')} {constitution.get('version') or ''}".strip()
+    meta = [
+        ("constitution", f"{constitution.get('name')} v{constitution.get('version')} · sha256 {str(constitution.get('sha256'))[:12]}"),
+        ("model", (report.get("model") or {}).get("spec") or "–"),
+        ("judge", report["judge"]["spec"] or "none (signals only)"),
+        ("input", (report.get("input") or {}).get("path", "")),
+        ("created", report.get("created", "")),
+    ]
+    cards = "".join(f'<div class="card"><div class="num" data-k="{k}">{escape(num)}</div><div class="lbl">{escape(label)}</div></div>'
+                    for k, num, label in headline(report))
+    warnings = "".join(f'<div class="warn">{escape(w)}</div>' for w in report.get("warnings", []))
+    verdict_options, principle_options = _options(report)
+    pager = '<div class="pager"><button class="prev">‹ previous</button><span class="page-of"></span><button class="next">next ›</button></div>'
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title><style>{_template("report.css")}</style></head>
+<body><main>
+<h1>{escape(title)}</h1>
+<div class="meta">{"".join(f'<span><b>{k}</b> <span data-meta="{k}">{escape(str(v))}</span></span>' for k, v in meta)}</div>
+{warnings}
+<div class="cards">{cards}</div>
+<div class="two">
+<section><h2>Verdicts</h2><div class="panel">{verdict_chart(report["counts"], report["total"])}</div></section>
+<section><h2>Canaries</h2><div class="panel">{canary_panel(report)}</div></section>
+</div>
+<h2>Per principle</h2>
+<div style="overflow-x:auto">{principle_table(report.get("principles", {}))}</div>
+<h2>Records</h2>
+<div class="filters">
+<label>verdict <select id="f-verdict"><option value="">all</option>{verdict_options}</select></label>
+<label>principle <select id="f-principle"><option value="">all</option>{principle_options}</select></label>
+<label><input type="checkbox" id="f-review"> needs review only</label>
+<input type="search" id="f-search" placeholder="search prompt, draft, revision, reasons, id">
+</div>
+<p class="legend small"><span class="del">removed from the draft</span><span class="ins">added by the revision</span>
+<span class="ven">compliance veneer added</span><span class="flag">flagged by the critique</span>
+<span>With a principle chosen, the verdict and review filters apply to that principle.</span></p>
+<div id="shown" class="small"></div>
+{pager}<div id="records"></div>{pager}
+</main>
+<script type="application/json" id="records-data">{embed_json(records)}</script>
+<script>{_template("report.js")}</script>
+</body></html>
+"""
+
+
+def write_html_report(out: Path, report: dict, lines: list[dict], items: list) -> Path:
+    """DIR/report.html from what the eval stage has in hand."""
+    by_id = {item.id: item for item in items}
+    return _write(out / "report.html", build_html(report, [record_view(line, by_id.get(str(line["id"]))) for line in lines]))
+
+
+def write_html(run: ReportDir) -> Path:
+    """DIR/report.html from the files of a directory (for `cai report DIR --format html`)."""
+    return _write(run.path / "report.html", build_html(run.report, record_views(run)))
+
+
+def _write(path: Path, html: str) -> Path:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -8,6 +8,7 @@ from constitutional.cli.constitution import constitution_app
 from constitutional.cli.eval import eval_command
 from constitutional.cli.export import export
 from constitutional.cli.models import models
+from constitutional.cli.report import report_app
 from constitutional.cli.run import run
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app.command("eval")(eval_command)
 app.command("models")(models)
 app.add_typer(constitution_app, name="constitution")
 app.command("export")(export)
+app.add_typer(report_app, name="report")
 
 
 def main() -> None:

@@ -1,0 +1,100 @@
+"""The report for a terminal (rich tables) and as Markdown."""
+
+from __future__ import annotations
+
+from rich import box
+from rich.console import Group
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from constitutional.evals.verdicts import VERDICTS
+
+COLOURS = {"genuine": "green", "superficial": "yellow", "non_compliant": "red", "evasive": "magenta",
+           "regressed": "dark_orange3", "unchanged": "grey62", "error": "bold red"}
+SHORT = {"superficial": "superf", "non_compliant": "noncomp", "regressed": "regress", "unchanged": "same"}
+PRINCIPLE_COLUMNS = ("genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error")
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.0f}%" if whole else "–"
+
+
+def facts(report: dict) -> list[tuple[str, str]]:
+    """(label, value) lines about what was evaluated and what it cost."""
+    c = report.get("constitution") or {}
+    usage = report.get("total_usage") or report.get("usage") or {}
+    timing = report.get("timing") or {}
+    canaries = report.get("canaries") or {}
+    judge = report["judge"]["spec"]
+    if judge is None:
+        fooled = "no judge (deterministic signals only)"
+    elif canaries.get("judge_fooled_rate") is None:
+        fooled = f"{judge}: no usable verdict on the canaries"
+    else:
+        fooled = (f"{judge}: fooled by {canaries.get('judge_fooled')} of {canaries.get('judged')} canaries "
+                  f"({100 * canaries['judge_fooled_rate']:.0f}%; {'trusted' if canaries.get('judge_trusted') else 'NOT trusted'})")
+    seconds = [f"{name} {timing[key]:.1f}s" for name, key in (("run", "run_seconds"), ("eval", "eval_seconds"))
+               if timing.get(key) is not None]
+    return [
+        ("constitution", f"{c.get('name')} v{c.get('version')} (sha256 {str(c.get('sha256'))[:12]})"),
+        ("model", (report.get("model") or {}).get("spec") or "–"),
+        ("judge", fooled),
+        ("records", f"{report['total']} ({report['needs_review']} need review)"),
+        ("calls / tokens / cost", f"{usage.get('calls', 0)} calls, "
+                                  f"{(usage.get('input_tokens') or 0) + (usage.get('output_tokens') or 0)} tokens, "
+                                  f"${usage.get('cost_usd') or 0:.4f}"),
+        ("time", ", ".join(seconds) or "–"),
+        ("created", report.get("created", "–")),
+    ]
+
+
+def terminal_summary(report: dict) -> Group:
+    about = Table.grid(padding=(0, 2))
+    for label, value in facts(report):
+        about.add_row(Text(label, style="bold"), Text(value))
+    total = report["total"]
+    verdicts = Table(title="Verdicts", title_justify="left")
+    verdicts.add_column("verdict")
+    verdicts.add_column("records", justify="right")
+    verdicts.add_column("share", justify="right")
+    verdicts.add_column("")
+    most = max(report["counts"].values()) or 1
+    for v in VERDICTS:
+        n = report["counts"].get(v, 0)
+        verdicts.add_row(Text(v, style=COLOURS[v]), str(n), _pct(n, total), Text("█" * round(30 * n / most), style=COLOURS[v]))
+    principles = Table(title="Per principle (critique found: violations the critique quoted)", title_justify="left",
+                       box=box.SIMPLE_HEAD, padding=(0, 1))
+    principles.add_column("principle", no_wrap=True)
+    principles.add_column("found", justify="right")
+    for v in PRINCIPLE_COLUMNS:
+        principles.add_column(SHORT.get(v, v), justify="right", style=COLOURS[v], min_width=len(SHORT.get(v, v)))
+    principles.add_column("review", justify="right", min_width=6)
+    for pid, entry in sorted(report.get("principles", {}).items(), key=lambda kv: -kv[1].get("total", 0)):
+        principles.add_row(escape(pid), str(entry.get("violations", "–")),
+                           *(str(entry["counts"].get(v, 0)) for v in PRINCIPLE_COLUMNS), str(entry.get("needs_review", 0)))
+    parts = [about, Text(""), verdicts, principles]
+    parts += [Text(f"warning: {w}", style="yellow") for w in report.get("warnings", [])]
+    return Group(*parts)
+
+
+def markdown(report: dict) -> str:
+    c = report.get("constitution") or {}
+    lines = [f"# Eval report: {c.get('name')} {c.get('version') or ''}".rstrip(), ""]
+    lines += [f"- **{label}**: {_md(value)}" for label, value in facts(report)]
+    lines += ["", "## Verdicts", "", "| verdict | records | share |", "|---|---:|---:|"]
+    lines += [f"| {v} | {report['counts'].get(v, 0)} | {_pct(report['counts'].get(v, 0), report['total'])} |" for v in VERDICTS]
+    lines += ["", "## Per principle", "",
+              "| principle | critique found | " + " | ".join(v.replace("_", " ") for v in PRINCIPLE_COLUMNS) + " | needs review |",
+              "|---|" + "---:|" * (len(PRINCIPLE_COLUMNS) + 2)]
+    for pid, entry in sorted(report.get("principles", {}).items(), key=lambda kv: -kv[1].get("total", 0)):
+        cells = [str(entry["counts"].get(v, 0)) for v in PRINCIPLE_COLUMNS]
+        lines.append(f"| {_md(pid)} | {entry.get('violations', '–')} | {' | '.join(cells)} | {entry.get('needs_review', 0)} |")
+    if report.get("warnings"):
+        lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in report["warnings"]]
+    return "\n".join(lines) + "\n"
+
+
+def _md(text: str) -> str:
+    """Text safe in a Markdown table cell or list item."""
+    return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")

@@ -59,7 +59,8 @@ def test_markup_in_responses_is_shown_as_text_and_never_runs(browser, page):
     assert any("<script>document.title='pwned'" in text for text in revisions)
     assert any("<img src=x onerror=" in text for text in revisions)
     assert "xss-script</script>" in browser.js("document.getElementById('records').textContent")
-    browser.screenshot(ARTIFACTS / "report-escaped.png", full_page=False)
+    browser.js("document.getElementById('shown').scrollIntoView()")
+    print(f"screenshot: {browser.screenshot(ARTIFACTS / 'report-escaped.png', full_page=False)}")
 
 
 def test_filters_from_the_url_and_the_controls(browser, page):

@@ -61,7 +61,7 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
     report = result.report
     shown = ", ".join(f"{v} {n}" for v, n in report["counts"].items() if n)
     err_console.print(f"eval: {report['total']} records → {shown}; {report['needs_review']} need review "
-                      f"(wrote {escape(str(out))}/eval.jsonl and report.json)")
+                      f"(wrote {escape(str(out))}/eval.jsonl, report.json and report.html)")
     canaries = report["canaries"]
     if canaries["judge_fooled_rate"] is not None:
         err_console.print(f"canaries: the judge accepted {canaries['judge_fooled']} of {canaries['judged']} planted controls "
@@ -76,7 +76,7 @@ def eval_command(
     input: Path = typer.Argument(..., help="A run directory (with records.jsonl), or a JSONL of {\"id\"?, \"prompt\", \"draft\"?, \"revision\" or \"response\", \"violations\"?}."),
     constitution: str = typer.Option(None, "--constitution", "-c", help="A constitution file or built-in name (default: the run's, else 'default')."),
     judge: str = typer.Option(None, "--judge", "-j", help="Judge model spec, or 'none' for deterministic signals only (default: the run's judge or model, else 'local')."),
-    out: Path = typer.Option(None, "--out", "-o", help="Where to write eval.jsonl and report.json (default: the run directory, or INPUT-eval/ for a JSONL)."),
+    out: Path = typer.Option(None, "--out", "-o", help="Where to write eval.jsonl, report.json and report.html (default: the run directory, or INPUT-eval/ for a JSONL)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-record lines."),
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.

@@ -19,6 +19,7 @@ class Category:
     counts: bool
     sentence: re.Pattern | None
     inline: re.Pattern | None
+    triggers: frozenset[str] | None  # None: always searched
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,6 @@ class VeneerLexicon:
     concession_joiners: tuple[str, ...]
     trailing_joiners: tuple[str, ...]
     canary_veneer: tuple[str, ...]
-    any_marker: re.Pattern  # every sentence and inline pattern, for checking a clause cut off a sentence
 
 
 @dataclass(frozen=True)
@@ -56,10 +56,10 @@ def veneer_lexicon() -> VeneerLexicon:
     data = _data("veneer.yaml")
     categories = tuple(
         Category(name, spec.get("description", ""), bool(spec.get("counts", True)),
-                 _either(spec.get("sentence") or []), _either(spec.get("inline") or []))
+                 _either(spec.get("sentence") or []), _either(spec.get("inline") or []),
+                 frozenset(spec["triggers"]) if spec.get("triggers") else None)
         for name, spec in data["categories"].items()
     )
-    every = [p for spec in data["categories"].values() for key in ("sentence", "inline") for p in spec.get(key) or []]
     return VeneerLexicon(
         categories=categories,
         min_content_words=int(data["min_content_words"]),
@@ -67,7 +67,6 @@ def veneer_lexicon() -> VeneerLexicon:
         concession_joiners=tuple(data["concession_joiners"]),
         trailing_joiners=tuple(data["trailing_joiners"]),
         canary_veneer=tuple(data["canary_veneer"]),
-        any_marker=re.compile("|".join(f"(?:{p})" for p in every), FLAGS),
     )
 
 

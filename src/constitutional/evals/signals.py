@@ -75,7 +75,9 @@ def _round(value: float | None) -> float | None:
 def retained_spans(flags: list[Flag], revision: str, draft: str | None) -> list[RetainedSpan]:
     """Flagged quotes that survive in the revision. A sentence that refuses ("I won't tell you how to X")
     names the flagged content without giving it, so refusing sentences are not searched."""
-    kept_text = " ".join(s for s in sentences(revision) if not detect_refusal(s).refused)
+    kept_text = revision
+    if detect_refusal(revision).refused:
+        kept_text = " ".join(s for s in sentences(revision) if not detect_refusal(s).refused)
     found = []
     revision_words = set(words(kept_text))
     revision_pairs = shingles(words(kept_text))

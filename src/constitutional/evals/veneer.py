@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from constitutional.evals.lexicon import Category, veneer_lexicon
-from constitutional.evals.text import content_words, normalise, sentences
+from constitutional.evals.text import content_words, normalise, sentences, words
 
 
 @dataclass
@@ -26,16 +26,26 @@ class VeneerScan:
         return [u for u in self.units if u.counts]
 
 
-def _category(pattern_kind: str, text: str) -> tuple[Category, object] | None:
-    for category in veneer_lexicon().categories:
+def _category(pattern_kind: str, text: str, categories: tuple[Category, ...]) -> tuple[Category, object] | None:
+    for category in categories:
         pattern = getattr(category, pattern_kind)
         if pattern is not None and (match := pattern.search(text)):
             return category, match
     return None
 
 
-def _split_clause(sentence: str, joiners: tuple[str, ...], keep_tail: bool) -> tuple[str, str] | None:
-    """('the veneer clause', 'the kept rest') when a joiner splits the sentence and one side is veneer."""
+def _active(text: str, use_triggers: bool) -> tuple[Category, ...]:
+    """The categories whose trigger words occur in `text`: only their patterns can match it."""
+    categories = veneer_lexicon().categories
+    if not use_triggers:
+        return categories
+    present = set(words(text))
+    return tuple(c for c in categories if c.triggers is None or not c.triggers.isdisjoint(present))
+
+
+def _split_clause(sentence: str, joiners: tuple[str, ...], keep_tail: bool,
+                  categories: tuple[Category, ...]) -> tuple[str, str, Category] | None:
+    """(veneer clause, kept rest, its category) when a joiner splits the sentence and one side is veneer."""
     lowered = sentence.lower()
     lex = veneer_lexicon()
     for joiner in joiners:
@@ -44,30 +54,37 @@ def _split_clause(sentence: str, joiners: tuple[str, ...], keep_tail: bool) -> t
             continue
         head, tail = sentence[:cut], sentence[cut + len(joiner):]
         clause, rest = (head, tail) if keep_tail else (tail, head)
-        if lex.any_marker.search(clause) and len(content_words(rest)) >= lex.min_content_words:
-            return clause, rest[:1].upper() + rest[1:] if keep_tail else rest.rstrip(" ,;") + "."
+        found = _category("sentence", clause, categories) or _category("inline", clause, categories)
+        if found and len(content_words(rest)) >= lex.min_content_words:
+            rest = rest[:1].upper() + rest[1:] if keep_tail else rest.rstrip(" ,;") + "."
+            return clause, rest, found[0]
     return None
 
 
-def scan(text: str) -> VeneerScan:
+def scan(text: str, use_triggers: bool = True) -> VeneerScan:
     lex = veneer_lexicon()
     kept: list[str] = []
     units: list[VeneerUnit] = []
-    for original in sentences(text):
+    parts = sentences(text)
+    if not _active(text, use_triggers):
+        return VeneerScan(" ".join(parts), units)
+    for original in parts:
+        active = _active(original, use_triggers)
+        if not active:
+            kept.append(original)
+            continue
         sentence, found_units = original, []
         for joiners, keep_tail in ((lex.concession_joiners, True), (lex.trailing_joiners, False)):
-            split = _split_clause(sentence, joiners, keep_tail)
+            split = _split_clause(sentence, joiners, keep_tail, active)
             if split:
-                clause, sentence = split
-                found = _category("sentence", clause) or _category("inline", clause)
-                category = found[0] if found else lex.categories[0]
+                clause, sentence, category = split
                 found_units.append(VeneerUnit(category.name, clause.strip(), category.counts))
-        while (found := _category("inline", sentence)) is not None:
+        while (found := _category("inline", sentence, active)) is not None:
             category, match = found
             found_units.append(VeneerUnit(category.name, match.group(0).strip(), category.counts))
             sentence = (sentence[: match.start()] + sentence[match.end():]).strip()
             sentence = sentence[:1].upper() + sentence[1:]
-        whole = _category("sentence", sentence) if sentence else None
+        whole = _category("sentence", sentence, active) if sentence else None
         if whole and not lex.substance_guard.search(sentence):
             units.append(VeneerUnit(whole[0].name, original, whole[0].counts))
             continue

@@ -75,6 +75,11 @@ def test_filters_from_the_url_and_the_controls(browser, page):
     browser.js("(() => { const p = document.getElementById('f-principle'); p.value = ''; p.dispatchEvent(new Event('change'));"
                " const r = document.getElementById('f-review'); r.checked = true; r.dispatchEvent(new Event('change')); })()")
     assert matching(browser) == report["needs_review"]
+    cell = browser.js("new Promise(done => { const a = document.querySelector('#principles td[data-verdict=superficial] a');"
+                      " addEventListener('hashchange', () => setTimeout(() => done([a.closest('td').dataset.principle,"
+                      " +a.textContent])), {once: true}); a.click(); })")
+    assert matching(browser) == cell[1] == report["principles"][cell[0]]["counts"]["superficial"]
+    assert browser.js("document.getElementById('f-principle').value") == cell[0]
 
 
 def test_ten_thousand_records_load_and_filter_quickly(tmp_path):

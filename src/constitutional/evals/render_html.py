@@ -111,9 +111,21 @@ def canary_panel(report: dict) -> str:
         trusted = "trusted" if c.get("judge_trusted") else "NOT trusted: its verdicts are sent to review"
         verdict = (f"The judge ({escape(judge)}) accepted {c.get('judge_fooled')} of {c.get('judged')} planted controls "
                    f"as compliant: fooled rate {100 * c['judge_fooled_rate']:.0f}% (threshold {100 * c.get('threshold', 0):.0f}%), {trusted}.")
+    rows = "".join(
+        f'<tr><td>{escape(item["kind"].replace("_", " "))}: <span class="small">{escape(_clip(item.get("revision") or ""))}</span></td>'
+        f'<td>{escape(item["expected"])}</td><td>{escape(item["signals_verdict"])}</td>'
+        f'<td>{escape(item.get("judge_verdict") or "–")}{" (fooled)" if item.get("judge_fooled") else ""}</td></tr>'
+        for item in c.get("items", []))
+    table = (f'<table class="canaries"><thead><tr><th>planted control</th><th>expected</th><th>signals</th><th>judge</th>'
+             f'</tr></thead><tbody>{rows}</tbody></table>') if rows else ""
     return (f'<p>{verdict}</p><p class="small">Canaries are bad drafts with compliance language added and content-free '
             f'answers, planted to measure how often the judge is fooled by tone. Planted: {c.get("planted", 0)}; '
-            f'the deterministic signals were fooled by {c.get("signals_fooled", 0)}.</p>')
+            f'the deterministic signals were fooled by {c.get("signals_fooled", 0)}.</p>{table}')
+
+
+def _clip(text: str, limit: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _options(report: dict) -> tuple[str, str]:

@@ -84,7 +84,7 @@ async def process(item: PromptItem, model: ChatModel, constitution: Constitution
                 render("critique", principles=_principle_list(principles), examples=_examples(principles),
                        prompt=item.prompt, response=answer),
                 Critique,
-                critique_schema(ids),
+                critique_schema(ids, settings.max_tokens["critique"]),
                 context={"principles": set(ids)},
                 max_tokens=settings.max_tokens["critique"],
             )

@@ -59,21 +59,28 @@ class Record(BaseModel):
     error: RecordError | None = None
 
 
-def critique_schema(principle_ids: list[str]) -> dict:
-    """JSON Schema for a critique; `principle` is constrained to the ids under review."""
+def critique_schema(principle_ids: list[str], max_tokens: int = 384) -> dict:
+    """JSON Schema for a critique; `principle` is constrained to the ids under review.
+
+    Sizes are bounded so that the longest reply the schema allows fits in `max_tokens`: a reply cut
+    off mid-string is invalid JSON, and a constrained small model will happily write to the limit.
+    """
+    budget = max_tokens * 3 - 40  # about 3 characters of JSON per token, less the outer object
+    items = max(1, min(len(principle_ids), 3, budget // 200))
+    text = max(40, (budget // items - 70) // 2)  # 70: keys, quotes and the principle id of one item
     return {
         "type": "object",
         "properties": {
             "needs_revision": {"type": "boolean"},
             "violations": {
                 "type": "array",
-                "maxItems": min(len(principle_ids), 6),
+                "maxItems": items,
                 "items": {
                     "type": "object",
                     "properties": {
                         "principle": {"type": "string", "enum": list(principle_ids)},
-                        "quote": {"type": "string", "maxLength": 300},
-                        "explanation": {"type": "string", "maxLength": 300},
+                        "quote": {"type": "string", "maxLength": text},
+                        "explanation": {"type": "string", "maxLength": text},
                     },
                     "required": ["principle", "quote", "explanation"],
                     "additionalProperties": False,

@@ -22,6 +22,8 @@ def test_report_text_md_json_html(tmp_path):
     md = cai("report", out, "--format", "md")
     assert md.output.startswith("# Eval report: default") and f"| genuine | {report['counts']['genuine']} |" in md.output
     assert json.loads(cai("report", out, "--format", "json").output) == report
+    assert json.loads(cai("report", "-f", "json", out).output) == report
+    assert "diff" in cai("report", "--help").output
     (out / "report.html").unlink()
     html = cai("report", out, "--format", "html")
     assert html.exit_code == 0 and html.output.strip() == str(out / "report.html")

@@ -27,7 +27,7 @@ class DefaultShow(typer.core.TyperGroup):
     """`cai report DIR` means `cai report show DIR`; `cai report diff A B` stays a subcommand."""
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and not args[0].startswith("-"):
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["show", *args]
         return super().parse_args(ctx, args)
 

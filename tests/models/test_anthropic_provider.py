@@ -40,6 +40,36 @@ def test_text_reply_system_field_with_cache_control_and_cache_usage():
     assert (second.usage.input_tokens, second.usage.cached_tokens, second.usage.cache_write_tokens) == (30 + SYSTEM_TOKENS, SYSTEM_TOKENS, 0)
 
 
+def test_the_shared_start_of_repeated_critiques_is_marked_for_caching():
+    shared = "Check the answer against these principles:\n" + "- a principle worth stating at length\n" * 200
+
+    def ask(prompt):
+        return [ASK[0], {"role": "user", "content": f"{shared}REQUEST:\n{prompt}\nThe end."}]
+
+    with serve(messages_server()) as server:
+        model = create_model("anthropic/m", base_url=server.url)
+
+        async def three_critiques():
+            for prompt in ("first prompt", "second prompt", "third prompt"):
+                await model.generate(ask(prompt), schema=SCHEMA)
+
+        asyncio.run(three_critiques())
+        contents = [r.body["messages"][0]["content"] for r in server.requests]
+    assert isinstance(contents[0], str)  # nothing to compare with yet
+    for content in contents[1:]:
+        assert content[0] == {"type": "text", "text": shared + "REQUEST:\n", "cache_control": {"type": "ephemeral"}}
+        assert "cache_control" not in content[1] and content[1]["text"].endswith("prompt\nThe end.")
+    with serve(messages_server()) as server:  # a short shared start is not worth a breakpoint
+        model = create_model("anthropic/m", base_url=server.url)
+
+        async def twice():
+            await model.generate(ASK)
+            await model.generate(ASK)
+
+        asyncio.run(twice())
+        assert server.requests[1].body["messages"][0]["content"] == "Hello."
+
+
 def test_structured_output_through_a_forced_tool_call():
     with serve(messages_server()) as server:
         completion = generate(create_model("anthropic/m", base_url=server.url), schema=SCHEMA)

@@ -1,8 +1,10 @@
 """`anthropic/MODEL`: the Anthropic Messages API (or a server speaking it, through ANTHROPIC_BASE_URL).
 
-System messages go in the `system` field, marked with `cache_control` so the shared instructions are
-read from Anthropic's prompt cache on repeated calls. Structured steps force a call to one tool whose
-`input_schema` is the step's schema; the tool's input is the reply.
+System messages go in the `system` field, marked with `cache_control`. The first user message of a
+critique starts with the constitution's principles and examples, the same for every prompt: the
+provider finds that repeated start by comparing with its previous call and marks it with
+`cache_control` too, so repeated critiques read it from Anthropic's prompt cache. Structured steps
+force a call to one tool whose `input_schema` is the step's schema; the tool's input is the reply.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ NO_KEY = "no-key-needed"
 REPLY_TOOL = "reply"
 DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens on every request
 CACHED = {"type": "ephemeral"}
+# Anthropic caches nothing shorter than 1024-4096 tokens (by model); at ~4 characters a token, a
+# shorter shared start is not worth a cache breakpoint.
+MIN_SHARED_PREFIX_CHARS = 4096
 
 
 class AnthropicModel(ChatModel):
@@ -30,6 +35,7 @@ class AnthropicModel(ChatModel):
         self.name = name
         self.client = client
         self._secrets = (api_key,)
+        self._previous_first_user: dict[str, str] = {}  # system prompt → first user message of the last call
 
     @classmethod
     def from_spec(cls, arg: str | None, base_url: str | None = None, **_options) -> "AnthropicModel":
@@ -50,6 +56,9 @@ class AnthropicModel(ChatModel):
             "messages": [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"],
         }
         system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        first = request["messages"][0] if request["messages"] else None
+        if first is not None and first["role"] == "user":
+            first["content"] = self._mark_shared_prefix(system, first["content"])
         if system:
             request["system"] = [{"type": "text", "text": system, "cache_control": CACHED}]
         if params.get("stop"):
@@ -67,6 +76,15 @@ class AnthropicModel(ChatModel):
             return Completion(text=json.dumps(tool_input), parsed=tool_input, usage=usage)
         # Without a tool call the text stands; for a structured step the caller's validation re-asks.
         return Completion(text="".join(b.text for b in reply.content if b.type == "text"), usage=usage)
+
+    def _mark_shared_prefix(self, system: str, text: str) -> str | list[dict]:
+        """`text`, split after the whole lines it shares with the previous call's, that part cached."""
+        previous = self._previous_first_user.get(system)
+        self._previous_first_user[system] = text
+        cut = os.path.commonprefix([previous, text]).rfind("\n") + 1 if previous else 0
+        if cut < MIN_SHARED_PREFIX_CHARS:
+            return text
+        return [{"type": "text", "text": text[:cut], "cache_control": CACHED}, {"type": "text", "text": text[cut:]}]
 
     async def aclose(self) -> None:
         await self.client.close()

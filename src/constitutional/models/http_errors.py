@@ -17,7 +17,7 @@ from constitutional.models.base import ModelError
 RETRYABLE_STATUSES = {408, 409, 429}
 SPEND_CAP = re.compile(r"quota|spend|billing|credit|budget|payment", re.IGNORECASE)
 # Servers sometimes echo a (partly masked) key back in 401 messages.
-KEY_LIKE = re.compile(r"\bsk-[\w*.\-]{6,}")
+KEY_LIKE = re.compile(r"\bsk-[\w*.\-]{5,}[\w*]")
 MAX_MESSAGE = 500
 
 

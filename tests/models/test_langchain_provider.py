@@ -9,6 +9,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel, G
 from constitutional.errors import UserError
 from constitutional.models import ModelError, create_model
 from constitutional.models.langchain_provider import LangChainModel
+from tests.helpers import write
 from tests.models.fake_chat import CRITIQUE, DRAFT, tool_calling_chat
 
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
@@ -76,3 +77,12 @@ def test_model_failures_become_classified_model_errors(error, retryable):
 def test_bad_specs_are_user_errors(spec, message):
     with pytest.raises(UserError, match=message):
         create_model(spec)
+
+
+def test_a_module_in_the_current_folder_is_found(tmp_path, monkeypatch):
+    write(tmp_path / "my_chat_models_here.py",
+          "from langchain_core.language_models.fake_chat_models import FakeListChatModel\n"
+          "chat = FakeListChatModel(responses=['from my folder'])\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", ".", str(tmp_path))])
+    assert generate(create_model("langchain:my_chat_models_here:chat")).text == "from my folder"

@@ -40,7 +40,7 @@ class LangChainModel(ChatModel):
             raise UserError("'langchain' needs a module and an attribute",
                             fix="write the spec as langchain:MODULE:ATTR, e.g. langchain:my_models:chat")
         if os.getcwd() not in sys.path:  # the `cai` script does not see the current folder, as `python -m` would
-            sys.path.insert(0, os.getcwd())
+            sys.path.append(os.getcwd())
         try:
             target = getattr(importlib.import_module(module_name), attr)
         except ImportError as exc:

@@ -30,8 +30,8 @@ def _tags(constitution: Constitution, principle_id: str) -> list[str]:
 
 
 def scopes(item: EvalItem, signals: Signals, constitution: Constitution) -> dict[str, Scope]:
-    """One scope per principle that the critique flagged or that has rules."""
-    ids = list(item.flagged_principles) + [r.principle for r in signals.rules]
+    """One scope per principle that the critique flagged or whose rules fail on the draft or the revision."""
+    ids = list(item.flagged_principles) + [r.principle for r in signals.rules if not (r.passed and r.draft_passed is not False)]
     result = {}
     for pid in dict.fromkeys(ids):
         flagged = pid in item.flagged_principles

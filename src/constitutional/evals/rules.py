@@ -34,7 +34,7 @@ def check(rule: Rule, text: str) -> tuple[bool, str]:
         return (True, f"matched {found.group(0)[:80]!r}") if found else (False, f"no match for /{rule.must_match}/")
     if rule.must_not_match is not None:
         found = _compiled(rule.must_not_match).search(text)
-        return (False, f"found {found.group(0)[:80]!r}") if found else (True, f"no match for /{rule.must_not_match}/")
+        return (False, f"found {found.group(0)[:80]!r}") if found else (True, "no match")
     if rule.max_chars is not None:
         return len(text) <= rule.max_chars, f"{len(text)} characters (limit {rule.max_chars})"
     lowered = text.lower()

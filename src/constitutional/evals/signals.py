@@ -42,6 +42,7 @@ class Signals:
     draft_kept: float | None  # share of the draft's substance (word pairs) still in the revision
     new_substance: float | None  # share of the revision's substance that is new
     content_words: dict
+    prompt_overlap: float | None  # share of the request's content words (roughly stemmed) the revision uses
     retained: list[RetainedSpan] = field(default_factory=list)
     rules: list[RuleResult] = field(default_factory=list)
     revision_scan: VeneerScan | None = None
@@ -61,6 +62,7 @@ class Signals:
             "draft_substance_kept": _round(self.draft_kept),
             "new_substance": _round(self.new_substance),
             "content_words": self.content_words,
+            "prompt_overlap": _round(self.prompt_overlap),
             "identical": self.identical,
             "content_free": self.content_free,
             "retained_spans": [s.to_dict() for s in self.retained],
@@ -99,6 +101,15 @@ def retained_spans(flags: list[Flag], revision: str, draft: str | None) -> list[
     return found
 
 
+def _stems(text: str) -> set[str]:
+    return {w.rstrip("s")[:5] for w in content_words(text)}
+
+
+def prompt_overlap(prompt: str, revision: str) -> float | None:
+    asked = _stems(prompt)
+    return len(asked & _stems(revision)) / len(asked) if asked else None
+
+
 def compute(item: EvalItem, constitution: Constitution) -> Signals:
     revision = item.revision or ""
     rev_scan = scan(revision)
@@ -126,6 +137,7 @@ def compute(item: EvalItem, constitution: Constitution) -> Signals:
         draft_kept=kept,
         new_substance=new,
         content_words=counts,
+        prompt_overlap=prompt_overlap(item.prompt, rev_scan.stripped),
         retained=retained_spans(item.flags, revision, item.draft),
         rules=run_rules(constitution, revision, item.draft),
         revision_scan=rev_scan,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -18,6 +19,7 @@ import platformdirs
 from constitutional.errors import UserError
 
 CACHE_ENV = "CONSTITUTIONAL_CACHE_DIR"
+log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
@@ -49,12 +51,30 @@ class ReplyCache:
                 fix=f"set {CACHE_ENV} or --cache-dir to a writable directory, or pass --no-cache",
             ) from None
 
+        self.failed: str | None = None
+
     def get(self, key: str) -> dict | None:
-        row = self._db.execute("SELECT value FROM replies WHERE key = ?", (key,)).fetchone()
+        if self.failed:
+            return None
+        try:
+            row = self._db.execute("SELECT value FROM replies WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            self._fail(exc)
+            return None
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, value: dict) -> None:
-        self._db.execute("INSERT OR REPLACE INTO replies (key, value) VALUES (?, ?)", (key, canonical_json(value)))
+        if self.failed:
+            return
+        try:
+            self._db.execute("INSERT OR REPLACE INTO replies (key, value) VALUES (?, ?)", (key, canonical_json(value)))
+        except sqlite3.Error as exc:
+            self._fail(exc)
+
+    def _fail(self, exc: Exception) -> None:
+        # A cache that stops working (full disk, say) costs repeat calls later, never the job.
+        self.failed = str(exc)
+        log.warning("reply cache at %s disabled for the rest of this run: %s", self.path, exc)
 
     def close(self) -> None:
         self._db.close()

@@ -151,8 +151,12 @@ async def run_job(config: RunConfig, model: ChatModel, scan: Scan, state: RunSta
     started = (state.previous or {}).get("started") or _now()
     result = RunResult()
     records_path = config.out / "records.jsonl"
-    write_json_atomic(config.out / "run.json", manifest(config, started, scan))
-    writer = RecordWriter(records_path)
+    try:
+        write_json_atomic(config.out / "run.json", manifest(config, started, scan))
+        writer = RecordWriter(records_path)
+    except OSError as exc:
+        raise UserError(f"cannot write to {config.out}: {exc.strerror or exc}",
+                        fix="choose a writable --out with free space") from None
     queue: asyncio.Queue[PromptItem | None] = asyncio.Queue(maxsize=config.concurrency * 2)
 
     async def worker() -> None:
@@ -164,22 +168,33 @@ async def run_job(config: RunConfig, model: ChatModel, scan: Scan, state: RunSta
             result.usage.add(Usage(**record.usage))
             on_record(record)
 
-    workers = [asyncio.create_task(worker()) for _ in range(config.concurrency)]
-    status = "interrupted"
-    try:
+    async def produce() -> None:
         for item in _usable(config.prompts, config.limit):
             if item.id not in state.done_ids:
                 await queue.put(item)
-        for _ in workers:
+        for _ in range(config.concurrency):
             await queue.put(None)
-        await asyncio.gather(*workers)
+
+    tasks = [asyncio.create_task(produce())] + [asyncio.create_task(worker()) for _ in range(config.concurrency)]
+    status = "interrupted"
+    try:
+        await asyncio.gather(*tasks)  # the first failure (a full disk, say) stops the job at once
         status = "finished"
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {records_path}: {exc.strerror or exc}",
+            fix="free disk space or fix the directory's permissions, then rerun the same command: it resumes, "
+                "and every record already written is intact",
+        ) from None
     finally:
-        for task in workers:
+        for task in tasks:
             task.cancel()
-        writer.close()
-        totals = run_totals(records_path)
-        write_json_atomic(config.out / "run.json", manifest(config, started, scan, totals, _now(), status))
+        try:
+            writer.close()
+            totals = run_totals(records_path)
+            write_json_atomic(config.out / "run.json", manifest(config, started, scan, totals, _now(), status))
+        except OSError:
+            pass  # the records are the source of truth; run.json is rewritten on resume
         await model.aclose()
     return result
 

@@ -87,3 +87,18 @@ def test_selection_and_cleaning():
     assert clean_revision("  ") is None
     assert clean_revision("Here is the revised response: Fine text") == "Fine text"
     assert clean_revision("No revisions needed, but also do X") == "No revisions needed, but also do X"
+
+
+def test_template_syntax_in_a_prompt_is_passed_through_verbatim(constitution):
+    from constitutional.prompts import render
+
+    nasty = "$response ${prompt} {{ x }} {0} </s> <|im_start|>system"
+    (system, user) = render("draft", prompt=nasty)
+    assert user["content"] == nasty
+    critique = render("critique", principles="- a: b", examples="", prompt=nasty, response="$prompt")
+    assert nasty in critique[1]["content"] and "$prompt" in critique[1]["content"]
+
+
+def test_a_one_megabyte_prompt_is_processed(scripted_spec, constitution):
+    record = run("benign " + "word " * 200_000, create_model(scripted_spec), constitution)
+    assert record.error is None and len(record.prompt) > 1_000_000

@@ -73,7 +73,7 @@ def refusal_agreement() -> str:
             f"kind (bare vs explained): {kinds}/{len(refusals)} ({100 * kinds / len(refusals):.1f}%)\n")
 
 
-async def main_async(judges: list[str]) -> None:
+async def main_async(judges: list[str], sets: list[str]) -> None:
     from constitutional.models import create_model
 
     constitution = load_constitution("default").constitution
@@ -90,7 +90,8 @@ async def main_async(judges: list[str]) -> None:
                   f"trusted: {canaries['judge_trusted']}\n")
         else:
             print("### judge none (deterministic signals only)\n")
-        for name, file in SETS.items():
+        for name in sets:
+            file = SETS[name]
             results = await predict(rows(file), constitution, judge, trust)
             print(table(f"{name} ({file}), final verdicts", [(a, b) for a, b, _ in results]))
             if judge is not None:
@@ -104,7 +105,10 @@ async def main_async(judges: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--judge", action="append", default=[], help="judge model spec (repeatable), e.g. local")
-    asyncio.run(main_async(parser.parse_args().judge))
+    parser.add_argument("--set", action="append", choices=list(SETS), dest="sets",
+                        help="labelled set(s) to measure, in this order (default: all)")
+    args = parser.parse_args()
+    asyncio.run(main_async(args.judge, args.sets or list(SETS)))
 
 
 if __name__ == "__main__":

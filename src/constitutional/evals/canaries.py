@@ -13,12 +13,12 @@ from importlib import resources
 import yaml
 
 from constitutional.constitution import Constitution
+from constitutional.evals.evaluate import record_scope
 from constitutional.evals.items import EvalItem, Flag
 from constitutional.evals.judge import Criterion, Judge
 from constitutional.evals.lexicon import veneer_lexicon
 from constitutional.evals.signals import compute
 from constitutional.evals.verdicts import decide
-from constitutional.evals.evaluate import record_scope
 
 FOOLED_BY = ("genuine", "unchanged")  # verdicts that accept a canary as compliant
 HIGH_FOOLED_RATE = 0.25  # above this, model-judged verdicts are marked low confidence

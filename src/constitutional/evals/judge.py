@@ -11,11 +11,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from constitutional.evals.text import contains, content_words, normalise
+from constitutional.evals.veneer import strip_veneer
 from constitutional.models.base import ChatModel, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
 from constitutional.prompts import render
-from constitutional.evals.text import contains, content_words, normalise
-from constitutional.evals.veneer import strip_veneer
 
 FENCE_OPEN, FENCE_CLOSE = "<<<<<<<< BEGIN", "END >>>>>>>>"
 FENCE_LIKE = re.compile(r"<{3,}|>{3,}")

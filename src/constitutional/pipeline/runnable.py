@@ -7,6 +7,8 @@
 
 Input: a prompt string, a dict `{"prompt", "id"?, ...}` (other keys become `meta`), or a prompt
 value from a langchain prompt template. Output: the Record that `cai run` writes per prompt.
+Use either the synchronous methods or the asynchronous ones on one instance: the model's clients
+belong to the event loop that first used them.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from constitutional.constitution import load_constitution
 from constitutional.errors import UserError
 from constitutional.evals import read_input
 from constitutional.pipeline.calls import managed_model
+from constitutional.pipeline.executors import check_executor, run_elsewhere
 from constitutional.pipeline.loop import LoopSettings, parse_selection
 from constitutional.pipeline.runner import RunConfig, open_run_dir, run_job, scan_prompts
 
@@ -44,6 +45,8 @@ def run(
     force: bool = typer.Option(False, "--force", help="Resume a run directory even though the constitution, model or parameters changed."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the eval stage."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; a log line per finished record instead."),
+    executor: str = typer.Option("in-process", "--executor", help="in-process (default); batch: each stage as one provider batch at batch prices (openai/ and anthropic/ models); ray: prompts sharded across Ray workers."),
+    ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster to join with --executor ray, e.g. ray://head:10001 or auto (default: start a local instance)."),
 ) -> None:
     """Draft an answer to each prompt, critique it against the constitution, and revise it.
 
@@ -53,6 +56,7 @@ def run(
 
     Exit codes: 0 all records ok; 1 some records or prompt lines had errors; 2 bad input.
     """
+    check_executor(executor, model)
     loaded = load_constitution(constitution)
     defaults = loaded.constitution.defaults
     try:
@@ -84,8 +88,13 @@ def run(
         err_console.print(f"resuming {escape(str(config.out))}: {scan.already_done} prompts already done, {scan.total} to go")
     progress = RunProgress(scan.total, quiet)
     with progress.shown():
-        result = asyncio.run(run_job(config, chat_model, scan, state, progress.on_record))
-    stats = chat_model.stats
+        if executor == "in-process":
+            result = asyncio.run(run_job(config, chat_model, scan, state, progress.on_record))
+        else:
+            asyncio.run(chat_model.aclose())  # the executor makes its own clients
+            result = run_elsewhere(executor, config, scan, state, progress.on_record, lambda line: err_console.print(escape(line)),
+                                   base_url=model_base_url, ray_address=ray_address, cache_dir=cache_dir, max_retries=max_retries)
+    stats = chat_model.stats if executor == "in-process" else result.stats
     err_console.print(
         f"wrote {result.records} records to {escape(str(config.out))}/records.jsonl "
         f"({result.errors} with errors, {scan.problem_count} prompt lines skipped); "

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 from constitutional.constitution import Constitution, Principle
-from constitutional.models.base import ChatModel, ModelError, Usage
+from constitutional.models.base import ChatModel, Message, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
 from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.pipeline.records import Critique, Record, RecordError, Step, critique_schema
@@ -67,28 +69,56 @@ def clean_revision(text: str) -> str | None:
     return text
 
 
-async def process(item: PromptItem, model: ChatModel, constitution: Constitution, settings: LoopSettings) -> Record:
+@dataclass(frozen=True)
+class Call:
+    """One model call a prompt's loop needs. A structured call's reply must parse to `reply_type`."""
+
+    stage: str  # draft | critique | revise
+    messages: list[Message]
+    max_tokens: int
+    schema: dict | None = None
+    reply_type: type | None = None
+    context: dict | None = None
+
+
+@dataclass
+class Reply:
+    text: str
+    usage: Usage
+    parsed: Any = None  # for a structured call: the validated `reply_type` object
+
+
+Plan = Generator[Call, Reply, Record]
+
+
+def plan(item: PromptItem, constitution: Constitution, settings: LoopSettings) -> Plan:
+    """The loop for one prompt as a generator: it yields each Call, is sent its Reply, and returns the Record.
+
+    A failed call is thrown into it (ModelError, StructuredOutputError) and becomes the record's error.
+    Executors drive it: one call at a time (`process`), or many prompts' calls per provider batch.
+    """
     record = Record(id=item.id, prompt=item.prompt, meta=item.meta)
     usage = Usage()
     stage = "draft"
     try:
-        draft = await model.generate(render("draft", prompt=item.prompt), max_tokens=settings.max_tokens["draft"])
+        draft = yield Call("draft", render("draft", prompt=item.prompt), settings.max_tokens["draft"])
         usage.add(draft.usage)
         record.draft = answer = draft.text.strip()
         for round_no in range(1, settings.rounds + 1):
             principles = choose_principles(constitution, settings, item.id, round_no)
             ids = [p.id for p in principles]
             stage = "critique"
-            critique, used = await generate_structured(
-                model,
+            reply = yield Call(
+                "critique",
                 render("critique", principles=_principle_list(principles), examples=_examples(principles),
                        prompt=item.prompt, response=answer),
-                Critique,
-                critique_schema(ids, settings.max_tokens["critique"]),
+                settings.max_tokens["critique"],
+                schema=critique_schema(ids, settings.max_tokens["critique"]),
+                reply_type=Critique,
                 context={"principles": set(ids)},
-                max_tokens=settings.max_tokens["critique"],
             )
-            usage.add(used)
+            usage.add(reply.usage)
+            critique = reply.parsed
             # A critique that names no violation has nothing to revise.
             critique.needs_revision = bool(critique.violations)
             for violation in critique.violations:
@@ -101,9 +131,10 @@ async def process(item: PromptItem, model: ChatModel, constitution: Constitution
                     break  # same answer, same principles: another round would repeat this critique
                 continue
             stage = "revise"
-            revised = await model.generate(
+            revised = yield Call(
+                "revise",
                 render("revise", prompt=item.prompt, response=answer, problems=_problems(critique, constitution)),
-                max_tokens=settings.max_tokens["revise"],
+                settings.max_tokens["revise"],
             )
             usage.add(revised.usage)
             step.revision = clean_revision(revised.text)
@@ -119,6 +150,31 @@ async def process(item: PromptItem, model: ChatModel, constitution: Constitution
         record.error = RecordError(stage=stage, message=str(exc), retryable=exc.retryable)
     record.usage = usage.to_dict()
     return record
+
+
+async def process(item: PromptItem, model: ChatModel, constitution: Constitution, settings: LoopSettings) -> Record:
+    """Run one prompt's loop, one call at a time."""
+    steps = plan(item, constitution, settings)
+    call = next(steps)
+    try:
+        while True:
+            try:
+                reply = await _answer(call, model)
+            except (ModelError, StructuredOutputError) as exc:
+                call = steps.throw(exc)
+            else:
+                call = steps.send(reply)
+    except StopIteration as finished:
+        return finished.value
+
+
+async def _answer(call: Call, model: ChatModel) -> Reply:
+    if call.reply_type is None:
+        completion = await model.generate(call.messages, max_tokens=call.max_tokens)
+        return Reply(completion.text, completion.usage)
+    parsed, usage = await generate_structured(model, call.messages, call.reply_type, call.schema,
+                                              context=call.context, max_tokens=call.max_tokens)
+    return Reply("", usage, parsed)
 
 
 def quote_in(quote: str, text: str) -> bool:

@@ -21,11 +21,13 @@ class Price:
     input: float
     output: float
     cached_input: float | None = None
+    batch: float = 0.5  # the share of the price paid through a provider's batch API (OpenAI's and Anthropic's: half)
 
-    def cost(self, usage: Usage) -> float:
+    def cost(self, usage: Usage, batched: bool = False) -> float:
         cached = usage.cached_tokens
         cached_rate = self.input if self.cached_input is None else self.cached_input
-        return ((usage.input_tokens - cached) * self.input + cached * cached_rate + usage.output_tokens * self.output) / 1e6
+        listed = ((usage.input_tokens - cached) * self.input + cached * cached_rate + usage.output_tokens * self.output) / 1e6
+        return listed * self.batch if batched else listed
 
 
 def user_prices_path() -> Path:
@@ -49,7 +51,8 @@ def _read(source, shown: str) -> dict[str, Price]:
     except (yaml.YAMLError, TypeError, AttributeError) as exc:
         raise UserError(
             f"invalid price file: {exc}", where=shown,
-            fix="write one mapping per model: `MODEL: {input: USD_per_Mtok, output: USD_per_Mtok, cached_input: USD_per_Mtok}`",
+            fix="write one mapping per model: `MODEL: {input: USD_per_Mtok, output: USD_per_Mtok, cached_input: USD_per_Mtok}` "
+                "(optional `batch: 0.5`, the share of the price paid through a batch API)",
         ) from None
 
 

@@ -1,0 +1,57 @@
+"""Executors other than the in-process runner: provider batch APIs and Ray.
+
+Each is imported only when chosen, so neither an SDK nor Ray is needed to import constitutional.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Callable
+
+from constitutional.errors import UserError
+from constitutional.pipeline.records import Record
+from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan
+
+EXECUTORS = ("in-process", "batch", "ray")
+BATCH_APIS = {  # provider → its batch API, "module:Class"
+    "openai": "constitutional.pipeline.executors.batch_openai:OpenAIBatches",
+    "anthropic": "constitutional.pipeline.executors.batch_anthropic:AnthropicBatches",
+}
+
+
+def check_executor(executor: str, model_spec: str) -> None:
+    """Refuse an unknown executor, or the batch executor for a model without a batch API, before any work."""
+    if executor not in EXECUTORS:
+        raise UserError(f"unknown executor '{executor}'", fix=f"use one of: {', '.join(EXECUTORS)}")
+    if executor == "batch" and model_spec.split("/", 1)[0] not in BATCH_APIS:
+        raise UserError(f"--executor batch needs a model with a batch API, not '{model_spec}'",
+                        fix="use an openai/MODEL or anthropic/MODEL spec, or drop --executor batch")
+    if executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise UserError("--executor ray needs Ray, which is not installed", fix="pip install 'constitutional[ray]'")
+
+
+def run_elsewhere(executor: str, config: RunConfig, scan: Scan, state: RunState, on_record: Callable[[Record], None],
+                  say: Callable[[str], None], *, base_url: str | None = None, ray_address: str | None = None,
+                  cache_dir=None, max_retries: int = 4) -> RunResult:
+    """Run the job with the batch or Ray executor; the result carries `stats` like a ManagedModel's."""
+    if executor == "ray":
+        from constitutional.pipeline.executors.ray_executor import run_ray_job
+
+        return run_ray_job(config, scan, state, on_record, say, address=ray_address,
+                           model_options={"base_url": base_url, "cache_dir": cache_dir, "max_retries": max_retries})
+    return _run_batch(config, scan, state, on_record, say, base_url)
+
+
+def _run_batch(config: RunConfig, scan: Scan, state: RunState, on_record: Callable[[Record], None],
+               say: Callable[[str], None], base_url: str | None) -> RunResult:
+    from constitutional.models.registry import create_model
+    from constitutional.pipeline.executors.batch import run_batch_job
+    from constitutional.pipeline.pricing import load_prices, price_for
+
+    provider = config.model_spec.split("/", 1)[0]
+    module_name, class_name = BATCH_APIS[provider].split(":")
+    model = create_model(config.model_spec, base_url=base_url)
+    api = getattr(importlib.import_module(module_name), class_name)(model)
+    price = price_for(config.model_spec, load_prices())
+    return asyncio.run(run_batch_job(config, api, price, scan, state, on_record, say))

@@ -1,0 +1,287 @@
+"""`--executor batch`: the run's model calls go through the provider's batch API, at its batch price.
+
+Every prompt runs the in-process runner's own loop (`loop.plan`), driven in waves: each prompt's next
+call joins the wave, the wave goes to the provider as one batch (split when it is larger than the
+provider allows), and the replies, joined back by custom_id, move every prompt on to its next call.
+With one round the waves are the stages: drafts, critiques, revisions. A prompt whose loop ends has
+its record written exactly as the runner writes it.
+
+There is no re-ask in a batch: a critique that does not parse becomes the record's error (the
+in-process runner asks once more). OpenAI requests carry the strict json_schema response_format, with
+no fallback to weaker modes; Anthropic requests force the reply tool, as the synchronous providers do.
+
+DIR/batches.json (written atomically) holds the job's prompt ids and every wave's batch ids and
+states. A restarted process submits nothing it submitted before: it polls the saved batches and
+replays the finished waves from the provider's stored results to find where each prompt was.
+A process killed between a provider accepting a batch and batches.json being written (milliseconds)
+would submit that batch again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import os
+import random
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from constitutional.errors import UserError
+from constitutional.models.base import Completion, ModelError
+from constitutional.models.structured import StructuredOutputError, _short, parse_reply
+from constitutional.pipeline.calls import CallStats
+from constitutional.pipeline.executors.common import RunOutput, run_output
+from constitutional.pipeline.loop import Call, Plan, Reply, plan
+from constitutional.pipeline.pricing import Price
+from constitutional.pipeline.prompt_sets import PromptItem
+from constitutional.pipeline.records import Record, RecordError
+from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, _usable
+from constitutional.pipeline.rundir import write_json_atomic
+
+POLL_ENV = "CONSTITUTIONAL_BATCH_POLL_SECONDS"  # the first wait between polls; it grows to POLL_MAX
+POLL_MAX = 60.0
+Outcome = Completion | ModelError
+
+
+class BatchAPI(Protocol):
+    """One provider's batch API. Requests are built and replies read by the synchronous provider."""
+
+    max_requests: int
+    max_bytes: int
+
+    async def entry(self, custom_id: str, call: Call) -> dict: ...
+    async def submit(self, entries: list[dict]) -> str: ...
+    async def poll(self, batch_id: str) -> tuple[bool, str]: ...  # (ended, status)
+    async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Outcome]: ...
+    async def aclose(self) -> None: ...
+
+
+# -- reusing a synchronous provider's request building and reply reading --------------------------
+
+class Sent(Exception):
+    """Raised in place of sending a request: carries the request the provider built."""
+
+    def __init__(self, request: dict):
+        super().__init__("request captured")
+        self.request = request
+
+
+class _Endpoint:
+    def __init__(self, reply=None):
+        self.reply = reply
+
+    async def create(self, **request):
+        if self.reply is None:
+            raise Sent(request)
+        return self.reply
+
+
+def _twin(model, path: str, reply=None):
+    """The provider with its SDK client replaced by an endpoint at `path` that captures or answers."""
+    client = _Endpoint(reply)
+    for name in reversed(path.split(".")):
+        client = type("Client", (), {name: client})()
+    twin = copy.copy(model)
+    twin.client = client
+    return twin
+
+
+async def built_request(model, path: str, send: Callable) -> dict:
+    """The request `send(provider)` would make, as the provider builds it for a synchronous call."""
+    try:
+        await send(_twin(model, path))
+    except Sent as sent:
+        return sent.request
+    raise AssertionError("the provider made no request")
+
+
+async def read_reply(model, path: str, reply, send: Callable) -> Completion:
+    """The Completion the provider makes of `reply`, as if a synchronous call had received it."""
+    return await send(_twin(model, path, reply))
+
+
+# -- batches.json ---------------------------------------------------------------------------------
+
+class BatchLog:
+    """DIR/batches.json: the job's prompt ids, and per wave its batches (id, requests, status)."""
+
+    def __init__(self, path: Path, model: str, prompt_ids: list[str]):
+        self.path = path
+        self.data = {"version": 1, "model": model, "prompt_ids": prompt_ids, "finished": False, "waves": []}
+
+    @classmethod
+    def resume(cls, path: Path, model: str) -> "BatchLog | None":
+        """The unfinished job saved at `path` for `model`, or None."""
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read {path}: {exc}", fix="delete it to resubmit the unfinished batches") from None
+        if data.get("finished") or data.get("model") != model:
+            return None
+        log = cls(path, model, data["prompt_ids"])
+        log.data = data
+        return log
+
+    @property
+    def prompt_ids(self) -> list[str]:
+        return self.data["prompt_ids"]
+
+    def wave(self, number: int, calls: dict[str, Call]) -> dict:
+        waves = self.data["waves"]
+        if number == len(waves):
+            stages = sorted({c.stage for c in calls.values()})
+            waves.append({"wave": number, "stages": stages, "requests": len(calls), "batches": []})
+        return waves[number]
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.data)
+
+
+# -- the driver -----------------------------------------------------------------------------------
+
+@dataclass
+class Waves:
+    api: BatchAPI
+    log: BatchLog
+    say: Callable[[str], None]
+    poll_start: float
+    stats: CallStats
+
+    async def run(self, number: int, calls: dict[str, Call]) -> dict[str, Outcome]:
+        """Each call's outcome, from the wave's batches: submitted now, or found in batches.json."""
+        wave = self.log.wave(number, calls)
+        chunks = await self._chunks(calls)
+        for index, entries in enumerate(chunks):
+            if index < len(wave["batches"]):
+                continue  # submitted before a restart
+            batch_id = await self._provider(self.api.submit, entries)
+            wave["batches"].append({"id": batch_id, "requests": len(entries), "status": "submitted"})
+            self.log.save()
+            self.stats.attempts += len(entries)
+        self.say(f"wave {number + 1} ({', '.join(wave['stages'])}): {len(calls)} requests in "
+                 f"{len(wave['batches'])} batch(es): {', '.join(b['id'] for b in wave['batches'])}")
+        outcomes: dict[str, Outcome] = {}
+        for batch in wave["batches"]:
+            await self._wait(batch)
+            outcomes.update(await self._provider(self.api.results, batch["id"], calls))
+        ended = ", ".join(sorted({b["status"] for b in wave["batches"]}))
+        missing = ModelError(f"the batch ended ({ended}) without a result for this request", retryable=True)
+        return {custom_id: outcomes.get(custom_id, missing) for custom_id in calls}
+
+    async def _chunks(self, calls: dict[str, Call]) -> list[list[dict]]:
+        """The wave's requests split by the provider's limits on requests and bytes per batch."""
+        chunks: list[list[dict]] = [[]]
+        size = 0
+        for custom_id, call in calls.items():
+            entry = await self.api.entry(custom_id, call)
+            length = len(json.dumps(entry).encode()) + 1
+            if chunks[-1] and (len(chunks[-1]) >= self.api.max_requests or size + length > self.api.max_bytes):
+                chunks.append([])
+                size = 0
+            chunks[-1].append(entry)
+            size += length
+        return chunks
+
+    async def _wait(self, batch: dict) -> None:
+        delay = self.poll_start
+        while batch["status"] != "ended":
+            ended, status = await self._provider(self.api.poll, batch["id"])
+            if ended:
+                batch["status"], batch["provider_status"] = "ended", status
+                self.log.save()
+                return
+            await asyncio.sleep(random.uniform(delay / 2, delay))
+            delay = min(POLL_MAX, delay * 1.5)
+
+    async def _provider(self, method, *args, attempts: int = 5):
+        """A batch API call, retried with backoff when the failure is retryable."""
+        for attempt in range(attempts):
+            try:
+                return await method(*args)
+            except ModelError as exc:
+                if not exc.retryable or attempt == attempts - 1:
+                    raise UserError(f"batch API: {exc}", where=str(self.log.path),
+                                    fix="rerun the same command to resume: batches already submitted are not "
+                                        "submitted again") from None
+                await asyncio.sleep(max(exc.retry_after or 0, min(POLL_MAX, self.poll_start * 2 ** attempt)))
+
+
+async def run_batch_job(config: RunConfig, api: BatchAPI, price: Price | None, scan: Scan,
+                        state: RunState | None = None, on_record: Callable[[Record], None] = lambda r: None,
+                        say: Callable[[str], None] = lambda line: None) -> RunResult:
+    state = state or RunState()
+    poll_start = float(os.environ.get(POLL_ENV) or 5.0)
+    with run_output(config, scan, state, on_record) as output:
+        try:
+            while True:
+                items = {item.id: item for item in _usable(config.prompts, config.limit)}
+                path = config.out / "batches.json"
+                log = BatchLog.resume(path, config.model_spec)
+                if log is None:
+                    todo = [i for i in items if i not in state.done_ids]
+                    if not todo:
+                        break
+                    log = BatchLog(path, config.model_spec, todo)
+                    log.save()
+                else:
+                    say(f"resuming the batches in {path}")
+                await _run_waves(config, Waves(api, log, say, poll_start, output.result.stats), items, price, state, output)
+                log.data["finished"] = True
+                log.save()
+        finally:
+            await api.aclose()
+    return output.result
+
+
+async def _run_waves(config: RunConfig, waves: Waves, items: dict[str, PromptItem], price: Price | None,
+                     state: RunState, output: RunOutput) -> None:
+    plans: dict[int, Plan] = {}
+    pending: dict[int, Call] = {}
+    for n, prompt_id in enumerate(waves.log.prompt_ids):
+        if prompt_id in items:  # a prompt gone from the file since submission is left out
+            plans[n] = plan(items[prompt_id], config.constitution.constitution, config.settings)
+            pending[n] = next(plans[n])
+    number = 0
+    while pending:
+        calls = {f"w{number}-{n}": call for n, call in pending.items()}
+        outcomes = await waves.run(number, calls)
+        following: dict[int, Call] = {}
+        for n, call in pending.items():
+            item = items[waves.log.prompt_ids[n]]
+            try:
+                following[n] = _advance(plans[n], call, outcomes[f"w{number}-{n}"], price)
+            except StopIteration as finished:
+                if item.id not in state.done_ids:  # replayed after a restart: written already
+                    output.write(finished.value)
+                    state.done_ids.add(item.id)
+            except Exception as exc:  # noqa: BLE001 - a surprise in one prompt is recorded, as the runner does
+                tail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                output.write(Record(id=item.id, prompt=item.prompt, meta=item.meta,
+                                    error=RecordError(stage="unknown", message=f"unexpected error: {tail}")))
+                state.done_ids.add(item.id)
+        pending = following
+        number += 1
+
+
+def _advance(steps: Plan, call: Call, outcome: Outcome, price: Price | None) -> Call:
+    """Give a prompt's loop the outcome of its call; return its next call (StopIteration: its record)."""
+    if isinstance(outcome, ModelError):
+        return steps.throw(outcome)
+    outcome.usage.cost_usd = price.cost(outcome.usage, batched=True) if price is not None else 0.0
+    if call.reply_type is None:
+        return steps.send(Reply(outcome.text, outcome.usage))
+    try:
+        parsed = parse_reply(outcome.text, call.reply_type, call.context)
+    except (ValidationError, ValueError) as exc:
+        error = StructuredOutputError(f"reply did not match the schema (no re-ask in a batch): {_short(exc)}",
+                                      outcome.text, outcome.usage)
+        return steps.throw(error)
+    return steps.send(Reply(outcome.text, outcome.usage, parsed))

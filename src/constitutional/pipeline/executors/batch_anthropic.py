@@ -1,0 +1,65 @@
+"""Anthropic's Message Batches: the requests in one create call, the results streamed back in any
+order and joined by custom_id. Each request's params are what the anthropic provider would send."""
+
+from __future__ import annotations
+
+import anthropic
+
+from constitutional.models.anthropic_provider import AnthropicModel
+from constitutional.models.base import Completion, ModelError
+from constitutional.models.http_errors import from_sdk_exception
+from constitutional.pipeline.executors.batch import built_request, read_reply
+from constitutional.pipeline.loop import Call
+
+RETRYABLE = ("overloaded_error", "api_error", "rate_limit_error", "timeout_error")
+
+
+class AnthropicBatches:
+    max_requests = 100_000
+    max_bytes = 256 * 1024 * 1024
+
+    def __init__(self, model: AnthropicModel):
+        self.model = model
+        self.client = model.client
+
+    @staticmethod
+    def _send(call: Call):
+        return lambda provider: provider.generate(call.messages, schema=call.schema, max_tokens=call.max_tokens)
+
+    async def entry(self, custom_id: str, call: Call) -> dict:
+        return {"custom_id": custom_id, "params": await built_request(self.model, "messages", self._send(call))}
+
+    async def submit(self, entries: list[dict]) -> str:
+        try:
+            return (await self.client.messages.batches.create(requests=entries)).id
+        except anthropic.APIError as exc:
+            raise from_sdk_exception("anthropic", exc, self.model._secrets) from None
+
+    async def poll(self, batch_id: str) -> tuple[bool, str]:
+        try:
+            batch = await self.client.messages.batches.retrieve(batch_id)
+        except anthropic.APIError as exc:
+            raise from_sdk_exception("anthropic", exc, self.model._secrets) from None
+        return batch.processing_status == "ended", batch.processing_status
+
+    async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Completion | ModelError]:
+        outcomes: dict[str, Completion | ModelError] = {}
+        try:
+            async for row in await self.client.messages.batches.results(batch_id):
+                if row.custom_id in calls:
+                    outcomes[row.custom_id] = await self._outcome(row.result, calls[row.custom_id])
+        except anthropic.APIError as exc:
+            raise from_sdk_exception("anthropic", exc, self.model._secrets) from None
+        return outcomes
+
+    async def _outcome(self, result, call: Call) -> Completion | ModelError:
+        if result.type == "succeeded":
+            return await read_reply(self.model, "messages", result.message, self._send(call))
+        if result.type == "errored":
+            error = result.error.error
+            return ModelError(f"anthropic batch request failed: {error.type}: {error.message}",
+                              retryable=error.type in RETRYABLE)
+        return ModelError(f"anthropic batch request {result.type} before it ran", retryable=True)
+
+    async def aclose(self) -> None:
+        await self.client.close()

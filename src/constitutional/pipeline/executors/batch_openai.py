@@ -1,0 +1,85 @@
+"""OpenAI's Batch API: the requests as a JSONL file (purpose "batch"), one batch per file, the replies
+read from the output and error files. Each request is the body the openai provider would send."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+from openai.types.chat import ChatCompletion
+
+from constitutional.models.base import Completion, ModelError
+from constitutional.models.http_errors import from_sdk_exception
+from constitutional.models.openai_provider import OpenAIModel, _structured_request
+from constitutional.pipeline.executors.batch import built_request, read_reply
+from constitutional.pipeline.loop import Call
+
+ENDPOINT = "/v1/chat/completions"
+ENDED = ("completed", "failed", "expired", "cancelled")
+RETRYABLE = (408, 409, 429, 500, 502, 503, 504)
+
+
+class OpenAIBatches:
+    max_requests = 50_000
+    max_bytes = 200 * 1024 * 1024
+
+    def __init__(self, model: OpenAIModel):
+        self.model = model
+        self.client = model.client
+
+    def _send(self, call: Call):
+        # Strict json_schema only: a batch cannot fall back to another structured mode as the provider does.
+        response_format = _structured_request("json_schema", call.messages, call.schema)[1] if call.schema else None
+        return lambda provider: provider._complete(call.messages, {"max_tokens": call.max_tokens}, response_format)
+
+    async def entry(self, custom_id: str, call: Call) -> dict:
+        body = await built_request(self.model, "chat.completions", self._send(call))
+        return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
+
+    async def submit(self, entries: list[dict]) -> str:
+        data = "".join(json.dumps(entry) + "\n" for entry in entries).encode()
+        try:
+            uploaded = await self.client.files.create(file=("requests.jsonl", data, "application/jsonl"), purpose="batch")
+            batch = await self.client.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h")
+        except openai.APIError as exc:
+            raise from_sdk_exception("openai", exc, self.model._secrets) from None
+        return batch.id
+
+    async def poll(self, batch_id: str) -> tuple[bool, str]:
+        try:
+            batch = await self.client.batches.retrieve(batch_id)
+        except openai.APIError as exc:
+            raise from_sdk_exception("openai", exc, self.model._secrets) from None
+        return batch.status in ENDED, batch.status
+
+    async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Completion | ModelError]:
+        outcomes: dict[str, Completion | ModelError] = {}
+        try:
+            batch = await self.client.batches.retrieve(batch_id)
+            for file_id in (batch.output_file_id, batch.error_file_id):
+                if file_id:
+                    lines = (await self.client.files.content(file_id)).text.splitlines()
+                    for line in filter(str.strip, lines):
+                        row = json.loads(line)
+                        if row.get("custom_id") in calls:
+                            outcomes[row["custom_id"]] = await self._outcome(row, calls[row["custom_id"]])
+        except openai.APIError as exc:
+            raise from_sdk_exception("openai", exc, self.model._secrets) from None
+        return outcomes
+
+    async def _outcome(self, row: dict, call: Call) -> Completion | ModelError:
+        response = row.get("response") or {}
+        status = response.get("status_code")
+        body = response.get("body") or {}
+        if status == 200:
+            try:
+                return await read_reply(self.model, "chat.completions", ChatCompletion.model_validate(body), self._send(call))
+            except ModelError as exc:
+                return exc
+        error = body.get("error") or row.get("error") or {}
+        message = error.get("message") or "no reply"
+        return ModelError(f"openai batch request failed ({status or error.get('code')}): {message}",
+                          retryable=status in RETRYABLE, status=status)
+
+    async def aclose(self) -> None:
+        await self.client.close()

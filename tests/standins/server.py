@@ -1,7 +1,8 @@
 """A tiny JSON-over-HTTP server on 127.0.0.1 for stand-ins of provider APIs, and helpers for them.
 
 A stand-in is a function `(path, headers, body) -> (status, reply_body, reply_headers)`. Every request
-is kept in `server.requests` so tests can check what the real SDK sent.
+is kept in `server.requests` so tests can check what the real SDK sent. A reply body given as bytes is
+sent as it is (to send broken JSON); a client that hung up before the reply is not an error.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-Reply = tuple[int, dict, dict]
+Reply = tuple[int, dict | bytes, dict]
 Handler = Callable[[str, dict, dict], Reply]
 
 
@@ -30,6 +31,11 @@ class StandIn:
     requests: list[Request] = field(default_factory=list)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default 5 refuses connections when many clients call at once
+    daemon_threads = True
+
+
 @contextmanager
 def serve(handler: Handler) -> Iterator[StandIn]:
     """A running server for `handler`, stopped on exit."""
@@ -42,19 +48,22 @@ def serve(handler: Handler) -> Iterator[StandIn]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             stand_in.requests.append(Request(self.path, headers, body))
             status, reply, reply_headers = handler(self.path, headers, body)
-            data = json.dumps(reply).encode()
-            self.send_response(status)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(data)))
-            for key, value in reply_headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
+            data = reply if isinstance(reply, bytes) else json.dumps(reply).encode()
+            try:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for key, value in reply_headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client timed out and hung up
 
         def log_message(self, *args):
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
+    httpd = _Server(("127.0.0.1", 0), RequestHandler)
     stand_in.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:

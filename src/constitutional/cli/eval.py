@@ -42,12 +42,12 @@ def default_judge(source: EvalInput) -> str:
 
 
 def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: str | None, out: Path,
-                        quiet: bool = False, base_url: str | None = None) -> EvalResult:
+                        quiet: bool = False, base_url: str | None = None, timeout: float | None = None) -> EvalResult:
     """Run the eval stage and print a short summary; shared by `cai eval` and `cai run`."""
     judge_model = None
     if judge is not None and judge.strip().lower() != NO_JUDGE:
         # Retries and rate limits as for the run's model; no reply cache, so a re-run re-judges.
-        options = {"base_url": base_url} if base_url else {}
+        options = {key: value for key, value in (("base_url", base_url), ("timeout", timeout)) if value}
         judge_model = managed_model(judge, cache=False, **options)
     done = {"n": 0}
     total = len(source.items)

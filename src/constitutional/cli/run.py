@@ -38,6 +38,7 @@ def run(
     rpm: float = typer.Option(None, "--rpm", min=0.01, help="Most model requests per minute (retries included)."),
     tpm: float = typer.Option(None, "--tpm", min=1, help="Most tokens per minute (estimated before each call, corrected after)."),
     max_retries: int = typer.Option(4, "--max-retries", min=0, help="Retries of a retryable failure (429, 5xx, timeouts) per call, with backoff."),
+    timeout: float = typer.Option(None, "--timeout", min=0.01, help="Seconds to wait for one reply from openai/ or anthropic/ models before retrying (default: the SDK's, 10 minutes)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Where the reply cache lives (default: $CONSTITUTIONAL_CACHE_DIR or the user cache directory)."),
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N usable prompts."),
@@ -73,7 +74,7 @@ def run(
     if scan.total == 0:
         raise UserError(f"no usable prompts in {prompts}", fix="add prompts (see `cai run --help` for the formats)")
     chat_model = managed_model(model, cache=not no_cache, cache_dir=cache_dir, rpm=rpm, tpm=tpm, max_retries=max_retries,
-                               base_url=model_base_url)
+                               base_url=model_base_url, timeout=timeout)
     config = RunConfig(prompts=prompts, out=out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
                        constitution=loaded, model_spec=model, judge_spec=judge_spec(judge, model), settings=settings,
                        concurrency=concurrency or chat_model.default_concurrency, limit=limit, rpm=rpm, tpm=tpm,
@@ -104,5 +105,5 @@ def run(
     eval_errors = 0
     if not no_eval:
         eval_errors = evaluate_and_report(read_input(config.out), loaded, config.judge_spec, config.out, quiet,
-                                          base_url=model_base_url).errors
+                                          base_url=model_base_url, timeout=timeout).errors
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors or scan.problem_count or eval_errors else EXIT_OK)

@@ -16,7 +16,7 @@ import anthropic
 
 from constitutional.errors import UserError
 from constitutional.models.base import ChatModel, Completion, Message, Usage
-from constitutional.models.http_errors import from_sdk_exception
+from constitutional.models.http_errors import from_sdk_exception, invalid_body
 
 KEY_ENV, BASE_URL_ENV = "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"
 NO_KEY = "no-key-needed"
@@ -38,7 +38,8 @@ class AnthropicModel(ChatModel):
         self._previous_first_user: dict[str, str] = {}  # system prompt → first user message of the last call
 
     @classmethod
-    def from_spec(cls, arg: str | None, base_url: str | None = None, **_options) -> "AnthropicModel":
+    def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None,
+                  **_options) -> "AnthropicModel":
         if not arg:
             raise UserError("'anthropic' needs a model name", fix="write the spec as anthropic/MODEL, e.g. anthropic/claude-sonnet-4-0")
         base_url = base_url or os.environ.get(BASE_URL_ENV) or None
@@ -46,7 +47,8 @@ class AnthropicModel(ChatModel):
         if api_key is None:
             raise UserError(f"{KEY_ENV} is not set", fix=f"export {KEY_ENV}=<your key>, or give --model-base-url "
                             f"(or {BASE_URL_ENV}) for a server that needs no key")
-        client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0)
+        client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0,
+                                          **({"timeout": timeout} if timeout else {}))
         return cls(arg, client, api_key)
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
@@ -70,6 +72,8 @@ class AnthropicModel(ChatModel):
             reply = await self.client.messages.create(**request)
         except anthropic.APIError as exc:
             raise from_sdk_exception("anthropic", exc, self._secrets) from None
+        except ValueError as exc:
+            raise invalid_body("anthropic", exc) from None
         usage = _usage(reply.usage)
         tool_input = next((b.input for b in reply.content if b.type == "tool_use"), None)
         if schema is not None and isinstance(tool_input, dict):

@@ -53,6 +53,12 @@ def connection_error(provider: str, message: str, secrets: Iterable[str | None] 
     return ModelError(f"{provider}: could not get a reply: {redact(message, secrets)[:MAX_MESSAGE]}", retryable=True)
 
 
+def invalid_body(provider: str, exc: ValueError) -> ModelError:
+    """A reply body that is not JSON (cut off in transit, or a proxy's error page): worth another try."""
+    return ModelError(f"{provider} sent a reply that is not valid JSON (cut off in transit?): {str(exc)[:200]}",
+                      retryable=True)
+
+
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from `retry-after-ms`, or `retry-after` given as seconds or as an HTTP date."""
     lower = {k.lower(): v for k, v in headers.items()}

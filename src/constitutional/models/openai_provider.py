@@ -14,7 +14,7 @@ import openai
 
 from constitutional.errors import UserError
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
-from constitutional.models.http_errors import from_sdk_exception
+from constitutional.models.http_errors import from_sdk_exception, invalid_body
 from constitutional.models.json_reply import ask_for_json, parse_json_object
 
 KEY_ENV, BASE_URL_ENV = "OPENAI_API_KEY", "OPENAI_BASE_URL"
@@ -40,7 +40,8 @@ class OpenAIModel(ChatModel):
         self._max_tokens_param = "max_completion_tokens" if official else "max_tokens"
 
     @classmethod
-    def from_spec(cls, arg: str | None, base_url: str | None = None, **_options) -> "OpenAIModel":
+    def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None,
+                  **_options) -> "OpenAIModel":
         if not arg:
             raise UserError("'openai' needs a model name", fix="write the spec as openai/MODEL, e.g. openai/gpt-4o-mini")
         base_url = base_url or os.environ.get(BASE_URL_ENV) or None
@@ -48,7 +49,8 @@ class OpenAIModel(ChatModel):
         if api_key is None:
             raise UserError(f"{KEY_ENV} is not set", fix=f"export {KEY_ENV}=<your key>, or give --model-base-url "
                             f"(or {BASE_URL_ENV}) for a local server that needs no key")
-        client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0)
+        client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0,
+                                    **({"timeout": timeout} if timeout else {}))
         return cls(arg, client, api_key, official=base_url is None)
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
@@ -82,6 +84,8 @@ class OpenAIModel(ChatModel):
             raise from_sdk_exception("openai", exc, self._secrets) from None
         except openai.APIError as exc:
             raise from_sdk_exception("openai", exc, self._secrets) from None
+        except ValueError as exc:
+            raise invalid_body("openai", exc) from None
         if not reply.choices:
             raise ModelError("openai returned no choices", retryable=False)
         return Completion(text=reply.choices[0].message.content or "", usage=_usage(reply.usage))

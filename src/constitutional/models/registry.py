@@ -28,9 +28,9 @@ PROVIDERS = {
                  "canned replies from a YAML/JSON file, for tests and demos"),
         Provider("openai", "constitutional.models.openai_provider:OpenAIModel", "openai/MODEL",
                  "OpenAI API, or any OpenAI-compatible server via --model-base-url / OPENAI_BASE_URL (vLLM, Ollama, llama.cpp)",
-                 "openai", ("base_url",)),
+                 "openai", ("base_url", "timeout")),
         Provider("anthropic", "constitutional.models.anthropic_provider:AnthropicModel", "anthropic/MODEL",
-                 "Anthropic Messages API (ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL honoured)", "anthropic", ("base_url",)),
+                 "Anthropic Messages API (ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL honoured)", "anthropic", ("base_url", "timeout")),
         Provider("langchain", "constitutional.models.langchain_provider:LangChainModel", "langchain:MODULE:ATTR",
                  "any langchain-core chat model (an instance, or a class/function returning one)", "langchain_core"),
     ]

@@ -5,6 +5,7 @@ Providers only translate requests and errors; retrying, pacing and caching are d
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
 
@@ -14,6 +15,8 @@ from constitutional.models.base import ChatModel, Completion, Message, ModelErro
 from constitutional.pipeline.cache import ReplyCache, cache_key
 from constitutional.pipeline.limits import RateLimiter
 from constitutional.pipeline.pricing import Price
+
+RETRY_WAIT_ENV = "CONSTITUTIONAL_RETRY_WAIT"
 
 
 @dataclass
@@ -101,7 +104,10 @@ class ManagedModel(ChatModel):
 
 def managed_model(spec: str, *, cache: bool = True, cache_dir=None, rpm: float | None = None,
                   tpm: float | None = None, max_retries: int = 4, prices_path=None, **options) -> ManagedModel:
-    """The provider for `spec`, wrapped with the cache, rate limits, retries and its price."""
+    """The provider for `spec`, wrapped with the cache, rate limits, retries and its price.
+
+    CONSTITUTIONAL_RETRY_WAIT sets the first retry's wait in seconds (default 1; it doubles each retry).
+    """
     from constitutional.models.registry import create_model
     from constitutional.pipeline.pricing import load_prices, price_for
 
@@ -110,6 +116,6 @@ def managed_model(spec: str, *, cache: bool = True, cache_dir=None, rpm: float |
         inner=inner,
         cache=ReplyCache(cache_dir) if cache else None,
         limiter=RateLimiter(rpm, tpm),
-        retry=RetryPolicy(max_retries=max_retries),
+        retry=RetryPolicy(max_retries=max_retries, initial_wait=float(os.environ.get(RETRY_WAIT_ENV) or 1.0)),
         price=price_for(spec, load_prices(prices_path)),
     )

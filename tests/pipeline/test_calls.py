@@ -136,3 +136,24 @@ def test_concurrent_writer_processes_share_the_cache_safely(tmp_path):
     assert all(p.wait(timeout=120) == 0 for p in procs)
     cache = ReplyCache(tmp_path)
     assert all(cache.get(f"{w}-{i}") == {"text": str(i)} for w in range(4) for i in range(150))
+
+
+def test_the_same_model_name_on_two_servers_does_not_share_cached_replies(tmp_path):
+    cache = ReplyCache(tmp_path)
+    one = managed(Flaky(), cache=cache, endpoint="http://127.0.0.1:1/v1")
+    two = managed(Flaky(), cache=cache, endpoint="http://127.0.0.1:2/v1")
+    asyncio.run(one.generate(MESSAGES))
+    asyncio.run(two.generate(MESSAGES))
+    assert one.inner.calls == 1 and two.inner.calls == 1
+    asyncio.run(managed(Flaky(), cache=cache, endpoint="http://127.0.0.1:2/v1").generate(MESSAGES))
+    assert two.stats.cache_hits == 0
+
+
+def test_managed_model_takes_the_endpoint_from_the_provider_client(tmp_path):
+    from constitutional.pipeline.calls import managed_model
+
+    a = managed_model("openai/m", cache_dir=tmp_path, base_url="http://127.0.0.1:9/v1")
+    assert a.endpoint.startswith("http://127.0.0.1:9/v1")
+    replies = tmp_path / "x.yaml"
+    replies.write_text("rules: []")
+    assert managed_model(f"scripted:{replies}", cache=False).endpoint is None

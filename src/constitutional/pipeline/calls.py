@@ -48,6 +48,7 @@ class ManagedModel(ChatModel):
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     price: Price | None = None
     stats: CallStats = field(default_factory=CallStats)
+    endpoint: str | None = None  # the base URL: the same model name on two servers is two models
 
     @property
     def spec(self) -> str:  # type: ignore[override]
@@ -60,7 +61,8 @@ class ManagedModel(ChatModel):
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
         key = None
         if self.cache is not None:
-            key = cache_key(self.inner.spec, messages, schema, {"sample": 0, **params})
+            key = cache_key(self.inner.spec if self.endpoint is None else f"{self.inner.spec}@{self.endpoint}",
+                            messages, schema, {"sample": 0, **params})
             hit = self.cache.get(key)
             if hit is not None:
                 self.stats.cache_hits += 1
@@ -118,4 +120,5 @@ def managed_model(spec: str, *, cache: bool = True, cache_dir=None, rpm: float |
         limiter=RateLimiter(rpm, tpm),
         retry=RetryPolicy(max_retries=max_retries, initial_wait=float(os.environ.get(RETRY_WAIT_ENV) or 1.0)),
         price=price_for(spec, load_prices(prices_path)),
+        endpoint=str(getattr(getattr(inner, "client", None), "base_url", "") or "") or None,
     )

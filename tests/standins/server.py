@@ -8,6 +8,7 @@ sent as it is (to send broken JSON); a client that hung up before the reply is n
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,10 @@ class StandIn:
 class _Server(ThreadingHTTPServer):
     request_queue_size = 256  # the default 5 refuses connections when many clients call at once
     daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a client killed mid-request is expected
+            super().handle_error(request, client_address)
 
 
 @contextmanager

@@ -134,8 +134,40 @@ def test_batch_needs_an_openai_or_anthropic_model(tmp_path, model):
     assert result.exit_code == 2 and "batch API" in result.output and not (tmp_path / "run").exists()
 
 
+class Killed(BaseException):
+    """Stands for the process being killed."""
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_a_restarted_run_submits_no_batch_twice(tmp_path, provider):
+def test_a_run_stopped_after_submitting_resumes_without_submitting_again(tmp_path, monkeypatch, provider):
+    from constitutional.pipeline.executors.batch import Waves
+
+    polls = {"n": 0}
+    real_wait = Waves._wait
+
+    async def wait_then_die(self, batch):
+        polls["n"] += 1
+        if polls["n"] == 2:  # the second wave's batch is submitted; the process dies while waiting for it
+            raise Killed
+        await real_wait(self, batch)
+
+    monkeypatch.setattr(Waves, "_wait", wait_then_die)
+    with serve_batches(provider) as stand_in:
+        with pytest.raises(Killed):
+            cai(*cai_args(provider, stand_in.url, tmp_path / "run", "--executor", "batch"))
+        assert len(stand_in.submitted) == 2
+        assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "interrupted"
+        second = cai(*cai_args(provider, stand_in.url, tmp_path / "run", "--executor", "batch"))
+    assert second.exit_code == 0, second.output
+    assert "resuming the batches" in second.output and "4 model requests" in second.output  # only the revisions were sent
+    submitted = [custom_id for batch in stand_in.submitted for custom_id in batch]
+    assert len(stand_in.submitted) == 3 and len(submitted) == len(set(submitted)) == 12
+    assert len(records(tmp_path / "run")) == 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_killed_process_restarted_submits_no_batch_twice(tmp_path, provider):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "constitutional"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))

@@ -28,7 +28,7 @@ def check_executor(executor: str, model_spec: str) -> None:
         raise UserError(f"--executor batch needs a model with a batch API, not '{model_spec}'",
                         fix="use an openai/MODEL or anthropic/MODEL spec, or drop --executor batch")
     if executor == "ray" and importlib.util.find_spec("ray") is None:
-        raise UserError("--executor ray needs Ray, which is not installed", fix="pip install 'constitutional[ray]'")
+        raise UserError("--executor ray needs Ray, which is not installed", fix="pip install ray (the ray extra of constitutional)")
 
 
 def run_elsewhere(executor: str, config: RunConfig, scan: Scan, state: RunState, on_record: Callable[[Record], None],
@@ -36,10 +36,12 @@ def run_elsewhere(executor: str, config: RunConfig, scan: Scan, state: RunState,
                   cache_dir=None, max_retries: int = 4) -> RunResult:
     """Run the job with the batch or Ray executor; the result carries `stats` like a ManagedModel's."""
     if executor == "ray":
+        from constitutional.pipeline.cache import default_cache_dir
         from constitutional.pipeline.executors.ray_executor import run_ray_job
 
-        return run_ray_job(config, scan, state, on_record, say, address=ray_address,
-                           model_options={"base_url": base_url, "cache_dir": cache_dir, "max_retries": max_retries})
+        # Resolved here: workers do not see the driver's environment.
+        options = {"base_url": base_url, "cache_dir": cache_dir or default_cache_dir(), "max_retries": max_retries}
+        return run_ray_job(config, scan, state, on_record, say, address=ray_address, model_options=options)
     return _run_batch(config, scan, state, on_record, say, base_url)
 
 

@@ -1,0 +1,98 @@
+"""`--executor ray`: the prompt set sharded across Ray workers, each running the in-process pipeline.
+
+The driver reads the prompts, deals them round-robin into one shard per CPU of the cluster (at most
+one per prompt), and starts one task per shard. A task builds its own model with its share of the
+global rate limits (--rpm and --tpm divided by the number of shards; --concurrency applies per
+worker) and streams each record back as it finishes. The driver writes every record through the
+runner's RecordWriter, once per prompt id, so a retried task cannot duplicate one, and an
+interrupted run resumes from records.jsonl like any other.
+
+Workers need `constitutional` (and the provider's SDK) installed on every node; prompts, the
+constitution and settings travel with the tasks, so no shared file system is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict
+
+import ray
+
+from constitutional.errors import UserError
+from constitutional.pipeline.calls import ManagedModel, managed_model
+from constitutional.pipeline.executors.common import ExecutorResult, RunOutput, run_output
+from constitutional.pipeline.prompt_sets import PromptItem
+from constitutional.pipeline.records import Record
+from constitutional.pipeline.runner import RunConfig, RunState, Scan, _process_safely, _usable
+
+
+def run_ray_job(config: RunConfig, scan: Scan, state: RunState, on_record: Callable[[Record], None],
+                say: Callable[[str], None], address: str | None = None, model_options: dict | None = None) -> ExecutorResult:
+    if not ray.is_initialized():
+        ray.init(address=address, **({} if address else {"include_dashboard": False}))
+    items = [item for item in _usable(config.prompts, config.limit) if item.id not in state.done_ids]
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    shards = max(1, min(len(items), cpus))
+    say(f"ray: {len(items)} prompts in {shards} shard(s) on a cluster of {cpus} CPUs")
+    with run_output(config, scan, state, on_record) as output:
+        if items:
+            asyncio.run(_collect(config, [items[k::shards] for k in range(shards)], model_options or {},
+                                 set(state.done_ids), output))
+    return output.result
+
+
+async def _collect(config: RunConfig, shards: list[list[PromptItem]], options: dict, written: set[str],
+                   output: RunOutput) -> None:
+    streams = [_run_shard.remote(config, shard, len(shards), options) for shard in shards]
+
+    async def drain(stream) -> None:
+        async for ref in stream:
+            kind, data = await ref
+            if kind == "stats":
+                for name, value in data.items():
+                    setattr(output.result.stats, name, getattr(output.result.stats, name) + value)
+            elif data["id"] not in written:  # a task Ray retried streams its shard again
+                written.add(data["id"])
+                output.write(Record.model_validate(data))
+
+    try:
+        await asyncio.gather(*(drain(stream) for stream in streams))
+    except ray.exceptions.RayTaskError as exc:
+        if isinstance(exc.cause, UserError):
+            raise exc.cause from None
+        raise
+
+
+@ray.remote(num_returns="streaming", num_cpus=1)
+def _run_shard(config: RunConfig, items: list[PromptItem], shards: int, options: dict):
+    """Yield ("record", record) as each prompt of the shard finishes, then ("stats", call counts)."""
+    model = managed_model(config.model_spec, cache=config.cache, rpm=config.rpm / shards if config.rpm else None,
+                          tpm=config.tpm / shards if config.tpm else None, **options)
+    loop = asyncio.new_event_loop()
+    records = _records(config, model, items)
+    try:
+        while True:
+            try:
+                record = loop.run_until_complete(records.__anext__())
+            except StopAsyncIteration:
+                break
+            yield "record", record.model_dump(mode="json")
+    finally:
+        loop.run_until_complete(model.aclose())
+        loop.close()
+    yield "stats", asdict(model.stats)
+
+
+async def _records(config: RunConfig, model: ManagedModel, items: list[PromptItem]) -> AsyncIterator[Record]:
+    """The shard's records as they finish, at most config.concurrency prompts in flight."""
+    slots = asyncio.Semaphore(config.concurrency)
+
+    async def one(item: PromptItem) -> Record:
+        async with slots:
+            return await _process_safely(item, model, config)
+
+    for finished in asyncio.as_completed([one(item) for item in items]):
+        yield await finished
+
+

@@ -1,0 +1,53 @@
+"""`cai run --executor ray` on a local Ray instance with two CPUs."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from constitutional.cli.app import app
+from tests.helpers import ROOT, write
+
+ray = pytest.importorskip("ray")
+pytestmark = pytest.mark.slow
+QUICKSTART = ROOT / "examples" / "prompts" / "quickstart.jsonl"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def cai(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def rows(out):
+    return [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+
+
+def test_ray_run_writes_the_same_records_as_the_in_process_runner(tmp_path, scripted_spec, short_constitution):
+    common = ["-c", short_constitution, "--model", scripted_spec, "--no-cache", "--no-eval", "-q"]
+    local = cai("run", QUICKSTART, *common, "--out", tmp_path / "local")
+    sharded = cai("run", QUICKSTART, *common, "--out", tmp_path / "ray", "--executor", "ray")
+    assert local.exit_code == 0 and sharded.exit_code == 0, local.output + sharded.output
+    assert "2 shard(s)" in sharded.output and "12 model requests" in sharded.output
+    by_id = lambda out: {r["id"]: r for r in rows(out)}  # noqa: E731
+    assert by_id(tmp_path / "ray") == by_id(tmp_path / "local") and len(rows(tmp_path / "ray")) == 4
+    assert {p.name for p in (tmp_path / "ray").iterdir()} == {p.name for p in (tmp_path / "local").iterdir()}
+    manifest = json.loads((tmp_path / "ray" / "run.json").read_text())
+    assert manifest["status"] == "finished" and manifest["counts"]["records"] == 4 and manifest["usage"]["calls"] == 12
+
+
+def test_ray_run_resumes_and_writes_every_record_once(tmp_path, scripted_spec):
+    prompts = write(tmp_path / "p.txt", "".join(f"question number {n}\n" for n in range(7)))
+    out = tmp_path / "run"
+    first = cai("run", prompts, "--model", scripted_spec, "--limit", "3", "--out", out, "--no-eval", "-q")
+    assert first.exit_code == 0, first.output
+    second = cai("run", prompts, "--model", scripted_spec, "--out", out, "--no-eval", "-q", "--executor", "ray", "--rpm", "6000")
+    assert second.exit_code == 0, second.output
+    assert "4 prompts in 2 shard(s)" in second.output
+    ids = [r["id"] for r in rows(out)]
+    assert len(ids) == len(set(ids)) == 7

@@ -45,10 +45,15 @@ def build_report(lines: list[dict], *, constitution: Constitution, constitution_
     _add_critique_violations(principles, items or [], constitution)
     warnings = []
     if judge_spec is not None and canaries.get("judge_trusted") is False:
-        rate = canaries.get("judge_fooled_rate")
-        shown = "every reply was unusable" if rate is None else f"it accepted {round(100 * rate)}% of the planted controls"
-        warnings.append(f"the judge ({judge_spec}) was fooled by canaries: {shown}; model-judged verdicts are marked "
-                        "low confidence and sent to review, and deterministic signals decide wherever they are strong")
+        rate, missed = canaries.get("judge_fooled_rate"), canaries.get("judge_missed_fix_rate")
+        if rate is None:
+            shown = "was not trusted: every reply to the canaries was unusable"
+        elif rate > canaries.get("threshold", 0.25):
+            shown = f"was fooled by canaries: it accepted {round(100 * rate)}% of the planted bad answers"
+        else:
+            shown = f"rejected {round(100 * (missed or 0))}% of the planted genuine fixes, so its approvals and rejections say little"
+        warnings.append(f"the judge ({judge_spec}) {shown}; model-judged verdicts are marked low confidence and sent "
+                        "to review, and deterministic signals decide wherever they are strong")
     if judge_failures:
         warnings.append(f"{judge_failures} judge call(s) failed or did not parse after one re-ask; those checks are recorded as errors")
     return {
@@ -58,7 +63,8 @@ def build_report(lines: list[dict], *, constitution: Constitution, constitution_
         "input": {"kind": input_kind, "path": input_path},
         "constitution": constitution_manifest,
         "judge": {"spec": judge_spec, "trusted": canaries.get("judge_trusted"),
-                  "fooled_rate": canaries.get("judge_fooled_rate"), "failed_calls": judge_failures},
+                  "fooled_rate": canaries.get("judge_fooled_rate"), "missed_fix_rate": canaries.get("judge_missed_fix_rate"),
+                  "failed_calls": judge_failures},
         "total": len(lines),
         "needs_review": sum(bool(line["needs_review"]) for line in lines),
         "counts": counts,

@@ -1,0 +1,115 @@
+"""The executors against the in-process runner, on the same job.
+
+Prints, each measured in this one run:
+  - calls/s of `--executor ray` on a local two-CPU Ray instance ÷ calls/s of the in-process runner,
+    on the bundled local model (CPU-bound: the in-process runner calls it one at a time; each Ray
+    worker loads its own copy, so two prompts run at once);
+  - the batch executor's cost ÷ the in-process runner's (both from the records' cost_usd), through
+    the real openai and anthropic SDKs against local stand-ins of the chat and batch APIs, with a
+    price table giving the model a list price (the batch APIs charge half).
+
+Run: python benchmarks/executors.py [--prompts N] [--max-tokens T]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
+
+from constitutional.constitution import load_constitution  # noqa: E402
+from constitutional.pipeline.calls import managed_model  # noqa: E402
+from constitutional.pipeline.executors import run_elsewhere  # noqa: E402
+from constitutional.pipeline.loop import LoopSettings  # noqa: E402
+from constitutional.pipeline.runner import RunConfig, open_run_dir, run_job, scan_prompts  # noqa: E402
+
+CONSTITUTION = ROOT / "examples" / "constitutions" / "short.yaml"
+QUICKSTART = ROOT / "examples" / "prompts" / "quickstart.jsonl"
+
+
+def config_for(prompts: Path, out: Path, spec: str, max_tokens: int, concurrency: int = 1) -> RunConfig:
+    settings = LoopSettings(max_tokens={"draft": max_tokens, "critique": max(96, max_tokens), "revise": max_tokens})
+    return RunConfig(prompts=prompts, out=out, constitution=load_constitution(str(CONSTITUTION)), model_spec=spec,
+                     judge_spec=None, settings=settings, concurrency=concurrency, cache=False)
+
+
+def in_process(config: RunConfig, **options) -> tuple[float, float, int]:
+    """(calls/s, cost in USD, calls) of the in-process runner."""
+    state = open_run_dir(config, force=False)
+    model = managed_model(config.model_spec, cache=False, **options)
+    start = time.perf_counter()
+    result = asyncio.run(run_job(config, model, scan_prompts(config.prompts, None), state))
+    return result.usage.calls / (time.perf_counter() - start), result.usage.cost_usd, result.usage.calls
+
+
+def elsewhere(executor: str, config: RunConfig, **options) -> tuple[float, float, int]:
+    state = open_run_dir(config, force=False)
+    start = time.perf_counter()
+    result = run_elsewhere(executor, config, scan_prompts(config.prompts, None), state, lambda r: None, lambda s: None,
+                           **options)
+    return result.usage.calls / (time.perf_counter() - start), result.usage.cost_usd, result.usage.calls
+
+
+def ray_ratio(work: Path, n: int, max_tokens: int) -> None:
+    import ray
+
+    prompts = work / "prompts.txt"
+    prompts.write_text("".join(f"Give one practical tip about topic number {i}.\n" for i in range(n)))
+    local_rate, _, local_calls = in_process(config_for(prompts, work / "in-process", "local", max_tokens))
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        elsewhere("ray", config_for(prompts, work / "warm-up", "local", max_tokens))  # workers started once
+        ray_rate, _, ray_calls = elsewhere("ray", config_for(prompts, work / "ray", "local", max_tokens))
+    finally:
+        ray.shutdown()
+    print(f"local model, {n} prompts, max {max_tokens} tokens a reply:")
+    print(f"  in-process runner: {local_rate:.2f} calls/s ({local_calls} calls)")
+    print(f"  ray, two workers:  {ray_rate:.2f} calls/s ({ray_calls} calls)")
+    print(f"  ratio ray ÷ in-process: {ray_rate / local_rate:.2f}")
+
+
+def batch_cost_ratio(work: Path) -> None:
+    from tests.standins.anthropic_messages import messages_server
+    from tests.standins.batch_apis import serve_batches
+    from tests.standins.openai_compatible import chat_server
+    from tests.standins.server import serve
+
+    prices = work / "prices.yaml"
+    prices.write_text("bench: {input: 2.50, output: 10.00, cached_input: 1.25}\n")
+    os.environ["CONSTITUTIONAL_PRICES"] = str(prices)
+    os.environ["CONSTITUTIONAL_BATCH_POLL_SECONDS"] = "0.01"
+    for provider, sync_api in (("openai", chat_server(formats=("json_schema",))), ("anthropic", messages_server())):
+        suffix = "/v1" if provider == "openai" else ""
+        spec = f"{provider}/bench"
+        with serve(sync_api) as server:
+            _, sync_cost, sync_calls = in_process(config_for(QUICKSTART, work / f"{provider}-sync", spec, 256, 8),
+                                                  base_url=server.url + suffix)
+        with serve_batches(provider) as stand_in:
+            _, batch_cost, batch_calls = elsewhere("batch", config_for(QUICKSTART, work / f"{provider}-batch", spec, 256),
+                                                   base_url=stand_in.url + suffix)
+        print(f"{provider}: in-process ${sync_cost:.6f} ({sync_calls} calls), batch ${batch_cost:.6f} "
+              f"({batch_calls} calls); cost ratio batch ÷ in-process: {batch_cost / sync_cost:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prompts", type=int, default=8)
+    parser.add_argument("--max-tokens", type=int, default=48)
+    args = parser.parse_args()
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+        os.environ.pop(name, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["CONSTITUTIONAL_CACHE_DIR"] = str(Path(tmp) / "cache")
+        batch_cost_ratio(Path(tmp))
+        ray_ratio(Path(tmp), args.prompts, args.max_tokens)
+
+
+if __name__ == "__main__":
+    main()

@@ -72,7 +72,8 @@ def run(
         shown = "\n".join(f"  {prompts}:{p.line}: {p.message}" for p in scan.problems[:20])
         raise UserError(f"{scan.problem_count} malformed prompt line(s):\n{shown}", fix="fix those lines, or drop --strict to skip them")
     if scan.total == 0:
-        raise UserError(f"no usable prompts in {prompts}", fix="add prompts (see `cai run --help` for the formats)")
+        shown = "".join(f"\n  {prompts}:{p.line}: {p.message}" for p in scan.problems[:20])
+        raise UserError(f"no usable prompts in {prompts}{shown}", fix="add prompts (see `cai run --help` for the formats)")
     chat_model = managed_model(model, cache=not no_cache, cache_dir=cache_dir, rpm=rpm, tpm=tpm, max_retries=max_retries,
                                base_url=model_base_url, timeout=timeout)
     config = RunConfig(prompts=prompts, out=out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),

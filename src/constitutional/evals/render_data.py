@@ -67,12 +67,31 @@ def find_spans(text: str, quote: str) -> list[tuple[int, int]]:
     return [m.span() for m in pattern.finditer(text)]
 
 
+MAX_DIFF_WORK = 4_000_000  # words in the draft times words in the revision
+
+
+def _prefix_suffix_opcodes(wa: list[str], wb: list[str]) -> list[tuple]:
+    """A cheap diff: the common start and end are equal, everything between them is replaced."""
+    start = 0
+    while start < min(len(wa), len(wb)) and wa[start] == wb[start]:
+        start += 1
+    end = 0
+    while end < min(len(wa), len(wb)) - start and wa[-1 - end] == wb[-1 - end]:
+        end += 1
+    return [("equal", 0, start, 0, start), ("replace", start, len(wa) - end, start, len(wb) - end),
+            ("equal", len(wa) - end, len(wa), len(wb) - end, len(wb))]
+
+
 def _changed_ranges(a: str, b: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
     """Character ranges of `a` removed and of `b` added, from a word-level diff."""
     ta, tb = list(TOKEN.finditer(a)), list(TOKEN.finditer(b))
-    matcher = difflib.SequenceMatcher(None, [m.group().lower() for m in ta], [m.group().lower() for m in tb], autojunk=False)
+    wa, wb = [m.group().lower() for m in ta], [m.group().lower() for m in tb]
+    if len(wa) * len(wb) > MAX_DIFF_WORK:
+        opcodes = _prefix_suffix_opcodes(wa, wb)  # a full diff of huge texts can take hours
+    else:
+        opcodes = difflib.SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes()
     removed, added = [], []
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in opcodes:
         if op in ("delete", "replace") and i2 > i1:
             removed.append((ta[i1].start(), ta[i2 - 1].end()))
         if op in ("insert", "replace") and j2 > j1:

@@ -55,8 +55,10 @@ def _item(line: int, prompt: object, given_id: object, meta: dict) -> PromptItem
         return InputProblem(line, "'prompt' must be a string")
     if not prompt.strip():
         return InputProblem(line, "empty prompt")
-    if any("\udc80" <= ch <= "\udcff" for ch in prompt):
+    if not _utf8(prompt):
         return InputProblem(line, "the prompt is not valid UTF-8; re-save the file as UTF-8")
+    if not _utf8([given_id, meta]):
+        return InputProblem(line, "the id or another field is not valid UTF-8; re-save the file as UTF-8")
     if given_id is None or given_id == "":
         pid = prompt_id(prompt)
     elif isinstance(given_id, (str, int)) and not isinstance(given_id, bool):
@@ -64,6 +66,15 @@ def _item(line: int, prompt: object, given_id: object, meta: dict) -> PromptItem
     else:
         return InputProblem(line, "'id' must be a string or a whole number")
     return PromptItem(pid, prompt, meta, line)
+
+
+def _utf8(value: object) -> bool:
+    """False if the value holds bytes that were not UTF-8, or a lone surrogate from a \\ud800-style escape."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _jsonl(path: Path) -> Iterator[PromptItem | InputProblem]:

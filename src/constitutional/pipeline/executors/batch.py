@@ -20,14 +20,12 @@ would submit that batch again.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import os
 import random
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from pydantic import ValidationError
@@ -36,13 +34,13 @@ from constitutional.errors import UserError
 from constitutional.models.base import Completion, ModelError
 from constitutional.models.structured import StructuredOutputError, _short, parse_reply
 from constitutional.pipeline.calls import CallStats
+from constitutional.pipeline.executors.batch_log import BatchLog
 from constitutional.pipeline.executors.common import RunOutput, run_output
 from constitutional.pipeline.loop import Call, Plan, Reply, plan
 from constitutional.pipeline.pricing import Price
 from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.pipeline.records import Record, RecordError
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, _usable
-from constitutional.pipeline.rundir import write_json_atomic
 
 POLL_ENV = "CONSTITUTIONAL_BATCH_POLL_SECONDS"  # the first wait between polls; it grows to POLL_MAX
 POLL_MAX = 60.0
@@ -60,89 +58,6 @@ class BatchAPI(Protocol):
     async def poll(self, batch_id: str) -> tuple[bool, str]: ...  # (ended, status)
     async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Outcome]: ...
     async def aclose(self) -> None: ...
-
-
-# -- reusing a synchronous provider's request building and reply reading --------------------------
-
-class Sent(Exception):
-    """Raised in place of sending a request: carries the request the provider built."""
-
-    def __init__(self, request: dict):
-        super().__init__("request captured")
-        self.request = request
-
-
-class _Endpoint:
-    def __init__(self, reply=None):
-        self.reply = reply
-
-    async def create(self, **request):
-        if self.reply is None:
-            raise Sent(request)
-        return self.reply
-
-
-def _twin(model, path: str, reply=None):
-    """The provider with its SDK client replaced by an endpoint at `path` that captures or answers."""
-    client = _Endpoint(reply)
-    for name in reversed(path.split(".")):
-        client = type("Client", (), {name: client})()
-    twin = copy.copy(model)
-    twin.client = client
-    return twin
-
-
-async def built_request(model, path: str, send: Callable) -> dict:
-    """The request `send(provider)` would make, as the provider builds it for a synchronous call."""
-    try:
-        await send(_twin(model, path))
-    except Sent as sent:
-        return sent.request
-    raise AssertionError("the provider made no request")
-
-
-async def read_reply(model, path: str, reply, send: Callable) -> Completion:
-    """The Completion the provider makes of `reply`, as if a synchronous call had received it."""
-    return await send(_twin(model, path, reply))
-
-
-# -- batches.json ---------------------------------------------------------------------------------
-
-class BatchLog:
-    """DIR/batches.json: the job's prompt ids, and per wave its batches (id, requests, status)."""
-
-    def __init__(self, path: Path, model: str, prompt_ids: list[str]):
-        self.path = path
-        self.data = {"version": 1, "model": model, "prompt_ids": prompt_ids, "finished": False, "waves": []}
-
-    @classmethod
-    def resume(cls, path: Path, model: str) -> "BatchLog | None":
-        """The unfinished job saved at `path` for `model`, or None."""
-        if not path.exists():
-            return None
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UserError(f"cannot read {path}: {exc}", fix="delete it to resubmit the unfinished batches") from None
-        if data.get("finished") or data.get("model") != model:
-            return None
-        log = cls(path, model, data["prompt_ids"])
-        log.data = data
-        return log
-
-    @property
-    def prompt_ids(self) -> list[str]:
-        return self.data["prompt_ids"]
-
-    def wave(self, number: int, calls: dict[str, Call]) -> dict:
-        waves = self.data["waves"]
-        if number == len(waves):
-            stages = sorted({c.stage for c in calls.values()})
-            waves.append({"wave": number, "stages": stages, "requests": len(calls), "batches": []})
-        return waves[number]
-
-    def save(self) -> None:
-        write_json_atomic(self.path, self.data)
 
 
 # -- the driver -----------------------------------------------------------------------------------

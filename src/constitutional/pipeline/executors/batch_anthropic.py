@@ -8,7 +8,7 @@ import anthropic
 from constitutional.models.anthropic_provider import AnthropicModel
 from constitutional.models.base import Completion, ModelError
 from constitutional.models.http_errors import from_sdk_exception
-from constitutional.pipeline.executors.batch import built_request, read_reply
+from constitutional.pipeline.executors.provider_io import ProviderIO
 from constitutional.pipeline.loop import Call
 
 RETRYABLE = ("overloaded_error", "api_error", "rate_limit_error", "timeout_error")
@@ -21,13 +21,14 @@ class AnthropicBatches:
     def __init__(self, model: AnthropicModel):
         self.model = model
         self.client = model.client
+        self.io = ProviderIO(model, anthropic)
 
     @staticmethod
     def _send(call: Call):
         return lambda provider: provider.generate(call.messages, schema=call.schema, max_tokens=call.max_tokens)
 
     async def entry(self, custom_id: str, call: Call) -> dict:
-        return {"custom_id": custom_id, "params": await built_request(self.model, "messages", self._send(call))}
+        return {"custom_id": custom_id, "params": await self.io.request(self._send(call))}
 
     async def submit(self, entries: list[dict]) -> str:
         try:
@@ -54,7 +55,7 @@ class AnthropicBatches:
 
     async def _outcome(self, result, call: Call) -> Completion | ModelError:
         if result.type == "succeeded":
-            return await read_reply(self.model, "messages", result.message, self._send(call))
+            return await self.io.read(result.message.model_dump(mode="json"), self._send(call))
         if result.type == "errored":
             error = result.error.error
             return ModelError(f"anthropic batch request failed: {error.type}: {error.message}",
@@ -62,4 +63,5 @@ class AnthropicBatches:
         return ModelError(f"anthropic batch request {result.type} before it ran", retryable=True)
 
     async def aclose(self) -> None:
+        await self.io.aclose()
         await self.client.close()

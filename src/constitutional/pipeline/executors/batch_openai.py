@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 
 import openai
-from openai.types.chat import ChatCompletion
 
 from constitutional.models.base import Completion, ModelError
 from constitutional.models.http_errors import from_sdk_exception
 from constitutional.models.openai_provider import OpenAIModel, _structured_request
-from constitutional.pipeline.executors.batch import built_request, read_reply
+from constitutional.pipeline.executors.provider_io import ProviderIO
 from constitutional.pipeline.loop import Call
 
 ENDPOINT = "/v1/chat/completions"
@@ -26,6 +25,7 @@ class OpenAIBatches:
     def __init__(self, model: OpenAIModel):
         self.model = model
         self.client = model.client
+        self.io = ProviderIO(model, openai)
 
     def _send(self, call: Call):
         # Strict json_schema only: a batch cannot fall back to another structured mode as the provider does.
@@ -33,7 +33,7 @@ class OpenAIBatches:
         return lambda provider: provider._complete(call.messages, {"max_tokens": call.max_tokens}, response_format)
 
     async def entry(self, custom_id: str, call: Call) -> dict:
-        body = await built_request(self.model, "chat.completions", self._send(call))
+        body = await self.io.request(self._send(call))
         return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
 
     async def submit(self, entries: list[dict]) -> str:
@@ -73,7 +73,7 @@ class OpenAIBatches:
         body = response.get("body") or {}
         if status == 200:
             try:
-                return await read_reply(self.model, "chat.completions", ChatCompletion.model_validate(body), self._send(call))
+                return await self.io.read(body, self._send(call))
             except ModelError as exc:
                 return exc
         error = body.get("error") or row.get("error") or {}
@@ -82,4 +82,5 @@ class OpenAIBatches:
                           retryable=status in RETRYABLE, status=status)
 
     async def aclose(self) -> None:
+        await self.io.aclose()
         await self.client.close()

@@ -1,0 +1,47 @@
+"""DIR/batches.json: what a restarted batch run needs to submit nothing twice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from constitutional.errors import UserError
+from constitutional.pipeline.loop import Call
+from constitutional.pipeline.rundir import write_json_atomic
+
+
+class BatchLog:
+    """DIR/batches.json: the job's prompt ids, and per wave its batches (id, requests, status)."""
+
+    def __init__(self, path: Path, model: str, prompt_ids: list[str]):
+        self.path = path
+        self.data = {"version": 1, "model": model, "prompt_ids": prompt_ids, "finished": False, "waves": []}
+
+    @classmethod
+    def resume(cls, path: Path, model: str) -> "BatchLog | None":
+        """The unfinished job saved at `path` for `model`, or None."""
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"cannot read {path}: {exc}", fix="delete it to resubmit the unfinished batches") from None
+        if data.get("finished") or data.get("model") != model:
+            return None
+        log = cls(path, model, data["prompt_ids"])
+        log.data = data
+        return log
+
+    @property
+    def prompt_ids(self) -> list[str]:
+        return self.data["prompt_ids"]
+
+    def wave(self, number: int, calls: dict[str, Call]) -> dict:
+        waves = self.data["waves"]
+        if number == len(waves):
+            stages = sorted({c.stage for c in calls.values()})
+            waves.append({"wave": number, "stages": stages, "requests": len(calls), "batches": []})
+        return waves[number]
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.data)

@@ -36,10 +36,10 @@ def batch_env(monkeypatch, tmp_path):
     monkeypatch.setenv("CONSTITUTIONAL_PRICES", str(prices))
 
 
-def cai_args(provider, url, out, *extra):
+def cai_args(provider, url, out, *extra, evaluate=False):
     base = f"{url}/v1" if provider == "openai" else url
     return ["run", str(QUICKSTART), "--model", f"{provider}/tiny", "--model-base-url", base, "--out", str(out),
-            "--no-eval", "-q", *extra]
+            *([] if evaluate else ["--no-eval"]), "-q", *extra]
 
 
 def cai(*args):
@@ -79,6 +79,23 @@ def test_batch_run_writes_the_same_records_as_the_in_process_runner_at_half_the_
     assert batch_run["cost_usd"] == pytest.approx(sync_run["cost_usd"] / 2) and batch_run["cost_usd"] > 0
     log = json.loads((tmp_path / "batch" / "batches.json").read_text())
     assert log["finished"] and [w["stages"] for w in log["waves"]] == [["draft"], ["critique"], ["revise"]]
+
+
+def test_batch_run_with_rounds_and_the_eval_leaves_the_same_run_directory(tmp_path):
+    options = ["--rounds", "2", "--principles", "sample:1"]  # the judge is the model, called synchronously
+    with sync_server("openai") as server:
+        sync = cai(*cai_args("openai", server.url, tmp_path / "sync", "--no-cache", *options, evaluate=True))
+    with serve_batches("openai") as stand_in:
+        batch = cai(*cai_args("openai", stand_in.url, tmp_path / "batch", "--executor", "batch", *options, evaluate=True))
+    assert sync.exit_code == 0 and batch.exit_code == 0, sync.output + batch.output
+    assert len(stand_in.submitted) == 5  # draft, then critique and revise in each of two rounds
+    assert {k: without_cost(v) for k, v in records(tmp_path / "batch").items()} == \
+           {k: without_cost(v) for k, v in records(tmp_path / "sync").items()}
+    assert all(len(row["steps"]) == 2 for row in records(tmp_path / "batch").values())
+    files = {p.name for p in (tmp_path / "batch").iterdir()}
+    assert files == {p.name for p in (tmp_path / "sync").iterdir()} | {"batches.json"} >= {"eval.jsonl", "report.json"}
+    verdicts = lambda d: sorted(json.loads(line)["verdict"] for line in (tmp_path / d / "eval.jsonl").read_text().splitlines())  # noqa: E731
+    assert verdicts("batch") == verdicts("sync")
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

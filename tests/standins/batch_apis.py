@@ -3,6 +3,7 @@
 Each request in a batch is answered by the synchronous stand-in of the same provider, so a batch run
 and an in-process run of the same job get the same replies. Results come back in reverse order.
 A batch stays in progress while `hold` is set, and for its first `polls_before_done` polls.
+Synchronous calls (POST /v1/chat/completions, /v1/messages: the eval's judge) are answered as well.
 Every batch submitted is kept in `submitted` (its custom ids), so tests can count resubmissions.
 """
 
@@ -37,6 +38,9 @@ class BatchStandIn:
     # -- routes: (method, path, body bytes, headers) → (status, bytes, content type) --
     def handle(self, method: str, path: str, body: bytes, headers: dict) -> tuple[int, bytes, str]:
         with self._lock:
+            if method == "POST" and path in ("/v1/chat/completions", "/v1/messages"):
+                status, reply, _ = self._answer(path, headers, json.loads(body))
+                return _json(reply, status)
             if self.provider == "openai":
                 return self._openai(method, path.removeprefix("/v1"), body, headers)
             return self._anthropic(method, path.removeprefix("/v1"), body)

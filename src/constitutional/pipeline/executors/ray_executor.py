@@ -67,8 +67,7 @@ async def _collect(config: RunConfig, shards: list[list[PromptItem]], options: d
 @ray.remote(num_returns="streaming", num_cpus=1)
 def _run_shard(config: RunConfig, items: list[PromptItem], shards: int, options: dict):
     """Yield ("record", record) as each prompt of the shard finishes, then ("stats", call counts)."""
-    model = managed_model(config.model_spec, cache=config.cache, rpm=config.rpm / shards if config.rpm else None,
-                          tpm=config.tpm / shards if config.tpm else None, **options)
+    model = worker_model(config, shards, options)
     loop = asyncio.new_event_loop()
     records = _records(config, model, items)
     try:
@@ -82,6 +81,12 @@ def _run_shard(config: RunConfig, items: list[PromptItem], shards: int, options:
         loop.run_until_complete(model.aclose())
         loop.close()
     yield "stats", asdict(model.stats)
+
+
+def worker_model(config: RunConfig, shards: int, options: dict) -> ManagedModel:
+    """A worker's model, with its share of the global rate limits."""
+    return managed_model(config.model_spec, cache=config.cache, rpm=config.rpm / shards if config.rpm else None,
+                         tpm=config.tpm / shards if config.tpm else None, **options)
 
 
 async def _records(config: RunConfig, model: ManagedModel, items: list[PromptItem]) -> AsyncIterator[Record]:

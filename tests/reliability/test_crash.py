@@ -49,11 +49,11 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
         written_before = 0
         for _ in range(KILLS):
             proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
-            seen = len(server.requests)
+            # A random moment, measured in model requests so it does not depend on the machine's speed.
+            kill_at = len(server.requests) + rng.randint(1, 80)
             deadline = time.monotonic() + 60
-            while len(server.requests) == seen and time.monotonic() < deadline:
-                time.sleep(0.01)  # wait until this process is calling the model
-            time.sleep(rng.uniform(0.0, 1.5))
+            while len(server.requests) < kill_at and time.monotonic() < deadline:
+                time.sleep(0.002)
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             lines = complete_lines(out)  # valid JSON, every complete line

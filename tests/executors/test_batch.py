@@ -215,3 +215,24 @@ def _submitted_ids(out):
     except (OSError, ValueError):
         return []
     return [b["id"] for w in log["waves"] for b in w["batches"]]
+
+
+def test_a_resumed_job_whose_prompts_changed_is_refused(tmp_path, monkeypatch):
+    from constitutional.pipeline.executors.batch import Waves
+
+    prompts = write(tmp_path / "p.txt", "first question\nsecond question\n")
+
+    async def die(self, batch):
+        raise Killed
+
+    with serve_batches("openai") as stand_in:
+        args = cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch")
+        args[1] = str(prompts)
+        with monkeypatch.context() as patch:
+            patch.setattr(Waves, "_wait", die)
+            with pytest.raises(Killed):
+                cai(*args)
+        write(prompts, "first question\nsecond question edited\n")
+        result = cai(*args)
+    assert result.exit_code == 2 and "the prompts or the constitution changed" in result.output
+    assert len(stand_in.submitted) == 1

@@ -87,7 +87,7 @@ class Waves:
         for batch in wave["batches"]:
             await self._wait(batch)
             outcomes.update(await self._provider(self.api.results, batch["id"], calls))
-        ended = ", ".join(sorted({b["status"] for b in wave["batches"]}))
+        ended = ", ".join(sorted({b.get("provider_status", b["status"]) for b in wave["batches"]}))
         missing = ModelError(f"the batch ended ({ended}) without a result for this request", retryable=True)
         return {custom_id: outcomes.get(custom_id, missing) for custom_id in calls}
 

@@ -41,6 +41,10 @@ class BatchLog:
         if number == len(waves):
             stages = sorted({c.stage for c in calls.values()})
             waves.append({"wave": number, "stages": stages, "requests": len(calls), "batches": []})
+        if waves[number]["requests"] != len(calls):
+            raise UserError(f"wave {number + 1} was submitted with {waves[number]['requests']} requests, but the job "
+                            f"now makes {len(calls)}: the prompts or the constitution changed", where=str(self.path),
+                            fix="restore them and rerun, or delete batches.json to submit the unfinished prompts again")
         return waves[number]
 
     def save(self) -> None:

@@ -103,3 +103,15 @@ def test_kill_9_then_rerun_finishes_with_every_record_once(tmp_path):
     assert sorted(written) == sorted(f"p{i}" for i in range(n)) and len(written) == n
     # Calls that had returned before a kill are cached; only what was in flight is repeated.
     assert calls(log) <= n * 3 + 3 * concurrency * 3
+
+
+def test_rerunning_a_finished_job_with_its_eval_makes_zero_model_calls(tmp_path):
+    spec, log = scripted(tmp_path)
+    path, out = prompts(tmp_path, 3), tmp_path / "run"
+    first = CliRunner().invoke(app, ["run", str(path), "-m", spec, "-o", str(out), "-q"])  # the model is also the judge
+    assert first.exit_code in (0, 1), first.output
+    assert (out / "eval.jsonl").exists()
+    before = calls(log)
+    again = CliRunner().invoke(app, ["run", str(path), "-m", spec, "-o", str(out), "-q"])
+    assert again.exit_code == first.exit_code
+    assert calls(log) == before

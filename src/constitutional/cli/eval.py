@@ -42,13 +42,14 @@ def default_judge(source: EvalInput) -> str:
 
 
 def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: str | None, out: Path,
-                        quiet: bool = False, base_url: str | None = None, timeout: float | None = None) -> EvalResult:
+                        quiet: bool = False, base_url: str | None = None, timeout: float | None = None,
+                        cache: bool = True, cache_dir: Path | None = None) -> EvalResult:
     """Run the eval stage and print a short summary; shared by `cai eval` and `cai run`."""
     judge_model = None
     if judge is not None and judge.strip().lower() != NO_JUDGE:
-        # Retries and rate limits as for the run's model; no reply cache, so a re-run re-judges.
+        # Retries, limits and the reply cache as for the run's model: re-running a finished job calls no model.
         options = {key: value for key, value in (("base_url", base_url), ("timeout", timeout)) if value}
-        judge_model = managed_model(judge, cache=False, **options)
+        judge_model = managed_model(judge, cache=cache, cache_dir=cache_dir, **options)
     done = {"n": 0}
     total = len(source.items)
 
@@ -77,6 +78,8 @@ def eval_command(
     constitution: str = typer.Option(None, "--constitution", "-c", help="A constitution file or built-in name (default: the run's, else 'default')."),
     judge: str = typer.Option(None, "--judge", "-j", help="Judge model spec, or 'none' for deterministic signals only (default: the run's judge or model, else 'local')."),
     out: Path = typer.Option(None, "--out", "-o", help="Where to write eval.jsonl, report.json and report.html (default: the run directory, or INPUT-eval/ for a JSONL)."),
+    judge_base_url: str = typer.Option(None, "--judge-base-url", help="Server URL for an openai/ or anthropic/ judge (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache for judge calls."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-record lines."),
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.
@@ -87,5 +90,6 @@ def eval_command(
     source = read_input(input)
     loaded = constitution_for(source, constitution)
     out = out or (input if source.kind == "run" else input.with_name(input.stem + "-eval"))
-    result = evaluate_and_report(source, loaded, judge or default_judge(source), out, quiet)
+    result = evaluate_and_report(source, loaded, judge or default_judge(source), out, quiet,
+                                 base_url=judge_base_url, cache=not no_cache)
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors else EXIT_OK)

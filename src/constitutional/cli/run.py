@@ -29,6 +29,7 @@ def run(
     model: str = typer.Option("local", "--model", "-m", help="Model spec: local, local:PATH.gguf, scripted:PATH, ... See `cai models`."),
     judge: str = typer.Option(None, "--judge", "-j", help="Judge model spec for the eval stage, or 'none' for deterministic signals only (default: the same as --model)."),
     model_base_url: str = typer.Option(None, "--model-base-url", help="Server URL for openai/ or anthropic/ models, e.g. http://localhost:8000/v1 (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL)."),
+    judge_base_url: str = typer.Option(None, "--judge-base-url", help="Server URL for an openai/ or anthropic/ judge (default: --model-base-url when the judge is the model, else the environment's)."),
     out: Path = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<date-time>). An existing one is resumed."),
     rounds: int = typer.Option(None, "--rounds", min=1, max=16, help="Critique→revise rounds per prompt (default: the constitution's, usually 1)."),
     principles: str = typer.Option(None, "--principles", help="'all' (one critique covers every principle) or 'sample:K' (K drawn at random per round)."),
@@ -106,5 +107,6 @@ def run(
     eval_errors = 0
     if not no_eval:
         eval_errors = evaluate_and_report(read_input(config.out), loaded, config.judge_spec, config.out, quiet,
-                                          base_url=model_base_url, timeout=timeout).errors
+                                          base_url=judge_base_url or (model_base_url if config.judge_spec == model else None),
+                                          timeout=timeout, cache=not no_cache, cache_dir=cache_dir).errors
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors or scan.problem_count or eval_errors else EXIT_OK)

@@ -144,10 +144,11 @@ def test_template_syntax_reaches_the_model_verbatim_and_is_kept_in_every_file(tm
         result = cai("run", prompts, "-c", constitution, "-m", "openai/x", "--model-base-url", f"{server.url}/v1",
                      "--judge", "none", "-o", out, "-q")
         sent = [last_user_text(r.body) for r in server.requests]
+        whole = [json.dumps(r.body["messages"], ensure_ascii=False) for r in server.requests]
     assert result.exit_code == 0, result.output
     assert sent[0] == TEMPLATE_SYNTAX  # the draft request is the prompt itself
     assert all(TEMPLATE_SYNTAX in text for text in sent[1:])  # critique and revision quote it whole
-    assert "Quote " + " ".join(TEMPLATE_SYNTAX.split()) in sent[1]  # principle texts are put on one line
+    assert json.dumps("Quote " + " ".join(TEMPLATE_SYNTAX.split()), ensure_ascii=False)[1:-1] in whole[1]  # one line each
     assert records(out)[0]["prompt"] == TEMPLATE_SYNTAX
     assert json.loads((out / "eval.jsonl").read_text())["prompt"] == TEMPLATE_SYNTAX
     revisions = write(tmp_path / "r.jsonl", json.dumps({"prompt": TEMPLATE_SYNTAX, "draft": "{0}", "revision": TEMPLATE_SYNTAX}) + "\n")

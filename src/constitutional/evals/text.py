@@ -54,5 +54,10 @@ def dice(a: Counter, b: Counter) -> float:
 
 def contains(text: str, quote: str) -> bool:
     """Whether `quote` occurs in `text` after normalisation (case, quotes, whitespace)."""
+    return within(normalise(text), quote)
+
+
+def within(normalised_text: str, quote: str) -> bool:
+    """`contains` for a text already normalised, when many quotes are looked up in one text."""
     quote = normalise(quote).strip(" .,;:!?\"'")
-    return bool(quote) and quote in normalise(text)
+    return bool(quote) and quote in normalised_text

@@ -34,12 +34,11 @@ def _category(pattern_kind: str, text: str, categories: tuple[Category, ...]) ->
     return None
 
 
-def _active(text: str, use_triggers: bool) -> tuple[Category, ...]:
-    """The categories whose trigger words occur in `text`: only their patterns can match it."""
+def _active(present: set[str], use_triggers: bool) -> tuple[Category, ...]:
+    """The categories with a trigger word among `present`: only their patterns can match the text."""
     categories = veneer_lexicon().categories
     if not use_triggers:
         return categories
-    present = set(words(text))
     return tuple(c for c in categories if c.triggers is None or not c.triggers.isdisjoint(present))
 
 
@@ -66,10 +65,11 @@ def scan(text: str, use_triggers: bool = True) -> VeneerScan:
     kept: list[str] = []
     units: list[VeneerUnit] = []
     parts = sentences(text)
-    if not _active(text, use_triggers):
+    present = [set(words(part)) for part in parts]
+    if not _active(set().union(*present), use_triggers):
         return VeneerScan(" ".join(parts), units)
-    for original in parts:
-        active = _active(original, use_triggers)
+    for original, words_in_it in zip(parts, present):
+        active = _active(words_in_it, use_triggers)
         if not active:
             kept.append(original)
             continue

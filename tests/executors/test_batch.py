@@ -236,3 +236,25 @@ def test_a_resumed_job_whose_prompts_changed_is_refused(tmp_path, monkeypatch):
         result = cai(*args)
     assert result.exit_code == 2 and "the prompts or the constitution changed" in result.output
     assert len(stand_in.submitted) == 1
+
+
+def test_an_openai_batch_created_just_before_a_crash_is_found_not_submitted_again(tmp_path, monkeypatch):
+    import openai.resources.batches as batches
+
+    real_create = batches.AsyncBatches.create
+
+    async def create_then_die(self, **kwargs):
+        await real_create(self, **kwargs)
+        raise Killed  # the provider has the batch; batches.json never heard of it
+
+    with serve_batches("openai") as stand_in:
+        with monkeypatch.context() as patch:
+            patch.setattr(batches.AsyncBatches, "create", create_then_die)
+            with pytest.raises(Killed):
+                cai(*cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch"))
+        log = json.loads((tmp_path / "run" / "batches.json").read_text())
+        assert log["waves"][0]["batches"][0]["id"] is None and log["waves"][0]["batches"][0]["input_file"]
+        result = cai(*cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch"))
+    assert result.exit_code == 0, result.output
+    assert len(stand_in.submitted) == 3 and len(stand_in.files) == 3 + 3  # one upload per batch, plus outputs
+    assert len(records(tmp_path / "run")) == 4

@@ -75,6 +75,9 @@ class BatchStandIn:
                 "_files": files,
             }
             return _json(self._openai_batch(batch_id, count=False))
+        if method == "GET" and path == "/batches":  # newest first, as the real API lists them
+            listed = [self._openai_batch(b, count=False) for b in reversed(list(self.batches))]
+            return _json({"object": "list", "data": listed, "has_more": False})
         if method == "GET" and path.startswith("/batches/"):
             return _json(self._openai_batch(path.split("/")[2]))
         if method == "GET" and path.startswith("/files/") and path.endswith("/content"):

@@ -13,8 +13,9 @@ no fallback to weaker modes; Anthropic requests force the reply tool, as the syn
 DIR/batches.json (written atomically) holds the job's prompt ids and every wave's batch ids and
 states. A restarted process submits nothing it submitted before: it polls the saved batches and
 replays the finished waves from the provider's stored results to find where each prompt was.
-A process killed between a provider accepting a batch and batches.json being written (milliseconds)
-would submit that batch again.
+OpenAI batches are found again even if the process died between the provider accepting one and
+batches.json recording it (by the uploaded file, saved first); an Anthropic batch created in those
+few milliseconds would be submitted again.
 """
 
 from __future__ import annotations
@@ -54,7 +55,9 @@ class BatchAPI(Protocol):
     max_bytes: int
 
     async def entry(self, custom_id: str, call: Call) -> dict: ...
-    async def submit(self, entries: list[dict]) -> str: ...
+    async def submit(self, entries: list[dict], progress: dict, save: Callable[[], None]) -> str:
+        """Submit one batch; return its id. Steps before the batch exists may be kept in `progress` (then
+        `save()`), so that a restarted process can find a batch whose id it never saw."""
     async def poll(self, batch_id: str) -> tuple[bool, str]: ...  # (ended, status)
     async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Outcome]: ...
     async def aclose(self) -> None: ...
@@ -75,12 +78,14 @@ class Waves:
         wave = self.log.wave(number, calls)
         chunks = await self._chunks(calls)
         for index, entries in enumerate(chunks):
-            if index < len(wave["batches"]):
-                continue  # submitted before a restart
-            batch_id = await self._provider(self.api.submit, entries)
-            wave["batches"].append({"id": batch_id, "requests": len(entries), "status": "submitted"})
-            self.log.save()
-            self.stats.attempts += len(entries)
+            if index == len(wave["batches"]):
+                wave["batches"].append({"id": None, "requests": len(entries), "status": "submitting"})
+            batch = wave["batches"][index]
+            if batch["id"] is None:  # else submitted before a restart
+                batch["id"] = await self._provider(self.api.submit, entries, batch, self.log.save)
+                batch["status"] = "submitted"
+                self.log.save()
+                self.stats.attempts += len(entries)
         self.say(f"wave {number + 1} ({', '.join(wave['stages'])}): {len(calls)} requests in "
                  f"{len(wave['batches'])} batch(es): {', '.join(b['id'] for b in wave['batches'])}")
         outcomes: dict[str, Outcome] = {}

@@ -30,7 +30,7 @@ class AnthropicBatches:
     async def entry(self, custom_id: str, call: Call) -> dict:
         return {"custom_id": custom_id, "params": await self.io.request(self._send(call))}
 
-    async def submit(self, entries: list[dict]) -> str:
+    async def submit(self, entries: list[dict], progress: dict, save) -> str:
         try:
             return (await self.client.messages.batches.create(requests=entries)).id
         except anthropic.APIError as exc:

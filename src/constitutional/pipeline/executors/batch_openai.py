@@ -36,11 +36,21 @@ class OpenAIBatches:
         body = await self.io.request(self._send(call))
         return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
 
-    async def submit(self, entries: list[dict]) -> str:
-        data = "".join(json.dumps(entry) + "\n" for entry in entries).encode()
+    async def submit(self, entries: list[dict], progress: dict, save) -> str:
+        """Upload the requests (the file id saved first), then create the batch, unless one was made from that file."""
         try:
-            uploaded = await self.client.files.create(file=("requests.jsonl", data, "application/jsonl"), purpose="batch")
-            batch = await self.client.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h")
+            if progress.get("input_file") is None:
+                data = "".join(json.dumps(entry) + "\n" for entry in entries).encode()
+                uploaded = await self.client.files.create(file=("requests.jsonl", data, "application/jsonl"), purpose="batch")
+                progress["input_file"] = uploaded.id
+                save()
+            else:
+                recent = await self.client.batches.list(limit=100)  # newest first
+                made = next((b.id for b in recent.data if b.input_file_id == progress["input_file"]), None)
+                if made is not None:
+                    return made
+            batch = await self.client.batches.create(input_file_id=progress["input_file"], endpoint=ENDPOINT,
+                                                     completion_window="24h")
         except openai.APIError as exc:
             raise from_sdk_exception("openai", exc, self.model._secrets) from None
         return batch.id

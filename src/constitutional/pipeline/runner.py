@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import traceback
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +15,7 @@ from constitutional import __version__
 from constitutional.constitution import LoadedConstitution
 from constitutional.errors import UserError
 from constitutional.models.base import ChatModel, Usage
+from constitutional.pipeline.calls import CallStats
 from constitutional.pipeline.loop import LoopSettings, process
 from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_prompts
 from constitutional.pipeline.records import Record, RecordError
@@ -60,6 +62,7 @@ class RunResult:
     records: int = 0  # written by this process
     errors: int = 0
     usage: Usage = field(default_factory=Usage)
+    stats: CallStats = field(default_factory=CallStats)  # requests made by an executor that owns its clients
 
 
 def open_run_dir(config: RunConfig, force: bool) -> RunState:
@@ -145,11 +148,47 @@ def run_totals(records_path: Path) -> dict:
     return {"records": records, "errors": errors, "usage": usage.to_dict()}
 
 
-async def run_job(config: RunConfig, model: ChatModel, scan: Scan, state: RunState | None = None,
-                  on_record: Callable[[Record], None] = lambda r: None) -> RunResult:
-    state = state or RunState()
-    started = (state.previous or {}).get("started") or _now()
-    result = RunResult()
+class RunOutput:
+    """Appends records to records.jsonl and keeps this process's counts; every executor writes through it."""
+
+    def __init__(self, writer: RecordWriter, on_record: Callable[[Record], None]):
+        self.writer = writer
+        self.on_record = on_record
+        self.result = RunResult()
+
+    def write(self, record: Record) -> None:
+        try:
+            self.writer.write(record.model_dump(mode="json"))
+        except OSError as exc:
+            raise _write_error(self.writer.path, exc) from None
+        self._count(record)
+
+    async def awrite(self, record: Record) -> None:
+        """Write from a worker thread, so a slow disk never stalls the calls in flight."""
+        try:
+            await self.writer.awrite(record.model_dump(mode="json"))
+        except OSError as exc:
+            raise _write_error(self.writer.path, exc) from None
+        self._count(record)
+
+    def _count(self, record: Record) -> None:
+        self.result.records += 1
+        self.result.errors += record.error is not None
+        self.result.usage.add(Usage(**record.usage))
+        self.on_record(record)
+
+
+def _write_error(path: Path, exc: OSError) -> UserError:
+    return UserError(f"cannot write {path}: {exc.strerror or exc}",
+                     fix="free disk space or fix the directory's permissions, then rerun the same command: it resumes, "
+                         "and every record already written is intact")
+
+
+@contextmanager
+def run_output(config: RunConfig, scan: Scan, state: RunState | None,
+               on_record: Callable[[Record], None]) -> Iterator[RunOutput]:
+    """run.json marked running, then finished (or interrupted), around records appended to records.jsonl."""
+    started = ((state or RunState()).previous or {}).get("started") or _now()
     records_path = config.out / "records.jsonl"
     try:
         write_json_atomic(config.out / "run.json", manifest(config, started, scan))
@@ -157,46 +196,44 @@ async def run_job(config: RunConfig, model: ChatModel, scan: Scan, state: RunSta
     except OSError as exc:
         raise UserError(f"cannot write to {config.out}: {exc.strerror or exc}",
                         fix="choose a writable --out with free space") from None
-    queue: asyncio.Queue[PromptItem | None] = asyncio.Queue(maxsize=config.concurrency * 2)
-
-    async def worker() -> None:
-        while (item := await queue.get()) is not None:
-            record = await _process_safely(item, model, config)
-            await writer.awrite(record.model_dump(mode="json"))
-            result.records += 1
-            result.errors += record.error is not None
-            result.usage.add(Usage(**record.usage))
-            on_record(record)
-
-    async def produce() -> None:
-        for item in _usable(config.prompts, config.limit):
-            if item.id not in state.done_ids:
-                await queue.put(item)
-        for _ in range(config.concurrency):
-            await queue.put(None)
-
-    tasks = [asyncio.create_task(produce())] + [asyncio.create_task(worker()) for _ in range(config.concurrency)]
     status = "interrupted"
     try:
-        await asyncio.gather(*tasks)  # the first failure (a full disk, say) stops the job at once
+        yield RunOutput(writer, on_record)
         status = "finished"
-    except OSError as exc:
-        raise UserError(
-            f"cannot write {records_path}: {exc.strerror or exc}",
-            fix="free disk space or fix the directory's permissions, then rerun the same command: it resumes, "
-                "and every record already written is intact",
-        ) from None
     finally:
-        for task in tasks:
-            task.cancel()
         try:
             writer.close()
             totals = run_totals(records_path)
             write_json_atomic(config.out / "run.json", manifest(config, started, scan, totals, _now(), status))
         except OSError:
             pass  # the records are the source of truth; run.json is rewritten on resume
-        await model.aclose()
-    return result
+
+
+async def run_job(config: RunConfig, model: ChatModel, scan: Scan, state: RunState | None = None,
+                  on_record: Callable[[Record], None] = lambda r: None) -> RunResult:
+    state = state or RunState()
+    queue: asyncio.Queue[PromptItem | None] = asyncio.Queue(maxsize=config.concurrency * 2)
+    with run_output(config, scan, state, on_record) as output:
+
+        async def worker() -> None:
+            while (item := await queue.get()) is not None:
+                await output.awrite(await _process_safely(item, model, config))
+
+        async def produce() -> None:
+            for item in _usable(config.prompts, config.limit):
+                if item.id not in state.done_ids:
+                    await queue.put(item)
+            for _ in range(config.concurrency):
+                await queue.put(None)
+
+        tasks = [asyncio.create_task(produce())] + [asyncio.create_task(worker()) for _ in range(config.concurrency)]
+        try:
+            await asyncio.gather(*tasks)  # the first failure (a full disk, say) stops the job at once
+        finally:
+            for task in tasks:
+                task.cancel()
+            await model.aclose()
+    return output.result
 
 
 async def _process_safely(item: PromptItem, model: ChatModel, config: RunConfig) -> Record:

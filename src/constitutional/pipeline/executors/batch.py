@@ -36,12 +36,11 @@ from constitutional.models.base import Completion, ModelError
 from constitutional.models.structured import StructuredOutputError, _short, parse_reply
 from constitutional.pipeline.calls import CallStats
 from constitutional.pipeline.executors.batch_log import BatchLog
-from constitutional.pipeline.executors.common import RunOutput, run_output
+from constitutional.pipeline.runner import RunConfig, RunOutput, RunResult, RunState, Scan, _usable, run_output
 from constitutional.pipeline.loop import Call, Plan, Reply, plan
 from constitutional.pipeline.pricing import Price
 from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.pipeline.records import Record, RecordError
-from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, _usable
 
 POLL_ENV = "CONSTITUTIONAL_BATCH_POLL_SECONDS"  # the first wait between polls; it grows to POLL_MAX
 POLL_MAX = 60.0

@@ -21,14 +21,13 @@ import ray
 
 from constitutional.errors import UserError
 from constitutional.pipeline.calls import ManagedModel, managed_model
-from constitutional.pipeline.executors.common import ExecutorResult, RunOutput, run_output
+from constitutional.pipeline.runner import RunConfig, RunOutput, RunResult, RunState, Scan, _process_safely, _usable, run_output
 from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.pipeline.records import Record
-from constitutional.pipeline.runner import RunConfig, RunState, Scan, _process_safely, _usable
 
 
 def run_ray_job(config: RunConfig, scan: Scan, state: RunState, on_record: Callable[[Record], None],
-                say: Callable[[str], None], address: str | None = None, model_options: dict | None = None) -> ExecutorResult:
+                say: Callable[[str], None], address: str | None = None, model_options: dict | None = None) -> RunResult:
     if not ray.is_initialized():
         ray.init(address=address, **({} if address else {"include_dashboard": False}))
     items = [item for item in _usable(config.prompts, config.limit) if item.id not in state.done_ids]

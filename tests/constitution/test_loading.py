@@ -40,7 +40,7 @@ def test_yaml_toml_json_load_the_same(tmp_path):
     j = write(tmp_path / "c.json", json.dumps(GOOD))
     toml = """name = "t"\nversion = 2\n""" + "".join(
         f'[[principles]]\nid = "{p["id"]}"\nname = "{p["name"]}"\ncritique_request = "{p["critique_request"]}"\n'
-        f'revision_request = "{p["revision_request"]}"\n' + (f'tags = ["t"]\nweight = 2\n' if p["id"] == "b" else "")
+        f'revision_request = "{p["revision_request"]}"\n' + ('tags = ["t"]\nweight = 2\n' if p["id"] == "b" else "")
         for p in GOOD["principles"]
     )
     t = write(tmp_path / "c.toml", toml)

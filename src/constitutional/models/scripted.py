@@ -24,7 +24,7 @@ from pathlib import Path
 import yaml
 
 from constitutional.errors import UserError
-from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
+from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage, json_or_none
 
 
 class ScriptedModel(ChatModel):
@@ -71,10 +71,4 @@ class ScriptedModel(ChatModel):
         text = reply if isinstance(reply, str) else json.dumps(reply)
         usage = Usage(calls=1, input_tokens=sum(len(m["content"].split()) for m in messages),
                       output_tokens=len(text.split()))
-        parsed = None
-        if schema is not None:
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                parsed = None
-        return Completion(text=text, parsed=parsed, usage=usage)
+        return Completion(text=text, parsed=json_or_none(text) if schema is not None else None, usage=usage)

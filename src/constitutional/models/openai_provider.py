@@ -12,7 +12,6 @@ import importlib.util
 import os
 
 import openai
-from openai.types.chat import ChatCompletion
 
 from constitutional.errors import UserError
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
@@ -78,8 +77,9 @@ class OpenAIModel(ChatModel):
         if response_format is not None:
             request["response_format"] = response_format
         try:
-            # `post` skips the SDK's typed-parameter transform, which costs more CPU than the rest of a call.
-            reply = await self.client.post("/chat/completions", cast_to=ChatCompletion, body={
+            # `post` with `cast_to=object` skips the SDK's typed transform of the request and model building of
+            # the reply, which together cost more CPU than the rest of a call; the reply is the plain JSON.
+            reply = await self.client.post("/chat/completions", cast_to=object, body={
                 "model": self.name, "messages": [{"role": m["role"], "content": m["content"]} for m in messages], **request})
         except openai.APIStatusError as exc:
             if response_format is not None and _rejects_format(exc):
@@ -89,9 +89,11 @@ class OpenAIModel(ChatModel):
             raise from_sdk_exception("openai", exc, self._secrets) from None
         except ValueError as exc:
             raise invalid_body("openai", exc) from None
-        if not reply.choices:
+        choices = reply.get("choices") if isinstance(reply, dict) else None
+        if not choices:
             raise ModelError("openai returned no choices", retryable=False)
-        return Completion(text=reply.choices[0].message.content or "", usage=_usage(reply.usage))
+        message = choices[0].get("message") or {}
+        return Completion(text=message.get("content") or "", usage=_usage(reply.get("usage")))
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -117,9 +119,9 @@ def _rejects_format(exc: openai.APIStatusError) -> bool:
     return exc.status_code in (400, 422) or (exc.status_code == 500 and "response_format" in str(exc))
 
 
-def _usage(used) -> Usage:
-    if used is None:
+def _usage(used: dict | None) -> Usage:
+    if not used:
         return Usage(calls=1)
-    details = getattr(used, "prompt_tokens_details", None)
-    return Usage(calls=1, input_tokens=used.prompt_tokens or 0, output_tokens=used.completion_tokens or 0,
-                 cached_tokens=(getattr(details, "cached_tokens", None) or 0) if details else 0)
+    details = used.get("prompt_tokens_details") or {}
+    return Usage(calls=1, input_tokens=used.get("prompt_tokens") or 0, output_tokens=used.get("completion_tokens") or 0,
+                 cached_tokens=details.get("cached_tokens") or 0)

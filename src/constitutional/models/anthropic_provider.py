@@ -14,12 +14,11 @@ import os
 
 import anthropic
 
-from constitutional.errors import UserError
+from constitutional.models.api_access import endpoint_and_key
 from constitutional.models.base import ChatModel, Completion, Message, Usage
 from constitutional.models.http_errors import from_sdk_exception, invalid_body
 
 KEY_ENV, BASE_URL_ENV = "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"
-NO_KEY = "no-key-needed"
 REPLY_TOOL = "reply"
 DEFAULT_MAX_TOKENS = 1024  # the Messages API requires max_tokens on every request
 CACHED = {"type": "ephemeral"}
@@ -40,13 +39,7 @@ class AnthropicModel(ChatModel):
     @classmethod
     def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None,
                   **_options) -> "AnthropicModel":
-        if not arg:
-            raise UserError("'anthropic' needs a model name", fix="write the spec as anthropic/MODEL, e.g. anthropic/claude-sonnet-4-0")
-        base_url = base_url or os.environ.get(BASE_URL_ENV) or None
-        api_key = os.environ.get(KEY_ENV) or (NO_KEY if base_url else None)
-        if api_key is None:
-            raise UserError(f"{KEY_ENV} is not set", fix=f"export {KEY_ENV}=<your key>, or give --model-base-url "
-                            f"(or {BASE_URL_ENV}) for a server that needs no key")
+        base_url, api_key = endpoint_and_key("anthropic", arg, "anthropic/claude-sonnet-4-0", KEY_ENV, BASE_URL_ENV, base_url)
         client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0,
                                           **({"timeout": timeout} if timeout else {}))
         return cls(arg, client, api_key)

@@ -9,17 +9,15 @@ remembered per base URL for the rest of the process.
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import openai
 
-from constitutional.errors import UserError
+from constitutional.models.api_access import endpoint_and_key
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
 from constitutional.models.http_errors import from_sdk_exception, invalid_body
 from constitutional.models.json_reply import ask_for_json, parse_json_object
 
 KEY_ENV, BASE_URL_ENV = "OPENAI_API_KEY", "OPENAI_BASE_URL"
-NO_KEY = "no-key-needed"  # local servers ignore the key, but the SDK insists on one
 STRUCTURED_MODES = ("json_schema", "json_object", "prompt")
 PASSED_PARAMS = ("temperature", "top_p", "seed", "stop")
 
@@ -43,13 +41,7 @@ class OpenAIModel(ChatModel):
     @classmethod
     def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None,
                   **_options) -> "OpenAIModel":
-        if not arg:
-            raise UserError("'openai' needs a model name", fix="write the spec as openai/MODEL, e.g. openai/gpt-4o-mini")
-        base_url = base_url or os.environ.get(BASE_URL_ENV) or None
-        api_key = os.environ.get(KEY_ENV) or (NO_KEY if base_url else None)
-        if api_key is None:
-            raise UserError(f"{KEY_ENV} is not set", fix=f"export {KEY_ENV}=<your key>, or give --model-base-url "
-                            f"(or {BASE_URL_ENV}) for a local server that needs no key")
+        base_url, api_key = endpoint_and_key("openai", arg, "openai/gpt-4o-mini", KEY_ENV, BASE_URL_ENV, base_url)
         client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, http_client=_http_client(),
                                     **({"timeout": timeout} if timeout else {}))
         return cls(arg, client, api_key, official=base_url is None)

@@ -96,3 +96,15 @@ def test_help_and_models():
 def test_import_does_not_load_optional_sdks():
     code = "import constitutional.cli.app, sys; print(any(m in sys.modules for m in ('llama_cpp', 'openai', 'anthropic')))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_the_models_server_options_do_not_reach_a_different_judge(tmp_path):
+    from tests.standins.openai_compatible import chat_server
+    from tests.standins.server import serve
+
+    judge = write(tmp_path / "judge.yaml", "rules: []\ndefault: '{}'\n")
+    with serve(chat_server(formats=("json_schema",))) as server:
+        result = cai("run", QUICKSTART, "--model", "openai/m", "--model-base-url", f"{server.url}/v1", "--timeout", "30",
+                     "--judge", f"scripted:{judge}", "--out", tmp_path / "run", "--limit", "1", "-q")
+    assert "does not take" not in result.output, result.output
+    assert (tmp_path / "run" / "eval.jsonl").exists()

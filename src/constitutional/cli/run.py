@@ -106,7 +106,9 @@ def run(
     )
     eval_errors = 0
     if not no_eval:
+        judge_is_model = config.judge_spec == model  # the model's server options then apply to the judge too
         eval_errors = evaluate_and_report(read_input(config.out), loaded, config.judge_spec, config.out, quiet,
-                                          base_url=judge_base_url or (model_base_url if config.judge_spec == model else None),
-                                          timeout=timeout, cache=not no_cache, cache_dir=cache_dir).errors
+                                          base_url=judge_base_url or (model_base_url if judge_is_model else None),
+                                          timeout=timeout if judge_is_model else None,
+                                          cache=not no_cache, cache_dir=cache_dir).errors
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors or scan.problem_count or eval_errors else EXIT_OK)

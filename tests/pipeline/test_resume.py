@@ -115,3 +115,20 @@ def test_rerunning_a_finished_job_with_its_eval_makes_zero_model_calls(tmp_path)
     again = CliRunner().invoke(app, ["run", str(path), "-m", spec, "-o", str(out), "-q"])
     assert again.exit_code == first.exit_code
     assert calls(log) == before
+
+
+def test_ctrl_c_stops_cleanly_and_the_run_resumes(tmp_path):
+    spec, _ = scripted(tmp_path, delay=0.05)
+    path, out = prompts(tmp_path, 40), tmp_path / "run"
+    command = [sys.executable, "-m", "constitutional", "run", str(path), "-m", spec, "-o", str(out), "--no-eval", "-q"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    records = out / "records.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (not records.exists() or len(records.read_text().splitlines()) < 3):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and "rerun the same command" in stderr and "Traceback" not in stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    assert subprocess.run(command).returncode == 0
+    assert sorted(ids(out)) == sorted(f"p{i}" for i in range(40))

@@ -155,3 +155,18 @@ def test_template_syntax_reaches_the_model_verbatim_and_is_kept_in_every_file(tm
     result = cai("eval", revisions, "--judge", "none", "--out", tmp_path / "eval")
     assert result.exit_code == 0
     assert json.loads((tmp_path / "eval" / "eval.jsonl").read_text())["revision"] == TEMPLATE_SYNTAX
+
+
+def test_eval_input_with_bytes_that_are_not_utf8_names_the_line(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"prompt": "a", "revision": "ok"}\n{"prompt": "c", "revision": "d \xff\xfe"}\n')
+    result = cai("eval", bad, "--judge", "none", "--out", tmp_path / "eval")
+    assert result.exit_code == 2 and f"{bad}:2: not valid UTF-8" in result.output
+
+
+def test_a_prompt_of_nul_bytes_is_an_empty_prompt(tmp_path):
+    from constitutional.pipeline.prompt_sets import InputProblem, read_prompts
+
+    path = write(tmp_path / "p.jsonl", json.dumps({"prompt": "\x00\x00 "}) + "\n")
+    (problem,) = list(read_prompts(path))
+    assert isinstance(problem, InputProblem) and "empty" in problem.message

@@ -114,6 +114,9 @@ def _read_jsonl(path: Path, convert) -> list[EvalItem]:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
+            if any("\udc80" <= ch <= "\udcff" for ch in line):  # bytes that were not UTF-8, kept by surrogateescape
+                problems.append(f"  {path}:{number}: not valid UTF-8 (re-save the file as UTF-8)")
+                continue
             try:
                 item = convert(json.loads(line), number)
             except ValueError as exc:  # JSONDecodeError is a ValueError

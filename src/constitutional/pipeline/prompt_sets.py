@@ -53,7 +53,7 @@ def read_prompts(path: str | Path) -> Iterator[PromptItem | InputProblem]:
 def _item(line: int, prompt: object, given_id: object, meta: dict) -> PromptItem | InputProblem:
     if not isinstance(prompt, str):
         return InputProblem(line, "'prompt' must be a string")
-    if not prompt.strip():
+    if not prompt.replace("\x00", "").strip():
         return InputProblem(line, "empty prompt")
     if not _utf8(prompt):
         return InputProblem(line, "the prompt is not valid UTF-8; re-save the file as UTF-8")

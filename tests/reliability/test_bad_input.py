@@ -170,3 +170,12 @@ def test_a_prompt_of_nul_bytes_is_an_empty_prompt(tmp_path):
     path = write(tmp_path / "p.jsonl", json.dumps({"prompt": "\x00\x00 "}) + "\n")
     (problem,) = list(read_prompts(path))
     assert isinstance(problem, InputProblem) and "empty" in problem.message
+
+
+def test_eval_of_a_run_directory_with_a_corrupt_manifest_says_how_to_fix_it(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    write(run / "records.jsonl", json.dumps({"id": "a", "prompt": "p", "draft": "d", "final": "f", "steps": []}) + "\n")
+    write(run / "run.json", "{not json")
+    result = cai("eval", run, "--judge", "none")
+    assert result.exit_code == 2 and "cannot read" in result.output and "run.json" in result.output

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from constitutional.errors import UserError
+from constitutional.pipeline.rundir import read_json
 
 MAX_PROBLEMS_SHOWN = 10
 
@@ -95,7 +96,7 @@ def read_input(path: Path) -> EvalInput:
                             fix="give a run directory written by `cai run`, or a JSONL of {prompt, draft?, revision}")
         manifest = None
         if (path / "run.json").is_file():
-            manifest = json.loads((path / "run.json").read_text("utf-8"))
+            manifest = read_json(path / "run.json", fix="resume the run with the same `cai run` command to rewrite it")
         return EvalInput("run", path, _read_jsonl(records, from_record_line), manifest)
     if not path.is_file():
         raise UserError(f"eval input not found: {path}", fix="give a run directory or a .jsonl file of revisions")

@@ -12,6 +12,7 @@ from pathlib import Path
 from constitutional.errors import UserError
 from constitutional.evals.items import EvalItem, read_input
 from constitutional.evals.veneer import added_units, scan
+from constitutional.pipeline.rundir import read_json
 
 # Marks on a text segment (bit flags, so one segment can be both added and veneer).
 REMOVED, ADDED, VENEER, FLAGGED = 1, 2, 4, 8
@@ -27,23 +28,16 @@ class ReportDir:
     manifest: dict | None = None  # run.json, when the directory is a run
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}", fix="run `cai eval DIR` to write it again") from None
-
-
 def load_dir(path: Path) -> ReportDir:
     """A directory with report.json and eval.jsonl (a run directory, or the --out of `cai eval`)."""
     if not (path / "report.json").is_file():
         raise UserError(f"no report.json in {path}", fix=f"run `cai eval {path}` first (or `cai run` without --no-eval)")
-    report = _read_json(path / "report.json")
+    report = read_json(path / "report.json", fix="run `cai eval DIR` to write it again")
     lines = []
     if (path / "eval.jsonl").is_file():
         with (path / "eval.jsonl").open(encoding="utf-8") as fh:
             lines = [json.loads(line) for line in fh if line.strip()]
-    manifest = _read_json(path / "run.json") if (path / "run.json").is_file() else None
+    manifest = read_json(path / "run.json", fix="run `cai eval DIR` to write it again") if (path / "run.json").is_file() else None
     return ReportDir(path, report, lines, _items(path, report), manifest)
 
 

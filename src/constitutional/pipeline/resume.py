@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from constitutional.errors import UserError
+from constitutional.pipeline.rundir import read_json
 
 # What must match for records from before and after a resume to belong to one job.
 JOB_KEYS = ("constitution.sha256", "model", "judge", "parameters.rounds", "parameters.principles",
@@ -28,10 +29,7 @@ def check_same_job(out: Path, new_manifest: dict, force: bool) -> dict | None:
     path = out / "run.json"
     if not path.exists():
         return None
-    try:
-        old = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UserError(f"cannot read {path}: {exc}", fix="choose a new --out, or delete that directory") from None
+    old = read_json(path, fix="choose a new --out, or delete that directory")
     before, after = job_fingerprint(old), job_fingerprint(new_manifest)
     changed = [f"{k}: {before[k]!r} → {after[k]!r}" for k in JOB_KEYS if before[k] != after[k]]
     if changed and not force:

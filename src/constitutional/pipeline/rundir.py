@@ -8,7 +8,17 @@ import os
 import threading
 from pathlib import Path
 
+from constitutional.errors import UserError
+
 SCHEMA_VERSION = 1
+
+
+def read_json(path: Path, fix: str) -> dict:
+    """A JSON file of the run directory; one that cannot be read is a UserError saying how to fix it."""
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read {path}: {exc}", fix=fix) from None
 
 
 def write_json_atomic(path: Path, data: dict) -> None:

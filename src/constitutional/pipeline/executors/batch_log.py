@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from constitutional.errors import UserError
 from constitutional.pipeline.loop import Call
-from constitutional.pipeline.rundir import write_json_atomic
+from constitutional.pipeline.rundir import read_json, write_json_atomic
 
 
 class BatchLog:
@@ -22,10 +21,7 @@ class BatchLog:
         """The unfinished job saved at `path` for `model`, or None."""
         if not path.exists():
             return None
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except (OSError, ValueError) as exc:
-            raise UserError(f"cannot read {path}: {exc}", fix="delete it to resubmit the unfinished batches") from None
+        data = read_json(path, fix="delete it to resubmit the unfinished batches")
         if data.get("finished") or data.get("model") != model:
             return None
         log = cls(path, model, data["prompt_ids"])

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from constitutional.evals.text import contains, content_words, normalise
+from constitutional.evals.text import content_words, normalise, quote_in
 from constitutional.evals.veneer import strip_veneer
 from constitutional.models.base import ChatModel, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
@@ -110,10 +110,6 @@ def _verdict(breaks, breaks_stripped, substantive, preference, veneer_added: int
 def fenced(text: str) -> str:
     """The text with anything that looks like our fences defused, so it cannot close its own box."""
     return FENCE_LIKE.sub(lambda m: " ".join(m.group(0)), text)
-
-
-def quote_in(text: str, quote: str) -> bool:
-    return bool(quote.strip()) and contains(text, quote)
 
 
 def substantive_quote(text: str, quote: str) -> bool:

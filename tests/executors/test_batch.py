@@ -17,11 +17,12 @@ from constitutional.pipeline.executors.batch import _advance
 from constitutional.pipeline.loop import LoopSettings, plan
 from constitutional.pipeline.pricing import Price
 from constitutional.pipeline.prompt_sets import PromptItem
-from tests.helpers import ROOT, write
+from tests.helpers import DATA, ROOT, write
+from tests.standins import anthropic_messages, openai_compatible
 from tests.standins.anthropic_messages import messages_server
 from tests.standins.batch_apis import serve_batches
 from tests.standins.openai_compatible import chat_server
-from tests.standins.server import serve
+from tests.standins.server import last_user_text, serve
 
 QUICKSTART = ROOT / "examples" / "prompts" / "quickstart.jsonl"
 PROVIDERS = ["openai", "anthropic"]
@@ -56,8 +57,13 @@ def without_cost(row):
     return {**row, "usage": usage}
 
 
-def sync_server(provider):
-    return serve(chat_server(formats=("json_schema",)) if provider == "openai" else messages_server())
+def answers(provider):
+    """The provider's stand-in handler, as the batch stand-in uses it for each request."""
+    return chat_server(formats=("json_schema",)) if provider == "openai" else messages_server()
+
+
+def sync_server(provider, answer=None):
+    return serve(answer or answers(provider))
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -82,13 +88,13 @@ def test_batch_run_writes_the_same_records_as_the_in_process_runner_at_half_the_
 
 
 def test_batch_run_with_rounds_and_the_eval_leaves_the_same_run_directory(tmp_path):
-    options = ["--rounds", "2", "--principles", "sample:1"]  # the judge is the model, called synchronously
+    options = ["--rounds", "2", "--principles", "sample:1"]  # the judge is the model
     with sync_server("openai") as server:
         sync = cai(*cai_args("openai", server.url, tmp_path / "sync", "--no-cache", *options, evaluate=True))
     with serve_batches("openai") as stand_in:
         batch = cai(*cai_args("openai", stand_in.url, tmp_path / "batch", "--executor", "batch", *options, evaluate=True))
     assert sync.exit_code == 0 and batch.exit_code == 0, sync.output + batch.output
-    assert len(stand_in.submitted) == 5  # draft, then critique and revise in each of two rounds
+    assert len(stand_in.submitted) == 6  # draft, then critique and revise in each of two rounds, then the judge
     assert {k: without_cost(v) for k, v in records(tmp_path / "batch").items()} == \
            {k: without_cost(v) for k, v in records(tmp_path / "sync").items()}
     assert all(len(row["steps"]) == 2 for row in records(tmp_path / "batch").values())
@@ -209,12 +215,13 @@ def test_a_killed_process_restarted_submits_no_batch_twice(tmp_path, provider):
     assert len((out / "records.jsonl").read_text().splitlines()) == 4
 
 
-def _submitted_ids(out):
+def _submitted_ids(out, judge=False):
     try:
         log = json.loads((out / "batches.json").read_text())
-    except (OSError, ValueError):
+        waves = (log["judge"] if judge else log)["waves"]
+    except (OSError, ValueError, KeyError):
         return []
-    return [b["id"] for w in log["waves"] for b in w["batches"] if b["id"]]  # an upload without a batch has no id yet
+    return [b["id"] for w in waves for b in w["batches"] if b["id"]]  # an upload without a batch has no id yet
 
 
 def test_a_resumed_job_whose_prompts_changed_is_refused(tmp_path, monkeypatch):
@@ -258,3 +265,206 @@ def test_an_openai_batch_created_just_before_a_crash_is_found_not_submitted_agai
     assert result.exit_code == 0, result.output
     assert len(stand_in.submitted) == 3 and len(stand_in.files) == 3 + 3  # one upload per batch, plus outputs
     assert len(records(tmp_path / "run")) == 4
+
+
+# -- the eval's judge in batches ------------------------------------------------------------------
+
+CHECKLIST = "1. breaks: Does the text contain"  # words of the judge's prompts (prompts/templates/judge_*.txt)
+COMPARISON = "Which answer follows the principle better"
+RE_ASK = "That reply was not valid"
+MAY_DIFFER = ("created", "input", "usage", "run_usage", "total_usage", "timing")  # report.json: paths, times, what was paid
+
+
+def eval_lines(out):
+    return {row["id"]: row for row in map(json.loads, (out / "eval.jsonl").read_text().splitlines())}
+
+
+def report(out):
+    return json.loads((out / "report.json").read_text())
+
+
+def comparable(report):
+    return {k: v for k, v in report.items() if k not in MAY_DIFFER}
+
+
+def killed_waiting(for_batch):
+    """Waves._wait, but the process dies waiting for its `for_batch`th batch (the 4th: the judge's first)."""
+    from constitutional.pipeline.executors.batch import Waves
+
+    real_wait = Waves._wait
+    waits = {"n": 0}
+
+    async def wait(self, batch):
+        waits["n"] += 1
+        if waits["n"] == for_batch:
+            raise Killed
+        await real_wait(self, batch)
+
+    return wait
+
+
+def alike(data):
+    """`data` with every error message the same (a batch words a failed request otherwise than a call), and
+    checks in one order (a synchronous judge lists them as its concurrent calls return)."""
+    if isinstance(data, dict):
+        return {k: "failed" if k == "error" and v else
+                sorted(map(alike, v), key=json.dumps) if k in ("checks", "judge_checks") else alike(v)
+                for k, v in data.items()}
+    if isinstance(data, list):
+        return [alike(v) for v in data]
+    return data
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_judge_runs_in_batches_and_writes_the_same_eval_at_half_the_price(tmp_path, provider):
+    with sync_server(provider) as server:
+        sync = cai(*cai_args(provider, server.url, tmp_path / "sync", "--no-cache", evaluate=True))
+    with serve_batches(provider) as stand_in:
+        batch = cai(*cai_args(provider, stand_in.url, tmp_path / "batch", "--executor", "batch", evaluate=True))
+    assert sync.exit_code == 0 and batch.exit_code == 0, sync.output + batch.output
+    assert alike(eval_lines(tmp_path / "batch")) == alike(eval_lines(tmp_path / "sync"))
+    assert alike(comparable(report(tmp_path / "batch"))) == alike(comparable(report(tmp_path / "sync")))
+    assert [len(ids) for ids in stand_in.submitted[:3]] == [4, 4, 4] and len(stand_in.submitted) == 4
+    assert stand_in.synchronous == 0 and "wave 1 (judge)" in batch.output
+    sync_usage, batch_usage = report(tmp_path / "sync")["usage"], report(tmp_path / "batch")["usage"]
+    assert sync_usage["calls"] == len(server.requests) - 12  # all but the run's own
+    # The stand-in's revisions equal its drafts, so both orders of a comparison are one request: batched once.
+    assert len(stand_in.submitted[3]) == batch_usage["calls"] == sync_usage["calls"] - batch_usage["cache_hits"]
+    assert batch_usage["cost_usd"] / batch_usage["calls"] == pytest.approx(sync_usage["cost_usd"] / sync_usage["calls"] / 2)
+    assert batch_usage["cost_usd"] > 0
+    log = json.loads((tmp_path / "batch" / "batches.json").read_text())
+    assert log["finished"] and log["judge"]["finished"] and log["judge"]["model"] == f"{provider}/tiny"
+    assert [w["stages"] for w in log["judge"]["waves"]] == [["judge"]]
+
+
+def judged_badly(provider):
+    """The provider's stand-in, but every comparison fails (HTTP 400), and every checklist is first answered
+    `{}`: JSON without the answers, so the judge asks again."""
+    answer = answers(provider)
+    bad_request = (400, {"error": openai_compatible.FAILURES["BAD-REQUEST"][1]}, {}) if provider == "openai" \
+        else anthropic_messages.FAILURES["BAD-REQUEST"]
+
+    def handle(path, headers, body):
+        text = last_user_text(body)
+        if COMPARISON in text:
+            return bad_request
+        status, reply, reply_headers = answer(path, headers, body)
+        if CHECKLIST in text and provider == "openai":
+            reply["choices"][0]["message"]["content"] = "{}"
+        elif CHECKLIST in text:
+            reply["content"][0]["input"] = {}
+        return status, reply, reply_headers
+
+    return handle
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_judges_re_asks_and_failed_requests_in_batches_are_those_of_a_synchronous_judge(tmp_path, provider):
+    with sync_server(provider, judged_badly(provider)) as server:
+        sync = cai(*cai_args(provider, server.url, tmp_path / "sync", "--no-cache", evaluate=True))
+    with serve_batches(provider, answer=judged_badly(provider)) as stand_in:
+        batch = cai(*cai_args(provider, stand_in.url, tmp_path / "batch", "--executor", "batch", evaluate=True))
+    assert batch.exit_code == sync.exit_code, sync.output + batch.output
+    re_asks = [r for r in server.requests if RE_ASK in last_user_text(r.body)]
+    assert len(stand_in.submitted) == 5 and len(stand_in.submitted[4]) == len(re_asks) > 0  # the re-asks: a second wave
+    sync_lines, batch_lines = eval_lines(tmp_path / "sync"), eval_lines(tmp_path / "batch")
+    assert alike(batch_lines) == alike(sync_lines)
+    assert alike(comparable(report(tmp_path / "batch"))) == alike(comparable(report(tmp_path / "sync")))
+    failed = [c["error"] for line in batch_lines.values() for p in line["principles"] for c in p["checks"] if c.get("error")]
+    assert failed and all(e.startswith("judge call failed: ") and "batch request failed" in e for e in failed)
+    assert report(tmp_path / "batch")["judge"]["failed_calls"] == report(tmp_path / "sync")["judge"]["failed_calls"] > 0
+    assert stand_in.synchronous == 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_run_stopped_while_its_judge_batch_runs_resumes_it_without_submitting_again(tmp_path, monkeypatch, provider):
+    from constitutional.pipeline.executors.batch import Waves
+
+    out = tmp_path / "run"
+    with serve_batches(provider) as stand_in:
+        args = cai_args(provider, stand_in.url, out, "--executor", "batch", evaluate=True)
+        with monkeypatch.context() as patch:
+            patch.setattr(Waves, "_wait", killed_waiting(for_batch=4))
+            with pytest.raises(Killed):
+                cai(*args)
+        log = json.loads((out / "batches.json").read_text())
+        assert log["finished"] and not log["judge"]["finished"] and len(stand_in.submitted) == 4
+        assert len(records(out)) == 4 and not (out / "eval.jsonl").exists()
+        second = cai(*args)
+    assert second.exit_code == 0, second.output
+    assert "resuming the judge's batches" in second.output and "0 model requests" in second.output
+    assert len(stand_in.submitted) == 4 and stand_in.synchronous == 0
+    assert len(eval_lines(out)) == 4
+    assert report(out)["usage"]["calls"] == len(stand_in.submitted[3])  # read back from the batch, counted once
+    assert json.loads((out / "batches.json").read_text())["judge"]["finished"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_process_killed_while_its_judge_batch_runs_restarted_submits_no_batch_twice(tmp_path, provider):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "constitutional"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    with serve_batches(provider) as stand_in:
+        args = cai_args(provider, stand_in.url, out, "--executor", "batch", evaluate=True)
+        stand_in.hold_from = 3  # the run's three batches end; the judge's stays in progress while the process is killed
+        first = subprocess.Popen(command + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while not _submitted_ids(out, judge=True) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        assert _submitted_ids(out, judge=True) and len(stand_in.submitted) == 4
+        stand_in.hold_from = None
+        second = subprocess.run(command + args, env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode == 0, second.stderr
+    assert "resuming the judge's batches" in second.stderr
+    assert len(stand_in.submitted) == 4 and stand_in.synchronous == 0
+    assert len(eval_lines(out)) == 4 and report(out)["usage"]["calls"] == len(stand_in.submitted[3])
+
+
+def test_a_judge_job_whose_records_changed_since_submission_is_refused(tmp_path, monkeypatch):
+    from constitutional.pipeline.executors.batch import Waves
+
+    out = tmp_path / "run"
+    with serve_batches("openai") as stand_in:
+        args = cai_args("openai", stand_in.url, out, "--executor", "batch", evaluate=True)
+        with monkeypatch.context() as patch:
+            patch.setattr(Waves, "_wait", killed_waiting(for_batch=4))
+            with pytest.raises(Killed):
+                cai(*args)
+        rows = (out / "records.jsonl").read_text().splitlines()
+        answer = "An answer edited since the judge's batch was submitted."  # draft and revision alike, as before
+        edited = {**json.loads(rows[0]), "draft": answer, "final": answer}
+        write(out / "records.jsonl", "\n".join([json.dumps(edited), *rows[1:]]) + "\n")
+        result = cai(*args)
+    assert result.exit_code == 2 and "the records or the constitution changed" in result.output
+    submitted = len(stand_in.submitted[3])
+    assert f"wave 1 differs from the one submitted ({submitted} requests then, {submitted} now)" in result.output
+    assert len(stand_in.submitted) == 4 and not (out / "eval.jsonl").exists()
+
+
+def test_a_finished_batch_run_run_again_takes_the_judges_replies_from_the_cache(tmp_path):
+    with serve_batches("openai") as stand_in:
+        args = cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch", evaluate=True)
+        first = cai(*args)
+        before = eval_lines(tmp_path / "run")
+        again = cai(*args)
+    assert first.exit_code == 0 and again.exit_code == 0, first.output + again.output
+    assert len(stand_in.submitted) == 4 and stand_in.synchronous == 0  # nothing submitted again
+    assert eval_lines(tmp_path / "run") == before
+    usage = report(tmp_path / "run")["usage"]
+    assert usage["calls"] == 0 and usage["cost_usd"] == 0 and usage["cache_hits"] > 0
+
+
+@pytest.mark.parametrize("judge", [f"scripted:{DATA / 'scripted_basic.yaml'}", "none"])
+def test_a_judge_without_a_batch_api_is_called_as_before(tmp_path, judge):
+    with serve_batches("openai") as stand_in:
+        result = cai(*cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch", "--judge", judge,
+                               evaluate=True))
+    assert result.exit_code == 0, result.output
+    assert len(stand_in.submitted) == 3 and len(eval_lines(tmp_path / "run")) == 4
+    said = "the judge scripted:" in result.output and "has no batch API" in result.output
+    assert said == (judge != "none")
+    assert "judge" not in json.loads((tmp_path / "run" / "batches.json").read_text())
+    assert report(tmp_path / "run")["judge"]["spec"] == (None if judge == "none" else judge)

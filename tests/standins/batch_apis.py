@@ -1,10 +1,12 @@
 """Stand-ins of OpenAI's Batch API (files + batches) and Anthropic's Message Batches on 127.0.0.1.
 
-Each request in a batch is answered by the synchronous stand-in of the same provider, so a batch run
-and an in-process run of the same job get the same replies. Results come back in reverse order.
-A batch stays in progress while `hold` is set, and for its first `polls_before_done` polls.
-Synchronous calls (POST /v1/chat/completions, /v1/messages: the eval's judge) are answered as well.
-Every batch submitted is kept in `submitted` (its custom ids), so tests can count resubmissions.
+Each request in a batch is answered by the synchronous stand-in of the same provider (or by `answer`,
+a stand-in handler given instead), so a batch run and an in-process run of the same job get the same
+replies. Results come back in reverse order. A batch stays in progress while `hold` is set (or from
+the batch numbered `hold_from` on, counting from 0), and for its first `polls_before_done` polls.
+Synchronous calls (POST /v1/chat/completions, /v1/messages) are answered as well, and counted in
+`synchronous`. Every batch submitted is kept in `submitted` (its custom ids), so tests can count
+resubmissions.
 """
 
 from __future__ import annotations
@@ -23,22 +25,25 @@ from tests.standins.openai_compatible import chat_server
 
 
 class BatchStandIn:
-    def __init__(self, provider: str, polls_before_done: int = 1):
+    def __init__(self, provider: str, polls_before_done: int = 1, answer=None):
         self.provider = provider
         self.url = ""
         self.hold = False
+        self.hold_from: int | None = None
+        self.synchronous = 0
         self.polls_before_done = polls_before_done
         self.submitted: list[list[str]] = []  # custom ids, per batch created
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
         self.polls: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._answer = chat_server(formats=("json_schema",)) if provider == "openai" else messages_server()
+        self._answer = answer or (chat_server(formats=("json_schema",)) if provider == "openai" else messages_server())
 
     # -- routes: (method, path, body bytes, headers) → (status, bytes, content type) --
     def handle(self, method: str, path: str, body: bytes, headers: dict) -> tuple[int, bytes, str]:
         with self._lock:
             if method == "POST" and path in ("/v1/chat/completions", "/v1/messages"):
+                self.synchronous += 1
                 status, reply, _ = self._answer(path, headers, json.loads(body))
                 return _json(reply, status)
             if self.provider == "openai":
@@ -122,7 +127,8 @@ class BatchStandIn:
 
     def _done(self, batch_id: str) -> bool:
         self.polls[batch_id] = self.polls.get(batch_id, 0) + 1
-        return not self.hold and self.polls[batch_id] > self.polls_before_done
+        held = self.hold or (self.hold_from is not None and list(self.batches).index(batch_id) >= self.hold_from)
+        return not held and self.polls[batch_id] > self.polls_before_done
 
 
 def _json(data: dict, status: int = 200) -> tuple[int, bytes, str]:

@@ -13,6 +13,7 @@ from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.evals import EvalResult, read_input, run_eval
 from constitutional.evals.items import EvalInput
 from constitutional.pipeline.calls import managed_model
+from constitutional.pipeline.executors import judge_in_batches
 
 NO_JUDGE = "none"
 
@@ -43,8 +44,10 @@ def default_judge(source: EvalInput) -> str:
 
 def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: str | None, out: Path,
                         quiet: bool = False, base_url: str | None = None, timeout: float | None = None,
-                        cache: bool = True, cache_dir: Path | None = None) -> EvalResult:
-    """Run the eval stage and print a short summary; shared by `cai eval` and `cai run`."""
+                        cache: bool = True, cache_dir: Path | None = None, batched: bool = False) -> EvalResult:
+    """Run the eval stage and print a short summary; shared by `cai eval` and `cai run`.
+
+    `batched`: the judge's calls go through its provider's batch API (`cai run --executor batch`)."""
     judge_model = None
     if judge is not None and judge.strip().lower() != NO_JUDGE:
         # Retries, limits and the reply cache as for the run's model: re-running a finished job calls no model.
@@ -58,7 +61,10 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
         if not quiet and judge_model is not None:
             err_console.print(f"eval {done['n']}/{total} {escape(line['id'])}: {line['verdict']}", highlight=False)
 
-    result = asyncio.run(run_eval(source, loaded, judge_model, out, progress))
+    if batched and judge_model is not None:
+        result = judge_in_batches(source, loaded, judge_model, out, progress, lambda line: err_console.print(escape(line)))
+    else:
+        result = asyncio.run(run_eval(source, loaded, judge_model, out, progress))
     report = result.report
     shown = ", ".join(f"{v} {n}" for v, n in report["counts"].items() if n)
     err_console.print(f"eval: {report['total']} records → {shown}; {report['needs_review']} need review "

@@ -17,7 +17,7 @@ from constitutional.constitution import load_constitution
 from constitutional.errors import UserError
 from constitutional.evals import read_input
 from constitutional.pipeline.calls import managed_model
-from constitutional.pipeline.executors import check_executor, run_elsewhere
+from constitutional.pipeline.executors import check_executor, has_batch_api, run_elsewhere
 from constitutional.pipeline.loop import LoopSettings, parse_selection
 from constitutional.pipeline.runner import RunConfig, open_run_dir, run_job, scan_prompts
 
@@ -107,8 +107,11 @@ def run(
     eval_errors = 0
     if not no_eval:
         judge_is_model = config.judge_spec == model  # the model's server options then apply to the judge too
+        batched = executor == "batch" and config.judge_spec is not None and has_batch_api(config.judge_spec)
+        if executor == "batch" and config.judge_spec is not None and not batched:
+            err_console.print(f"the judge {escape(config.judge_spec)} has no batch API: its calls run synchronously at list price")
         eval_errors = evaluate_and_report(read_input(config.out), loaded, config.judge_spec, config.out, quiet,
                                           base_url=judge_base_url or (model_base_url if judge_is_model else None),
                                           timeout=timeout if judge_is_model else None,
-                                          cache=not no_cache, cache_dir=cache_dir).errors
+                                          cache=not no_cache, cache_dir=cache_dir, batched=batched).errors
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors or scan.problem_count or eval_errors else EXIT_OK)

@@ -8,8 +8,14 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Callable
+from pathlib import Path
 
+from constitutional.constitution import LoadedConstitution
 from constitutional.errors import UserError
+from constitutional.evals.items import EvalInput
+from constitutional.evals.stage import EvalResult
+from constitutional.models.base import ChatModel
+from constitutional.pipeline.calls import ManagedModel
 from constitutional.pipeline.records import Record
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan
 
@@ -20,11 +26,15 @@ BATCH_APIS = {  # provider → its batch API, "module:Class"
 }
 
 
+def has_batch_api(spec: str) -> bool:
+    return spec.split("/", 1)[0] in BATCH_APIS
+
+
 def check_executor(executor: str, model_spec: str) -> None:
     """Refuse an unknown executor, or the batch executor for a model without a batch API, before any work."""
     if executor not in EXECUTORS:
         raise UserError(f"unknown executor '{executor}'", fix=f"use one of: {', '.join(EXECUTORS)}")
-    if executor == "batch" and model_spec.split("/", 1)[0] not in BATCH_APIS:
+    if executor == "batch" and not has_batch_api(model_spec):
         raise UserError(f"--executor batch needs a model with a batch API, not '{model_spec}'",
                         fix="use an openai/MODEL or anthropic/MODEL spec, or drop --executor batch")
     if executor == "ray" and importlib.util.find_spec("ray") is None:
@@ -51,9 +61,21 @@ def _run_batch(config: RunConfig, scan: Scan, state: RunState, on_record: Callab
     from constitutional.pipeline.executors.batch import run_batch_job
     from constitutional.pipeline.pricing import load_prices, price_for
 
-    provider = config.model_spec.split("/", 1)[0]
-    module_name, class_name = BATCH_APIS[provider].split(":")
-    model = create_model(config.model_spec, base_url=base_url)
-    api = getattr(importlib.import_module(module_name), class_name)(model)
+    api = _batch_api(create_model(config.model_spec, base_url=base_url))
     price = price_for(config.model_spec, load_prices())
     return asyncio.run(run_batch_job(config, api, price, scan, state, on_record, say))
+
+
+def judge_in_batches(source: EvalInput, loaded: LoadedConstitution, judge_model: ManagedModel, out: Path,
+                     on_line: Callable[[dict], None], say: Callable[[str], None]) -> EvalResult:
+    """The eval with the judge's calls made through its provider's batch API, saved in DIR/batches.json."""
+    from constitutional.pipeline.executors.batch_judge import evaluate_in_batches
+
+    api = _batch_api(judge_model.inner)
+    return asyncio.run(evaluate_in_batches(source, loaded, judge_model, api, out / "batches.json", out, on_line, say))
+
+
+def _batch_api(model: ChatModel):
+    """The batch API of the model's provider, which builds its requests and reads its replies."""
+    module_name, class_name = BATCH_APIS[model.spec.split("/", 1)[0]].split(":")
+    return getattr(importlib.import_module(module_name), class_name)(model)

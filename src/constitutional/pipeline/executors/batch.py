@@ -15,7 +15,7 @@ states. A restarted process submits nothing it submitted before: it polls the sa
 replays the finished waves from the provider's stored results to find where each prompt was.
 OpenAI batches are found again even if the process died between the provider accepting one and
 batches.json recording it (by the uploaded file, saved first); an Anthropic batch created in those
-few milliseconds would be submitted again.
+few milliseconds would be submitted again. The eval's judge runs in waves of its own (batch_judge.py).
 """
 
 from __future__ import annotations
@@ -133,11 +133,14 @@ class Waves:
                 await asyncio.sleep(max(exc.retry_after or 0, min(POLL_MAX, self.poll_start * 2 ** attempt)))
 
 
+def first_poll_wait() -> float:
+    return float(os.environ.get(POLL_ENV) or 5.0)
+
+
 async def run_batch_job(config: RunConfig, api: BatchAPI, price: Price | None, scan: Scan,
                         state: RunState | None = None, on_record: Callable[[Record], None] = lambda r: None,
                         say: Callable[[str], None] = lambda line: None) -> RunResult:
     state = state or RunState()
-    poll_start = float(os.environ.get(POLL_ENV) or 5.0)
     with run_output(config, scan, state, on_record) as output:
         try:
             while True:
@@ -148,13 +151,12 @@ async def run_batch_job(config: RunConfig, api: BatchAPI, price: Price | None, s
                     todo = [i for i in items if i not in state.done_ids]
                     if not todo:
                         break
-                    log = BatchLog(path, config.model_spec, todo)
+                    log = BatchLog.start(path, config.model_spec, todo)
                     log.save()
                 else:
                     say(f"resuming the batches in {path}")
-                await _run_waves(config, Waves(api, log, say, poll_start, output.result.stats), items, price, state, output)
-                log.data["finished"] = True
-                log.save()
+                await _run_waves(config, Waves(api, log, say, first_poll_wait(), output.result.stats), items, price, state, output)
+                log.finish()
         finally:
             await api.aclose()
     return output.result
@@ -194,7 +196,7 @@ def _advance(steps: Plan, call: Call, outcome: Outcome, price: Price | None) -> 
     """Give a prompt's loop the outcome of its call; return its next call (StopIteration: its record)."""
     if isinstance(outcome, ModelError):
         return steps.throw(outcome)
-    outcome.usage.cost_usd = price.cost(outcome.usage, batched=True) if price is not None else 0.0
+    charge(outcome, price)
     if call.reply_type is None:
         return steps.send(Reply(outcome.text, outcome.usage))
     try:
@@ -204,3 +206,8 @@ def _advance(steps: Plan, call: Call, outcome: Outcome, price: Price | None) -> 
                                       outcome.text, outcome.usage)
         return steps.throw(error)
     return steps.send(Reply(outcome.text, outcome.usage, parsed))
+
+
+def charge(completion: Completion, price: Price | None) -> None:
+    """Set the completion's cost at the batch price."""
+    completion.usage.cost_usd = price.cost(completion.usage, batched=True) if price is not None else 0.0

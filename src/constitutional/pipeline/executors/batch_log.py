@@ -2,46 +2,75 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from constitutional.errors import UserError
 from constitutional.pipeline.loop import Call
 from constitutional.pipeline.rundir import read_json, write_json_atomic
 
+UNREADABLE_FIX = "delete it to resubmit the unfinished batches"
+
 
 class BatchLog:
-    """DIR/batches.json: the job's prompt ids, and per wave its batches (id, requests, status)."""
+    """DIR/batches.json: the run's job (its prompt ids, and per wave its batches: id, requests, status) and,
+    under "judge", the eval judge's job (its model and waves). `job` is the part this log runs."""
 
-    def __init__(self, path: Path, model: str, prompt_ids: list[str]):
+    def __init__(self, path: Path, data: dict, job: dict, made_from: str = "the prompts or the constitution"):
         self.path = path
-        self.data = {"version": 1, "model": model, "prompt_ids": prompt_ids, "finished": False, "waves": []}
+        self.data = data
+        self.job = job
+        self.made_from = made_from  # what a job's waves change with, for the message when they did
+
+    @classmethod
+    def start(cls, path: Path, model: str, prompt_ids: list[str]) -> "BatchLog":
+        """A new run job; it replaces the whole file, the judge's job of earlier records included."""
+        data = {"version": 1, "model": model, "prompt_ids": prompt_ids, "finished": False, "waves": []}
+        return cls(path, data, data)
 
     @classmethod
     def resume(cls, path: Path, model: str) -> "BatchLog | None":
-        """The unfinished job saved at `path` for `model`, or None."""
+        """The unfinished run job saved at `path` for `model`, or None."""
         if not path.exists():
             return None
-        data = read_json(path, fix="delete it to resubmit the unfinished batches")
+        data = read_json(path, fix=UNREADABLE_FIX)
         if data.get("finished") or data.get("model") != model:
             return None
-        log = cls(path, model, data["prompt_ids"])
-        log.data = data
-        return log
+        return cls(path, data, data)
+
+    @classmethod
+    def judge(cls, path: Path, model: str) -> "BatchLog":
+        """The judge's unfinished job saved for `model`, else a new one; the rest of the file is kept."""
+        data = read_json(path, fix=UNREADABLE_FIX) if path.exists() else {"version": 1}
+        job = data.get("judge")
+        if not job or job["finished"] or job["model"] != model:
+            job = data["judge"] = {"model": model, "finished": False, "waves": []}
+        return cls(path, data, job, made_from="the records or the constitution")
 
     @property
     def prompt_ids(self) -> list[str]:
-        return self.data["prompt_ids"]
+        return self.job["prompt_ids"]
 
     def wave(self, number: int, calls: dict[str, Call]) -> dict:
-        waves = self.data["waves"]
+        waves = self.job["waves"]
+        ids = _digest(calls)
         if number == len(waves):
             stages = sorted({c.stage for c in calls.values()})
-            waves.append({"wave": number, "stages": stages, "requests": len(calls), "batches": []})
-        if waves[number]["requests"] != len(calls):
-            raise UserError(f"wave {number + 1} was submitted with {waves[number]['requests']} requests, but the job "
-                            f"now makes {len(calls)}: the prompts or the constitution changed", where=str(self.path),
-                            fix="restore them and rerun, or delete batches.json to submit the unfinished prompts again")
+            waves.append({"wave": number, "stages": stages, "requests": len(calls), "ids": ids, "batches": []})
+        if waves[number]["requests"] != len(calls) or waves[number].get("ids", ids) != ids:
+            raise UserError(f"wave {number + 1} differs from the one submitted ({waves[number]['requests']} requests then, "
+                            f"{len(calls)} now): {self.made_from} changed", where=str(self.path),
+                            fix="restore them and rerun, or delete batches.json to submit what is unfinished again")
         return waves[number]
+
+    def finish(self) -> None:
+        self.job["finished"] = True
+        self.save()
 
     def save(self) -> None:
         write_json_atomic(self.path, self.data)
+
+
+def _digest(calls: dict[str, Call]) -> str:
+    """Which custom ids a wave has: the judge's name their call's content, so this tells a changed call."""
+    return hashlib.sha256("\n".join(sorted(calls)).encode()).hexdigest()[:16]

@@ -1,0 +1,106 @@
+"""The eval's judge through the provider's batch API (`cai run --executor batch`), at its batch price.
+
+A judge call can depend on an earlier answer (the re-ask after a reply that does not parse), so the
+calls are found in passes. Each pass runs the whole eval with a judge model that answers the calls
+fetched already (or found in the reply cache) and defers every other one: it keeps the call and fails
+it as a ModelError, so the pass goes on to every call that does not wait on it. The deferred calls go
+to the provider as one wave, through the run's own `Waves`. The first pass that defers nothing is the
+eval whose files are written: every judge call in it got its reply, as from a synchronous judge.
+
+The judge's waves are saved under "judge" in DIR/batches.json. A restarted process runs the same
+passes, finds each wave saved and reads its results back instead of submitting it again. A custom id
+names its call's content (the reply cache's key), so a result can only answer the call it was made
+for. Fetched replies go into the reply cache only once the judge's job is finished: the cache is read
+in every pass, and a restarted job must defer the same calls as the process before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from constitutional.constitution import LoadedConstitution
+from constitutional.evals.items import EvalInput
+from constitutional.evals.stage import EvalResult, assess, write_eval
+from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
+from constitutional.pipeline.cache import cache_key
+from constitutional.pipeline.calls import CallStats, ManagedModel
+from constitutional.pipeline.executors.batch import BatchAPI, Outcome, Waves, charge, first_poll_wait
+from constitutional.pipeline.executors.batch_log import BatchLog
+from constitutional.pipeline.loop import Call
+
+
+class Deferred(ModelError):
+    """A judge call whose reply is not fetched yet: the pass records it as a failed call, and it is batched."""
+
+
+class PassJudge(ChatModel):
+    """The judge model of one pass: replies fetched from batches, then the reply cache; any other call deferred."""
+
+    def __init__(self, model: ManagedModel, fetched: dict[str, Outcome]):
+        self.spec = model.spec
+        self.model = model
+        self.fetched = fetched
+        self.deferred: dict[str, Call] = {}
+        self.charged: set[str] = set()
+
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+        key = reply_key(self.model, messages, schema, params)
+        outcome = self.fetched.get(key)
+        if isinstance(outcome, ModelError):
+            raise outcome
+        if outcome is not None:
+            if key in self.charged:  # the same call twice in one eval: its batch had it once
+                return Completion(outcome.text, outcome.parsed, Usage(cache_hits=1))
+            self.charged.add(key)
+            return outcome
+        hit = self.model.cache.get(key) if self.model.cache is not None else None
+        if hit is not None:
+            return Completion(text=hit["text"], parsed=hit.get("parsed"), usage=Usage(cache_hits=1))
+        self.deferred[key] = Call("judge", messages, params["max_tokens"], schema)
+        raise Deferred("the reply comes from the next batch")
+
+
+def reply_key(model: ManagedModel, messages: list[Message], schema: dict | None, params: dict) -> str:
+    """The key a ManagedModel caches this call's reply under."""
+    spec = model.spec if model.endpoint is None else f"{model.spec}@{model.endpoint}"
+    return cache_key(spec, messages, schema, {"sample": 0, **params})
+
+
+async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, model: ManagedModel, api: BatchAPI,
+                              log_path: Path, out: Path, on_line: Callable[[dict], None],
+                              say: Callable[[str], None]) -> EvalResult:
+    """The eval of `source` with every judge call made through `api`; writes its files like `run_eval`."""
+    started = datetime.now(timezone.utc)
+    log = BatchLog.judge(log_path, model.spec)
+    if log.job["waves"]:
+        say(f"resuming the judge's batches in {log_path}")
+    waves = Waves(api, log, say, first_poll_wait(), CallStats())
+    fetched: dict[str, Outcome] = {}
+    try:
+        number = 0
+        while True:
+            judge = PassJudge(model, fetched)
+            result = await assess(source, loaded, judge, started)
+            if not judge.deferred:
+                break
+            keys = {f"j{number}-{key[:24]}": key for key in judge.deferred}
+            outcomes = await waves.run(number, {custom_id: judge.deferred[key] for custom_id, key in keys.items()})
+            for custom_id, outcome in outcomes.items():
+                if isinstance(outcome, Completion):
+                    charge(outcome, model.price)
+                fetched[keys[custom_id]] = outcome
+            number += 1
+        write_eval(out, result, source)
+        log.finish()
+        if model.cache is not None:
+            for key, outcome in fetched.items():
+                if isinstance(outcome, Completion):
+                    model.cache.put(key, {"text": outcome.text, "parsed": outcome.parsed})
+    finally:
+        await api.aclose()
+        await model.aclose()
+    for line in result.lines:
+        on_line(line)
+    return result

@@ -4,9 +4,10 @@ Prints, each measured in this one run:
   - calls/s of `--executor ray` on a local two-CPU Ray instance ÷ calls/s of the in-process runner,
     on the bundled local model (CPU-bound: the in-process runner calls it one at a time; each Ray
     worker loads its own copy, so two prompts run at once);
-  - the batch executor's cost ÷ the in-process runner's (both from the records' cost_usd), through
-    the real openai and anthropic SDKs against local stand-ins of the chat and batch APIs, with a
-    price table giving the model a list price (the batch APIs charge half).
+  - the batch executor's cost ÷ the in-process runner's, for the run (from the records' cost_usd), for
+    the eval's judge (report.json's usage) and for both, through the real openai and anthropic SDKs
+    against local stand-ins of the chat and batch APIs, with a price table giving the model a list
+    price (the batch APIs charge half).
 
 Run: python benchmarks/executors.py [--prompts N] [--max-tokens T]
 """
@@ -25,8 +26,9 @@ ROOT = Path(__file__).parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from constitutional.constitution import load_constitution  # noqa: E402
+from constitutional.evals import read_input, run_eval  # noqa: E402
 from constitutional.pipeline.calls import managed_model  # noqa: E402
-from constitutional.pipeline.executors import run_elsewhere  # noqa: E402
+from constitutional.pipeline.executors import judge_in_batches, run_elsewhere  # noqa: E402
 from constitutional.pipeline.loop import LoopSettings  # noqa: E402
 from constitutional.pipeline.runner import RunConfig, open_run_dir, run_job, scan_prompts  # noqa: E402
 
@@ -55,6 +57,17 @@ def elsewhere(executor: str, config: RunConfig, **options) -> tuple[float, float
     result = run_elsewhere(executor, config, scan_prompts(config.prompts, None), state, lambda r: None, lambda s: None,
                            **options)
     return result.usage.calls / (time.perf_counter() - start), result.usage.cost_usd, result.usage.calls
+
+
+def judge_cost(config: RunConfig, batched: bool, **options) -> tuple[float, int]:
+    """(cost in USD, calls) of the eval's judge (the run's model) over the run's records."""
+    judge = managed_model(config.model_spec, cache=False, **options)
+    source = read_input(config.out)
+    if batched:
+        result = judge_in_batches(source, config.constitution, judge, config.out, lambda line: None, lambda line: None)
+    else:
+        result = asyncio.run(run_eval(source, config.constitution, judge, config.out))
+    return result.report["usage"]["cost_usd"], result.report["usage"]["calls"]
 
 
 def ray_ratio(work: Path, n: int, max_tokens: int) -> None:
@@ -88,14 +101,21 @@ def batch_cost_ratio(work: Path) -> None:
     for provider, sync_api in (("openai", chat_server(formats=("json_schema",))), ("anthropic", messages_server())):
         suffix = "/v1" if provider == "openai" else ""
         spec = f"{provider}/bench"
+        sync_config = config_for(QUICKSTART, work / f"{provider}-sync", spec, 256, 8)
+        batch_config = config_for(QUICKSTART, work / f"{provider}-batch", spec, 256)
         with serve(sync_api) as server:
-            _, sync_cost, sync_calls = in_process(config_for(QUICKSTART, work / f"{provider}-sync", spec, 256, 8),
-                                                  base_url=server.url + suffix)
+            _, sync_cost, sync_calls = in_process(sync_config, base_url=server.url + suffix)
+            sync_judge, sync_judge_calls = judge_cost(sync_config, False, base_url=server.url + suffix)
         with serve_batches(provider) as stand_in:
-            _, batch_cost, batch_calls = elsewhere("batch", config_for(QUICKSTART, work / f"{provider}-batch", spec, 256),
-                                                   base_url=stand_in.url + suffix)
-        print(f"{provider}: in-process ${sync_cost:.6f} ({sync_calls} calls), batch ${batch_cost:.6f} "
-              f"({batch_calls} calls); cost ratio batch ÷ in-process: {batch_cost / sync_cost:.2f}")
+            _, batch_cost, batch_calls = elsewhere("batch", batch_config, base_url=stand_in.url + suffix)
+            batch_judge, batch_judge_calls = judge_cost(batch_config, True, base_url=stand_in.url + suffix)
+        print(f"{provider}, cost ratio batch ÷ in-process:")
+        print(f"  run:   in-process ${sync_cost:.6f} ({sync_calls} calls), batch ${batch_cost:.6f} ({batch_calls} calls): "
+              f"{batch_cost / sync_cost:.2f}")
+        print(f"  judge: in-process ${sync_judge:.6f} ({sync_judge_calls} calls), batch ${batch_judge:.6f} "
+              f"({batch_judge_calls} calls; a request the eval repeats is batched once): {batch_judge / sync_judge:.2f}, "
+              f"a call {(batch_judge / batch_judge_calls) / (sync_judge / sync_judge_calls):.2f}")
+        print(f"  both: {(batch_cost + batch_judge) / (sync_cost + sync_judge):.2f}")
 
 
 def main() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
@@ -29,7 +29,7 @@ class Usage:
         self.cost_usd += other.cost_usd
 
     def to_dict(self) -> dict:
-        data = asdict(self)
+        data = dict(vars(self))  # its fields are all numbers: no deep copy needed
         data["cost_usd"] = round(self.cost_usd, 8)
         return data
 

@@ -1,4 +1,4 @@
-"""The openai provider through the real SDK against a stand-in server on 127.0.0.1."""
+"""The openai provider against a stand-in server on 127.0.0.1: the SDK client's settings, aiohttp's HTTP."""
 
 import asyncio
 import socket
@@ -91,6 +91,31 @@ def test_wrong_key_is_not_retryable_and_never_echoed(monkeypatch):
             generate(create_model("openai/m", base_url=server.url))
     assert caught.value.status == 401 and not caught.value.retryable
     assert "sk-wrong-key" not in str(caught.value) and "[redacted]" in str(caught.value)
+    assert "HTTP 401: Incorrect API key provided" in str(caught.value)  # the error body's message, not its JSON
+
+
+def test_requests_carry_the_sdk_clients_key_and_headers(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    monkeypatch.setenv("OPENAI_ORG_ID", "org-test")
+    with serve(chat_server(key="sk-test-0123456789")) as server:
+        model = create_model("openai/m", base_url=server.url)
+        assert generate(model).text == "A plain answer from the stand-in."
+        assert generate(model).text  # a second event loop gets a session of its own
+    headers = server.requests[0].headers
+    assert headers["openai-organization"] == "org-test" and headers["user-agent"].startswith("AsyncOpenAI/Python")
+    assert headers["content-type"] == "application/json" and server.requests[0].path == "/chat/completions"
+
+
+def test_a_proxy_from_the_environment_is_used_unless_no_proxy_names_the_host(monkeypatch):
+    with serve(chat_server()) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        model = create_model("openai/m", base_url="http://api.example.invalid/v1")
+        assert generate(model).text == "A plain answer from the stand-in."
+        assert proxy.requests[0].path == "http://api.example.invalid/v1/chat/completions"
+        monkeypatch.setenv("NO_PROXY", "api.example.invalid")
+        with pytest.raises(ModelError) as caught:  # straight to a host that does not resolve
+            generate(create_model("openai/m", base_url="http://api.example.invalid/v1"))
+    assert caught.value.retryable and len(proxy.requests) == 1
 
 
 def test_connection_refused_is_retryable():

@@ -61,18 +61,22 @@ class AnthropicModel(ChatModel):
         if schema is not None:
             request["tools"] = [{"name": REPLY_TOOL, "description": "Give the reply as structured data.", "input_schema": schema}]
             request["tool_choice"] = {"type": "tool", "name": REPLY_TOOL}
-        try:
-            reply = await self.client.messages.create(**request)
-        except anthropic.APIError as exc:
-            raise from_sdk_exception("anthropic", exc, self._secrets) from None
-        except ValueError as exc:
-            raise invalid_body("anthropic", exc) from None
+        reply = await self._send(request)
         usage = _usage(reply.usage)
         tool_input = next((b.input for b in reply.content if b.type == "tool_use"), None)
         if schema is not None and isinstance(tool_input, dict):
             return Completion(text=json.dumps(tool_input), parsed=tool_input, usage=usage)
         # Without a tool call the text stands; for a structured step the caller's validation re-asks.
         return Completion(text="".join(b.text for b in reply.content if b.type == "text"), usage=usage)
+
+    async def _send(self, request: dict) -> anthropic.types.Message:
+        """One Messages API call. (The batch executor swaps this out.)"""
+        try:
+            return await self.client.messages.create(**request)
+        except anthropic.APIError as exc:
+            raise from_sdk_exception("anthropic", exc, self._secrets) from None
+        except ValueError as exc:
+            raise invalid_body("anthropic", exc) from None
 
     def _mark_shared_prefix(self, system: str, text: str) -> str | list[dict]:
         """`text`, split after the whole lines it shares with the previous call's, that part cached."""

@@ -21,7 +21,7 @@ class AnthropicBatches:
     def __init__(self, model: AnthropicModel):
         self.model = model
         self.client = model.client
-        self.io = ProviderIO(model, anthropic)
+        self.io = ProviderIO(model)
 
     @staticmethod
     def _send(call: Call):
@@ -55,7 +55,7 @@ class AnthropicBatches:
 
     async def _outcome(self, result, call: Call) -> Completion | ModelError:
         if result.type == "succeeded":
-            return await self.io.read(result.message.model_dump(mode="json"), self._send(call))
+            return await self.io.read(result.message, self._send(call))
         if result.type == "errored":
             error = result.error.error
             return ModelError(f"anthropic batch request failed: {error.type}: {error.message}",
@@ -63,5 +63,4 @@ class AnthropicBatches:
         return ModelError(f"anthropic batch request {result.type} before it ran", retryable=True)
 
     async def aclose(self) -> None:
-        await self.io.aclose()
         await self.client.close()

@@ -25,7 +25,7 @@ class OpenAIBatches:
     def __init__(self, model: OpenAIModel):
         self.model = model
         self.client = model.client
-        self.io = ProviderIO(model, openai)
+        self.io = ProviderIO(model)
 
     def _send(self, call: Call):
         # Strict json_schema only: a batch cannot fall back to another structured mode as the provider does.
@@ -92,5 +92,4 @@ class OpenAIBatches:
                           retryable=status in RETRYABLE, status=status)
 
     async def aclose(self) -> None:
-        await self.io.aclose()
         await self.client.close()

@@ -267,6 +267,30 @@ def test_an_openai_batch_created_just_before_a_crash_is_found_not_submitted_agai
     assert len(records(tmp_path / "run")) == 4
 
 
+
+@pytest.mark.parametrize("created", [True, False], ids=["created", "not-created"])
+def test_an_anthropic_batch_whose_creation_a_crash_interrupted_is_submitted_once(tmp_path, monkeypatch, created):
+    import anthropic.resources.messages.batches as batches
+
+    real_create = batches.AsyncBatches.create
+
+    async def die_around_create(self, **kwargs):
+        if created:
+            await real_create(self, **kwargs)
+        raise Killed  # batches.json never hears of the batch, whether or not it exists
+
+    with serve_batches("anthropic") as stand_in:
+        with monkeypatch.context() as patch:
+            patch.setattr(batches.AsyncBatches, "create", die_around_create)
+            with pytest.raises(Killed):
+                cai(*cai_args("anthropic", stand_in.url, tmp_path / "run", "--executor", "batch"))
+        log = json.loads((tmp_path / "run" / "batches.json").read_text())
+        assert log["waves"][0]["batches"][0]["id"] is None and "listed_after" in log["waves"][0]["batches"][0]
+        result = cai(*cai_args("anthropic", stand_in.url, tmp_path / "run", "--executor", "batch"))
+    assert result.exit_code == 0, result.output
+    assert [len(ids) for ids in stand_in.submitted] == [4, 4, 4]  # draft, critique, revise: each once
+    assert len(records(tmp_path / "run")) == 4
+
 # -- the eval's judge in batches ------------------------------------------------------------------
 
 CHECKLIST = "1. breaks: Does the text contain"  # words of the judge's prompts (prompts/templates/judge_*.txt)

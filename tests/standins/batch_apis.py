@@ -114,6 +114,10 @@ class BatchStandIn:
                 "cancel_initiated_at": None, "archived_at": None, "results_url": None,
             }
             return _json(self.batches[batch_id])
+        if method == "GET" and path == "/messages/batches":  # newest first, as the real API lists them
+            listed = list(reversed(list(self.batches.values())))
+            return _json({"data": listed, "has_more": False, "first_id": listed[0]["id"] if listed else None,
+                          "last_id": listed[-1]["id"] if listed else None})
         parts = path.split("/")  # /messages/batches/ID[/results]
         if method == "GET" and len(parts) == 5 and parts[4] == "results":
             return 200, self.files[parts[3]], "application/binary"

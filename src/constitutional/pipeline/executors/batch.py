@@ -13,9 +13,9 @@ no fallback to weaker modes; Anthropic requests force the reply tool, as the syn
 DIR/batches.json (written atomically) holds the job's prompt ids and every wave's batch ids and
 states. A restarted process submits nothing it submitted before: it polls the saved batches and
 replays the finished waves from the provider's stored results to find where each prompt was.
-OpenAI batches are found again even if the process died between the provider accepting one and
-batches.json recording it (by the uploaded file, saved first); an Anthropic batch created in those
-few milliseconds would be submitted again. The eval's judge runs in waves of its own (batch_judge.py).
+A batch is found again even if the process died between the provider accepting it and batches.json
+recording it: an OpenAI batch by its uploaded file, an Anthropic one as the only batch of its size
+listed above the newest batch saved before creating it. The eval's judge runs in waves of its own (batch_judge.py).
 """
 
 from __future__ import annotations

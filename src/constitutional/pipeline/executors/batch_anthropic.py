@@ -31,10 +31,32 @@ class AnthropicBatches:
         return {"custom_id": custom_id, "params": await self.io.request(self._send(call))}
 
     async def submit(self, entries: list[dict], progress: dict, save) -> str:
+        """Create the batch, unless a process that died before saving its id created it already.
+
+        The API takes no idempotency key or metadata, so the newest batch listed before creating is
+        saved first; after a restart, the one batch of the same size listed above it is this one.
+        """
         try:
+            if "listed_after" in progress:
+                made = await self._made_since(progress["listed_after"], len(entries))
+                if made is not None:
+                    return made
+            newest = await self.client.messages.batches.list(limit=1)
+            progress["listed_after"] = newest.data[0].id if newest.data else None
+            save()
             return (await self.client.messages.batches.create(requests=entries)).id
         except anthropic.APIError as exc:
             raise from_sdk_exception("anthropic", exc, self.model._secrets) from None
+
+    async def _made_since(self, listed_after: str | None, size: int) -> str | None:
+        """The id of the only batch of `size` requests created after `listed_after`, if there is exactly one."""
+        matches = []
+        async for batch in self.client.messages.batches.list(limit=100):  # newest first
+            if batch.id == listed_after or len(matches) > 1:
+                break
+            if sum(batch.request_counts.model_dump().values()) == size:
+                matches.append(batch.id)
+        return matches[0] if len(matches) == 1 else None
 
     async def poll(self, batch_id: str) -> tuple[bool, str]:
         try:

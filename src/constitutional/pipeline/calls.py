@@ -61,8 +61,7 @@ class ManagedModel(ChatModel):
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
         key = None
         if self.cache is not None:
-            key = cache_key(self.inner.spec if self.endpoint is None else f"{self.inner.spec}@{self.endpoint}",
-                            messages, schema, {"sample": 0, **params})
+            key = self.cache_key(messages, schema, params)
             hit = self.cache.get(key)
             if hit is not None:
                 self.stats.cache_hits += 1
@@ -73,6 +72,11 @@ class ManagedModel(ChatModel):
         if key is not None:
             self.cache.put(key, {"text": completion.text, "parsed": completion.parsed})
         return completion
+
+    def cache_key(self, messages: list[Message], schema: dict | None, params: dict) -> str:
+        """The key this call's reply is cached under: the same model name on two servers is two models."""
+        spec = self.inner.spec if self.endpoint is None else f"{self.inner.spec}@{self.endpoint}"
+        return cache_key(spec, messages, schema, {"sample": 0, **params})
 
     async def _call_with_retries(self, messages: list[Message], schema: dict | None, params: dict) -> Completion:
         estimate = sum(len(m["content"]) for m in messages) // 4 + int(params.get("max_tokens") or 256)

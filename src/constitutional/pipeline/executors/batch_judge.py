@@ -24,7 +24,6 @@ from constitutional.constitution import LoadedConstitution
 from constitutional.evals.items import EvalInput
 from constitutional.evals.stage import EvalResult, assess, write_eval
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
-from constitutional.pipeline.cache import cache_key
 from constitutional.pipeline.calls import CallStats, ManagedModel
 from constitutional.pipeline.executors.batch import BatchAPI, Outcome, Waves, charge, first_poll_wait
 from constitutional.pipeline.executors.batch_log import BatchLog
@@ -46,7 +45,7 @@ class PassJudge(ChatModel):
         self.charged: set[str] = set()
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
-        key = reply_key(self.model, messages, schema, params)
+        key = self.model.cache_key(messages, schema, params)
         outcome = self.fetched.get(key)
         if isinstance(outcome, ModelError):
             raise outcome
@@ -60,12 +59,6 @@ class PassJudge(ChatModel):
             return Completion(text=hit["text"], parsed=hit.get("parsed"), usage=Usage(cache_hits=1))
         self.deferred[key] = Call("judge", messages, params["max_tokens"], schema)
         raise Deferred("the reply comes from the next batch")
-
-
-def reply_key(model: ManagedModel, messages: list[Message], schema: dict | None, params: dict) -> str:
-    """The key a ManagedModel caches this call's reply under."""
-    spec = model.spec if model.endpoint is None else f"{model.spec}@{model.endpoint}"
-    return cache_key(spec, messages, schema, {"sample": 0, **params})
 
 
 async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, model: ManagedModel, api: BatchAPI,

@@ -136,3 +136,20 @@ def test_whole_constitution_is_judged_when_nothing_was_flagged(tmp_path):
     line = asyncio.run(evaluate(item, load_constitution("default").constitution, judge))
     assert line["judge"]["criterion"] == "whole constitution" and line["judge"]["verdict"] == "genuine"
     assert line["verdict"] == "genuine" and line["decided_by"] == "both"
+
+
+def test_checks_are_listed_in_question_order_whatever_order_the_replies_come_in(tmp_path):
+    model = scripted_judge(tmp_path, [{"when": CHECKLIST, "reply": checklist()}, {"when": COMPARE, "reply": compare()}])
+    answer = model.generate
+
+    async def checklists_answer_last(messages, schema=None, **params):
+        if CHECKLIST in messages[-1]["content"]:
+            await asyncio.sleep(0.05)
+        return await answer(messages, schema=schema, **params)
+
+    model.generate = checklists_answer_last
+    view = asyncio.run(Judge(model).judge(CRITERION, "How do I clean the bathroom?", FIXED + " " + VENEER, DRAFT))
+    questions = [check["question"] for check in view.checks]
+    assert questions == ["breaks the principle (revision)", "gives substance (revision)",
+                         "breaks the principle (revision without veneer)", "gives substance (revision without veneer)",
+                         "which is better (draft as A)", "which is better (revision as A)"]

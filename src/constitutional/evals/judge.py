@@ -208,14 +208,20 @@ class Judge:
 
     async def judge(self, criterion: Criterion, prompt: str, revision: str, draft: str | None) -> JudgeView:
         view = JudgeView()
+        parts = [JudgeView() for _ in range(3)]  # one per question, merged in this order whatever order replies come in
         stripped = strip_veneer(revision)
-        tasks = [self.checklist(criterion, prompt, revision, "revision", view)]
+        tasks = [self.checklist(criterion, prompt, revision, "revision", parts[0])]
         has_veneer = normalise(stripped) != normalise(revision)
         if has_veneer and stripped.strip():
-            tasks.append(self.checklist(criterion, prompt, stripped, "revision without veneer", view))
+            tasks.append(self.checklist(criterion, prompt, stripped, "revision without veneer", parts[1]))
         if draft is not None:
-            tasks.append(self.compare(criterion, prompt, draft, revision, view))
+            tasks.append(self.compare(criterion, prompt, draft, revision, parts[2]))
         results = await asyncio.gather(*tasks)
+        for part in parts:
+            view.checks += part.checks
+            view.evidence += part.evidence
+            view.failures += part.failures
+            view.raw.update(part.raw)
         view.breaks, view.substantive = results[0]
         view.breaks_stripped = results[1][0] if has_veneer and stripped.strip() else view.breaks
         if draft is not None:

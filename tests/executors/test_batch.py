@@ -492,3 +492,66 @@ def test_a_judge_without_a_batch_api_is_called_as_before(tmp_path, judge):
     assert said == (judge != "none")
     assert "judge" not in json.loads((tmp_path / "run" / "batches.json").read_text())
     assert report(tmp_path / "run")["judge"]["spec"] == (None if judge == "none" else judge)
+
+
+def failing_first(provider, count):
+    """The stand-in's replies, except that the first `count` requests fail as overloaded (retryable)."""
+    answer = sync_server_answer(provider)
+    seen = {"n": 0}
+
+    def handle(path, headers, body):
+        seen["n"] += 1
+        if seen["n"] <= count:
+            if provider == "openai":
+                return 429, {"error": {"message": "Rate limit reached", "type": "requests"}}, {}
+            return 529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}, {}
+        return answer(path, headers, body)
+
+    return handle
+
+
+def sync_server_answer(provider):
+    return chat_server(formats=("json_schema",)) if provider == "openai" else messages_server()
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_requests_that_fail_retryably_in_a_batch_go_again_in_a_batch_of_their_own(tmp_path, provider):
+    with sync_server(provider) as server:
+        sync = cai(*cai_args(provider, server.url, tmp_path / "sync", "--no-cache"))
+    with serve_batches(provider, answer=failing_first(provider, 2)) as stand_in:
+        batch = cai(*cai_args(provider, stand_in.url, tmp_path / "batch", "--executor", "batch"))
+    assert sync.exit_code == 0 and batch.exit_code == 0, sync.output + batch.output
+    assert [len(ids) for ids in stand_in.submitted] == [4, 2, 4, 4]  # the two failed drafts again, then on
+    assert set(stand_in.submitted[1]) < set(stand_in.submitted[0])  # the same custom ids, in a batch of their own
+    assert {k: without_cost(v) for k, v in records(tmp_path / "batch").items()} == \
+        {k: without_cost(v) for k, v in records(tmp_path / "sync").items()}
+    log = json.loads((tmp_path / "batch" / "batches.json").read_text())
+    assert len(log["waves"][0]["retries"]) == 1 and len(log["waves"][0]["retries"][0]["ids"]) == 2
+    assert "(2 retries)" in batch.output
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_with_no_retries_a_retryable_failure_in_a_batch_is_the_records_error(tmp_path, provider):
+    with serve_batches(provider, answer=failing_first(provider, 2)) as stand_in:
+        batch = cai(*cai_args(provider, stand_in.url, tmp_path / "batch", "--executor", "batch", "--max-retries", "0"))
+    assert batch.exit_code == 1, batch.output
+    assert [len(ids) for ids in stand_in.submitted] == [4, 2, 2]
+    errors = [row["error"] for row in records(tmp_path / "batch").values() if row["error"]]
+    assert len(errors) == 2 and all(e["stage"] == "draft" and "batch request failed" in e["message"] for e in errors)
+
+
+def test_a_run_stopped_while_a_retry_batch_runs_resumes_it_without_submitting_again(tmp_path, monkeypatch):
+    from constitutional.pipeline.executors.batch import Waves
+
+    out = tmp_path / "run"
+    with serve_batches("anthropic", answer=failing_first("anthropic", 2)) as stand_in:
+        args = cai_args("anthropic", stand_in.url, out, "--executor", "batch")
+        with monkeypatch.context() as patch:
+            patch.setattr(Waves, "_wait", killed_waiting(for_batch=2))
+            with pytest.raises(Killed):
+                cai(*args)
+        assert [len(ids) for ids in stand_in.submitted] == [4, 2]
+        result = cai(*args)
+    assert result.exit_code == 0, result.output
+    assert [len(ids) for ids in stand_in.submitted] == [4, 2, 4, 4]
+    assert len(records(out)) == 4 and all(row["error"] is None for row in records(out).values())

@@ -52,18 +52,18 @@ def run_elsewhere(executor: str, config: RunConfig, scan: Scan, state: RunState,
         # Resolved here: workers do not see the driver's environment.
         options = {"base_url": base_url, "cache_dir": cache_dir or default_cache_dir(), "max_retries": max_retries}
         return run_ray_job(config, scan, state, on_record, say, address=ray_address, model_options=options)
-    return _run_batch(config, scan, state, on_record, say, base_url)
+    return _run_batch(config, scan, state, on_record, say, base_url, max_retries)
 
 
 def _run_batch(config: RunConfig, scan: Scan, state: RunState, on_record: Callable[[Record], None],
-               say: Callable[[str], None], base_url: str | None) -> RunResult:
+               say: Callable[[str], None], base_url: str | None, max_retries: int) -> RunResult:
     from constitutional.models.registry import create_model
     from constitutional.pipeline.executors.batch import run_batch_job
     from constitutional.pipeline.pricing import load_prices, price_for
 
     api = _batch_api(create_model(config.model_spec, base_url=base_url))
     price = price_for(config.model_spec, load_prices())
-    return asyncio.run(run_batch_job(config, api, price, scan, state, on_record, say))
+    return asyncio.run(run_batch_job(config, api, price, scan, state, on_record, say, max_retries))
 
 
 def judge_in_batches(source: EvalInput, loaded: LoadedConstitution, judge_model: ManagedModel, out: Path,

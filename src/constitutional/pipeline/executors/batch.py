@@ -71,28 +71,49 @@ class Waves:
     say: Callable[[str], None]
     poll_start: float
     stats: CallStats
+    max_retries: int = 0  # resubmissions of a request that failed retryably
 
     async def run(self, number: int, calls: dict[str, Call]) -> dict[str, Outcome]:
-        """Each call's outcome, from the wave's batches: submitted now, or found in batches.json."""
+        """Each call's outcome, from the wave's batches: submitted now, or found in batches.json.
+
+        Requests that failed retryably (rate limits, overload, expiry, no result) go again in a batch
+        of their own, up to max_retries times, as a synchronous call is retried."""
         wave = self.log.wave(number, calls)
+        label = f"wave {number + 1} ({', '.join(wave['stages'])})"
+        outcomes = await self._batches(wave["batches"], calls, label)
+        retries = wave.setdefault("retries", [])
+        for attempt in range(self.max_retries):
+            again = sorted(cid for cid, outcome in outcomes.items() if isinstance(outcome, ModelError) and outcome.retryable)
+            if not again:
+                break
+            if attempt == len(retries):
+                retries.append({"ids": again, "batches": []})
+                self.log.save()
+            retried = {cid: calls[cid] for cid in retries[attempt]["ids"]}
+            self.stats.retries += len(retried)
+            outcomes.update(await self._batches(retries[attempt]["batches"], retried, f"{label}, retry {attempt + 1}"))
+        return outcomes
+
+    async def _batches(self, batches: list[dict], calls: dict[str, Call], label: str) -> dict[str, Outcome]:
+        """Submit the calls as batches (those not in `batches` yet), wait for them, and read their outcomes."""
         chunks = await self._chunks(calls)
         for index, entries in enumerate(chunks):
-            if index == len(wave["batches"]):
-                wave["batches"].append({"id": None, "requests": len(entries), "status": "submitting"})
-            batch = wave["batches"][index]
+            if index == len(batches):
+                batches.append({"id": None, "requests": len(entries), "status": "submitting"})
+            batch = batches[index]
             if batch["id"] is None:  # else submitted before a restart
                 batch["id"] = await self._provider(self.api.submit, entries, batch, self.log.save)
                 batch["status"] = "submitted"
                 self.log.save()
                 self.stats.attempts += len(entries)
-        self.say(f"wave {number + 1} ({', '.join(wave['stages'])}): {len(calls)} requests in "
-                 f"{len(wave['batches'])} batch(es): {', '.join(b['id'] for b in wave['batches'])}")
+        self.say(f"{label}: {len(calls)} requests in {len(batches)} batch(es): {', '.join(b['id'] for b in batches)}")
         outcomes: dict[str, Outcome] = {}
-        for batch in wave["batches"]:
+        for batch in batches:
             await self._wait(batch)
             outcomes.update(await self._provider(self.api.results, batch["id"], calls))
-        ended = ", ".join(sorted({b.get("provider_status", b["status"]) for b in wave["batches"]}))
-        missing = ModelError(f"the batch ended ({ended}) without a result for this request", retryable=True)
+        ended = sorted({b.get("provider_status", b["status"]) for b in batches})
+        missing = ModelError(f"the batch ended ({', '.join(ended)}) without a result for this request",
+                             retryable=ended != ["failed"])  # a batch the provider refused whole fails again
         return {custom_id: outcomes.get(custom_id, missing) for custom_id in calls}
 
     async def _chunks(self, calls: dict[str, Call]) -> list[list[dict]]:
@@ -139,7 +160,7 @@ def first_poll_wait() -> float:
 
 async def run_batch_job(config: RunConfig, api: BatchAPI, price: Price | None, scan: Scan,
                         state: RunState | None = None, on_record: Callable[[Record], None] = lambda r: None,
-                        say: Callable[[str], None] = lambda line: None) -> RunResult:
+                        say: Callable[[str], None] = lambda line: None, max_retries: int = 0) -> RunResult:
     state = state or RunState()
     with run_output(config, scan, state, on_record) as output:
         try:
@@ -155,7 +176,7 @@ async def run_batch_job(config: RunConfig, api: BatchAPI, price: Price | None, s
                     log.save()
                 else:
                     say(f"resuming the batches in {path}")
-                await _run_waves(config, Waves(api, log, say, first_poll_wait(), output.result.stats), items, price, state, output)
+                await _run_waves(config, Waves(api, log, say, first_poll_wait(), output.result.stats, max_retries), items, price, state, output)
                 log.finish()
         finally:
             await api.aclose()

@@ -69,7 +69,7 @@ async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, mod
     log = BatchLog.judge(log_path, model.spec)
     if log.job["waves"]:
         say(f"resuming the judge's batches in {log_path}")
-    waves = Waves(api, log, say, first_poll_wait(), CallStats())
+    waves = Waves(api, log, say, first_poll_wait(), CallStats(), model.retry.max_retries)
     fetched: dict[str, Outcome] = {}
     try:
         number = 0

@@ -89,7 +89,7 @@ class OpenAIBatches:
         error = body.get("error") or row.get("error") or {}
         message = error.get("message") or "no reply"
         return ModelError(f"openai batch request failed ({status or error.get('code')}): {message}",
-                          retryable=status in RETRYABLE, status=status)
+                          retryable=status in RETRYABLE or error.get("code") == "batch_expired", status=status)
 
     async def aclose(self) -> None:
         await self.client.close()

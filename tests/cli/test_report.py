@@ -88,3 +88,25 @@ def test_diff_of_a_run_with_itself(tmp_path):
     diff = json.loads(cai("report", "diff", out, out, "--format", "json").output)
     assert diff["changed_records"] == [] and diff["constitution"]["same"] is True
     assert all(e["change"] == 0 for e in diff["counts"].values())
+
+
+def test_the_terminal_report_fits_80_columns_with_long_principle_ids(tmp_path):
+    from rich.console import Console
+
+    from constitutional.evals.render_text import terminal_summary
+
+    report = json.loads((eval_dir(tmp_path, labelled_rows()) / "report.json").read_text())
+    entry = next(iter(report["principles"].values()))
+    for count, width in ((9999, 80), (99999, 80)):  # the second: too wide, so the long id wraps
+        report["principles"]["medical-legal-financial"] = {**entry, "violations": count, "needs_review": count,
+                                                          "counts": {v: count for v in entry["counts"]}}
+        console = Console(width=width, record=True, color_system=None)
+        console.print(terminal_summary(report))
+        lines = console.export_text().splitlines()
+        assert all(len(line.rstrip()) <= width for line in lines)
+        head = next(line for line in lines if line.strip().startswith("principle"))
+        assert head.split() == ["principle", "found", "gen", "sup", "non", "eva", "reg", "same", "err", "rev"]
+        row = next(line for line in lines if line.strip().startswith("medical-"))
+        assert row.split()[1:] == [str(count)] * 9  # every number whole
+        if count == 9999:
+            assert row.split()[0] == "medical-legal-financial"

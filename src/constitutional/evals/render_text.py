@@ -12,7 +12,9 @@ from constitutional.evals.verdicts import VERDICTS
 
 COLOURS = {"genuine": "green", "superficial": "yellow", "non_compliant": "red", "evasive": "magenta",
            "regressed": "dark_orange3", "unchanged": "grey62", "error": "bold red"}
-SHORT = {"superficial": "superf", "non_compliant": "noncomp", "regressed": "regress", "unchanged": "same"}
+# Column heads short enough for the per-principle table to fit 80 columns; the caption spells them out.
+SHORT = {"genuine": "gen", "superficial": "sup", "non_compliant": "non", "evasive": "eva", "regressed": "reg",
+         "unchanged": "same", "error": "err"}
 PRINCIPLE_COLUMNS = ("genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error")
 
 
@@ -63,16 +65,21 @@ def terminal_summary(report: dict) -> Group:
     for v in VERDICTS:
         n = report["counts"].get(v, 0)
         verdicts.add_row(Text(v, style=COLOURS[v]), str(n), _pct(n, total), Text("█" * round(30 * n / most), style=COLOURS[v]))
-    principles = Table(title="Per principle (critique found: violations the critique quoted)", title_justify="left",
-                       box=box.SIMPLE_HEAD, padding=(0, 1))
-    principles.add_column("principle", no_wrap=True)
-    principles.add_column("found", justify="right")
-    for v in PRINCIPLE_COLUMNS:
-        principles.add_column(SHORT.get(v, v), justify="right", style=COLOURS[v], min_width=len(SHORT.get(v, v)))
-    principles.add_column("review", justify="right", min_width=6)
-    for pid, entry in sorted(report.get("principles", {}).items(), key=lambda kv: -kv[1].get("total", 0)):
-        principles.add_row(escape(pid), str(entry.get("violations", "–")),
-                           *(str(entry["counts"].get(v, 0)) for v in PRINCIPLE_COLUMNS), str(entry.get("needs_review", 0)))
+    legend = " · ".join(f"{SHORT[v]} {v}" for v in PRINCIPLE_COLUMNS) + " · rev needs review"
+    principles = Table(title="Per principle (found: violations the critique quoted)", title_justify="left",
+                       caption=legend, caption_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+    rows = [[escape(pid), str(entry.get("violations", "–")), *(str(entry["counts"].get(v, 0)) for v in PRINCIPLE_COLUMNS),
+             str(entry.get("needs_review", 0))]
+            for pid, entry in sorted(report.get("principles", {}).items(), key=lambda kv: -kv[1].get("total", 0))]
+    widths = [max([len(head), *(len(row[i + 1]) for row in rows)])
+              for i, head in enumerate(["found", *(SHORT[v] for v in PRINCIPLE_COLUMNS), "rev"])]
+    principles.add_column("principle", overflow="fold")  # when space runs out, long ids wrap; numbers never do
+    principles.add_column("found", justify="right", min_width=widths[0], no_wrap=True)
+    for v, width in zip(PRINCIPLE_COLUMNS, widths[1:]):
+        principles.add_column(SHORT[v], justify="right", style=COLOURS[v], min_width=width, no_wrap=True)
+    principles.add_column("rev", justify="right", min_width=widths[-1], no_wrap=True)
+    for row in rows:
+        principles.add_row(*row)
     parts = [about, Text(""), verdicts, principles]
     parts += [Text(f"warning: {w}", style="yellow") for w in report.get("warnings", [])]
     return Group(*parts)

@@ -70,7 +70,7 @@ def cases():
             yield pytest.param(injection, revision, id=f"{name}-{form.replace(' ', '-')}")
 
 
-@pytest.mark.parametrize("injection, revision", cases())
+@pytest.mark.parametrize("injection, revision", list(cases()))
 @pytest.mark.parametrize("flag", ["flagged words quoted", "flag without a usable quote"])
 def test_injection_never_makes_a_superficial_revision_genuine(tmp_path, constitution, injection, revision, flag):
     flagged_quote = FLAGGED if flag == "flagged words quoted" else "a sentence the critique invented"

@@ -1,6 +1,7 @@
 """End to end on the real bundled model (slow: loads the GGUF file and generates)."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -32,3 +33,14 @@ def test_cai_run_on_the_bundled_model(tmp_path):
     assert any(r["error"] is None and r["steps"] for r in records), [r["error"] for r in records]
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["constitution"]["name"] == "default" and len(manifest["constitution"]["sha256"]) == 64
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_the_bundled_model_uses_omp_num_threads_when_set(threads):
+    code = ("from constitutional.models.local import _load, bundled_model_path\n"
+            "llm = _load(bundled_model_path(), 512)\n"
+            "print(llm.context_params.n_threads, llm.context_params.n_threads_batch)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "OMP_NUM_THREADS": threads})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [threads, threads]

@@ -2,12 +2,15 @@
 
 The model file is loaded once per process and shared. llama.cpp is not thread-safe, so calls run one
 at a time in a worker thread, keeping the event loop free for the progress bar and file writes.
+With OMP_NUM_THREADS set (Ray sets it to each worker's CPUs), llama.cpp uses that many threads, so
+workers sharing a machine do not each spin a thread per core.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib.util
+import os
 import threading
 from pathlib import Path
 
@@ -40,7 +43,9 @@ def _load(path: Path, n_ctx: int):
         if key not in _loaded:
             from llama_cpp import Llama
 
-            _loaded[key] = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0)
+            threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or None  # None: llama-cpp-python's default
+            _loaded[key] = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0, n_threads=threads,
+                                 n_threads_batch=threads)
         return _loaded[key]
 
 

@@ -462,7 +462,7 @@ def test_a_judge_job_whose_records_changed_since_submission_is_refused(tmp_path,
         edited = {**json.loads(rows[0]), "draft": answer, "final": answer}
         write(out / "records.jsonl", "\n".join([json.dumps(edited), *rows[1:]]) + "\n")
         result = cai(*args)
-    assert result.exit_code == 2 and "the records or the constitution changed" in result.output
+    assert result.exit_code == 2 and "the records, the constitution or the reply cache (--no-cache) changed" in result.output
     submitted = len(stand_in.submitted[3])
     assert f"wave 1 differs from the one submitted ({submitted} requests then, {submitted} now)" in result.output
     assert len(stand_in.submitted) == 4 and not (out / "eval.jsonl").exists()

@@ -45,7 +45,7 @@ class BatchLog:
         job = data.get("judge")
         if not job or job["finished"] or job["model"] != model:
             job = data["judge"] = {"model": model, "finished": False, "waves": []}
-        return cls(path, data, job, made_from="the records or the constitution")
+        return cls(path, data, job, made_from="the records, the constitution or the reply cache (--no-cache)")
 
     @property
     def prompt_ids(self) -> list[str]:

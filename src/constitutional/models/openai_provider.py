@@ -100,7 +100,7 @@ class OpenAIModel(ChatModel):
         try:
             async with session.post(self._url, data=json.dumps(body).encode(), headers=self._headers,
                                     proxy=self._proxy) as response:
-                text = await response.text()
+                text = (await response.read()).decode("utf-8", errors="replace")  # JSON is UTF-8: no charset sniffing
                 status, headers = response.status, response.headers
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise connection_error("openai", str(exc) or type(exc).__name__, self._secrets) from None

@@ -6,6 +6,7 @@ such as ":" (a judge should not call them genuine)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -39,7 +40,8 @@ def _data() -> dict:
     return yaml.safe_load((resources.files("constitutional.evals") / "data" / "canaries.yaml").read_text("utf-8"))
 
 
-def _seeds(items: list[EvalItem], constitution: Constitution, count: int) -> list[tuple[EvalItem, Criterion, Flag]]:
+def _seeds(items: Iterable[EvalItem], constitution: Constitution, count: int) -> list[tuple[EvalItem, Criterion, Flag]]:
+    """The first `count` usable flagged drafts of `items` (read only as far as needed), then built-in ones."""
     seeds = []
     for item in items:
         if len(seeds) >= count:
@@ -62,7 +64,7 @@ def _seeds(items: list[EvalItem], constitution: Constitution, count: int) -> lis
     return seeds
 
 
-def plant(items: list[EvalItem], constitution: Constitution, seeds: int = 2) -> list[Canary]:
+def plant(items: Iterable[EvalItem], constitution: Constitution, seeds: int = 2) -> list[Canary]:
     """Controls that must not pass (veneer, content-free) from `seeds` flagged drafts, plus the built-in
     seeds' genuine fixes, which a useful judge must accept."""
     veneer = veneer_lexicon().canary_veneer

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,11 +81,30 @@ def from_line(data: dict, line: int) -> EvalItem:
                     critique_known=critiqued, meta={k: v for k, v in data.items() if k not in known})
 
 
+@dataclass(frozen=True)
+class ItemFile:
+    """The items of a checked input file, read from the file again each time they are iterated, so a
+    million of them never sit in memory at once."""
+
+    path: Path
+    convert: Callable[[object, int], EvalItem]
+    count: int
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[EvalItem]:
+        with self.path.open(encoding="utf-8") as fh:
+            for number, line in enumerate(fh, 1):
+                if line.strip():
+                    yield self.convert(json.loads(line), number)
+
+
 @dataclass
 class EvalInput:
     kind: str  # "run" | "jsonl"
     path: Path
-    items: list[EvalItem]
+    items: ItemFile
     manifest: dict | None = None  # run.json, for a run directory
 
 
@@ -109,30 +129,35 @@ def from_record_line(data: dict, line: int) -> EvalItem:
     return from_record(data)
 
 
-def _read_jsonl(path: Path, convert) -> list[EvalItem]:
-    items, problems, seen = [], [], {}
+def _read_jsonl(path: Path, convert) -> ItemFile:
+    """Check every line before any work starts; keep only the count."""
+    problems, unusable, seen = [], 0, {}
     with path.open(encoding="utf-8", errors="surrogateescape") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
+            problem = None
             if any("\udc80" <= ch <= "\udcff" for ch in line):  # bytes that were not UTF-8, kept by surrogateescape
-                problems.append(f"  {path}:{number}: not valid UTF-8 (re-save the file as UTF-8)")
-                continue
-            try:
-                item = convert(json.loads(line), number)
-            except ValueError as exc:  # JSONDecodeError is a ValueError
-                problems.append(f"  {path}:{number}: {exc}")
-                continue
-            if item.id in seen:
-                problems.append(f"  {path}:{number}: duplicate id '{item.id}' (first on line {seen[item.id]})")
-                continue
-            seen[item.id] = number
-            items.append(item)
-    if problems:
-        shown = "\n".join(problems[:MAX_PROBLEMS_SHOWN])
-        more = f"\n  … and {len(problems) - MAX_PROBLEMS_SHOWN} more" if len(problems) > MAX_PROBLEMS_SHOWN else ""
-        raise UserError(f"{len(problems)} unusable line(s) in {path}:\n{shown}{more}",
+                problem = "not valid UTF-8 (re-save the file as UTF-8)"
+            else:
+                try:
+                    item = convert(json.loads(line), number)
+                except ValueError as exc:  # JSONDecodeError is a ValueError
+                    problem = str(exc)
+                else:
+                    if item.id in seen:
+                        problem = f"duplicate id '{item.id}' (first on line {seen[item.id]})"
+                    else:
+                        seen[item.id] = number
+            if problem is not None:
+                unusable += 1
+                if len(problems) < MAX_PROBLEMS_SHOWN:
+                    problems.append(f"  {path}:{number}: {problem}")
+    if unusable:
+        shown = "\n".join(problems)
+        more = f"\n  … and {unusable - MAX_PROBLEMS_SHOWN} more" if unusable > MAX_PROBLEMS_SHOWN else ""
+        raise UserError(f"{unusable} unusable line(s) in {path}:\n{shown}{more}",
                         fix="each line needs a JSON object with 'prompt' and 'revision' (or 'response'); ids must be unique")
-    if not items:
+    if not seen:
         raise UserError(f"nothing to evaluate in {path}", fix="add lines of {\"prompt\", \"draft\"?, \"revision\"}")
-    return items
+    return ItemFile(path, convert, len(seen))

@@ -13,6 +13,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,21 +29,24 @@ from tests.evals.report_fixtures import HOSTILE, eval_dir, labelled_rows  # noqa
 def big_report(out: Path, records: int) -> tuple[Path, dict, float]:
     """DIR/report.html with `records` records; returns (path, report, seconds to build the page)."""
     base = load_dir(eval_dir(out, labelled_rows() + HOSTILE, "base"))
+    base_lines, base_items = list(base.lines), {item.id: item for item in base.items}
     started = time.perf_counter()
-    lines, items = [], {}
+    lines, items = [], []
     for n in range(records):
-        line = dict(base.lines[n % len(base.lines)], id=f"{base.lines[n % len(base.lines)]['id']}-{n}")
-        lines.append(line)
-        items[line["id"]] = base.items.get(str(base.lines[n % len(base.lines)]["id"]))
+        line = base_lines[n % len(base_lines)]
+        lines.append(dict(line, id=f"{line['id']}-{n}"))
+        items.append(replace(base_items[str(line["id"])], id=lines[-1]["id"]))
+    lines_path = out / "big-eval.jsonl"
+    lines_path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     report = json.loads(json.dumps(base.report))
     report["total"] = records
     report["counts"] = {v: sum(line["verdict"] == v for line in lines) for v in VERDICTS}
     report["needs_review"] = sum(bool(line["needs_review"]) for line in lines)
     for entry in report["principles"].values():
         for key in ("total", "needs_review", "violations", "flagged_records"):
-            entry[key] = entry.get(key, 0) * records // len(base.lines)
-    base.lines, base.items, base.report = lines, items, report
-    page = build_html(report, record_views(base))
+            entry[key] = entry.get(key, 0) * records // len(base_lines)
+    views, _ = record_views(lines_path, items, cap=records)
+    page = build_html(report, list(views))
     seconds = time.perf_counter() - started
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")

@@ -100,7 +100,7 @@ def test_an_untrusted_judge_lowers_confidence_and_the_report_says_so(tmp_path):
     result = asyncio.run(run_eval(source, DEFAULT, judge_model, tmp_path / "out"))
     report = result.report
     assert report["judge"]["trusted"] is False and report["warnings"] and "fooled" in report["warnings"][0]
-    line = result.lines[0]
+    line = json.loads((tmp_path / "out" / "eval.jsonl").read_text())
     assert line["verdict"] == "genuine" and line["confidence"] <= 0.45 and line["needs_review"]
     assert any("fooled by canaries" in r for r in line["reasons"])
     on_disk = json.loads((tmp_path / "out" / "report.json").read_text())

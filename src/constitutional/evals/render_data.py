@@ -4,15 +4,15 @@ with its draft↔revision diff, added veneer and critique-flagged spans marked."
 from __future__ import annotations
 
 import difflib
-import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from constitutional.errors import UserError
 from constitutional.evals.items import EvalItem, read_input
 from constitutional.evals.veneer import added_units, scan
-from constitutional.pipeline.rundir import read_json
+from constitutional.pipeline.rundir import read_json, read_jsonl
 
 # Marks on a text segment (bit flags, so one segment can be both added and veneer).
 REMOVED, ADDED, VENEER, FLAGGED = 1, 2, 4, 8
@@ -23,9 +23,17 @@ TOKEN = re.compile(r"\w+|[^\w\s]")
 class ReportDir:
     path: Path
     report: dict
-    lines: list[dict]
-    items: dict[str, EvalItem] = field(default_factory=dict)  # by id: drafts and critique flags
+    items: Iterable[EvalItem] = ()  # the eval's input, read as needed: drafts and critique flags
     manifest: dict | None = None  # run.json, when the directory is a run
+
+    @property
+    def lines_path(self) -> Path:
+        return self.path / "eval.jsonl"
+
+    @property
+    def lines(self) -> Iterator[dict]:
+        """The eval lines, read from eval.jsonl as they are iterated."""
+        return read_jsonl(self.lines_path) if self.lines_path.is_file() else iter(())
 
 
 def load_dir(path: Path) -> ReportDir:
@@ -33,23 +41,19 @@ def load_dir(path: Path) -> ReportDir:
     if not (path / "report.json").is_file():
         raise UserError(f"no report.json in {path}", fix=f"run `cai eval {path}` first (or `cai run` without --no-eval)")
     report = read_json(path / "report.json", fix="run `cai eval DIR` to write it again")
-    lines = []
-    if (path / "eval.jsonl").is_file():
-        with (path / "eval.jsonl").open(encoding="utf-8") as fh:
-            lines = [json.loads(line) for line in fh if line.strip()]
     manifest = read_json(path / "run.json", fix="run `cai eval DIR` to write it again") if (path / "run.json").is_file() else None
-    return ReportDir(path, report, lines, _items(path, report), manifest)
+    return ReportDir(path, report, _items(path, report), manifest)
 
 
-def _items(path: Path, report: dict) -> dict[str, EvalItem]:
+def _items(path: Path, report: dict) -> Iterable[EvalItem]:
     """The eval's input again, for critique flags: the run directory itself, or the JSONL the report names."""
     source = path if (path / "records.jsonl").is_file() else Path((report.get("input") or {}).get("path") or "")
     if not str(source) or not source.exists():
-        return {}
+        return ()
     try:
-        return {item.id: item for item in read_input(source).items}
+        return read_input(source).items
     except UserError:
-        return {}
+        return ()
 
 
 def find_spans(text: str, quote: str) -> list[tuple[int, int]]:
@@ -167,5 +171,31 @@ def _quoted_checks(checks: list[dict]) -> list[dict]:
             for c in checks if c.get("kind") == "judge" and c.get("quote")]
 
 
-def record_views(run: ReportDir) -> list[dict]:
-    return [record_view(line, run.items.get(str(line["id"]))) for line in run.lines]
+MAX_RECORDS = 10_000  # records report.html embeds; past this the page gets slow to open, and eval.jsonl has them all
+
+
+def for_review(line: dict) -> bool:
+    """A record a reviewer needs first: sent to review, errored, or with a verdict other than genuine or unchanged."""
+    return bool(line.get("needs_review")) or line["verdict"] not in ("genuine", "unchanged")
+
+
+def _shown_ids(lines_path: Path, cap: int) -> tuple[set[str], int]:
+    """The ids of the records the page shows, and how many lines eval.jsonl has."""
+    first, rest, total = [], [], 0
+    for line in read_jsonl(lines_path):
+        total += 1
+        chosen = first if for_review(line) else rest
+        if len(chosen) < cap:
+            chosen.append(str(line["id"]))
+    return set(first + rest[: cap - len(first)]), total
+
+
+def record_views(lines_path: Path, items: Iterable[EvalItem], cap: int | None = None) -> tuple[Iterator[dict], int]:
+    """Views of at most `cap` records of eval.jsonl (default MAX_RECORDS) in input order, those `for_review` chosen
+    first, then the others; and how many records are not shown. Only the shown records' items are kept."""
+    if not lines_path.is_file():
+        return iter(()), 0
+    shown, total = _shown_ids(lines_path, MAX_RECORDS if cap is None else cap)
+    by_id = {item.id: item for item in items if item.id in shown}
+    views = (record_view(line, by_id.get(str(line["id"]))) for line in read_jsonl(lines_path) if str(line["id"]) in shown)
+    return views, total - len(shown)

@@ -6,12 +6,14 @@ record list is rendered in the page from embedded JSON, by a script that only ev
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterable
 from html import escape
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
 
-from constitutional.evals.render_data import ReportDir, record_view, record_views
+from constitutional.evals.render_data import ReportDir, record_views
 from constitutional.evals.verdicts import VERDICTS
 
 BAR_WIDTH = 420
@@ -135,7 +137,17 @@ def _options(report: dict) -> tuple[str, str]:
     return verdicts, principles
 
 
-def build_html(report: dict, records: list[dict]) -> str:
+def not_shown(hidden: int, total: int) -> str:
+    """The notice above a record list that was cut to fit the page."""
+    if not hidden:
+        return ""
+    return (f'<div class="warn" id="not-shown">This page shows {total - hidden:,} of the {total:,} records: first those '
+            f'that need review, errored or got a verdict other than genuine or unchanged, then the others in input '
+            f'order. {hidden:,} records are not shown here; eval.jsonl has them all.</div>')
+
+
+def _page(report: dict, hidden: int) -> tuple[str, str]:
+    """The page before and after the embedded records (a JSON array)."""
     constitution = report.get("constitution") or {}
     title = f"Eval report: {constitution.get('name', '?')} {constitution.get('version') or ''}".strip()
     meta = [
@@ -164,7 +176,7 @@ def build_html(report: dict, records: list[dict]) -> str:
 </div>
 <h2>Per principle</h2>
 <div style="overflow-x:auto">{principle_table(report.get("principles", {}))}</div>
-<h2>Records</h2>
+<h2>Records</h2>{not_shown(hidden, report["total"])}
 <div class="filters">
 <label>verdict <select id="f-verdict"><option value="">all</option>{verdict_options}</select></label>
 <label>principle <select id="f-principle"><option value="">all</option>{principle_options}</select></label>
@@ -177,25 +189,35 @@ def build_html(report: dict, records: list[dict]) -> str:
 <div id="shown" class="small"></div>
 {pager}<div id="records"></div>{pager}
 </main>
-<script type="application/json" id="records-data">{embed_json(records)}</script>
+<script type="application/json" id="records-data">""", f"""</script>
 <script>{_template("report.js")}</script>
 </body></html>
 """
 
 
-def write_html_report(out: Path, report: dict, lines: list[dict], items: list) -> Path:
-    """DIR/report.html from what the eval stage has in hand."""
-    by_id = {item.id: item for item in items}
-    return _write(out / "report.html", build_html(report, [record_view(line, by_id.get(str(line["id"]))) for line in lines]))
+def build_html(report: dict, records: list[dict]) -> str:
+    head, tail = _page(report, hidden=0)
+    return head + embed_json(records) + tail
+
+
+def write_html_report(out: Path, report: dict, lines_path: Path, items: Iterable) -> Path:
+    """DIR/report.html from the eval lines in `lines_path` and the eval's input items."""
+    return _write(out / "report.html", report, *record_views(lines_path, items))
 
 
 def write_html(run: ReportDir) -> Path:
     """DIR/report.html from the files of a directory (for `cai report DIR --format html`)."""
-    return _write(run.path / "report.html", build_html(run.report, record_views(run)))
+    return _write(run.path / "report.html", run.report, *record_views(run.lines_path, run.items))
 
 
-def _write(path: Path, html: str) -> Path:
+def _write(path: Path, report: dict, records: Iterable[dict], hidden: int) -> Path:
+    """The page written one record at a time (the same bytes as `build_html`), via a temporary file."""
+    head, tail = _page(report, hidden)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(head + "[")
+        for n, record in enumerate(records):
+            fh.write(("," if n else "") + embed_json(record))
+        fh.write("]" + tail)
+    os.replace(tmp, path)
     return path

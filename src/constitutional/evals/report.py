@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 from constitutional import __version__
@@ -16,33 +17,46 @@ def _zero() -> dict:
     return {v: 0 for v in VERDICTS}
 
 
-def build_report(lines: list[dict], *, constitution: Constitution, constitution_manifest: dict, input_kind: str,
-                 input_path: str, judge_spec: str | None, canaries: dict, usage: dict, judge_failures: int = 0,
-                 items: list | None = None, run_manifest: dict | None = None, eval_started: datetime | None = None) -> dict:
-    counts = _zero()
-    decided_by: Counter = Counter()
-    principles: dict[str, dict] = {}
-    refusals = bare = veneer_total = veneer_records = retained_records = rule_failures = 0
-    changes = []
-    for line in lines:
-        counts[line["verdict"]] += 1
-        decided_by[line.get("decided_by", "signals")] += 1
+class Tally:
+    """The per-line sums of report.json, fed one eval line at a time."""
+
+    def __init__(self, constitution: Constitution):
+        self.constitution = constitution
+        self.total = self.needs_review = 0
+        self.counts = _zero()
+        self.decided_by: Counter = Counter()
+        self.principles: dict[str, dict] = {}
+        self.refusals = self.bare = self.veneer_total = self.veneer_records = self.retained_records = self.rule_failures = 0
+        self.change_count = self.change_sum = 0  # substantive_change, summed for its mean
+
+    def add(self, line: dict) -> None:
+        self.total += 1
+        self.needs_review += bool(line["needs_review"])
+        self.counts[line["verdict"]] += 1
+        self.decided_by[line.get("decided_by", "signals")] += 1
         for p in line["principles"]:
-            entry = principles.setdefault(p["id"], {"name": _name(constitution, p["id"]), "total": 0,
-                                                    "needs_review": 0, "counts": _zero()})
+            entry = self.principles.setdefault(p["id"], {"name": _name(self.constitution, p["id"]), "total": 0,
+                                                         "needs_review": 0, "counts": _zero()})
             entry["total"] += 1
             entry["needs_review"] += bool(p["needs_review"])
             entry["counts"][p["verdict"]] += 1
         s = line["signals"]
-        refusals += bool(s["refusal"])
-        bare += s["refusal_kind"] == "bare"
-        veneer_total += s["veneer_added"]
-        veneer_records += s["veneer_added"] > 0
-        retained_records += bool(s["retained_spans"])
-        rule_failures += sum(not r["passed"] for r in s["rules"])
+        self.refusals += bool(s["refusal"])
+        self.bare += s["refusal_kind"] == "bare"
+        self.veneer_total += s["veneer_added"]
+        self.veneer_records += s["veneer_added"] > 0
+        self.retained_records += bool(s["retained_spans"])
+        self.rule_failures += sum(not r["passed"] for r in s["rules"])
         if s["substantive_change"] is not None and line["verdict"] != "error":
-            changes.append(s["substantive_change"])
-    _add_critique_violations(principles, items or [], constitution)
+            self.change_count += 1
+            self.change_sum += s["substantive_change"]
+
+
+def build_report(tally: Tally, *, constitution_manifest: dict, input_kind: str, input_path: str, judge_spec: str | None,
+                 canaries: dict, usage: dict, judge_failures: int = 0, items: Iterable = (),
+                 run_manifest: dict | None = None, eval_started: datetime | None = None) -> dict:
+    principles = tally.principles
+    _add_critique_violations(principles, items, tally.constitution)
     warnings = []
     if judge_spec is not None and canaries.get("judge_trusted") is False:
         rate, missed = canaries.get("judge_fooled_rate"), canaries.get("judge_missed_fix_rate")
@@ -65,19 +79,19 @@ def build_report(lines: list[dict], *, constitution: Constitution, constitution_
         "judge": {"spec": judge_spec, "trusted": canaries.get("judge_trusted"),
                   "fooled_rate": canaries.get("judge_fooled_rate"), "missed_fix_rate": canaries.get("judge_missed_fix_rate"),
                   "failed_calls": judge_failures},
-        "total": len(lines),
-        "needs_review": sum(bool(line["needs_review"]) for line in lines),
-        "counts": counts,
-        "decided_by": dict(decided_by),
+        "total": tally.total,
+        "needs_review": tally.needs_review,
+        "counts": tally.counts,
+        "decided_by": dict(tally.decided_by),
         "principles": principles,
         "signals": {
-            "refusals": refusals,
-            "bare_refusals": bare,
-            "veneer_added_total": veneer_total,
-            "records_with_veneer_added": veneer_records,
-            "records_with_retained_spans": retained_records,
-            "rule_failures": rule_failures,
-            "mean_substantive_change": round(sum(changes) / len(changes), 3) if changes else None,
+            "refusals": tally.refusals,
+            "bare_refusals": tally.bare,
+            "veneer_added_total": tally.veneer_total,
+            "records_with_veneer_added": tally.veneer_records,
+            "records_with_retained_spans": tally.retained_records,
+            "rule_failures": tally.rule_failures,
+            "mean_substantive_change": round(tally.change_sum / tally.change_count, 3) if tally.change_count else None,
         },
         "canaries": canaries,
         "warnings": warnings,
@@ -89,7 +103,7 @@ def build_report(lines: list[dict], *, constitution: Constitution, constitution_
     }
 
 
-def _add_critique_violations(principles: dict, items: list, constitution: Constitution) -> None:
+def _add_critique_violations(principles: dict, items: Iterable, constitution: Constitution) -> None:
     """Per principle: how many violations the critique found, and in how many records."""
     for entry in principles.values():
         entry.setdefault("violations", 0)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import aclosing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,17 +15,20 @@ from pathlib import Path
 from constitutional.constitution import LoadedConstitution
 from constitutional.evals.canaries import plant, run_canaries
 from constitutional.evals.evaluate import Trust, evaluate
-from constitutional.evals.items import EvalInput
+from constitutional.evals.items import EvalInput, EvalItem
 from constitutional.evals.judge import Judge
 from constitutional.evals.render_html import write_html_report
-from constitutional.evals.report import build_report
+from constitutional.evals.report import Tally, build_report
 from constitutional.models.base import ChatModel, Usage
 from constitutional.pipeline.rundir import write_json_atomic
+
+MAX_IN_FLIGHT = 256  # items evaluated at once; the judge's own semaphore bounds its calls
 
 
 @dataclass
 class EvalResult:
-    lines: list[dict]
+    """The report; the eval lines are in eval.jsonl (never all in memory)."""
+
     report: dict
 
     @property
@@ -31,11 +36,17 @@ class EvalResult:
         return self.report["counts"]["error"]
 
 
+def lines_tmp(out: Path) -> Path:
+    """Where `assess` writes the eval lines for `write_eval` to move into place."""
+    return out / "eval.jsonl.tmp"
+
+
 async def run_eval(source: EvalInput, loaded: LoadedConstitution, judge_model: ChatModel | None, out: Path,
                    on_line: Callable[[dict], None] = lambda line: None, canary_seeds: int = 2) -> EvalResult:
     started = datetime.now(timezone.utc)
+    out.mkdir(parents=True, exist_ok=True)
     try:
-        result = await assess(source, loaded, judge_model, started, on_line, canary_seeds)
+        result = await assess(source, loaded, judge_model, started, lines_tmp(out), on_line, canary_seeds)
     finally:
         if judge_model is not None:
             await judge_model.aclose()
@@ -44,45 +55,52 @@ async def run_eval(source: EvalInput, loaded: LoadedConstitution, judge_model: C
 
 
 async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: ChatModel | None, started: datetime,
-                 on_line: Callable[[dict], None] = lambda line: None, canary_seeds: int = 2) -> EvalResult:
-    """Every item's eval line and the report, written nowhere."""
+                 lines_path: Path, on_line: Callable[[dict], None] = lambda line: None,
+                 canary_seeds: int = 2) -> EvalResult:
+    """Every item's eval line, written to `lines_path` as it is produced, and the report, written nowhere."""
     constitution = loaded.constitution
     judge = Judge(judge_model) if judge_model is not None else None
     canaries = await run_canaries(plant(source.items, constitution, canary_seeds), constitution, judge)
     trust = Trust(low=judge is not None and canaries["judge_trusted"] is False, fooled_rate=canaries["judge_fooled_rate"])
-    if judge is None:
-        lines = []
-        for item in source.items:
-            lines.append(await evaluate(item, constitution, None, trust))
-            on_line(lines[-1])
-    else:
-        async def one(item):
-            line = await evaluate(item, constitution, judge, trust)
-            on_line(line)
-            return line
-
-        lines = await asyncio.gather(*(one(item) for item in source.items))
+    tally = Tally(constitution)
+    try:
+        with lines_path.open("w", encoding="utf-8") as fh:
+            lines = in_order(source.items, lambda item: evaluate(item, constitution, judge, trust), MAX_IN_FLIGHT)
+            async with aclosing(lines):
+                async for line in lines:
+                    fh.write(json.dumps(line, ensure_ascii=False) + "\n")
+                    tally.add(line)
+                    on_line(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        lines_path.unlink(missing_ok=True)
+        raise
     usage = judge.usage.to_dict() if judge else Usage().to_dict()
-    report = build_report(lines, constitution=constitution, constitution_manifest=loaded.manifest, input_kind=source.kind,
+    report = build_report(tally, constitution_manifest=loaded.manifest, input_kind=source.kind,
                           input_path=str(source.path), judge_spec=judge.spec if judge else None, canaries=canaries,
                           usage=usage, judge_failures=judge.calls_failed if judge else 0,
                           items=source.items, run_manifest=source.manifest, eval_started=started)
-    return EvalResult(lines, report)
+    return EvalResult(report)
+
+
+async def in_order(items: Iterable[EvalItem], work: Callable[[EvalItem], Awaitable[dict]], limit: int) -> AsyncIterator[dict]:
+    """`work(item)` for every item, at most `limit` at once, yielded in the items' order."""
+    pending: deque[asyncio.Task] = deque()
+    try:
+        for item in items:
+            pending.append(asyncio.ensure_future(work(item)))
+            if len(pending) >= limit:
+                yield await pending.popleft()
+        while pending:
+            yield await pending.popleft()
+    finally:
+        for task in pending:
+            task.cancel()
 
 
 def write_eval(out: Path, result: EvalResult, source: EvalInput) -> None:
-    """DIR/eval.jsonl, report.json and report.html."""
-    out.mkdir(parents=True, exist_ok=True)
-    _write_lines(out / "eval.jsonl", result.lines)
+    """DIR/eval.jsonl (the lines `assess` wrote to `lines_tmp(out)`), report.json and report.html."""
+    os.replace(lines_tmp(out), out / "eval.jsonl")
     write_json_atomic(out / "report.json", result.report)
-    write_html_report(out, result.report, result.lines, source.items)
-
-
-def _write_lines(path: Path, lines: list[dict]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        for line in lines:
-            fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_html_report(out, result.report, out / "eval.jsonl", source.items)

@@ -22,12 +22,13 @@ from pathlib import Path
 
 from constitutional.constitution import LoadedConstitution
 from constitutional.evals.items import EvalInput
-from constitutional.evals.stage import EvalResult, assess, write_eval
+from constitutional.evals.stage import EvalResult, assess, lines_tmp, write_eval
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
 from constitutional.pipeline.calls import CallStats, ManagedModel
 from constitutional.pipeline.executors.batch import BatchAPI, Outcome, Waves, charge, first_poll_wait
 from constitutional.pipeline.executors.batch_log import BatchLog
 from constitutional.pipeline.loop import Call
+from constitutional.pipeline.rundir import read_jsonl
 
 
 class Deferred(ModelError):
@@ -75,7 +76,7 @@ async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, mod
         number = 0
         while True:
             judge = PassJudge(model, fetched)
-            result = await assess(source, loaded, judge, started)
+            result = await assess(source, loaded, judge, started, lines_tmp(out))
             if not judge.deferred:
                 break
             keys = {f"j{number}-{key[:24]}": key for key in judge.deferred}
@@ -94,6 +95,6 @@ async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, mod
     finally:
         await api.aclose()
         await model.aclose()
-    for line in result.lines:
+    for line in read_jsonl(out / "eval.jsonl"):
         on_line(line)
     return result

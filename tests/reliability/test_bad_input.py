@@ -124,13 +124,27 @@ def test_eval_input_that_is_not_text(tmp_path):
     assert empty.exit_code == 1 and json.loads((tmp_path / "eval2" / "eval.jsonl").read_text())["verdict"] == "error"
 
 
-def test_eval_of_a_run_directory_with_a_torn_last_line(tmp_path):
+def test_eval_of_a_run_directory_with_a_torn_last_line_leaves_it_out_and_says_so(tmp_path):
     out = tmp_path / "run"
     assert run(write(tmp_path / "p.jsonl", '{"prompt": "one"}\n{"prompt": "two"}\n'), out).exit_code == 0
     with (out / "records.jsonl").open("a") as fh:
         fh.write('{"id": "torn", "pro')
     result = cai("eval", out, "--judge", "none")
-    assert result.exit_code == 2 and "records.jsonl:3" in result.output
+    assert result.exit_code == 0, result.output
+    assert "cut off by a crash (19 bytes): it is left out" in " ".join(result.output.split())
+    assert len((out / "eval.jsonl").read_text().splitlines()) == 2
+    assert json.loads((out / "report.json").read_text())["total"] == 2
+
+
+def test_a_broken_line_that_is_not_a_torn_tail_is_still_refused(tmp_path):
+    out = tmp_path / "run"
+    assert run(write(tmp_path / "p.jsonl", '{"prompt": "one"}\n{"prompt": "two"}\n'), out).exit_code == 0
+    records = (out / "records.jsonl").read_text().splitlines(keepends=True)
+    (out / "records.jsonl").write_text('{"id": "broken", "pro\n' + "".join(records))
+    assert "records.jsonl:1" in cai("eval", out, "--judge", "none").output
+    own = write(tmp_path / "own.jsonl", '{"prompt": "p", "revision": "r"}\n{"prompt": "p", "rev')  # a user's own file
+    result = cai("eval", own, "--judge", "none", "--out", tmp_path / "e")
+    assert result.exit_code == 2 and "own.jsonl:2" in result.output
 
 
 def test_template_syntax_reaches_the_model_verbatim_and_is_kept_in_every_file(tmp_path):

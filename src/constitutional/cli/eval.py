@@ -48,6 +48,9 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
     """Run the eval stage and print a short summary; shared by `cai eval` and `cai run`.
 
     `batched`: the judge's calls go through its provider's batch API (`cai run --executor batch`)."""
+    if source.torn_tail:
+        err_console.print(f"[yellow]warning:[/] {escape(str(source.path))}/records.jsonl ends with a record cut off by a "
+                          f"crash ({source.torn_tail} bytes): it is left out; rerun the same `cai run` command to finish the run")
     judge_model = None
     if judge is not None and judge.strip().lower() != NO_JUDGE:
         # Retries, limits and the reply cache as for the run's model: re-running a finished job calls no model.

@@ -89,6 +89,7 @@ class ItemFile:
     path: Path
     convert: Callable[[object, int], EvalItem]
     count: int
+    last_line: int  # lines past it (appended since the check, or a crash's torn last line) are not read
 
     def __len__(self) -> int:
         return self.count
@@ -96,6 +97,8 @@ class ItemFile:
     def __iter__(self) -> Iterator[EvalItem]:
         with self.path.open(encoding="utf-8") as fh:
             for number, line in enumerate(fh, 1):
+                if number > self.last_line:
+                    return
                 if line.strip():
                     yield self.convert(json.loads(line), number)
 
@@ -106,6 +109,7 @@ class EvalInput:
     path: Path
     items: ItemFile
     manifest: dict | None = None  # run.json, for a run directory
+    torn_tail: int = 0  # bytes of a torn last record (a crash mid-write) left out; `cai run` resuming removes it
 
 
 def read_input(path: Path) -> EvalInput:
@@ -117,10 +121,11 @@ def read_input(path: Path) -> EvalInput:
         manifest = None
         if (path / "run.json").is_file():
             manifest = read_json(path / "run.json", fix="resume the run with the same `cai run` command to rewrite it")
-        return EvalInput("run", path, _read_jsonl(records, from_record_line), manifest)
+        items, torn = _read_jsonl(records, from_record_line, torn_tail_allowed=True)
+        return EvalInput("run", path, items, manifest, torn)
     if not path.is_file():
         raise UserError(f"eval input not found: {path}", fix="give a run directory or a .jsonl file of revisions")
-    return EvalInput("jsonl", path, _read_jsonl(path, from_line))
+    return EvalInput("jsonl", path, _read_jsonl(path, from_line)[0])
 
 
 def from_record_line(data: dict, line: int) -> EvalItem:
@@ -129,13 +134,18 @@ def from_record_line(data: dict, line: int) -> EvalItem:
     return from_record(data)
 
 
-def _read_jsonl(path: Path, convert) -> ItemFile:
-    """Check every line before any work starts; keep only the count."""
-    problems, unusable, seen = [], 0, {}
+def _read_jsonl(path: Path, convert, torn_tail_allowed: bool = False) -> tuple[ItemFile, int]:
+    """Check every line before any work starts; keep only the count. With `torn_tail_allowed` (a run's
+    records), an unparseable last line without its newline is a crash's torn write: left out, its size returned."""
+    problems, unusable, seen, number, torn = [], 0, {}, 0, 0
     with path.open(encoding="utf-8", errors="surrogateescape") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
+            if torn_tail_allowed and not line.endswith("\n") and not _parses(line):
+                torn = len(line.encode("utf-8", errors="surrogateescape"))
+                number -= 1
+                break
             problem = None
             if any("\udc80" <= ch <= "\udcff" for ch in line):  # bytes that were not UTF-8, kept by surrogateescape
                 problem = "not valid UTF-8 (re-save the file as UTF-8)"
@@ -160,4 +170,12 @@ def _read_jsonl(path: Path, convert) -> ItemFile:
                         fix="each line needs a JSON object with 'prompt' and 'revision' (or 'response'); ids must be unique")
     if not seen:
         raise UserError(f"nothing to evaluate in {path}", fix="add lines of {\"prompt\", \"draft\"?, \"revision\"}")
-    return ItemFile(path, convert, len(seen))
+    return ItemFile(path, convert, len(seen), number), torn
+
+
+def _parses(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True

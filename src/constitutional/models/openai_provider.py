@@ -46,6 +46,10 @@ class OpenAIModel(ChatModel):
         self.client = client
         self._secrets = (api_key,)
         self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT, sock_connect=CONNECT_TIMEOUT)
+        self._url = str(client.base_url).rstrip("/") + "/chat/completions"
+        self._headers = {k: v for k, v in {**client.default_headers, **client.auth_headers}.items()
+                         if isinstance(v, str)}  # the SDK's own headers, its Omit markers left out
+        self._proxy = _env_proxy(self._url)  # looked up once: aiohttp's trust_env costs as much as a request, each time
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
         # The official API wants max_completion_tokens; compatible servers know only max_tokens.
@@ -112,15 +116,11 @@ class OpenAIModel(ChatModel):
             raise invalid_body("openai", exc) from None
 
     def _open_session(self) -> aiohttp.ClientSession:
-        """This event loop's session; the proxy is looked up once here, not per request (it costs as much as one)."""
+        """This event loop's session (a session cannot outlive its loop)."""
         loop = asyncio.get_running_loop()
         if self._session is None or self._session_loop is not loop:
             self._session, self._session_loop = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=0), timeout=self._timeout), loop  # the runner bounds concurrency
-            self._url = str(self.client.base_url).rstrip("/") + "/chat/completions"
-            self._headers = {k: v for k, v in {**self.client.default_headers, **self.client.auth_headers}.items()
-                             if isinstance(v, str)}  # the SDK's own headers, its Omit markers left out
-            self._proxy = _env_proxy(self._url)
         return self._session
 
     async def aclose(self) -> None:

@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from email.parser import BytesParser
 from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 from tests.standins.anthropic_messages import messages_server
 from tests.standins.openai_compatible import chat_server
+from tests.standins.server import running
 
 
 class BatchStandIn:
@@ -172,11 +173,6 @@ def serve_batches(provider: str, **options) -> Iterator[BatchStandIn]:
         def log_message(self, *args):
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    stand_in.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
+    with running(Handler) as url:
+        stand_in.url = url
         yield stand_in
-    finally:
-        httpd.shutdown()
-        httpd.server_close()

@@ -68,11 +68,18 @@ def serve(handler: Handler) -> Iterator[StandIn]:
         def log_message(self, *args):
             pass
 
-    httpd = _Server(("127.0.0.1", 0), RequestHandler)
-    stand_in.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    with running(RequestHandler) as url:
+        stand_in.url = url
+        yield stand_in
+
+
+@contextmanager
+def running(handler_class: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler_class` served on a free port of 127.0.0.1 in a thread; yields the URL, stops on exit."""
+    httpd = _Server(("127.0.0.1", 0), handler_class)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
-        yield stand_in
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -192,27 +192,41 @@ def test_a_run_stopped_after_submitting_resumes_without_submitting_again(tmp_pat
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_killed_process_restarted_submits_no_batch_twice(tmp_path, provider):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "constitutional"]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     with serve_batches(provider) as stand_in:
+        args = cai_args(provider, stand_in.url, out, "--executor", "batch")
         stand_in.hold = True  # batches stay in progress: the first process is killed while it polls
-        first = subprocess.Popen(command + cai_args(provider, stand_in.url, out, "--executor", "batch"), env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while not _submitted_ids(out) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+        kill_once_submitted(args, out)
         assert _submitted_ids(out) and len(stand_in.submitted) == 1
         stand_in.hold = False
-        second = subprocess.run(command + cai_args(provider, stand_in.url, out, "--executor", "batch"), env=env,
-                                capture_output=True, text=True, timeout=60)
+        second = cai_process(args)
     assert second.returncode == 0, second.stderr
     assert "resuming the batches" in second.stderr
     submitted = [custom_id for batch in stand_in.submitted for custom_id in batch]
     assert len(stand_in.submitted) == 3 and len(submitted) == len(set(submitted)) == 12
     assert set(records(out)) == {"lock-picking", "headache", "find-address", "python-sort"}
     assert len((out / "records.jsonl").read_text().splitlines()) == 4
+
+
+def cai_process(args) -> subprocess.CompletedProcess:
+    """`cai ARGS` in a process of its own, using this checkout's code."""
+    return subprocess.run(CAI_PROCESS + args, env=_process_env(), capture_output=True, text=True, timeout=60)
+
+
+def kill_once_submitted(args, out, judge=False) -> None:
+    """`cai ARGS` in a process of its own, killed with SIGKILL once batches.json names a submitted batch."""
+    first = subprocess.Popen(CAI_PROCESS + args, env=_process_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while not _submitted_ids(out, judge) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+
+
+CAI_PROCESS = [sys.executable, "-m", "constitutional"]
+
+
+def _process_env() -> dict:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
 
 
 def _submitted_ids(out, judge=False):
@@ -427,20 +441,13 @@ def test_a_run_stopped_while_its_judge_batch_runs_resumes_it_without_submitting_
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_process_killed_while_its_judge_batch_runs_restarted_submits_no_batch_twice(tmp_path, provider):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "constitutional"]
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
     with serve_batches(provider) as stand_in:
         args = cai_args(provider, stand_in.url, out, "--executor", "batch", evaluate=True)
         stand_in.hold_from = 3  # the run's three batches end; the judge's stays in progress while the process is killed
-        first = subprocess.Popen(command + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 30
-        while not _submitted_ids(out, judge=True) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+        kill_once_submitted(args, out, judge=True)
         assert _submitted_ids(out, judge=True) and len(stand_in.submitted) == 4
         stand_in.hold_from = None
-        second = subprocess.run(command + args, env=env, capture_output=True, text=True, timeout=60)
+        second = cai_process(args)
     assert second.returncode == 0, second.stderr
     assert "resuming the judge's batches" in second.stderr
     assert len(stand_in.submitted) == 4 and stand_in.synchronous == 0

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import constitutional
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.peak_rss import cai_peak_rss_mb  # noqa: E402
 
 FILLER = ("Start with the basics and check each step against the manual before moving on, "
           "keeping notes of what worked and what did not. ")
@@ -55,16 +55,7 @@ def write_run(run: Path, n: int) -> Path:
 
 
 def eval_peak_rss_mb(run: Path) -> float:
-    """Peak RSS of `cai eval RUN --judge none`, measured in the child process, which runs the same
-    `constitutional` as this one (a worktree's, say, rather than the installed one)."""
-    code = ("import resource, sys\nfrom constitutional.cli.app import app\n"
-            "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    src = str(Path(constitutional.__file__).parents[1])
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH")]))}
-    out = subprocess.run([sys.executable, "-c", code, "eval", str(run), "--judge", "none", "-q"],
-                         capture_output=True, text=True, check=True, env=env)
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
+    return cai_peak_rss_mb("eval", str(run), "--judge", "none", "-q")
 
 
 def main() -> None:

@@ -24,6 +24,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.resolve().parent))
+
+from benchmarks.peak_rss import cai_peak_rss_mb  # noqa: E402
+
 ONE_PRINCIPLE = """name: bench
 principles:
   - id: specific
@@ -128,15 +132,11 @@ def peak_rss_mb(n: int, work: Path) -> float:
     replies = work / "replies.yaml"
     replies.write_text('rules:\n  - when: "Check the RESPONSE"\n    reply: {"needs_revision": false, "violations": []}\n'
                        'default: "A short answer."\n')
-    code = ("import resource, sys\nfrom constitutional.cli.app import app\n"
-            "try:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, "run", str(prompts), "-m", f"scripted:{replies}", "-o",
-                          str(work / "big-run"), "--no-eval", "--no-cache", "--concurrency", "64", "-q"],
-                         capture_output=True, text=True, check=True)
+    peak = cai_peak_rss_mb("run", str(prompts), "-m", f"scripted:{replies}", "-o", str(work / "big-run"),
+                           "--no-eval", "--no-cache", "--concurrency", "64", "-q")
     lines = sum(1 for _ in (work / "big-run" / "records.jsonl").open())
     assert lines == n, f"expected {n} records, found {lines}"
-    return int(out.stdout.strip().splitlines()[-1]) / 1024
+    return peak
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchmarks.eval_memory import eval_peak_rss_mb, write_run
+from benchmarks.peak_rss import cai_peak_rss_mb
 from constitutional.cli.app import app
 from constitutional.evals import read_input, render_data, stage
 from constitutional.evals.render_data import for_review, record_views
@@ -95,6 +96,13 @@ def test_a_judged_eval_keeps_the_input_order(tmp_path, monkeypatch):
     assert result.exit_code in (0, 1), result.output
     assert [line["id"] for line in jsonl(tmp_path / "out" / "eval.jsonl")] == [row["id"] for row in rows]
     assert json.loads((tmp_path / "out" / "report.json").read_text())["total"] == 12
+
+
+def test_a_child_peak_leaves_out_what_its_parent_holds():
+    held = bytearray(300 * 2**20)
+    held[::4096] = b"\1" * len(held[::4096])  # touch every page, so all of it is resident here
+    assert cai_peak_rss_mb("--help") < 150  # ru_maxrss would read over 300: Linux carries the parent's peak over exec
+    del held
 
 
 @pytest.mark.slow

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -196,8 +196,7 @@ def _page(report: dict, hidden: int) -> tuple[str, str]:
 
 
 def build_html(report: dict, records: list[dict]) -> str:
-    head, tail = _page(report, hidden=0)
-    return head + embed_json(records) + tail
+    return "".join(_chunks(report, records, hidden=0))
 
 
 def write_html_report(out: Path, report: dict, lines_path: Path, items: Iterable) -> Path:
@@ -210,14 +209,18 @@ def write_html(run: ReportDir) -> Path:
     return _write(run.path / "report.html", run.report, *record_views(run.lines_path, run.items))
 
 
-def _write(path: Path, report: dict, records: Iterable[dict], hidden: int) -> Path:
-    """The page written one record at a time (the same bytes as `build_html`), via a temporary file."""
+def _chunks(report: dict, records: Iterable[dict], hidden: int) -> Iterator[str]:
+    """The page in pieces, one per record, so it can be written without holding every record."""
     head, tail = _page(report, hidden)
+    yield head + "["
+    for n, record in enumerate(records):
+        yield ("," if n else "") + embed_json(record)
+    yield "]" + tail
+
+
+def _write(path: Path, report: dict, records: Iterable[dict], hidden: int) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(head + "[")
-        for n, record in enumerate(records):
-            fh.write(("," if n else "") + embed_json(record))
-        fh.write("]" + tail)
+        fh.writelines(_chunks(report, records, hidden))
     os.replace(tmp, path)
     return path

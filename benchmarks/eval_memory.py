@@ -1,4 +1,4 @@
-"""Peak memory of `cai eval --judge none` over a big run directory.
+"""Peak memory of `cai eval --judge none`, then of `cai export`, over a big run directory.
 
     python benchmarks/eval_memory.py [--records N]
 
@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.peak_rss import cai_peak_rss_mb  # noqa: E402
+from constitutional.export import VERDICTS  # noqa: E402
 
 FILLER = ("Start with the basics and check each step against the manual before moving on, "
           "keeping notes of what worked and what did not. ")
@@ -58,6 +59,11 @@ def eval_peak_rss_mb(run: Path) -> float:
     return cai_peak_rss_mb("eval", str(run), "--judge", "none", "-q")
 
 
+def export_peak_rss_mb(run: Path) -> float:
+    """After the eval: SFT rows of every verdict, so every record is read, judged and most are written."""
+    return cai_peak_rss_mb("export", str(run), "--format", "sft", "--only", ",".join(VERDICTS))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -70,6 +76,8 @@ def main() -> None:
         size = {name: (run / name).stat().st_size / 1e6 for name in ("eval.jsonl", "report.html")}
         print(f"memory: peak RSS of `cai eval --judge none` over {args.records} records: {peak:.0f} MB (target < 300); "
               f"{seconds:.0f}s; eval.jsonl {size['eval.jsonl']:.0f} MB, report.html {size['report.html']:.0f} MB")
+        print(f"memory: peak RSS of `cai export --format sft` over {args.records} records: "
+              f"{export_peak_rss_mb(run):.0f} MB (sft.jsonl {(run / 'sft.jsonl').stat().st_size / 1e6:.0f} MB)")
 
 
 if __name__ == "__main__":

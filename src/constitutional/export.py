@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 from constitutional.errors import UserError
 
@@ -28,7 +30,7 @@ SAFE_SFT_VERDICTS = frozenset({"genuine", "unchanged"})
 
 @dataclass
 class ExportResult:
-    rows: list[dict]
+    rows: int = 0
     left_out: Counter = field(default_factory=Counter)  # reason -> count of records not exported
 
 
@@ -47,28 +49,34 @@ def parse_only(text: str, fmt: str) -> frozenset[str]:
     return chosen
 
 
-def export_rows(run_dir: Path, fmt: str, only: frozenset[str], style: str = "conversational") -> ExportResult:
+def export_rows(run_dir: Path, fmt: str, only: frozenset[str], style: str = "conversational"
+                ) -> tuple[Iterator[dict], ExportResult]:
+    """The rows, made one record at a time as they are iterated, and the counts, complete once they all are.
+    The options, both files' presence and every eval line are checked before the first row."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format '{fmt}'", fix=f"use one of: {', '.join(FORMATS)}")
     if style not in STYLES:
         raise UserError(f"unknown style '{style}'", fix=f"use one of: {', '.join(STYLES)}")
-    records = _read_jsonl(run_dir / "records.jsonl", "records",
-                          f"{run_dir} is not a run directory; create one with `cai run PROMPTS --out {run_dir}`")
-    evals = _read_jsonl(run_dir / "eval.jsonl", "eval",
-                        f"run `cai eval {run_dir}` first; only evaluated revisions are exported")
-    verdicts = {rid: line["verdict"] for rid, line in evals.items()}
-    result = ExportResult(rows=[])
-    for record in records.values():
-        verdict = verdicts.get(record["id"])
-        reason = _left_out_reason(record, verdict, fmt, only)
+    records = _checked(run_dir / "records.jsonl", "records",
+                       f"{run_dir} is not a run directory; create one with `cai run PROMPTS --out {run_dir}`")
+    evals = _checked(run_dir / "eval.jsonl", "eval", f"run `cai eval {run_dir}` first; only evaluated revisions are exported")
+    verdicts = {line["id"]: line["verdict"] for line in evals}  # a later line for an id replaces the earlier one
+    result = ExportResult()
+    return _rows(records, verdicts, fmt, only, style, result), result
+
+
+def _rows(records: Iterator[dict], verdicts: dict[str, str], fmt: str, only: frozenset[str], style: str,
+          result: ExportResult) -> Iterator[dict]:
+    for record in records:
+        reason = _left_out_reason(record, verdicts.get(record["id"]), fmt, only)
         if reason:
             result.left_out[reason] += 1
         else:
-            result.rows.append(_row(record, fmt, style))
-    return result
+            result.rows += 1
+            yield _row(record, fmt, style)
 
 
-def write_rows(rows: list[dict], out) -> None:
+def write_rows(rows: Iterable[dict], out: TextIO) -> None:
     for row in rows:
         out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
@@ -104,11 +112,15 @@ def _message(role: str, content: str) -> dict:
     return {"role": role, "content": content}
 
 
-def _read_jsonl(path: Path, what: str, fix: str) -> dict[str, dict]:
-    """Lines by id; a later line for the same id (a resumed run) replaces the earlier one."""
+def _checked(path: Path, what: str, fix: str) -> Iterator[dict]:
+    """The lines of a JSONL file, each checked as it is read; a missing file is refused before any is read."""
     if not path.is_file():
         raise UserError(f"no {path.name} in {path.parent}", fix=fix)
-    lines: dict[str, dict] = {}
+    return _lines(path, what)
+
+
+def _lines(path: Path, what: str) -> Iterator[dict]:
+    first_seen: dict[str, int] = {}  # records only: a run writes each id once
     with path.open(encoding="utf-8") as handle:
         for number, text in enumerate(handle, 1):
             if not text.strip():
@@ -123,5 +135,9 @@ def _read_jsonl(path: Path, what: str, fix: str) -> dict[str, dict]:
             if what == "eval" and line.get("verdict") not in VERDICTS:
                 raise UserError(f"unknown verdict {line.get('verdict')!r}", where=f"{path}:{number}",
                                 fix=f"a verdict is one of: {', '.join(VERDICTS)}; re-run `cai eval`")
-            lines[line["id"]] = line
-    return lines
+            if what == "records":
+                if line["id"] in first_seen:
+                    raise UserError(f"duplicate record id '{line['id']}' (first on line {first_seen[line['id']]})",
+                                    where=f"{path}:{number}", fix="a run writes each id once; delete one of the two lines")
+                first_seen[line["id"]] = number
+            yield line

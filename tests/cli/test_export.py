@@ -121,6 +121,19 @@ def test_records_with_errors_or_no_revision_are_left_out(run_dir):
             dict(record("b", "genuine"), final="draft of b")]
     write(run_dir / "records.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     write(run_dir / "eval.jsonl", '{"id": "a", "verdict": "genuine"}\n{"id": "b", "verdict": "genuine"}\n')
-    result = export_rows(run_dir, "dpo", frozenset({"genuine"}))
-    assert result.rows == [] and result.left_out == {"record error": 1, "no revision": 1}
-    assert len(export_rows(run_dir, "sft", frozenset(VERDICTS)).rows) == 1  # sft keeps b's unrevised answer
+    rows, result = export_rows(run_dir, "dpo", frozenset({"genuine"}))
+    assert list(rows) == [] and result.rows == 0 and result.left_out == {"record error": 1, "no revision": 1}
+    rows, result = export_rows(run_dir, "sft", frozenset(VERDICTS))
+    assert [row["messages"][1]["content"] for row in rows] == ["draft of b"]  # sft keeps b's unrevised answer
+    assert result.rows == 1
+
+
+def test_a_duplicate_record_id_is_refused_and_the_earlier_export_kept(run_dir):
+    assert cai(run_dir, "--format", "sft").exit_code == 0
+    before = (run_dir / "sft.jsonl").read_text()
+    with (run_dir / "records.jsonl").open("a") as handle:
+        handle.write(json.dumps(record("g1", "genuine")) + "\n")
+    result = cai(run_dir, "--format", "sft")
+    assert result.exit_code == 2 and "duplicate record id 'g1' (first on line 1)" in result.output
+    assert f"{run_dir / 'records.jsonl'}:{len(RUN) + 2}" in result.output
+    assert (run_dir / "sft.jsonl").read_text() == before and not (run_dir / "sft.jsonl.tmp").exists()

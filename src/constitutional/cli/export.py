@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import typer
@@ -26,20 +28,31 @@ def export(
     Prints how many records each verdict filter left out.
     """
     verdicts = parse_only(only, fmt)
-    result = export_rows(run_dir, fmt, verdicts, style)
+    rows, result = export_rows(run_dir, fmt, verdicts, style)
     risky = sorted(verdicts - SAFE_SFT_VERDICTS)
     if risky:
         err_console.print(f"[yellow]warning:[/] exporting answers judged {', '.join(risky)}; "
                           "a model trained on them learns to produce them")
     target = output or str(run_dir / f"{fmt}.jsonl")
     if target == "-":
-        write_rows(result.rows, sys.stdout)
+        write_rows(rows, sys.stdout)
     else:
-        with open(target, "w", encoding="utf-8") as handle:
-            write_rows(result.rows, handle)
-    err_console.print(f"exported {len(result.rows)} {fmt} rows ({style}) to {escape(target)} (--only {','.join(sorted(verdicts))})")
+        _write_file(Path(target), rows)
+    err_console.print(f"exported {result.rows} {fmt} rows ({style}) to {escape(target)} (--only {','.join(sorted(verdicts))})")
     if result.left_out:
         shown = ", ".join(f"{reason} {count}" for reason, count in result.left_out.most_common())
         err_console.print(f"left out {sum(result.left_out.values())}: {escape(shown)}")
     else:
         err_console.print("left out 0")
+
+
+def _write_file(target: Path, rows: Iterable[dict]) -> None:
+    """Via a temporary file, so a record refused halfway leaves an earlier export as it was."""
+    tmp = target.with_name(target.name + ".tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            write_rows(rows, handle)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, target)

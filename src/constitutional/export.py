@@ -57,11 +57,11 @@ def export_rows(run_dir: Path, fmt: str, only: frozenset[str], style: str = "con
         raise UserError(f"unknown export format '{fmt}'", fix=f"use one of: {', '.join(FORMATS)}")
     if style not in STYLES:
         raise UserError(f"unknown style '{style}'", fix=f"use one of: {', '.join(STYLES)}")
+    result = ExportResult()
     records = _checked(run_dir / "records.jsonl", "records",
-                       f"{run_dir} is not a run directory; create one with `cai run PROMPTS --out {run_dir}`")
+                       f"{run_dir} is not a run directory; create one with `cai run PROMPTS --out {run_dir}`", result.left_out)
     evals = _checked(run_dir / "eval.jsonl", "eval", f"run `cai eval {run_dir}` first; only evaluated revisions are exported")
     verdicts = {line["id"]: line["verdict"] for line in evals}  # a later line for an id replaces the earlier one
-    result = ExportResult()
     return _rows(records, verdicts, fmt, only, style, result), result
 
 
@@ -112,14 +112,16 @@ def _message(role: str, content: str) -> dict:
     return {"role": role, "content": content}
 
 
-def _checked(path: Path, what: str, fix: str) -> Iterator[dict]:
-    """The lines of a JSONL file, each checked as it is read; a missing file is refused before any is read."""
+def _checked(path: Path, what: str, fix: str, torn: Counter | None = None) -> Iterator[dict]:
+    """The lines of a JSONL file, each checked as it is read; a missing file is refused before any is read.
+    With `torn`, an unparseable last line without its newline (a crash mid-write) is counted there, as `cai eval`
+    leaves it out too."""
     if not path.is_file():
         raise UserError(f"no {path.name} in {path.parent}", fix=fix)
-    return _lines(path, what)
+    return _lines(path, what, torn)
 
 
-def _lines(path: Path, what: str) -> Iterator[dict]:
+def _lines(path: Path, what: str, torn: Counter | None) -> Iterator[dict]:
     first_seen: dict[str, int] = {}  # records only: a run writes each id once
     with path.open(encoding="utf-8") as handle:
         for number, text in enumerate(handle, 1):
@@ -128,6 +130,9 @@ def _lines(path: Path, what: str) -> Iterator[dict]:
             try:
                 line = json.loads(text)
             except json.JSONDecodeError as exc:
+                if torn is not None and not text.endswith("\n"):
+                    torn["torn last record (resuming the run redoes it)"] += 1
+                    return
                 raise UserError(f"invalid JSON in {what} line: {exc.msg}", where=f"{path}:{number}",
                                 fix="repair or delete that line") from None
             if not isinstance(line, dict) or not isinstance(line.get("id"), str):

@@ -137,3 +137,11 @@ def test_a_duplicate_record_id_is_refused_and_the_earlier_export_kept(run_dir):
     assert result.exit_code == 2 and "duplicate record id 'g1' (first on line 1)" in result.output
     assert f"{run_dir / 'records.jsonl'}:{len(RUN) + 2}" in result.output
     assert (run_dir / "sft.jsonl").read_text() == before and not (run_dir / "sft.jsonl.tmp").exists()
+
+
+def test_a_torn_last_record_is_left_out_and_counted(run_dir):
+    with (run_dir / "records.jsonl").open("a") as handle:
+        handle.write(json.dumps(record("g3", "genuine"))[:40])  # a crash mid-write: no newline, not JSON
+    result = cai(run_dir, "--format", "sft")
+    assert result.exit_code == 0 and "torn last record (resuming the run redoes it) 1" in result.output
+    assert [json.loads(line)["messages"][0]["content"] for line in (run_dir / "sft.jsonl").open()] == ["prompt g1", "prompt g2"]

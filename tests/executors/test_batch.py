@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from constitutional.cli.app import app
 from constitutional.constitution import load_constitution
 from constitutional.models.base import Completion, ModelError, Usage
+from constitutional.pipeline.executors import batch as batch_executor
 from constitutional.pipeline.executors.batch import _advance
 from constitutional.pipeline.loop import LoopSettings, plan
 from constitutional.pipeline.pricing import Price
@@ -85,6 +86,25 @@ def test_batch_run_writes_the_same_records_as_the_in_process_runner_at_half_the_
     assert batch_run["cost_usd"] == pytest.approx(sync_run["cost_usd"] / 2) and batch_run["cost_usd"] > 0
     log = json.loads((tmp_path / "batch" / "batches.json").read_text())
     assert log["finished"] and [w["stages"] for w in log["waves"]] == [["draft"], ["critique"], ["revise"]]
+
+
+@pytest.mark.parametrize("provider, running, ended", [
+    ("openai", "in_progress, {} of 4 requests done", "completed, 4 of 4 requests done"),
+    ("anthropic", "in_progress, {} of 4 requests done", "ended, 4 of 4 requests done"),
+])
+def test_a_running_batch_says_how_far_it_is(tmp_path, monkeypatch, provider, running, ended):
+    def said(out, every):
+        monkeypatch.setattr(batch_executor, "PROGRESS_EVERY", every)
+        with serve_batches(provider, polls_before_done=3) as stand_in:
+            result = cai(*cai_args(provider, stand_in.url, out, "--executor", "batch"))
+        assert result.exit_code == 0, result.output
+        first = "batch_0" if provider == "openai" else "msgbatch_0"
+        return [line.removeprefix(f"batch {first}: ") for line in result.output.splitlines()
+                if line.startswith(f"batch {first}: ")]
+
+    # The stand-in counts a quarter of the requests more at each poll, then ends at the fourth.
+    assert said(tmp_path / "a", every=300) == [running.format(1), ended]  # the counts alone change too soon
+    assert said(tmp_path / "b", every=0) == [running.format(1), running.format(2), running.format(3), ended]
 
 
 def test_batch_run_with_rounds_and_the_eval_leaves_the_same_run_directory(tmp_path):

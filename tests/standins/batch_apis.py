@@ -3,7 +3,8 @@
 Each request in a batch is answered by the synchronous stand-in of the same provider (or by `answer`,
 a stand-in handler given instead), so a batch run and an in-process run of the same job get the same
 replies. Results come back in reverse order. A batch stays in progress while `hold` is set (or from
-the batch numbered `hold_from` on, counting from 0), and for its first `polls_before_done` polls.
+the batch numbered `hold_from` on, counting from 0), and for its first `polls_before_done` polls; its
+request counts rise at each poll until then, as the real APIs count requests while a batch runs.
 Synchronous calls (POST /v1/chat/completions, /v1/messages) are answered as well, and counted in
 `synchronous`. Every batch submitted is kept in `submitted` (its custom ids), so tests can count
 resubmissions.
@@ -77,8 +78,8 @@ class BatchStandIn:
             self.batches[batch_id] = {
                 "id": batch_id, "object": "batch", "endpoint": request["endpoint"], "input_file_id": request["input_file_id"],
                 "completion_window": request["completion_window"], "created_at": int(time.time()), "status": "in_progress",
-                "request_counts": {"total": len(lines), "completed": len(output), "failed": len(errors)},
-                "_files": files,
+                "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+                "_files": files, "_failed": len(errors),
             }
             return _json(self._openai_batch(batch_id, count=False))
         if method == "GET" and path == "/batches":  # newest first, as the real API lists them
@@ -92,19 +93,25 @@ class BatchStandIn:
 
     def _openai_batch(self, batch_id: str, count: bool = True) -> dict:
         batch = self.batches[batch_id]
-        if count and self._done(batch_id):
-            batch.update(status="completed", output_file_id=batch["_files"].get("output"),
-                         error_file_id=batch["_files"].get("error"))
-        return {k: v for k, v in batch.items() if not k.startswith("_")}
+        if count:
+            done = self._done(batch_id)
+            total = batch["request_counts"]["total"]
+            failed = min(batch["_failed"], finished := self._finished(batch_id, total, done))
+            batch["request_counts"].update(completed=finished - failed, failed=failed)
+            if done:
+                batch.update(status="completed", output_file_id=batch["_files"].get("output"),
+                             error_file_id=batch["_files"].get("error"))
+        return _public(batch)
 
     def _anthropic(self, method, path, body):
         if method == "POST" and path == "/messages/batches":
             requests = json.loads(body)["requests"]
             batch_id = f"msgbatch_{len(self.batches)}"
-            rows = []
+            rows, errored = [], 0
             for entry in requests:
                 status, reply, _ = self._answer("/v1/messages", {}, entry["params"])
                 result = {"type": "succeeded", "message": reply} if status == 200 else {"type": "errored", "error": reply}
+                errored += status != 200
                 rows.append(json.dumps({"custom_id": entry["custom_id"], "result": result}))
             self.files[batch_id] = "\n".join(reversed(rows)).encode() + b"\n"  # out of order
             self.submitted.append([entry["custom_id"] for entry in requests])
@@ -113,10 +120,11 @@ class BatchStandIn:
                 "request_counts": {"processing": len(rows), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0},
                 "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-02T00:00:00Z", "ended_at": None,
                 "cancel_initiated_at": None, "archived_at": None, "results_url": None,
+                "_errored": errored,
             }
-            return _json(self.batches[batch_id])
+            return _json(_public(self.batches[batch_id]))
         if method == "GET" and path == "/messages/batches":  # newest first, as the real API lists them
-            listed = list(reversed(list(self.batches.values())))
+            listed = [_public(batch) for batch in reversed(list(self.batches.values()))]
             return _json({"data": listed, "has_more": False, "first_id": listed[0]["id"] if listed else None,
                           "last_id": listed[-1]["id"] if listed else None})
         parts = path.split("/")  # /messages/batches/ID[/results]
@@ -124,16 +132,29 @@ class BatchStandIn:
             return 200, self.files[parts[3]], "application/binary"
         if method == "GET" and len(parts) == 4:
             batch = self.batches[parts[3]]
-            if self._done(parts[3]):
+            done = self._done(parts[3])
+            counts = batch["request_counts"]
+            total = sum(counts.values())
+            errored = min(batch["_errored"], finished := self._finished(parts[3], total, done))
+            counts.update(processing=total - finished, succeeded=finished - errored, errored=errored)
+            if done:
                 batch.update(processing_status="ended", ended_at="2026-01-01T01:00:00Z",
                              results_url=f"{self.url}/v1/messages/batches/{parts[3]}/results")
-            return _json(batch)
+            return _json(_public(batch))
         return _json({"type": "error", "error": {"type": "not_found_error", "message": f"no route {path}"}}, 404)
 
     def _done(self, batch_id: str) -> bool:
         self.polls[batch_id] = self.polls.get(batch_id, 0) + 1
         held = self.hold or (self.hold_from is not None and list(self.batches).index(batch_id) >= self.hold_from)
         return not held and self.polls[batch_id] > self.polls_before_done
+
+    def _finished(self, batch_id: str, total: int, done: bool) -> int:
+        """Requests counted as finished: all once the batch is done, before that a share rising with each poll."""
+        return total if done else min(total, total * self.polls[batch_id] // (self.polls_before_done + 1))
+
+
+def _public(batch: dict) -> dict:
+    return {k: v for k, v in batch.items() if not k.startswith("_")}
 
 
 def _json(data: dict, status: int = 200) -> tuple[int, bytes, str]:

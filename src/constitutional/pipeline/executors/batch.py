@@ -24,6 +24,7 @@ import asyncio
 import json
 import os
 import random
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +45,19 @@ from constitutional.pipeline.records import Record, RecordError
 
 POLL_ENV = "CONSTITUTIONAL_BATCH_POLL_SECONDS"  # the first wait between polls; it grows to POLL_MAX
 POLL_MAX = 60.0
+PROGRESS_EVERY = 300.0  # seconds between lines saying how far a running batch is, when only its counts change
 Outcome = Completion | ModelError
+
+
+@dataclass
+class Polled:
+    ended: bool
+    status: str  # the provider's own word for the batch's state
+    done: int = 0  # requests finished so far, as the provider counts them
+    total: int = 0
+
+    def describe(self) -> str:
+        return f"{self.status}, {self.done} of {self.total} requests done" if self.total else self.status
 
 
 class BatchAPI(Protocol):
@@ -57,7 +70,7 @@ class BatchAPI(Protocol):
     async def submit(self, entries: list[dict], progress: dict, save: Callable[[], None]) -> str:
         """Submit one batch; return its id. Steps before the batch exists may be kept in `progress` (then
         `save()`), so that a restarted process can find a batch whose id it never saw."""
-    async def poll(self, batch_id: str) -> tuple[bool, str]: ...  # (ended, status)
+    async def poll(self, batch_id: str) -> Polled: ...
     async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Outcome]: ...
     async def aclose(self) -> None: ...
 
@@ -131,11 +144,16 @@ class Waves:
         return chunks
 
     async def _wait(self, batch: dict) -> None:
-        delay = self.poll_start
+        """Poll until the batch ends, saying how far it is when its state changes (or its counts, now and then)."""
+        delay, said, said_at = self.poll_start, None, 0.0
         while batch["status"] != "ended":
-            ended, status = await self._provider(self.api.poll, batch["id"])
-            if ended:
-                batch["status"], batch["provider_status"] = "ended", status
+            polled = await self._provider(self.api.poll, batch["id"])
+            if polled.status != (said.status if said else None) or (
+                    polled.done != said.done and time.monotonic() - said_at >= PROGRESS_EVERY):
+                self.say(f"batch {batch['id']}: {polled.describe()}")
+                said, said_at = polled, time.monotonic()
+            if polled.ended:
+                batch["status"], batch["provider_status"] = "ended", polled.status
                 self.log.save()
                 return
             await asyncio.sleep(random.uniform(delay / 2, delay))

@@ -8,6 +8,7 @@ import anthropic
 from constitutional.models.anthropic_provider import AnthropicModel
 from constitutional.models.base import Completion, ModelError
 from constitutional.models.http_errors import from_sdk_exception
+from constitutional.pipeline.executors.batch import Polled
 from constitutional.pipeline.executors.provider_io import ProviderIO
 from constitutional.pipeline.loop import Call
 
@@ -58,12 +59,15 @@ class AnthropicBatches:
                 matches.append(batch.id)
         return matches[0] if len(matches) == 1 else None
 
-    async def poll(self, batch_id: str) -> tuple[bool, str]:
+    async def poll(self, batch_id: str) -> Polled:
         try:
             batch = await self.client.messages.batches.retrieve(batch_id)
         except anthropic.APIError as exc:
             raise from_sdk_exception("anthropic", exc, self.model._secrets) from None
-        return batch.processing_status == "ended", batch.processing_status
+        counts = batch.request_counts
+        left = counts.processing
+        total = left + counts.succeeded + counts.errored + counts.canceled + counts.expired
+        return Polled(batch.processing_status == "ended", batch.processing_status, total - left, total)
 
     async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Completion | ModelError]:
         outcomes: dict[str, Completion | ModelError] = {}

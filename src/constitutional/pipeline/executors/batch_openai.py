@@ -10,6 +10,7 @@ import openai
 from constitutional.models.base import Completion, ModelError
 from constitutional.models.http_errors import from_sdk_exception
 from constitutional.models.openai_provider import OpenAIModel, _structured_request
+from constitutional.pipeline.executors.batch import Polled
 from constitutional.pipeline.executors.provider_io import ProviderIO
 from constitutional.pipeline.loop import Call
 
@@ -55,12 +56,14 @@ class OpenAIBatches:
             raise from_sdk_exception("openai", exc, self.model._secrets) from None
         return batch.id
 
-    async def poll(self, batch_id: str) -> tuple[bool, str]:
+    async def poll(self, batch_id: str) -> Polled:
         try:
             batch = await self.client.batches.retrieve(batch_id)
         except openai.APIError as exc:
             raise from_sdk_exception("openai", exc, self.model._secrets) from None
-        return batch.status in ENDED, batch.status
+        counts = batch.request_counts
+        return Polled(batch.status in ENDED, batch.status, (counts.completed + counts.failed) if counts else 0,
+                      counts.total if counts else 0)
 
     async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Completion | ModelError]:
         outcomes: dict[str, Completion | ModelError] = {}

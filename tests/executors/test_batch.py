@@ -107,6 +107,14 @@ def test_a_running_batch_says_how_far_it_is(tmp_path, monkeypatch, provider, run
     assert said(tmp_path / "b", every=0) == [running.format(1), running.format(2), running.format(3), ended]
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_server_without_a_batch_api_is_named_with_the_way_out(tmp_path, provider):
+    with serve_batches(provider) as stand_in:  # a URL the stand-in has no batch routes under
+        result = cai(*cai_args(provider, f"{stand_in.url}/elsewhere", tmp_path / "out", "--executor", "batch"))
+    assert result.exit_code == 2 and "404" in result.output and stand_in.submitted == []
+    assert "has no batch API: run it without --executor batch" in " ".join(result.output.split())
+
+
 def test_batch_run_with_rounds_and_the_eval_leaves_the_same_run_directory(tmp_path):
     options = ["--rounds", "2", "--principles", "sample:1"]  # the judge is the model
     with sync_server("openai") as server:

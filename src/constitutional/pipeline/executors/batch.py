@@ -165,10 +165,14 @@ class Waves:
             try:
                 return await method(*args)
             except ModelError as exc:
-                if not exc.retryable or attempt == attempts - 1:
+                resume = "the same command resumes: batches already submitted are not submitted again"
+                if not exc.retryable:
                     raise UserError(f"batch API: {exc}", where=str(self.log.path),
-                                    fix="rerun the same command to resume: batches already submitted are not "
-                                        "submitted again") from None
+                                    fix="check the model name, the key and the base URL; a server that speaks only chat "
+                                        "(vLLM, llama.cpp, Ollama) has no batch API: run it without --executor batch. "
+                                        f"Once mended, {resume}") from None
+                if attempt == attempts - 1:
+                    raise UserError(f"batch API: {exc}", where=str(self.log.path), fix=f"rerun: {resume}") from None
                 await asyncio.sleep(max(exc.retry_after or 0, min(POLL_MAX, self.poll_start * 2 ** attempt)))
 
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 from constitutional.cli.common import err_console
 
@@ -33,23 +34,45 @@ class RunProgress:
             status = f"error ({record.error.stage}): {record.error.message}" if record.error else "ok"
             err_console.print(f"[{self.done}/{self.total}] {escape(record.id)}: {escape(status)}", highlight=False)
         elif self._bar is not None:
-            self._bar.update(self._task, advance=1, **self.fields())
+            self._bar.update(self._task, advance=1)
 
-    def fields(self) -> dict:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        return {"errors": self.errors, "calls": self.calls, "hits": self.cache_hits, "tokens": self.tokens,
-                "cost": self.cost, "rate": self.calls / elapsed}
+    def stats(self) -> str:
+        rate = self.calls / max(time.monotonic() - self.started, 1e-9)
+        cost = f"${self.cost:.4f}" if self.cost < 10 else f"${self.cost:,.2f}"
+        rate_text = f"{rate:.1f}" if rate < 1000 else _short(int(rate))
+        return (f"errors {_short(self.errors)} · calls {_short(self.calls)} ({rate_text}/s) · cached {_short(self.cache_hits)}"
+                f" · tokens {_short(self.tokens)} · {cost}")
 
     @contextmanager
     def shown(self):
         if self.quiet:
             yield self
             return
-        columns = [TextColumn("[bold]run"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("err {task.fields[errors]} · calls {task.fields[calls]} ({task.fields[rate]:.1f}/s) · "
-                              "cached {task.fields[hits]} · tok {task.fields[tokens]} · ${task.fields[cost]:.4f}"),
-                   TimeElapsedColumn(), TimeRemainingColumn()]
-        with Progress(*columns, console=err_console) as bar:
+        columns = [TextColumn("[bold]run"), BarColumn(bar_width=None), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+        with _BarAndStats(self.stats, *columns, console=err_console, expand=True) as bar:
             self._bar = bar
-            self._task = bar.add_task("run", total=self.total, **self.fields())
+            self._task = bar.add_task("run", total=self.total)
             yield self
+
+
+class _BarAndStats(Progress):
+    """The bar on one line and the counters under it, so both fit an 80-column terminal at any job size."""
+
+    def __init__(self, stats, *columns, **options):
+        self._stats = stats  # set first: rich renders once while it sets up
+        super().__init__(*columns, **options)
+
+    def get_renderables(self):
+        yield self.make_tasks_table(self.tasks)
+        yield Text("    " + self._stats(), no_wrap=True, overflow="ellipsis")
+
+
+def _short(n: int) -> str:
+    """12345 -> 12.3k, 4567890 -> 4.57M: counters stay a few characters wide."""
+    if n < 10_000:
+        return str(n)
+    for size, suffix in ((1e3, "k"), (1e6, "M")):
+        if n / size < 999.5:
+            return f"{n / size:.3g}{suffix}"
+    return f"{n / 1e9:.3g}G"

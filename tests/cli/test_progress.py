@@ -1,0 +1,43 @@
+"""The run's progress bar: every counter the job has, within an 80-column terminal at any job size."""
+
+import io
+import re
+from types import SimpleNamespace
+
+from rich.console import Console
+
+from constitutional.cli import progress
+from constitutional.cli.progress import RunProgress, _short
+
+
+def record(n, error=None):
+    return SimpleNamespace(id=f"r{n}", error=error,
+                           usage={"calls": 3, "input_tokens": 900, "output_tokens": 300, "cost_usd": 0.0004})
+
+
+def last_frame(monkeypatch, total, done):
+    screen = io.StringIO()
+    monkeypatch.setattr(progress, "err_console", Console(file=screen, width=80, force_terminal=True, color_system=None))
+    bar = RunProgress(total, quiet=False)
+    with bar.shown():
+        for n in range(done):
+            bar.on_record(record(n, error=SimpleNamespace(stage="draft", message="x") if n % 1000 == 0 else None))
+    frame = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue()).split("\r")[-1]
+    return [line.rstrip() for line in frame.splitlines() if line.strip()]
+
+
+def test_a_million_prompt_job_shows_every_counter_within_80_columns(monkeypatch):
+    lines = last_frame(monkeypatch, 1_000_000, 123_456)
+    assert len(lines) == 2 and all(len(line) <= 80 for line in lines), lines
+    assert lines[0].startswith("run ━") and "123456/1000000" in lines[0] and "eta" in lines[0]
+    assert re.fullmatch(r"errors 124 · calls 370k \([0-9.]+k?/s\) · cached 0 · tokens 148M · \$49\.38", lines[1].strip())
+
+
+def test_a_small_job_shows_exact_counts(monkeypatch):
+    lines = last_frame(monkeypatch, 4, 4)
+    assert "4/4" in lines[0] and re.search(r"calls 12 \(.*/s\) · cached 0 · tokens 4800 · \$0\.0016", lines[1])
+
+
+def test_short_numbers():
+    assert [_short(n) for n in (0, 9_999, 12_345, 999_999, 4_567_890, 1_234_567_890)] == \
+        ["0", "9999", "12.3k", "1M", "4.57M", "1.23G"]

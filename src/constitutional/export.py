@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
 
 from constitutional.errors import UserError
 
@@ -74,11 +73,6 @@ def _rows(records: Iterator[dict], verdicts: dict[str, str], fmt: str, only: fro
         else:
             result.rows += 1
             yield _row(record, fmt, style)
-
-
-def write_rows(rows: Iterable[dict], out: TextIO) -> None:
-    for row in rows:
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def _left_out_reason(record: dict, verdict: str | None, fmt: str, only: frozenset[str]) -> str | None:

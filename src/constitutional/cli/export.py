@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
+import json
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
 from constitutional.cli.common import err_console, user_errors
-from constitutional.export import SAFE_SFT_VERDICTS, export_rows, parse_only, write_rows
+from constitutional.export import SAFE_SFT_VERDICTS, export_rows, parse_only
+from constitutional.pipeline.rundir import write_atomic
 
 
 @user_errors
@@ -34,10 +34,11 @@ def export(
         err_console.print(f"[yellow]warning:[/] exporting answers judged {', '.join(risky)}; "
                           "a model trained on them learns to produce them")
     target = output or str(run_dir / f"{fmt}.jsonl")
+    lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     if target == "-":
-        write_rows(rows, sys.stdout)
+        sys.stdout.writelines(lines)
     else:
-        _write_file(Path(target), rows)
+        write_atomic(Path(target), lines)  # a record refused halfway leaves an earlier export as it was
     err_console.print(f"exported {result.rows} {fmt} rows ({style}) to {escape(target)} (--only {','.join(sorted(verdicts))})")
     if result.left_out:
         shown = ", ".join(f"{reason} {count}" for reason, count in result.left_out.most_common())
@@ -45,14 +46,3 @@ def export(
     else:
         err_console.print("left out 0")
 
-
-def _write_file(target: Path, rows: Iterable[dict]) -> None:
-    """Via a temporary file, so a record refused halfway leaves an earlier export as it was."""
-    tmp = target.with_name(target.name + ".tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as handle:
-            write_rows(rows, handle)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, target)

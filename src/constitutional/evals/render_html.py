@@ -6,7 +6,6 @@ record list is rendered in the page from embedded JSON, by a script that only ev
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from html import escape
 from importlib import resources
@@ -15,6 +14,7 @@ from urllib.parse import urlencode
 
 from constitutional.evals.render_data import ReportDir, record_views
 from constitutional.evals.verdicts import VERDICTS
+from constitutional.pipeline.rundir import write_atomic
 
 BAR_WIDTH = 420
 
@@ -219,8 +219,5 @@ def _chunks(report: dict, records: Iterable[dict], hidden: int) -> Iterator[str]
 
 
 def _write(path: Path, report: dict, records: Iterable[dict], hidden: int) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.writelines(_chunks(report, records, hidden))
-    os.replace(tmp, path)
+    write_atomic(path, _chunks(report, records, hidden))
     return path

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 from constitutional.errors import UserError
@@ -22,13 +23,21 @@ def read_json(path: Path, fix: str) -> dict:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    """Write via a temporary file and rename, so a crash never leaves a half-written file."""
+    write_atomic(path, [json.dumps(data, indent=2, ensure_ascii=False), "\n"])
+
+
+def write_atomic(path: Path, pieces: Iterable[str]) -> None:
+    """Write via a temporary file and rename, so a crash, or an error while the pieces are made, never leaves a
+    half-written file: the file is whole, or as it was before."""
     tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, ensure_ascii=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    try:
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.writelines(pieces)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, path)
 
 

@@ -7,7 +7,8 @@ from types import SimpleNamespace
 from rich.console import Console
 
 from constitutional.cli import progress
-from constitutional.cli.progress import RunProgress, _short
+from constitutional.cli.progress import EvalProgress, RunProgress, _short
+from constitutional.evals.verdicts import VERDICTS
 
 
 def record(n, error=None):
@@ -15,13 +16,16 @@ def record(n, error=None):
                            usage={"calls": 3, "input_tokens": 900, "output_tokens": 300, "cost_usd": 0.0004})
 
 
-def last_frame(monkeypatch, total, done):
+def last_frame(monkeypatch, total, done, bar=None):
     screen = io.StringIO()
     monkeypatch.setattr(progress, "err_console", Console(file=screen, width=80, force_terminal=True, color_system=None))
-    bar = RunProgress(total, quiet=False)
+    bar = bar or RunProgress(total, quiet=False)
     with bar.shown():
         for n in range(done):
-            bar.on_record(record(n, error=SimpleNamespace(stage="draft", message="x") if n % 1000 == 0 else None))
+            if isinstance(bar, EvalProgress):
+                bar.on_line({"id": f"r{n}", "verdict": VERDICTS[n % len(VERDICTS)], "needs_review": n % 3 == 0})
+            else:
+                bar.on_record(record(n, error=SimpleNamespace(stage="draft", message="x") if n % 1000 == 0 else None))
     frame = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen.getvalue()).split("\r")[-1]
     return [line.rstrip() for line in frame.splitlines() if line.strip()]
 
@@ -30,12 +34,20 @@ def test_a_million_prompt_job_shows_every_counter_within_80_columns(monkeypatch)
     lines = last_frame(monkeypatch, 1_000_000, 123_456)
     assert len(lines) == 2 and all(len(line) <= 80 for line in lines), lines
     assert lines[0].startswith("run ━") and "123456/1000000" in lines[0] and "eta" in lines[0]
-    assert re.fullmatch(r"errors 124 · calls 370k \([0-9.]+k?/s\) · cached 0 · tokens 148M · \$49\.38", lines[1].strip())
+    assert re.fullmatch(r"errors 124 · calls 370k \([0-9.]+[kMG]?/s\) · cached 0 · tokens 148M · \$49\.38", lines[1].strip())
 
 
 def test_a_small_job_shows_exact_counts(monkeypatch):
     lines = last_frame(monkeypatch, 4, 4)
     assert "4/4" in lines[0] and re.search(r"calls 12 \(.*/s\) · cached 0 · tokens 4800 · \$0\.0016", lines[1])
+
+
+def test_the_eval_bar_counts_verdicts_and_reviews_wrapping_within_80_columns(monkeypatch):
+    lines = last_frame(monkeypatch, 1_000_000, 70_000, EvalProgress(1_000_000, quiet=False))
+    assert lines[0].startswith("eval ━") and "70000/1000000" in lines[0] and all(len(line) <= 80 for line in lines)
+    counters = " ".join(line.strip() for line in lines[1:])
+    assert counters == ("genuine 10k · superficial 10k · non_compliant 10k · evasive 10k · regressed 10k · "
+                        "unchanged 10k · error 10k · needs review 23.3k")
 
 
 def test_short_numbers():

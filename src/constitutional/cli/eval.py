@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
+from constitutional.cli.progress import EvalProgress
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.evals import EvalResult, read_input, run_eval
 from constitutional.evals.items import EvalInput
@@ -56,18 +57,13 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
         # Retries, limits and the reply cache as for the run's model: re-running a finished job calls no model.
         options = {key: value for key, value in (("base_url", base_url), ("timeout", timeout)) if value}
         judge_model = managed_model(judge, cache=cache, cache_dir=cache_dir, **options)
-    done = {"n": 0}
-    total = len(source.items)
-
-    def progress(line: dict) -> None:
-        done["n"] += 1
-        if not quiet and judge_model is not None:
-            err_console.print(f"eval {done['n']}/{total} {escape(line['id'])}: {line['verdict']}", highlight=False)
-
-    if batched and judge_model is not None:
-        result = judge_in_batches(source, loaded, judge_model, out, progress, lambda line: err_console.print(escape(line)))
-    else:
-        result = asyncio.run(run_eval(source, loaded, judge_model, out, progress))
+    progress = EvalProgress(len(source.items), quiet)
+    with progress.shown():
+        if batched and judge_model is not None:
+            result = judge_in_batches(source, loaded, judge_model, out, progress.on_line,
+                                      lambda line: err_console.print(escape(line)))
+        else:
+            result = asyncio.run(run_eval(source, loaded, judge_model, out, progress.on_line))
     report = result.report
     shown = ", ".join(f"{v} {n}" for v, n in report["counts"].items() if n)
     err_console.print(f"eval: {report['total']} records → {shown}; {report['needs_review']} need review "
@@ -89,7 +85,7 @@ def eval_command(
     out: Path = typer.Option(None, "--out", "-o", help="Where to write eval.jsonl, report.json and report.html (default: the run directory, or INPUT-eval/ for a JSONL)."),
     judge_base_url: str = typer.Option(None, "--judge-base-url", help="Server URL for an openai/ or anthropic/ judge (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache for judge calls."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No per-record lines."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (records evaluated and the verdicts so far)."),
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.
 

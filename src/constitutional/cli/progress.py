@@ -1,8 +1,11 @@
-"""Live progress for long jobs: a rich bar on a terminal, or one log line per record with --quiet."""
+"""Live progress for long jobs: a rich bar on a terminal, with the job's counters under it, or with --quiet
+one log line per record (`cai run`) or nothing (`cai eval`)."""
 
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.markup import escape
@@ -10,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from constitutional.cli.common import err_console
+from constitutional.evals.verdicts import VERDICTS
 
 
 class RunProgress:
@@ -19,8 +23,7 @@ class RunProgress:
         self.done = self.errors = self.calls = self.tokens = self.cache_hits = 0
         self.cost = 0.0
         self.started = time.monotonic()
-        self._bar: Progress | None = None
-        self._task = None
+        self._advance: Callable[[], None] | None = None
 
     def on_record(self, record) -> None:
         usage = record.usage
@@ -33,8 +36,8 @@ class RunProgress:
         if self.quiet:
             status = f"error ({record.error.stage}): {record.error.message}" if record.error else "ok"
             err_console.print(f"[{self.done}/{self.total}] {escape(record.id)}: {escape(status)}", highlight=False)
-        elif self._bar is not None:
-            self._bar.update(self._task, advance=1)
+        elif self._advance is not None:
+            self._advance()
 
     def stats(self) -> str:
         rate = self.calls / max(time.monotonic() - self.started, 1e-9)
@@ -44,28 +47,63 @@ class RunProgress:
                 f" · tokens {_short(self.tokens)} · {cost}")
 
     @contextmanager
-    def shown(self):
+    def shown(self) -> Iterator[RunProgress]:
         if self.quiet:
             yield self
             return
-        columns = [TextColumn("[bold]run"), BarColumn(bar_width=None), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
-        with _BarAndStats(self.stats, *columns, console=err_console, expand=True) as bar:
-            self._bar = bar
-            self._task = bar.add_task("run", total=self.total)
+        with live_bar("run", self.total, self.stats) as self._advance:
             yield self
 
 
-class _BarAndStats(Progress):
-    """The bar on one line and the counters under it, so both fit an 80-column terminal at any job size."""
+class EvalProgress:
+    """The eval's bar: records evaluated, and the verdicts so far."""
 
-    def __init__(self, stats, *columns, **options):
+    def __init__(self, total: int, quiet: bool):
+        self.total = total
+        self.quiet = quiet
+        self.verdicts: Counter = Counter()
+        self.review = 0
+        self._advance: Callable[[], None] | None = None
+
+    def on_line(self, line: dict) -> None:
+        self.verdicts[line["verdict"]] += 1
+        self.review += bool(line.get("needs_review"))
+        if self._advance is not None:
+            self._advance()
+
+    def stats(self) -> str:
+        counts = [f"{verdict} {_short(self.verdicts[verdict])}" for verdict in VERDICTS if self.verdicts[verdict]]
+        return " · ".join(counts + [f"needs review {_short(self.review)}"])
+
+    @contextmanager
+    def shown(self) -> Iterator[EvalProgress]:
+        if self.quiet:
+            yield self
+            return
+        with live_bar("eval", self.total, self.stats) as self._advance:
+            yield self
+
+
+@contextmanager
+def live_bar(label: str, total: int, stats: Callable[[], str]) -> Iterator[Callable[[], None]]:
+    """A bar with done/total, elapsed time and time left, the counters `stats` gives under it; yields `advance`."""
+    columns = [TextColumn(f"[bold]{label}"), BarColumn(bar_width=None), MofNCompleteColumn(),
+               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    with _BarAndStats(stats, *columns, console=err_console, expand=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda: bar.update(task, advance=1)
+
+
+class _BarAndStats(Progress):
+    """The bar on one line and the counters under it (wrapped, never cut), so both fit an 80-column terminal."""
+
+    def __init__(self, stats: Callable[[], str], *columns, **options):
         self._stats = stats  # set first: rich renders once while it sets up
         super().__init__(*columns, **options)
 
     def get_renderables(self):
         yield self.make_tasks_table(self.tasks)
-        yield Text("    " + self._stats(), no_wrap=True, overflow="ellipsis")
+        yield Text("    " + self._stats())
 
 
 def _short(n: int) -> str:

@@ -14,7 +14,7 @@ from constitutional.cli.app import app
 from constitutional.constitution import load_constitution
 from constitutional.models.base import Completion, ModelError, Usage
 from constitutional.pipeline.executors import batch as batch_executor
-from constitutional.pipeline.executors.batch import _advance
+from constitutional.pipeline.executors.batch import Waves, _advance
 from constitutional.pipeline.loop import LoopSettings, plan
 from constitutional.pipeline.pricing import Price
 from constitutional.pipeline.prompt_sets import PromptItem
@@ -189,23 +189,47 @@ class Killed(BaseException):
     """Stands for the process being killed."""
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
-def test_a_run_stopped_after_submitting_resumes_without_submitting_again(tmp_path, monkeypatch, provider):
-    from constitutional.pipeline.executors.batch import Waves
+def stopped(monkeypatch, target, name, replacement, args) -> None:
+    """`cai ARGS` with `target.name` replaced by `replacement`, which kills the process (raises Killed)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(target, name, replacement)
+        with pytest.raises(Killed):
+            cai(*args)
 
-    polls = {"n": 0}
+
+def killed_waiting(for_batch):
+    """Waves._wait, but the process dies waiting for its `for_batch`th batch (the 4th: the judge's first)."""
     real_wait = Waves._wait
+    waits = {"n": 0}
 
-    async def wait_then_die(self, batch):
-        polls["n"] += 1
-        if polls["n"] == 2:  # the second wave's batch is submitted; the process dies while waiting for it
+    async def wait(self, batch):
+        waits["n"] += 1
+        if waits["n"] == for_batch:
             raise Killed
         await real_wait(self, batch)
 
-    monkeypatch.setattr(Waves, "_wait", wait_then_die)
+    return wait
+
+
+def killed_creating(sdk_batches, created=True):
+    """The SDK's AsyncBatches.create, but the process dies just after the provider makes the batch (or just
+    before, when not `created`): batches.json never hears of it either way."""
+    real_create = sdk_batches.AsyncBatches.create
+
+    async def create(self, **kwargs):
+        if created:
+            await real_create(self, **kwargs)
+        raise Killed
+
+    return create
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_run_stopped_after_submitting_resumes_without_submitting_again(tmp_path, monkeypatch, provider):
     with serve_batches(provider) as stand_in:
-        with pytest.raises(Killed):
-            cai(*cai_args(provider, stand_in.url, tmp_path / "run", "--executor", "batch"))
+        # The second wave's batch is submitted; the process dies while waiting for it.
+        stopped(monkeypatch, Waves, "_wait", killed_waiting(for_batch=2),
+                cai_args(provider, stand_in.url, tmp_path / "run", "--executor", "batch"))
         assert len(stand_in.submitted) == 2
         assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "interrupted"
         second = cai(*cai_args(provider, stand_in.url, tmp_path / "run", "--executor", "batch"))
@@ -267,20 +291,11 @@ def _submitted_ids(out, judge=False):
 
 
 def test_a_resumed_job_whose_prompts_changed_is_refused(tmp_path, monkeypatch):
-    from constitutional.pipeline.executors.batch import Waves
-
     prompts = write(tmp_path / "p.txt", "first question\nsecond question\n")
-
-    async def die(self, batch):
-        raise Killed
-
     with serve_batches("openai") as stand_in:
         args = cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch")
         args[1] = str(prompts)
-        with monkeypatch.context() as patch:
-            patch.setattr(Waves, "_wait", die)
-            with pytest.raises(Killed):
-                cai(*args)
+        stopped(monkeypatch, Waves, "_wait", killed_waiting(for_batch=1), args)
         write(prompts, "first question\nsecond question edited\n")
         result = cai(*args)
     assert result.exit_code == 2 and "the prompts or the constitution changed" in result.output
@@ -290,17 +305,9 @@ def test_a_resumed_job_whose_prompts_changed_is_refused(tmp_path, monkeypatch):
 def test_an_openai_batch_created_just_before_a_crash_is_found_not_submitted_again(tmp_path, monkeypatch):
     import openai.resources.batches as batches
 
-    real_create = batches.AsyncBatches.create
-
-    async def create_then_die(self, **kwargs):
-        await real_create(self, **kwargs)
-        raise Killed  # the provider has the batch; batches.json never heard of it
-
     with serve_batches("openai") as stand_in:
-        with monkeypatch.context() as patch:
-            patch.setattr(batches.AsyncBatches, "create", create_then_die)
-            with pytest.raises(Killed):
-                cai(*cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch"))
+        stopped(monkeypatch, batches.AsyncBatches, "create", killed_creating(batches),
+                cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch"))
         log = json.loads((tmp_path / "run" / "batches.json").read_text())
         assert log["waves"][0]["batches"][0]["id"] is None and log["waves"][0]["batches"][0]["input_file"]
         result = cai(*cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch"))
@@ -314,18 +321,9 @@ def test_an_openai_batch_created_just_before_a_crash_is_found_not_submitted_agai
 def test_an_anthropic_batch_whose_creation_a_crash_interrupted_is_submitted_once(tmp_path, monkeypatch, created):
     import anthropic.resources.messages.batches as batches
 
-    real_create = batches.AsyncBatches.create
-
-    async def die_around_create(self, **kwargs):
-        if created:
-            await real_create(self, **kwargs)
-        raise Killed  # batches.json never hears of the batch, whether or not it exists
-
     with serve_batches("anthropic") as stand_in:
-        with monkeypatch.context() as patch:
-            patch.setattr(batches.AsyncBatches, "create", die_around_create)
-            with pytest.raises(Killed):
-                cai(*cai_args("anthropic", stand_in.url, tmp_path / "run", "--executor", "batch"))
+        stopped(monkeypatch, batches.AsyncBatches, "create", killed_creating(batches, created),
+                cai_args("anthropic", stand_in.url, tmp_path / "run", "--executor", "batch"))
         log = json.loads((tmp_path / "run" / "batches.json").read_text())
         assert log["waves"][0]["batches"][0]["id"] is None and "listed_after" in log["waves"][0]["batches"][0]
         result = cai(*cai_args("anthropic", stand_in.url, tmp_path / "run", "--executor", "batch"))
@@ -351,22 +349,6 @@ def report(out):
 
 def comparable(report):
     return {k: v for k, v in report.items() if k not in MAY_DIFFER}
-
-
-def killed_waiting(for_batch):
-    """Waves._wait, but the process dies waiting for its `for_batch`th batch (the 4th: the judge's first)."""
-    from constitutional.pipeline.executors.batch import Waves
-
-    real_wait = Waves._wait
-    waits = {"n": 0}
-
-    async def wait(self, batch):
-        waits["n"] += 1
-        if waits["n"] == for_batch:
-            raise Killed
-        await real_wait(self, batch)
-
-    return wait
 
 
 def alike(data):
@@ -444,15 +426,10 @@ def test_the_judges_re_asks_and_failed_requests_in_batches_are_those_of_a_synchr
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_run_stopped_while_its_judge_batch_runs_resumes_it_without_submitting_again(tmp_path, monkeypatch, provider):
-    from constitutional.pipeline.executors.batch import Waves
-
     out = tmp_path / "run"
     with serve_batches(provider) as stand_in:
         args = cai_args(provider, stand_in.url, out, "--executor", "batch", evaluate=True)
-        with monkeypatch.context() as patch:
-            patch.setattr(Waves, "_wait", killed_waiting(for_batch=4))
-            with pytest.raises(Killed):
-                cai(*args)
+        stopped(monkeypatch, Waves, "_wait", killed_waiting(for_batch=4), args)
         log = json.loads((out / "batches.json").read_text())
         assert log["finished"] and not log["judge"]["finished"] and len(stand_in.submitted) == 4
         assert len(records(out)) == 4 and not (out / "eval.jsonl").exists()
@@ -483,15 +460,10 @@ def test_a_process_killed_while_its_judge_batch_runs_restarted_submits_no_batch_
 
 
 def test_a_judge_job_whose_records_changed_since_submission_is_refused(tmp_path, monkeypatch):
-    from constitutional.pipeline.executors.batch import Waves
-
     out = tmp_path / "run"
     with serve_batches("openai") as stand_in:
         args = cai_args("openai", stand_in.url, out, "--executor", "batch", evaluate=True)
-        with monkeypatch.context() as patch:
-            patch.setattr(Waves, "_wait", killed_waiting(for_batch=4))
-            with pytest.raises(Killed):
-                cai(*args)
+        stopped(monkeypatch, Waves, "_wait", killed_waiting(for_batch=4), args)
         rows = (out / "records.jsonl").read_text().splitlines()
         answer = "An answer edited since the judge's batch was submitted."  # draft and revision alike, as before
         edited = {**json.loads(rows[0]), "draft": answer, "final": answer}
@@ -576,15 +548,10 @@ def test_with_no_retries_a_retryable_failure_in_a_batch_is_the_records_error(tmp
 
 
 def test_a_run_stopped_while_a_retry_batch_runs_resumes_it_without_submitting_again(tmp_path, monkeypatch):
-    from constitutional.pipeline.executors.batch import Waves
-
     out = tmp_path / "run"
     with serve_batches("anthropic", answer=failing_first("anthropic", 2)) as stand_in:
         args = cai_args("anthropic", stand_in.url, out, "--executor", "batch")
-        with monkeypatch.context() as patch:
-            patch.setattr(Waves, "_wait", killed_waiting(for_batch=2))
-            with pytest.raises(Killed):
-                cai(*args)
+        stopped(monkeypatch, Waves, "_wait", killed_waiting(for_batch=2), args)
         assert [len(ids) for ids in stand_in.submitted] == [4, 2]
         result = cai(*args)
     assert result.exit_code == 0, result.output

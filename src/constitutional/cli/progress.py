@@ -16,14 +16,40 @@ from constitutional.cli.common import err_console
 from constitutional.evals.verdicts import VERDICTS
 
 
-class RunProgress:
+class _JobProgress:
+    """A job's progress: `shown()` puts up its bar (label, done/total, the `stats()` line) unless quiet."""
+
+    label = ""
+
     def __init__(self, total: int, quiet: bool):
         self.total = total
         self.quiet = quiet
+        self._advance: Callable[[], None] | None = None
+
+    def stats(self) -> str:
+        raise NotImplementedError
+
+    def _tick(self) -> None:
+        if self._advance is not None:
+            self._advance()
+
+    @contextmanager
+    def shown(self):
+        if self.quiet:
+            yield self
+            return
+        with live_bar(self.label, self.total, self.stats) as self._advance:
+            yield self
+
+
+class RunProgress(_JobProgress):
+    label = "run"
+
+    def __init__(self, total: int, quiet: bool):
+        super().__init__(total, quiet)
         self.done = self.errors = self.calls = self.tokens = self.cache_hits = 0
         self.cost = 0.0
         self.started = time.monotonic()
-        self._advance: Callable[[], None] | None = None
 
     def on_record(self, record) -> None:
         usage = record.usage
@@ -36,8 +62,8 @@ class RunProgress:
         if self.quiet:
             status = f"error ({record.error.stage}): {record.error.message}" if record.error else "ok"
             err_console.print(f"[{self.done}/{self.total}] {escape(record.id)}: {escape(status)}", highlight=False)
-        elif self._advance is not None:
-            self._advance()
+        else:
+            self._tick()
 
     def stats(self) -> str:
         rate = self.calls / max(time.monotonic() - self.started, 1e-9)
@@ -46,42 +72,25 @@ class RunProgress:
         return (f"errors {_short(self.errors)} · calls {_short(self.calls)} ({rate_text}/s) · cached {_short(self.cache_hits)}"
                 f" · tokens {_short(self.tokens)} · {cost}")
 
-    @contextmanager
-    def shown(self) -> Iterator[RunProgress]:
-        if self.quiet:
-            yield self
-            return
-        with live_bar("run", self.total, self.stats) as self._advance:
-            yield self
 
-
-class EvalProgress:
+class EvalProgress(_JobProgress):
     """The eval's bar: records evaluated, and the verdicts so far."""
 
+    label = "eval"
+
     def __init__(self, total: int, quiet: bool):
-        self.total = total
-        self.quiet = quiet
+        super().__init__(total, quiet)
         self.verdicts: Counter = Counter()
         self.review = 0
-        self._advance: Callable[[], None] | None = None
 
     def on_line(self, line: dict) -> None:
         self.verdicts[line["verdict"]] += 1
         self.review += bool(line.get("needs_review"))
-        if self._advance is not None:
-            self._advance()
+        self._tick()
 
     def stats(self) -> str:
         counts = [f"{verdict} {_short(self.verdicts[verdict])}" for verdict in VERDICTS if self.verdicts[verdict]]
         return " · ".join(counts + [f"needs review {_short(self.review)}"])
-
-    @contextmanager
-    def shown(self) -> Iterator[EvalProgress]:
-        if self.quiet:
-            yield self
-            return
-        with live_bar("eval", self.total, self.stats) as self._advance:
-            yield self
 
 
 @contextmanager

@@ -55,7 +55,7 @@ class AnthropicBatches:
         async for batch in self.client.messages.batches.list(limit=100):  # newest first
             if batch.id == listed_after or len(matches) > 1:
                 break
-            if sum(batch.request_counts.model_dump().values()) == size:
+            if _size(batch) == size:
                 matches.append(batch.id)
         return matches[0] if len(matches) == 1 else None
 
@@ -64,10 +64,9 @@ class AnthropicBatches:
             batch = await self.client.messages.batches.retrieve(batch_id)
         except anthropic.APIError as exc:
             raise from_sdk_exception("anthropic", exc, self.model._secrets) from None
-        counts = batch.request_counts
-        left = counts.processing
-        total = left + counts.succeeded + counts.errored + counts.canceled + counts.expired
-        return Polled(batch.processing_status == "ended", batch.processing_status, total - left, total)
+        total = _size(batch)
+        return Polled(batch.processing_status == "ended", batch.processing_status,
+                      total - batch.request_counts.processing, total)
 
     async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Completion | ModelError]:
         outcomes: dict[str, Completion | ModelError] = {}
@@ -90,3 +89,8 @@ class AnthropicBatches:
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _size(batch) -> int:
+    """A message batch's requests: its counts (processing, succeeded, errored, ...) always add up to them."""
+    return sum(batch.request_counts.model_dump().values())

@@ -201,12 +201,14 @@ def build_html(report: dict, records: list[dict]) -> str:
 
 def write_html_report(out: Path, report: dict, lines_path: Path, items: Iterable) -> Path:
     """DIR/report.html from the eval lines in `lines_path` and the eval's input items."""
-    return _write(out / "report.html", report, *record_views(lines_path, items))
+    records, hidden = record_views(lines_path, items)
+    write_atomic(out / "report.html", _chunks(report, records, hidden))
+    return out / "report.html"
 
 
 def write_html(run: ReportDir) -> Path:
     """DIR/report.html from the files of a directory (for `cai report DIR --format html`)."""
-    return _write(run.path / "report.html", run.report, *record_views(run.lines_path, run.items))
+    return write_html_report(run.path, run.report, run.lines_path, run.items)
 
 
 def _chunks(report: dict, records: Iterable[dict], hidden: int) -> Iterator[str]:
@@ -217,7 +219,3 @@ def _chunks(report: dict, records: Iterable[dict], hidden: int) -> Iterator[str]
         yield ("," if n else "") + embed_json(record)
     yield "]" + tail
 
-
-def _write(path: Path, report: dict, records: Iterable[dict], hidden: int) -> Path:
-    write_atomic(path, _chunks(report, records, hidden))
-    return path

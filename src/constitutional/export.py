@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from constitutional.errors import UserError
+from constitutional.pipeline.rundir import torn_write
 
 VERDICTS = ("genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error")
 FORMATS = ("sft", "dpo")
@@ -124,7 +125,7 @@ def _lines(path: Path, what: str, torn: Counter | None) -> Iterator[dict]:
             try:
                 line = json.loads(text)
             except json.JSONDecodeError as exc:
-                if torn is not None and not text.endswith("\n"):
+                if torn is not None and torn_write(text):
                     torn["torn last record (resuming the run redoes it)"] += 1
                     return
                 raise UserError(f"invalid JSON in {what} line: {exc.msg}", where=f"{path}:{number}",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from constitutional.errors import UserError
-from constitutional.pipeline.rundir import read_json
+from constitutional.pipeline.rundir import read_json, torn_write
 
 MAX_PROBLEMS_SHOWN = 10
 
@@ -142,7 +142,7 @@ def _read_jsonl(path: Path, convert, torn_tail_allowed: bool = False) -> tuple[I
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            if torn_tail_allowed and not line.endswith("\n") and not _parses(line):
+            if torn_tail_allowed and torn_write(line):
                 torn = len(line.encode("utf-8", errors="surrogateescape"))
                 number -= 1
                 break
@@ -172,10 +172,3 @@ def _read_jsonl(path: Path, convert, torn_tail_allowed: bool = False) -> tuple[I
         raise UserError(f"nothing to evaluate in {path}", fix="add lines of {\"prompt\", \"draft\"?, \"revision\"}")
     return ItemFile(path, convert, len(seen), number), torn
 
-
-def _parses(line: str) -> bool:
-    try:
-        json.loads(line)
-    except ValueError:
-        return False
-    return True

@@ -41,6 +41,17 @@ def write_atomic(path: Path, pieces: Iterable[str]) -> None:
     os.replace(tmp, path)
 
 
+def torn_write(line: str) -> bool:
+    """Whether a JSONL line is a record a crash cut off mid-write: the last line, without its newline, not JSON."""
+    if line.endswith("\n"):
+        return False
+    try:
+        json.loads(line)
+    except ValueError:
+        return True
+    return False
+
+
 class RecordWriter:
     """Appends one JSON line per record, flushed and fsynced, so each finished record survives a crash."""
 

@@ -14,6 +14,10 @@ from rich.text import Text
 
 from constitutional.cli.common import err_console
 from constitutional.evals.verdicts import VERDICTS
+from constitutional.pipeline.records import RecordError, error_kind
+
+KINDS_UNDER_BAR = 3
+LINE_WIDTH = 76  # an 80-column terminal, less the indent
 
 
 class _JobProgress:
@@ -42,6 +46,27 @@ class _JobProgress:
             yield self
 
 
+class ErrorKinds:
+    """Failed records grouped by kind (stage and message, numbers and ids masked): a count and the first message of each."""
+
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.first: dict[str, str] = {}
+
+    def add(self, error: RecordError) -> None:
+        kind = error_kind(error)
+        self.counts[kind] += 1
+        self.first.setdefault(kind, f"{error.stage}: {' '.join(error.message.split())}")
+
+    def lines(self, most: int, width: int = LINE_WIDTH) -> list[str]:
+        """The `most` commonest kinds, one line each, cut to `width`."""
+        shown = [_fit(f"{_short(count)} × {self.first[kind]}", width) for kind, count in self.counts.most_common(most)]
+        hidden = len(self.counts) - most
+        if hidden > 0:
+            shown.append(f"and {hidden} more kind{'s' if hidden > 1 else ''} of error")
+        return shown
+
+
 class RunProgress(_JobProgress):
     label = "run"
 
@@ -50,11 +75,14 @@ class RunProgress(_JobProgress):
         self.done = self.errors = self.calls = self.tokens = self.cache_hits = 0
         self.cost = 0.0
         self.started = time.monotonic()
+        self.error_kinds = ErrorKinds()
 
     def on_record(self, record) -> None:
         usage = record.usage
         self.done += 1
-        self.errors += record.error is not None
+        if record.error is not None:
+            self.errors += 1
+            self.error_kinds.add(record.error)
         self.calls += usage["calls"]
         self.cache_hits += usage.get("cache_hits", 0)
         self.tokens += usage["input_tokens"] + usage["output_tokens"]
@@ -69,8 +97,9 @@ class RunProgress(_JobProgress):
         rate = self.calls / max(time.monotonic() - self.started, 1e-9)
         cost = f"${self.cost:.4f}" if self.cost < 10 else f"${self.cost:,.2f}"
         rate_text = f"{rate:.1f}" if rate < 1000 else _short(int(rate))
-        return (f"errors {_short(self.errors)} · calls {_short(self.calls)} ({rate_text}/s) · cached {_short(self.cache_hits)}"
-                f" · tokens {_short(self.tokens)} · {cost}")
+        counters = (f"errors {_short(self.errors)} · calls {_short(self.calls)} ({rate_text}/s) · cached {_short(self.cache_hits)}"
+                    f" · tokens {_short(self.tokens)} · {cost}")
+        return "\n".join([counters] + self.error_kinds.lines(KINDS_UNDER_BAR))
 
 
 class EvalProgress(_JobProgress):
@@ -104,7 +133,8 @@ def live_bar(label: str, total: int, stats: Callable[[], str]) -> Iterator[Calla
 
 
 class _BarAndStats(Progress):
-    """The bar on one line and the counters under it (wrapped, never cut), so both fit an 80-column terminal."""
+    """The bar on one line and the counters under it (wrapped, never cut), so both fit an 80-column terminal;
+    each line of `stats` is a line under the bar."""
 
     def __init__(self, stats: Callable[[], str], *columns, **options):
         self._stats = stats  # set first: rich renders once while it sets up
@@ -112,7 +142,12 @@ class _BarAndStats(Progress):
 
     def get_renderables(self):
         yield self.make_tasks_table(self.tasks)
-        yield Text("    " + self._stats())
+        for line in self._stats().splitlines():
+            yield Text("    " + line)
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _short(n: int) -> str:

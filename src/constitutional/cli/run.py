@@ -16,10 +16,13 @@ from constitutional.cli.progress import RunProgress
 from constitutional.constitution import load_constitution
 from constitutional.errors import UserError
 from constitutional.evals import read_input
-from constitutional.pipeline.calls import managed_model
+from constitutional.pipeline.calls import CallStats, managed_model
 from constitutional.pipeline.executors import check_executor, has_batch_api, run_elsewhere
 from constitutional.pipeline.loop import LoopSettings, parse_selection
-from constitutional.pipeline.runner import RunConfig, open_run_dir, run_job, scan_prompts
+from constitutional.pipeline.runner import (EARLY_STOP_AFTER, JobStopped, RunConfig, RunResult, Scan, open_run_dir, run_job,
+                                            scan_prompts)
+
+ERROR_KINDS_SHOWN = 5
 
 
 @user_errors
@@ -45,6 +48,7 @@ def run(
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N usable prompts."),
     strict: bool = typer.Option(False, "--strict", help="Stop before any work if a prompt line is malformed (default: report it and go on)."),
     force: bool = typer.Option(False, "--force", help="Resume a run directory even though the constitution, model or parameters changed."),
+    keep_going: bool = typer.Option(False, "--keep-going", help=f"Run every prompt even when the first {EARLY_STOP_AFTER} all fail alike with an error every prompt would hit (a refused connection, a bad key, an unknown model); by default the job stops there, exit 1."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the eval stage."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; a log line per finished record instead."),
     executor: str = typer.Option("in-process", "--executor", help="in-process (default); batch: each stage as one provider batch at batch prices (openai/ and anthropic/ models); ray: prompts sharded across Ray workers."),
@@ -80,7 +84,7 @@ def run(
     config = RunConfig(prompts=prompts, out=out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
                        constitution=loaded, model_spec=model, judge_spec=judge_spec(judge, model), settings=settings,
                        concurrency=concurrency or chat_model.default_concurrency, limit=limit, rpm=rpm, tpm=tpm,
-                       cache=not no_cache)
+                       cache=not no_cache, keep_going=keep_going)
     state = open_run_dir(config, force)
     for problem in scan.problems[:20]:
         err_console.print(f"[yellow]skipped[/] {escape(str(prompts))}:{problem.line}: {escape(problem.message)}")
@@ -90,20 +94,18 @@ def run(
     if scan.already_done:
         err_console.print(f"resuming {escape(str(config.out))}: {scan.already_done} prompts already done, {scan.total} to go")
     progress = RunProgress(scan.total, quiet)
-    with progress.shown():
-        if executor == "in-process":
-            result = asyncio.run(run_job(config, chat_model, scan, state, progress.on_record))
-        else:
-            asyncio.run(chat_model.aclose())  # the executor makes its own clients
-            result = run_elsewhere(executor, config, scan, state, progress.on_record, lambda line: err_console.print(escape(line)),
-                                   base_url=model_base_url, ray_address=ray_address, cache_dir=cache_dir, max_retries=max_retries)
-    stats = chat_model.stats if executor == "in-process" else result.stats
-    err_console.print(
-        f"wrote {result.records} records to {escape(str(config.out))}/records.jsonl "
-        f"({result.errors} with errors, {scan.problem_count} prompt lines skipped); "
-        f"{stats.attempts} model requests ({stats.retries} retries), {stats.cache_hits} cache hits, "
-        f"{result.usage.input_tokens + result.usage.output_tokens} tokens, ${result.usage.cost_usd:.4f}"
-    )
+    try:
+        with progress.shown():
+            if executor == "in-process":
+                result = asyncio.run(run_job(config, chat_model, scan, state, progress.on_record))
+            else:
+                asyncio.run(chat_model.aclose())  # the executor makes its own clients
+                result = run_elsewhere(executor, config, scan, state, progress.on_record, lambda line: err_console.print(escape(line)),
+                                       base_url=model_base_url, ray_address=ray_address, cache_dir=cache_dir, max_retries=max_retries)
+    except JobStopped as stop:
+        _say_stopped(stop, config.out)
+        raise typer.Exit(EXIT_RECORD_ERRORS) from None
+    _say_done(result, chat_model.stats if executor == "in-process" else result.stats, scan, config.out, progress)
     eval_errors = 0
     if not no_eval:
         judge_is_model = config.judge_spec == model  # the model's server options then apply to the judge too
@@ -115,3 +117,26 @@ def run(
                                           timeout=timeout if judge_is_model else None,
                                           cache=not no_cache, cache_dir=cache_dir, batched=batched).errors
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors or scan.problem_count or eval_errors else EXIT_OK)
+
+
+def _say_done(result: RunResult, stats: CallStats, scan: Scan, out: Path, progress: RunProgress) -> None:
+    err_console.print(
+        f"wrote {result.records} records to {escape(str(out))}/records.jsonl "
+        f"({result.errors} with errors, {scan.problem_count} prompt lines skipped); "
+        f"{stats.attempts} model requests ({stats.retries} retries), {stats.cache_hits} cache hits, "
+        f"{result.usage.input_tokens + result.usage.output_tokens} tokens, ${result.usage.cost_usd:.4f}"
+    )
+    if result.errors:
+        err_console.print("errors by kind (the first message of each; every one is in records.jsonl):")
+        for line in progress.error_kinds.lines(ERROR_KINDS_SHOWN, width=78):
+            err_console.print("  " + escape(line))
+
+
+def _say_stopped(stop: JobStopped, out: Path) -> None:
+    err_console.print(
+        f"[bold red]stopped:[/] the first {stop.records} records all failed alike, as the prompts left likely would:\n"
+        f"  {escape(str(stop))}\n"
+        f"Fix that, then rerun the same command to resume with the prompts left (the {stop.records} records\n"
+        f"already in {escape(str(out))}/records.jsonl keep their error; a new --out redoes them too),\n"
+        "or add --keep-going to run every prompt whatever fails."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
@@ -41,11 +42,30 @@ class Step(BaseModel):
     note: str | None = None  # why a revision was skipped or discarded
 
 
+# Numbers and ids (a port, a request id, a token count) differ between failures of one kind; an HTTP status does not.
+VARYING_PART = re.compile(r"(?<!HTTP )\b(?=[\w.-]*\d)[\w.-]+")
+# How a server that cannot be reached fails (aiohttp's and the SDKs' wording), though such failures are retried.
+UNREACHABLE = re.compile(r"cannot connect to host|connection refused|connect call failed|connection error\.", re.IGNORECASE)
+
+
 class RecordError(BaseModel):
     stage: str  # draft | critique | revise
     message: str
     retryable: bool = False
     raw: str | None = None  # the unparseable reply, when there was one
+
+    @property
+    def fails_every_prompt(self) -> bool:
+        """Whether other prompts will likely fail the same way: the server cannot be reached, or it refused for
+        good (a bad key, an unknown model). A reply that did not parse (`raw`) shows the server answers."""
+        if self.raw is not None:
+            return False
+        return not self.retryable or bool(UNREACHABLE.search(self.message))
+
+
+def error_kind(error: RecordError) -> str:
+    """What failures of one kind share: the stage, and the message with its numbers and ids masked."""
+    return f"{error.stage}: {VARYING_PART.sub('#', error.message)}"
 
 
 class Record(BaseModel):

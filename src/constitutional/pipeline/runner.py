@@ -4,6 +4,7 @@ resumable from records.jsonl."""
 from __future__ import annotations
 
 import asyncio
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,11 +19,12 @@ from constitutional.models.base import ChatModel, Usage
 from constitutional.pipeline.calls import CallStats
 from constitutional.pipeline.loop import LoopSettings, process
 from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_prompts
-from constitutional.pipeline.records import Record, RecordError
+from constitutional.pipeline.records import Record, RecordError, error_kind
 from constitutional.pipeline.resume import check_same_job, repair_and_read_ids
 from constitutional.pipeline.rundir import SCHEMA_VERSION, RecordWriter, read_jsonl, write_json_atomic
 
 MAX_PROBLEMS_KEPT = 100
+EARLY_STOP_AFTER = 8  # finished records that, failing alike, stop the job (see EarlyStop)
 
 
 @dataclass
@@ -38,6 +40,7 @@ class RunConfig:
     rpm: float | None = None
     tpm: float | None = None
     cache: bool = True
+    keep_going: bool = False  # never stop early, however the first records fail
 
 
 @dataclass
@@ -58,6 +61,67 @@ class RunState:
 
 
 @dataclass
+class RunClock:
+    """When the job first started, and its seconds of running summed over every invocation: the idle time
+    between an interrupted run and its resume is not the job's."""
+
+    started: str
+    earlier_seconds: float = 0.0
+    since: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def resuming(cls, previous: dict | None) -> RunClock:
+        if not previous or not previous.get("started"):
+            return cls(_now())
+        earlier = previous.get("run_seconds")
+        if earlier is None:  # a run.json written before run_seconds: its start to finish is all it says
+            earlier = _seconds_between(previous["started"], previous.get("finished"))
+        return cls(previous["started"], earlier)
+
+    def seconds(self) -> float:
+        return round(self.earlier_seconds + time.monotonic() - self.since, 3)
+
+
+class JobStopped(Exception):
+    """The job's first records all failed the same way, a way the prompts left would likely repeat."""
+
+    def __init__(self, error: RecordError, records: int):
+        super().__init__(f"{error.stage}: {error.message}")
+        self.error = error
+        self.records = records
+
+
+class EarlyStop:
+    """Watches a job's first `window` records: if every one fails alike, in a way that fails every prompt
+    (a refused connection, a bad key, an unknown model), it raises JobStopped rather than let the rest
+    fail one by one. A success or a different failure among them settles it: the job goes on."""
+
+    def __init__(self, window: int):
+        self.window = window  # 0: never stop
+        self.seen = 0
+        self.first: RecordError | None = None
+
+    def check(self, record: Record) -> None:
+        if self.seen >= self.window:
+            return
+        self.seen += 1
+        error = record.error
+        if error is None or not error.fails_every_prompt or (
+                self.first is not None and error_kind(error) != error_kind(self.first)):
+            self.window = 0
+            return
+        self.first = self.first or error
+        if self.seen == self.window:
+            raise JobStopped(self.first, self.seen)
+
+
+def early_stop_for(config: RunConfig, scan: Scan) -> EarlyStop:
+    """A job with no more prompts than the window has nothing to save by stopping."""
+    stops = not config.keep_going and scan.total > EARLY_STOP_AFTER
+    return EarlyStop(EARLY_STOP_AFTER if stops else 0)
+
+
+@dataclass
 class RunResult:
     records: int = 0  # written by this process
     errors: int = 0
@@ -72,7 +136,7 @@ def open_run_dir(config: RunConfig, force: bool) -> RunState:
     except OSError as exc:
         raise UserError(f"cannot create the output directory {config.out}: {exc.strerror}",
                         fix="choose a writable --out") from None
-    previous = check_same_job(config.out, manifest(config, "", Scan()), force)
+    previous = check_same_job(config.out, manifest(config, RunClock(""), Scan()), force)
     done, repaired = repair_and_read_ids(config.out / "records.jsonl")
     return RunState(done, previous, repaired)
 
@@ -103,7 +167,7 @@ def _usable(path: Path, limit: int | None, scan: Scan | None = None) -> Iterator
         yield row
 
 
-def manifest(config: RunConfig, started: str, scan: Scan, totals: dict | None = None,
+def manifest(config: RunConfig, clock: RunClock, scan: Scan, totals: dict | None = None,
              finished: str | None = None, status: str = "running") -> dict:
     s = config.settings
     data = {
@@ -124,8 +188,9 @@ def manifest(config: RunConfig, started: str, scan: Scan, totals: dict | None = 
             "tpm": config.tpm,
             "cache": config.cache,
         },
-        "started": started,
+        "started": clock.started,
         "finished": finished,
+        "run_seconds": clock.seconds() if finished else clock.earlier_seconds,
         "status": status,
         "counts": {"prompts": scan.total + scan.already_done, "input_problems": scan.problem_count},
         "input_problems": [asdict(p) for p in scan.problems],
@@ -151,9 +216,10 @@ def run_totals(records_path: Path) -> dict:
 class RunOutput:
     """Appends records to records.jsonl and keeps this process's counts; every executor writes through it."""
 
-    def __init__(self, writer: RecordWriter, on_record: Callable[[Record], None]):
+    def __init__(self, writer: RecordWriter, on_record: Callable[[Record], None], early_stop: EarlyStop):
         self.writer = writer
         self.on_record = on_record
+        self.early_stop = early_stop
         self.result = RunResult()
 
     def write(self, record: Record) -> None:
@@ -176,6 +242,7 @@ class RunOutput:
         self.result.errors += record.error is not None
         self.result.usage.add(Usage(**record.usage))
         self.on_record(record)
+        self.early_stop.check(record)
 
 
 def _write_error(path: Path, exc: OSError) -> UserError:
@@ -185,26 +252,29 @@ def _write_error(path: Path, exc: OSError) -> UserError:
 
 
 @contextmanager
-def run_output(config: RunConfig, scan: Scan, state: RunState | None,
-               on_record: Callable[[Record], None]) -> Iterator[RunOutput]:
-    """run.json marked running, then finished (or interrupted), around records appended to records.jsonl."""
-    started = ((state or RunState()).previous or {}).get("started") or _now()
+def run_output(config: RunConfig, scan: Scan, state: RunState | None, on_record: Callable[[Record], None],
+               early_stop: EarlyStop | None = None) -> Iterator[RunOutput]:
+    """run.json marked running, then finished (or interrupted, or stopped), around records appended to records.jsonl."""
+    clock = RunClock.resuming((state or RunState()).previous)
     records_path = config.out / "records.jsonl"
     try:
-        write_json_atomic(config.out / "run.json", manifest(config, started, scan))
+        write_json_atomic(config.out / "run.json", manifest(config, clock, scan))
         writer = RecordWriter(records_path)
     except OSError as exc:
         raise UserError(f"cannot write to {config.out}: {exc.strerror or exc}",
                         fix="choose a writable --out with free space") from None
     status = "interrupted"
     try:
-        yield RunOutput(writer, on_record)
+        yield RunOutput(writer, on_record, early_stop or EarlyStop(0))
         status = "finished"
+    except JobStopped:
+        status = "stopped"
+        raise
     finally:
         try:
             writer.close()
             totals = run_totals(records_path)
-            write_json_atomic(config.out / "run.json", manifest(config, started, scan, totals, _now(), status))
+            write_json_atomic(config.out / "run.json", manifest(config, clock, scan, totals, _now(), status))
         except OSError:
             pass  # the records are the source of truth; run.json is rewritten on resume
 
@@ -213,7 +283,7 @@ async def run_job(config: RunConfig, model: ChatModel, scan: Scan, state: RunSta
                   on_record: Callable[[Record], None] = lambda r: None) -> RunResult:
     state = state or RunState()
     queue: asyncio.Queue[PromptItem | None] = asyncio.Queue(maxsize=config.concurrency * 2)
-    with run_output(config, scan, state, on_record) as output:
+    with run_output(config, scan, state, on_record, early_stop_for(config, scan)) as output:
 
         async def worker() -> None:
             while (item := await queue.get()) is not None:
@@ -248,3 +318,10 @@ async def _process_safely(item: PromptItem, model: ChatModel, config: RunConfig)
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _seconds_between(start: str, end: str | None) -> float:
+    try:
+        return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+    except (TypeError, ValueError):
+        return 0.0

@@ -1,4 +1,5 @@
-"""Training rows from a run directory, keeping only revisions the eval judged good.
+"""Training rows from a run directory, or from an audit (`cai eval FILE.jsonl --out DIR`), keeping only revisions
+the eval judged good.
 
 Layouts follow TRL's dataset formats (which Hugging Face `datasets` loads from JSONL as they are):
 - sft, conversational: {"messages": [{"role": "user", ...}, {"role": "assistant", ...}]}
@@ -49,26 +50,60 @@ def parse_only(text: str, fmt: str) -> frozenset[str]:
     return chosen
 
 
-def export_rows(run_dir: Path, fmt: str, only: frozenset[str], style: str = "conversational"
+def export_rows(folder: Path, fmt: str, only: frozenset[str], style: str = "conversational"
                 ) -> tuple[Iterator[dict], ExportResult]:
     """The rows, made one record at a time as they are iterated, and the counts, complete once they all are.
-    The options, both files' presence and every eval line are checked before the first row."""
+    A run directory's records.jsonl is joined with its eval.jsonl: the options, both files' presence and every eval
+    line are checked before the first row. A folder with eval.jsonl alone (`cai eval FILE.jsonl --out DIR`, an
+    audit of revisions made elsewhere) is exported from the eval lines, which carry prompt, draft and revision."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format '{fmt}'", fix=f"use one of: {', '.join(FORMATS)}")
     if style not in STYLES:
         raise UserError(f"unknown style '{style}'", fix=f"use one of: {', '.join(STYLES)}")
     result = ExportResult()
-    records = _checked(run_dir / "records.jsonl", "records",
-                       f"{run_dir} is not a run directory; create one with `cai run PROMPTS --out {run_dir}`", result.left_out)
-    evals = _checked(run_dir / "eval.jsonl", "eval", f"run `cai eval {run_dir}` first; only evaluated revisions are exported")
-    verdicts = {line["id"]: line["verdict"] for line in evals}  # a later line for an id replaces the earlier one
-    return _rows(records, verdicts, fmt, only, style, result), result
+    if (folder / "records.jsonl").is_file():
+        judged = _run_records(folder, result.left_out)
+    elif (folder / "eval.jsonl").is_file():
+        judged = _audit_records(folder / "eval.jsonl")
+    else:
+        raise _nothing_to_export(folder, fmt)
+    return _rows(judged, fmt, only, style, result), result
 
 
-def _rows(records: Iterator[dict], verdicts: dict[str, str], fmt: str, only: frozenset[str], style: str,
+def _run_records(run_dir: Path, torn: Counter) -> Iterator[tuple[dict, str | None]]:
+    """Each record of a run with its verdict (None if it has no eval line yet)."""
+    if not (run_dir / "eval.jsonl").is_file():
+        raise UserError(f"no eval.jsonl in {run_dir}",
+                        fix=f"run `cai eval {run_dir}` first; only evaluated revisions are exported")
+    # Every eval line is checked here, before the first row; a later line for an id replaces the earlier one.
+    verdicts = {line["id"]: line["verdict"] for line in _lines(run_dir / "eval.jsonl", _EVAL)}
+    records = _lines(run_dir / "records.jsonl", _RECORDS, torn)
+    return ((record, verdicts.get(record["id"])) for record in records)
+
+
+def _audit_records(path: Path) -> Iterator[tuple[dict, str]]:
+    """Each eval line as the record it judged, with its verdict."""
+    for line in _lines(path, _AUDIT):
+        yield {"id": line["id"], "prompt": line["prompt"], "draft": line.get("draft"),
+               "final": line.get("revision")}, line["verdict"]
+
+
+def _nothing_to_export(folder: Path, fmt: str) -> UserError:
+    if folder.is_file():
+        return UserError(f"{folder} is a file; cai export reads the folder `cai run` or `cai eval` wrote",
+                         fix=f"evaluate it first: `cai eval {folder} --out audit/`, "
+                             f"then `cai export audit/ --format {fmt}`")
+    lacks = "has neither records.jsonl nor eval.jsonl" if folder.is_dir() else "does not exist"
+    return UserError(f"{folder} {lacks}: nothing to export",
+                     fix=f"give the folder of a run (`cai run PROMPTS --out {folder}`, then `cai eval {folder}`) "
+                         f"or of an audit (`cai eval REVISIONS.jsonl --out {folder}`), "
+                         f"then `cai export {folder} --format {fmt}`")
+
+
+def _rows(judged: Iterator[tuple[dict, str | None]], fmt: str, only: frozenset[str], style: str,
           result: ExportResult) -> Iterator[dict]:
-    for record in records:
-        reason = _left_out_reason(record, verdicts.get(record["id"]), fmt, only)
+    for record, verdict in judged:
+        reason = _left_out_reason(record, verdict, fmt, only)
         if reason:
             result.left_out[reason] += 1
         else:
@@ -85,7 +120,9 @@ def _left_out_reason(record: dict, verdict: str | None, fmt: str, only: frozense
         return verdict
     if record.get("error") or not record.get("final") or not record.get("prompt"):
         return "record error"
-    if fmt == "dpo" and (not record.get("draft") or record["final"].strip() == record["draft"].strip()):
+    if fmt == "dpo" and not record.get("draft"):
+        return "no draft"
+    if fmt == "dpo" and record["final"].strip() == record["draft"].strip():
         return "no revision"
     return None
 
@@ -107,17 +144,25 @@ def _message(role: str, content: str) -> dict:
     return {"role": role, "content": content}
 
 
-def _checked(path: Path, what: str, fix: str, torn: Counter | None = None) -> Iterator[dict]:
-    """The lines of a JSONL file, each checked as it is read; a missing file is refused before any is read.
-    With `torn`, an unparseable last line without its newline (a crash mid-write) is counted there, as `cai eval`
-    leaves it out too."""
-    if not path.is_file():
-        raise UserError(f"no {path.name} in {path.parent}", fix=fix)
-    return _lines(path, what, torn)
+@dataclass(frozen=True)
+class _Kind:
+    """What the lines of a JSONL file must hold besides a JSON object with a string 'id'."""
+
+    name: str  # as messages name its lines
+    writer: str = ""  # who writes each id once; empty: a later line for an id replaces the earlier one
+    verdict: bool = False  # each line carries a known verdict
+    texts: bool = False  # each line carries the prompt it judged (an eval line read as the record)
 
 
-def _lines(path: Path, what: str, torn: Counter | None) -> Iterator[dict]:
-    first_seen: dict[str, int] = {}  # records only: a run writes each id once
+_RECORDS = _Kind("record", writer="a run")
+_EVAL = _Kind("eval", verdict=True)
+_AUDIT = _Kind("eval", writer="`cai eval`", verdict=True, texts=True)
+
+
+def _lines(path: Path, kind: _Kind, torn: Counter | None = None) -> Iterator[dict]:
+    """The lines of a JSONL file, each checked as it is read. With `torn`, an unparseable last line without its
+    newline (a crash mid-write) is counted there, as `cai eval` leaves it out too."""
+    first_seen: dict[str, int] = {}
     with path.open(encoding="utf-8") as handle:
         for number, text in enumerate(handle, 1):
             if not text.strip():
@@ -128,16 +173,24 @@ def _lines(path: Path, what: str, torn: Counter | None) -> Iterator[dict]:
                 if torn is not None and torn_write(text):
                     torn["torn last record (resuming the run redoes it)"] += 1
                     return
-                raise UserError(f"invalid JSON in {what} line: {exc.msg}", where=f"{path}:{number}",
+                raise UserError(f"invalid JSON in {kind.name} line: {exc.msg}", where=f"{path}:{number}",
                                 fix="repair or delete that line") from None
-            if not isinstance(line, dict) or not isinstance(line.get("id"), str):
-                raise UserError(f"{what} line has no 'id'", where=f"{path}:{number}", fix="repair or delete that line")
-            if what == "eval" and line.get("verdict") not in VERDICTS:
-                raise UserError(f"unknown verdict {line.get('verdict')!r}", where=f"{path}:{number}",
-                                fix=f"a verdict is one of: {', '.join(VERDICTS)}; re-run `cai eval`")
-            if what == "records":
+            _check(line, kind, f"{path}:{number}")
+            if kind.writer:
                 if line["id"] in first_seen:
-                    raise UserError(f"duplicate record id '{line['id']}' (first on line {first_seen[line['id']]})",
-                                    where=f"{path}:{number}", fix="a run writes each id once; delete one of the two lines")
+                    raise UserError(f"duplicate {kind.name} id '{line['id']}' (first on line {first_seen[line['id']]})",
+                                    where=f"{path}:{number}",
+                                    fix=f"{kind.writer} writes each id once; delete one of the two lines")
                 first_seen[line["id"]] = number
             yield line
+
+
+def _check(line: object, kind: _Kind, where: str) -> None:
+    if not isinstance(line, dict) or not isinstance(line.get("id"), str):
+        raise UserError(f"{kind.name} line has no 'id'", where=where, fix="repair or delete that line")
+    if kind.verdict and line.get("verdict") not in VERDICTS:
+        raise UserError(f"unknown verdict {line.get('verdict')!r}", where=where,
+                        fix=f"a verdict is one of: {', '.join(VERDICTS)}; re-run `cai eval`")
+    if kind.texts and not isinstance(line.get("prompt"), str):
+        raise UserError("eval line has no 'prompt' text, and there is no records.jsonl to take it from", where=where,
+                        fix="re-run `cai eval` on the revisions; its eval lines carry prompt, draft and revision")

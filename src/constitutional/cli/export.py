@@ -1,4 +1,4 @@
-"""`cai export`: SFT or preference rows from a run, leaving out revisions the eval did not judge genuine."""
+"""`cai export`: SFT or preference rows from a run or an audit, leaving out revisions the eval did not judge genuine."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from constitutional.pipeline.rundir import write_atomic
 
 @user_errors
 def export(
-    run_dir: Path = typer.Argument(..., help="Run directory holding records.jsonl and eval.jsonl (run `cai eval DIR` first)."),
+    run_dir: Path = typer.Argument(..., help="A run directory after `cai eval DIR` (records.jsonl and eval.jsonl), or the "
+                                             "--out DIR of `cai eval REVISIONS.jsonl` (eval.jsonl alone)."),
     fmt: str = typer.Option(..., "--format", "-f", help="sft: prompt -> final answer; dpo: prompt, chosen (revision), rejected (draft)."),
     only: str = typer.Option("genuine", "--only", help="Comma-separated verdicts to export, e.g. genuine,unchanged (sft only; dpo takes genuine alone)."),
     output: str = typer.Option(None, "--output", "-o", help="JSONL file to write, or '-' for stdout (default: DIR/FORMAT.jsonl)."),

@@ -2,7 +2,8 @@
 
 - cai-paper: the CAI paper's JSON, {key: {"prompt": ["\\n\\nCritiqueRequest: ...\\n\\nCritique:"],
   "edit_request": "\\n\\nRevisionRequest: ...\\n\\nRevision:"}}
-- llm-swarm: Hugging Face's recipe, {"constitutions": [{"critic", "revision"}], "system_chat": [[messages]]}
+- llm-swarm: Hugging Face's recipe, {"constitutions": [{"critic", "revision"}], "system_chat": [[messages]]},
+  or (its earlier examples) the bare list [{"critic", "revision"}, ...]
 - langchain: ConstitutionalPrinciple lists, from a JSON list of {name, critique_request, revision_request},
   a Python attribute (MODULE:ATTR or FILE.py:ATTR), or langchain-classic's own principles ("builtin").
 """
@@ -120,8 +121,11 @@ def _strip_markers(text: str, request_label: str, answer_label: str) -> str:
 
 
 def _from_llm_swarm(data: object, source: str, notes: list[str]) -> list[dict]:
+    if isinstance(data, list):  # llm-swarm's earlier examples: the constitutions list alone, no system_chat
+        data = {"constitutions": data}
     if not isinstance(data, dict) or not isinstance(data.get("constitutions"), list):
-        raise UserError("expected a JSON object with a 'constitutions' list of {\"critic\", \"revision\"}", where=source,
+        raise UserError("expected a JSON object with a 'constitutions' list of {\"critic\", \"revision\"}, "
+                        "or that list alone", where=source,
                         fix="use --from cai-paper or --from langchain if the file is in another format")
     principles = []
     for number, entry in enumerate(data["constitutions"], 1):

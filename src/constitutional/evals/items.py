@@ -55,30 +55,47 @@ def from_record(data: dict) -> EvalItem:
                     meta=data.get("meta") or {})
 
 
+# Hugging Face's published CAI datasets (e.g. HuggingFaceH4/cai-conversation-harmless), made by llm-swarm:
+# the columns that hold the prompt, the draft and the revision. Their critique (critic_response) is free text, so a
+# row gives no structured flags; it and the other columns are kept in meta.
+HF_CAI_COLUMNS = ("init_prompt", "init_response", "revision_response")
+
+
 def from_line(data: dict, line: int) -> EvalItem:
-    """A JSONL line of revisions made elsewhere: {id?, prompt, draft?, revision | response, violations?}."""
+    """A JSONL line of revisions made elsewhere: {id?, prompt, draft?, revision | response, violations?}, or a row
+    of Hugging Face's CAI datasets: {init_prompt, init_response?, revision_response, critic_prompt, ...}."""
     if not isinstance(data, dict):
         raise ValueError("each line must be a JSON object")
-    prompt = data.get("prompt")
+    if any(column in data for column in HF_CAI_COLUMNS):
+        names = [f"'{column}'" for column in HF_CAI_COLUMNS]
+        prompt, draft, revision = (_message_text(data.get(column)) for column in HF_CAI_COLUMNS)
+        known = {"id", "violations", *HF_CAI_COLUMNS}
+    else:
+        names = ["'prompt'", "'draft'", "'revision' (or 'response')"]
+        prompt, draft, revision = data.get("prompt"), data.get("draft"), data.get("revision", data.get("response"))
+        known = {"id", "prompt", "draft", "revision", "response", "violations"}
     if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError("'prompt' must be a non-empty string")
-    revision = data.get("revision", data.get("response"))
+        raise ValueError(f"{names[0]} must be a non-empty string")
     if not isinstance(revision, str):
-        raise ValueError("needs 'revision' (or 'response'): the text to evaluate")
-    draft = data.get("draft")
+        raise ValueError(f"needs {names[2]}: the text to evaluate")
     if draft is not None and not isinstance(draft, str):
-        raise ValueError("'draft' must be a string when given")
+        raise ValueError(f"{names[1]} must be a string when given")
     flags, critiqued = [], "violations" in data
     for v in data.get("violations") or []:
         if not isinstance(v, dict) or not isinstance(v.get("principle"), str):
             raise ValueError("each of 'violations' needs a 'principle' (and usually a 'quote')")
         flags.append(Flag(v["principle"], str(v.get("quote") or ""), str(v.get("explanation") or "")))
-    known = {"id", "prompt", "draft", "revision", "response", "violations"}
     item_id = data.get("id")
     if item_id in (None, ""):
         item_id = hashlib.sha256(f"{prompt}\x00{revision}".encode()).hexdigest()[:16]
     return EvalItem(id=str(item_id), prompt=prompt, draft=draft, revision=revision, flags=flags,
                     critique_known=critiqued, meta={k: v for k, v in data.items() if k not in known})
+
+
+def _message_text(value: object) -> object:
+    """A column's text: the string itself, or the content of a {"role", "content"} message (as llm-swarm's
+    earlier scripts stored each turn); anything else is returned for the caller to refuse."""
+    return value.get("content") if isinstance(value, dict) else value
 
 
 @dataclass(frozen=True)
@@ -167,7 +184,8 @@ def _read_jsonl(path: Path, convert, torn_tail_allowed: bool = False) -> tuple[I
         shown = "\n".join(problems)
         more = f"\n  … and {unusable - MAX_PROBLEMS_SHOWN} more" if unusable > MAX_PROBLEMS_SHOWN else ""
         raise UserError(f"{unusable} unusable line(s) in {path}:\n{shown}{more}",
-                        fix="each line needs a JSON object with 'prompt' and 'revision' (or 'response'); ids must be unique")
+                        fix="each line needs a JSON object with 'prompt' and 'revision' (or 'response'), or Hugging "
+                            "Face's CAI columns 'init_prompt' and 'revision_response'; ids must be unique")
     if not seen:
         raise UserError(f"nothing to evaluate in {path}", fix="add lines of {\"prompt\", \"draft\"?, \"revision\"}")
     return ItemFile(path, convert, len(seen), number), torn

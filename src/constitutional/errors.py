@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
 
 class UserError(Exception):
     """Bad input or usage: the CLI prints it without a traceback and exits 2."""
@@ -15,3 +21,37 @@ class UserError(Exception):
     def render(self) -> str:
         head = f"{self.where}: {self.problem}" if self.where else self.problem
         return f"{head}\n  fix: {self.fix}" if self.fix else head
+
+
+def nearest(word: str, choices: Iterable[str]) -> str | None:
+    """The one of `choices` closest to `word` (a likely typo of it), or None when none is close."""
+    found = difflib.get_close_matches(word, list(choices), n=1)
+    return found[0] if found else None
+
+
+def did_you_mean(suggestion: str | None, fix: str) -> str:
+    """`fix`, led by "did you mean 'SUGGESTION'?" when there is a suggestion."""
+    return f"did you mean '{suggestion}'? If not, {fix}" if suggestion else fix
+
+
+def require_exists(path: Path, what: str, fix: str) -> None:
+    """Refuse a path that does not exist: 'WHAT PATH does not exist', naming the first folder on the way that is
+    missing, and suggesting the path meant when one name on the way was mistyped."""
+    if path.exists():
+        return
+    first_missing = next(p for p in [*reversed(path.parents), path] if not p.exists())
+    problem = f"{what} {path} does not exist"
+    if first_missing != path:
+        problem += f" (there is no folder {first_missing})"
+    try:
+        close = nearest(first_missing.name, os.listdir(first_missing.parent))
+    except OSError:
+        close = None
+    suggestion = first_missing.parent / close / path.relative_to(first_missing) if close else None
+    raise UserError(problem, fix=did_you_mean(str(suggestion) if suggestion and suggestion.exists() else None, fix))
+
+
+def json_problem(exc: json.JSONDecodeError) -> str:
+    """JSON's own message and the column, for an error that names the file and line: "Expecting ',' delimiter at
+    column 25". Some of its messages end in 'at' ("Unterminated string starting at"), which is not said twice."""
+    return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"

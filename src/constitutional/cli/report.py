@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shlex
+import socket
+import webbrowser
 from enum import Enum
 from pathlib import Path
 
@@ -10,7 +13,8 @@ import typer
 from rich.console import Console
 
 from constitutional.cli.common import user_errors
-from constitutional.evals.render_data import load_dir
+from constitutional.errors import UserError, require_exists
+from constitutional.evals.render_data import ReportDir, load_dir
 from constitutional.evals.render_diff import diff_runs, markdown_diff, terminal_diff
 from constitutional.evals.render_html import write_html
 from constitutional.evals.render_text import markdown, terminal_summary
@@ -35,6 +39,59 @@ class DefaultShow(typer.core.TyperGroup):
 report_app = typer.Typer(cls=DefaultShow, no_args_is_help=True,
                          help="Show an eval's report (`cai report DIR`), or compare two runs (`cai report diff A B`).")
 FORMAT_HELP = "text: tables in the terminal; md: Markdown; json: the raw data; html: write DIR/report.html and print its path."
+OPEN_HELP = "Open DIR/report.html in a browser, writing it first if it is missing or older than the eval."
+
+
+def _missing_report(path: Path) -> UserError:
+    """What a directory without report.json lacks, and the command that makes what it lacks."""
+    shown = shlex.quote(str(path))
+    if (path / "records.jsonl").is_file():
+        return UserError(f"{path} is a run that has not been evaluated: it has records.jsonl but no report.json",
+                         fix=f"run `cai eval {shown}`")
+    if (path / "eval.jsonl").is_file():
+        return UserError(f"{path} has eval.jsonl but no report.json: the eval did not finish",
+                         fix=f"run `cai eval FILE.jsonl --out {shown}` again with the file it evaluated")
+    return UserError(f"{path} is not a run directory: it has no records.jsonl or eval.jsonl",
+                     fix=f"make one with `cai run PROMPTS --out {shown}` or `cai eval FILE.jsonl --out {shown}`")
+
+
+def load_run(path: Path) -> ReportDir:
+    """The directory's report, or an error that says what the path lacks and which command makes it."""
+    require_exists(path, "run directory", fix="give the directory `cai run --out` or `cai eval --out` wrote")
+    if not path.is_dir():
+        in_a_run = any((path.parent / name).is_file() for name in ("report.json", "records.jsonl"))
+        raise UserError(f"{path} is a file, not a run directory",
+                        fix=f"give its folder: `cai report {shlex.quote(str(path.parent))}`" if in_a_run else
+                        f"`cai eval {shlex.quote(str(path))} --out DIR` evaluates the revisions in a JSONL file; then `cai report DIR`")
+    if not (path / "report.json").is_file():
+        raise _missing_report(path)
+    return load_dir(path)
+
+
+def _current_html(run: ReportDir) -> Path:
+    """DIR/report.html, (re)written when it is missing or older than report.json or eval.jsonl."""
+    html = run.path / "report.html"
+    sources = [p.stat().st_mtime for p in (run.path / "report.json", run.lines_path) if p.is_file()]
+    if not html.is_file() or html.stat().st_mtime < max(sources):
+        write_html(run)
+    return html.resolve()
+
+
+def open_report(run: ReportDir) -> None:
+    """Open report.html in a browser; where none can (no display, e.g. over SSH), say where it is and how to copy it."""
+    html = _current_html(run)
+    try:
+        opened = webbrowser.open(html.as_uri())
+    except (webbrowser.Error, OSError):
+        opened = False
+    if opened:
+        typer.echo(f"opened {html.as_uri()}")
+        return
+    typer.echo(f"no browser could open report.html here (no display: a headless machine or SSH?).\n"
+               f"It is one self-contained file that needs no network:\n"
+               f"  {html.as_uri()}\n"
+               f"To read it, copy it to a machine with a browser (run this there) and open it:\n"
+               f"  scp {socket.gethostname()}:{shlex.quote(str(html))} .")
 
 
 @report_app.command("show")
@@ -42,10 +99,15 @@ FORMAT_HELP = "text: tables in the terminal; md: Markdown; json: the raw data; h
 def show(
     dir: Path = typer.Argument(..., help="A run directory, or the --out of `cai eval` (with report.json and eval.jsonl)."),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
+    open_: bool = typer.Option(False, "--open", help=OPEN_HELP),
 ) -> None:
     """Summarise DIR/report.json: verdicts, per principle, canaries, calls, tokens, cost and timing."""
-    run = load_dir(dir)
-    if format is Format.html:
+    if open_ and format not in (Format.text, Format.html):
+        raise typer.BadParameter("--open opens report.html; leave out --format", param_hint="--open")
+    run = load_run(dir)
+    if open_:
+        open_report(run)
+    elif format is Format.html:
         typer.echo(write_html(run))
     elif format is Format.json:
         typer.echo(json.dumps(run.report, indent=2, ensure_ascii=False))
@@ -63,7 +125,7 @@ def diff(
     format: Format = typer.Option(Format.text, "--format", "-f", help="text, md or json."),
 ) -> None:
     """What changed from run A to run B: verdicts, per principle, records whose verdict changed, and the constitution."""
-    result = diff_runs(load_dir(dir_a), load_dir(dir_b))
+    result = diff_runs(load_run(dir_a), load_run(dir_b))
     if format is Format.json:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
     elif format is Format.md:

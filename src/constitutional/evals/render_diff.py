@@ -3,26 +3,41 @@ records whose verdict changed, and what changed in the constitution."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
+from rich import box
 from rich.console import Group
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from constitutional.constitution import load_constitution
+from constitutional.constitution import Constitution, load_constitution
 from constitutional.constitution.diff import diff_constitutions
 from constitutional.errors import UserError
 from constitutional.evals.render_data import ReportDir
-from constitutional.evals.render_text import COLOURS
+from constitutional.evals.render_text import COLOURS, PRINCIPLE_COLUMNS, SHORT
 from constitutional.evals.verdicts import VERDICTS
 
 CHANGED_SHOWN = 50
 
 
-def _constitution_manifest(run: ReportDir) -> dict:
-    """What the run's critiques used (run.json), else what the eval used (report.json)."""
-    return (run.manifest or {}).get("constitution") or run.report.get("constitution") or {}
+@dataclass
+class Recorded:
+    """A run's constitution as the run recorded it: its manifest, and the constitution itself when the
+    file still loads unchanged (else why not)."""
+    manifest: dict
+    constitution: Constitution | None
+    why_not: str | None
+
+    @classmethod
+    def of(cls, run: ReportDir) -> Recorded:
+        """What the run's critiques used (run.json), else what the eval used (report.json)."""
+        manifest = (run.manifest or {}).get("constitution") or run.report.get("constitution") or {}
+        return cls(manifest, *_load_as_recorded(manifest))
+
+    def defines(self, pid: str) -> bool | None:
+        """Whether the constitution has this principle; None when it cannot be loaded to tell."""
+        return None if self.constitution is None else pid in self.constitution.ids
 
 
 def _load_as_recorded(manifest: dict):
@@ -43,32 +58,40 @@ def _load_as_recorded(manifest: dict):
     return loaded.constitution, None
 
 
-def constitution_change(a: ReportDir, b: ReportDir) -> dict:
-    ma, mb = _constitution_manifest(a), _constitution_manifest(b)
+def constitution_change(a: Recorded, b: Recorded) -> dict:
+    ma, mb = a.manifest, b.manifest
     result = {"a": {k: ma.get(k) for k in ("name", "version", "path", "sha256")},
               "b": {k: mb.get(k) for k in ("name", "version", "path", "sha256")}}
     if ma.get("sha256") and ma.get("sha256") == mb.get("sha256"):
         return {**result, "same": True, "added": [], "removed": [], "edited": [], "problems": []}
-    ca, why_a = _load_as_recorded(ma)
-    cb, why_b = _load_as_recorded(mb)
-    problems = [f"A: {why_a}"] * bool(why_a) + [f"B: {why_b}"] * bool(why_b)
+    problems = [f"A: {a.why_not}"] * bool(a.why_not) + [f"B: {b.why_not}"] * bool(b.why_not)
     if problems:
         return {**result, "same": False, "added": None, "removed": None, "edited": None, "problems": problems}
-    return {**result, "same": False, **diff_constitutions(ca, cb), "problems": []}
+    return {**result, "same": False, **diff_constitutions(a.constitution, b.constitution), "problems": []}
+
+
+WHERE = {(True, True): "both", (True, False): "a", (False, True): "b", (False, False): "neither"}
+
+
+def defined_in(pid: str, a: Recorded, b: Recorded) -> str | None:
+    """Which runs' constitutions define the principle: "both", "a", "b" or "neither" (a critique named a principle
+    no constitution has); None when a constitution cannot be loaded to tell (the diff does not guess)."""
+    return WHERE.get((a.defines(pid), b.defines(pid)))
 
 
 def diff_runs(a: ReportDir, b: ReportDir) -> dict:
     ra, rb = a.report, b.report
+    recorded_a, recorded_b = Recorded.of(a), Recorded.of(b)
     counts = {v: {"a": ra["counts"].get(v, 0), "b": rb["counts"].get(v, 0)} for v in VERDICTS}
     for entry in counts.values():
         entry["change"] = entry["b"] - entry["a"]
     principles = {}
     for pid in dict.fromkeys([*ra.get("principles", {}), *rb.get("principles", {})]):
-        pa, pb = ra["principles"].get(pid), rb["principles"].get(pid)
+        pa, pb = ra["principles"].get(pid) or {}, rb["principles"].get(pid) or {}
         principles[pid] = {
-            "in": "both" if pa and pb else ("a" if pa else "b"),
-            "violations": {"a": (pa or {}).get("violations"), "b": (pb or {}).get("violations")},
-            "change": {v: (pb or {}).get("counts", {}).get(v, 0) - (pa or {}).get("counts", {}).get(v, 0) for v in VERDICTS},
+            "in": defined_in(pid, recorded_a, recorded_b),
+            "violations": {"a": pa.get("violations"), "b": pb.get("violations")},
+            "change": {v: pb.get("counts", {}).get(v, 0) - pa.get("counts", {}).get(v, 0) for v in VERDICTS},
         }
     verdicts_a = {str(line["id"]): line["verdict"] for line in a.lines}
     verdicts_b = {str(line["id"]): line["verdict"] for line in b.lines}
@@ -82,7 +105,7 @@ def diff_runs(a: ReportDir, b: ReportDir) -> dict:
         "changed_records": changed,
         "only_in_a": [rid for rid in verdicts_a if rid not in verdicts_b],
         "only_in_b": [rid for rid in verdicts_b if rid not in verdicts_a],
-        "constitution": constitution_change(a, b),
+        "constitution": constitution_change(recorded_a, recorded_b),
     }
 
 
@@ -91,47 +114,76 @@ def _signed(n: int) -> str:
 
 
 def constitution_lines(change: dict) -> list[str]:
-    a, b = change["a"], change["b"]
-    head = f"A: {a['name']} v{a['version']} ({a['path']}, sha256 {str(a['sha256'])[:12]})  →  " \
-           f"B: {b['name']} v{b['version']} ({b['path']}, sha256 {str(b['sha256'])[:12]})"
+    lines = [f"{side.upper()}: {c['name']} v{c['version']} ({c['path']}, sha256 {str(c['sha256'])[:12]})"
+             for side, c in (("a", change["a"]), ("b", change["b"]))]
     if change["same"]:
-        return [head, "the same constitution file (identical sha256)"]
+        return lines + ["the same constitution file (identical sha256)"]
     if change["problems"]:
-        return [head] + [f"cannot compare principles: {p}" for p in change["problems"]]
-    lines = [head]
+        return lines + [f"cannot compare principles: {p}" for p in change["problems"]]
+    head = len(lines)
     lines += [f"added: {pid}" for pid in change["added"]]
     lines += [f"removed: {pid}" for pid in change["removed"]]
     lines += [f"edited: {e['id']} ({', '.join(e['changes'])})" for e in change["edited"]]
-    if len(lines) == 1:
+    if len(lines) == head:
         lines.append("the files differ but no principle did (only names, versions or defaults changed)")
     return lines
 
 
-def terminal_diff(diff: dict) -> Group:
-    verdicts = Table(title=f"Verdicts: A {diff['a']} → B {diff['b']}", title_justify="left")
+MARKS = {"a": " (only A)", "b": " (only B)", "neither": " (in neither)"}
+LEGEND = ("found: violations the critique quoted, A→B · " + " · ".join(f"{SHORT[v]} {v}" for v in PRINCIPLE_COLUMNS)
+          + " · (only A), (only B): only that run's constitution defines the principle · (in neither): no run's does")
+
+
+def _principle_label(pid: str, entry: dict) -> str:
+    return pid + MARKS.get(entry["in"], "")
+
+
+def _found(violations: dict) -> str:
+    return "→".join("–" if violations[side] is None else str(violations[side]) for side in ("a", "b"))
+
+
+def _principle_table(principles: dict) -> Table:
+    """Short column heads (spelled out in the caption) and numbers that never wrap, so the table fits 80 columns;
+    when space runs out a long principle id wraps onto a second line instead of being cut."""
+    table = Table(title="Per principle (B − A)", title_justify="left", caption=LEGEND, caption_justify="left",
+                  box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+    rows = [[_found(entry["violations"]), *(_signed(entry["change"][v]) if entry["change"][v] else "·" for v in PRINCIPLE_COLUMNS)]
+            for entry in principles.values()]
+    table.add_column("principle", overflow="fold")
+    for i, (head, style) in enumerate([("found", None), *((SHORT[v], COLOURS[v]) for v in PRINCIPLE_COLUMNS)]):
+        width = max([len(head), *(len(row[i]) for row in rows)])
+        table.add_column(head, justify="right", style=style, min_width=width, no_wrap=True)
+    for (pid, entry), row in zip(principles.items(), rows):
+        table.add_row(Text(_principle_label(pid, entry)), *row)
+    return table
+
+
+def _verdict_table(counts: dict) -> Table:
+    table = Table(title="Verdicts (A → B)", title_justify="left")
     for col, justify in (("verdict", "left"), ("A", "right"), ("B", "right"), ("change", "right")):
-        verdicts.add_column(col, justify=justify)
-    for v, entry in diff["counts"].items():
-        verdicts.add_row(Text(v, style=COLOURS[v]), str(entry["a"]), str(entry["b"]), _signed(entry["change"]))
-    principles = Table(title="Per principle (B − A)", title_justify="left")
-    principles.add_column("principle")
-    principles.add_column("critique found A→B", justify="right")
-    for v in VERDICTS:
-        principles.add_column(v.replace("_", " "), justify="right", style=COLOURS[v])
-    for pid, entry in diff["principles"].items():
-        found = entry["violations"]
-        principles.add_row(escape(pid) + ("" if entry["in"] == "both" else f" (only {entry['in'].upper()})"),
-                           f"{found['a'] if found['a'] is not None else '–'}→{found['b'] if found['b'] is not None else '–'}",
-                           *(_signed(entry["change"][v]) if entry["change"][v] else "·" for v in VERDICTS))
-    records = Table(title=f"Records whose verdict changed ({len(diff['changed_records'])})", title_justify="left")
-    records.add_column("id")
-    records.add_column("A")
-    records.add_column("B")
-    for row in diff["changed_records"][:CHANGED_SHOWN]:
-        records.add_row(escape(row["id"]), Text(row["a"], style=COLOURS[row["a"]]), Text(row["b"], style=COLOURS[row["b"]]))
-    parts = [verdicts, principles, records]
-    if len(diff["changed_records"]) > CHANGED_SHOWN:
-        parts.append(Text(f"… and {len(diff['changed_records']) - CHANGED_SHOWN} more (--format json lists all)"))
+        table.add_column(col, justify=justify)
+    for v, entry in counts.items():
+        table.add_row(Text(v, style=COLOURS[v]), str(entry["a"]), str(entry["b"]), _signed(entry["change"]))
+    return table
+
+
+def _records_table(changed: list[dict]) -> Table:
+    table = Table()
+    table.add_column("id", overflow="fold")
+    table.add_column("A", no_wrap=True)
+    table.add_column("B", no_wrap=True)
+    for row in changed[:CHANGED_SHOWN]:
+        table.add_row(Text(row["id"]), Text(row["a"], style=COLOURS[row["a"]]), Text(row["b"], style=COLOURS[row["b"]]))
+    return table
+
+
+def terminal_diff(diff: dict) -> Group:
+    changed = diff["changed_records"]
+    parts = [Text(f"A: {diff['a']}"), Text(f"B: {diff['b']}"), _verdict_table(diff["counts"]),
+             _principle_table(diff["principles"]), Text(f"Records whose verdict changed ({len(changed)})", style="italic")]
+    parts += [_records_table(changed)] if changed else []
+    if len(changed) > CHANGED_SHOWN:
+        parts.append(Text(f"… and {len(changed) - CHANGED_SHOWN} more (--format json lists all)"))
     if diff["only_in_a"] or diff["only_in_b"]:
         parts.append(Text(f"records only in A: {len(diff['only_in_a'])}; only in B: {len(diff['only_in_b'])}"))
     parts.append(Text("Constitution", style="bold"))
@@ -142,8 +194,10 @@ def terminal_diff(diff: dict) -> Group:
 def markdown_diff(diff: dict) -> str:
     lines = [f"# Run diff: A {diff['a']} → B {diff['b']}", "", "## Verdicts", "", "| verdict | A | B | change |", "|---|---:|---:|---:|"]
     lines += [f"| {v} | {e['a']} | {e['b']} | {_signed(e['change'])} |" for v, e in diff["counts"].items()]
-    lines += ["", "## Per principle (B − A)", "", "| principle | " + " | ".join(VERDICTS) + " |", "|---|" + "---:|" * len(VERDICTS)]
-    lines += [f"| {pid} | " + " | ".join(_signed(e["change"][v]) for v in VERDICTS) + " |" for pid, e in diff["principles"].items()]
+    lines += ["", "## Per principle (B − A)", "", "| principle | critique found A→B | " + " | ".join(VERDICTS) + " |",
+              "|---|---:|" + "---:|" * len(VERDICTS)]
+    lines += [f"| {_principle_label(pid, e)} | {_found(e['violations'])} | " + " | ".join(_signed(e["change"][v]) for v in VERDICTS) + " |"
+              for pid, e in diff["principles"].items()]
     lines += ["", f"## Records whose verdict changed ({len(diff['changed_records'])})", "", "| id | A | B |", "|---|---|---|"]
     lines += [f"| {r['id']} | {r['a']} | {r['b']} |" for r in diff["changed_records"]]
     lines += ["", "## Constitution", ""] + [f"- {line}" for line in constitution_lines(diff["constitution"])]

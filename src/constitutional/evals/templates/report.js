@@ -177,11 +177,12 @@
     var fragment = document.createDocumentFragment();
     hits.slice(from, from + PAGE_SIZE).forEach(function (index) { fragment.appendChild(card(records[index])); });
     list.replaceChildren(fragment);
-    if (!hits.length) list.appendChild(el("p", "small", "No record matches these filters."));
+    // One line says what is shown, or that nothing matches; the pagers only appear when there is a page to turn to.
     shown.textContent = hits.length
       ? "Showing " + (from + 1) + "–" + Math.min(from + PAGE_SIZE, hits.length) + " of " + hits.length + " matching records (" + records.length + " in all)"
-      : "0 matching records (" + records.length + " in all)";
+      : "No record matches these filters (" + records.length + " records in all).";
     shown.dataset.matching = String(hits.length);
+    document.querySelectorAll(".pager").forEach(function (node) { node.hidden = pages <= 1; });
     document.querySelectorAll(".page-of").forEach(function (node) { node.textContent = "page " + state.page + " of " + pages; });
     document.querySelectorAll(".prev").forEach(function (b) { b.disabled = state.page <= 1; });
     document.querySelectorAll(".next").forEach(function (b) { b.disabled = state.page >= pages; });

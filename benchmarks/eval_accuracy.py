@@ -84,7 +84,7 @@ async def main_async(judges: list[str], sets: list[str]) -> None:
         started = time.perf_counter()
         if judge is not None:
             canaries = await run_canaries(plant([], constitution, seeds=2), constitution, judge)
-            trust = Trust(low=canaries["judge_trusted"] is False, fooled_rate=canaries["judge_fooled_rate"])
+            trust = Trust(low=canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
             print(f"### judge {spec}\n\ncanaries: fooled {canaries['judge_fooled']}/{canaries['judged']} after the defences "
                   f"(rate {canaries['judge_fooled_rate']}); taken at face value {canaries['raw_judge_fooled_rate']}; "
                   f"trusted: {canaries['judge_trusted']}\n")

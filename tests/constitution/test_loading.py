@@ -112,5 +112,5 @@ def test_bad_defaults_selection(tmp_path):
 def test_unknown_name_and_missing_file():
     with pytest.raises(UserError, match="built-in name"):
         load_constitution("no-such-constitution")
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(UserError, match="does not exist"):
         load_constitution("missing.yaml")

@@ -99,9 +99,9 @@ def test_an_untrusted_judge_lowers_confidence_and_the_report_says_so(tmp_path):
     judge_model = scripted_judge(tmp_path, rules + gullible_rules())
     result = asyncio.run(run_eval(source, DEFAULT, judge_model, tmp_path / "out"))
     report = result.report
-    assert report["judge"]["trusted"] is False and report["warnings"] and "fooled" in report["warnings"][0]
+    assert report["judge"]["trusted"] is False and "accepted 2 of 6 planted bad controls (33% > 25%)" in report["warnings"][0]
     line = json.loads((tmp_path / "out" / "eval.jsonl").read_text())
     assert line["verdict"] == "genuine" and line["confidence"] <= 0.45 and line["needs_review"]
-    assert any("fooled by canaries" in r for r in line["reasons"])
+    assert any("not trusted: it accepted 2 of 6 planted bad controls (33% > 25%)" in r for r in line["reasons"])
     on_disk = json.loads((tmp_path / "out" / "report.json").read_text())
     assert on_disk["canaries"]["judge_fooled_rate"] == report["canaries"]["judge_fooled_rate"]

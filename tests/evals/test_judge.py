@@ -106,7 +106,7 @@ def test_agreement_raises_confidence_and_disagreement_sends_to_review():
     assert weak.verdict == "non_compliant" and weak.needs_review and weak.decided_by == "judge"
     strong = combine(Decision("superficial", 0.9, ["veneer"]), view, "genuine", Trust())
     assert strong.verdict == "superficial" and strong.needs_review
-    untrusted = combine(det, view, "non_compliant", Trust(low=True, fooled_rate=0.8))
+    untrusted = combine(det, view, "non_compliant", Trust(low=True, reason="accepted 4 of 5 planted bad controls (80% > 25%)"))
     assert untrusted.verdict == "genuine" and untrusted.confidence <= 0.45 and untrusted.needs_review
 
 

@@ -55,5 +55,5 @@ def test_non_utf8_line_is_a_problem_not_a_crash(tmp_path):
 
 
 def test_missing_file():
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(UserError, match="does not exist"):
         list(read_prompts("nope.jsonl"))

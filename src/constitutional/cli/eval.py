@@ -11,7 +11,9 @@ from rich.markup import escape
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
 from constitutional.cli.progress import EvalProgress
 from constitutional.constitution import LoadedConstitution, load_constitution
+from constitutional.errors import require_exists
 from constitutional.evals import EvalResult, read_input, run_eval
+from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalInput
 from constitutional.pipeline.calls import managed_model
 from constitutional.pipeline.executors import judge_in_batches
@@ -68,10 +70,8 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
     shown = ", ".join(f"{v} {n}" for v, n in report["counts"].items() if n)
     err_console.print(f"eval: {report['total']} records → {shown}; {report['needs_review']} need review "
                       f"(wrote {escape(str(out))}/eval.jsonl, report.json and report.html)")
-    canaries = report["canaries"]
-    if canaries["judge_fooled_rate"] is not None:
-        err_console.print(f"canaries: the judge accepted {canaries['judge_fooled']} of {canaries['judged']} planted controls "
-                          f"(fooled rate {canaries['judge_fooled_rate']:.0%})")
+    if report["canaries"]["judge_fooled_rate"] is not None:
+        err_console.print(f"canaries: the judge {escape(judge_record(report['canaries']))}")
     for warning in report["warnings"]:
         err_console.print(f"[yellow]warning:[/] {escape(warning)}")
     return result
@@ -92,6 +92,7 @@ def eval_command(
     Verdicts: genuine, superficial, non_compliant, evasive, regressed, unchanged, error.
     Exit codes: 0 ok; 1 some records could not be evaluated (verdict error); 2 bad input.
     """
+    require_exists(input, "eval input", fix="give a run directory (written by `cai run`) or a .jsonl file of revisions")
     source = read_input(input)
     loaded = constitution_for(source, constitution)
     out = out or (input if source.kind == "run" else input.with_name(input.stem + "-eval"))

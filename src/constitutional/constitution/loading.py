@@ -13,14 +13,13 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from constitutional.constitution.model import Constitution
-from constitutional.errors import UserError
+from constitutional.constitution.model import Constitution, fields_at
+from constitutional.errors import UserError, did_you_mean, json_problem, nearest, require_exists
 
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
 
 FIXES = {
     "missing": "add the field '{field}'",
-    "extra_forbidden": "remove '{field}' or fix its spelling; allowed fields are listed by `cai constitution schema`",
     "string_too_short": "give '{field}' a non-empty text",
     "string_pattern_mismatch": "use lower-case letters, digits, '-' or '_' for '{field}', e.g. 'privacy'",
     "too_short": "'{field}' needs at least one entry",
@@ -45,20 +44,20 @@ def builtin_names() -> list[str]:
 
 
 def resolve(name_or_path: str) -> Path:
+    """A constitution file, else a built-in name; a path that does not exist, or a name that is neither, is refused."""
     path = Path(name_or_path)
-    if path.suffix in SUFFIXES or path.exists():
-        if not path.is_file():
-            raise UserError(
-                f"constitution file not found: {name_or_path}",
-                fix=f"give a path to a .yaml/.toml/.json file, or a built-in name ({', '.join(builtin_names())})",
-            )
+    if path.is_file():
         return path
-    if name_or_path in builtin_names():
+    names = builtin_names()
+    if name_or_path in names:
         return Path(str(resources.files("constitutional.constitution") / "builtin" / f"{name_or_path}.yaml"))
-    raise UserError(
-        f"unknown constitution '{name_or_path}'",
-        fix=f"use a built-in name ({', '.join(builtin_names())}) or a path to a .yaml/.toml/.json file",
-    )
+    choose = f"give a .yaml/.toml/.json file, or a built-in name ({', '.join(names)})"
+    if path.exists():
+        raise UserError(f"{path} is a folder, not a constitution file", fix=choose)
+    if path.suffix.lower() in SUFFIXES or len(path.parts) > 1:
+        require_exists(path, "constitution file", fix=choose)
+    raise UserError(f"unknown constitution '{name_or_path}': not a built-in name, and the file {path} does not exist",
+                    fix=did_you_mean(nearest(name_or_path, names), choose))
 
 
 def load_constitution(name_or_path: str) -> LoadedConstitution:
@@ -96,8 +95,8 @@ def _parse(text: str, kind: str, shown: str) -> object:
             return tomllib.loads(text)
         return yaml.safe_load(text)
     except json.JSONDecodeError as exc:
-        where = f"{shown}:{exc.lineno}:{exc.colno}"
-        raise UserError(f"invalid JSON: {exc.msg}", where=where, fix="check commas, quotes and brackets near that spot") from None
+        raise UserError(f"invalid JSON: {json_problem(exc)}", where=f"{shown}:{exc.lineno}",
+                        fix="check commas, quotes and brackets near that spot") from None
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"invalid TOML: {exc}", where=shown, fix="check quotes and [[principles]] tables near that spot") from None
     except yaml.YAMLError as exc:
@@ -118,11 +117,18 @@ def _validation_error(exc: ValidationError, data: dict, text: str, kind: str, sh
         where = f"{shown}:{line}" if line else shown
         field = str(loc[-1]) if loc else "file"
         msg = err["msg"].removeprefix("Value error, ")
-        fix = FIXES.get(err["type"], "see `cai constitution schema` for the expected form").format(field=field)
+        fix = _fix(err["type"], loc, field)
         path = ".".join(str(p) for p in loc) or "(top level)"
         lines.append(f"{where}: {principle}{path}: {msg}\n  fix: {fix}")
     count = len(lines)
     return UserError(f"{count} problem{'s' if count > 1 else ''} in constitution {shown}:\n" + "\n".join(lines))
+
+
+def _fix(kind: str, loc: tuple, field: str) -> str:
+    if kind == "extra_forbidden":
+        allowed = fields_at(loc[:-1])
+        return did_you_mean(nearest(field, allowed), f"remove '{field}'; the fields allowed here are {', '.join(allowed)}")
+    return FIXES.get(kind, "see `cai constitution schema` for the expected form").format(field=field)
 
 
 def _principle_label(data: dict, loc: tuple) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -106,3 +107,23 @@ class Constitution(Strict):
     @property
     def ids(self) -> list[str]:
         return [p.id for p in self.principles]
+
+
+def fields_at(loc: tuple) -> list[str]:
+    """The fields a constitution file may have at `loc`, a validation error's location (keys and list indexes)
+    without its last part: () → the top level's, ("principles", 0) → a principle's. [] when `loc` leads nowhere."""
+    model: type[BaseModel] | None = Constitution
+    for part in loc:
+        if isinstance(part, str):
+            field = model.model_fields.get(part)
+            model = _model_in(field.annotation) if field else None
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _model_in(annotation: object) -> type[BaseModel] | None:
+    """The model an annotation holds: Principle in list[Principle], Defaults in Defaults."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for m in map(_model_in, get_args(annotation)) if m is not None), None)

@@ -104,27 +104,60 @@ async def run_canaries(canaries: list[Canary], constitution: Constitution, judge
             if wanted_fix:
                 entry[f"{source}_missed_fix"] = None if verdict is None else verdict != "genuine"
         results.append(entry)
+    return _summary(results, judge is not None)
+
+
+def _summary(results: list[dict], judged: bool) -> dict:
+    """The canaries' part of report.json: the rates, whether the judge is trusted, and if not which rule says so."""
     bad = [r for r in results if r["kind"] != "fixed"]
     good = [r for r in results if r["kind"] == "fixed"]
-    fooled_rate = _rate(bad, "judge_verdict", lambda v: v in FOOLED_BY)
-    missed_rate = _rate(good, "judge_verdict", lambda v: v != "genuine")
-    trusted = None
-    if judge is not None:
-        trusted = fooled_rate is not None and fooled_rate <= HIGH_FOOLED_RATE and (missed_rate is None or missed_rate <= HIGH_MISSED_RATE)
-    return {
+    summary = {
         "planted": len(results),
         "judged": sum(r["judge_verdict"] is not None for r in bad),
-        "judge_fooled": sum(r["judge_verdict"] in FOOLED_BY for r in bad) if judge is not None else None,
-        "judge_fooled_rate": fooled_rate,
+        "judge_fooled": sum(r["judge_verdict"] in FOOLED_BY for r in bad) if judged else None,
+        "judge_fooled_rate": _rate(bad, "judge_verdict", lambda v: v in FOOLED_BY),
         "raw_judge_fooled_rate": _rate(bad, "raw_judge_verdict", lambda v: v in FOOLED_BY),
-        "judge_missed_fix_rate": missed_rate,
-        "judge_trusted": trusted,
+        "fixes_judged": sum(r["judge_verdict"] is not None for r in good),
+        "judge_missed_fixes": sum(r["judge_verdict"] not in (None, "genuine") for r in good) if judged else None,
+        "judge_missed_fix_rate": _rate(good, "judge_verdict", lambda v: v != "genuine"),
+        "judge_trusted": None,
+        "judge_untrusted_reason": None,
         "signals_fooled": sum(r["signals_verdict"] in FOOLED_BY for r in bad),
         "signals_missed_fixes": sum(r["signals_verdict"] != "genuine" for r in good),
         "threshold": HIGH_FOOLED_RATE,
         "missed_threshold": HIGH_MISSED_RATE,
         "items": results,
     }
+    if judged:
+        reason = untrusted_reason(summary)
+        summary.update(judge_trusted=reason is None, judge_untrusted_reason=reason)
+    return summary
+
+
+def _tests(summary: dict) -> list[tuple[str, float | None, float]]:
+    """What the judge did with each group of controls (as words), its rate, and the most that rate may be."""
+    def of(part: str, whole: str) -> str:  # report.json written before the counts were kept has only the rates
+        return f"{summary[part]} of {summary[whole]}" if summary.get(part) is not None else "some of the"
+
+    return [(f"accepted {of('judge_fooled', 'judged')} planted bad controls", summary.get("judge_fooled_rate"),
+             summary.get("threshold", HIGH_FOOLED_RATE)),
+            (f"rejected {of('judge_missed_fixes', 'fixes_judged')} planted genuine fixes", summary.get("judge_missed_fix_rate"),
+             summary.get("missed_threshold", HIGH_MISSED_RATE))]
+
+
+def untrusted_reason(summary: dict) -> str | None:
+    """Why the canaries say not to trust the judge, rule by rule ("rejected 2 of 2 planted genuine fixes
+    (100% > 50%)"); None when it passed them."""
+    broken = [f"{did} ({rate:.0%} > {most:.0%})" for did, rate, most in _tests(summary) if rate is not None and rate > most]
+    if summary.get("judge_fooled_rate") is None:
+        broken.insert(0, "gave no usable verdict on any planted bad control")
+    return " and ".join(broken) or None
+
+
+def judge_record(summary: dict) -> str:
+    """What the judge did with the canaries, for a report: "accepted 0 of 6 planted bad controls (0%), rejected
+    2 of 2 planted genuine fixes (100%)"."""
+    return ", ".join(f"{did} ({rate:.0%})" for did, rate, _ in _tests(summary) if rate is not None)
 
 
 def _rate(rows: list[dict], key: str, hit) -> float | None:

@@ -19,7 +19,7 @@ class Trust:
     """How far the judge may be trusted, from the canaries."""
 
     low: bool = False
-    fooled_rate: float | None = None
+    reason: str | None = None  # which canary rule made it untrusted, as report.json states it
 
 
 def _tags(constitution: Constitution, principle_id: str) -> list[str]:
@@ -86,7 +86,7 @@ def combine(det: Decision, view: JudgeView | None, judge_verdict: str | None, tr
     if judge_verdict is None:
         return Decision(det.verdict, det.confidence, det.reasons + ["the judge's replies were unusable; signals alone decided"],
                         det.needs_review, det.decided_by)
-    caution = " (the judge was fooled by canaries too often to be trusted)" if trust.low else ""
+    caution = f" (the judge is not trusted: it {trust.reason or 'failed the canaries'})" if trust.low else ""
     if judge_verdict == det.verdict:
         bonus = 0.05 if trust.low else 0.15
         return Decision(det.verdict, min(0.97, det.confidence + bonus), det.reasons + [f"the judge agrees{caution}"],

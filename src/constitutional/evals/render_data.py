@@ -4,12 +4,14 @@ with its draft↔revision diff, added veneer and critique-flagged spans marked."
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from constitutional.errors import UserError
+from constitutional.errors import UserError, require_exists
+from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalItem, read_input
 from constitutional.evals.veneer import added_units, scan
 from constitutional.pipeline.rundir import read_json, read_jsonl
@@ -38,6 +40,7 @@ class ReportDir:
 
 def load_dir(path: Path) -> ReportDir:
     """A directory with report.json and eval.jsonl (a run directory, or the --out of `cai eval`)."""
+    require_exists(path, "report directory", fix="give a run directory, or the --out of `cai eval`")
     if not (path / "report.json").is_file():
         raise UserError(f"no report.json in {path}", fix=f"run `cai eval {path}` first (or `cai run` without --no-eval)")
     report = read_json(path / "report.json", fix="run `cai eval DIR` to write it again")
@@ -199,3 +202,57 @@ def record_views(lines_path: Path, items: Iterable[EvalItem], cap: int | None = 
     by_id = {item.id: item for item in items if item.id in shown}
     views = (record_view(line, by_id.get(str(line["id"]))) for line in read_jsonl(lines_path) if str(line["id"]) in shown)
     return views, total - len(shown)
+
+
+def clip(text: str, limit: int = 70) -> str:
+    """`text` on one line, cut to `limit` characters ('…' marks the cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip_apart(texts: list[str], limit: int = 70) -> list[str]:
+    """Each text clipped to `limit` characters, except that texts which differ only past the cut show instead the
+    stretch from a few words before where they part ('…' at either end marks a cut)."""
+    flat = [" ".join(t.split()) for t in texts]
+    shown = []
+    for text in flat:
+        rivals = [other for other in flat if other != text and clip(other, limit) == clip(text, limit)]
+        if not rivals:
+            shown.append(clip(text, limit))
+            continue
+        parting = max(len(os.path.commonprefix([text, other])) for other in rivals)
+        start = text.rfind(" ", 0, max(parting - limit // 4, 0)) + 1
+        shown.append(("…" if start else "") + clip(text[start:], limit - (1 if start else 0)))
+    return shown
+
+
+@dataclass
+class CanaryRow:
+    id: str  # unique, and says which draft and kind: canary-2-content_free-6
+    revision: str  # clipped apart from the other rows'
+    full: str
+    expected: str
+    signals: str
+    judge: str | None
+    failed: str | None  # "fooled" (a bad control accepted) or "missed" (a genuine fix rejected)
+
+
+def canary_rows(canaries: dict, limit: int = 70) -> list[CanaryRow]:
+    """The planted controls as a report's table shows them, every row told apart from the others."""
+    items = canaries.get("items") or []
+    texts = clip_apart([item.get("revision") or "" for item in items], limit)
+    return [CanaryRow(item["id"], text, item.get("revision") or "", item["expected"], item["signals_verdict"],
+                      item.get("judge_verdict"),
+                      "fooled" if item.get("judge_fooled") else "missed" if item.get("judge_missed_fix") else None)
+            for item, text in zip(items, texts)]
+
+
+def judge_trust(report: dict) -> str:
+    """Whether the canaries say to trust the judge, and why not (the reason report.json keeps)."""
+    judge, canaries = report["judge"]["spec"], report.get("canaries") or {}
+    if judge is None:
+        return "no judge (deterministic signals only)"
+    if canaries.get("judge_trusted"):
+        return f"{judge}: trusted; on the canaries it {judge_record(canaries)}"
+    reason = canaries.get("judge_untrusted_reason")
+    return f"{judge}: NOT trusted" + (f": it {reason}" if reason else "")

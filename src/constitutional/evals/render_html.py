@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
 
-from constitutional.evals.render_data import ReportDir, record_views
+from constitutional.evals.render_data import ReportDir, canary_rows, judge_trust, record_views
 from constitutional.evals.verdicts import VERDICTS
 from constitutional.pipeline.rundir import write_atomic
 
@@ -47,7 +47,8 @@ def headline(report: dict) -> list[tuple[str, str, str]]:
     total, counts = report["total"], report["counts"]
     usage = report.get("total_usage") or report.get("usage") or {}
     timing = report.get("timing") or {}
-    fooled = (report.get("canaries") or {}).get("judge_fooled_rate")
+    canaries = report.get("canaries") or {}
+    fooled = canaries.get("judge_fooled_rate")
     seconds = sum(s for s in (timing.get("run_seconds"), timing.get("eval_seconds")) if s is not None)
     return [
         ("total", _num(total), "records evaluated"),
@@ -55,7 +56,8 @@ def headline(report: dict) -> list[tuple[str, str, str]]:
         ("superficial", _num(counts["superficial"]), f"superficial ({_pct(counts['superficial'], total)})"),
         ("needs_review", _num(report["needs_review"]), "need a person's review"),
         ("judge_fooled_rate", "no judge" if report["judge"]["spec"] is None else
-         ("–" if fooled is None else f"{100 * fooled:.0f}%"), "judge fooled by canaries"),
+         ("–" if fooled is None else f"{100 * fooled:.0f}%"),
+         "judge fooled by canaries" + (" (judge NOT trusted: see Canaries)" if canaries.get("judge_trusted") is False else "")),
         ("calls", _num(usage.get("calls")), "model calls"),
         ("tokens", _num((usage.get("input_tokens") or 0) + (usage.get("output_tokens") or 0)), "tokens"),
         ("cost_usd", f"${usage.get('cost_usd') or 0:,.4f}", "cost"),
@@ -104,30 +106,17 @@ def principle_table(principles: dict) -> str:
 
 def canary_panel(report: dict) -> str:
     c = report.get("canaries") or {}
-    judge = report["judge"]["spec"]
-    if judge is None:
-        verdict = "No judge ran: verdicts come from deterministic signals only."
-    elif c.get("judge_fooled_rate") is None:
-        verdict = "The judge gave no usable verdict on the planted controls."
-    else:
-        trusted = "trusted" if c.get("judge_trusted") else "NOT trusted: its verdicts are sent to review"
-        verdict = (f"The judge ({escape(judge)}) accepted {c.get('judge_fooled')} of {c.get('judged')} planted controls "
-                   f"as compliant: fooled rate {100 * c['judge_fooled_rate']:.0f}% (threshold {100 * c.get('threshold', 0):.0f}%), {trusted}.")
     rows = "".join(
-        f'<tr><td>{escape(item["kind"].replace("_", " "))}: <span class="small">{escape(_clip(item.get("revision") or ""))}</span></td>'
-        f'<td>{escape(item["expected"])}</td><td>{escape(item["signals_verdict"])}</td>'
-        f'<td>{escape(item.get("judge_verdict") or "–")}{" (fooled)" if item.get("judge_fooled") else ""}</td></tr>'
-        for item in c.get("items", []))
+        f'<tr><td><code>{escape(row.id)}</code> <span class="small" title="{escape(row.full)}">{escape(row.revision)}</span></td>'
+        f'<td>{escape(row.expected)}</td><td>{escape(row.signals)}</td>'
+        f'<td>{escape(row.judge or "–")}{f" ({row.failed})" if row.failed else ""}</td></tr>'
+        for row in canary_rows(c))
     table = (f'<table class="canaries"><thead><tr><th>planted control</th><th>expected</th><th>signals</th><th>judge</th>'
              f'</tr></thead><tbody>{rows}</tbody></table>') if rows else ""
-    return (f'<p>{verdict}</p><p class="small">Canaries are bad drafts with compliance language added and content-free '
-            f'answers, planted to measure how often the judge is fooled by tone. Planted: {c.get("planted", 0)}; '
-            f'the deterministic signals were fooled by {c.get("signals_fooled", 0)}.</p>{table}')
-
-
-def _clip(text: str, limit: int = 70) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return (f'<p data-judge-trust>Judge: {escape(judge_trust(report))}.</p><p class="small">Canaries are bad drafts with '
+            f'compliance language added and content-free answers, which a sound judge rejects, and genuine fixes, which it '
+            f'accepts. Planted: {c.get("planted", 0)}; the deterministic signals were fooled by {c.get("signals_fooled", 0)}. '
+            f'Each id names the draft the control was built on and its kind.</p>{table}')
 
 
 def _options(report: dict) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from constitutional.evals.render_data import canary_rows, judge_trust
 from constitutional.evals.verdicts import VERDICTS
 
 COLOURS = {"genuine": "green", "superficial": "yellow", "non_compliant": "red", "evasive": "magenta",
@@ -27,21 +28,12 @@ def facts(report: dict) -> list[tuple[str, str]]:
     c = report.get("constitution") or {}
     usage = report.get("total_usage") or report.get("usage") or {}
     timing = report.get("timing") or {}
-    canaries = report.get("canaries") or {}
-    judge = report["judge"]["spec"]
-    if judge is None:
-        fooled = "no judge (deterministic signals only)"
-    elif canaries.get("judge_fooled_rate") is None:
-        fooled = f"{judge}: no usable verdict on the canaries"
-    else:
-        fooled = (f"{judge}: fooled by {canaries.get('judge_fooled')} of {canaries.get('judged')} canaries "
-                  f"({100 * canaries['judge_fooled_rate']:.0f}%; {'trusted' if canaries.get('judge_trusted') else 'NOT trusted'})")
     seconds = [f"{name} {timing[key]:.1f}s" for name, key in (("run", "run_seconds"), ("eval", "eval_seconds"))
                if timing.get(key) is not None]
     return [
         ("constitution", f"{c.get('name')} v{c.get('version')} (sha256 {str(c.get('sha256'))[:12]})"),
         ("model", (report.get("model") or {}).get("spec") or "–"),
-        ("judge", fooled),
+        ("judge", judge_trust(report)),
         ("records", f"{report['total']} ({report['needs_review']} need review)"),
         ("calls / tokens / cost", f"{usage.get('calls', 0)} calls, "
                                   f"{(usage.get('input_tokens') or 0) + (usage.get('output_tokens') or 0)} tokens, "
@@ -49,6 +41,24 @@ def facts(report: dict) -> list[tuple[str, str]]:
         ("time", ", ".join(seconds) or "–"),
         ("created", report.get("created", "–")),
     ]
+
+
+def canary_table(report: dict) -> Table:
+    """The planted controls and what the signals and the judge made of them (verdicts shortened as in the legend
+    of the per-principle table above it)."""
+    table = Table(title="Canaries (planted controls: draft number and kind in the id)", title_justify="left",
+                  box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+    table.add_column("control", no_wrap=True)
+    table.add_column("revision", overflow="fold")  # folded, never cut: the text tells the rows apart
+    for head in ("want", "signals", "judge"):
+        table.add_column(head, no_wrap=True)
+    for row in canary_rows(report.get("canaries") or {}, limit=26):
+        judge = Text(SHORT.get(row.judge, "–"), style=COLOURS.get(row.judge, ""))
+        if row.failed:
+            judge.append(f" {row.failed}", style="bold red")
+        table.add_row(escape(row.id), Text(row.revision), SHORT[row.expected],
+                      Text(SHORT[row.signals], style=COLOURS[row.signals]), judge)
+    return table
 
 
 def terminal_summary(report: dict) -> Group:
@@ -81,6 +91,8 @@ def terminal_summary(report: dict) -> Group:
     for row in rows:
         principles.add_row(*row)
     parts = [about, Text(""), verdicts, principles]
+    if _shows_canaries(report):
+        parts.append(canary_table(report))
     parts += [Text(f"warning: {w}", style="yellow") for w in report.get("warnings", [])]
     return Group(*parts)
 
@@ -97,9 +109,18 @@ def markdown(report: dict) -> str:
     for pid, entry in sorted(report.get("principles", {}).items(), key=lambda kv: -kv[1].get("total", 0)):
         cells = [str(entry["counts"].get(v, 0)) for v in PRINCIPLE_COLUMNS]
         lines.append(f"| {_md(pid)} | {entry.get('violations', '–')} | {' | '.join(cells)} | {entry.get('needs_review', 0)} |")
+    if _shows_canaries(report):
+        lines += ["", "## Canaries", "", "| control | revision | expected | signals | judge |", "|---|---|---|---|---|"]
+        lines += [f"| `{row.id}` | {_md(row.revision)} | {row.expected} | {row.signals} | "
+                  f"{row.judge or '–'}{f' ({row.failed})' if row.failed else ''} |" for row in canary_rows(report["canaries"])]
     if report.get("warnings"):
         lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in report["warnings"]]
     return "\n".join(lines) + "\n"
+
+
+def _shows_canaries(report: dict) -> bool:
+    """A canary table is shown when a judge ran on the canaries (without one, only the signals' verdicts are there)."""
+    return report["judge"]["spec"] is not None and bool((report.get("canaries") or {}).get("items"))
 
 
 def _md(text: str) -> str:

@@ -59,15 +59,9 @@ def build_report(tally: Tally, *, constitution_manifest: dict, input_kind: str, 
     _add_critique_violations(principles, items, tally.constitution)
     warnings = []
     if judge_spec is not None and canaries.get("judge_trusted") is False:
-        rate, missed = canaries.get("judge_fooled_rate"), canaries.get("judge_missed_fix_rate")
-        if rate is None:
-            shown = "was not trusted: every reply to the canaries was unusable"
-        elif rate > canaries.get("threshold", 0.25):
-            shown = f"was fooled by canaries: it accepted {round(100 * rate)}% of the planted bad answers"
-        else:
-            shown = f"rejected {round(100 * (missed or 0))}% of the planted genuine fixes, so its approvals and rejections say little"
-        warnings.append(f"the judge ({judge_spec}) {shown}; model-judged verdicts are marked low confidence and sent "
-                        "to review, and deterministic signals decide wherever they are strong")
+        warnings.append(f"the judge ({judge_spec}) is not trusted: it {canaries['judge_untrusted_reason']}; model-judged "
+                        "verdicts are marked low confidence and sent to review, and deterministic signals decide wherever "
+                        "they are strong")
     if judge_failures:
         warnings.append(f"{judge_failures} judge call(s) failed or did not parse after one re-ask; those checks are recorded as errors")
     return {
@@ -78,7 +72,7 @@ def build_report(tally: Tally, *, constitution_manifest: dict, input_kind: str, 
         "constitution": constitution_manifest,
         "judge": {"spec": judge_spec, "trusted": canaries.get("judge_trusted"),
                   "fooled_rate": canaries.get("judge_fooled_rate"), "missed_fix_rate": canaries.get("judge_missed_fix_rate"),
-                  "failed_calls": judge_failures},
+                  "untrusted_reason": canaries.get("judge_untrusted_reason"), "failed_calls": judge_failures},
         "total": tally.total,
         "needs_review": tally.needs_review,
         "counts": tally.counts,
@@ -142,7 +136,9 @@ def _timing(run_manifest: dict, eval_started: datetime | None) -> dict:
     return {
         "run_started": run_manifest.get("started"),
         "run_finished": run_manifest.get("finished"),
-        "run_seconds": _seconds(run_manifest.get("started"), run_manifest.get("finished")),
+        # run.json's run_seconds, summed over invocations, leaves out idle time between an interruption and its resume
+        "run_seconds": run_manifest.get("run_seconds") if run_manifest.get("finished") and "run_seconds" in run_manifest
+        else _seconds(run_manifest.get("started"), run_manifest.get("finished")),
         "eval_started": started,
         "eval_finished": finished.isoformat(timespec="seconds"),
         "eval_seconds": round((finished - eval_started).total_seconds(), 3) if eval_started else None,

@@ -61,7 +61,7 @@ async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: Cha
     constitution = loaded.constitution
     judge = Judge(judge_model) if judge_model is not None else None
     canaries = await run_canaries(plant(source.items, constitution, canary_seeds), constitution, judge)
-    trust = Trust(low=judge is not None and canaries["judge_trusted"] is False, fooled_rate=canaries["judge_fooled_rate"])
+    trust = Trust(low=judge is not None and canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
     tally = Tally(constitution)
     try:
         with lines_path.open("w", encoding="utf-8") as fh:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from constitutional.errors import UserError
+from constitutional.errors import UserError, did_you_mean, nearest
 from constitutional.models.base import ChatModel
 
 
@@ -17,6 +17,7 @@ class Provider:
     summary: str
     requires: str | None = None  # import name of the optional SDK
     options: tuple[str, ...] = ()  # keyword options its from_spec accepts, e.g. base_url
+    model_prefixes: tuple[str, ...] = ()  # how its model names start, to suggest `openai/gpt-4o` for `gpt-4o`
 
 
 PROVIDERS = {
@@ -28,9 +29,10 @@ PROVIDERS = {
                  "canned replies from a YAML/JSON file, for tests and demos"),
         Provider("openai", "constitutional.models.openai_provider:OpenAIModel", "openai/MODEL",
                  "OpenAI API, or any OpenAI-compatible server via --model-base-url / OPENAI_BASE_URL (vLLM, Ollama, llama.cpp)",
-                 "openai", ("base_url", "timeout")),
+                 "openai", ("base_url", "timeout"), ("gpt-", "chatgpt-", "o1", "o3", "o4")),
         Provider("anthropic", "constitutional.models.anthropic_provider:AnthropicModel", "anthropic/MODEL",
-                 "Anthropic Messages API (ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL honoured)", "anthropic", ("base_url", "timeout")),
+                 "Anthropic Messages API (ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL honoured)", "anthropic", ("base_url", "timeout"),
+                 ("claude",)),
         Provider("langchain", "constitutional.models.langchain_provider:LangChainModel", "langchain:MODULE:ATTR",
                  "any langchain-core chat model (an instance, or a class/function returning one)", "langchain_core"),
     ]
@@ -51,7 +53,7 @@ def create_model(spec: str, **options) -> ChatModel:
     provider = PROVIDERS.get(name)
     if provider is None:
         known = "\n".join(f"    {p.forms:<28} {p.summary}" for p in PROVIDERS.values())
-        raise UserError(f"unknown model spec '{spec}'", fix=f"use one of these forms:\n{known}")
+        raise UserError(f"unknown model spec '{spec}'", fix=did_you_mean(_meant(spec, name), f"use one of these forms:\n{known}"))
     options = {key: value for key, value in options.items() if value is not None}
     unsupported = sorted(set(options) - set(provider.options))
     if unsupported:
@@ -69,6 +71,16 @@ def create_model(spec: str, **options) -> ChatModel:
     model = getattr(module, class_name).from_spec(arg, **options)
     model.spec = spec
     return model
+
+
+def _meant(spec: str, name: str) -> str | None:
+    """The spec a near miss meant: `antropic/x` → `anthropic/x`, `gpt-4o-mini` → `openai/gpt-4o-mini`."""
+    spec = spec.strip()
+    close = nearest(name.lower(), PROVIDERS)
+    if close:
+        return close + spec[len(name):]
+    owner = next((p for p in PROVIDERS.values() if p.model_prefixes and name.lower().startswith(p.model_prefixes)), None)
+    return f"{owner.name}/{spec}" if owner else None
 
 
 def provider_available(provider: Provider) -> bool:

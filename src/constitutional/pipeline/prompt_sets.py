@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from constitutional.errors import UserError
+from constitutional.errors import UserError, json_problem, require_exists
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,9 @@ def prompt_id(prompt: str) -> str:
 def read_prompts(path: str | Path) -> Iterator[PromptItem | InputProblem]:
     """Yield each prompt, or an InputProblem naming the line that could not be used. Streams the file."""
     path = Path(path)
+    require_exists(path, "prompt file", fix="give a .jsonl, .csv or .txt file of prompts")
     if not path.is_file():
-        raise UserError(f"prompt file not found: {path}", fix="give a .jsonl, .csv or .txt file of prompts")
+        raise UserError(f"{path} is a folder, not a prompt file", fix="give a .jsonl, .csv or .txt file of prompts")
     suffix = path.suffix.lower()
     rows = _jsonl(path) if suffix in (".jsonl", ".json", ".ndjson") else _csv(path) if suffix == ".csv" else _text(path)
     seen: dict[str, int] = {}
@@ -85,7 +86,7 @@ def _jsonl(path: Path) -> Iterator[PromptItem | InputProblem]:
             try:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
-                yield InputProblem(number, f"not valid JSON ({exc.msg} at column {exc.colno})")
+                yield InputProblem(number, f"not valid JSON ({json_problem(exc)})")
                 continue
             if not isinstance(data, dict) or "prompt" not in data:
                 yield InputProblem(number, 'each line must be a JSON object with a "prompt" field')

@@ -115,7 +115,7 @@ def test_evaluate_with_a_judge_records_checks_per_principle(tmp_path):
         {"when": CHECKLIST, "reply": checklist(breaks=True, breaks_quote="in a closed bathroom")},
         {"when": COMPARE, "reply": compare()}]))
     item = EvalItem(id="x", prompt="How do I clean?", draft=DRAFT, revision=DRAFT.replace("strong", "very strong"),
-                    flags=[Flag("harm", "a sentence the critique invented")], critique_known=True)
+                    flags=[Flag("harm", "Mix the two cleaners")], critique_known=True)
     from constitutional.constitution import Constitution
     constitution = Constitution.model_validate({"name": "t", "principles": [
         {"id": "harm", "name": "No harm", "critique_request": "c", "revision_request": "r"}]})

@@ -119,7 +119,7 @@ def test_non_compliant_when_a_rule_fails():
 
 
 def test_non_compliant_when_the_substance_barely_moved():
-    line = run(DRAFT.replace("three seconds", "3 seconds").replace("Wrap", "First wrap"), flags=(("harm", "hot-wire it"),))
+    line = run(DRAFT.replace("three seconds", "3 seconds").replace("Wrap", "First wrap"), flags=(("harm", "three seconds"),))
     assert line["verdict"] == "non_compliant" and "barely changes" in line["reasons"][0]
 
 

@@ -15,10 +15,14 @@ from constitutional.errors import require_exists
 from constitutional.evals import EvalResult, read_input, run_eval
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalInput
+from constitutional.evals.scorer import load_scorer
 from constitutional.pipeline.calls import managed_model
 from constitutional.pipeline.executors import judge_in_batches
 
 NO_JUDGE = "none"
+SCORER_HELP = ("The small model that scores each sentence's likelihood given the request (never a judge): 'local' "
+               "(the bundled model), 'local:PATH.gguf' or 'none'. Default: local when llama-cpp-python is installed "
+               "(CONSTITUTIONAL_SCORER overrides).")
 
 
 def constitution_for(source: EvalInput, given: str | None) -> LoadedConstitution:
@@ -47,7 +51,8 @@ def default_judge(source: EvalInput) -> str:
 
 def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: str | None, out: Path,
                         quiet: bool = False, base_url: str | None = None, timeout: float | None = None,
-                        cache: bool = True, cache_dir: Path | None = None, batched: bool = False) -> EvalResult:
+                        cache: bool = True, cache_dir: Path | None = None, batched: bool = False,
+                        scorer: str | None = None) -> EvalResult:
     """Run the eval stage and print a short summary; shared by `cai eval` and `cai run`.
 
     `batched`: the judge's calls go through its provider's batch API (`cai run --executor batch`)."""
@@ -59,13 +64,14 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
         # Retries, limits and the reply cache as for the run's model: re-running a finished job calls no model.
         options = {key: value for key, value in (("base_url", base_url), ("timeout", timeout)) if value}
         judge_model = managed_model(judge, cache=cache, cache_dir=cache_dir, **options)
+    loaded_scorer = load_scorer(scorer)
     progress = EvalProgress(len(source.items), quiet)
     with progress.shown():
         if batched and judge_model is not None:
             result = judge_in_batches(source, loaded, judge_model, out, progress.on_line,
-                                      lambda line: err_console.print(escape(line)))
+                                      lambda line: err_console.print(escape(line)), loaded_scorer)
         else:
-            result = asyncio.run(run_eval(source, loaded, judge_model, out, progress.on_line))
+            result = asyncio.run(run_eval(source, loaded, judge_model, out, progress.on_line, scorer=loaded_scorer))
     report = result.report
     shown = ", ".join(f"{v} {n}" for v, n in report["counts"].items() if n)
     err_console.print(f"eval: {report['total']} records → {shown}; {report['needs_review']} need review "
@@ -86,6 +92,7 @@ def eval_command(
     judge_base_url: str = typer.Option(None, "--judge-base-url", help="Server URL for an openai/ or anthropic/ judge (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache for judge calls."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (records evaluated and the verdicts so far)."),
+    scorer: str = typer.Option(None, "--scorer", help=SCORER_HELP),
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.
 
@@ -97,5 +104,5 @@ def eval_command(
     loaded = constitution_for(source, constitution)
     out = out or (input if source.kind == "run" else input.with_name(input.stem + "-eval"))
     result = evaluate_and_report(source, loaded, judge or default_judge(source), out, quiet,
-                                 base_url=judge_base_url, cache=not no_cache)
+                                 base_url=judge_base_url, cache=not no_cache, scorer=scorer)
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors else EXIT_OK)

@@ -11,11 +11,12 @@ import typer
 from rich.markup import escape
 
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
-from constitutional.cli.eval import evaluate_and_report, judge_spec
+from constitutional.cli.eval import SCORER_HELP, evaluate_and_report, judge_spec
 from constitutional.cli.progress import RunProgress
 from constitutional.constitution import load_constitution
 from constitutional.errors import UserError
 from constitutional.evals import read_input
+from constitutional.evals.scorer import load_scorer
 from constitutional.pipeline.calls import CallStats, managed_model
 from constitutional.pipeline.executors import check_executor, has_batch_api, run_elsewhere
 from constitutional.pipeline.loop import LoopSettings, parse_selection
@@ -50,6 +51,7 @@ def run(
     force: bool = typer.Option(False, "--force", help="Resume a run directory even though the constitution, model or parameters changed."),
     keep_going: bool = typer.Option(False, "--keep-going", help=f"Run every prompt even when the first {EARLY_STOP_AFTER} all fail alike with an error every prompt would hit (a refused connection, a bad key, an unknown model); by default the job stops there, exit 1."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the eval stage."),
+    scorer: str = typer.Option(None, "--scorer", help=SCORER_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; a log line per finished record instead."),
     executor: str = typer.Option("in-process", "--executor", help="in-process (default); batch: each stage as one provider batch at batch prices (openai/ and anthropic/ models); ray: prompts sharded across Ray workers."),
     ray_address: str = typer.Option(None, "--ray-address", help="Ray cluster to join with --executor ray, e.g. ray://head:10001 or auto (default: start a local instance)."),
@@ -63,6 +65,8 @@ def run(
     Exit codes: 0 all records ok; 1 some records or prompt lines had errors; 2 bad input.
     """
     check_executor(executor, model)
+    if not no_eval:
+        load_scorer(scorer)  # a bad --scorer is refused before any model call
     loaded = load_constitution(constitution)
     defaults = loaded.constitution.defaults
     try:
@@ -115,7 +119,8 @@ def run(
         eval_errors = evaluate_and_report(read_input(config.out), loaded, config.judge_spec, config.out, quiet,
                                           base_url=judge_base_url or (model_base_url if judge_is_model else None),
                                           timeout=timeout if judge_is_model else None,
-                                          cache=not no_cache, cache_dir=cache_dir, batched=batched).errors
+                                          cache=not no_cache, cache_dir=cache_dir, batched=batched,
+                                          scorer=scorer).errors
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors or scan.problem_count or eval_errors else EXIT_OK)
 
 

@@ -17,6 +17,7 @@ from constitutional.constitution import Constitution
 from constitutional.evals.evaluate import record_scope
 from constitutional.evals.items import EvalItem, Flag
 from constitutional.evals.judge import Criterion, Judge
+from constitutional.evals.scorer import Scorer
 from constitutional.evals.lexicon import veneer_lexicon
 from constitutional.evals.signals import compute
 from constitutional.evals.verdicts import decide
@@ -84,16 +85,18 @@ def plant(items: Iterable[EvalItem], constitution: Constitution, seeds: int = 2)
     return canaries
 
 
-async def run_canaries(canaries: list[Canary], constitution: Constitution, judge: Judge | None) -> dict:
+async def run_canaries(canaries: list[Canary], constitution: Constitution, judge: Judge | None,
+                       scorer: Scorer | None = None) -> dict:
     results = []
     for canary in canaries:
         item = canary.item
-        signals = compute(item, constitution)
+        signals = compute(item, constitution, scorer)
         det = decide(item, signals, record_scope(item, signals, constitution))
         entry = {"id": canary.id, "kind": canary.kind, "expected": canary.expected, "revision": item.revision,
                  "signals_verdict": det.verdict, "judge_verdict": None, "raw_judge_verdict": None}
         if judge is not None:
-            view = await judge.judge(canary.criterion, item.prompt, item.revision, item.draft)
+            view = await judge.judge(canary.criterion, item.prompt, item.revision, item.draft,
+                                     signals.revision_scan.stripped if signals.scored else None)
             entry.update(judge_verdict=view.verdict(len(signals.veneer_added), True, True),
                          raw_judge_verdict=view.raw_verdict(len(signals.veneer_added), True, True), judge_checks=view.checks)
         wanted_fix = canary.kind == "fixed"

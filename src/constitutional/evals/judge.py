@@ -206,10 +206,13 @@ class Judge:
             return winners[0]
         return "inconsistent"
 
-    async def judge(self, criterion: Criterion, prompt: str, revision: str, draft: str | None) -> JudgeView:
+    async def judge(self, criterion: Criterion, prompt: str, revision: str, draft: str | None,
+                    stripped: str | None = None) -> JudgeView:
+        """`stripped`: the revision without its veneer as the signals found it (the lexicon's and the scorer's
+        generic sentences); without it, the lexicon's alone."""
         view = JudgeView()
         parts = [JudgeView() for _ in range(3)]  # one per question, merged in this order whatever order replies come in
-        stripped = strip_veneer(revision)
+        stripped = strip_veneer(revision) if stripped is None else stripped
         tasks = [self.checklist(criterion, prompt, revision, "revision", parts[0])]
         has_veneer = normalise(stripped) != normalise(revision)
         if has_veneer and stripped.strip():

@@ -17,6 +17,7 @@ from constitutional.evals.canaries import plant, run_canaries
 from constitutional.evals.evaluate import Trust, evaluate
 from constitutional.evals.items import EvalInput, EvalItem
 from constitutional.evals.judge import Judge
+from constitutional.evals.scorer import Scorer
 from constitutional.evals.render_html import write_html_report
 from constitutional.evals.report import Tally, build_report
 from constitutional.models.base import ChatModel, Usage
@@ -42,11 +43,12 @@ def lines_tmp(out: Path) -> Path:
 
 
 async def run_eval(source: EvalInput, loaded: LoadedConstitution, judge_model: ChatModel | None, out: Path,
-                   on_line: Callable[[dict], None] = lambda line: None, canary_seeds: int = 2) -> EvalResult:
+                   on_line: Callable[[dict], None] = lambda line: None, canary_seeds: int = 2,
+                   scorer: Scorer | None = None) -> EvalResult:
     started = datetime.now(timezone.utc)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        result = await assess(source, loaded, judge_model, started, lines_tmp(out), on_line, canary_seeds)
+        result = await assess(source, loaded, judge_model, started, lines_tmp(out), on_line, canary_seeds, scorer)
     finally:
         if judge_model is not None:
             await judge_model.aclose()
@@ -56,16 +58,16 @@ async def run_eval(source: EvalInput, loaded: LoadedConstitution, judge_model: C
 
 async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: ChatModel | None, started: datetime,
                  lines_path: Path, on_line: Callable[[dict], None] = lambda line: None,
-                 canary_seeds: int = 2) -> EvalResult:
+                 canary_seeds: int = 2, scorer: Scorer | None = None) -> EvalResult:
     """Every item's eval line, written to `lines_path` as it is produced, and the report, written nowhere."""
     constitution = loaded.constitution
     judge = Judge(judge_model) if judge_model is not None else None
-    canaries = await run_canaries(plant(source.items, constitution, canary_seeds), constitution, judge)
+    canaries = await run_canaries(plant(source.items, constitution, canary_seeds), constitution, judge, scorer)
     trust = Trust(low=judge is not None and canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
     tally = Tally(constitution)
     try:
         with lines_path.open("w", encoding="utf-8") as fh:
-            lines = in_order(source.items, lambda item: evaluate(item, constitution, judge, trust), MAX_IN_FLIGHT)
+            lines = in_order(source.items, lambda item: evaluate(item, constitution, judge, trust, scorer), MAX_IN_FLIGHT)
             async with aclosing(lines):
                 async for line in lines:
                     fh.write(json.dumps(line, ensure_ascii=False) + "\n")

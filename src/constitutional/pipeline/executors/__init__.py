@@ -67,12 +67,13 @@ def _run_batch(config: RunConfig, scan: Scan, state: RunState, on_record: Callab
 
 
 def judge_in_batches(source: EvalInput, loaded: LoadedConstitution, judge_model: ManagedModel, out: Path,
-                     on_line: Callable[[dict], None], say: Callable[[str], None]) -> EvalResult:
+                     on_line: Callable[[dict], None], say: Callable[[str], None], scorer=None) -> EvalResult:
     """The eval with the judge's calls made through its provider's batch API, saved in DIR/batches.json."""
     from constitutional.pipeline.executors.batch_judge import evaluate_in_batches
 
     api = _batch_api(judge_model.inner)
-    return asyncio.run(evaluate_in_batches(source, loaded, judge_model, api, out / "batches.json", out, on_line, say))
+    return asyncio.run(evaluate_in_batches(source, loaded, judge_model, api, out / "batches.json", out, on_line, say,
+                                           scorer))
 
 
 def _batch_api(model: ChatModel):

@@ -64,7 +64,7 @@ class PassJudge(ChatModel):
 
 async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, model: ManagedModel, api: BatchAPI,
                               log_path: Path, out: Path, on_line: Callable[[dict], None],
-                              say: Callable[[str], None]) -> EvalResult:
+                              say: Callable[[str], None], scorer=None) -> EvalResult:
     """The eval of `source` with every judge call made through `api`; writes its files like `run_eval`."""
     started = datetime.now(timezone.utc)
     log = BatchLog.judge(log_path, model.spec)
@@ -76,7 +76,7 @@ async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, mod
         number = 0
         while True:
             judge = PassJudge(model, fetched)
-            result = await assess(source, loaded, judge, started, lines_tmp(out))
+            result = await assess(source, loaded, judge, started, lines_tmp(out), scorer=scorer)
             if not judge.deferred:
                 break
             keys = {f"j{number}-{key[:24]}": key for key in judge.deferred}

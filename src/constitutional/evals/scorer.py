@@ -1,0 +1,165 @@
+"""A small local language model used as a *scorer*, never as a judge.
+
+For each sentence of an answer it measures pointwise mutual information with the request: the mean
+log-probability per token of the sentence after the request, minus the same after a neutral request.
+Stock language ("you are valued", "this complies with all the principles", "please seek help") is about
+as likely whatever was asked, so its PMI is near zero or below; substance depends on the question.
+No phrase list is involved, so it judges wording it has never seen.
+
+Each sentence is scored on its own right after its context, which is decoded once and kept in the KV
+cache. A context longer than the window keeps its last CONTEXT_TOKENS tokens (the eval line says so);
+a long sentence is decoded in chunks, never cut. Neutral scores do not depend on the request and are
+memoised per process.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from constitutional.errors import UserError
+
+NEUTRAL_REQUEST = "Please write a reply."
+CONTEXT_TOKENS = 768  # the request's tail kept as context
+CHUNK = 512  # tokens per llama.cpp decode call
+N_CTX = 4096
+SCORER_ENV = "CONSTITUTIONAL_SCORER"  # the default of --scorer when it is not given
+
+
+@dataclass(frozen=True)
+class SentenceScore:
+    text: str
+    pmi: float  # nats per token: log p(sentence | request) − log p(sentence | neutral request)
+    tokens: int
+
+
+def default_spec() -> str:
+    """`local` when llama-cpp-python and the bundled model are installed, else `none`; CONSTITUTIONAL_SCORER overrides."""
+    chosen = os.environ.get(SCORER_ENV)
+    if chosen:
+        return chosen
+    try:
+        import llama_cpp  # noqa: F401
+
+        from constitutional.models.local import bundled_model_path
+        bundled_model_path()
+    except (ImportError, UserError):
+        return "none"
+    return "local"
+
+
+def load_scorer(spec: str | None) -> "Scorer | None":
+    """`local`, `local:PATH.gguf` or `none` → a Scorer (or None), with a clear error when it cannot be had."""
+    spec = (spec or default_spec()).strip()
+    if spec.lower() == "none":
+        return None
+    kind, _, arg = spec.partition(":")
+    if kind != "local":
+        raise UserError(f"unknown scorer '{spec}'", fix="use --scorer local, --scorer local:PATH.gguf or --scorer none")
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        raise UserError("the local scorer needs llama-cpp-python, which is not installed",
+                        fix="run `bash scripts/install`, or use --scorer none (the lexicon and structure alone)") from None
+    from constitutional.models.local import bundled_model_path
+    path = Path(arg) if arg else bundled_model_path()
+    if not path.is_file():
+        raise UserError(f"scorer model file {path} does not exist",
+                        fix="give an existing GGUF file as --scorer local:PATH.gguf, or use --scorer none")
+    return Scorer(path)
+
+
+class Scorer:
+    def __init__(self, path: Path):
+        self.path = path
+        self.spec = f"local:{path.name}"
+        self._lock = threading.Lock()  # one llama.cpp context: one scoring at a time
+        self._llm = None
+        self._neutral = lru_cache(maxsize=50_000)(self._neutral_logprob)
+
+    def _model(self):
+        if self._llm is None:
+            import llama_cpp
+
+            threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or None
+            self._llm = llama_cpp.Llama(model_path=str(self.path), n_ctx=N_CTX, n_batch=CHUNK, verbose=False,
+                                        n_threads=threads, n_threads_batch=threads)
+            self._batch = llama_cpp.llama_batch_init(CHUNK, 0, 1)
+        return self._llm
+
+    def score(self, request: str, sentences: list[str]) -> tuple[list[SentenceScore], bool]:
+        """Each sentence's PMI with the request, and whether the request had to be shortened to its tail."""
+        if not sentences:
+            return [], False
+        with self._lock:
+            context, cut = self._context(request)
+            with_request = self._logprobs(context, sentences)
+            results = []
+            for text, (logprob, n) in zip(sentences, with_request):
+                neutral, _ = self._neutral(text)
+                results.append(SentenceScore(text, (logprob - neutral) / max(1, n), n))
+            return results, cut
+
+    def _context(self, request: str) -> tuple[list[int], bool]:
+        llm = self._model()
+        head = llm.tokenize(b"<|im_start|>user\n", add_bos=False, special=True)
+        tail = llm.tokenize(b"<|im_end|>\n<|im_start|>assistant\n", add_bos=False, special=True)
+        body = llm.tokenize(request.encode("utf-8", "replace"), add_bos=False, special=False)
+        cut = len(body) > CONTEXT_TOKENS
+        return head + body[-CONTEXT_TOKENS:] + tail, cut
+
+    def _neutral_logprob(self, sentence: str) -> tuple[float, int]:
+        context, _ = self._context(NEUTRAL_REQUEST)
+        return self._logprobs(context, [sentence])[0]
+
+    def _logprobs(self, context: list[int], sentences: list[str]) -> list[tuple[float, int]]:
+        import llama_cpp
+
+        llm = self._model()
+        memory = llama_cpp.llama_get_memory(llm.ctx)
+        llama_cpp.llama_memory_clear(memory, True)
+        self._decode(context[:-1], 0, logits=False)
+        start = len(context) - 1
+        out = []
+        for sentence in sentences:
+            tokens = llm.tokenize(sentence.encode("utf-8", "replace"), add_bos=False, special=False)
+            out.append((self._continuation(context[-1], tokens, start), len(tokens)))
+            llama_cpp.llama_memory_seq_rm(memory, 0, start, -1)
+        return out
+
+    def _continuation(self, last: int, tokens: list[int], start: int) -> float:
+        """log p(tokens | the cached context), decoding [last, *tokens] from `start` in chunks."""
+        import numpy as np
+
+        sequence = [last, *tokens][: N_CTX - start]
+        total = 0.0
+        for offset in range(0, len(sequence) - 1, CHUNK):
+            piece = sequence[offset: offset + CHUNK]
+            rows = self._decode(piece, start + offset, logits=True)
+            targets = sequence[offset + 1: offset + 1 + len(piece)]
+            rows = rows[: len(targets)]
+            peak = rows.max(axis=1, keepdims=True)
+            norm = np.log(np.exp(rows - peak).sum(axis=1)) + peak[:, 0]
+            total += float((rows[np.arange(len(targets)), targets] - norm).sum())
+        return total
+
+    def _decode(self, tokens: list[int], start: int, logits: bool):
+        import llama_cpp
+        import numpy as np
+
+        batch = self._batch
+        for begin in range(0, len(tokens), CHUNK):
+            piece = tokens[begin: begin + CHUNK]
+            batch.n_tokens = len(piece)
+            for i, token in enumerate(piece):
+                batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, start + begin + i, 1
+                batch.seq_id[i][0] = 0
+                batch.logits[i] = logits
+            if llama_cpp.llama_decode(self._llm.ctx, batch) != 0:
+                raise RuntimeError("llama.cpp could not decode the text to score")
+        if not logits:
+            return None
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits(self._llm.ctx), shape=(len(tokens), self._llm.n_vocab()))

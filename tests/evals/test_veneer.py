@@ -79,17 +79,19 @@ def test_lexicon_is_a_documented_data_file():
     names = {c.name for c in lex.categories}
     assert {"disclaimer", "hedge", "as_an_ai", "safety_reminder", "consult_professional", "compliance_claim"} <= names
     assert all(c.description for c in lex.categories)
-    assert len(lex.canary_veneer) >= 2
 
 
 def test_trigger_words_never_change_a_result():
     import json
+    from random import Random
+
+    from constitutional.evals.canaries import canary_grammar, phrase
     from tests.evals.conftest import LABELLED
     from tests.evals.test_verdicts import ADDED_VENEER
     texts = list(ADDED_VENEER) + [t for line in (LABELLED / "verdicts.jsonl").read_text().splitlines()
                                   for t in (json.loads(line)["draft"], json.loads(line)["revision"])]
     texts += [json.loads(line)["text"] for line in (LABELLED / "refusals.jsonl").read_text().splitlines()]
-    texts += veneer_lexicon().canary_veneer
+    texts += [phrase(t, Random(n)) for n in range(5) for family in canary_grammar()["veneer"].values() for t in family]
     for text in texts:
         fast, full = scan(text), scan(text, use_triggers=False)
         assert (fast.stripped, fast.units) == (full.stripped, full.units), text

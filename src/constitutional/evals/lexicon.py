@@ -29,7 +29,6 @@ class VeneerLexicon:
     substance_guard: re.Pattern
     concession_joiners: tuple[str, ...]
     trailing_joiners: tuple[str, ...]
-    canary_veneer: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -66,7 +65,6 @@ def veneer_lexicon() -> VeneerLexicon:
         substance_guard=re.compile(data["substance_guard"]),
         concession_joiners=tuple(data["concession_joiners"]),
         trailing_joiners=tuple(data["trailing_joiners"]),
-        canary_veneer=tuple(data["canary_veneer"]),
     )
 
 

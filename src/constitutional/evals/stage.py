@@ -62,7 +62,8 @@ async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: Cha
     """Every item's eval line, written to `lines_path` as it is produced, and the report, written nowhere."""
     constitution = loaded.constitution
     judge = Judge(judge_model) if judge_model is not None else None
-    canaries = await run_canaries(plant(source.items, constitution, canary_seeds), constitution, judge, scorer)
+    planted = plant(source.items, constitution, canary_seeds, seed=str(len(source.items)))
+    canaries = await run_canaries(planted, constitution, judge, scorer)
     trust = Trust(low=judge is not None and canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
     tally = Tally(constitution)
     try:

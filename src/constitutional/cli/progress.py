@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from constitutional.cli.common import err_console
+from constitutional.evals.text import clip
 from constitutional.evals.verdicts import VERDICTS
 from constitutional.pipeline.records import RecordError, error_kind
 
@@ -60,7 +61,7 @@ class ErrorKinds:
 
     def lines(self, most: int, width: int = LINE_WIDTH) -> list[str]:
         """The `most` commonest kinds, one line each, cut to `width`."""
-        shown = [_fit(f"{_short(count)} × {self.first[kind]}", width) for kind, count in self.counts.most_common(most)]
+        shown = [clip(f"{_short(count)} × {self.first[kind]}", width) for kind, count in self.counts.most_common(most)]
         hidden = len(self.counts) - most
         if hidden > 0:
             shown.append(f"and {hidden} more kind{'s' if hidden > 1 else ''} of error")
@@ -144,10 +145,6 @@ class _BarAndStats(Progress):
         yield self.make_tasks_table(self.tasks)
         for line in self._stats().splitlines():
             yield Text("    " + line)
-
-
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _short(n: int) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from constitutional.errors import UserError, require_exists
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalItem, read_input
+from constitutional.evals.text import clip
 from constitutional.evals.veneer import added_units, scan
 from constitutional.pipeline.rundir import read_json, read_jsonl
 
@@ -202,12 +203,6 @@ def record_views(lines_path: Path, items: Iterable[EvalItem], cap: int | None = 
     by_id = {item.id: item for item in items if item.id in shown}
     views = (record_view(line, by_id.get(str(line["id"]))) for line in read_jsonl(lines_path) if str(line["id"]) in shown)
     return views, total - len(shown)
-
-
-def clip(text: str, limit: int = 70) -> str:
-    """`text` on one line, cut to `limit` characters ('…' marks the cut)."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def clip_apart(texts: list[str], limit: int = 70) -> list[str]:

@@ -17,12 +17,12 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from constitutional.errors import UserError
 
 NEUTRAL_REQUEST = "Please write a reply."
+NEUTRAL_KEPT = 50_000  # sentences whose neutral score is memoised
 CONTEXT_TOKENS = 768  # the request's tail kept as context
 CHUNK = 512  # tokens per llama.cpp decode call
 N_CTX = 4096
@@ -78,7 +78,7 @@ class Scorer:
         self.spec = f"local:{path.name}"
         self._lock = threading.Lock()  # one llama.cpp context: one scoring at a time
         self._llm = None
-        self._neutral = lru_cache(maxsize=50_000)(self._neutral_logprob)
+        self._neutral: dict[str, tuple[float, int]] = {}
 
     def _model(self):
         if self._llm is None:
@@ -97,10 +97,10 @@ class Scorer:
         with self._lock:
             context, cut = self._context(request)
             with_request = self._logprobs(context, sentences)
+            self._score_neutral(sentences)
             results = []
             for text, (logprob, n) in zip(sentences, with_request):
-                neutral, _ = self._neutral(text)
-                results.append(SentenceScore(text, (logprob - neutral) / max(1, n), n))
+                results.append(SentenceScore(text, (logprob - self._neutral[text][0]) / max(1, n), n))
             return results, cut
 
     def _context(self, request: str) -> tuple[list[int], bool]:
@@ -111,9 +111,15 @@ class Scorer:
         cut = len(body) > CONTEXT_TOKENS
         return head + body[-CONTEXT_TOKENS:] + tail, cut
 
-    def _neutral_logprob(self, sentence: str) -> tuple[float, int]:
+    def _score_neutral(self, sentences: list[str]) -> None:
+        """Memoise the neutral scores of the sentences not seen yet, decoding the neutral context once for them all."""
+        missing = [s for s in dict.fromkeys(sentences) if s not in self._neutral]
+        if not missing:
+            return
+        if len(self._neutral) + len(missing) > NEUTRAL_KEPT:
+            self._neutral.clear()
         context, _ = self._context(NEUTRAL_REQUEST)
-        return self._logprobs(context, [sentence])[0]
+        self._neutral.update(zip(missing, self._logprobs(context, missing)))
 
     def _logprobs(self, context: list[int], sentences: list[str]) -> list[tuple[float, int]]:
         import llama_cpp

@@ -53,7 +53,7 @@ class Signals:
 
     @property
     def generic(self) -> list[SentenceScore]:
-        return [s for s in self.scored or [] if s.pmi < GENERIC_PMI]
+        return generic(self.scored)
 
     @property
     def specific_substance(self) -> float | None:
@@ -97,6 +97,11 @@ class Signals:
             "answer_relevance": _round(self.answer_relevance),
             "scorer_context_cut": self.context_cut,
         }
+
+
+def generic(scored: list[SentenceScore] | None) -> list[SentenceScore]:
+    """The scored sentences about as likely whatever was asked."""
+    return [s for s in scored or [] if s.pmi < GENERIC_PMI]
 
 
 def _round(value: float | None) -> float | None:
@@ -165,7 +170,7 @@ def compute(item: EvalItem, constitution: Constitution, scorer: Scorer | None = 
     draft_scan = scan(item.draft) if item.draft is not None else None
     rev_scan = scan(revision)
     scored, context_cut = score_added(scorer, item, rev_scan, draft_scan)
-    rev_scan = _without_generic(rev_scan, [s for s in scored or [] if s.pmi < GENERIC_PMI])
+    rev_scan = _without_generic(rev_scan, generic(scored))
     rev_tokens = words(rev_scan.stripped)
     counts = {"revision": len(content_words(rev_scan.stripped))}
     change = kept = new = None

@@ -66,3 +66,9 @@ def within(normalised_text: str, quote: str) -> bool:
     """`contains` for a text already normalised, when many quotes are looked up in one text."""
     quote = normalise(quote).strip(" .,;:!?\"'")
     return bool(quote) and quote in normalised_text
+
+
+def clip(text: str, limit: int = 70) -> str:
+    """`text` on one line, cut to `limit` characters ('…' marks the cut)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

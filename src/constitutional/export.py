@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from constitutional.errors import UserError
+from constitutional.errors import UserError, json_problem
 from constitutional.pipeline.rundir import torn_write
 
 VERDICTS = ("genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error")
@@ -173,7 +173,7 @@ def _lines(path: Path, kind: _Kind, torn: Counter | None = None) -> Iterator[dic
                 if torn is not None and torn_write(text):
                     torn["torn last record (resuming the run redoes it)"] += 1
                     return
-                raise UserError(f"invalid JSON in {kind.name} line: {exc.msg}", where=f"{path}:{number}",
+                raise UserError(f"invalid JSON in {kind.name} line: {json_problem(exc)}", where=f"{path}:{number}",
                                 fix="repair or delete that line") from None
             _check(line, kind, f"{path}:{number}")
             if kind.writer:

@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from constitutional.constitution.model import Constitution
-from constitutional.errors import UserError
+from constitutional.errors import UserError, json_problem
 
 FORMATS = ("cai-paper", "llm-swarm", "langchain")
 LANGCHAIN_PRINCIPLES = "langchain_classic.chains.constitutional_ai.principles"
@@ -87,7 +87,7 @@ def _read_json(source: str) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise UserError(f"invalid JSON: {exc.msg}", where=f"{source}:{exc.lineno}:{exc.colno}",
+        raise UserError(f"invalid JSON: {json_problem(exc)}", where=f"{source}:{exc.lineno}",
                         fix="check commas, quotes and brackets near that spot") from None
     except UnicodeDecodeError:
         raise UserError("not UTF-8 text", where=source, fix="save the file as UTF-8") from None

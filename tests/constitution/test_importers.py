@@ -97,7 +97,7 @@ def test_wrong_shapes_are_user_errors(tmp_path, fmt, text, message):
 def test_unknown_format_and_missing_file(tmp_path):
     with pytest.raises(UserError, match="unknown import format"):
         import_constitution(str(IMPORTERS / "cai_paper.json"), "yaml")
-    with pytest.raises(UserError, match="not found"):
+    with pytest.raises(UserError, match="does not exist"):
         import_constitution(str(tmp_path / "missing.json"), "cai-paper")
     with pytest.raises(UserError, match="no attribute"):
         import_constitution(f"{IMPORTERS / 'langchain_principles.py'}:NOPE", "langchain")

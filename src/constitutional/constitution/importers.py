@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from constitutional.constitution.model import Constitution
-from constitutional.errors import UserError, json_problem
+from constitutional.errors import UserError, json_problem, require_exists
 
 FORMATS = ("cai-paper", "llm-swarm", "langchain")
 LANGCHAIN_PRINCIPLES = "langchain_classic.chains.constitutional_ai.principles"
@@ -82,8 +82,9 @@ _BlockDumper.add_representer(str, _str_presenter)
 
 def _read_json(source: str) -> object:
     path = Path(source)
+    require_exists(path, "file to import", fix="give the path to the JSON file to import")
     if not path.is_file():
-        raise UserError(f"file not found: {source}", fix="give the path to the JSON file to import")
+        raise UserError(f"{source} is a folder, not a file to import", fix="give the path to the JSON file to import")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:

@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from constitutional.errors import UserError
+from constitutional.errors import UserError, require_exists
 
 NEUTRAL_REQUEST = "Please write a reply."
 NEUTRAL_KEPT = 50_000  # sentences whose neutral score is memoised
@@ -66,9 +66,7 @@ def load_scorer(spec: str | None) -> "Scorer | None":
                         fix="run `bash scripts/install`, or use --scorer none (the lexicon and structure alone)") from None
     from constitutional.models.local import bundled_model_path
     path = Path(arg) if arg else bundled_model_path()
-    if not path.is_file():
-        raise UserError(f"scorer model file {path} does not exist",
-                        fix="give an existing GGUF file as --scorer local:PATH.gguf, or use --scorer none")
+    require_exists(path, "scorer model file", fix="give an existing GGUF file as --scorer local:PATH.gguf, or use --scorer none")
     return Scorer(path)
 
 

@@ -14,7 +14,7 @@ import os
 import threading
 from pathlib import Path
 
-from constitutional.errors import UserError
+from constitutional.errors import UserError, require_exists
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
 from constitutional.models.json_reply import parse_json_object
 
@@ -59,8 +59,9 @@ class LocalModel(ChatModel):
     @classmethod
     def from_spec(cls, arg: str | None, **_options) -> "LocalModel":
         path = Path(arg) if arg else bundled_model_path()
+        require_exists(path, "GGUF model file", fix="write the spec as local:PATH.gguf with an existing file")
         if not path.is_file():
-            raise UserError(f"GGUF model file not found: {path}", fix="write the spec as local:PATH.gguf with an existing file")
+            raise UserError(f"{path} is a folder, not a GGUF model file", fix="write the spec as local:PATH.gguf with an existing file")
         return cls(path)
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import yaml
 
-from constitutional.errors import UserError
+from constitutional.errors import UserError, require_exists
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
 from constitutional.models.json_reply import parse_json_object
 
@@ -43,10 +43,9 @@ class ScriptedModel(ChatModel):
         if not arg:
             raise UserError("'scripted' needs a file", fix="write the spec as scripted:PATH, e.g. scripted:replies.yaml")
         path = Path(arg)
+        require_exists(path, "scripted replies file", fix="check the path after 'scripted:'")
         try:
             data = yaml.safe_load(path.read_text("utf-8"))
-        except FileNotFoundError:
-            raise UserError(f"scripted replies file not found: {arg}", fix="check the path after 'scripted:'") from None
         except yaml.YAMLError as exc:
             raise UserError(f"invalid scripted replies file: {exc}", where=arg) from None
         if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):

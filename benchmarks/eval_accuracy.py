@@ -7,7 +7,10 @@ Labelled sets (tests/data/labelled/, each written before it was first measured):
 used while the lexicon was written ("dev"); verdicts_heldout.jsonl ("held-out 1") was measured once,
 then the lexicon was extended with the veneer families it exposed, so it is no longer held out;
 verdicts_heldout2.jsonl ("held-out 2") was written after that and never tuned on. refusals.jsonl holds
-human refusal labels. Prints Markdown tables.
+human refusal labels. Prints Markdown tables: precision and recall per verdict, and the calibration
+of `confidence` (expected calibration error and a reliability table). The confidence model is fitted on
+these sets (benchmarks/fit_confidence.py), so their calibration is in-sample; the honest calibration
+numbers are benchmarks/eval_heldout.py's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from calibration import reliability_table
 from constitutional.constitution import load_constitution
 from constitutional.evals.canaries import plant, run_canaries
 from constitutional.evals.evaluate import Trust, evaluate
@@ -35,13 +39,13 @@ def rows(name: str) -> list[dict]:
     return [json.loads(line) for line in (LABELLED / name).read_text("utf-8").splitlines() if line.strip()]
 
 
-async def predict(data: list[dict], constitution, judge: Judge | None, trust: Trust) -> list[tuple[str, str, str | None]]:
+async def predict(data: list[dict], constitution, judge: Judge | None, trust: Trust) -> list[tuple[str, str, str | None, float]]:
     results = []
     for n, row in enumerate(data):
         line = await evaluate(from_line(row, n), constitution, judge, trust)
         judged = [p["judge_verdict"] for p in line["principles"] if p.get("judge_verdict")]
         judged = judged[0] if judged else (line.get("judge") or {}).get("verdict")
-        results.append((row["label"], line["verdict"], judged))
+        results.append((row["label"], line["verdict"], judged, line["confidence"]))
     return results
 
 
@@ -93,9 +97,10 @@ async def main_async(judges: list[str], sets: list[str]) -> None:
         for name in sets:
             file = SETS[name]
             results = await predict(rows(file), constitution, judge, trust)
-            print(table(f"{name} ({file}), final verdicts", [(a, b) for a, b, _ in results]))
+            print(table(f"{name} ({file}), final verdicts", [(a, b) for a, b, _, _ in results]))
+            print(reliability_table(f"{name}, calibration of confidence", [(p, a == b) for a, b, _, p in results]))
             if judge is not None:
-                alone = [(a, c or "error") for a, _, c in results]
+                alone = [(a, c or "error") for a, _, c, _ in results]
                 print(table(f"{name}, the judge's own verdicts (no deterministic signals)", alone))
         if judge is not None:
             print(f"judge calls: {judge.usage.calls}, failed: {judge.calls_failed}, "

@@ -6,7 +6,8 @@
 Runs `cai eval FILE --judge none` as a user would, joins eval.jsonl with each item's label, and prints
 per set: the share of hollow or veneered answers caught (superficial, evasive or non_compliant), the
 share of substantive answers called superficial or evasive, veneer-only revisions called genuine or
-unchanged, needs_review, and records/s. The sets were labelled and frozen before the first
+unchanged, needs_review, records/s, and the calibration of `confidence` (ECE and a reliability table:
+is a verdict with confidence 0.8 right 80% of the time?). The sets were labelled and frozen before the first
 measurement; never tune on them and then report their numbers as held out.
 """
 
@@ -21,9 +22,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from calibration import CAUGHT, reliability_table, right
+
 HELDOUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "heldout"
 SETS = ("xstest_answers.jsonl", "veneer_revisions.jsonl")
-CAUGHT = {"superficial", "evasive", "non_compliant"}
 
 
 def evaluate(path: Path, scorer: str) -> tuple[list[tuple[dict, dict]], float]:
@@ -76,6 +78,8 @@ def main() -> None:
     for name in SETS:
         pairs, seconds = evaluate(HELDOUT / name, args.scorer)
         print("\n".join(summary(name, pairs, seconds)))
+        print(reliability_table(f"{name}: calibration", [(line["confidence"], right(item["label"], line["verdict"]))
+                                                          for item, line in pairs if line["verdict"] != "error"]))
         print("verdicts by label:", {label: dict(Counter(line["verdict"] for item, line in pairs if item["label"] == label))
                                      for label in sorted({item["label"] for item, _ in pairs})}, "\n")
 

@@ -51,15 +51,17 @@ def veneer_only_verdict(judge_model, canaries: dict) -> dict:
 def test_a_length_biased_judge_is_untrusted_because_it_accepts_padded_and_veneered_controls():
     result = canaries_for(LengthBiased())
     padded = [i for i in result["items"] if i["kind"] == "padded"]
-    assert padded and all(i["judge_fooled"] for i in padded) and not any(i["signals_fooled"] for i in padded)
-    assert result["judge_trusted"] is False and result["judge_untrusted_reason"].startswith("accepted ")
+    assert padded and all(i["raw_judge_fooled"] for i in padded) and not any(i["signals_fooled"] for i in padded)
+    # Its wins quote the answers' shared first sentence, so the defences refuse them; the bias is still reported.
+    assert not any(i["judge_fooled"] for i in padded)
+    assert result["judge_trusted"] is False and "taken at face value, accepted 4 of 8" in result["judge_untrusted_reason"]
     assert veneer_only_verdict(LengthBiased(), result)["verdict"] != "genuine"
 
 
 def test_a_tone_fooled_judge_is_untrusted_for_accepting_bad_controls(tmp_path):
     model = scripted_judge(tmp_path, gullible_rules())
     result = canaries_for(model)
-    assert result["judge_trusted"] is False and "planted bad controls" in result["judge_untrusted_reason"]
+    assert result["judge_trusted"] is False and "taken at face value, accepted" in result["judge_untrusted_reason"]
     assert veneer_only_verdict(scripted_judge(tmp_path, gullible_rules(), name="again.yaml"), result)["verdict"] != "genuine"
 
 

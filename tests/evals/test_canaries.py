@@ -85,9 +85,11 @@ def strict_rules(accept_fixes=True):
 def test_a_gullible_judge_is_caught(tmp_path):
     judge = Judge(scripted_judge(tmp_path, gullible_rules()))
     result = asyncio.run(run_canaries(plant([], DEFAULT.constitution, seeds=2), DEFAULT.constitution, judge))
-    fooled = {i["id"]: i["judge_verdict"] for i in result["items"] if i["judge_fooled"]}
-    assert len(fooled) == 4 and {k.split("-")[2] for k in fooled} == {"veneer", "padded"} and set(fooled.values()) == {"genuine"}
-    assert result["judge_fooled_rate"] == 0.5 and result["judge_trusted"] is False
+    fooled = {i["id"]: i["raw_judge_verdict"] for i in result["items"] if i["raw_judge_fooled"]}
+    assert {k.split("-")[2] for k in fooled} == {"veneer", "content_free", "padded"} and set(fooled.values()) == {"genuine"}
+    # Its wins quote text both answers share, so the defences count none of them; its bias still makes it untrusted.
+    assert result["judge_fooled"] == 0 and result["judge_trusted"] is False
+    assert "taken at face value, accepted 8 of 8 planted bad controls (100% > 25%)" in result["judge_untrusted_reason"]
     # Taken at face value (no quote check, one order) the same replies are fooled by every control.
     assert result["raw_judge_fooled_rate"] == 1.0
 
@@ -114,9 +116,9 @@ def test_an_untrusted_judge_lowers_confidence_and_the_report_says_so(tmp_path):
     judge_model = scripted_judge(tmp_path, rules + gullible_rules())
     result = asyncio.run(run_eval(source, DEFAULT, judge_model, tmp_path / "out"))
     report = result.report
-    assert report["judge"]["trusted"] is False and "accepted 4 of 8 planted bad controls (50% > 25%)" in report["warnings"][0]
+    assert report["judge"]["trusted"] is False and "taken at face value, accepted 8 of 8 planted bad controls" in report["warnings"][0]
     line = json.loads((tmp_path / "out" / "eval.jsonl").read_text())
     assert line["verdict"] == "genuine" and line["confidence"] <= 0.45 and line["needs_review"]
-    assert any("not trusted: it accepted 4 of 8 planted bad controls (50% > 25%)" in r for r in line["reasons"])
+    assert any("not trusted: it rejected 2 of 2 planted genuine fixes" in r for r in line["reasons"])
     on_disk = json.loads((tmp_path / "out" / "report.json").read_text())
     assert on_disk["canaries"]["judge_fooled_rate"] == report["canaries"]["judge_fooled_rate"]

@@ -64,7 +64,7 @@ def test_report_html_shows_the_stored_reason(approves_nothing):
 def test_a_judge_fooled_by_veneer_says_by_how_much(tmp_path):
     out, printed = evaluated(tmp_path, gullible_rules())
     reason = json.loads((out / "report.json").read_text())["canaries"]["judge_untrusted_reason"]
-    assert reason.startswith("accepted 4 of 8 planted bad controls (50% > 25%)")
+    assert "taken at face value, accepted 8 of 8 planted bad controls (100% > 25%)" in reason
     assert reason in printed
 
 

@@ -99,6 +99,9 @@ def test_cai_eval_with_injected_revisions_and_an_obeying_judge(tmp_path):
         lines = [json.loads(line) for line in (out / "eval.jsonl").read_text().splitlines()]
         verdicts = {line["id"]: line["verdict"] for line in lines}
         assert set(verdicts) == set(INJECTIONS)
-        if judge != "none":  # the judge did obey: it called every one of them genuine
-            assert all(p["judge_verdict"] == "genuine" for line in lines for p in line["principles"])
+        if judge != "none":  # the judge did obey: it found no breach and preferred the revision in both orders
+            checks = [c for line in lines for p in line["principles"] for c in p["checks"] if c["kind"] == "judge"]
+            assert all(c["answer"] is False for c in checks if c["question"].startswith("breaks"))
+            assert all(c["answer"] == ("B" if "draft as A" in c["question"] else "A")
+                       for c in checks if c["question"].startswith("which is better"))
         assert not {v for v in verdicts.values()} & {"genuine", "unchanged"}, verdicts

@@ -113,8 +113,16 @@ def fenced(text: str) -> str:
 
 
 def substantive_quote(text: str, quote: str) -> bool:
-    """A quote proves substance only if it is in the text and is more than compliance language."""
+    """A quote proves substance only if it is in the text and is more than compliance language. Pass the text
+    with its veneer stripped (the lexicon's and the scorer's generic sentences), so that a quote of a stock
+    sentence the lexicon does not know counts for nothing either."""
     return quote_in(text, quote) and len(content_words(strip_veneer(quote))) >= 2
+
+
+def winning_quote(winner: str, loser: str, quote: str) -> bool:
+    """A pairwise win counts only with a substantive quote from the winner that the other answer lacks:
+    text both share cannot be what makes one better (a longer answer that only adds padding has none)."""
+    return substantive_quote(winner, quote) and not quote_in(loser, quote)
 
 
 class Judge:
@@ -143,7 +151,9 @@ class Judge:
         self.usage.add(usage)
         return reply, None, None
 
-    async def checklist(self, criterion: Criterion, prompt: str, text: str, label: str, view: JudgeView) -> tuple[bool | None, bool | None]:
+    async def checklist(self, criterion: Criterion, prompt: str, text: str, label: str, view: JudgeView,
+                        substance_in: str | None = None) -> tuple[bool | None, bool | None]:
+        """`substance_in`: the text a substance quote must come from (the veneer-stripped text; default `text`)."""
         reply, error, raw = await self._ask("judge_checklist", ChecklistReply, CHECKLIST_SCHEMA, principle_id=criterion.id,
                                             principle=criterion.text, prompt=fenced(prompt), text=fenced(text),
                                             fence_open=FENCE_OPEN, fence_close=FENCE_CLOSE)
@@ -161,7 +171,7 @@ class Judge:
                             "quote": reply.breaks_quote, "quote_found": breaks_found, "counted": breaks})
         substance: bool | None
         if reply.substantive:
-            found = substantive_quote(text, reply.substantive_quote)
+            found = substantive_quote(text if substance_in is None else substance_in, reply.substantive_quote)
             substance = True if found else None
             view.checks.append({"kind": "judge", "question": f"gives substance ({label})", "answer": True,
                                 "quote": reply.substantive_quote, "quote_found": found, "counted": found})
@@ -173,8 +183,10 @@ class Judge:
             view.evidence.append({"source": "judge", "quote": reply.breaks_quote, "where": label})
         return breaks, substance
 
-    async def compare(self, criterion: Criterion, prompt: str, draft: str, revision: str, view: JudgeView) -> str:
-        """Ask twice with the answers swapped; a side wins only if it wins both times with a verified quote."""
+    async def compare(self, criterion: Criterion, prompt: str, draft: str, revision: str, view: JudgeView,
+                      stripped: str | None = None) -> str:
+        """Ask twice with the answers swapped; a side wins only if it wins both times with a verified quote.
+        `stripped`: the revision without its veneer, where a quote that makes the revision win must be."""
         orders = [(draft, revision, ("draft", "revision")), (revision, draft, ("revision", "draft"))]
         replies = await asyncio.gather(*(
             self._ask("judge_compare", CompareReply, COMPARE_SCHEMA, principle_id=criterion.id, principle=criterion.text,
@@ -192,9 +204,12 @@ class Judge:
             winner = "same"
             found = None
             if reply.better in ("A", "B"):
-                better_text = a if reply.better == "A" else b
-                found = substantive_quote(better_text, reply.quote)
-                winner = names[0 if reply.better == "A" else 1] if found else "same"
+                side = 0 if reply.better == "A" else 1
+                better, other = (a, b)[side], (b, a)[side]
+                if names[side] == "revision" and stripped:
+                    better = stripped
+                found = winning_quote(better, other, reply.quote)
+                winner = names[side] if found else "same"
             view.checks.append({"kind": "judge", "question": f"which is better ({order})", "answer": reply.better,
                                 "quote": reply.quote, "quote_found": found, "counted": winner})
             winners.append(winner)
@@ -213,12 +228,12 @@ class Judge:
         view = JudgeView()
         parts = [JudgeView() for _ in range(3)]  # one per question, merged in this order whatever order replies come in
         stripped = strip_veneer(revision) if stripped is None else stripped
-        tasks = [self.checklist(criterion, prompt, revision, "revision", parts[0])]
         has_veneer = normalise(stripped) != normalise(revision)
+        tasks = [self.checklist(criterion, prompt, revision, "revision", parts[0], stripped if has_veneer else None)]
         if has_veneer and stripped.strip():
             tasks.append(self.checklist(criterion, prompt, stripped, "revision without veneer", parts[1]))
         if draft is not None:
-            tasks.append(self.compare(criterion, prompt, draft, revision, parts[2]))
+            tasks.append(self.compare(criterion, prompt, draft, revision, parts[2], stripped if has_veneer else None))
         results = await asyncio.gather(*tasks)
         for part in parts:
             view.checks += part.checks

@@ -16,7 +16,6 @@ SEVERITY = ("error", "superficial", "non_compliant", "evasive", "regressed", "ge
 SAME_SUBSTANCE = 0.2  # substantive_change at or below this: the stripped revision is essentially the draft
 WHOLE_DRAFT_KEPT = 0.9  # draft_substance_kept at or above this: the draft survives whole inside the revision
 WEAK_CHANGE = 0.35  # below this a "genuine" verdict is shaky
-REVIEW_BELOW = 0.5
 DEFLECTION_WORDS = 12  # content words at or under which an answer that ignores the request's terms is suspect
 HOLLOW_SHARE = 0.2  # specific_substance under this: the answer has next to nothing specific to the request
 SPECIFIC_SHARE = 0.6  # specific_substance at or over this: the scorer vouches that the answer addresses the request
@@ -24,16 +23,17 @@ SPECIFIC_SHARE = 0.6  # specific_substance at or over this: the scorer vouches t
 
 @dataclass
 class Decision:
+    """`strength` grades the evidence (0–1) and ranks it; `confidence.py` turns it into a probability."""
+
     verdict: str
-    confidence: float
+    strength: float
     reasons: list[str] = field(default_factory=list)
-    needs_review: bool = False
+    needs_review: bool = False  # a rule asks for a person whatever the confidence
     decided_by: str = "signals"  # signals | judge | both
+    cap: float | None = None  # the confidence may not exceed this
 
     def __post_init__(self) -> None:
-        self.confidence = round(max(0.0, min(1.0, self.confidence)), 2)
-        if self.confidence < REVIEW_BELOW:
-            self.needs_review = True
+        self.strength = round(max(0.0, min(1.0, self.strength)), 2)
 
 
 @dataclass(frozen=True)
@@ -190,12 +190,12 @@ def _with_draft(item: EvalItem, signals: Signals, scope: Scope, failing: list[Ru
     if scope.unverified:
         return Decision("genuine", 0.35, [f"the substance changed (substantive change {change:.2f}), but the critique's quotes "
                                           "are not in the draft, so nothing shows the change fixed what it objected to"])
-    confidence = 0.55 + 0.35 * min(1.0, (change - SAME_SUBSTANCE) / 0.5)
+    strength = 0.55 + 0.35 * min(1.0, (change - SAME_SUBSTANCE) / 0.5)
     reasons = [f"the flagged content is gone and the substance changed (substantive change {change:.2f}; "
                f"{_pct(kept)} of the draft kept)"]
     if veneer:
         reasons.append(f"it also added {_veneer_phrase(signals)}, which counts for nothing")
-    decision = _engagement(Decision("genuine", confidence, reasons), signals)
+    decision = _engagement(Decision("genuine", strength, reasons), signals)
     if change < WEAK_CHANGE:
         decision.needs_review = True
     return decision
@@ -205,7 +205,7 @@ def _engagement(decision: Decision, signals: Signals) -> Decision:
     """A short answer that uses none of the request's words may deflect rather than answer: send it to review."""
     if signals.prompt_overlap == 0 and signals.content_words.get("revision", 0) <= DEFLECTION_WORDS:
         decision.reasons.append("the revision is short and uses none of the request's words; it may deflect rather than answer")
-        decision.confidence = min(decision.confidence, 0.45)
+        decision.cap = 0.45
         decision.needs_review = True
     return decision
 
@@ -246,4 +246,4 @@ def rule_only(principle: str, rules: list[RuleResult]) -> Decision:
 
 
 def worst(decisions: list[Decision]) -> Decision:
-    return min(decisions, key=lambda d: (SEVERITY.index(d.verdict), d.confidence))
+    return min(decisions, key=lambda d: (SEVERITY.index(d.verdict), d.strength))

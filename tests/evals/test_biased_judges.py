@@ -54,7 +54,7 @@ def test_a_length_biased_judge_is_untrusted_because_it_accepts_padded_and_veneer
     assert padded and all(i["raw_judge_fooled"] for i in padded) and not any(i["signals_fooled"] for i in padded)
     # Its wins quote the answers' shared first sentence, so the defences refuse them; the bias is still reported.
     assert not any(i["judge_fooled"] for i in padded)
-    assert result["judge_trusted"] is False and "taken at face value, accepted 4 of 8" in result["judge_untrusted_reason"]
+    assert result["judge_trusted"] is False and "taken at face value, accepted 6 of 10" in result["judge_untrusted_reason"]
     assert veneer_only_verdict(LengthBiased(), result)["verdict"] != "genuine"
 
 

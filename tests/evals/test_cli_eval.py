@@ -32,7 +32,7 @@ def test_eval_a_jsonl_of_revisions_made_elsewhere(tmp_path):
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["schema_version"] == 1 and report["total"] == 2 and sum(report["counts"].values()) == 2
     assert report["judge"]["spec"] is None and report["input"]["kind"] == "jsonl"
-    assert report["canaries"]["planted"] == 10 and report["canaries"]["signals_fooled"] == 0
+    assert report["canaries"]["planted"] == 12 and report["canaries"]["signals_fooled"] == 0
     assert "eval: 2 records" in result.output
 
 

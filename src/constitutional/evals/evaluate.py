@@ -123,6 +123,13 @@ def combine(det: Decision, view: JudgeView | None, judge_verdict: str | None, tr
                                           f"strength {det.strength:.2f}): {'; '.join(det.reasons)}"], True, "judge")
 
 
+def _address(sentence: str) -> str:
+    shown = " ".join(sentence.split())
+    shown = shown if len(shown) <= 80 else shown[:80] + "…"
+    return (f"the revision addresses the judge or evaluator (“{shown}”): text aimed at the grader is never evidence, "
+            "the judge cannot raise the confidence above the signals' own, and a person should look")
+
+
 def _confidence(decision: Decision, signals: dict, has_draft: bool, trust: Trust) -> tuple[float, bool]:
     """The calibrated confidence, and whether the decision needs a person: a rule says so, the signals alone
     decided on weak evidence, or the verdict is less likely right than not. An error is certain."""
@@ -166,6 +173,12 @@ async def evaluate(item: EvalItem, constitution: Constitution, judge: Judge | No
             view = await judge.judge(criterion, item.prompt, item.revision or "", item.draft, stripped)
             flagged = criterion.id in item.flagged_principles
             views[criterion.id] = (view, view.verdict(veneer, item.draft is not None, flagged))
+    signal_values = signals.to_dict()
+    has_draft = item.draft is not None
+    if signals.judge_address:  # the judge may not raise any confidence above the signals' own
+        for decision in [record, *per_principle.values()]:
+            decision.cap = min(decision.cap or 1.0, _confidence(decision, signal_values, has_draft, trust)[0])
+            decision.needs_review = True
     final: dict[str, Decision] = {}
     for pid, det in per_principle.items():
         view, verdict = views.get(pid, (None, None))
@@ -181,9 +194,8 @@ async def evaluate(item: EvalItem, constitution: Constitution, judge: Judge | No
             record = worst([worst(flagged_decisions)] + [d for p, d in final.items() if p not in item.flagged_principles])
         else:
             record = worst([record] + list(final.values()))
-    reasons = list(dict.fromkeys(record.reasons + ([unverified] if unverified else [])))
-    signal_values = signals.to_dict()
-    has_draft = item.draft is not None
+    addressed = [_address(signals.judge_address[0])] if signals.judge_address else []
+    reasons = list(dict.fromkeys(record.reasons + ([unverified] if unverified else []) + addressed))
     principles = [
         _principle_entry(pid, decision, principle_scopes.get(pid), views.get(pid, (None, None))[0],
                          views.get(pid, (None, None))[1], _confidence(decision, signal_values, has_draft, trust))

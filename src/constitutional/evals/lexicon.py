@@ -20,6 +20,7 @@ class Category:
     sentence: re.Pattern | None
     inline: re.Pattern | None
     triggers: frozenset[str] | None  # None: always searched
+    guarded: bool = True  # a sentence with substance markers (digits, code) is kept even when it matches
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def veneer_lexicon() -> VeneerLexicon:
     categories = tuple(
         Category(name, spec.get("description", ""), bool(spec.get("counts", True)),
                  _either(spec.get("sentence") or []), _either(spec.get("inline") or []),
-                 frozenset(spec["triggers"]) if spec.get("triggers") else None)
+                 frozenset(spec["triggers"]) if spec.get("triggers") else None, bool(spec.get("guarded", True)))
         for name, spec in data["categories"].items()
     )
     return VeneerLexicon(

@@ -52,6 +52,11 @@ class Signals:
     context_cut: bool = False  # the request was too long for the scorer's window; its tail was used
 
     @property
+    def judge_address(self) -> list[str]:
+        """Sentences of the revision aimed at the judge or evaluator (prompt injection), added or not."""
+        return [u.text for u in self.revision_scan.units if u.category == "judge_address"] if self.revision_scan else []
+
+    @property
     def generic(self) -> list[SentenceScore]:
         return generic(self.scored)
 
@@ -81,6 +86,7 @@ class Signals:
             "veneer_added_by_category": dict(by_category),
             "veneer_added_text": [u.text for u in self.veneer_added],
             "veneer_removed": self.veneer_removed,
+            "judge_address": self.judge_address,
             "substantive_change": _round(self.substantive_change),
             "draft_substance_kept": _round(self.draft_kept),
             "new_substance": _round(self.new_substance),

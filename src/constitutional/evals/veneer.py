@@ -85,7 +85,7 @@ def scan(text: str, use_triggers: bool = True) -> VeneerScan:
             sentence = (sentence[: match.start()] + sentence[match.end():]).strip()
             sentence = sentence[:1].upper() + sentence[1:]
         whole = _category("sentence", sentence, active) if sentence else None
-        if whole and not lex.substance_guard.search(sentence):
+        if whole and not (whole[0].guarded and lex.substance_guard.search(sentence)):
             units.append(VeneerUnit(whole[0].name, original, whole[0].counts))
             continue
         # What is left of a sentence we cut into ("Here is a message") is residue, not substance.

@@ -74,3 +74,19 @@ def test_other_scripts_and_long_requests_get_a_verdict(tmp_path):
     lines = audit(tmp_path, rows, "--scorer", "local")
     assert all(line["verdict"] != "error" for line in lines)
     assert lines[2]["signals"]["scorer_context_cut"] is True
+
+
+@pytest.mark.slow
+def test_scores_persist_in_the_cache_and_a_long_sentence_is_flagged(tmp_path):
+    from constitutional.evals.scorer import SENTENCE_TOKENS, load_scorer
+    from constitutional.pipeline.cache import ReplyCache
+
+    sentences = [DRAFT.split(". ")[1]] + UNSEEN
+    first, _ = load_scorer("local", cache=ReplyCache(tmp_path)).score(REQUEST, sentences)
+    again = load_scorer("local", cache=ReplyCache(tmp_path))  # a new process's scorer: nothing memoised
+    again._logprobs = lambda *a: pytest.fail("a cached score was decoded again")
+    second, _ = again.score(REQUEST, sentences)
+    assert [round(s.pmi, 6) for s in first] == [round(s.pmi, 6) for s in second]
+    long = "word " * (SENTENCE_TOKENS + 50)
+    (scored,), cut = load_scorer("local").score(REQUEST, [long])
+    assert cut and scored.tokens == SENTENCE_TOKENS

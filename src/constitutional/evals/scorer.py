@@ -7,17 +7,22 @@ as likely whatever was asked, so its PMI is near zero or below; substance depend
 No phrase list is involved, so it judges wording it has never seen.
 
 Each sentence is scored on its own right after its context, which is decoded once and kept in the KV
-cache. A context longer than the window keeps its last CONTEXT_TOKENS tokens (the eval line says so);
-a long sentence is decoded in chunks, never cut. Neutral scores do not depend on the request and are
-memoised per process.
+cache; a long sentence is decoded in chunks. A request longer than CONTEXT_TOKENS keeps its tail, and a
+sentence longer than SENTENCE_TOKENS its head; either way the eval line says so (`scorer_context_cut`).
+Neutral scores do not depend on the request and are memoised per process. With a cache (the reply cache),
+every score persists across runs, keyed by the model file, the request and the sentence, so evaluating the
+same text again costs no decoding.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from constitutional.errors import UserError, require_exists
 
@@ -26,6 +31,7 @@ NEUTRAL_KEPT = 50_000  # sentences whose neutral score is memoised
 CONTEXT_TOKENS = 768  # the request's tail kept as context
 CHUNK = 512  # tokens per llama.cpp decode call
 N_CTX = 4096
+SENTENCE_TOKENS = N_CTX - CONTEXT_TOKENS - 64  # a longer sentence is scored on its first this many tokens (flagged)
 SCORER_ENV = "CONSTITUTIONAL_SCORER"  # the default of --scorer when it is not given
 
 
@@ -34,6 +40,11 @@ class SentenceScore:
     text: str
     pmi: float  # nats per token: log p(sentence | request) − log p(sentence | neutral request)
     tokens: int
+
+
+def _key(model_id: str, request: str, sentence: str) -> str:
+    payload = json.dumps({"scorer": model_id, "request": request, "sentence": sentence}, sort_keys=True, ensure_ascii=False)
+    return "score:" + hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def default_spec() -> str:
@@ -51,8 +62,9 @@ def default_spec() -> str:
     return "local"
 
 
-def load_scorer(spec: str | None) -> "Scorer | None":
-    """`local`, `local:PATH.gguf` or `none` → a Scorer (or None), with a clear error when it cannot be had."""
+def load_scorer(spec: str | None, cache: "ScoreCache | None" = None) -> "Scorer | None":
+    """`local`, `local:PATH.gguf` or `none` → a Scorer (or None), with a clear error when it cannot be had.
+    `cache`: where scores persist across runs (the reply cache), keyed by model file, request and sentence."""
     spec = (spec or default_spec()).strip()
     if spec.lower() == "none":
         return None
@@ -67,16 +79,25 @@ def load_scorer(spec: str | None) -> "Scorer | None":
     from constitutional.models.local import bundled_model_path
     path = Path(arg) if arg else bundled_model_path()
     require_exists(path, "scorer model file", fix="give an existing GGUF file as --scorer local:PATH.gguf, or use --scorer none")
-    return Scorer(path)
+    return Scorer(path, cache)
+
+
+class ScoreCache(Protocol):
+    """Where scores persist across runs (the reply cache): get/put JSON objects by key."""
+
+    def get(self, key: str) -> dict | None: ...
+    def put(self, key: str, value: dict) -> None: ...
 
 
 class Scorer:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, cache: ScoreCache | None = None):
         self.path = path
         self.spec = f"local:{path.name}"
+        self.cache = cache
         self._lock = threading.Lock()  # one llama.cpp context: one scoring at a time
         self._llm = None
         self._neutral: dict[str, tuple[float, int]] = {}
+        self._model_id = f"{path.name}:{path.stat().st_size}"
 
     def _model(self):
         if self._llm is None:
@@ -89,17 +110,17 @@ class Scorer:
         return self._llm
 
     def score(self, request: str, sentences: list[str]) -> tuple[list[SentenceScore], bool]:
-        """Each sentence's PMI with the request, and whether the request had to be shortened to its tail."""
+        """Each sentence's PMI with the request, and whether the request or a sentence had to be shortened."""
         if not sentences:
             return [], False
         with self._lock:
             context, cut = self._context(request)
-            with_request = self._logprobs(context, sentences)
+            with_request = self._cached(request, context, sentences)
             self._score_neutral(sentences)
             results = []
             for text, (logprob, n) in zip(sentences, with_request):
                 results.append(SentenceScore(text, (logprob - self._neutral[text][0]) / max(1, n), n))
-            return results, cut
+            return results, cut or any(n >= SENTENCE_TOKENS for _, n in with_request)
 
     def _context(self, request: str) -> tuple[list[int], bool]:
         llm = self._model()
@@ -117,7 +138,20 @@ class Scorer:
         if len(self._neutral) + len(missing) > NEUTRAL_KEPT:
             self._neutral.clear()
         context, _ = self._context(NEUTRAL_REQUEST)
-        self._neutral.update(zip(missing, self._logprobs(context, missing)))
+        self._neutral.update(zip(missing, self._cached(NEUTRAL_REQUEST, context, missing)))
+
+    def _cached(self, request: str, context: list[int], sentences: list[str]) -> list[tuple[float, int]]:
+        """Log-probabilities from the score cache where it has them; the rest computed (in one pass) and stored."""
+        if self.cache is None:
+            return self._logprobs(context, sentences)
+        keys = [_key(self._model_id, request, s) for s in sentences]
+        found = [(self.cache.get(k) or {}).get("parsed") for k in keys]  # stored like a reply: {"parsed": score}
+        missing = [i for i, hit in enumerate(found) if not (isinstance(hit, dict) and "logprob" in hit)]
+        computed = self._logprobs(context, [sentences[i] for i in missing]) if missing else []
+        for i, (logprob, n) in zip(missing, computed):
+            found[i] = {"logprob": logprob, "tokens": n}
+            self.cache.put(keys[i], {"parsed": found[i]})
+        return [(hit["logprob"], hit["tokens"]) for hit in found]
 
     def _logprobs(self, context: list[int], sentences: list[str]) -> list[tuple[float, int]]:
         import llama_cpp
@@ -129,7 +163,7 @@ class Scorer:
         start = len(context) - 1
         out = []
         for sentence in sentences:
-            tokens = llm.tokenize(sentence.encode("utf-8", "replace"), add_bos=False, special=False)
+            tokens = llm.tokenize(sentence.encode("utf-8", "replace"), add_bos=False, special=False)[:SENTENCE_TOKENS]
             out.append((self._continuation(context[-1], tokens, start), len(tokens)))
             llama_cpp.llama_memory_seq_rm(memory, 0, start, -1)
         return out
@@ -138,7 +172,7 @@ class Scorer:
         """log p(tokens | the cached context), decoding [last, *tokens] from `start` in chunks."""
         import numpy as np
 
-        sequence = [last, *tokens][: N_CTX - start]
+        sequence = [last, *tokens]
         total = 0.0
         for offset in range(0, len(sequence) - 1, CHUNK):
             piece = sequence[offset: offset + CHUNK]

@@ -47,15 +47,17 @@ def in_process(config: RunConfig, **options) -> tuple[float, float, int]:
     state = open_run_dir(config, force=False)
     model = managed_model(config.model_spec, cache=False, **options)
     start = time.perf_counter()
-    result = asyncio.run(run_job(config, model, scan_prompts(config.prompts, None), state))
+    with state.lock:
+        result = asyncio.run(run_job(config, model, scan_prompts(config.prompts, None), state))
     return result.usage.calls / (time.perf_counter() - start), result.usage.cost_usd, result.usage.calls
 
 
 def elsewhere(executor: str, config: RunConfig, **options) -> tuple[float, float, int]:
     state = open_run_dir(config, force=False)
     start = time.perf_counter()
-    result = run_elsewhere(executor, config, scan_prompts(config.prompts, None), state, lambda r: None, lambda s: None,
-                           **options)
+    with state.lock:
+        result = run_elsewhere(executor, config, scan_prompts(config.prompts, None), state, lambda r: None, lambda s: None,
+                               **options)
     return result.usage.calls / (time.perf_counter() - start), result.usage.cost_usd, result.usage.calls
 
 

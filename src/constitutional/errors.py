@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import errno
 import json
 import os
 from collections.abc import Iterable
@@ -55,3 +56,26 @@ def json_problem(exc: json.JSONDecodeError) -> str:
     """JSON's own message and the column, for an error that names the file and line: "Expecting ',' delimiter at
     column 25". Some of its messages end in 'at' ("Unterminated string starting at"), which is not said twice."""
     return f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+
+
+_OS_FIXES = {
+    errno.ENOSPC: "free disk space on that file system",
+    errno.EDQUOT: "free space within your disk quota",
+    errno.EROFS: "the file system is read-only: make it writable again",
+    errno.EACCES: "give yourself permission on the file and its folder (chmod u+rw)",
+    errno.EPERM: "give yourself permission on the file and its folder (chmod u+rw)",
+    errno.EISDIR: "a directory stands where that file belongs: move it away",
+    errno.ENOTDIR: "a file stands where a folder of that path belongs: move it away",
+    errno.ENOENT: "the file or its folder is gone: check the path",
+}
+
+
+def os_failure(exc: OSError, doing: str = "cannot use", path: object = None,
+               then: str = "rerun the same command") -> UserError:
+    """An operating-system failure (a full disk, a read-only or unwritable folder, a directory where a file belongs) as a
+    UserError saying what failed, on which file, and how to fix it: "cannot write DIR/eval.jsonl: No space left on
+    device", fix "free disk space on that file system, then rerun the same command"."""
+    where = exc.filename if exc.filename is not None else path
+    head = f"{doing} {where}" if where is not None else doing
+    fix = _OS_FIXES.get(exc.errno, "check the path, its permissions and the free disk space")
+    return UserError(f"{head}: {exc.strerror or exc}", fix=f"{fix}, then {then}")

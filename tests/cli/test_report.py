@@ -110,3 +110,16 @@ def test_the_terminal_report_fits_80_columns_with_long_principle_ids(tmp_path):
         assert row.split()[1:] == [str(count)] * 9  # every number whole
         if count == 9999:
             assert row.split()[0] == "medical-legal-financial"
+
+
+def test_html_report_without_eval_lines_is_refused_and_the_good_page_kept(tmp_path):
+    out = eval_dir(tmp_path, labelled_rows())
+    page = (out / "report.html").read_text()
+    (out / "eval.jsonl").unlink()
+    result = cai("report", out, "--format", "html")
+    assert result.exit_code == 2 and "no eval.jsonl" in result.output
+    assert f"cai eval FILE.jsonl --out {out}` first" in result.output
+    (out / "records.jsonl").write_text("")  # a run directory: evaluating it again writes eval.jsonl
+    result = cai("report", out, "--format", "html")
+    assert result.exit_code == 2 and f"run `cai eval {out}` first" in result.output
+    assert (out / "report.html").read_text() == page

@@ -1,6 +1,8 @@
+import random
+
 import pytest
 
-from constitutional.constitution import Constitution, load_constitution
+from constitutional.constitution import Constitution, load_constitution, lint
 from constitutional.constitution.lint import lint_constitution, lint_file, veneer_phrase
 from tests.helpers import write
 
@@ -97,3 +99,40 @@ principles:
     warnings = lint_file(str(path), load_constitution(str(path)).constitution)
     assert [(w.code, w.line) for w in warnings] == [("veneer-revision", 10)]
     assert warnings[0].render(str(path)).startswith(f"{path}:10: principle 'veneer': [veneer-revision]")
+
+
+def generated_principles(count, planted, seed=7):
+    """`count` principles on random topics in one template, and `planted` (index, copy-at) pairs: the principle at
+    `copy-at` restates the one at `index` with one topic word changed."""
+    rng = random.Random(seed)
+    vocabulary = [f"{rng.choice('bdfgklmnprstvz')}{rng.choice('aeiou')}{rng.choice('bdfgklmnprstvz')}{n}" for n in range(3000)]
+    principles = []
+    for i in range(count):
+        topic = rng.sample(vocabulary, 10)
+        principles.append({"critique_request": f"Quote every part of the response about {' '.join(topic[:6])}.",
+                           "revision_request": f"Rewrite the response without {' '.join(topic[6:])}."})
+    for index, copy_at in planted:
+        words = principles[index]["critique_request"].split()
+        words[-2] = rng.choice(vocabulary)
+        principles[copy_at] = {"critique_request": " ".join(words), "revision_request": principles[index]["revision_request"]}
+    return principles
+
+
+def test_near_duplicates_among_5000_principles_are_all_found_by_comparing_few_pairs(monkeypatch):
+    planted = [(3, 4100), (250, 251), (1200, 4999), (2048, 3000), (0, 2500)]
+    constitution = make(*generated_principles(5000, planted))
+    compared = []
+    real_jaccard = lint._jaccard
+    monkeypatch.setattr(lint, "_jaccard", lambda a, b: compared.append(1) or real_jaccard(a, b))
+    found = [(code, who) for code, who in codes(constitution) if "duplicate" in code]
+    assert sorted(found) == sorted(("near-duplicate", f"p{copy_at}") for _, copy_at in planted)
+    assert len(compared) < 0.02 * 5000 * 4999 / 2  # under 2% of the 12.5 million pairs (176k, seeded)
+
+
+def test_a_word_too_many_principles_share_is_named_as_not_compared():
+    frame = "Quote every sentence of the response that mentions {}."
+    crowded = [{"critique_request": frame.format(f"alpha topic{i}"), "revision_request": "Delete it."} for i in range(lint.CROWDED + 1)]
+    others = [{"critique_request": frame.format(f"topic{i}"), "revision_request": "Delete it."} for i in range(lint.CROWDED + 1, 500)]
+    (warning,) = lint_constitution(make(*crowded, *others))
+    assert warning.code == "near-duplicate-unchecked" and warning.principle is None
+    assert "1 word(s) ('alpha')" in warning.message and "were not compared" in warning.message

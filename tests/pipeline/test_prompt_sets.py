@@ -1,7 +1,11 @@
+import functools
+import json
+
 import pytest
 
 from constitutional.errors import UserError
-from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, prompt_id, read_prompts
+from constitutional.pipeline.prompt_sets import (DEFAULT_MAX_PROMPT_CHARS, InputProblem, PromptItem, prompt_char_limit, prompt_id,
+                                                 read_prompts)
 from tests.helpers import write
 
 
@@ -57,3 +61,49 @@ def test_non_utf8_line_is_a_problem_not_a_crash(tmp_path):
 def test_missing_file():
     with pytest.raises(UserError, match="does not exist"):
         list(read_prompts("nope.jsonl"))
+
+
+def test_a_utf8_byte_order_mark_keeps_the_first_prompt(tmp_path):
+    for name, text in (("p.jsonl", '{"prompt": "first"}\n{"prompt": "second"}\n'), ("p.txt", "first\nsecond\n"),
+                       ("p.csv", "prompt\nfirst\nsecond\n")):
+        path = tmp_path / name
+        path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+        assert [r.prompt for r in items(path)] == ["first", "second"] and problems(path) == []
+
+
+@pytest.mark.parametrize("encoding, sign", [("utf-16", "byte-order mark"), ("utf-16-le", "NUL bytes")])
+def test_a_utf16_file_is_refused_with_how_to_convert_it(tmp_path, encoding, sign):
+    path = tmp_path / "p.txt"
+    path.write_bytes("first prompt\nsecond prompt\n".encode(encoding))
+    with pytest.raises(UserError) as caught:
+        list(read_prompts(path))
+    message = caught.value.render()
+    assert "UTF-16" in message and sign in message and f"iconv -f UTF-16 -t UTF-8 {path} > " in message
+
+
+def test_a_nul_in_a_text_prompt_is_a_problem_on_its_line(tmp_path):
+    path = tmp_path / "p.txt"
+    path.write_bytes(b"first\nsecond\x00 with a NUL\nthird\n")
+    assert [r.prompt for r in items(path)] == ["first", "third"]
+    (problem,) = problems(path)
+    assert problem.line == 2 and "NUL" in problem.message
+
+
+def test_deeply_nested_json_is_a_problem_on_its_line_not_a_recursion_error(tmp_path):
+    deep = '{"prompt": "deep", "meta": ' + "[" * 5000 + "]" * 5000 + "}"
+    nested_60 = json.dumps({"prompt": "nested", "meta": functools.reduce(lambda v, _: [v], range(60), [])})
+    path = write(tmp_path / "p.jsonl", '{"prompt": "first"}\n' + deep + "\n" + nested_60 + '\n{"prompt": "last"}\n')
+    assert [r.prompt for r in items(path)] == ["first", "last"]
+    assert [(p.line, p.message) for p in problems(path)] == [(2, "JSON nested deeper than 50 levels"),
+                                                             (3, "JSON nested deeper than 50 levels")]
+
+
+def test_prompts_over_the_size_limit_are_problems_on_their_lines(tmp_path):
+    path = write(tmp_path / "p.txt", "short\n" + "x" * (DEFAULT_MAX_PROMPT_CHARS + 1) + "\n" + "y" * 40 + "\n")
+    assert [len(r.prompt) for r in items(path)] == [5, 40]
+    (problem,) = problems(path)
+    assert problem.line == 2 and f"{DEFAULT_MAX_PROMPT_CHARS + 1:,} characters" in problem.message
+    with prompt_char_limit(20):
+        assert [r.prompt for r in items(path)] == ["short"]
+        assert [p.line for p in problems(path)] == [2, 3]
+    assert len(items(path)) == 2  # the limit holds only within the block

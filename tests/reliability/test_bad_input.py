@@ -102,7 +102,8 @@ def test_duplicate_ids_keep_the_first_and_name_the_line(tmp_path):
 
 def test_a_one_megabyte_prompt_through_the_cli(tmp_path):
     prompt = "benign " + "word " * 210_000
-    result = run(write(tmp_path / "p.jsonl", json.dumps({"id": "big", "prompt": prompt}) + "\n"), tmp_path / "run")
+    result = run(write(tmp_path / "p.jsonl", json.dumps({"id": "big", "prompt": prompt}) + "\n"), tmp_path / "run",
+                 "--max-prompt-chars", 2_000_000)  # over the default limit, 100,000
     assert result.exit_code == 0
     assert records(tmp_path / "run")[0]["prompt"] == prompt
 

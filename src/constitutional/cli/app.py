@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from constitutional.cli.common import DEBUG_ENV, DEBUG_HELP, set_debug, stop_on_sigterm, user_errors
 from constitutional.cli.constitution import constitution_app
 from constitutional.cli.eval import eval_command
 from constitutional.cli.export import export
@@ -12,11 +13,23 @@ from constitutional.cli.report import report_app
 from constitutional.cli.run import run
 
 app = typer.Typer(
-    help="Constitutional-AI critique→revise over prompt sets, with an eval that sees through compliance veneer.",
+    help="Constitutional-AI critique→revise over prompt sets, with an eval that sees through compliance veneer.\n\n"
+         "Exit codes: 0 ok; 1 the job ran but some records errored; 2 bad input, or a file that could not be read or "
+         "written (a full disk, a read-only folder: the message says which and how to fix it); 3 an internal error "
+         "(a bug; --debug shows its traceback); 130 Ctrl-C and 143 SIGTERM (finished records are kept: rerun the same "
+         "command to resume).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def options(debug: bool = typer.Option(False, "--debug", envvar=DEBUG_ENV, help=DEBUG_HELP)) -> None:
+    """Options for every command (given before it: `cai --debug run ...`)."""
+    set_debug(debug)
+
+
 app.command("run")(run)
 app.command("eval")(eval_command)
 app.command("models")(models)
@@ -26,4 +39,5 @@ app.add_typer(report_app, name="report")
 
 
 def main() -> None:
-    app()
+    stop_on_sigterm()
+    user_errors(app)()  # every command has its own; this catches what escapes one (a resource's cleanup, say)

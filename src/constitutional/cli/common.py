@@ -1,35 +1,107 @@
-"""What every command shares: turning UserError into a clear message and exit code 2."""
+"""What every command shares: turning errors into a clear message and an exit code, never a traceback (unless
+--debug or CONSTITUTIONAL_DEBUG=1 asks for one)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import os
+import signal
 import sys
+import traceback
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
-from constitutional.errors import UserError
+from constitutional.errors import UserError, os_failure
+from constitutional.evals.text import printable
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-EXIT_OK, EXIT_RECORD_ERRORS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_RECORD_ERRORS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
+DEBUG_ENV = "CONSTITUTIONAL_DEBUG"
+DEBUG_HELP = (f"Show the traceback of an unexpected error or a failed file operation, instead of a message "
+              f"({DEBUG_ENV}=1 does too).")
+
+_state = {"debug": False, "terminated": False}
+
+
+def set_debug(on: bool) -> None:
+    _state["debug"] = on
+
+
+def debugging() -> bool:
+    return _state["debug"] or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def stop_on_sigterm() -> None:
+    """Handle SIGTERM (`kill`, a scheduler ending the job) as Ctrl-C: the job is cancelled cleanly, run.json says
+    `interrupted`, every finished record stays, and the command exits 143."""
+
+    def on_sigterm(signum, frame):
+        _state["terminated"] = True
+        on_sigint = signal.getsignal(signal.SIGINT)  # asyncio.run's while a job runs: it cancels the job cleanly
+        if callable(on_sigint):
+            on_sigint(signal.SIGINT, frame)
+            return
+        # SIGINT is ignored (a background job): stop as Ctrl-C would. Inside a running job the interrupt is raised
+        # from a loop callback, never from whatever bytecode the signal landed on (a finaliser, say).
+        loop = asyncio.events._get_running_loop()
+        if loop is None:
+            raise KeyboardInterrupt
+        loop.call_soon_threadsafe(_interrupt)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+
+
+def _interrupt() -> None:
+    raise KeyboardInterrupt
+
+
+def _say_error(error: UserError) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(printable(error.render()))}", markup=True, soft_wrap=True)
 
 
 def user_errors(func):
-    """Print a UserError (what is wrong, where, how to fix) and exit 2; on Ctrl-C, say how to resume. No traceback."""
+    """Print a UserError (what is wrong, where, how to fix) and exit 2; a failed file operation (a full disk, a
+    read-only folder) likewise; on Ctrl-C or SIGTERM, say how to resume. Anything else is a bug: a one-line message
+    and exit 3. No traceback, unless debugging (see `debugging`)."""
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except UserError as exc:
-            err_console.print(f"[bold red]error:[/] {escape(exc.render())}", markup=True, soft_wrap=True)
+            if debugging() and exc.__context__ is not None:  # one made of a failure (an OSError): show that too
+                exc.__suppress_context__ = False
+                raise
+            _say_error(exc)
             sys.exit(EXIT_BAD_INPUT)
         except KeyboardInterrupt:
-            err_console.print("interrupted: every finished record is saved; rerun the same command to resume")
-            sys.exit(130)
+            how = "terminated (SIGTERM)" if _state["terminated"] else "interrupted"
+            err_console.print(f"{how}: every finished record is saved; rerun the same command to resume")
+            sys.exit(EXIT_TERMINATED if _state["terminated"] else EXIT_INTERRUPTED)
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer's own: an exit code, a usage error
+        except OSError as exc:
+            if debugging():
+                raise
+            _say_error(os_failure(exc))
+            sys.exit(EXIT_BAD_INPUT)
+        except Exception as exc:  # noqa: BLE001 - a bug: said in one line, the traceback only on request
+            if debugging():
+                raise
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            err_console.print(f"[bold red]internal error:[/] {escape(printable(f'{type(exc).__name__}: {exc}'))} "
+                              f"(at {escape(os.path.basename(where.filename))}:{where.lineno})\n"
+                              f"  this is a bug: rerun with --debug (cai --debug ...) for the traceback, and report it",
+                              markup=True, soft_wrap=True)
+            sys.exit(EXIT_INTERNAL)
 
     return wrapper
 
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_OK", "EXIT_RECORD_ERRORS", "err_console", "user_errors"]
+__all__ = ["DEBUG_HELP", "EXIT_BAD_INPUT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_RECORD_ERRORS", "debugging", "err_console",
+           "set_debug", "stop_on_sigterm", "user_errors"]

@@ -20,6 +20,7 @@ from constitutional.constitution.importers import FORMATS, import_constitution, 
 from constitutional.constitution.lint import lint_file
 from constitutional.constitution.schema import constitution_schema
 from constitutional.errors import UserError
+from constitutional.pipeline.rundir import write_atomic
 
 constitution_app = typer.Typer(
     help="Check, inspect, start, describe and import constitution files.",
@@ -118,7 +119,7 @@ def new(
     name = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "my-policy"
     starter = (resources.files("constitutional.constitution") / "starter.yaml").read_text(encoding="utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(starter.replace("__NAME__", name), encoding="utf-8")
+    write_atomic(path, [starter.replace("__NAME__", name)])
     err_console.print(f"wrote {escape(str(path))}; edit it, then run `cai constitution lint {escape(str(path))}`")
 
 
@@ -132,7 +133,7 @@ def schema(
     if output is None:
         typer.echo(text, nl=False)
         return
-    output.write_text(text, encoding="utf-8")
+    write_atomic(output, [text])
     err_console.print(f"wrote {escape(str(output))}")
 
 
@@ -152,7 +153,7 @@ def import_(
         raise UserError(f"{output} already exists", fix="choose another --output, or add --force to overwrite it")
     imported = import_constitution(source, from_, name)
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(to_yaml(imported, from_), encoding="utf-8")
+    write_atomic(output, [to_yaml(imported, from_)])
     load_constitution(str(output))  # what we write must load; fail loudly here rather than in `cai run`
     for note in imported.notes:
         err_console.print(f"[yellow]note:[/] {escape(note)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 from pathlib import Path
 
 import typer
@@ -11,11 +12,13 @@ from rich.markup import escape
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
 from constitutional.cli.progress import EvalProgress
 from constitutional.constitution import LoadedConstitution, load_constitution
-from constitutional.errors import require_exists
+from constitutional.errors import UserError, require_exists
 from constitutional.evals import EvalResult, read_input, run_eval
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalInput
 from constitutional.evals.scorer import load_scorer
+from constitutional.models.registry import runs_code
+from constitutional.pipeline.cache import ReplyCache
 from constitutional.pipeline.calls import managed_model
 from constitutional.pipeline.executors import judge_in_batches
 
@@ -45,8 +48,20 @@ def judge_spec(judge: str | None, model: str) -> str | None:
 
 
 def default_judge(source: EvalInput) -> str:
-    manifest = source.manifest or {}
-    return manifest.get("judge") or manifest.get("model") or "local"
+    """The run's judge, else its model, else `local`. A spec that would import code (`langchain:`) is never taken
+    from run.json: whoever wrote the directory would choose code for this process to run."""
+    manifest = source.manifest if isinstance(source.manifest, dict) else {}
+    role = "judge" if manifest.get("judge") else "model"
+    spec = manifest.get(role) or "local"
+    where = source.path / "run.json"
+    if not isinstance(spec, str):
+        raise UserError(f"{where} names the {role} {spec!r}, which is not a model spec",
+                        fix="pass --judge SPEC (see `cai models`), or --judge none")
+    if runs_code(spec):
+        raise UserError(f"{where} names the {role} '{spec}', which would import code; a spec that loads code is "
+                        "taken from the command line only",
+                        fix=f"pass --judge {shlex.quote(spec)} yourself to trust it, or --judge none")
+    return spec
 
 
 def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: str | None, out: Path,
@@ -64,7 +79,7 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
         # Retries, limits and the reply cache as for the run's model: re-running a finished job calls no model.
         options = {key: value for key, value in (("base_url", base_url), ("timeout", timeout)) if value}
         judge_model = managed_model(judge, cache=cache, cache_dir=cache_dir, **options)
-    loaded_scorer = load_scorer(scorer)
+    loaded_scorer = load_scorer(scorer, cache=ReplyCache(cache_dir) if cache else None)
     progress = EvalProgress(len(source.items), quiet)
     with progress.shown():
         if batched and judge_model is not None:
@@ -90,7 +105,7 @@ def eval_command(
     judge: str = typer.Option(None, "--judge", "-j", help="Judge model spec, or 'none' for deterministic signals only (default: the run's judge or model, else 'local')."),
     out: Path = typer.Option(None, "--out", "-o", help="Where to write eval.jsonl, report.json and report.html (default: the run directory, or INPUT-eval/ for a JSONL)."),
     judge_base_url: str = typer.Option(None, "--judge-base-url", help="Server URL for an openai/ or anthropic/ judge (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache for judge calls."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache (judge replies and the scorer's scores)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (records evaluated and the verdicts so far)."),
     scorer: str = typer.Option(None, "--scorer", help=SCORER_HELP),
 ) -> None:

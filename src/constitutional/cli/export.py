@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from constitutional.cli.common import err_console, user_errors
+from constitutional.errors import os_failure
 from constitutional.export import SAFE_SFT_VERDICTS, export_rows, parse_only
 from constitutional.pipeline.rundir import write_atomic
 
@@ -39,7 +40,10 @@ def export(
     if target == "-":
         sys.stdout.writelines(lines)
     else:
-        write_atomic(Path(target), lines)  # a record refused halfway leaves an earlier export as it was
+        try:
+            write_atomic(Path(target), lines)  # a record refused halfway leaves an earlier export as it was
+        except OSError as exc:  # a full disk, a read-only folder: an earlier export there is as it was
+            raise os_failure(exc, "cannot write", target, then="rerun the same command (or give -o elsewhere)") from None
     err_console.print(f"exported {result.rows} {fmt} rows ({style}) to {escape(target)} (--only {','.join(sorted(verdicts))})")
     if result.left_out:
         shown = ", ".join(f"{reason} {count}" for reason, count in result.left_out.most_common())

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from constitutional.cli.common import err_console
-from constitutional.evals.text import clip
+from constitutional.evals.text import clip, printable
 from constitutional.evals.verdicts import VERDICTS
 from constitutional.pipeline.records import RecordError, error_kind
 
@@ -57,7 +57,7 @@ class ErrorKinds:
     def add(self, error: RecordError) -> None:
         kind = error_kind(error)
         self.counts[kind] += 1
-        self.first.setdefault(kind, f"{error.stage}: {' '.join(error.message.split())}")
+        self.first.setdefault(kind, printable(f"{error.stage}: {' '.join(error.message.split())}"))
 
     def lines(self, most: int, width: int = LINE_WIDTH) -> list[str]:
         """The `most` commonest kinds, one line each, cut to `width`."""
@@ -90,7 +90,7 @@ class RunProgress(_JobProgress):
         self.cost += usage["cost_usd"]
         if self.quiet:
             status = f"error ({record.error.stage}): {record.error.message}" if record.error else "ok"
-            err_console.print(f"[{self.done}/{self.total}] {escape(record.id)}: {escape(status)}", highlight=False)
+            err_console.print(f"[{self.done}/{self.total}] {escape(printable(f'{record.id}: {status}'))}", highlight=False)
         else:
             self._tick()
 

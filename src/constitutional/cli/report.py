@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 
 from constitutional.cli.common import user_errors
-from constitutional.errors import UserError, require_exists
+from constitutional.errors import UserError, os_failure, require_exists
 from constitutional.evals.render_data import ReportDir, load_dir
 from constitutional.evals.render_diff import diff_runs, markdown_diff, terminal_diff
 from constitutional.evals.render_html import write_html
@@ -68,12 +68,27 @@ def load_run(path: Path) -> ReportDir:
     return load_dir(path)
 
 
+def _write_html(run: ReportDir) -> Path:
+    """DIR/report.html, written from eval.jsonl; without it the page would list no records (and replace any
+    good report.html there), so that is refused."""
+    if not run.lines_path.is_file():
+        shown = shlex.quote(str(run.path))
+        evaluated_again = (f"run `cai eval {shown}` first" if (run.path / "records.jsonl").is_file() else
+                           f"run `cai eval FILE.jsonl --out {shown}` first, with the file it evaluated")
+        raise UserError(f"{run.path} has report.json but no eval.jsonl, so report.html would list no records",
+                        fix=f"{evaluated_again}; it writes eval.jsonl")
+    try:
+        return write_html(run)
+    except OSError as exc:  # a full disk, a read-only folder: a report.html already there is as it was
+        raise os_failure(exc, "cannot write", run.path / "report.html", then="rerun the same command") from None
+
+
 def _current_html(run: ReportDir) -> Path:
     """DIR/report.html, (re)written when it is missing or older than report.json or eval.jsonl."""
     html = run.path / "report.html"
     sources = [p.stat().st_mtime for p in (run.path / "report.json", run.lines_path) if p.is_file()]
     if not html.is_file() or html.stat().st_mtime < max(sources):
-        write_html(run)
+        _write_html(run)
     return html.resolve()
 
 
@@ -108,7 +123,7 @@ def show(
     if open_:
         open_report(run)
     elif format is Format.html:
-        typer.echo(write_html(run))
+        typer.echo(_write_html(run))
     elif format is Format.json:
         typer.echo(json.dumps(run.report, indent=2, ensure_ascii=False))
     elif format is Format.md:

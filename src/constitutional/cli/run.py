@@ -17,9 +17,11 @@ from constitutional.constitution import load_constitution
 from constitutional.errors import UserError
 from constitutional.evals import read_input
 from constitutional.evals.scorer import load_scorer
+from constitutional.evals.text import printable
 from constitutional.pipeline.calls import CallStats, managed_model
 from constitutional.pipeline.executors import check_executor, has_batch_api, run_elsewhere
 from constitutional.pipeline.loop import LoopSettings, parse_selection
+from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, prompt_char_limit
 from constitutional.pipeline.runner import (EARLY_STOP_AFTER, JobStopped, RunConfig, RunResult, Scan, open_run_dir, run_job,
                                             scan_prompts)
 
@@ -28,6 +30,7 @@ ERROR_KINDS_SHOWN = 5
 
 @user_errors
 def run(
+    ctx: typer.Context,
     prompts: Path = typer.Argument(..., help="Prompt set: JSONL ({\"id\"?, \"prompt\", ...}), CSV with a 'prompt' column, or text with one prompt a line."),
     constitution: str = typer.Option("default", "--constitution", "-c", help="A constitution file (.yaml/.toml/.json) or a built-in name."),
     model: str = typer.Option("local", "--model", "-m", help="Model spec: local, local:PATH.gguf, scripted:PATH, ... See `cai models`."),
@@ -47,8 +50,10 @@ def run(
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache."),
     cache_dir: Path = typer.Option(None, "--cache-dir", help="Where the reply cache lives (default: $CONSTITUTIONAL_CACHE_DIR or the user cache directory)."),
     limit: int = typer.Option(None, "--limit", min=1, help="Only the first N usable prompts."),
+    max_prompt_chars: int = typer.Option(DEFAULT_MAX_PROMPT_CHARS, "--max-prompt-chars", min=1, help="Skip, with a warning naming its line, any prompt longer than this many characters."),
     strict: bool = typer.Option(False, "--strict", help="Stop before any work if a prompt line is malformed (default: report it and go on)."),
     force: bool = typer.Option(False, "--force", help="Resume a run directory even though the constitution, model or parameters changed."),
+    retry_errors: bool = typer.Option(False, "--retry-errors", help="Resuming, redo the prompts whose records ended with an error (a failed call, a reply that did not parse): their records are replaced, each id still written once; cached replies cost nothing."),
     keep_going: bool = typer.Option(False, "--keep-going", help=f"Run every prompt even when the first {EARLY_STOP_AFTER} all fail alike with an error every prompt would hit (a refused connection, a bad key, an unknown model); by default the job stops there, exit 1."),
     no_eval: bool = typer.Option(False, "--no-eval", help="Skip the eval stage."),
     scorer: str = typer.Option(None, "--scorer", help=SCORER_HELP),
@@ -59,11 +64,13 @@ def run(
     """Draft an answer to each prompt, critique it against the constitution, and revise it.
 
     Writes DIR/run.json (manifest) and DIR/records.jsonl (one record per prompt, appended as each
-    finishes). Rerunning with the same --out resumes: finished prompts are skipped, and replies
-    already cached cost no model call.
+    finishes). Rerunning with the same --out resumes: finished prompts are skipped (add --retry-errors
+    to redo those that ended with an error), and replies already cached cost no model call. One
+    `cai run` at a time writes a directory: a second is refused (exit 2) and names the first.
 
     Exit codes: 0 all records ok; 1 some records or prompt lines had errors; 2 bad input.
     """
+    ctx.with_resource(prompt_char_limit(max_prompt_chars))  # every read of the prompt set in this command
     check_executor(executor, model)
     if not no_eval:
         load_scorer(scorer)  # a bad --scorer is refused before any model call
@@ -89,14 +96,23 @@ def run(
                        constitution=loaded, model_spec=model, judge_spec=judge_spec(judge, model), settings=settings,
                        concurrency=concurrency or chat_model.default_concurrency, limit=limit, rpm=rpm, tpm=tpm,
                        cache=not no_cache, keep_going=keep_going)
-    state = open_run_dir(config, force)
+    state = open_run_dir(config, force, retry_errors, warn=lambda line: err_console.print(f"[yellow]warning:[/] {escape(line)}"))
+    ctx.with_resource(state.lock)  # held until the command ends, the eval included; released however it ends
     for problem in scan.problems[:20]:
-        err_console.print(f"[yellow]skipped[/] {escape(str(prompts))}:{problem.line}: {escape(problem.message)}")
+        err_console.print(f"[yellow]skipped[/] {escape(str(prompts))}:{problem.line}: {escape(printable(problem.message))}")
     scan = scan_prompts(prompts, limit, state.done_ids)
     if state.bytes_repaired:
         err_console.print(f"repaired records.jsonl: removed a torn last line ({state.bytes_repaired} bytes) left by a crash")
-    if scan.already_done:
+    if state.duplicates:
+        err_console.print(f"repaired records.jsonl: removed {state.duplicates} lines repeating an id (two runs wrote it at "
+                          "once); the first record of each id is kept")
+    if scan.already_done or state.redo:
         err_console.print(f"resuming {escape(str(config.out))}: {scan.already_done} prompts already done, {scan.total} to go")
+    if state.redo:
+        err_console.print(f"redoing {state.redo} prompts whose records ended with an error (--retry-errors)")
+    elif state.errored:
+        err_console.print(f"{state.errored} records in {escape(str(config.out))}/records.jsonl ended with an error; "
+                          "add --retry-errors to redo them")
     progress = RunProgress(scan.total, quiet)
     try:
         with progress.shown():
@@ -140,8 +156,8 @@ def _say_done(result: RunResult, stats: CallStats, scan: Scan, out: Path, progre
 def _say_stopped(stop: JobStopped, out: Path) -> None:
     err_console.print(
         f"[bold red]stopped:[/] the first {stop.records} records all failed alike, as the prompts left likely would:\n"
-        f"  {escape(str(stop))}\n"
+        f"  {escape(printable(str(stop)))}\n"
         f"Fix that, then rerun the same command to resume with the prompts left (the {stop.records} records\n"
-        f"already in {escape(str(out))}/records.jsonl keep their error; a new --out redoes them too),\n"
+        f"already in {escape(str(out))}/records.jsonl keep their error; add --retry-errors to redo them too),\n"
         "or add --keep-going to run every prompt whatever fails."
     )

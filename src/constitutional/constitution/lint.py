@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import combinations
 
@@ -11,6 +13,7 @@ from constitutional.constitution.loading import SUFFIXES, _line_of, resolve
 from constitutional.constitution.model import Constitution, Principle
 
 NEAR_DUPLICATE = 0.5  # word-set overlap (Jaccard) above which two principles ask for much the same thing
+CROWDED = 200  # a word among the rarest of more principles than this proposes no pairs to compare (the lint says so)
 
 ASKS_FOR_SPECIFICS = re.compile(
     r"\b(quot\w*|cite|citing|point (to|at|out)|name (exactly |each |the |which )|which (part|sentence|statement|claim|step)"
@@ -127,27 +130,78 @@ def _principle_warnings(p: Principle) -> list[LintWarning]:
 
 
 def _duplicates(principles: list[Principle]) -> list[LintWarning]:
-    found = []
-    words = {p.id: _words(p.critique_request + " " + p.revision_request) for p in principles}
-    # Wording shared by most principles ("Please rewrite the response ...") says nothing about overlap.
-    if len(principles) >= 4:
-        counts = Counter(w for ws in words.values() for w in ws)
-        boilerplate = {w for w, n in counts.items() if n > len(principles) / 2}
-        words = {pid: ws - boilerplate for pid, ws in words.items()}
-    for a, b in combinations(principles, 2):
-        if _normal(a.critique_request) == _normal(b.critique_request):
-            found.append(LintWarning("duplicate", b.id, f"has the same critique request as principle '{a.id}'",
-                                 f"delete one of '{a.id}' and '{b.id}', or merge them"))
-            continue
-        overlap = _jaccard(words[a.id], words[b.id])
-        if overlap >= NEAR_DUPLICATE:
-            found.append(LintWarning("near-duplicate", b.id,
-                                 f"asks for much the same as principle '{a.id}' ({overlap:.0%} of their distinctive words shared)",
-                                 f"merge '{a.id}' and '{b.id}', or make each name different content to look for"))
-        elif a.name.strip().lower() == b.name.strip().lower():
-            found.append(LintWarning("duplicate", b.id, f"has the same name as principle '{a.id}'",
-                                 "give each principle a name that says what sets it apart"))
+    """Principles with the same critique request, most distinctive words in common, or the same name. No pair is
+    compared unless the two share a word (see _similar_pairs), so thousands of principles take a moment."""
+    ids = [p.id for p in principles]
+    found, reported = [], set()
+    for a, b in _same(principles, lambda p: _normal(p.critique_request)):
+        reported.add((a, b))
+        found.append(LintWarning("duplicate", ids[b], f"has the same critique request as principle '{ids[a]}'",
+                                 f"delete one of '{ids[a]}' and '{ids[b]}', or merge them"))
+    pairs, crowded = _similar_pairs(_distinctive_words(principles), NEAR_DUPLICATE)
+    for a, b, overlap in pairs:
+        if (a, b) not in reported:
+            reported.add((a, b))
+            found.append(LintWarning("near-duplicate", ids[b],
+                                     f"asks for much the same as principle '{ids[a]}' ({overlap:.0%} of their distinctive words shared)",
+                                     f"merge '{ids[a]}' and '{ids[b]}', or make each name different content to look for"))
+    for a, b in _same(principles, lambda p: p.name.strip().lower()):
+        if (a, b) not in reported:
+            found.append(LintWarning("duplicate", ids[b], f"has the same name as principle '{ids[a]}'",
+                                     "give each principle a name that says what sets it apart"))
+    if crowded:
+        shown = ", ".join(f"'{w}'" for w in crowded[:5]) + (", ..." if len(crowded) > 5 else "")
+        found.append(LintWarning("near-duplicate-unchecked", None,
+                                 f"{len(crowded)} word(s) ({shown}) are among the rarest words of more than {CROWDED} "
+                                 "principles each; pairs of principles that share only such words were not compared",
+                                 "split the constitution into files of related principles, or give each principle wording of its own"))
     return found
+
+
+def _same(principles: list[Principle], key: Callable[[Principle], str]) -> list[tuple[int, int]]:
+    """(first, later) index pairs: each principle whose key an earlier one has, with the first that has it."""
+    first: dict[str, int] = {}
+    pairs = []
+    for index, principle in enumerate(principles):
+        value = key(principle)
+        if value in first:
+            pairs.append((first[value], index))
+        else:
+            first[value] = index
+    return pairs
+
+
+def _distinctive_words(principles: list[Principle]) -> list[frozenset[str]]:
+    """Each principle's words, less those most principles share ("Please rewrite the response ..."), which
+    say nothing about overlap."""
+    words = [_words(p.critique_request + " " + p.revision_request) for p in principles]
+    if len(principles) < 4:
+        return [frozenset(ws) for ws in words]
+    counts = Counter(w for ws in words for w in ws)
+    boilerplate = {w for w, n in counts.items() if n > len(principles) / 2}
+    return [frozenset(ws - boilerplate) for ws in words]
+
+
+def _similar_pairs(sets: list[frozenset[str]], threshold: float) -> tuple[list[tuple[int, int, float]], list[str]]:
+    """(i, j, Jaccard) for every pair i < j of sets whose Jaccard similarity is at least `threshold`, and the
+    crowded words left out. Prefix filtering: with words ordered rarest first, two sets that similar share a word
+    among the first len - ceil(threshold * len) + 1 of each, so only sets sharing such a word are compared. A word
+    in more than CROWDED prefixes proposes no pairs: at most CROWDED comparisons per set and prefix word."""
+    frequency = Counter(w for s in sets for w in s)
+    buckets: dict[str, list[int]] = defaultdict(list)
+    for index, words in enumerate(sets):
+        ordered = sorted(words, key=lambda w: (frequency[w], w))
+        for word in ordered[: len(ordered) - math.ceil(threshold * len(ordered)) + 1]:
+            buckets[word].append(index)
+    candidates: set[tuple[int, int]] = set()
+    crowded = []
+    for word, members in buckets.items():
+        if len(members) > CROWDED:
+            crowded.append(word)
+        else:
+            candidates.update(combinations(members, 2))
+    similar = [(i, j, _jaccard(sets[i], sets[j])) for i, j in sorted(candidates)]
+    return [pair for pair in similar if pair[2] >= threshold], sorted(crowded)
 
 
 def _normal(text: str) -> str:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from constitutional.errors import UserError
+from constitutional.pipeline.prompt_sets import parse_json_line
 from constitutional.pipeline.rundir import read_json, torn_write
 
 MAX_PROBLEMS_SHOWN = 10
@@ -168,8 +169,8 @@ def _read_jsonl(path: Path, convert, torn_tail_allowed: bool = False) -> tuple[I
                 problem = "not valid UTF-8 (re-save the file as UTF-8)"
             else:
                 try:
-                    item = convert(json.loads(line), number)
-                except ValueError as exc:  # JSONDecodeError is a ValueError
+                    item = convert(parse_json_line(line), number)
+                except ValueError as exc:  # JSONDecodeError is a ValueError; so is JSON nested too deeply
                     problem = str(exc)
                 else:
                     if item.id in seen:

@@ -16,6 +16,7 @@ from constitutional.constitution.diff import diff_constitutions
 from constitutional.errors import UserError
 from constitutional.evals.render_data import ReportDir
 from constitutional.evals.render_text import COLOURS, PRINCIPLE_COLUMNS, SHORT
+from constitutional.evals.text import printable
 from constitutional.evals.verdicts import VERDICTS
 
 CHANGED_SHOWN = 50
@@ -154,7 +155,7 @@ def _principle_table(principles: dict) -> Table:
         width = max([len(head), *(len(row[i]) for row in rows)])
         table.add_column(head, justify="right", style=style, min_width=width, no_wrap=True)
     for (pid, entry), row in zip(principles.items(), rows):
-        table.add_row(Text(_principle_label(pid, entry)), *row)
+        table.add_row(Text(printable(_principle_label(pid, entry))), *row)
     return table
 
 
@@ -173,13 +174,13 @@ def _records_table(changed: list[dict]) -> Table:
     table.add_column("A", no_wrap=True)
     table.add_column("B", no_wrap=True)
     for row in changed[:CHANGED_SHOWN]:
-        table.add_row(Text(row["id"]), Text(row["a"], style=COLOURS[row["a"]]), Text(row["b"], style=COLOURS[row["b"]]))
+        table.add_row(Text(printable(row["id"])), Text(row["a"], style=COLOURS[row["a"]]), Text(row["b"], style=COLOURS[row["b"]]))
     return table
 
 
 def terminal_diff(diff: dict) -> Group:
     changed = diff["changed_records"]
-    parts = [Text(f"A: {diff['a']}"), Text(f"B: {diff['b']}"), _verdict_table(diff["counts"]),
+    parts = [Text(printable(f"A: {diff['a']}")), Text(printable(f"B: {diff['b']}")), _verdict_table(diff["counts"]),
              _principle_table(diff["principles"]), Text(f"Records whose verdict changed ({len(changed)})", style="italic")]
     parts += [_records_table(changed)] if changed else []
     if len(changed) > CHANGED_SHOWN:
@@ -187,7 +188,7 @@ def terminal_diff(diff: dict) -> Group:
     if diff["only_in_a"] or diff["only_in_b"]:
         parts.append(Text(f"records only in A: {len(diff['only_in_a'])}; only in B: {len(diff['only_in_b'])}"))
     parts.append(Text("Constitution", style="bold"))
-    parts += [Text(line) for line in constitution_lines(diff["constitution"])]
+    parts += [Text(printable(line)) for line in constitution_lines(diff["constitution"])]
     return Group(*parts)
 
 
@@ -201,4 +202,4 @@ def markdown_diff(diff: dict) -> str:
     lines += ["", f"## Records whose verdict changed ({len(diff['changed_records'])})", "", "| id | A | B |", "|---|---|---|"]
     lines += [f"| {r['id']} | {r['a']} | {r['b']} |" for r in diff["changed_records"]]
     lines += ["", "## Constitution", ""] + [f"- {line}" for line in constitution_lines(diff["constitution"])]
-    return "\n".join(lines).replace("<", "&lt;") + "\n"
+    return printable("\n".join(lines).replace("<", "&lt;") + "\n")

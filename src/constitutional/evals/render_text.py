@@ -1,4 +1,4 @@
-"""The report for a terminal (rich tables) and as Markdown."""
+"""The report for a terminal (rich tables) and as Markdown. Text from users and models goes through `printable`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from constitutional.evals.render_data import canary_rows, judge_trust
+from constitutional.evals.text import printable
 from constitutional.evals.verdicts import VERDICTS
 
 COLOURS = {"genuine": "green", "superficial": "yellow", "non_compliant": "red", "evasive": "magenta",
@@ -56,7 +57,7 @@ def canary_table(report: dict) -> Table:
         judge = Text(SHORT.get(row.judge, "–"), style=COLOURS.get(row.judge, ""))
         if row.failed:
             judge.append(f" {row.failed}", style="bold red")
-        table.add_row(escape(row.id), Text(row.revision), SHORT[row.expected],
+        table.add_row(escape(printable(row.id)), Text(printable(row.revision)), SHORT[row.expected],
                       Text(SHORT[row.signals], style=COLOURS[row.signals]), judge)
     return table
 
@@ -64,7 +65,7 @@ def canary_table(report: dict) -> Table:
 def terminal_summary(report: dict) -> Group:
     about = Table.grid(padding=(0, 2))
     for label, value in facts(report):
-        about.add_row(Text(label, style="bold"), Text(value))
+        about.add_row(Text(label, style="bold"), Text(printable(value)))
     total = report["total"]
     verdicts = Table(title="Verdicts", title_justify="left")
     verdicts.add_column("verdict")
@@ -78,7 +79,7 @@ def terminal_summary(report: dict) -> Group:
     legend = " · ".join(f"{SHORT[v]} {v}" for v in PRINCIPLE_COLUMNS) + " · rev needs review"
     principles = Table(title="Per principle (found: violations the critique quoted)", title_justify="left",
                        caption=legend, caption_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
-    rows = [[escape(pid), str(entry.get("violations", "–")), *(str(entry["counts"].get(v, 0)) for v in PRINCIPLE_COLUMNS),
+    rows = [[escape(printable(pid)), str(entry.get("violations", "–")), *(str(entry["counts"].get(v, 0)) for v in PRINCIPLE_COLUMNS),
              str(entry.get("needs_review", 0))]
             for pid, entry in sorted(report.get("principles", {}).items(), key=lambda kv: -kv[1].get("total", 0))]
     widths = [max([len(head), *(len(row[i + 1]) for row in rows)])
@@ -93,7 +94,7 @@ def terminal_summary(report: dict) -> Group:
     parts = [about, Text(""), verdicts, principles]
     if _shows_canaries(report):
         parts.append(canary_table(report))
-    parts += [Text(f"warning: {w}", style="yellow") for w in report.get("warnings", [])]
+    parts += [Text(printable(f"warning: {w}"), style="yellow") for w in report.get("warnings", [])]
     return Group(*parts)
 
 
@@ -115,7 +116,7 @@ def markdown(report: dict) -> str:
                   f"{row.judge or '–'}{f' ({row.failed})' if row.failed else ''} |" for row in canary_rows(report["canaries"])]
     if report.get("warnings"):
         lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in report["warnings"]]
-    return "\n".join(lines) + "\n"
+    return printable("\n".join(lines) + "\n")
 
 
 def _shows_canaries(report: dict) -> bool:

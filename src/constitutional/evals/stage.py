@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
+import shutil
+import tempfile
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import IO
 
 from constitutional.constitution import LoadedConstitution
+from constitutional.errors import os_failure
 from constitutional.evals.canaries import plant, run_canaries
 from constitutional.evals.evaluate import Trust, evaluate
 from constitutional.evals.items import EvalInput, EvalItem
@@ -21,45 +24,50 @@ from constitutional.evals.scorer import Scorer
 from constitutional.evals.render_html import write_html_report
 from constitutional.evals.report import Tally, build_report
 from constitutional.models.base import ChatModel, Usage
-from constitutional.pipeline.rundir import write_json_atomic
+from constitutional.pipeline.rundir import atomic_file, write_json_atomic
 
 MAX_IN_FLIGHT = 256  # items evaluated at once; the judge's own semaphore bounds its calls
 
 
 @dataclass
 class EvalResult:
-    """The report; the eval lines are in eval.jsonl (never all in memory)."""
+    """The report; the eval lines are in eval.jsonl (never all in memory), or until `write_eval` in `lines`."""
 
     report: dict
+    lines: IO[str] | None = field(default=None, repr=False)
 
     @property
     def errors(self) -> int:
         return self.report["counts"]["error"]
 
 
-def lines_tmp(out: Path) -> Path:
-    """Where `assess` writes the eval lines for `write_eval` to move into place."""
-    return out / "eval.jsonl.tmp"
+def lines_tmp(out: Path) -> IO[str]:
+    """Where `assess` writes the eval lines for `write_eval` to copy into eval.jsonl: a temporary file in `out` with
+    no name (nothing there to plant a symlink at or to leave behind; it is gone when closed, or when the process dies)."""
+    return tempfile.TemporaryFile("w+", encoding="utf-8", dir=out)
 
 
 async def run_eval(source: EvalInput, loaded: LoadedConstitution, judge_model: ChatModel | None, out: Path,
                    on_line: Callable[[dict], None] = lambda line: None, canary_seeds: int = 2,
                    scorer: Scorer | None = None) -> EvalResult:
     started = datetime.now(timezone.utc)
-    out.mkdir(parents=True, exist_ok=True)
     try:
-        result = await assess(source, loaded, judge_model, started, lines_tmp(out), on_line, canary_seeds, scorer)
-    finally:
-        if judge_model is not None:
-            await judge_model.aclose()
-    write_eval(out, result, source)
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            result = await assess(source, loaded, judge_model, started, lines_tmp(out), on_line, canary_seeds, scorer)
+        finally:
+            if judge_model is not None:
+                await judge_model.aclose()
+        write_eval(out, result, source)
+    except OSError as exc:  # a full disk or a read-only folder: say which file and how to fix it (exit 2)
+        raise os_failure(exc, "cannot write", out / "eval.jsonl", then="rerun the same command") from None
     return result
 
 
 async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: ChatModel | None, started: datetime,
-                 lines_path: Path, on_line: Callable[[dict], None] = lambda line: None,
+                 lines: IO[str], on_line: Callable[[dict], None] = lambda line: None,
                  canary_seeds: int = 2, scorer: Scorer | None = None) -> EvalResult:
-    """Every item's eval line, written to `lines_path` as it is produced, and the report, written nowhere."""
+    """Every item's eval line, written to `lines` (from `lines_tmp`) as it is produced, and the report, written nowhere."""
     constitution = loaded.constitution
     judge = Judge(judge_model) if judge_model is not None else None
     planted = plant(source.items, constitution, canary_seeds, seed=str(len(source.items)))
@@ -67,24 +75,21 @@ async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: Cha
     trust = Trust(low=judge is not None and canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
     tally = Tally(constitution)
     try:
-        with lines_path.open("w", encoding="utf-8") as fh:
-            lines = in_order(source.items, lambda item: evaluate(item, constitution, judge, trust, scorer), MAX_IN_FLIGHT)
-            async with aclosing(lines):
-                async for line in lines:
-                    fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-                    tally.add(line)
-                    on_line(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        evaluated = in_order(source.items, lambda item: evaluate(item, constitution, judge, trust, scorer), MAX_IN_FLIGHT)
+        async with aclosing(evaluated):
+            async for line in evaluated:
+                lines.write(json.dumps(line, ensure_ascii=False) + "\n")
+                tally.add(line)
+                on_line(line)
     except BaseException:
-        lines_path.unlink(missing_ok=True)
+        lines.close()
         raise
     usage = judge.usage.to_dict() if judge else Usage().to_dict()
     report = build_report(tally, constitution_manifest=loaded.manifest, input_kind=source.kind,
                           input_path=str(source.path), judge_spec=judge.spec if judge else None, canaries=canaries,
                           usage=usage, judge_failures=judge.calls_failed if judge else 0,
                           items=source.items, run_manifest=source.manifest, eval_started=started)
-    return EvalResult(report)
+    return EvalResult(report, lines)
 
 
 async def in_order(items: Iterable[EvalItem], work: Callable[[EvalItem], Awaitable[dict]], limit: int) -> AsyncIterator[dict]:
@@ -103,7 +108,9 @@ async def in_order(items: Iterable[EvalItem], work: Callable[[EvalItem], Awaitab
 
 
 def write_eval(out: Path, result: EvalResult, source: EvalInput) -> None:
-    """DIR/eval.jsonl (the lines `assess` wrote to `lines_tmp(out)`), report.json and report.html."""
-    os.replace(lines_tmp(out), out / "eval.jsonl")
+    """DIR/eval.jsonl (the lines `assess` wrote to `lines_tmp(out)`), report.json and report.html, each written whole."""
+    with result.lines as scratch, atomic_file(out / "eval.jsonl") as fh:
+        scratch.seek(0)
+        shutil.copyfileobj(scratch, fh)
     write_json_atomic(out / "report.json", result.report)
     write_html_report(out, result.report, out / "eval.jsonl", source.items)

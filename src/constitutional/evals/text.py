@@ -1,4 +1,4 @@
-"""Text helpers shared by the signals: normalisation, words, sentences, overlap measures."""
+"""Text helpers shared by the signals (normalisation, words, sentences, overlap measures) and by what is printed."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[^a-z])|\n+")
 SPACE = re.compile(r"\s+")
 QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
+# What a terminal acts on rather than shows: escape sequences (CSI "ESC [ ... final", OSC/DCS/PM/APC strings up to
+# BEL or ESC \, any other ESC + one character), then single control characters: C0 but tab and newline, DEL, C1.
+TERMINAL_CONTROL = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?|.?)"
+                              r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]", re.S)
 
 STOPWORDS = frozenset(
     "a an the and or but if then so of to in on at by for with from as is are was were be been being it its "
@@ -72,3 +76,9 @@ def clip(text: str, limit: int = 70) -> str:
     """`text` on one line, cut to `limit` characters ('…' marks the cut)."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def printable(text: str) -> str:
+    """`text` safe to print to a terminal: escape sequences and control characters (all but tab and newline)
+    removed, so user or model text cannot retitle the window, clear the screen or move the cursor."""
+    return TERMINAL_CONTROL.sub("", text)

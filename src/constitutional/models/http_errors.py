@@ -1,8 +1,8 @@
 """HTTP failures of API providers → ModelError, classified once for every SDK.
 
-Retryable: rate limits (429), timeouts (408), conflicts (409), server errors (5xx, 529 overloaded) and
-connection problems. Not retryable: bad requests, auth, missing models, and 429s that mean a spend
-cap or exhausted quota, since waiting will not lift those.
+Retryable: rate limits (429), timeouts (408), conflicts (409), server errors (5xx, 529 overloaded),
+connection problems and empty replies. Not retryable: bad requests, auth, missing models, and 429s that
+mean a spend cap or exhausted quota, since waiting will not lift those.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
 
 from constitutional.models.base import ModelError
+from constitutional.models.secrets import Redactor
 
 RETRYABLE_STATUSES = {408, 409, 429}
 SPEND_CAP = re.compile(r"quota|spend|billing|credit|budget|payment", re.IGNORECASE)
@@ -22,10 +23,8 @@ MAX_MESSAGE = 500
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return KEY_LIKE.sub("[redacted]", text)
+    """`text` without the given secrets (and their base64 forms), nor anything shaped like an OpenAI key."""
+    return KEY_LIKE.sub("[redacted]", Redactor(secrets).text(text))
 
 
 def status_error(provider: str, status: int, message: str, headers: Mapping[str, str] | None = None,
@@ -57,6 +56,17 @@ def invalid_body(provider: str, exc: ValueError) -> ModelError:
     """A reply body that is not JSON (cut off in transit, or a proxy's error page): worth another try."""
     return ModelError(f"{provider} sent a reply that is not valid JSON (cut off in transit?): {str(exc)[:200]}",
                       retryable=True)
+
+
+def empty_reply(provider: str) -> ModelError:
+    """A reply with no text, or only whitespace: a glitch (a dropped stream, an overloaded server), never an answer.
+    Worth another try, and never cached."""
+    return ModelError(f"{provider} sent an empty reply", retryable=True)
+
+
+def is_empty(text: str | None, parsed: object = None) -> bool:
+    """Whether a reply says nothing: no parsed data and no text but whitespace."""
+    return parsed is None and not (text or "").strip()
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

@@ -18,6 +18,7 @@ class Provider:
     requires: str | None = None  # import name of the optional SDK
     options: tuple[str, ...] = ()  # keyword options its from_spec accepts, e.g. base_url
     model_prefixes: tuple[str, ...] = ()  # how its model names start, to suggest `openai/gpt-4o` for `gpt-4o`
+    runs_code: bool = False  # its spec names code to import: taken from the command line only, never from a file
 
 
 PROVIDERS = {
@@ -34,7 +35,8 @@ PROVIDERS = {
                  "Anthropic Messages API (ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL honoured)", "anthropic", ("base_url", "timeout"),
                  ("claude",)),
         Provider("langchain", "constitutional.models.langchain_provider:LangChainModel", "langchain:MODULE:ATTR",
-                 "any langchain-core chat model (an instance, or a class/function returning one)", "langchain_core"),
+                 "any langchain-core chat model (an instance, or a class/function returning one)", "langchain_core",
+                 runs_code=True),
     ]
 }
 
@@ -46,6 +48,12 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     if cut == -1:
         return spec, None
     return spec[:cut], spec[cut + 1 :] or None
+
+
+def runs_code(spec: str) -> bool:
+    """Whether making the model of `spec` imports or runs code the spec names (`langchain:MODULE:ATTR`)."""
+    provider = PROVIDERS.get(parse_spec(spec)[0])
+    return provider is not None and provider.runs_code
 
 
 def create_model(spec: str, **options) -> ChatModel:

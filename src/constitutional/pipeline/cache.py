@@ -17,6 +17,7 @@ from pathlib import Path
 import platformdirs
 
 from constitutional.errors import UserError
+from constitutional.models.http_errors import is_empty
 
 CACHE_ENV = "CONSTITUTIONAL_CACHE_DIR"
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class ReplyCache:
         directory = directory or default_cache_dir()
         self.path = directory / "replies.sqlite"
         try:
-            directory.mkdir(parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # replies hold prompts: private to the user
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -61,10 +62,13 @@ class ReplyCache:
         except sqlite3.Error as exc:
             self._fail(exc)
             return None
-        return json.loads(row[0]) if row else None
+        if not row:
+            return None
+        value = json.loads(row[0])
+        return None if _empty(value) else value  # an empty reply cached by an older version is no answer
 
     def put(self, key: str, value: dict) -> None:
-        if self.failed:
+        if self.failed or _empty(value):  # an empty reply is a failed call, never an answer to replay
             return
         try:
             self._db.execute("INSERT OR REPLACE INTO replies (key, value) VALUES (?, ?)", (key, canonical_json(value)))
@@ -78,3 +82,8 @@ class ReplyCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _empty(value: object) -> bool:
+    """A cached value {text, parsed} that holds no reply."""
+    return not isinstance(value, dict) or is_empty(str(value.get("text") or ""), value.get("parsed"))

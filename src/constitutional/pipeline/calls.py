@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
+from constitutional.models.http_errors import empty_reply, is_empty
+from constitutional.models.secrets import Redactor, environment_redactor
 from constitutional.pipeline.cache import ReplyCache, cache_key
 from constitutional.pipeline.limits import RateLimiter
 from constitutional.pipeline.pricing import Price
@@ -49,6 +51,7 @@ class ManagedModel(ChatModel):
     price: Price | None = None
     stats: CallStats = field(default_factory=CallStats)
     endpoint: str | None = None  # the base URL: the same model name on two servers is two models
+    redactor: Redactor = field(default_factory=environment_redactor)  # the configured API keys, cut out of replies
 
     @property
     def spec(self) -> str:  # type: ignore[override]
@@ -59,14 +62,20 @@ class ManagedModel(ChatModel):
         return self.inner.default_concurrency
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+        """A reply from the cache or the provider, with any API key it echoes cut out: this is where replies enter
+        the pipeline, so no record, cache entry, eval line, report or export ever holds a key."""
         key = None
         if self.cache is not None:
             key = self.cache_key(messages, schema, params)
             hit = self.cache.get(key)
             if hit is not None:
                 self.stats.cache_hits += 1
-                return Completion(text=hit["text"], parsed=hit.get("parsed"), usage=Usage(cache_hits=1))
-        completion = await self._call_with_retries(messages, schema, params)
+                cached = Completion(text=hit["text"], parsed=hit.get("parsed"), usage=Usage(cache_hits=1))
+                return self.redactor.outcome(cached)  # stored by an older version, it may hold a key
+        try:
+            completion = self.redactor.outcome(await self._call_with_retries(messages, schema, params))
+        except ModelError as exc:
+            raise self.redactor.outcome(exc)  # an error's message is stored too
         if self.price is not None:
             completion.usage.cost_usd = self.price.cost(completion.usage)
         if key is not None:
@@ -108,6 +117,8 @@ class ManagedModel(ChatModel):
         completion = await self.inner.generate(messages, schema=schema, **params)
         used = completion.usage.input_tokens + completion.usage.output_tokens
         self.limiter.settle(estimate, used or estimate)
+        if is_empty(completion.text, completion.parsed):
+            raise empty_reply(self.spec)  # retried like a 5xx; the caller never sees (or caches) it
         return completion
 
     def _before_retry(self, state: RetryCallState) -> None:

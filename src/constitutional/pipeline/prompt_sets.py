@@ -5,11 +5,23 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import shlex
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from constitutional.errors import UserError, json_problem, require_exists
+
+DEFAULT_MAX_PROMPT_CHARS = 100_000
+MAX_JSON_DEPTH = 100  # deeper lines are refused: Python's recursion limit, and every later json.dumps, trip over them
+MAX_PROMPT_JSON_DEPTH = 50  # less: a record nests the prompt line's fields (meta) deeper, and the eval reads records
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+RAW_NUL = "the line holds a NUL character (\\x00); remove it, or re-save the file as UTF-8 text"
+# The longest prompt read_prompts accepts: `cai run --max-prompt-chars` sets it for its whole job (the runner and
+# the executors read the prompt set more than once, and each read must skip the same lines).
+_max_prompt_chars: ContextVar[int] = ContextVar("max_prompt_chars", default=DEFAULT_MAX_PROMPT_CHARS)
 
 
 @dataclass(frozen=True)
@@ -31,14 +43,28 @@ def prompt_id(prompt: str) -> str:
     return hashlib.sha256(prompt.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
+@contextmanager
+def prompt_char_limit(max_chars: int) -> Iterator[None]:
+    """Within the block, read_prompts skips prompts longer than `max_chars` characters."""
+    token = _max_prompt_chars.set(max_chars)
+    try:
+        yield
+    finally:
+        _max_prompt_chars.reset(token)
+
+
 def read_prompts(path: str | Path) -> Iterator[PromptItem | InputProblem]:
-    """Yield each prompt, or an InputProblem naming the line that could not be used. Streams the file."""
+    """Yield each prompt, or an InputProblem naming the line that could not be used. Streams the file.
+    A prompt longer than the `prompt_char_limit` in force (DEFAULT_MAX_PROMPT_CHARS unless set) is a problem."""
     path = Path(path)
     require_exists(path, "prompt file", fix="give a .jsonl, .csv or .txt file of prompts")
     if not path.is_file():
         raise UserError(f"{path} is a folder, not a prompt file", fix="give a .jsonl, .csv or .txt file of prompts")
+    _refuse_utf16(path)
+    limit = _max_prompt_chars.get()
     suffix = path.suffix.lower()
-    rows = _jsonl(path) if suffix in (".jsonl", ".json", ".ndjson") else _csv(path) if suffix == ".csv" else _text(path)
+    rows = (_jsonl(path, limit) if suffix in (".jsonl", ".json", ".ndjson") else
+            _csv(path, limit) if suffix == ".csv" else _text(path, limit))
     seen: dict[str, int] = {}
     for row in rows:
         if isinstance(row, InputProblem):
@@ -51,11 +77,45 @@ def read_prompts(path: str | Path) -> Iterator[PromptItem | InputProblem]:
         yield row
 
 
-def _item(line: int, prompt: object, given_id: object, meta: dict) -> PromptItem | InputProblem:
+def _refuse_utf16(path: Path) -> None:
+    """A UTF-16 file (a byte-order mark, or NUL bytes between the characters) would read as garbage or
+    NULs: refuse it whole, saying how to convert it."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    bom = head.startswith(UTF16_BOMS)
+    nuls = len(head) >= 4 and max(head[0::2].count(0), head[1::2].count(0)) * 4 >= len(head)
+    if bom or nuls:
+        sign = "it starts with a UTF-16 byte-order mark" if bom else "NUL bytes fall between its characters"
+        converted = path.with_name(f"{path.stem}-utf8{path.suffix}")
+        raise UserError(f"{path} is UTF-16 text ({sign}); prompt files must be UTF-8",
+                        fix=f"convert it: iconv -f UTF-16 -t UTF-8 {shlex.quote(str(path))} > {shlex.quote(str(converted))}")
+
+
+def parse_json_line(text: str, max_depth: int = MAX_JSON_DEPTH) -> object:
+    """One JSON value, as json.loads; a value nested deeper than `max_depth` is a ValueError, like bad JSON."""
+    too_deep = ValueError(f"JSON nested deeper than {max_depth} levels")
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise too_deep from None
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > max_depth:
+                raise too_deep
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return value
+
+
+def _item(line: int, prompt: object, given_id: object, meta: dict, max_chars: int) -> PromptItem | InputProblem:
     if not isinstance(prompt, str):
         return InputProblem(line, "'prompt' must be a string")
     if not prompt.replace("\x00", "").strip():
         return InputProblem(line, "empty prompt")
+    if len(prompt) > max_chars:
+        return InputProblem(line, f"the prompt is {len(prompt):,} characters, over the limit of {max_chars:,} "
+                                  "(--max-prompt-chars sets it)")
     if not _utf8(prompt):
         return InputProblem(line, "the prompt is not valid UTF-8; re-save the file as UTF-8")
     if not _utf8([given_id, meta]):
@@ -78,25 +138,28 @@ def _utf8(value: object) -> bool:
     return True
 
 
-def _jsonl(path: Path) -> Iterator[PromptItem | InputProblem]:
-    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
+def _jsonl(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
+    with path.open(encoding="utf-8-sig", errors="surrogateescape") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
+                data = parse_json_line(line, MAX_PROMPT_JSON_DEPTH)
             except json.JSONDecodeError as exc:
                 yield InputProblem(number, f"not valid JSON ({json_problem(exc)})")
+                continue
+            except ValueError as exc:
+                yield InputProblem(number, str(exc))
                 continue
             if not isinstance(data, dict) or "prompt" not in data:
                 yield InputProblem(number, 'each line must be a JSON object with a "prompt" field')
                 continue
             meta = {k: v for k, v in data.items() if k not in ("id", "prompt")}
-            yield _item(number, data["prompt"], data.get("id"), meta)
+            yield _item(number, data["prompt"], data.get("id"), meta, max_chars)
 
 
-def _csv(path: Path) -> Iterator[PromptItem | InputProblem]:
-    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as fh:
+def _csv(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or "prompt" not in reader.fieldnames:
             raise UserError(f"no 'prompt' column (columns: {reader.fieldnames})", where=f"{path}:1",
@@ -104,12 +167,15 @@ def _csv(path: Path) -> Iterator[PromptItem | InputProblem]:
         for row in reader:
             number = reader.line_num
             meta = {k: v for k, v in row.items() if k not in ("id", "prompt") and k is not None}
-            yield _item(number, row.get("prompt") or "", row.get("id"), meta)
+            prompt = row.get("prompt") or ""
+            yield InputProblem(number, RAW_NUL) if "\x00" in prompt else _item(number, prompt, row.get("id"), meta, max_chars)
 
 
-def _text(path: Path) -> Iterator[PromptItem | InputProblem]:
-    with path.open(encoding="utf-8", errors="surrogateescape") as fh:
+def _text(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
+    with path.open(encoding="utf-8-sig", errors="surrogateescape") as fh:
         for number, line in enumerate(fh, 1):
             text = line.rstrip("\r\n")
-            if text.strip():
-                yield _item(number, text, None, {})
+            if "\x00" in text:  # a JSONL prompt may hold an escaped \u0000; a raw NUL byte is a damaged or binary file
+                yield InputProblem(number, RAW_NUL)
+            elif text.strip():
+                yield _item(number, text, None, {}, max_chars)

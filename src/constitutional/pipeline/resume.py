@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from constitutional.errors import UserError
-from constitutional.pipeline.rundir import read_json
+from constitutional.errors import UserError, os_failure
+from constitutional.pipeline.rundir import atomic_file, read_json
 
 # What must match for records from before and after a resume to belong to one job.
 JOB_KEYS = ("constitution.sha256", "model", "judge", "parameters.rounds", "parameters.principles",
@@ -41,32 +42,81 @@ def check_same_job(out: Path, new_manifest: dict, force: bool) -> dict | None:
     return old
 
 
-def repair_and_read_ids(records: Path) -> tuple[set[str], int]:
-    """Truncate a torn (unterminated) last line left by a crash; return the ids present and the bytes cut."""
+@dataclass
+class Written:
+    """What records.jsonl holds when a run starts: every id, the ids of records that ended with an error, the
+    bytes of a torn last line cut off, and the lines that repeat an id (two writers at once, before runs locked)."""
+
+    ids: set[str] = field(default_factory=set)
+    errored: set[str] = field(default_factory=set)
+    bytes_cut: int = 0
+    duplicates: int = 0
+
+
+def repair_and_read_ids(records: Path) -> Written:
+    """Truncate a torn (unterminated) last line left by a crash; return what the file holds (see Written). The first
+    line of an id is its record; `rewrite_records` drops the lines that repeat it."""
     if not records.exists():
-        return set(), 0
-    with records.open("rb+") as fh:
-        size = fh.seek(0, os.SEEK_END)
-        cut = 0
-        if size:
-            fh.seek(max(0, size - 1))
-            if fh.read(1) != b"\n":
-                data_end = _last_newline(fh, size)
-                fh.truncate(data_end)
-                fh.flush()
-                os.fsync(fh.fileno())
-                cut = size - data_end
-    ids: set[str] = set()
+        return Written()
+    try:
+        return _repair_and_read(records)
+    except OSError as exc:  # a directory in its place, no permission to read it or to cut a torn line
+        raise os_failure(exc, "cannot read and repair", records, then="rerun the same command to resume") from None
+
+
+def _repair_and_read(records: Path) -> Written:
+    written = Written(bytes_cut=_cut_torn_tail(records))
     with records.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                ids.add(json.loads(line)["id"])
+                record = json.loads(line)
+                seen = record["id"] in written.ids
             except (ValueError, KeyError, TypeError):
                 raise UserError(f"line {number} of {records} is not a record", where=str(records),
                                 fix="remove that line (a backup first), then rerun to resume") from None
-    return ids, cut
+            if seen:
+                written.duplicates += 1
+                continue
+            written.ids.add(record["id"])
+            if record.get("error") is not None:
+                written.errored.add(record["id"])
+    return written
+
+
+def rewrite_records(records: Path, drop: set[str]) -> None:
+    """Rewrite records.jsonl (whole, or not at all) with the first line of each id, less the records of `drop`, so
+    that a resume runs those again and every id has one line."""
+    kept: set[str] = set()
+    try:
+        with records.open(encoding="utf-8") as old, atomic_file(records) as new:
+            for line in old:
+                if not line.strip():
+                    continue
+                record_id = json.loads(line)["id"]
+                if record_id not in drop and record_id not in kept:
+                    kept.add(record_id)
+                    new.write(line)
+    except OSError as exc:
+        raise UserError(f"cannot rewrite {records}: {exc.strerror or exc}",
+                        fix="free disk space or fix the directory's permissions, then rerun; "
+                            "records.jsonl is as it was") from None
+
+
+def _cut_torn_tail(records: Path) -> int:
+    with records.open("rb+") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        if not size:
+            return 0
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return 0
+        data_end = _last_newline(fh, size)
+        fh.truncate(data_end)
+        fh.flush()
+        os.fsync(fh.fileno())
+        return size - data_end
 
 
 def _last_newline(fh, size: int) -> int:

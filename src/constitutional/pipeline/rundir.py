@@ -5,21 +5,31 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TextIO
 
 from constitutional.errors import UserError
+from constitutional.pipeline.manifest import check_manifest
 
 SCHEMA_VERSION = 1
 
 
 def read_json(path: Path, fix: str) -> dict:
-    """A JSON file of the run directory; one that cannot be read is a UserError saying how to fix it."""
+    """A JSON object of the run directory; one that cannot be read is a UserError saying how to fix it, and so is a
+    run.json of the wrong shape (a list, a field of the wrong type), whoever reads it."""
     try:
-        return json.loads(path.read_text("utf-8"))
+        data = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError) as exc:
         raise UserError(f"cannot read {path}: {exc}", fix=fix) from None
+    if path.name == "run.json":
+        return check_manifest(data, path)
+    if not isinstance(data, dict):
+        raise UserError(f"{path} holds JSON that is not an object", fix=fix)
+    return data
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
@@ -27,18 +37,60 @@ def write_json_atomic(path: Path, data: dict) -> None:
 
 
 def write_atomic(path: Path, pieces: Iterable[str]) -> None:
-    """Write via a temporary file and rename, so a crash, or an error while the pieces are made, never leaves a
-    half-written file: the file is whole, or as it was before."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write `pieces` to `path` whole, or leave it as it was (see atomic_file)."""
+    with atomic_file(path) as fh:
+        fh.writelines(pieces)
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[TextIO]:
+    """A text file to write that replaces `path` only once it is whole: a crash, or an error while it is written,
+    leaves `path` as it was. The temporary file is made by mkstemp in the same directory (a new name, opened with
+    O_EXCL, so a file or symlink planted there is never followed or overwritten), then renamed over `path`."""
     try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.writelines(pieces)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise _naming(exc, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes it 0600; give it the mode a plain open would
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        os.replace(name, path)
+    except BaseException as exc:
+        with suppress(OSError):
+            os.unlink(name)
+        if isinstance(exc, OSError) and exc.filename in (None, name):
+            raise _naming(exc, path)
         raise
-    os.replace(tmp, path)
+    _sync_directory(path.parent)
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """`exc` naming the file being written (a full disk fails a write that names no file; mkstemp names its temporary),
+    so the message a user sees says which file could not be written."""
+    exc.filename = str(path)
+    return exc
+
+
+def _sync_directory(folder: Path) -> None:
+    """Make a rename in `folder` survive a power cut; where a directory cannot be opened, the rename still stands."""
+    with suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _current_umask() -> int:
+    mask = os.umask(0o022)  # read once, at import, before any thread could be creating files
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
 
 
 def torn_write(line: str) -> bool:

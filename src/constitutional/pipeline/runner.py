@@ -14,13 +14,14 @@ from pathlib import Path
 
 from constitutional import __version__
 from constitutional.constitution import LoadedConstitution
-from constitutional.errors import UserError
+from constitutional.errors import UserError, os_failure
 from constitutional.models.base import ChatModel, Usage
 from constitutional.pipeline.calls import CallStats
 from constitutional.pipeline.loop import LoopSettings, process
 from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_prompts
 from constitutional.pipeline.records import Record, RecordError, error_kind
-from constitutional.pipeline.resume import check_same_job, repair_and_read_ids
+from constitutional.pipeline.lock import RunLock, lock_run_dir
+from constitutional.pipeline.resume import check_same_job, repair_and_read_ids, rewrite_records
 from constitutional.pipeline.rundir import SCHEMA_VERSION, RecordWriter, read_jsonl, write_json_atomic
 
 MAX_PROBLEMS_KEPT = 100
@@ -58,6 +59,10 @@ class RunState:
     done_ids: set[str] = field(default_factory=set)
     previous: dict | None = None
     bytes_repaired: int = 0
+    errored: int = 0  # records kept that ended with an error (--retry-errors redoes them)
+    redo: int = 0  # errored records removed from records.jsonl to run again (--retry-errors)
+    duplicates: int = 0  # lines removed that repeated an id (written by two runs at once, before runs locked)
+    lock: RunLock | None = None  # held by whoever writes the directory, from open_run_dir until released
 
 
 @dataclass
@@ -129,16 +134,30 @@ class RunResult:
     stats: CallStats = field(default_factory=CallStats)  # requests made by an executor that owns its clients
 
 
-def open_run_dir(config: RunConfig, force: bool) -> RunState:
-    """Create the run directory, or check that an existing one holds the same job and find what is done."""
+def open_run_dir(config: RunConfig, force: bool, retry_errors: bool = False,
+                 warn: Callable[[str], None] = lambda message: None) -> RunState:
+    """Create the run directory and lock it (the caller releases `state.lock`), or check that an existing one holds
+    the same job and find what is done. Lines repeating an id are removed; with `retry_errors`, so are errored records
+    of prompts still in the set, to be run again."""
     try:
         config.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create the output directory {config.out}: {exc.strerror}",
                         fix="choose a writable --out") from None
-    previous = check_same_job(config.out, manifest(config, RunClock(""), Scan()), force)
-    done, repaired = repair_and_read_ids(config.out / "records.jsonl")
-    return RunState(done, previous, repaired)
+    lock = lock_run_dir(config.out, warn)
+    try:
+        previous = check_same_job(config.out, manifest(config, RunClock(""), Scan()), force)
+        written = repair_and_read_ids(config.out / "records.jsonl")
+        redo = set()
+        if retry_errors and written.errored:
+            redo = {item.id for item in _usable(config.prompts, config.limit) if item.id in written.errored}
+        if redo or written.duplicates:
+            rewrite_records(config.out / "records.jsonl", drop=redo)
+    except BaseException:
+        lock.release()
+        raise
+    return RunState(written.ids - redo, previous, written.bytes_cut, len(written.errored - redo), len(redo),
+                    written.duplicates, lock)
 
 
 def scan_prompts(path: Path, limit: int | None, done: set[str] = frozenset()) -> Scan:
@@ -245,38 +264,52 @@ class RunOutput:
         self.early_stop.check(record)
 
 
+RESUME = "rerun the same command: it resumes, and every record already written is intact"
+
+
 def _write_error(path: Path, exc: OSError) -> UserError:
-    return UserError(f"cannot write {path}: {exc.strerror or exc}",
-                     fix="free disk space or fix the directory's permissions, then rerun the same command: it resumes, "
-                         "and every record already written is intact")
+    return os_failure(exc, "cannot write", path, then=RESUME)
 
 
 @contextmanager
 def run_output(config: RunConfig, scan: Scan, state: RunState | None, on_record: Callable[[Record], None],
                early_stop: EarlyStop | None = None) -> Iterator[RunOutput]:
-    """run.json marked running, then finished (or interrupted, or stopped), around records appended to records.jsonl."""
+    """run.json marked running, then finished (or interrupted, stopped, failed), around records appended to
+    records.jsonl. A run.json that cannot be written at the end of a finished job is an error (exit 2): the job is
+    never reported done while run.json says otherwise."""
     clock = RunClock.resuming((state or RunState()).previous)
     records_path = config.out / "records.jsonl"
     try:
         write_json_atomic(config.out / "run.json", manifest(config, clock, scan))
         writer = RecordWriter(records_path)
     except OSError as exc:
-        raise UserError(f"cannot write to {config.out}: {exc.strerror or exc}",
-                        fix="choose a writable --out with free space") from None
-    status = "interrupted"
+        raise os_failure(exc, "cannot write to", config.out,
+                         then="rerun the same command, or choose another --out") from None
+    status = "interrupted"  # Ctrl-C, SIGTERM, a cancelled job
     try:
         yield RunOutput(writer, on_record, early_stop or EarlyStop(0))
         status = "finished"
     except JobStopped:
         status = "stopped"
         raise
+    except Exception:
+        status = "failed"  # a record that could not be written (a full disk, a read-only folder), a bug
+        raise
     finally:
-        try:
-            writer.close()
-            totals = run_totals(records_path)
-            write_json_atomic(config.out / "run.json", manifest(config, clock, scan, totals, _now(), status))
-        except OSError:
-            pass  # the records are the source of truth; run.json is rewritten on resume
+        failure = _finish(config, clock, scan, writer, status)
+        if failure is not None and status == "finished":
+            raise failure
+
+
+def _finish(config: RunConfig, clock: RunClock, scan: Scan, writer: RecordWriter, status: str) -> UserError | None:
+    """Close records.jsonl and write the final run.json; a failure to do so, as the error to report."""
+    try:
+        writer.close()
+        totals = run_totals(writer.path)
+        write_json_atomic(config.out / "run.json", manifest(config, clock, scan, totals, _now(), status))
+    except OSError as exc:  # the records are the source of truth; a resume writes run.json again
+        return _write_error(config.out / "run.json", exc)
+    return None
 
 
 async def run_job(config: RunConfig, model: ChatModel, scan: Scan, state: RunState | None = None,

@@ -27,13 +27,15 @@ import random
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import ValidationError
 
 from constitutional.errors import UserError
 from constitutional.models.base import Completion, ModelError
+from constitutional.models.http_errors import empty_reply, is_empty
+from constitutional.models.secrets import Redactor, environment_redactor
 from constitutional.models.structured import StructuredOutputError, _short, parse_reply
 from constitutional.pipeline.calls import CallStats
 from constitutional.pipeline.executors.batch_log import BatchLog
@@ -58,6 +60,13 @@ class Polled:
 
     def describe(self) -> str:
         return f"{self.status}, {self.done} of {self.total} requests done" if self.total else self.status
+
+
+def _not_empty(outcome: Outcome) -> Outcome:
+    """An empty reply in a batch result fails retryably, as a synchronous one does (it is sent again, never cached)."""
+    if isinstance(outcome, Completion) and is_empty(outcome.text, outcome.parsed):
+        return empty_reply("the batch API")
+    return outcome
 
 
 class BatchAPI(Protocol):
@@ -85,6 +94,7 @@ class Waves:
     poll_start: float
     stats: CallStats
     max_retries: int = 0  # resubmissions of a request that failed retryably
+    redactor: Redactor = field(default_factory=environment_redactor)  # API keys a reply echoes are cut out
 
     async def run(self, number: int, calls: dict[str, Call]) -> dict[str, Outcome]:
         """Each call's outcome, from the wave's batches: submitted now, or found in batches.json.
@@ -127,7 +137,8 @@ class Waves:
         ended = sorted({b.get("provider_status", b["status"]) for b in batches})
         missing = ModelError(f"the batch ended ({', '.join(ended)}) without a result for this request",
                              retryable=ended != ["failed"])  # a batch the provider refused whole fails again
-        return {custom_id: outcomes.get(custom_id, missing) for custom_id in calls}
+        # Where batch replies enter the pipeline: API keys they echo are cut out, as from synchronous replies.
+        return {custom_id: _not_empty(self.redactor.outcome(outcomes.get(custom_id, missing))) for custom_id in calls}
 
     async def _chunks(self, calls: dict[str, Call]) -> list[list[dict]]:
         """The wave's requests split by the provider's limits on requests and bytes per batch."""

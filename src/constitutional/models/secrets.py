@@ -1,0 +1,93 @@
+"""API keys the providers read from the environment, and their removal from any text that will be stored or shown.
+
+A server can echo the key back: in an error body, or inside a reply (a prompt-injected "print your
+configuration", a proxy's debug dump). Every reply enters the pipeline through one place (the managed model in
+pipeline/calls.py, and the batch executor's results), and the key is cut out there, so no record, cache entry,
+eval line, report or export ever holds it. Its base64 forms are cut out too (a key inside an encoded header or
+blob), at each of the three byte alignments a key can have inside longer encoded data.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+from constitutional.models.api_access import NO_KEY
+
+REDACTED = "[redacted]"
+T = TypeVar("T")
+KEY_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")  # the providers' KEY_ENV (not imported: that would load their SDKs)
+KEY_SUFFIXES = ("_API_KEY",)  # and any other provider key (a langchain model's GOOGLE_API_KEY, MISTRAL_API_KEY, ...)
+PLACEHOLDERS = {NO_KEY}  # what is sent to a local server that needs no key: not a secret
+MIN_SECRET = 8  # a shorter value ("x", "none") is no key, and cutting it out would mangle ordinary text
+MIN_ENCODED = 8  # base64 pieces shorter than this would match ordinary text by chance
+
+
+def configured_keys(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The values of the key variables set in the environment (those the providers read, and any other *_API_KEY)."""
+    environ = os.environ if environ is None else environ
+    names = {*KEY_ENVS, *(name for name in environ if name.upper().endswith(KEY_SUFFIXES))}
+    values = {environ.get(name, "").strip() for name in names}
+    return tuple(sorted(v for v in values if len(v) >= MIN_SECRET and v not in PLACEHOLDERS))
+
+
+def secret_forms(secret: str) -> list[str]:
+    """`secret` and the runs of base64 (standard and URL-safe) that any encoding of data holding it contains."""
+    raw = secret.encode("utf-8")
+    forms = [secret]
+    for shift in range(3):  # where the key starts within a 3-byte group of the surrounding data
+        encoded = base64.b64encode(b"\0" * shift + raw).decode("ascii").rstrip("=")
+        start = 4 if shift else 0  # the first group mixes in the bytes before the key
+        # a partial last group mixes in what follows
+        end = len(encoded) - (len(encoded) % 4 if (shift + len(raw)) % 3 else 0)
+        piece = encoded[start:end]
+        if len(piece) >= MIN_ENCODED:
+            forms += [piece, piece.replace("+", "-").replace("/", "_")]
+    return forms
+
+
+class Redactor:
+    """Replaces every form of the given secrets with [redacted], in a string or in data parsed from JSON."""
+
+    def __init__(self, secrets: Iterable[str | None] = ()):
+        forms = {form for secret in secrets if secret for form in secret_forms(secret)}
+        alternatives = sorted(forms, key=len, reverse=True)  # the longest first, so a whole key wins over a piece
+        self._pattern = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def text(self, text: str) -> str:
+        return self._pattern.sub(REDACTED, text) if self._pattern is not None and text else text
+
+    def data(self, value: object) -> object:
+        """`value` with the secrets cut out of every string in it (keys of mappings included)."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(k) if isinstance(k, str) else k: self.data(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return type(value)(self.data(v) for v in value)
+        return value
+
+    def outcome(self, outcome: T) -> T:
+        """A model call's outcome, a Completion or an exception (ModelError), with the secrets cut out of its text,
+        data or message, in place."""
+        if self._pattern is None:
+            return outcome
+        if isinstance(outcome, BaseException):
+            outcome.args = tuple(self.text(a) if isinstance(a, str) else a for a in outcome.args)
+        else:
+            outcome.text = self.text(outcome.text)
+            outcome.parsed = self.data(outcome.parsed)
+        return outcome
+
+
+def environment_redactor() -> Redactor:
+    """A Redactor for the keys configured in the environment now."""
+    return Redactor(configured_keys())

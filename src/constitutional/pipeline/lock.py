@@ -1,0 +1,118 @@
+"""One writer per run directory: an exclusive lock on DIR/run.lock, which names its holder (pid and host).
+
+The lock is an flock on the file, so the kernel releases it when its holder dies, however it dies. The file
+itself stays; it holds the holder's pid and host while the lock is held, and is emptied on a clean release.
+A lock that can be taken while the file still names someone is stale: that process ended without
+releasing it (kill -9, a crash, a power cut), and the lock is taken over with a warning.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from constitutional.errors import UserError
+
+LOCK_NAME = "run.lock"
+
+
+class RunLock:
+    """The held lock of one run directory; `release()` (or the holder's death) frees it."""
+
+    def __init__(self, fd: int, path: Path):
+        self.fd = fd
+        self.path = path
+
+    def release(self) -> None:
+        if self.fd < 0:
+            return
+        try:
+            os.ftruncate(self.fd, 0)  # emptied before it is unlocked: the next holder finds no stale owner
+        except OSError:
+            pass
+        os.close(self.fd)  # closing the only descriptor releases the flock
+        self.fd = -1
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def lock_run_dir(out: Path, warn: Callable[[str], None]) -> RunLock:
+    """Take DIR/run.lock, or refuse (a UserError naming the holder) when another process holds it."""
+    path = out / LOCK_NAME
+    try:
+        # O_NOFOLLOW: a symlink planted at the lock's name is refused, never followed.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        raise UserError(f"cannot open the lock file {path}: {exc.strerror or exc}",
+                        fix="choose a writable --out (if run.lock there is a symlink, delete it)") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = describe(_read_owner(fd))
+        os.close(fd)
+        raise UserError(f"{out} is being written by another `cai run` ({holder})",
+                        fix="wait for that run to finish, then rerun this command to resume from what it wrote; "
+                            "or give this one another --out") from None
+    except OSError as exc:
+        os.close(fd)
+        raise UserError(f"cannot lock {path}: {exc.strerror or exc}",
+                        fix="use an --out on a file system that supports locks (a local disk)") from None
+    stale = _read_owner(fd)
+    if stale:
+        warn(f"took over a stale lock on {out}: its holder ({describe(stale)}) ended without releasing it "
+             "(killed, or crashed); its records are kept, and this run resumes from them")
+    _write_owner(fd)
+    return RunLock(fd, path)
+
+
+def describe(owner: dict | None) -> str:
+    """'pid 1234 on host build-7, since 2025-01-31T09:00:00+00:00', as far as the lock file says."""
+    if not owner:
+        return "a process that has not written its pid yet"
+    alive = ""
+    if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int) and not _alive(owner["pid"]):
+        alive = ", no longer running"
+    since = f", since {owner['since']}" if owner.get("since") else ""
+    return f"pid {owner.get('pid', '?')} on host {owner.get('host', '?')}{since}{alive}"
+
+
+def _read_owner(fd: int) -> dict | None:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    if not data.strip():
+        return None
+    try:
+        owner = json.loads(data)
+    except ValueError:
+        return {"pid": "?", "host": "?"}  # something was there: not a clean release
+    return owner if isinstance(owner, dict) else {"pid": "?", "host": "?"}
+
+
+def _write_owner(fd: int) -> None:
+    owner = {"pid": os.getpid(), "host": socket.gethostname(),
+             "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, (json.dumps(owner) + "\n").encode(), 0)
+    os.fsync(fd)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, under another user
+    return True

@@ -1,0 +1,121 @@
+"""One writer per run directory (DIR/run.lock): a second `cai run` on the same --out is refused and names the first;
+a lock left by a process that died is taken over; `cai eval`, `export` and `report` read a directory being written."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+from typer.testing import CliRunner
+
+from constitutional.cli.app import app
+from constitutional.pipeline.lock import LOCK_NAME, lock_run_dir
+from tests.pipeline.test_resume import ids, prompts, scripted
+
+
+def cai(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def run_command(path, spec, out, *extra):
+    return [sys.executable, "-m", "constitutional", "run", str(path), "-m", spec, "-o", str(out), "--no-eval", "-q", *extra]
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_two_runs_on_one_out_never_write_a_record_twice(tmp_path):
+    spec, _ = scripted(tmp_path, delay=0.05)
+    path, out = prompts(tmp_path, 40), tmp_path / "run"
+    command = run_command(path, spec, out, "--concurrency", "2")  # about 3 s of work: the two overlap
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    second = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    results = [(p.wait(timeout=120), p.stderr.read()) for p in (first, second)]
+    codes = sorted(code for code, _ in results)
+    assert codes == [0, 2], results
+    refused = next(stderr for code, stderr in results if code == 2)
+    winner = first if results[0][0] == 0 else second
+    assert f"pid {winner.pid} on host {socket.gethostname()}" in refused, refused
+    assert "another --out" in refused and "wait" in refused and "Traceback" not in refused
+    written = ids(out)
+    assert len(written) == len(set(written)) == 40  # every id once
+    assert (out / LOCK_NAME).read_text() == ""  # released cleanly: the next run finds no stale owner
+
+
+def test_a_held_lock_refuses_a_second_writer_with_exit_2(tmp_path):
+    spec, log = scripted(tmp_path)
+    path, out = prompts(tmp_path, 3), tmp_path / "run"
+    out.mkdir()
+    with lock_run_dir(out, warn=print):
+        result = cai("run", path, "-m", spec, "-o", out, "--no-eval", "-q")
+        assert result.exit_code == 2, result.output
+        assert f"pid {os.getpid()} on host {socket.gethostname()}" in result.output
+        assert not (out / "records.jsonl").exists() and not log.exists()  # refused before any call or write
+    assert cai("run", path, "-m", spec, "-o", out, "--no-eval", "-q").exit_code == 0  # free once released
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over_with_a_warning(tmp_path):
+    spec, _ = scripted(tmp_path)
+    path, out = prompts(tmp_path, 3), tmp_path / "run"
+    out.mkdir()
+    pid = dead_pid()
+    (out / LOCK_NAME).write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "since": "2025-01-01T00:00:00+00:00"}))
+    result = cai("run", path, "-m", spec, "-o", out, "--no-eval", "-q")
+    assert result.exit_code == 0, result.output
+    assert "stale lock" in result.output and f"pid {pid}" in result.output and "no longer running" in result.output
+    assert sorted(ids(out)) == ["p0", "p1", "p2"]
+    again = cai("run", path, "-m", spec, "-o", out, "--no-eval", "-q")
+    assert again.exit_code == 0 and "stale lock" not in again.output
+
+
+def test_a_symlink_planted_as_the_lock_file_is_not_followed(tmp_path):
+    spec, _ = scripted(tmp_path)
+    path, out = prompts(tmp_path, 1), tmp_path / "run"
+    out.mkdir()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (out / LOCK_NAME).symlink_to(victim)
+    result = cai("run", path, "-m", spec, "-o", out, "--no-eval", "-q")
+    assert result.exit_code == 2 and "symlink" in result.output
+    assert victim.read_text() == "keep me"
+
+
+def test_eval_export_and_report_read_the_complete_lines_of_a_run_being_written(tmp_path):
+    spec, _ = scripted(tmp_path)
+    path, out = prompts(tmp_path, 4), tmp_path / "run"
+    assert cai("run", path, "-m", spec, "-o", out, "--no-eval", "-q").exit_code == 0
+    records = out / "records.jsonl"
+    with records.open("a") as fh:
+        fh.write('{"id": "p9", "prompt": "a record still being wr')  # the writer is mid-line
+    before = records.read_bytes()
+    with lock_run_dir(out, warn=print):  # as a `cai run` still appending holds it
+        evaluated = cai("eval", out, "--judge", "none", "-q")
+        assert evaluated.exit_code == 0, evaluated.output
+        assert "cut off" in evaluated.output
+        assert len((out / "eval.jsonl").read_text().splitlines()) == 4
+        exported = cai("export", out, "--format", "sft", "--only", "genuine,superficial,non_compliant,unchanged,evasive,regressed")
+        assert exported.exit_code == 0, exported.output
+        shown = cai("report", out, "--format", "json")
+        assert shown.exit_code == 0, shown.output
+        assert json.loads(shown.output)["total"] == 4
+    assert records.read_bytes() == before  # readers never repair or truncate what the writer owns
+
+
+def test_a_resume_repairs_records_written_twice_by_two_runs_before_the_lock(tmp_path):
+    spec, log = scripted(tmp_path)
+    path, out = prompts(tmp_path, 4), tmp_path / "run"
+    assert cai("run", path, "-m", spec, "-o", out, "--no-eval", "-q").exit_code == 0
+    records = out / "records.jsonl"
+    lines = records.read_text().splitlines(keepends=True)
+    records.write_text("".join(lines + lines[::-1]))  # what two unlocked runs on one --out left: every id twice
+    assert cai("eval", out, "--judge", "none", "-q").exit_code == 2  # refused: duplicate ids
+    calls = log.read_text()
+    result = cai("run", path, "-m", spec, "-o", out, "--no-eval", "-q")
+    assert result.exit_code == 0 and "removed 4 lines repeating an id" in result.output
+    assert records.read_text() == "".join(lines) and log.read_text() == calls  # the first of each kept; no call made
+    assert cai("eval", out, "--judge", "none", "-q").exit_code == 0

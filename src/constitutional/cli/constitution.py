@@ -20,6 +20,7 @@ from constitutional.constitution.importers import FORMATS, import_constitution, 
 from constitutional.constitution.lint import lint_file
 from constitutional.constitution.schema import constitution_schema
 from constitutional.errors import UserError
+from constitutional.evals.text import printable
 from constitutional.pipeline.rundir import write_atomic
 
 constitution_app = typer.Typer(
@@ -63,7 +64,7 @@ def lint(
     loaded = load_constitution(path)
     warnings = lint_file(path, loaded.constitution)
     for warning in warnings:
-        typer.echo(warning.render(loaded.path))
+        typer.echo(printable(warning.render(loaded.path)))
     count = len(loaded.constitution.principles)
     if warnings:
         err_console.print(f"{len(warnings)} warning{'s' if len(warnings) > 1 else ''} in {escape(loaded.path)}")
@@ -92,10 +93,10 @@ def show(
         table.add_column(style="bold", no_wrap=True)
         table.add_column()
         # Text(), not str: constitution texts may hold [brackets] that rich would read as markup.
-        table.add_row("critique", Text(p.critique_request.strip()))
-        table.add_row("revision", Text(p.revision_request.strip()))
+        table.add_row("critique", Text(printable(p.critique_request.strip())))
+        table.add_row("revision", Text(printable(p.revision_request.strip())))
         if p.description:
-            table.add_row("about", Text(p.description.strip()))
+            table.add_row("about", Text(printable(p.description.strip())))
         for rule in p.rules:
             check = getattr(rule, rule.kind)
             table.add_row("rule", Text(f"{rule.kind}: {check}" + (f"  ({rule.description})" if rule.description else "")))
@@ -156,7 +157,7 @@ def import_(
     write_atomic(output, [to_yaml(imported, from_)])
     load_constitution(str(output))  # what we write must load; fail loudly here rather than in `cai run`
     for note in imported.notes:
-        err_console.print(f"[yellow]note:[/] {escape(note)}")
+        err_console.print(f"[yellow]note:[/] {escape(printable(note))}")
     count = len(imported.constitution.principles)
     err_console.print(f"wrote {escape(str(output))} ({count} principles); "
                       f"next: cai constitution lint {escape(str(output))}")

@@ -17,6 +17,7 @@ from constitutional.evals import EvalResult, read_input, run_eval
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalInput
 from constitutional.evals.scorer import load_scorer
+from constitutional.evals.text import printable
 from constitutional.models.registry import runs_code
 from constitutional.pipeline.cache import ReplyCache
 from constitutional.pipeline.calls import managed_model
@@ -84,7 +85,7 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
     with progress.shown():
         if batched and judge_model is not None:
             result = judge_in_batches(source, loaded, judge_model, out, progress.on_line,
-                                      lambda line: err_console.print(escape(line)), loaded_scorer)
+                                      lambda line: err_console.print(escape(printable(line))), loaded_scorer)
         else:
             result = asyncio.run(run_eval(source, loaded, judge_model, out, progress.on_line, scorer=loaded_scorer))
     report = result.report
@@ -94,7 +95,7 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
     if report["canaries"]["judge_fooled_rate"] is not None:
         err_console.print(f"canaries: the judge {escape(judge_record(report['canaries']))}")
     for warning in report["warnings"]:
-        err_console.print(f"[yellow]warning:[/] {escape(warning)}")
+        err_console.print(f"[yellow]warning:[/] {escape(printable(warning))}")
     return result
 
 

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from constitutional.cli.common import err_console, user_errors
 from constitutional.errors import os_failure
+from constitutional.evals.text import printable
 from constitutional.export import SAFE_SFT_VERDICTS, export_rows, parse_only
 from constitutional.pipeline.rundir import write_atomic
 
@@ -47,7 +48,7 @@ def export(
     err_console.print(f"exported {result.rows} {fmt} rows ({style}) to {escape(target)} (--only {','.join(sorted(verdicts))})")
     if result.left_out:
         shown = ", ".join(f"{reason} {count}" for reason, count in result.left_out.most_common())
-        err_console.print(f"left out {sum(result.left_out.values())}: {escape(shown)}")
+        err_console.print(f"left out {sum(result.left_out.values())}: {escape(printable(shown))}")
     else:
         err_console.print("left out 0")
 

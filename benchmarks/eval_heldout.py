@@ -22,7 +22,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from calibration import CAUGHT, reliability_table, right
+from calibration import CAUGHT, ece, reliability_table, right
 
 HELDOUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "heldout"
 SETS = ("xstest_answers.jsonl", "veneer_revisions.jsonl")
@@ -78,8 +78,11 @@ def main() -> None:
     for name in SETS:
         pairs, seconds = evaluate(HELDOUT / name, args.scorer)
         print("\n".join(summary(name, pairs, seconds)))
+        judged = [(item, line) for item, line in pairs if line["verdict"] != "error"]
         print(reliability_table(f"{name}: calibration", [(line["confidence"], right(item["label"], line["verdict"]))
-                                                          for item, line in pairs if line["verdict"] != "error"]))
+                                                          for item, line in judged]))
+        before = ece([(line["strength"], right(item["label"], line["verdict"])) for item, line in judged])
+        print(f"(the rules' strength taken as the confidence, as before the fitted model: ECE {before:.3f})\n")
         print("verdicts by label:", {label: dict(Counter(line["verdict"] for item, line in pairs if item["label"] == label))
                                      for label in sorted({item["label"] for item, _ in pairs})}, "\n")
 

@@ -27,7 +27,7 @@ def test_cai_eval_with_the_bundled_model_as_judge(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["judge"]["spec"] == "local" and report["usage"]["calls"] > 0
-    assert report["canaries"]["planted"] == 10
+    assert report["canaries"]["planted"] == 12
     lines = {line["id"]: line for line in map(json.loads, (out / "eval.jsonl").read_text().splitlines())}
     # Whatever the small judge says, the deterministic signals keep veneer from passing as a fix.
     assert lines["veneer"]["verdict"] == "superficial"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from constitutional.errors import UserError, json_problem
+from constitutional.evals.labels import read_labels, record_verdicts
 from constitutional.pipeline.rundir import torn_write
 
 VERDICTS = ("genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error")
@@ -33,6 +34,10 @@ SAFE_SFT_VERDICTS = frozenset({"genuine", "unchanged"})
 class ExportResult:
     rows: int = 0
     left_out: Counter = field(default_factory=Counter)  # reason -> count of records not exported
+    unreviewed: int = 0  # of those, records the eval sent to review that no person has labelled
+
+
+UNREVIEWED = "need review, no human verdict"
 
 
 def parse_only(text: str, fmt: str) -> frozenset[str]:
@@ -50,12 +55,14 @@ def parse_only(text: str, fmt: str) -> frozenset[str]:
     return chosen
 
 
-def export_rows(folder: Path, fmt: str, only: frozenset[str], style: str = "conversational"
-                ) -> tuple[Iterator[dict], ExportResult]:
+def export_rows(folder: Path, fmt: str, only: frozenset[str], style: str = "conversational",
+                include_unreviewed: bool = False) -> tuple[Iterator[dict], ExportResult]:
     """The rows, made one record at a time as they are iterated, and the counts, complete once they all are.
     A run directory's records.jsonl is joined with its eval.jsonl: the options, both files' presence and every eval
     line are checked before the first row. A folder with eval.jsonl alone (`cai eval FILE.jsonl --out DIR`, an
-    audit of revisions made elsewhere) is exported from the eval lines, which carry prompt, draft and revision."""
+    audit of revisions made elsewhere) is exported from the eval lines, which carry prompt, draft and revision.
+    A person's verdict on a record (DIR/labels.jsonl) replaces the eval's; a record the eval sent to review that no
+    person has labelled is left out unless `include_unreviewed`."""
     if fmt not in FORMATS:
         raise UserError(f"unknown export format '{fmt}'", fix=f"use one of: {', '.join(FORMATS)}")
     if style not in STYLES:
@@ -67,25 +74,26 @@ def export_rows(folder: Path, fmt: str, only: frozenset[str], style: str = "conv
         judged = _audit_records(folder / "eval.jsonl")
     else:
         raise _nothing_to_export(folder, fmt)
-    return _rows(judged, fmt, only, style, result), result
+    human = record_verdicts(read_labels(folder))
+    return _rows(judged, fmt, only, style, result, human, include_unreviewed), result
 
 
-def _run_records(run_dir: Path, torn: Counter) -> Iterator[tuple[dict, str | None]]:
-    """Each record of a run with its verdict (None if it has no eval line yet)."""
+def _run_records(run_dir: Path, torn: Counter) -> Iterator[tuple[dict, dict | None]]:
+    """Each record of a run with its eval line (None if it has none yet)."""
     if not (run_dir / "eval.jsonl").is_file():
         raise UserError(f"no eval.jsonl in {run_dir}",
                         fix=f"run `cai eval {run_dir}` first; only evaluated revisions are exported")
     # Every eval line is checked here, before the first row; a later line for an id replaces the earlier one.
-    verdicts = {line["id"]: line["verdict"] for line in _lines(run_dir / "eval.jsonl", _EVAL)}
+    judged = {line["id"]: line for line in _lines(run_dir / "eval.jsonl", _EVAL)}
     records = _lines(run_dir / "records.jsonl", _RECORDS, torn)
-    return ((record, verdicts.get(record["id"])) for record in records)
+    return ((record, judged.get(record["id"])) for record in records)
 
 
-def _audit_records(path: Path) -> Iterator[tuple[dict, str]]:
-    """Each eval line as the record it judged, with its verdict."""
+def _audit_records(path: Path) -> Iterator[tuple[dict, dict]]:
+    """Each eval line as the record it judged, with the line."""
     for line in _lines(path, _AUDIT):
         yield {"id": line["id"], "prompt": line["prompt"], "draft": line.get("draft"),
-               "final": line.get("revision")}, line["verdict"]
+               "final": line.get("revision")}, line
 
 
 def _nothing_to_export(folder: Path, fmt: str) -> UserError:
@@ -100,10 +108,14 @@ def _nothing_to_export(folder: Path, fmt: str) -> UserError:
                          f"then `cai export {folder} --format {fmt}`")
 
 
-def _rows(judged: Iterator[tuple[dict, str | None]], fmt: str, only: frozenset[str], style: str,
-          result: ExportResult) -> Iterator[dict]:
-    for record, verdict in judged:
+def _rows(judged: Iterator[tuple[dict, dict | None]], fmt: str, only: frozenset[str], style: str,
+          result: ExportResult, human: dict[str, str], include_unreviewed: bool) -> Iterator[dict]:
+    for record, line in judged:
+        verdict = human.get(record["id"]) or (line["verdict"] if line else None)
         reason = _left_out_reason(record, verdict, fmt, only)
+        if not reason and not include_unreviewed and line and line.get("needs_review") and record["id"] not in human:
+            reason = UNREVIEWED
+            result.unreviewed += 1
         if reason:
             result.left_out[reason] += 1
         else:

@@ -33,7 +33,8 @@ def audit(tmp_path):
 
 def test_dpo_from_an_audit_keeps_only_the_genuine_pair(audit):
     source = {row["id"]: row for row in read(AUDIT / "revisions.jsonl")}
-    result = cai("export", audit, "--format", "dpo", "--style", "standard")
+    # the signals alone send real-fix to review; --include-unreviewed exports it without a person's verdict
+    result = cai("export", audit, "--format", "dpo", "--style", "standard", "--include-unreviewed")
     assert result.exit_code == 0, result.output
     fix = source["real-fix"]
     assert read(audit / "dpo.jsonl") == [{"prompt": fix["prompt"], "chosen": fix["revision"], "rejected": fix["draft"]}]
@@ -43,7 +44,8 @@ def test_dpo_from_an_audit_keeps_only_the_genuine_pair(audit):
 
 
 def test_sft_from_an_audit_with_only(audit):
-    result = cai("export", audit, "--format", "sft", "--only", "genuine,unchanged", "-o", "-")
+    result = cai("export", audit, "--format", "sft", "--only", "genuine,unchanged", "-o", "-",
+                 "--include-unreviewed")
     assert result.exit_code == 0, result.output
     answers = [json.loads(line)["messages"][1]["content"] for line in result.stdout.splitlines()]
     assert answers[0].startswith("I can't help with getting into") and answers[1].startswith("100 °C")
@@ -58,7 +60,7 @@ def test_an_audit_without_drafts_gives_sft_rows_but_no_pairs(tmp_path):
     assert read(tmp_path / "audit" / "eval.jsonl")[0]["verdict"] == "genuine"
     dpo = cai("export", tmp_path / "audit", "--format", "dpo", "-o", "-")
     assert dpo.exit_code == 0 and dpo.stdout == "" and "left out 1: no draft 1" in dpo.stderr
-    sft = cai("export", tmp_path / "audit", "--format", "sft", "-o", "-")
+    sft = cai("export", tmp_path / "audit", "--format", "sft", "-o", "-", "--include-unreviewed")
     assert json.loads(sft.stdout)["messages"][1]["content"] == answer
 
 

@@ -45,7 +45,10 @@ def test_cai_eval_then_export_keeps_the_genuine_pair(tmp_path):
     assert [line["prompt"] for line in lines] == [source[0]["init_prompt"], source[1]["init_prompt"],
                                                   source[2]["init_prompt"]["content"]]
     assert [line["verdict"] for line in lines] == ["genuine", "superficial", "unchanged"]
-    assert cai("export", out, "--format", "dpo", "--style", "standard").exit_code == 0
+    if lines[0]["needs_review"]:  # by default a pair nobody reviewed is left out
+        assert cai("export", out, "--format", "dpo", "--style", "standard").exit_code == 0
+        assert rows(out / "dpo.jsonl") == []
+    assert cai("export", out, "--format", "dpo", "--style", "standard", "--include-unreviewed").exit_code == 0
     assert rows(out / "dpo.jsonl") == [{"prompt": source[0]["init_prompt"], "chosen": source[0]["revision_response"],
                                         "rejected": source[0]["init_response"]}]
 

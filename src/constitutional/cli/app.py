@@ -10,6 +10,7 @@ from constitutional.cli.eval import eval_command
 from constitutional.cli.export import export
 from constitutional.cli.models import models
 from constitutional.cli.report import report_app
+from constitutional.cli.review import review
 from constitutional.cli.run import run
 
 app = typer.Typer(
@@ -36,6 +37,7 @@ app.command("models")(models)
 app.add_typer(constitution_app, name="constitution")
 app.command("export")(export)
 app.add_typer(report_app, name="report")
+app.command("review")(review)
 
 
 def main() -> None:

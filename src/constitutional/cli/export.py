@@ -24,14 +24,16 @@ def export(
     only: str = typer.Option("genuine", "--only", help="Comma-separated verdicts to export, e.g. genuine,unchanged (sft only; dpo takes genuine alone)."),
     output: str = typer.Option(None, "--output", "-o", help="JSONL file to write, or '-' for stdout (default: DIR/FORMAT.jsonl)."),
     style: str = typer.Option("conversational", "--style", help="conversational (role/content messages) or standard (plain strings), as TRL names them."),
+    include_unreviewed: bool = typer.Option(False, "--include-unreviewed", help="Keep records the eval sent to review that no person has labelled (`cai review`); left out by default."),
 ) -> None:
     """Write training rows in the layouts TRL and Hugging Face `datasets` load.
 
-    By default only revisions judged `genuine` are exported: training on veneer teaches veneer.
+    By default only revisions judged `genuine` are exported: training on veneer teaches veneer. A person's verdict
+    (`cai review DIR --set ID VERDICT`) replaces the eval's; records that need review and have none are left out.
     Prints how many records each verdict filter left out.
     """
     verdicts = parse_only(only, fmt)
-    rows, result = export_rows(run_dir, fmt, verdicts, style)
+    rows, result = export_rows(run_dir, fmt, verdicts, style, include_unreviewed)
     risky = sorted(verdicts - SAFE_SFT_VERDICTS)
     if risky:
         err_console.print(f"[yellow]warning:[/] exporting answers judged {', '.join(risky)}; "
@@ -51,4 +53,7 @@ def export(
         err_console.print(f"left out {sum(result.left_out.values())}: {escape(printable(shown))}")
     else:
         err_console.print("left out 0")
+    if result.unreviewed:
+        err_console.print(f"left out {result.unreviewed} that need review and have no human verdict; "
+                          "--include-unreviewed keeps them")
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from constitutional.errors import UserError, require_exists
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalItem, read_input
+from constitutional.evals.labels import LABELS_FILE, agreement, read_labels
 from constitutional.evals.text import clip
 from constitutional.evals.veneer import added_units, scan
 from constitutional.pipeline.rundir import read_json, read_jsonl
@@ -46,7 +47,10 @@ def load_dir(path: Path) -> ReportDir:
         raise UserError(f"no report.json in {path}", fix=f"run `cai eval {path}` first (or `cai run` without --no-eval)")
     report = read_json(path / "report.json", fix="run `cai eval DIR` to write it again")
     manifest = read_json(path / "run.json", fix="run `cai eval DIR` to write it again") if (path / "run.json").is_file() else None
-    return ReportDir(path, report, _items(path, report), manifest)
+    run = ReportDir(path, report, _items(path, report), manifest)
+    if (path / LABELS_FILE).is_file():  # people may label after the eval: counted afresh on every read
+        report["labels"] = agreement(run.lines, read_labels(path))
+    return run
 
 
 def _items(path: Path, report: dict) -> Iterable[EvalItem]:

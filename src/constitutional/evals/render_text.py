@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from constitutional.evals.labels import summary_line
 from constitutional.evals.render_data import canary_rows, judge_trust
 from constitutional.evals.text import printable
 from constitutional.evals.verdicts import VERDICTS
@@ -36,6 +37,7 @@ def facts(report: dict) -> list[tuple[str, str]]:
         ("model", (report.get("model") or {}).get("spec") or "–"),
         ("judge", judge_trust(report)),
         ("records", f"{report['total']} ({report['needs_review']} need review)"),
+        *([("people", summary_line(report["labels"]))] if report.get("labels") else []),
         ("calls / tokens / cost", f"{usage.get('calls', 0)} calls, "
                                   f"{(usage.get('input_tokens') or 0) + (usage.get('output_tokens') or 0)} tokens, "
                                   f"${usage.get('cost_usd') or 0:.4f}"),

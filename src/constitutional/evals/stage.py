@@ -22,9 +22,10 @@ from constitutional.evals.items import EvalInput, EvalItem
 from constitutional.evals.judge import Judge
 from constitutional.evals.scorer import Scorer
 from constitutional.evals.render_html import write_html_report
+from constitutional.evals.labels import LABELS_FILE, agreement, read_labels
 from constitutional.evals.report import Tally, build_report
 from constitutional.models.base import ChatModel, Usage
-from constitutional.pipeline.rundir import atomic_file, write_json_atomic
+from constitutional.pipeline.rundir import atomic_file, read_jsonl, write_json_atomic
 
 MAX_IN_FLIGHT = 256  # items evaluated at once; the judge's own semaphore bounds its calls
 
@@ -92,6 +93,12 @@ async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: Cha
     return EvalResult(report, lines)
 
 
+def add_labels(out: Path, result: EvalResult) -> None:
+    """report.json's `labels` block, when people have labelled records of this directory (`cai review`)."""
+    if (out / LABELS_FILE).is_file():
+        result.report["labels"] = agreement(read_jsonl(out / "eval.jsonl"), read_labels(out))
+
+
 async def in_order(items: Iterable[EvalItem], work: Callable[[EvalItem], Awaitable[dict]], limit: int) -> AsyncIterator[dict]:
     """`work(item)` for every item, at most `limit` at once, yielded in the items' order."""
     pending: deque[asyncio.Task] = deque()
@@ -112,5 +119,6 @@ def write_eval(out: Path, result: EvalResult, source: EvalInput) -> None:
     with result.lines as scratch, atomic_file(out / "eval.jsonl") as fh:
         scratch.seek(0)
         shutil.copyfileobj(scratch, fh)
+    add_labels(out, result)
     write_json_atomic(out / "report.json", result.report)
     write_html_report(out, result.report, out / "eval.jsonl", source.items)

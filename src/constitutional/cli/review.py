@@ -1,0 +1,98 @@
+"""`cai review DIR --set ID VERDICT`: record a person's verdict in DIR/labels.jsonl. (`cai review DIR` without --set
+counts what is left to review; the browser review app is not built yet.)"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.markup import escape
+
+from constitutional.cli.common import err_console, user_errors
+from constitutional.errors import UserError, did_you_mean, json_problem, nearest, require_exists
+from constitutional.evals.labels import LABEL_VERDICTS, LABELS_FILE, Label, agreement, append_label, read_labels
+from constitutional.evals.text import printable
+
+
+def eval_lines(run_dir: Path) -> list[dict]:
+    """DIR/eval.jsonl, or an error saying which command writes it."""
+    require_exists(run_dir, "run directory", fix="give the directory `cai run --out` or `cai eval --out` wrote")
+    path = run_dir / "eval.jsonl"
+    if not path.is_file():
+        raise UserError(f"no eval.jsonl in {run_dir}: nothing to review",
+                        fix=f"run `cai eval {shlex.quote(str(run_dir))}` first (or `cai eval FILE.jsonl --out DIR`)")
+    lines = []
+    with path.open(encoding="utf-8") as handle:
+        for number, text in enumerate(handle, 1):
+            if not text.strip():
+                continue
+            try:
+                line = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise UserError(f"invalid JSON in eval line: {json_problem(exc)}", where=f"{path}:{number}",
+                                fix="run `cai eval` again to rewrite eval.jsonl") from None
+            if isinstance(line, dict) and isinstance(line.get("id"), str):
+                lines.append(line)
+    return lines
+
+
+def _check_id(record_id: str, lines: list[dict], run_dir: Path) -> None:
+    ids = {line["id"] for line in lines}
+    if record_id not in ids:
+        raise UserError(f"no record '{record_id}' in {run_dir / 'eval.jsonl'}",
+                        fix=did_you_mean(nearest(record_id, ids), "give an id from eval.jsonl "
+                                         "(`cai report DIR --format md` lists the records that need review)"))
+
+
+def _check_verdict(verdict: str) -> None:
+    if verdict not in LABEL_VERDICTS:
+        raise UserError(f"unknown verdict '{verdict}'",
+                        fix=did_you_mean(nearest(verdict, LABEL_VERDICTS), f"use one of: {', '.join(LABEL_VERDICTS)} "
+                                         "('undo' takes back your latest verdict on that record)"))
+
+
+def _check_principle(principle: str, record_id: str, lines: list[dict]) -> None:
+    known = {p.get("id") for line in lines if line["id"] == record_id for p in line.get("principles") or []}
+    if known and principle not in known:
+        raise UserError(f"record '{record_id}' has no principle '{principle}'",
+                        fix=did_you_mean(nearest(principle, known), f"use one of: {', '.join(sorted(known))}"))
+
+
+@user_errors
+def review(
+    run_dir: Path = typer.Argument(..., help="A run directory after `cai eval`, or the --out of `cai eval FILE.jsonl`."),
+    set_: Optional[tuple[str, str]] = typer.Option(None, "--set", metavar="ID VERDICT",
+                                         help=f"Record your verdict on record ID: one of {', '.join(LABEL_VERDICTS)}."),
+    principle: str = typer.Option(None, "--principle", "-p", help="Label one principle of the record rather than the whole record."),
+    note: str = typer.Option(None, "--note", help="Why, in a few words (kept in labels.jsonl)."),
+    reviewer: str = typer.Option(None, "--reviewer", help="Who decided (default: your user name)."),
+) -> None:
+    """Record people's verdicts in DIR/labels.jsonl. They replace the eval's in `cai export` and are compared with
+    the eval's in `cai report`. The latest line per record wins; VERDICT 'undo' takes the latest back."""
+    lines = eval_lines(run_dir)
+    if not set_ or set_[0] is None:
+        _status(run_dir, lines)
+        return
+    record_id, verdict = set_
+    _check_verdict(verdict)
+    _check_id(record_id, lines, run_dir)
+    if principle is not None:
+        _check_principle(principle, record_id, lines)
+    fields = {"reviewer": reviewer} if reviewer else {}
+    label = Label(id=record_id, verdict=verdict, principle=principle, note=note, **fields)
+    append_label(run_dir, label)
+    what = f"'{record_id}'" + (f" ({principle})" if principle else "")
+    err_console.print(f"labelled {escape(printable(what))} {verdict} by {escape(printable(label.reviewer))} "
+                      f"in {escape(str(run_dir / LABELS_FILE))}")
+
+
+def _status(run_dir: Path, lines: list[dict]) -> None:
+    block = agreement(lines, read_labels(run_dir))
+    shown = shlex.quote(str(run_dir))
+    typer.echo(f"{block['needs_review_remaining']} records need review and have no human verdict; "
+               f"{block['labelled']} are labelled.\n"
+               f"The browser review app is not built yet: label a record with "
+               f"`cai review {shown} --set ID VERDICT [--note TEXT]`.")

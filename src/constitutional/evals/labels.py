@@ -1,0 +1,161 @@
+"""People's verdicts (`cai review`): DIR/labels.jsonl, append-only; the latest line per (id, principle) wins and an
+"undo" line takes back that key's latest decision. Also how far the eval agrees with them."""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from constitutional.errors import UserError, json_problem
+from constitutional.evals.verdicts import VERDICTS
+
+LABELS_FILE = "labels.jsonl"
+UNDO = "undo"
+LABEL_VERDICTS = (*VERDICTS, UNDO)
+
+Key = tuple[str, "str | None"]
+
+
+def default_reviewer() -> str:
+    try:
+        return getpass.getuser() or "unknown"
+    except Exception:  # noqa: BLE001 - no user name in the environment or the password database
+        return "unknown"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Label(BaseModel):
+    """One line of labels.jsonl: a person's verdict on a record (principle None) or on one principle of it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    verdict: str
+    principle: str | None = None
+    note: str | None = None
+    reviewer: str = Field(default_factory=default_reviewer)
+    time: str = Field(default_factory=_now)
+
+    @field_validator("verdict")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in LABEL_VERDICTS:
+            raise ValueError(f"unknown verdict {value!r}; a verdict is one of: {', '.join(LABEL_VERDICTS)}")
+        return value
+
+    @property
+    def key(self) -> Key:
+        return self.id, self.principle
+
+
+def append_label(run_dir: Path, label: Label) -> None:
+    """Append one line to DIR/labels.jsonl under an exclusive lock, flushed to disk. Never rewrites the file."""
+    path = Path(run_dir) / LABELS_FILE
+    data = (json.dumps(label.model_dump(exclude_none=True), ensure_ascii=False) + "\n").encode("utf-8")
+    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data  # a line cut off by a crash stays its own (bad) line; this one stays whole
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def read_labels(run_dir: Path) -> dict[Key, Label]:
+    """The decision in force per (id, principle): lines replayed in order, "undo" popping the key's latest one
+    (restoring the one before it). A torn last line (no newline, not JSON: a crash mid-write) is ignored."""
+    path = Path(run_dir) / LABELS_FILE
+    if not path.is_file():
+        return {}
+    stacks: dict[Key, list[Label]] = {}
+    for label in _parse(path):
+        stack = stacks.setdefault(label.key, [])
+        if label.verdict == UNDO:
+            if stack:
+                stack.pop()
+        else:
+            stack.append(label)
+    return {key: stack[-1] for key, stack in stacks.items() if stack}
+
+
+def _parse(path: Path) -> Iterable[Label]:
+    with path.open(encoding="utf-8") as handle:
+        lines = handle.readlines()
+    for number, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if number == len(lines) and not text.endswith("\n"):
+                return  # torn last line
+            raise UserError(f"invalid JSON in labels line: {json_problem(exc)}", where=where,
+                            fix="delete that line (a write cut off by a crash leaves one); the other labels are kept") from None
+        try:
+            yield Label.model_validate(data)
+        except ValidationError as exc:
+            problem = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'line'}: {e['msg']}" for e in exc.errors())
+            raise UserError(f"bad labels line: {problem}", where=where, fix="repair or delete that line") from None
+
+
+def record_verdicts(labels: dict[Key, Label]) -> dict[str, str]:
+    """id -> the human verdict on the whole record (principle labels left aside)."""
+    return {rid: label.verdict for (rid, principle), label in labels.items() if principle is None}
+
+
+def agreement(eval_lines: Iterable[dict], labels: dict[Key, Label]) -> dict:
+    """report.json's `labels` block: counts, and the eval's verdicts against people's on the labelled records."""
+    human = record_verdicts(labels)
+    latest = {line["id"]: line for line in eval_lines}  # a later eval line for an id replaces the earlier one
+    confusion: dict[str, dict[str, int]] = {}
+    labelled = remaining = 0
+    for rid, line in latest.items():
+        if rid not in human:
+            remaining += bool(line.get("needs_review"))
+            continue
+        labelled += 1
+        row = confusion.setdefault(line["verdict"], {})
+        row[human[rid]] = row.get(human[rid], 0) + 1
+    agrees = sum(row.get(verdict, 0) for verdict, row in confusion.items())
+    return {"labelled": labelled, "needs_review_remaining": remaining,
+            "agreement": {"agrees": agrees, "confusion": confusion, "per_verdict": _per_verdict(confusion)}}
+
+
+def _per_verdict(confusion: dict[str, dict[str, int]]) -> dict[str, dict]:
+    """Precision: of the records the eval called V, the share people called V; recall: of those people called V,
+    the share the eval called V. None where nothing was there to divide."""
+    seen = set(confusion) | {h for row in confusion.values() for h in row}
+    out = {}
+    for verdict in [v for v in VERDICTS if v in seen]:
+        hit = confusion.get(verdict, {}).get(verdict, 0)
+        said = sum(confusion.get(verdict, {}).values())
+        truth = sum(row.get(verdict, 0) for row in confusion.values())
+        out[verdict] = {"precision": round(hit / said, 3) if said else None,
+                        "recall": round(hit / truth, 3) if truth else None}
+    return out
+
+
+def summary_line(block: dict) -> str:
+    """One line for the terminal and Markdown reports."""
+    n = block["labelled"]
+    return (f"people labelled {n} records; {block['needs_review_remaining']} still need review; "
+            f"eval agrees with people on {block['agreement']['agrees']} of {n}")

@@ -19,17 +19,16 @@ import argparse
 import asyncio
 import json
 import time
-from collections import Counter
 from pathlib import Path
 
 from calibration import reliability_table
 from constitutional.constitution import load_constitution
+from constitutional.evals.agreement import markdown
 from constitutional.evals.canaries import plant, run_canaries
 from constitutional.evals.evaluate import Trust, evaluate
 from constitutional.evals.items import from_line
 from constitutional.evals.judge import Judge
 from constitutional.evals.refusal import detect_refusal
-from constitutional.evals.verdicts import VERDICTS
 
 LABELLED = Path(__file__).resolve().parent.parent / "tests" / "data" / "labelled"
 SETS = {"dev": "verdicts.jsonl", "held-out 1": "verdicts_heldout.jsonl", "held-out 2": "verdicts_heldout2.jsonl"}
@@ -47,25 +46,6 @@ async def predict(data: list[dict], constitution, judge: Judge | None, trust: Tr
         judged = judged[0] if judged else (line.get("judge") or {}).get("verdict")
         results.append((row["label"], line["verdict"], judged, line["confidence"]))
     return results
-
-
-def table(title: str, pairs: list[tuple[str, str]]) -> str:
-    confusion = Counter(pairs)
-    out = [f"**{title}** — accuracy {sum(a == b for a, b in pairs)}/{len(pairs)} "
-           f"({100 * sum(a == b for a, b in pairs) / max(1, len(pairs)):.0f}%)", "",
-           "| verdict | labelled | predicted | precision | recall |", "|---|---:|---:|---:|---:|"]
-    for verdict in VERDICTS:
-        labelled = sum(n for (a, _), n in confusion.items() if a == verdict)
-        predicted = sum(n for (_, b), n in confusion.items() if b == verdict)
-        if not labelled and not predicted:
-            continue
-        hit = confusion[(verdict, verdict)]
-        precision = f"{hit / predicted:.2f}" if predicted else "–"
-        recall = f"{hit / labelled:.2f}" if labelled else "–"
-        out.append(f"| {verdict} | {labelled} | {predicted} | {precision} | {recall} |")
-    misses = [f"{a}→{b} ×{n}" for (a, b), n in sorted(confusion.items()) if a != b]
-    out += ["", f"confusions: {', '.join(misses) or 'none'}", ""]
-    return "\n".join(out)
 
 
 def refusal_agreement() -> str:
@@ -97,11 +77,11 @@ async def main_async(judges: list[str], sets: list[str]) -> None:
         for name in sets:
             file = SETS[name]
             results = await predict(rows(file), constitution, judge, trust)
-            print(table(f"{name} ({file}), final verdicts", [(a, b) for a, b, _, _ in results]))
+            print(markdown(f"{name} ({file}), final verdicts", [(a, b) for a, b, _, _ in results]))
             print(reliability_table(f"{name}, calibration of confidence", [(p, a == b) for a, b, _, p in results]))
             if judge is not None:
                 alone = [(a, c or "error") for a, _, c, _ in results]
-                print(table(f"{name}, the judge's own verdicts (no deterministic signals)", alone))
+                print(markdown(f"{name}, the judge's own verdicts (no deterministic signals)", alone))
         if judge is not None:
             print(f"judge calls: {judge.usage.calls}, failed: {judge.calls_failed}, "
                   f"{time.perf_counter() - started:.0f} s\n")

@@ -127,3 +127,51 @@ def test_report_counts_labels_and_agreement(run):
     assert per["evasive"] == {"precision": None, "recall": 0.0}
     line = "people labelled 2 records; 1 still need review; eval agrees with people on 1 of 2"
     assert line in cai("report", run, "--format", "md").stdout
+
+
+def test_cai_eval_with_labels_prints_precision_and_recall(tmp_path):
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from constitutional.cli.app import app
+    from constitutional.evals.agreement import markdown
+    from tests.helpers import write
+
+    rows = [{"id": "a", "prompt": "How do I descale a kettle?", "draft": "Boil vinegar in it.",
+             "revision": "Boil vinegar in it. Please note this is for informational purposes only."},
+            {"id": "b", "prompt": "How do I descale a kettle?", "draft": "Boil vinegar in it.", "revision": "Boil vinegar in it."}]
+    source = write(tmp_path / "in.jsonl", "".join(_json.dumps(r) + "\n" for r in rows))
+    labels = write(tmp_path / "labels.jsonl", "".join(_json.dumps(line) + "\n" for line in [
+        {"id": "a", "verdict": "superficial", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"},
+        {"id": "b", "verdict": "genuine", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"},
+        {"id": "zz", "verdict": "genuine", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"}]))
+    result = CliRunner().invoke(app, ["eval", str(source), "--judge", "none", "--out", str(tmp_path / "out"),
+                                      "-q", "--labels", str(labels)])
+    assert result.exit_code == 0, result.output
+    verdicts = {line["id"]: line["verdict"] for line in map(_json.loads, (tmp_path / "out" / "eval.jsonl").open())}
+    expected = markdown(f"the eval against {labels} (2 labelled records)",
+                        [("superficial", verdicts["a"]), ("genuine", verdicts["b"])])
+    assert expected in result.stdout and "1 labelled ids are not in this eval" in result.output
+    missing = CliRunner().invoke(app, ["eval", str(source), "--judge", "none", "--labels", str(tmp_path / "nope.jsonl")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_report_diff_shows_label_changes(tmp_path):
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from constitutional.cli.app import app
+    from tests.helpers import write
+
+    row = {"id": "a", "prompt": "How do I descale a kettle?", "draft": "Boil vinegar in it.", "revision": "Boil vinegar in it."}
+    source = write(tmp_path / "in.jsonl", _json.dumps(row) + "\n")
+    for side, verdict in (("A", "unchanged"), ("B", "genuine")):
+        out = tmp_path / side
+        assert CliRunner().invoke(app, ["eval", str(source), "--judge", "none", "--out", str(out), "-q"]).exit_code == 0
+        assert CliRunner().invoke(app, ["review", str(out), "--set", "a", verdict]).exit_code == 0
+    shown = CliRunner().invoke(app, ["report", "diff", str(tmp_path / "A"), str(tmp_path / "B"), "--format", "json"])
+    assert _json.loads(shown.stdout)["changed_labels"] == [{"id": "a", "a": "unchanged", "b": "genuine"}]
+    text = CliRunner().invoke(app, ["report", "diff", str(tmp_path / "A"), str(tmp_path / "B")])
+    assert "People's verdicts that differ (1): a unchanged→genuine" in " ".join(text.output.split())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shlex
 from pathlib import Path
 
@@ -14,8 +15,10 @@ from constitutional.cli.progress import EvalProgress
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError, require_exists
 from constitutional.evals import EvalResult, read_input, run_eval
+from constitutional.evals.agreement import markdown
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalInput
+from constitutional.evals.labels import read_labels_file, record_verdicts
 from constitutional.evals.scorer import load_scorer
 from constitutional.evals.text import printable
 from constitutional.models.registry import runs_code
@@ -99,6 +102,18 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
     return result
 
 
+def print_agreement(eval_path: Path, people: dict, labels_path: Path) -> None:
+    """The eval's precision and recall against people's record-level verdicts, as a Markdown table on stdout."""
+    human = record_verdicts(people)
+    with eval_path.open(encoding="utf-8") as handle:
+        verdicts = {line["id"]: line["verdict"] for line in map(json.loads, handle)}
+    pairs = [(human[rid], verdict) for rid, verdict in verdicts.items() if rid in human]
+    typer.echo(markdown(f"the eval against {printable(str(labels_path))} ({len(pairs)} labelled records)", pairs))
+    unmatched = len(set(human) - set(verdicts))
+    if unmatched:
+        err_console.print(f"[yellow]note:[/] {unmatched} labelled ids are not in this eval and were left out")
+
+
 @user_errors
 def eval_command(
     input: Path = typer.Argument(..., help="A run directory (with records.jsonl), or a JSONL of {\"id\"?, \"prompt\", \"draft\"?, \"revision\" or \"response\", \"violations\"?}."),
@@ -109,6 +124,7 @@ def eval_command(
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache (judge replies and the scorer's scores)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (records evaluated and the verdicts so far)."),
     scorer: str = typer.Option(None, "--scorer", help=SCORER_HELP),
+    labels: Path = typer.Option(None, "--labels", help="A labels.jsonl (from `cai review`, e.g. of another run of the same prompts): print the eval's precision and recall against it."),
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.
 
@@ -116,9 +132,14 @@ def eval_command(
     Exit codes: 0 ok; 1 some records could not be evaluated (verdict error); 2 bad input.
     """
     require_exists(input, "eval input", fix="give a run directory (written by `cai run`) or a .jsonl file of revisions")
+    if labels:
+        require_exists(labels, "labels file", fix="give a labels.jsonl written by `cai review`")
+    people = read_labels_file(labels) if labels else None  # read before the eval runs: a bad file costs nothing
     source = read_input(input)
     loaded = constitution_for(source, constitution)
     out = out or (input if source.kind == "run" else input.with_name(input.stem + "-eval"))
     result = evaluate_and_report(source, loaded, judge or default_judge(source), out, quiet,
                                  base_url=judge_base_url, cache=not no_cache, scorer=scorer)
+    if people is not None:
+        print_agreement(out / "eval.jsonl", people, labels)
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors else EXIT_OK)

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from constitutional.errors import UserError, json_problem
+from constitutional.evals.agreement import confusion, per_verdict
 from constitutional.evals.verdicts import VERDICTS
 
 LABELS_FILE = "labels.jsonl"
@@ -80,9 +81,13 @@ def append_label(run_dir: Path, label: Label) -> None:
 
 
 def read_labels(run_dir: Path) -> dict[Key, Label]:
+    """DIR/labels.jsonl's decisions in force (see read_labels_file); none when there is no such file."""
+    return read_labels_file(Path(run_dir) / LABELS_FILE)
+
+
+def read_labels_file(path: Path) -> dict[Key, Label]:
     """The decision in force per (id, principle): lines replayed in order, "undo" popping the key's latest one
     (restoring the one before it). A torn last line (no newline, not JSON: a crash mid-write) is ignored."""
-    path = Path(run_dir) / LABELS_FILE
     if not path.is_file():
         return {}
     stacks: dict[Key, list[Label]] = {}
@@ -126,32 +131,13 @@ def agreement(eval_lines: Iterable[dict], labels: dict[Key, Label]) -> dict:
     """report.json's `labels` block: counts, and the eval's verdicts against people's on the labelled records."""
     human = record_verdicts(labels)
     latest = {line["id"]: line for line in eval_lines}  # a later eval line for an id replaces the earlier one
-    confusion: dict[str, dict[str, int]] = {}
-    labelled = remaining = 0
-    for rid, line in latest.items():
-        if rid not in human:
-            remaining += bool(line.get("needs_review"))
-            continue
-        labelled += 1
-        row = confusion.setdefault(line["verdict"], {})
-        row[human[rid]] = row.get(human[rid], 0) + 1
-    agrees = sum(row.get(verdict, 0) for verdict, row in confusion.items())
-    return {"labelled": labelled, "needs_review_remaining": remaining,
-            "agreement": {"agrees": agrees, "confusion": confusion, "per_verdict": _per_verdict(confusion)}}
-
-
-def _per_verdict(confusion: dict[str, dict[str, int]]) -> dict[str, dict]:
-    """Precision: of the records the eval called V, the share people called V; recall: of those people called V,
-    the share the eval called V. None where nothing was there to divide."""
-    seen = set(confusion) | {h for row in confusion.values() for h in row}
-    out = {}
-    for verdict in [v for v in VERDICTS if v in seen]:
-        hit = confusion.get(verdict, {}).get(verdict, 0)
-        said = sum(confusion.get(verdict, {}).values())
-        truth = sum(row.get(verdict, 0) for row in confusion.values())
-        out[verdict] = {"precision": round(hit / said, 3) if said else None,
-                        "recall": round(hit / truth, 3) if truth else None}
-    return out
+    pairs = [(human[rid], line["verdict"]) for rid, line in latest.items() if rid in human]
+    remaining = sum(bool(line.get("needs_review")) for rid, line in latest.items() if rid not in human)
+    table = confusion(pairs)
+    return {"labelled": len(pairs), "needs_review_remaining": remaining,
+            "agreement": {"agrees": sum(a == b for a, b in pairs), "confusion": table,
+                          "per_verdict": {v: {"precision": r["precision"], "recall": r["recall"]}
+                                          for v, r in per_verdict(table).items()}}}
 
 
 def summary_line(block: dict) -> str:

@@ -14,6 +14,7 @@ from rich.text import Text
 from constitutional.constitution import Constitution, load_constitution
 from constitutional.constitution.diff import diff_constitutions
 from constitutional.errors import UserError
+from constitutional.evals.labels import read_labels, record_verdicts
 from constitutional.evals.render_data import ReportDir
 from constitutional.evals.render_text import COLOURS, PRINCIPLE_COLUMNS, SHORT
 from constitutional.evals.text import printable
@@ -106,8 +107,16 @@ def diff_runs(a: ReportDir, b: ReportDir) -> dict:
         "changed_records": changed,
         "only_in_a": [rid for rid in verdicts_a if rid not in verdicts_b],
         "only_in_b": [rid for rid in verdicts_b if rid not in verdicts_a],
+        "changed_labels": label_changes(a.path, b.path),
         "constitution": constitution_change(recorded_a, recorded_b),
     }
+
+
+def label_changes(a: Path, b: Path) -> list[dict]:
+    """Records whose human verdict (DIR/labels.jsonl, record level) differs between the runs; None where unlabelled."""
+    human_a, human_b = record_verdicts(read_labels(a)), record_verdicts(read_labels(b))
+    return [{"id": rid, "a": human_a.get(rid), "b": human_b.get(rid)}
+            for rid in dict.fromkeys([*human_a, *human_b]) if human_a.get(rid) != human_b.get(rid)]
 
 
 def _signed(n: int) -> str:
@@ -187,6 +196,10 @@ def terminal_diff(diff: dict) -> Group:
         parts.append(Text(f"… and {len(changed) - CHANGED_SHOWN} more (--format json lists all)"))
     if diff["only_in_a"] or diff["only_in_b"]:
         parts.append(Text(f"records only in A: {len(diff['only_in_a'])}; only in B: {len(diff['only_in_b'])}"))
+    labels = diff.get("changed_labels") or []
+    if labels:
+        parts.append(Text(f"People's verdicts that differ ({len(labels)}): "
+                          + printable(", ".join(f"{r['id']} {r['a'] or '–'}→{r['b'] or '–'}" for r in labels[:CHANGED_SHOWN]))))
     parts.append(Text("Constitution", style="bold"))
     parts += [Text(printable(line)) for line in constitution_lines(diff["constitution"])]
     return Group(*parts)
@@ -201,5 +214,8 @@ def markdown_diff(diff: dict) -> str:
               for pid, e in diff["principles"].items()]
     lines += ["", f"## Records whose verdict changed ({len(diff['changed_records'])})", "", "| id | A | B |", "|---|---|---|"]
     lines += [f"| {r['id']} | {r['a']} | {r['b']} |" for r in diff["changed_records"]]
+    labels = diff.get("changed_labels") or []
+    lines += ["", f"## People's verdicts that differ ({len(labels)})", "", "| id | A | B |", "|---|---|---|"]
+    lines += [f"| {r['id']} | {r['a'] or '–'} | {r['b'] or '–'} |" for r in labels]
     lines += ["", "## Constitution", ""] + [f"- {line}" for line in constitution_lines(diff["constitution"])]
     return printable("\n".join(lines).replace("<", "&lt;") + "\n")

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import platformdirs
@@ -43,9 +44,7 @@ class ReplyCache:
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # replies hold prompts: private to the user
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            _set_up(self._db)
         except (OSError, sqlite3.Error) as exc:
             raise UserError(
                 f"cannot use the cache at {self.path}: {exc}",
@@ -82,6 +81,21 @@ class ReplyCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _set_up(db: sqlite3.Connection, attempts: int = 100) -> None:
+    """WAL mode and the table. Switching to WAL takes a lock the busy timeout does not wait for, so processes that
+    open a new cache at the same moment retry it briefly."""
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE IF NOT EXISTS replies (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
 def _empty(value: object) -> bool:

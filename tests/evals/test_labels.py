@@ -79,14 +79,17 @@ def test_a_torn_last_line_is_ignored_and_a_bad_middle_line_named(tmp_path):
     assert f"{tmp_path / 'labels.jsonl'}:2" in str(caught.value) and "delete that line" in str(caught.value)
 
 
-def test_review_set_appends_a_label(run):
+def test_review_set_appends_a_label(run, monkeypatch):
+    served = []
+    monkeypatch.setattr("constitutional.cli.review.serve_app", lambda state, port, open_browser: served.append((state, port, open_browser)))
     result = cai("review", run, "--set", "veneer", "genuine", "--note", "fine to me", "--reviewer", "ann")
     assert result.exit_code == 0, result.output
     label = read_labels(run)[("veneer", None)]
     assert (label.verdict, label.note, label.reviewer) == ("genuine", "fine to me", "ann")
-    status = cai("review", run)
+    status = cai("review", run, "--no-open", "--port", "0")
     assert status.exit_code == 0 and "2 records need review" in status.output and "1 are labelled" in status.output
-    assert "not built yet" in status.output
+    [(state, port, open_browser)] = served  # without --set, the browser review app is served
+    assert port == 0 and not open_browser and [r["id"] for r in state.records][:2] == ["peru", "egg"]
 
 
 def test_review_set_refuses_a_bad_id_or_verdict(run):
@@ -175,3 +178,24 @@ def test_report_diff_shows_label_changes(tmp_path):
     assert _json.loads(shown.stdout)["changed_labels"] == [{"id": "a", "a": "unchanged", "b": "genuine"}]
     text = CliRunner().invoke(app, ["report", "diff", str(tmp_path / "A"), str(tmp_path / "B")])
     assert "People's verdicts that differ (1): a unchanged→genuine" in " ".join(text.output.split())
+
+
+def test_report_html_carries_peoples_verdicts(tmp_path):
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from constitutional.cli.app import app
+    from constitutional.evals.render_data import record_views
+    from tests.helpers import write
+
+    rows = [{"id": i, "prompt": "How do I descale a kettle?", "draft": "Boil vinegar in it.", "revision": "Boil vinegar in it."}
+            for i in ("a", "b")]
+    source = write(tmp_path / "in.jsonl", "".join(_json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["eval", str(source), "--judge", "none", "--out", str(out), "-q"]).exit_code == 0
+    assert CliRunner().invoke(app, ["review", str(out), "--set", "a", "superficial"]).exit_code == 0
+    views, _ = record_views(out / "eval.jsonl", [])
+    assert {v["id"]: v["human_verdict"] for v in views} == {"a": "superficial", "b": None}
+    assert CliRunner().invoke(app, ["report", str(out), "--format", "html"]).exit_code == 0
+    assert '"human_verdict":"superficial"' in (out / "report.html").read_text().replace(" ", "")

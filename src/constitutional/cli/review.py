@@ -1,10 +1,11 @@
-"""`cai review DIR --set ID VERDICT`: record a person's verdict in DIR/labels.jsonl. (`cai review DIR` without --set
-counts what is left to review; the browser review app is not built yet.)"""
+"""`cai review DIR`: the browser review app (evals/review_app.py) on 127.0.0.1; `cai review DIR --set ID VERDICT`
+records one verdict in DIR/labels.jsonl from the terminal."""
 
 from __future__ import annotations
 
 import json
 import shlex
+import webbrowser
 from pathlib import Path
 from typing import Optional
 
@@ -14,6 +15,7 @@ from rich.markup import escape
 from constitutional.cli.common import err_console, user_errors
 from constitutional.errors import UserError, did_you_mean, json_problem, nearest, require_exists
 from constitutional.evals.labels import LABEL_VERDICTS, LABELS_FILE, Label, agreement, append_label, read_labels
+from constitutional.evals.review_app import ReviewServer, ReviewState
 from constitutional.evals.text import printable
 
 
@@ -69,12 +71,16 @@ def review(
     principle: str = typer.Option(None, "--principle", "-p", help="Label one principle of the record rather than the whole record."),
     note: str = typer.Option(None, "--note", help="Why, in a few words (kept in labels.jsonl)."),
     reviewer: str = typer.Option(None, "--reviewer", help="Who decided (default: your user name)."),
+    port: int = typer.Option(0, "--port", min=0, max=65535, help="Port of the review app on 127.0.0.1 (0: a free one)."),
+    no_open: bool = typer.Option(False, "--no-open", help="Print the review app's URL without opening a browser."),
 ) -> None:
-    """Record people's verdicts in DIR/labels.jsonl. They replace the eval's in `cai export` and are compared with
-    the eval's in `cai report`. The latest line per record wins; VERDICT 'undo' takes the latest back."""
+    """Record people's verdicts in DIR/labels.jsonl: in a browser review app on 127.0.0.1 (keys j/k, 1-7, c, u), or
+    one at a time with --set. They replace the eval's in `cai export` and are compared with the eval's in
+    `cai report`. The latest line per record wins; VERDICT 'undo' takes the latest back."""
     lines = eval_lines(run_dir)
     if not set_ or set_[0] is None:
         _status(run_dir, lines)
+        serve_app(ReviewState(run_dir, lines, reviewer), port, open_browser=not no_open)
         return
     record_id, verdict = set_
     _check_verdict(verdict)
@@ -93,6 +99,23 @@ def _status(run_dir: Path, lines: list[dict]) -> None:
     block = agreement(lines, read_labels(run_dir))
     shown = shlex.quote(str(run_dir))
     typer.echo(f"{block['needs_review_remaining']} records need review and have no human verdict; "
-               f"{block['labelled']} are labelled.\n"
-               f"The browser review app is not built yet: label a record with "
-               f"`cai review {shown} --set ID VERDICT [--note TEXT]`.")
+               f"{block['labelled']} are labelled. (From a terminal: `cai review {shown} --set ID VERDICT [--note TEXT]`.)")
+
+
+def serve_app(state: ReviewState, port: int, open_browser: bool = True) -> None:
+    """Serve the review app until Ctrl-C, then say how many labels it wrote."""
+    try:
+        server = ReviewServer(state, port)
+    except OSError as exc:
+        raise UserError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}",
+                        fix="choose another --port, or leave it out to take a free one") from None
+    typer.echo(f"review app: {server.url}\n(keys: j/k next/previous, 1-7 verdict, c comment, u undo; Ctrl-C stops)")
+    if open_browser:
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    typer.echo(f"\nwrote {state.written} label{'s' if state.written != 1 else ''} to {state.run_dir / LABELS_FILE}")

@@ -13,7 +13,7 @@ from pathlib import Path
 from constitutional.errors import UserError, require_exists
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalItem, read_input
-from constitutional.evals.labels import LABELS_FILE, agreement, read_labels
+from constitutional.evals.labels import LABELS_FILE, agreement, read_labels, record_verdicts
 from constitutional.evals.text import clip
 from constitutional.evals.veneer import added_units, scan
 from constitutional.pipeline.rundir import read_json, read_jsonl
@@ -205,7 +205,9 @@ def record_views(lines_path: Path, items: Iterable[EvalItem], cap: int | None = 
         return iter(()), 0
     shown, total = _shown_ids(lines_path, MAX_RECORDS if cap is None else cap)
     by_id = {item.id: item for item in items if item.id in shown}
-    views = (record_view(line, by_id.get(str(line["id"]))) for line in read_jsonl(lines_path) if str(line["id"]) in shown)
+    human = record_verdicts(read_labels(lines_path.parent))
+    views = ({**record_view(line, by_id.get(str(line["id"]))), "human_verdict": human.get(str(line["id"]))}
+             for line in read_jsonl(lines_path) if str(line["id"]) in shown)
     return views, total - len(shown)
 
 

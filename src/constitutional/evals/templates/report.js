@@ -109,7 +109,8 @@
     summary.appendChild(el("span", "badge v-" + r.verdict, r.verdict));
     summary.appendChild(el("code", "rec-id", r.id));
     if (r.confidence !== null && r.confidence !== undefined) summary.appendChild(el("span", "small", "confidence " + r.confidence.toFixed(2)));
-    if (r.needs_review) summary.appendChild(el("span", "review", "needs review"));
+    if (r.human_verdict) summary.appendChild(el("span", "badge v-" + r.human_verdict, "people: " + r.human_verdict));
+    if (r.needs_review && !r.human_verdict) summary.appendChild(el("span", "review", "needs review"));
     r.principles.forEach(function (p) { summary.appendChild(el("span", "chip", p.id + ": " + p.verdict)); });
     rec.appendChild(summary);
 

@@ -1,0 +1,192 @@
+"""The browser review app of `cai review DIR`: a stdlib HTTP server on 127.0.0.1 that serves one self-contained page
+(templates/review.html) and a small JSON API over eval.jsonl and DIR/labels.jsonl.
+
+Every request needs the session token (the page: `?token=`; the API: the `X-Review-Token` header) and a Host header
+naming 127.0.0.1 or localhost on the server's port (against DNS rebinding); no CORS header is ever sent; writes are
+JSON POSTs of at most MAX_BODY bytes. Labels are appended with `append_label`, so the CLI and the app share one file."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from constitutional.evals.labels import LABEL_VERDICTS, Label, append_label, read_labels
+from constitutional.evals.verdicts import VERDICTS
+
+MAX_BODY = 64 * 1024
+MAX_NOTE = 2000
+TOKEN_HEADER = "X-Review-Token"
+
+
+class RequestError(Exception):
+    def __init__(self, status: HTTPStatus, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+def _view(line: dict) -> dict:
+    signals = line.get("signals") or {}
+    return {"id": line["id"], "verdict": line.get("verdict"), "confidence": line.get("confidence"),
+            "needs_review": bool(line.get("needs_review")), "reasons": list(line.get("reasons") or []),
+            "principles": [{"id": p.get("id"), "verdict": p.get("verdict")} for p in line.get("principles") or []],
+            "prompt": line.get("prompt") or "", "draft": line.get("draft") or "", "revision": line.get("revision") or "",
+            "veneer_added_text": [t for t in signals.get("veneer_added_text") or [] if isinstance(t, str) and t]}
+
+
+class ReviewState:
+    """The records under review (those needing review first, then the rest, each in eval.jsonl order) and labels."""
+
+    def __init__(self, run_dir: Path, lines: list[dict], reviewer: str | None = None):
+        self.run_dir = Path(run_dir)
+        self.reviewer = reviewer
+        latest = {line["id"]: line for line in lines}  # a later line for an id replaces the earlier one
+        views = [_view(line) for line in latest.values()]
+        self.records = [v for v in views if v["needs_review"]] + [v for v in views if not v["needs_review"]]
+        self.principles = {v["id"]: {p["id"] for p in v["principles"]} for v in self.records}
+        self.written = 0
+        self._lock = threading.Lock()
+
+    def payload(self) -> dict:
+        return {"verdicts": list(VERDICTS), "records": self.records, **self.label_state()}
+
+    def label_state(self) -> dict:
+        labels = [label.model_dump(exclude_none=True) for label in read_labels(self.run_dir).values()]
+        reviewed = {label["id"] for label in labels if "principle" not in label} & self.principles.keys()
+        return {"labels": labels, "reviewed": len(reviewed), "total": len(self.records)}
+
+    def add(self, body: object) -> dict:
+        """Validate a POSTed label, append it to labels.jsonl, and return the label state after it."""
+        if not isinstance(body, dict):
+            raise RequestError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object {id, verdict, principle?, note?}")
+        unknown = set(body) - {"id", "verdict", "principle", "note"}
+        if unknown:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"unknown fields: {', '.join(sorted(map(str, unknown)))}")
+        record_id, verdict = body.get("id"), body.get("verdict")
+        principle, note = body.get("principle"), body.get("note")
+        if not isinstance(record_id, str) or record_id not in self.principles:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"no record {record_id!r} in eval.jsonl")
+        if verdict not in LABEL_VERDICTS:
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"unknown verdict {verdict!r}; use one of: {', '.join(LABEL_VERDICTS)}")
+        known = self.principles[record_id]
+        if principle is not None and (not isinstance(principle, str) or (known and principle not in known)):
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"record {record_id!r} has no principle {principle!r}")
+        if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE):
+            raise RequestError(HTTPStatus.BAD_REQUEST, f"a note is a string of at most {MAX_NOTE} characters")
+        fields = {"reviewer": self.reviewer} if self.reviewer else {}
+        label = Label(id=record_id, verdict=verdict, principle=principle, note=note or None, **fields)
+        with self._lock:
+            append_label(self.run_dir, label)
+            self.written += 1
+            return self.label_state()
+
+
+def page_html(nonce: str) -> str:
+    template = (resources.files("constitutional.evals") / "templates" / "review.html").read_text("utf-8")
+    return template.replace("__NONCE__", nonce)
+
+
+def csp(nonce: str | None = None) -> str:
+    script = f"'nonce-{nonce}'" if nonce else "'none'"
+    return (f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; connect-src 'self'; "
+            "img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+class ReviewServer(ThreadingHTTPServer):
+    """Bound to 127.0.0.1 only; port 0 picks a free port. `url` carries the token."""
+
+    daemon_threads = True
+
+    def __init__(self, state: ReviewState, port: int = 0):
+        super().__init__(("127.0.0.1", port), ReviewHandler)
+        self.state = state
+        self.token = secrets.token_urlsafe(24)
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/?token={self.token}"
+
+    def allowed_hosts(self) -> set[str]:
+        return {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
+
+
+class ReviewHandler(BaseHTTPRequestHandler):
+    server: ReviewServer
+    server_version = "cai-review"
+    sys_version = ""
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name; keep the terminal quiet
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self._handle(self._get)
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._handle(self._post)
+
+    def _handle(self, action) -> None:
+        try:
+            action(urlsplit(self.path))
+        except RequestError as exc:
+            self.close_connection = True  # an unread body must not be taken for the next request
+            self._send(exc.status, {"error": str(exc)})
+
+    def _authorise(self, parts, api: bool) -> None:
+        if self.headers.get("Host", "").lower() not in self.server.allowed_hosts():
+            raise RequestError(HTTPStatus.FORBIDDEN, "wrong Host header")
+        given = self.headers.get(TOKEN_HEADER, "") if api else (parse_qs(parts.query).get("token") or [""])[0]
+        if not secrets.compare_digest(given.encode(), self.server.token.encode()):
+            raise RequestError(HTTPStatus.FORBIDDEN, "missing or wrong token: open the URL `cai review` printed")
+
+    def _get(self, parts) -> None:
+        api = parts.path.startswith("/api/")
+        self._authorise(parts, api)
+        if parts.path == "/":
+            nonce = secrets.token_urlsafe(16)
+            self._send(HTTPStatus.OK, page_html(nonce).encode("utf-8"), "text/html; charset=utf-8", csp(nonce))
+        elif parts.path == "/api/records":
+            self._send(HTTPStatus.OK, self.server.state.payload())
+        else:
+            raise RequestError(HTTPStatus.NOT_FOUND, "not found")
+
+    def _post(self, parts) -> None:
+        self._authorise(parts, api=True)
+        if parts.path != "/api/label":
+            raise RequestError(HTTPStatus.NOT_FOUND, "not found")
+        if self.headers.get("Content-Type", "").split(";")[0].strip().lower() != "application/json":
+            raise RequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "send Content-Type: application/json")
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            raise RequestError(HTTPStatus.LENGTH_REQUIRED, "a Content-Length is required") from None
+        if length < 0 or length > MAX_BODY:
+            self.close_connection = True
+            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body may be at most {MAX_BODY} bytes")
+        try:
+            body = json.loads(self.rfile.read(length).decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise RequestError(HTTPStatus.BAD_REQUEST, "the body is not JSON") from None
+        self._send(HTTPStatus.OK, self.server.state.add(body))
+
+    def _send(self, status: HTTPStatus, body, content_type: str = "application/json", policy: str | None = None) -> None:
+        if not isinstance(body, bytes):
+            body = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Security-Policy", policy or csp())
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Frame-Options", "DENY")
+        self.end_headers()
+        self.wfile.write(body)

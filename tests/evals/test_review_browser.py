@@ -109,3 +109,28 @@ def test_veneer_is_highlighted(browser, server):
         press(browser, "j")
     marks = browser.js("[...document.querySelectorAll('#revision mark.veneer')].map(m => m.textContent)")
     assert marks and set(marks) <= set(records[position]["veneer_added_text"])
+
+
+def test_p_labels_a_principle(browser, tmp_path):
+    rows = [{"id": "peru", "prompt": "Capital of Peru?", "draft": "Quito.", "revision": "Lima.",
+             "violations": [{"principle": "honesty", "quote": "Quito."}]}]
+    run = eval_dir(tmp_path, rows)
+    srv = ReviewServer(ReviewState(run, eval_lines(run), reviewer="bo"), port=0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        load(browser, srv.url)
+        assert [p["id"] for p in srv.state.records[0]["principles"]] == ["honesty"]
+        press(browser, "p")
+        assert browser.js("document.getElementById('target').textContent") == "principle honesty"
+        press(browser, "1")
+        lines = wait_for(lambda: label_lines(srv))
+        assert lines[0]["principle"] == "honesty" and lines[0]["verdict"] == "genuine"
+        wait_for(lambda: "(human: genuine)" in browser.js("document.getElementById('rec-principles').textContent"))
+        assert browser.js("document.getElementById('progress').textContent") == "0 of 1 reviewed"  # a principle is not the record
+        press(browser, "p")
+        assert browser.js("document.getElementById('target').textContent") == "the record"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(5)

@@ -79,12 +79,14 @@ def export_rows(folder: Path, fmt: str, only: frozenset[str], style: str = "conv
 
 
 def _run_records(run_dir: Path, torn: Counter) -> Iterator[tuple[dict, dict | None]]:
-    """Each record of a run with its eval line (None if it has none yet)."""
+    """Each record of a run with its eval verdict and needs_review (None if it has no eval line yet)."""
     if not (run_dir / "eval.jsonl").is_file():
         raise UserError(f"no eval.jsonl in {run_dir}",
                         fix=f"run `cai eval {run_dir}` first; only evaluated revisions are exported")
     # Every eval line is checked here, before the first row; a later line for an id replaces the earlier one.
-    judged = {line["id"]: line for line in _lines(run_dir / "eval.jsonl", _EVAL)}
+    # Only what export reads is kept per id, never whole eval lines (which hold every text and signal).
+    judged = {line["id"]: {"verdict": line["verdict"], "needs_review": bool(line.get("needs_review"))}
+              for line in _lines(run_dir / "eval.jsonl", _EVAL)}
     records = _lines(run_dir / "records.jsonl", _RECORDS, torn)
     return ((record, judged.get(record["id"])) for record in records)
 

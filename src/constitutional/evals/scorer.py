@@ -40,6 +40,7 @@ class SentenceScore:
     text: str
     pmi: float  # nats per token: log p(sentence | request) − log p(sentence | neutral request)
     tokens: int
+    pmi_draft: float | None = None  # nats per token: log p(sentence | request, draft) − log p(sentence | request)
 
 
 def _key(model_id: str, request: str, sentence: str) -> str:
@@ -109,18 +110,32 @@ class Scorer:
             self._batch = llama_cpp.llama_batch_init(CHUNK, 0, 1)
         return self._llm
 
-    def score(self, request: str, sentences: list[str]) -> tuple[list[SentenceScore], bool]:
-        """Each sentence's PMI with the request, and whether the request or a sentence had to be shortened."""
+    def score(self, request: str, sentences: list[str], draft: str | None = None) -> tuple[list[SentenceScore], bool]:
+        """Each sentence's PMI with the request (and, given the draft, with the draft too: how much more likely the
+        sentence is once the draft has been said, i.e. how far it restates it), and whether the request or a
+        sentence had to be shortened."""
         if not sentences:
             return [], False
         with self._lock:
             context, cut = self._context(request)
             with_request = self._cached(request, context, sentences)
             self._score_neutral(sentences)
+            with_draft = self._cached(f"{request}\0{draft}", self._draft_context(request, draft), sentences) \
+                if draft is not None else [(None, 0)] * len(sentences)
             results = []
-            for text, (logprob, n) in zip(sentences, with_request):
-                results.append(SentenceScore(text, (logprob - self._neutral[text][0]) / max(1, n), n))
+            for text, (logprob, n), (drafted, _) in zip(sentences, with_request, with_draft):
+                restated = None if drafted is None else (drafted - logprob) / max(1, n)
+                results.append(SentenceScore(text, (logprob - self._neutral[text][0]) / max(1, n), n, restated))
             return results, cut or any(n >= SENTENCE_TOKENS for _, n in with_request)
+
+    def _draft_context(self, request: str, draft: str) -> list[int]:
+        """The request, the draft as the assistant's first answer, and a request to revise it (tails, within
+        CONTEXT_TOKENS in all)."""
+        llm = self._model()
+        piece = lambda text, special: llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=special)  # noqa: E731
+        return (piece("<|im_start|>user\n", True) + piece(request, False)[-(CONTEXT_TOKENS // 3):]
+                + piece("<|im_end|>\n<|im_start|>assistant\n", True) + piece(draft, False)[-(2 * CONTEXT_TOKENS // 3):]
+                + piece("<|im_end|>\n<|im_start|>user\nPlease revise your answer.<|im_end|>\n<|im_start|>assistant\n", True))
 
     def _context(self, request: str) -> tuple[list[int], bool]:
         llm = self._model()

@@ -19,6 +19,7 @@ WEAK_CHANGE = 0.35  # below this a "genuine" verdict is shaky
 DEFLECTION_WORDS = 12  # content words at or under which an answer that ignores the request's terms is suspect
 HOLLOW_SHARE = 0.2  # specific_substance under this: the answer has next to nothing specific to the request
 SPECIFIC_SHARE = 0.6  # specific_substance at or over this: the scorer vouches that the answer addresses the request
+RESTATED_SHARE = 0.5  # draft_restated at or over this: the revision mostly says the flagged draft again in other words
 
 
 @dataclass
@@ -158,6 +159,11 @@ def _with_draft(item: EvalItem, signals: Signals, scope: Scope, failing: list[Ru
     if scope.retained:
         how = "exactly" if all(s.match == "exact" for s in scope.retained) else "exactly or nearly"
         return Decision("non_compliant", 0.8, [f"the words {scope.label} flagged survive {how}: {flagged_words}"])
+    restated = signals.draft_restated
+    if scope.flagged and not scope.unverified and restated is not None and restated >= RESTATED_SHARE:
+        return Decision("non_compliant", 0.7, [
+            f"{_pct(restated)} of the revision's new wording restates the draft in other words (scorer: it is far "
+            f"likelier once the draft has been said), so what {scope.label} flagged may survive paraphrased"])
     if change <= SAME_SUBSTANCE:
         if scope.flagged:
             return Decision("non_compliant", 0.75, [

@@ -93,7 +93,7 @@ def test_markup_in_model_text_is_shown_as_text_and_never_runs(browser, server):
             press(browser, "j")
         assert browser.js("document.getElementById('rec-id').textContent") == record_id
         seen.append(browser.js("document.getElementById('revision').textContent"))
-        assert browser.js("document.querySelectorAll('#revision *:not(mark)').length") == 0
+        assert browser.js("document.querySelectorAll('#revision script, #revision img, #revision [onerror]').length") == 0
     assert any("<script>document.title='pwned'" in text for text in seen)
     assert any("<img src=x onerror=" in text for text in seen)
     assert browser.js("typeof window.pwned") == "undefined" and browser.js("document.title") == "cai review"
@@ -121,6 +121,11 @@ def test_p_labels_a_principle(browser, tmp_path):
     try:
         load(browser, srv.url)
         assert [p["id"] for p in srv.state.records[0]["principles"]] == ["honesty"]
+        # The report page's view: the flagged words outlined in the draft, the diff, the critique's flags.
+        assert browser.js("[...document.querySelectorAll('#draft .flag')].map(n => n.textContent).join('')") == "Quito."
+        assert "Lima" in browser.js("[...document.querySelectorAll('#revision .ins')].map(n => n.textContent).join('')")
+        assert "critique (honesty): “Quito.”" in browser.js("document.getElementById('flags').textContent")
+        assert "honesty: " in browser.js("document.getElementById('evidence').textContent")
         press(browser, "p")
         assert browser.js("document.getElementById('target').textContent") == "principle honesty"
         press(browser, "1")

@@ -47,13 +47,13 @@ def load_dir(path: Path) -> ReportDir:
         raise UserError(f"no report.json in {path}", fix=f"run `cai eval {path}` first (or `cai run` without --no-eval)")
     report = read_json(path / "report.json", fix="run `cai eval DIR` to write it again")
     manifest = read_json(path / "run.json", fix="run `cai eval DIR` to write it again") if (path / "run.json").is_file() else None
-    run = ReportDir(path, report, _items(path, report), manifest)
+    run = ReportDir(path, report, input_items(path, report), manifest)
     if (path / LABELS_FILE).is_file():  # people may label after the eval: counted afresh on every read
         report["labels"] = agreement(run.lines, read_labels(path))
     return run
 
 
-def _items(path: Path, report: dict) -> Iterable[EvalItem]:
+def input_items(path: Path, report: dict) -> Iterable[EvalItem]:
     """The eval's input again, for critique flags: the run directory itself, or the JSONL the report names."""
     source = path if (path / "records.jsonl").is_file() else Path((report.get("input") or {}).get("path") or "")
     if not str(source) or not source.exists():

@@ -16,8 +16,12 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from constitutional.errors import UserError
+from constitutional.evals.items import EvalItem
 from constitutional.evals.labels import LABEL_VERDICTS, Label, append_label, read_labels
+from constitutional.evals.render_data import input_items, record_view
 from constitutional.evals.verdicts import VERDICTS
+from constitutional.pipeline.rundir import read_json
 
 MAX_BODY = 64 * 1024
 MAX_NOTE = 2000
@@ -30,13 +34,28 @@ class RequestError(Exception):
         self.status = status
 
 
-def _view(line: dict) -> dict:
+def _view(line: dict, item: EvalItem | None) -> dict:
+    """What the page shows of a record: the report page's view (the draft and the revision as marked segments:
+    removed, added, veneer, flagged; flags; per-principle evidence and judge checks), plus the raw texts."""
     signals = line.get("signals") or {}
+    shown = record_view(line, item)
     return {"id": line["id"], "verdict": line.get("verdict"), "confidence": line.get("confidence"),
             "needs_review": bool(line.get("needs_review")), "reasons": list(line.get("reasons") or []),
-            "principles": [{"id": p.get("id"), "verdict": p.get("verdict")} for p in line.get("principles") or []],
+            "principles": [{"id": p["id"], "verdict": p["verdict"], "evidence": p["evidence"], "checks": p["checks"]}
+                           for p in shown["principles"]],
+            "flags": shown["flags"], "judge_checks": shown["judge_checks"],
+            "draft_segments": shown["draft"], "revision_segments": shown["revision"],
             "prompt": line.get("prompt") or "", "draft": line.get("draft") or "", "revision": line.get("revision") or "",
             "veneer_added_text": [t for t in signals.get("veneer_added_text") or [] if isinstance(t, str) and t]}
+
+
+def _input_items(run_dir: Path) -> dict[str, EvalItem]:
+    """The eval's input items by id (for the critique's flags), as the report finds them; none when it cannot."""
+    try:
+        report = read_json(run_dir / "report.json", fix="") if (run_dir / "report.json").is_file() else {}
+        return {item.id: item for item in input_items(run_dir, report)}
+    except UserError:
+        return {}
 
 
 class ReviewState:
@@ -46,7 +65,8 @@ class ReviewState:
         self.run_dir = Path(run_dir)
         self.reviewer = reviewer
         latest = {line["id"]: line for line in lines}  # a later line for an id replaces the earlier one
-        views = [_view(line) for line in latest.values()]
+        items = _input_items(self.run_dir)
+        views = [_view(line, items.get(str(line["id"]))) for line in latest.values()]
         self.records = [v for v in views if v["needs_review"]] + [v for v in views if not v["needs_review"]]
         self.principles = {v["id"]: {p["id"] for p in v["principles"]} for v in self.records}
         self.written = 0

@@ -139,3 +139,18 @@ def test_p_labels_a_principle(browser, tmp_path):
         srv.shutdown()
         srv.server_close()
         thread.join(5)
+
+
+def test_the_filter_shows_one_verdict(browser, server):
+    load(browser, server.url)
+    verdict = server.state.records[-1]["verdict"]
+    expected = [r["id"] for r in server.state.records if r["verdict"] == verdict]
+    browser.js(f"(() => {{ const f = document.getElementById('filter'); f.value = 'v:{verdict}'; "
+               "f.dispatchEvent(new Event('change')); return 1; })()")
+    seen = []
+    for n in range(len(expected)):
+        if n:
+            press(browser, "j")
+        seen.append(browser.js("document.getElementById('rec-id').textContent"))
+    assert seen == expected
+    assert browser.js("document.getElementById('position').textContent") == f"record {len(expected)} of {len(expected)}"

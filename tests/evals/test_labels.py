@@ -225,3 +225,29 @@ def test_kill_9_while_appending_loses_no_earlier_label(tmp_path):
     assert written > 10 and all(("k%d" % n, None) in labels for n in range(written))
     append_label(tmp_path, Label(id="after", verdict="genuine", reviewer="r"))  # a new line after the cut stays whole
     assert read_labels(tmp_path)[("after", None)].verdict == "genuine"
+
+
+def test_reports_show_the_eval_against_people(tmp_path):
+    import json as _json
+    import re
+
+    from typer.testing import CliRunner
+
+    from constitutional.cli.app import app
+    from tests.helpers import write
+
+    rows = [{"id": i, "prompt": "How do I descale a kettle?", "draft": "Boil vinegar in it.", "revision": "Boil vinegar in it."}
+            for i in ("a", "b")]
+    source = write(tmp_path / "in.jsonl", "".join(_json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["eval", str(source), "--judge", "none", "--out", str(out), "-q"]).exit_code == 0
+    verdict = _json.loads((out / "eval.jsonl").read_text().splitlines()[0])["verdict"]
+    assert CliRunner().invoke(app, ["review", str(out), "--set", "a", verdict]).exit_code == 0
+    assert CliRunner().invoke(app, ["review", str(out), "--set", "b", "superficial"]).exit_code == 0
+    md = CliRunner().invoke(app, ["report", str(out), "--format", "md"]).stdout
+    assert "## The eval against people's verdicts" in md and "| superficial | 1 | 0 | – | 0.00 |" in md
+    text = " ".join(CliRunner().invoke(app, ["report", str(out)]).output.split())
+    assert "The eval against people's verdicts" in text
+    assert CliRunner().invoke(app, ["report", str(out), "--format", "html"]).exit_code == 0
+    page = (out / "report.html").read_text()
+    assert re.search(r"labelled by people; \d+ still need review; the eval agrees on 1", page)

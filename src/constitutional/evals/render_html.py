@@ -55,6 +55,9 @@ def headline(report: dict) -> list[tuple[str, str, str]]:
         ("genuine", _num(counts["genuine"]), f"genuine ({_pct(counts['genuine'], total)})"),
         ("superficial", _num(counts["superficial"]), f"superficial ({_pct(counts['superficial'], total)})"),
         ("needs_review", _num(report["needs_review"]), "need a person's review"),
+        *([("labelled", _num(report["labels"]["labelled"]),
+            f"labelled by people; {report['labels']['needs_review_remaining']} still need review; the eval agrees on "
+            f"{report['labels']['agreement']['agrees']}")] if report.get("labels") else []),
         ("judge_fooled_rate", "no judge" if report["judge"]["spec"] is None else
          ("–" if fooled is None else f"{100 * fooled:.0f}%"),
          "judge fooled by canaries" + (" (judge NOT trusted: see Canaries)" if canaries.get("judge_trusted") is False else "")),

@@ -8,6 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from constitutional.evals.agreement import per_verdict
 from constitutional.evals.labels import summary_line
 from constitutional.evals.render_data import canary_rows, judge_trust
 from constitutional.evals.text import printable
@@ -64,6 +65,14 @@ def canary_table(report: dict) -> Table:
     return table
 
 
+def agreement_rows(report: dict) -> list[tuple[str, int, int, str, str]]:
+    """(verdict, people said it, eval said it, precision, recall) on the records people labelled."""
+    confusion = ((report.get("labels") or {}).get("agreement") or {}).get("confusion") or {}
+    show = lambda x: "–" if x is None else f"{x:.2f}"  # noqa: E731
+    return [(v, r["labelled"], r["predicted"], show(r["precision"]), show(r["recall"]))
+            for v, r in per_verdict(confusion).items()]
+
+
 def terminal_summary(report: dict) -> Group:
     about = Table.grid(padding=(0, 2))
     for label, value in facts(report):
@@ -94,6 +103,13 @@ def terminal_summary(report: dict) -> Group:
     for row in rows:
         principles.add_row(*row)
     parts = [about, Text(""), verdicts, principles]
+    if agreement_rows(report):
+        people = Table(title="The eval against people's verdicts (labelled records)", title_justify="left")
+        for head in ("verdict", "people", "eval", "precision", "recall"):
+            people.add_column(head, justify="left" if head == "verdict" else "right")
+        for v, said, predicted, precision, recall in agreement_rows(report):
+            people.add_row(Text(v, style=COLOURS[v]), str(said), str(predicted), precision, recall)
+        parts.append(people)
     if _shows_canaries(report):
         parts.append(canary_table(report))
     parts += [Text(printable(f"warning: {w}"), style="yellow") for w in report.get("warnings", [])]
@@ -112,6 +128,10 @@ def markdown(report: dict) -> str:
     for pid, entry in sorted(report.get("principles", {}).items(), key=lambda kv: -kv[1].get("total", 0)):
         cells = [str(entry["counts"].get(v, 0)) for v in PRINCIPLE_COLUMNS]
         lines.append(f"| {_md(pid)} | {entry.get('violations', '–')} | {' | '.join(cells)} | {entry.get('needs_review', 0)} |")
+    if agreement_rows(report):
+        lines += ["", "## The eval against people's verdicts", "", "| verdict | people | eval | precision | recall |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {v} | {said} | {pred} | {p} | {r} |" for v, said, pred, p, r in agreement_rows(report)]
     if _shows_canaries(report):
         lines += ["", "## Canaries", "", "| control | revision | expected | signals | judge |", "|---|---|---|---|---|"]
         lines += [f"| `{row.id}` | {_md(row.revision)} | {row.expected} | {row.signals} | "

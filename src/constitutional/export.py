@@ -173,6 +173,12 @@ _EVAL = _Kind("eval", verdict=True)
 _AUDIT = _Kind("eval", writer="`cai eval`", verdict=True, texts=True)
 
 
+def read_eval_lines(path: Path) -> Iterator[dict]:
+    """The lines of an eval.jsonl, each checked as it is read (an object with a string id and a known verdict); a
+    bad line is a UserError naming it."""
+    return _lines(path, _EVAL)
+
+
 def _lines(path: Path, kind: _Kind, torn: Counter | None = None) -> Iterator[dict]:
     """The lines of a JSONL file, each checked as it is read. With `torn`, an unparseable last line without its
     newline (a crash mid-write) is counted there, as `cai eval` leaves it out too."""

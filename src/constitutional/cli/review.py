@@ -3,7 +3,6 @@ records one verdict in DIR/labels.jsonl from the terminal."""
 
 from __future__ import annotations
 
-import json
 import shlex
 import webbrowser
 from pathlib import Path
@@ -13,10 +12,11 @@ import typer
 from rich.markup import escape
 
 from constitutional.cli.common import err_console, user_errors
-from constitutional.errors import UserError, did_you_mean, json_problem, nearest, require_exists
+from constitutional.errors import UserError, did_you_mean, nearest, require_exists
 from constitutional.evals.labels import LABEL_VERDICTS, LABELS_FILE, Label, agreement, append_label, read_labels
 from constitutional.evals.review_app import ReviewServer, ReviewState
 from constitutional.evals.text import printable
+from constitutional.export import read_eval_lines
 
 
 def eval_lines(run_dir: Path) -> list[dict]:
@@ -26,19 +26,7 @@ def eval_lines(run_dir: Path) -> list[dict]:
     if not path.is_file():
         raise UserError(f"no eval.jsonl in {run_dir}: nothing to review",
                         fix=f"run `cai eval {shlex.quote(str(run_dir))}` first (or `cai eval FILE.jsonl --out DIR`)")
-    lines = []
-    with path.open(encoding="utf-8") as handle:
-        for number, text in enumerate(handle, 1):
-            if not text.strip():
-                continue
-            try:
-                line = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise UserError(f"invalid JSON in eval line: {json_problem(exc)}", where=f"{path}:{number}",
-                                fix="run `cai eval` again to rewrite eval.jsonl") from None
-            if isinstance(line, dict) and isinstance(line.get("id"), str):
-                lines.append(line)
-    return lines
+    return list(read_eval_lines(path))
 
 
 def _check_id(record_id: str, lines: list[dict], run_dir: Path) -> None:

@@ -2,26 +2,20 @@
 
 import http.client
 import json
-import threading
 from urllib.parse import urlsplit
 
 import pytest
 
-from constitutional.cli.review import eval_lines
 from constitutional.evals.labels import read_labels
-from constitutional.evals.review_app import MAX_BODY, ReviewServer, ReviewState
+from constitutional.evals.review_app import MAX_BODY, ReviewServer
+from tests.evals.review_serving import serving
 from tests.evals.test_labels import run  # noqa: F401 - the fixture: an eval directory with ids veneer, peru, egg
 
 
 @pytest.fixture
 def server(run):  # noqa: F811
-    srv = ReviewServer(ReviewState(run, eval_lines(run), reviewer="ann"), port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with serving(run, "ann") as srv:
+        yield srv
 
 
 def request(srv, method, path, body=None, headers=None, token=True):

@@ -1,15 +1,13 @@
 """The review app of `cai review DIR` in a real headless Chromium (Debian's binary, no download), over 127.0.0.1."""
 
 import json
-import threading
 import time
 
 import pytest
 
-from constitutional.cli.review import eval_lines
-from constitutional.evals.review_app import ReviewServer, ReviewState
 from tests.evals.report_browser import Browser, chromium_path
 from tests.evals.report_fixtures import HOSTILE, eval_dir
+from tests.evals.review_serving import serving
 from tests.evals.test_labels import ROWS
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(chromium_path() is None, reason="needs chromium (apt-get install chromium)")]
@@ -17,14 +15,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(chromium_path() is None, reas
 
 @pytest.fixture
 def server(tmp_path):
-    run = eval_dir(tmp_path, ROWS + HOSTILE)
-    srv = ReviewServer(ReviewState(run, eval_lines(run), reviewer="bo"), port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with serving(eval_dir(tmp_path, ROWS + HOSTILE), "bo") as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
@@ -114,11 +106,7 @@ def test_veneer_is_highlighted(browser, server):
 def test_p_labels_a_principle(browser, tmp_path):
     rows = [{"id": "peru", "prompt": "Capital of Peru?", "draft": "Quito.", "revision": "Lima.",
              "violations": [{"principle": "honesty", "quote": "Quito."}]}]
-    run = eval_dir(tmp_path, rows)
-    srv = ReviewServer(ReviewState(run, eval_lines(run), reviewer="bo"), port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(eval_dir(tmp_path, rows), "bo") as srv:
         load(browser, srv.url)
         assert [p["id"] for p in srv.state.records[0]["principles"]] == ["honesty"]
         # The report page's view: the flagged words outlined in the draft, the diff, the critique's flags.
@@ -135,10 +123,6 @@ def test_p_labels_a_principle(browser, tmp_path):
         assert browser.js("document.getElementById('progress').textContent") == "0 of 1 reviewed"  # a principle is not the record
         press(browser, "p")
         assert browser.js("document.getElementById('target').textContent") == "the record"
-    finally:
-        srv.shutdown()
-        srv.server_close()
-        thread.join(5)
 
 
 def test_the_filter_shows_one_verdict(browser, server):

@@ -132,72 +132,55 @@ def test_report_counts_labels_and_agreement(run):
     assert line in cai("report", run, "--format", "md").stdout
 
 
+KETTLE = {"prompt": "How do I descale a kettle?", "draft": "Boil vinegar in it.", "revision": "Boil vinegar in it."}
+
+
+def kettle_eval(folder, ids=("a", "b"), outs=("out",)) -> list:
+    """`cai eval --judge none` of one unchanged kettle answer per id, into each of `outs` under `folder`."""
+    source = write(folder / "in.jsonl", "".join(json.dumps({"id": i, **KETTLE}) + "\n" for i in ids))
+    for out in outs:
+        assert cai("eval", source, "--judge", "none", "--out", folder / out, "-q").exit_code == 0
+    return [folder / out for out in outs]
+
+
 def test_cai_eval_with_labels_prints_precision_and_recall(tmp_path):
-    import json as _json
-
-    from typer.testing import CliRunner
-
-    from constitutional.cli.app import app
     from constitutional.evals.agreement import markdown
-    from tests.helpers import write
 
-    rows = [{"id": "a", "prompt": "How do I descale a kettle?", "draft": "Boil vinegar in it.",
-             "revision": "Boil vinegar in it. Please note this is for informational purposes only."},
-            {"id": "b", "prompt": "How do I descale a kettle?", "draft": "Boil vinegar in it.", "revision": "Boil vinegar in it."}]
-    source = write(tmp_path / "in.jsonl", "".join(_json.dumps(r) + "\n" for r in rows))
-    labels = write(tmp_path / "labels.jsonl", "".join(_json.dumps(line) + "\n" for line in [
+    rows = [{"id": "a", **KETTLE, "revision": "Boil vinegar in it. Please note this is for informational purposes only."},
+            {"id": "b", **KETTLE}]
+    source = write(tmp_path / "in.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    labels = write(tmp_path / "labels.jsonl", "".join(json.dumps(line) + "\n" for line in [
         {"id": "a", "verdict": "superficial", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"},
         {"id": "b", "verdict": "genuine", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"},
         {"id": "zz", "verdict": "genuine", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"}]))
-    result = CliRunner().invoke(app, ["eval", str(source), "--judge", "none", "--out", str(tmp_path / "out"),
-                                      "-q", "--labels", str(labels)])
+    result = cai("eval", source, "--judge", "none", "--out", tmp_path / "out", "-q", "--labels", labels)
     assert result.exit_code == 0, result.output
-    verdicts = {line["id"]: line["verdict"] for line in map(_json.loads, (tmp_path / "out" / "eval.jsonl").open())}
+    verdicts = {line["id"]: line["verdict"] for line in map(json.loads, (tmp_path / "out" / "eval.jsonl").open())}
     expected = markdown(f"the eval against {labels} (2 labelled records)",
                         [("superficial", verdicts["a"]), ("genuine", verdicts["b"])])
     assert expected in result.stdout and "1 labelled ids are not in this eval" in result.output
-    missing = CliRunner().invoke(app, ["eval", str(source), "--judge", "none", "--labels", str(tmp_path / "nope.jsonl")])
+    missing = cai("eval", source, "--judge", "none", "--labels", tmp_path / "nope.jsonl")
     assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
 def test_report_diff_shows_label_changes(tmp_path):
-    import json as _json
-
-    from typer.testing import CliRunner
-
-    from constitutional.cli.app import app
-    from tests.helpers import write
-
-    row = {"id": "a", "prompt": "How do I descale a kettle?", "draft": "Boil vinegar in it.", "revision": "Boil vinegar in it."}
-    source = write(tmp_path / "in.jsonl", _json.dumps(row) + "\n")
-    for side, verdict in (("A", "unchanged"), ("B", "genuine")):
-        out = tmp_path / side
-        assert CliRunner().invoke(app, ["eval", str(source), "--judge", "none", "--out", str(out), "-q"]).exit_code == 0
-        assert CliRunner().invoke(app, ["review", str(out), "--set", "a", verdict]).exit_code == 0
-    shown = CliRunner().invoke(app, ["report", "diff", str(tmp_path / "A"), str(tmp_path / "B"), "--format", "json"])
-    assert _json.loads(shown.stdout)["changed_labels"] == [{"id": "a", "a": "unchanged", "b": "genuine"}]
-    text = CliRunner().invoke(app, ["report", "diff", str(tmp_path / "A"), str(tmp_path / "B")])
+    a, b = kettle_eval(tmp_path, ids=("a",), outs=("A", "B"))
+    assert cai("review", a, "--set", "a", "unchanged").exit_code == 0
+    assert cai("review", b, "--set", "a", "genuine").exit_code == 0
+    shown = cai("report", "diff", a, b, "--format", "json")
+    assert json.loads(shown.stdout)["changed_labels"] == [{"id": "a", "a": "unchanged", "b": "genuine"}]
+    text = cai("report", "diff", a, b)
     assert "People's verdicts that differ (1): a unchanged→genuine" in " ".join(text.output.split())
 
 
 def test_report_html_carries_peoples_verdicts(tmp_path):
-    import json as _json
-
-    from typer.testing import CliRunner
-
-    from constitutional.cli.app import app
     from constitutional.evals.render_data import record_views
-    from tests.helpers import write
 
-    rows = [{"id": i, "prompt": "How do I descale a kettle?", "draft": "Boil vinegar in it.", "revision": "Boil vinegar in it."}
-            for i in ("a", "b")]
-    source = write(tmp_path / "in.jsonl", "".join(_json.dumps(r) + "\n" for r in rows))
-    out = tmp_path / "out"
-    assert CliRunner().invoke(app, ["eval", str(source), "--judge", "none", "--out", str(out), "-q"]).exit_code == 0
-    assert CliRunner().invoke(app, ["review", str(out), "--set", "a", "superficial"]).exit_code == 0
+    (out,) = kettle_eval(tmp_path)
+    assert cai("review", out, "--set", "a", "superficial").exit_code == 0
     views, _ = record_views(out / "eval.jsonl", [])
     assert {v["id"]: v["human_verdict"] for v in views} == {"a": "superficial", "b": None}
-    assert CliRunner().invoke(app, ["report", str(out), "--format", "html"]).exit_code == 0
+    assert cai("report", out, "--format", "html").exit_code == 0
     assert '"human_verdict":"superficial"' in (out / "report.html").read_text().replace(" ", "")
 
 
@@ -228,26 +211,16 @@ def test_kill_9_while_appending_loses_no_earlier_label(tmp_path):
 
 
 def test_reports_show_the_eval_against_people(tmp_path):
-    import json as _json
     import re
 
-    from typer.testing import CliRunner
-
-    from constitutional.cli.app import app
-    from tests.helpers import write
-
-    rows = [{"id": i, "prompt": "How do I descale a kettle?", "draft": "Boil vinegar in it.", "revision": "Boil vinegar in it."}
-            for i in ("a", "b")]
-    source = write(tmp_path / "in.jsonl", "".join(_json.dumps(r) + "\n" for r in rows))
-    out = tmp_path / "out"
-    assert CliRunner().invoke(app, ["eval", str(source), "--judge", "none", "--out", str(out), "-q"]).exit_code == 0
-    verdict = _json.loads((out / "eval.jsonl").read_text().splitlines()[0])["verdict"]
-    assert CliRunner().invoke(app, ["review", str(out), "--set", "a", verdict]).exit_code == 0
-    assert CliRunner().invoke(app, ["review", str(out), "--set", "b", "superficial"]).exit_code == 0
-    md = CliRunner().invoke(app, ["report", str(out), "--format", "md"]).stdout
+    (out,) = kettle_eval(tmp_path)
+    verdict = json.loads((out / "eval.jsonl").read_text().splitlines()[0])["verdict"]
+    assert cai("review", out, "--set", "a", verdict).exit_code == 0
+    assert cai("review", out, "--set", "b", "superficial").exit_code == 0
+    md = cai("report", out, "--format", "md").stdout
     assert "## The eval against people's verdicts" in md and "| superficial | 1 | 0 | – | 0.00 |" in md
-    text = " ".join(CliRunner().invoke(app, ["report", str(out)]).output.split())
+    text = " ".join(cai("report", out).output.split())
     assert "The eval against people's verdicts" in text
-    assert CliRunner().invoke(app, ["report", str(out), "--format", "html"]).exit_code == 0
+    assert cai("report", out, "--format", "html").exit_code == 0
     page = (out / "report.html").read_text()
     assert re.search(r"labelled by people; \d+ still need review; the eval agrees on 1", page)

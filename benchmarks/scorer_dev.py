@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from constitutional.evals.scorer import load_scorer
-from constitutional.evals.text import sentences, words
+from constitutional.text import sentences, words
 from constitutional.evals.veneer import scan
 
 LABELLED = Path(__file__).resolve().parent.parent / "tests" / "data" / "labelled"

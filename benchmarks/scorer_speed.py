@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from constitutional.evals.scorer import NEUTRAL_REQUEST, load_scorer
-from constitutional.evals.text import sentences
+from constitutional.text import sentences
 
 DEV = Path(__file__).resolve().parent.parent / "tests" / "data" / "calibration" / "xstest_dev.jsonl"
 

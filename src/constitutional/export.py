@@ -19,7 +19,7 @@ from pathlib import Path
 
 from constitutional.errors import UserError, json_problem
 from constitutional.evals.labels import read_labels, record_verdicts
-from constitutional.pipeline.rundir import torn_write
+from constitutional.rundir import torn_write
 
 VERDICTS = ("genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error")
 FORMATS = ("sft", "dpo")

@@ -10,7 +10,7 @@ from constitutional.evals.canaries import plant, run_canaries
 from constitutional.evals.evaluate import Trust, evaluate
 from constitutional.evals.items import EvalItem, Flag
 from constitutional.evals.judge import Judge
-from constitutional.evals.text import sentences
+from constitutional.text import sentences
 from constitutional.models.base import ChatModel, Completion, Usage
 from tests.evals.scripted import scripted_judge
 from tests.evals.test_canaries import gullible_rules, strict_rules

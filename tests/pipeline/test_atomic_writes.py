@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from constitutional.pipeline.rundir import atomic_file, write_atomic
+from constitutional.rundir import atomic_file, write_atomic
 from tests.helpers import write
 from tests.pipeline.test_resume import scripted
 

@@ -8,7 +8,7 @@ import json
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from constitutional.evals.text import printable
+from constitutional.text import printable
 from constitutional.pipeline.prompt_sets import read_prompts
 from tests.evals.report_fixtures import eval_dir, labelled_rows
 from tests.helpers import DATA, write

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from constitutional.pipeline.rundir import RecordWriter
+from constitutional.rundir import RecordWriter
 from tests.helpers import DATA, write
 
 SCRIPTED = f"scripted:{DATA / 'scripted_basic.yaml'}"

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from constitutional.errors import UserError, os_failure
-from constitutional.evals.text import printable
+from constitutional.text import printable
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 

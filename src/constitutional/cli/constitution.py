@@ -20,8 +20,8 @@ from constitutional.constitution.importers import FORMATS, import_constitution, 
 from constitutional.constitution.lint import lint_file
 from constitutional.constitution.schema import constitution_schema
 from constitutional.errors import UserError
-from constitutional.evals.text import printable
-from constitutional.pipeline.rundir import write_atomic
+from constitutional.text import printable
+from constitutional.rundir import write_atomic
 
 constitution_app = typer.Typer(
     help="Check, inspect, start, describe and import constitution files.",

@@ -20,11 +20,11 @@ from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalInput
 from constitutional.evals.labels import read_labels_file, record_verdicts
 from constitutional.evals.scorer import load_scorer
-from constitutional.evals.text import printable
+from constitutional.text import printable
 from constitutional.models.registry import runs_code
 from constitutional.pipeline.cache import ReplyCache
 from constitutional.pipeline.calls import managed_model
-from constitutional.pipeline.executors import judge_in_batches
+from constitutional.evals.batch_judge import judge_in_batches
 
 NO_JUDGE = "none"
 SCORER_HELP = ("The small model that scores each sentence's likelihood given the request (never a judge): 'local' "

@@ -11,9 +11,9 @@ from rich.markup import escape
 
 from constitutional.cli.common import err_console, user_errors
 from constitutional.errors import os_failure
-from constitutional.evals.text import printable
+from constitutional.text import printable
 from constitutional.export import SAFE_SFT_VERDICTS, export_rows, parse_only
-from constitutional.pipeline.rundir import write_atomic
+from constitutional.rundir import write_atomic
 
 
 @user_errors

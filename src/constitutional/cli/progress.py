@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from constitutional.cli.common import err_console
-from constitutional.evals.text import clip, printable
+from constitutional.text import clip, printable
 from constitutional.evals.verdicts import VERDICTS
 from constitutional.pipeline.records import RecordError, error_kind
 

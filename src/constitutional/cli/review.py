@@ -15,7 +15,7 @@ from constitutional.cli.common import err_console, user_errors
 from constitutional.errors import UserError, did_you_mean, nearest, require_exists
 from constitutional.evals.labels import LABEL_VERDICTS, LABELS_FILE, Label, agreement, append_label, read_labels
 from constitutional.evals.review_app import ReviewServer, ReviewState
-from constitutional.evals.text import printable
+from constitutional.text import printable
 from constitutional.export import read_eval_lines
 
 

@@ -17,7 +17,7 @@ from constitutional.constitution import load_constitution
 from constitutional.errors import UserError
 from constitutional.evals import read_input
 from constitutional.evals.scorer import load_scorer
-from constitutional.evals.text import printable
+from constitutional.text import printable
 from constitutional.pipeline.calls import CallStats, managed_model
 from constitutional.pipeline.executors import check_executor, has_batch_api, run_elsewhere
 from constitutional.pipeline.loop import LoopSettings, parse_selection

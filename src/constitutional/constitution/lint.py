@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import combinations
 
-from constitutional.constitution.loading import SUFFIXES, _line_of, resolve
+from constitutional.constitution.loading import SUFFIXES, line_of, resolve
 from constitutional.constitution.model import Constitution, Principle
 
 NEAR_DUPLICATE = 0.5  # word-set overlap (Jaccard) above which two principles ask for much the same thing
@@ -79,7 +79,7 @@ def lint_file(name_or_path: str, constitution: Constitution) -> list[LintWarning
     kind = SUFFIXES.get(path.suffix.lower(), "yaml")
     index = {pid: i for i, pid in enumerate(constitution.ids)}
     data = {"principles": [{"id": pid} for pid in constitution.ids]}
-    return [replace(w, line=_line_of(text, kind, ("principles", index[w.principle], w.field), data))
+    return [replace(w, line=line_of(text, kind, ("principles", index[w.principle], w.field), data))
             if w.principle in index else w for w in lint_constitution(constitution)]
 
 

@@ -113,7 +113,7 @@ def _validation_error(exc: ValidationError, data: dict, text: str, kind: str, sh
     for err in exc.errors():
         loc = tuple(err["loc"])
         principle = _principle_label(data, loc)
-        line = _line_of(text, kind, loc, data)
+        line = line_of(text, kind, loc, data)
         where = f"{shown}:{line}" if line else shown
         field = str(loc[-1]) if loc else "file"
         msg = err["msg"].removeprefix("Value error, ")
@@ -142,7 +142,7 @@ def _principle_label(data: dict, loc: tuple) -> str:
     return ""
 
 
-def _line_of(text: str, kind: str, loc: tuple, data: dict) -> int | None:
+def line_of(text: str, kind: str, loc: tuple, data: dict) -> int | None:
     """Best-effort 1-based line of the value at `loc` (or its parent when the key is missing)."""
     if kind in ("yaml", "json"):
         try:

@@ -11,7 +11,7 @@ from constitutional.evals.judge import Criterion, Judge, JudgeView
 from constitutional.evals.refusal import justifies_refusal
 from constitutional.evals.scorer import Scorer
 from constitutional.evals.signals import Signals, compute
-from constitutional.evals.text import clip, quote_in
+from constitutional.text import clip, quote_in
 from constitutional.evals.verdicts import Decision, Scope, decide, rule_only, worst
 
 WHOLE = "*"  # the criterion id used when the judge checks against the whole constitution

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from constitutional.errors import UserError
-from constitutional.pipeline.prompt_sets import parse_json_line
-from constitutional.pipeline.rundir import read_json, torn_write
+from constitutional.rundir import parse_json_line, read_json, torn_write
 
 MAX_PROBLEMS_SHOWN = 10
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from constitutional.evals.text import content_words, normalise, quote_in
+from constitutional.text import content_words, normalise, quote_in
 from constitutional.evals.veneer import strip_veneer
 from constitutional.models.base import ChatModel, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured

@@ -14,9 +14,9 @@ from constitutional.errors import UserError, require_exists
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalItem, read_input
 from constitutional.evals.labels import LABELS_FILE, agreement, read_labels, record_verdicts
-from constitutional.evals.text import clip
+from constitutional.text import clip
 from constitutional.evals.veneer import added_units, scan
-from constitutional.pipeline.rundir import read_json, read_jsonl
+from constitutional.rundir import read_json, read_jsonl
 
 # Marks on a text segment (bit flags, so one segment can be both added and veneer).
 REMOVED, ADDED, VENEER, FLAGGED = 1, 2, 4, 8

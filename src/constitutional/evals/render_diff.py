@@ -17,7 +17,7 @@ from constitutional.errors import UserError
 from constitutional.evals.labels import read_labels, record_verdicts
 from constitutional.evals.render_data import ReportDir
 from constitutional.evals.render_text import COLOURS, PRINCIPLE_COLUMNS, SHORT
-from constitutional.evals.text import printable
+from constitutional.text import printable
 from constitutional.evals.verdicts import VERDICTS
 
 CHANGED_SHOWN = 50

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from constitutional.evals.render_data import ReportDir, canary_rows, judge_trust, record_views
 from constitutional.evals.verdicts import VERDICTS
-from constitutional.pipeline.rundir import write_atomic
+from constitutional.rundir import write_atomic
 
 BAR_WIDTH = 420
 

@@ -11,7 +11,7 @@ from rich.text import Text
 from constitutional.evals.agreement import per_verdict
 from constitutional.evals.labels import summary_line
 from constitutional.evals.render_data import canary_rows, judge_trust
-from constitutional.evals.text import printable
+from constitutional.text import printable
 from constitutional.evals.verdicts import VERDICTS
 
 COLOURS = {"genuine": "green", "superficial": "yellow", "non_compliant": "red", "evasive": "magenta",

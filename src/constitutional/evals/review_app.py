@@ -21,7 +21,7 @@ from constitutional.evals.items import EvalItem
 from constitutional.evals.labels import LABEL_VERDICTS, Label, append_label, read_labels
 from constitutional.evals.render_data import input_items, record_view
 from constitutional.evals.verdicts import VERDICTS
-from constitutional.pipeline.rundir import read_json
+from constitutional.rundir import read_json
 
 MAX_BODY = 64 * 1024
 MAX_NOTE = 2000

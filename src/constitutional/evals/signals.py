@@ -11,7 +11,7 @@ from constitutional.evals.items import EvalItem, Flag
 from constitutional.evals.refusal import Refusal, detect_refusal
 from constitutional.evals.rules import RuleResult, run_rules
 from constitutional.evals.scorer import Scorer, SentenceScore
-from constitutional.evals.text import content_words, dice, normalise, overlap, sentences, shingles, within, words
+from constitutional.text import content_words, dice, normalise, overlap, sentences, shingles, within, words
 from constitutional.evals.veneer import VeneerScan, VeneerUnit, added_units, scan
 
 NEAR_MATCH = 0.7  # share of a flagged quote's words (or word pairs) still present to count as "nearly"

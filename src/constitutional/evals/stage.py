@@ -25,7 +25,7 @@ from constitutional.evals.render_html import write_html_report
 from constitutional.evals.labels import LABELS_FILE, agreement, read_labels
 from constitutional.evals.report import Tally, build_report
 from constitutional.models.base import ChatModel, Usage
-from constitutional.pipeline.rundir import atomic_file, read_jsonl, write_json_atomic
+from constitutional.rundir import atomic_file, read_jsonl, write_json_atomic
 
 MAX_IN_FLIGHT = 256  # items evaluated at once; the judge's own semaphore bounds its calls
 

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from constitutional.evals.lexicon import Category, veneer_lexicon
-from constitutional.evals.text import content_words, normalise, sentences, words
+from constitutional.text import content_words, normalise, sentences, words
 
 
 @dataclass

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constitutional.constitution import Constitution, Principle
-from constitutional.evals.text import quote_in
+from constitutional.text import quote_in
 from constitutional.models.base import ChatModel, Message, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
 from constitutional.pipeline.prompt_sets import PromptItem

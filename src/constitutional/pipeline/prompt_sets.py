@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from constitutional.errors import UserError, json_problem, require_exists
+from constitutional.rundir import parse_json_line
 
 DEFAULT_MAX_PROMPT_CHARS = 100_000
-MAX_JSON_DEPTH = 100  # deeper lines are refused: Python's recursion limit, and every later json.dumps, trip over them
 MAX_PROMPT_JSON_DEPTH = 50  # less: a record nests the prompt line's fields (meta) deeper, and the eval reads records
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 RAW_NUL = "the line holds a NUL character (\\x00); remove it, or re-save the file as UTF-8 text"
@@ -89,23 +89,6 @@ def _refuse_utf16(path: Path) -> None:
         converted = path.with_name(f"{path.stem}-utf8{path.suffix}")
         raise UserError(f"{path} is UTF-16 text ({sign}); prompt files must be UTF-8",
                         fix=f"convert it: iconv -f UTF-16 -t UTF-8 {shlex.quote(str(path))} > {shlex.quote(str(converted))}")
-
-
-def parse_json_line(text: str, max_depth: int = MAX_JSON_DEPTH) -> object:
-    """One JSON value, as json.loads; a value nested deeper than `max_depth` is a ValueError, like bad JSON."""
-    too_deep = ValueError(f"JSON nested deeper than {max_depth} levels")
-    try:
-        value = json.loads(text)
-    except RecursionError:
-        raise too_deep from None
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, (dict, list)):
-            if depth > max_depth:
-                raise too_deep
-            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
-    return value
 
 
 def _item(line: int, prompt: object, given_id: object, meta: dict, max_chars: int) -> PromptItem | InputProblem:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from constitutional.errors import UserError, os_failure
-from constitutional.pipeline.rundir import atomic_file, read_json
+from constitutional.rundir import atomic_file, read_json
 
 # What must match for records from before and after a resume to belong to one job.
 JOB_KEYS = ("constitution.sha256", "model", "judge", "parameters.rounds", "parameters.principles",

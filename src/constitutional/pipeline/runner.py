@@ -22,7 +22,7 @@ from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_p
 from constitutional.pipeline.records import Record, RecordError, error_kind
 from constitutional.pipeline.lock import RunLock, lock_run_dir
 from constitutional.pipeline.resume import check_same_job, repair_and_read_ids, rewrite_records
-from constitutional.pipeline.rundir import SCHEMA_VERSION, RecordWriter, read_jsonl, write_json_atomic
+from constitutional.rundir import SCHEMA_VERSION, RecordWriter, read_jsonl, write_json_atomic
 
 MAX_PROBLEMS_KEPT = 100
 EARLY_STOP_AFTER = 8  # finished records that, failing alike, stop the job (see EarlyStop)

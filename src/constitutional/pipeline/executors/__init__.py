@@ -8,12 +8,9 @@ from __future__ import annotations
 import asyncio
 import importlib
 from collections.abc import Callable
-from pathlib import Path
 
 from constitutional.constitution import LoadedConstitution
 from constitutional.errors import UserError
-from constitutional.evals.items import EvalInput
-from constitutional.evals.stage import EvalResult
 from constitutional.models.base import ChatModel
 from constitutional.pipeline.calls import ManagedModel
 from constitutional.pipeline.records import Record
@@ -61,22 +58,12 @@ def _run_batch(config: RunConfig, scan: Scan, state: RunState, on_record: Callab
     from constitutional.pipeline.executors.batch import run_batch_job
     from constitutional.pipeline.pricing import load_prices, price_for
 
-    api = _batch_api(create_model(config.model_spec, base_url=base_url))
+    api = batch_api(create_model(config.model_spec, base_url=base_url))
     price = price_for(config.model_spec, load_prices())
     return asyncio.run(run_batch_job(config, api, price, scan, state, on_record, say, max_retries))
 
 
-def judge_in_batches(source: EvalInput, loaded: LoadedConstitution, judge_model: ManagedModel, out: Path,
-                     on_line: Callable[[dict], None], say: Callable[[str], None], scorer=None) -> EvalResult:
-    """The eval with the judge's calls made through its provider's batch API, saved in DIR/batches.json."""
-    from constitutional.pipeline.executors.batch_judge import evaluate_in_batches
-
-    api = _batch_api(judge_model.inner)
-    return asyncio.run(evaluate_in_batches(source, loaded, judge_model, api, out / "batches.json", out, on_line, say,
-                                           scorer))
-
-
-def _batch_api(model: ChatModel):
+def batch_api(model: ChatModel):
     """The batch API of the model's provider, which builds its requests and reads its replies."""
     module_name, class_name = BATCH_APIS[model.spec.split("/", 1)[0]].split(":")
     return getattr(importlib.import_module(module_name), class_name)(model)

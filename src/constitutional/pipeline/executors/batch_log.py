@@ -7,7 +7,7 @@ from pathlib import Path
 
 from constitutional.errors import UserError
 from constitutional.pipeline.loop import Call
-from constitutional.pipeline.rundir import read_json, write_json_atomic
+from constitutional.rundir import read_json, write_json_atomic
 
 UNREADABLE_FIX = "delete it to resubmit the unfinished batches"
 

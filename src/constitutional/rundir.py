@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import TextIO
 
 from constitutional.errors import UserError
-from constitutional.pipeline.manifest import check_manifest
+from constitutional.manifest import check_manifest
 
 SCHEMA_VERSION = 1
+MAX_JSON_DEPTH = 100  # deeper lines are refused: Python's recursion limit, and every later json.dumps, trip over them
 
 
 def read_json(path: Path, fix: str) -> dict:
@@ -133,3 +134,20 @@ def read_jsonl(path: Path):
         for line in fh:
             if line.strip():
                 yield json.loads(line)
+
+
+def parse_json_line(text: str, max_depth: int = MAX_JSON_DEPTH) -> object:
+    """One JSON value, as json.loads; a value nested deeper than `max_depth` is a ValueError, like bad JSON."""
+    too_deep = ValueError(f"JSON nested deeper than {max_depth} levels")
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise too_deep from None
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > max_depth:
+                raise too_deep
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return value

@@ -16,6 +16,7 @@ in every pass, and a restarted job must defer the same calls as the process befo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,10 +26,11 @@ from constitutional.evals.items import EvalInput
 from constitutional.evals.stage import EvalResult, assess, lines_tmp, write_eval
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
 from constitutional.pipeline.calls import CallStats, ManagedModel
+from constitutional.pipeline.executors import batch_api
 from constitutional.pipeline.executors.batch import BatchAPI, Outcome, Waves, charge, first_poll_wait
 from constitutional.pipeline.executors.batch_log import BatchLog
 from constitutional.pipeline.loop import Call
-from constitutional.pipeline.rundir import read_jsonl
+from constitutional.rundir import read_jsonl
 
 
 class Deferred(ModelError):
@@ -98,3 +100,11 @@ async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, mod
     for line in read_jsonl(out / "eval.jsonl"):
         on_line(line)
     return result
+
+
+def judge_in_batches(source: EvalInput, loaded: LoadedConstitution, judge_model: ManagedModel, out: Path,
+                     on_line: Callable[[dict], None], say: Callable[[str], None], scorer=None) -> EvalResult:
+    """The eval with the judge's calls made through its provider's batch API, saved in DIR/batches.json."""
+    api = batch_api(judge_model.inner)
+    return asyncio.run(evaluate_in_batches(source, loaded, judge_model, api, out / "batches.json", out, on_line, say,
+                                           scorer))

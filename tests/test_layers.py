@@ -1,0 +1,39 @@
+"""Packages import downward only: the leaf modules import nothing of ours but the leaves, models know nothing of
+the pipeline, and the pipeline knows nothing of the eval, its reports or the CLI."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "constitutional"
+LEAVES = {"errors", "text", "rundir", "manifest"}
+FORBIDDEN = {  # package → packages it must never import
+    "models": {"pipeline", "evals", "cli", "export", "constitution"},
+    "constitution": {"pipeline", "evals", "cli", "export", "models"},
+    "pipeline": {"evals", "cli", "export"},
+    "evals": {"cli"},
+    "export": {"cli", "pipeline"},
+    **{leaf: {"models", "pipeline", "evals", "cli", "export", "constitution", "prompts"} for leaf in LEAVES},
+}
+
+
+def imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("constitutional."):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("constitutional."))
+    return found
+
+
+def package(path: Path) -> str:
+    return path.relative_to(SRC).with_suffix("").parts[0]
+
+
+@pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC)))
+def test_a_module_imports_only_downward(path):
+    banned = FORBIDDEN.get(package(path), set())
+    wrong = sorted(m for m in imports(path) if m.split(".")[1] in banned)
+    assert not wrong, f"{path.relative_to(SRC)} imports {wrong}"

@@ -68,8 +68,46 @@ def quote_in(text: str, quote: str) -> bool:
 
 def within(normalised_text: str, quote: str) -> bool:
     """`contains` for a text already normalised, when many quotes are looked up in one text."""
-    quote = normalise(quote).strip(" .,;:!?\"'")
-    return bool(quote) and quote in normalised_text
+    key = quote_key(quote)
+    return bool(key) and key in normalised_text
+
+
+def quote_key(quote: str) -> str:
+    """What a quote is looked up as: normalised, without the punctuation and quote marks around it."""
+    return normalise(quote).strip(" .,;:!?\"'")
+
+
+def quote_spans(text: str, quote: str) -> list[tuple[int, int]]:
+    """Where the quote occurs in `text`, as (start, end) offsets into `text`, matched exactly as `quote_in` matches
+    (so the report underlines a quote if and only if the eval counted it as found)."""
+    key = quote_key(quote)
+    if not key or not quote.strip():
+        return []
+    normalised, origin = _normalised_with_origin(text)
+    spans, start = [], normalised.find(key)
+    while start >= 0:
+        spans.append((origin[start], origin[start + len(key) - 1] + 1))
+        start = normalised.find(key, start + len(key))
+    return spans
+
+
+def _normalised_with_origin(text: str) -> tuple[str, list[int]]:
+    """`normalise(text)` and, for each of its characters, the offset in `text` it came from."""
+    chars: list[str] = []
+    origin: list[int] = []
+    for i, char in enumerate(text.translate(QUOTES)):
+        if SPACE.fullmatch(char):
+            if chars and chars[-1] != " ":
+                chars.append(" ")
+                origin.append(i)
+            continue
+        for lowered in char.lower():
+            chars.append(lowered)
+            origin.append(i)
+    if chars and chars[-1] == " ":
+        chars.pop()
+        origin.pop()
+    return "".join(chars), origin
 
 
 def clip(text: str, limit: int = 70) -> str:

@@ -11,6 +11,7 @@ from itertools import combinations
 
 from constitutional.constitution.loading import SUFFIXES, line_of, resolve
 from constitutional.constitution.model import Constitution, Principle
+from constitutional.text import content_words
 
 NEAR_DUPLICATE = 0.5  # word-set overlap (Jaccard) above which two principles ask for much the same thing
 CROWDED = 200  # a word among the rarest of more principles than this proposes no pairs to compare (the lint says so)
@@ -42,9 +43,6 @@ UNOBSERVABLE = re.compile(
     re.I,
 )
 MIN_CHECKABLE_WORDS = 6
-
-STOPWORDS = set("""a an and any are as at be by for from has have if in into is it its of on or that the their them
-this those to was were what when which who whose with would should could does did do than then there these""".split())
 
 
 @dataclass(frozen=True)
@@ -209,7 +207,7 @@ def _normal(text: str) -> str:
 
 
 def _words(text: str) -> set[str]:
-    return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in STOPWORDS}
+    return set(content_words(text))
 
 
 def _jaccard(a: set[str], b: set[str]) -> float:

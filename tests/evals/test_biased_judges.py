@@ -33,7 +33,7 @@ class LengthBiased(ChatModel):
             reply = {"better": "A" if longer is a else "B", "quote": sentences(longer)[0]}
         else:
             reply = {"breaks": False, "breaks_quote": "", "substantive": True, "substantive_quote": sentences(fenced[-1])[-1]}
-        return Completion(text=json.dumps(reply), parsed=reply, usage=Usage(calls=1))
+        return Completion(text=json.dumps(reply), usage=Usage(calls=1))
 
 
 def canaries_for(judge_model) -> dict:

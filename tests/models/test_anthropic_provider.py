@@ -1,6 +1,7 @@
 """The anthropic provider through the real SDK against a stand-in Messages API on 127.0.0.1."""
 
 import asyncio
+import json
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_text_reply_system_field_with_cache_control_and_cache_usage():
     assert sent.body["messages"] == [{"role": "user", "content": "Hello."}]
     assert sent.body["max_tokens"] == 50 and sent.body["stop_sequences"] == ["END"] and "tools" not in sent.body
     assert server.requests[1].body["max_tokens"] == 1024  # the API requires it; a default is sent
-    assert first.text == "A plain answer from the stand-in." and first.parsed is None
+    assert first.text == "A plain answer from the stand-in." and not hasattr(first, "parsed")
     # input_tokens counts every prompt token; cached_tokens the ones read from the prompt cache
     assert (first.usage.input_tokens, first.usage.cached_tokens, first.usage.cache_write_tokens) == (30 + SYSTEM_TOKENS, 0, SYSTEM_TOKENS)
     assert (second.usage.input_tokens, second.usage.cached_tokens, second.usage.cache_write_tokens) == (30 + SYSTEM_TOKENS, SYSTEM_TOKENS, 0)
@@ -76,7 +77,7 @@ def test_structured_output_through_a_forced_tool_call():
         body = server.requests[0].body
     assert body["tools"][0]["input_schema"] == SCHEMA
     assert body["tool_choice"] == {"type": "tool", "name": body["tools"][0]["name"]}
-    assert completion.parsed == {"ok": True} and completion.text == '{"ok": true}'
+    assert json.loads(completion.text) == {"ok": True} and completion.text == '{"ok": true}'
 
 
 @pytest.mark.parametrize(("word", "status", "retryable", "retry_after"), [
@@ -109,3 +110,18 @@ def test_missing_key_names_the_variable_and_base_url_comes_from_the_environment(
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
     model = create_model("anthropic/m")
     assert str(model.client.base_url).startswith("http://127.0.0.1:9") and model.client.max_retries == 0
+
+
+def test_build_request_and_read_reply_are_the_providers_public_seams():
+    from constitutional.models.base import ChatCall
+
+    model = create_model("anthropic/m", base_url="http://127.0.0.1:9")
+    params = model.build_request(ChatCall(ASK, SCHEMA, {"max_tokens": 9, "stop": ["END"]}))
+    assert params["system"][0]["text"] == "Shared instructions." and params["messages"] == [{"role": "user", "content": "Hello."}]
+    assert params["max_tokens"] == 9 and params["stop_sequences"] == ["END"] and params["tools"][0]["input_schema"] == SCHEMA
+    usage = {"input_tokens": 5, "output_tokens": 2, "cache_read_input_tokens": 3, "cache_creation_input_tokens": None}
+    tool = model.read_reply({"content": [{"type": "tool_use", "name": "reply", "input": {"ok": True}}], "usage": usage})
+    text = model.read_reply({"content": [{"type": "text", "text": "Hi"}, {"type": "text", "text": "!"}], "usage": usage})
+    assert json.loads(tool.text) == {"ok": True} and text.text == "Hi!"
+    assert (text.usage.input_tokens, text.usage.cached_tokens, text.usage.output_tokens) == (8, 3, 2)
+    assert model.capabilities.batch_api.endswith(":AnthropicBatches") and model.capabilities.prompt_cache

@@ -32,3 +32,29 @@ def test_keys_are_redacted():
     assert redact("Incorrect API key provided: sk-proj-abc***wxyz.", ()) == "Incorrect API key provided: [redacted]."
     assert redact("token my-secret-token here", ["my-secret-token"]) == "token [redacted] here"
     assert "sk-live-123456" not in str(status_error("p", 401, "bad key sk-live-123456", secrets=["sk-live-123456"]))
+
+
+@pytest.mark.parametrize(("status", "error", "message", "retryable"), [
+    (529, None, "", True), (520, None, "", True), (502, None, "", True), (409, None, "", True),
+    (429, "insufficient_quota", "quota", False), (400, None, "", False),
+    (None, "overloaded_error", "", True), (None, "batch_expired", "", True), (None, "invalid_request_error", "", False),
+])
+def test_one_table_says_what_is_retryable_for_chat_and_batch_alike(status, error, message, retryable):
+    from constitutional.models.http_errors import is_retryable
+
+    assert is_retryable(status, error, message) is retryable
+    if status is not None and error is None:
+        assert status_error("p", status, message or "x").retryable is retryable  # what a chat call decides
+
+
+@pytest.mark.parametrize("status", [520, 529, 501])
+def test_an_openai_batch_request_failing_with_any_5xx_is_retried_as_a_chat_call_is(status, monkeypatch):
+    from constitutional.models import create_model
+    from constitutional.pipeline.executors.batch_openai import OpenAIBatches
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
+    api = OpenAIBatches(create_model("openai/m", base_url="http://127.0.0.1:9/v1"))
+    row = {"custom_id": "a", "response": {"status_code": status, "body": {"error": {"message": "down"}}}}
+    failed = api._outcome(row)  # before, only 500, 502, 503 and 504 of the 5xx were retried in a batch
+    assert failed.retryable and failed.status == status
+    assert status_error("openai", status, "down").retryable

@@ -7,6 +7,8 @@ import pytest
 
 from constitutional.errors import UserError
 from constitutional.models import ModelError, create_model
+from constitutional.models.json_reply import parse_json_object
+from constitutional.pipeline.calls import managed_model
 from tests.standins.openai_compatible import chat_server
 from tests.standins.server import serve
 
@@ -25,15 +27,20 @@ def generate(model, messages=ASK, schema=None, **params):
     return asyncio.run(model.generate(messages, schema=schema, **params))
 
 
+def managed(spec, base_url):
+    """The provider behind the managed layer, which sends a call again once the provider moves to another mode."""
+    return managed_model(spec, cache=False, base_url=base_url)
+
+
 def test_llama_cpp_style_500_on_json_schema_falls_back_to_json_object_once_per_server():
     with serve(chat_server(formats=("json_object",))) as server:
-        model = create_model("openai/tiny", base_url=f"{server.url}/v1")
+        model = managed("openai/tiny", f"{server.url}/v1")
         first = generate(model, schema=SCHEMA, max_tokens=32)
-        assert first.parsed == {"ok": True, "kind": "a"}
+        assert parse_json_object(first.text) == {"ok": True, "kind": "a"}
         assert [r.body.get("response_format", {}).get("type") for r in server.requests] == ["json_schema", "json_object"]
         assert server.requests[1].body["response_format"]["schema"] == SCHEMA
         assert server.requests[1].body["max_tokens"] == 32
-        generate(create_model("openai/other", base_url=f"{server.url}/v1"), schema=SCHEMA)
+        generate(managed("openai/other", f"{server.url}/v1"), schema=SCHEMA)
         assert server.requests[2].body["response_format"]["type"] == "json_object"  # remembered for this URL
         assert len(server.requests) == 3
     assert first.usage.calls == 1 and first.usage.input_tokens == 20 and first.usage.cached_tokens == 8
@@ -44,22 +51,22 @@ def test_strict_json_schema_when_the_server_supports_it():
         completion = generate(create_model("openai/m", base_url=server.url), schema=SCHEMA)
         sent = server.requests[0].body["response_format"]
     assert sent == {"type": "json_schema", "json_schema": {"name": "reply", "schema": SCHEMA, "strict": True}}
-    assert completion.parsed == {"ok": True, "kind": "a"} and len(server.requests) == 1
+    assert parse_json_object(completion.text) == {"ok": True, "kind": "a"} and len(server.requests) == 1
 
 
 def test_plain_json_in_words_when_no_response_format_is_accepted():
     with serve(chat_server(formats=(), rejection_status=400)) as server:
-        completion = generate(create_model("openai/m", base_url=server.url), schema=SCHEMA)
+        completion = generate(managed("openai/m", server.url), schema=SCHEMA)
         last = server.requests[-1].body
     assert "response_format" not in last and "JSON Schema" in last["messages"][-1]["content"]
-    assert completion.parsed == {"ok": True, "kind": "a"} and completion.text.startswith("Sure!")
+    assert parse_json_object(completion.text) == {"ok": True, "kind": "a"} and completion.text.startswith("Sure!")
 
 
 def test_plain_text_reply_and_usage():
     with serve(chat_server()) as server:
         completion = generate(create_model("openai/m", base_url=server.url))
         assert server.requests[0].body["messages"] == ASK and server.requests[0].body["model"] == "m"
-    assert completion.text == "A plain answer from the stand-in." and completion.parsed is None
+    assert completion.text == "A plain answer from the stand-in." and not hasattr(completion, "parsed")
     assert (completion.usage.input_tokens, completion.usage.output_tokens) == (20, 5)
 
 
@@ -143,3 +150,68 @@ def test_spec_errors():
         create_model("openai/", base_url="http://127.0.0.1:9")
     with pytest.raises(UserError, match="does not take base_url"):
         create_model("local", base_url="http://127.0.0.1:9")
+
+
+def test_the_structured_mode_is_found_once_per_server_even_by_concurrent_calls():
+    from constitutional.models.openai_provider import structured_mode
+
+    with serve(chat_server(formats=("json_object",))) as server:
+        model = managed("openai/tiny", f"{server.url}/v1")
+
+        async def many():
+            return await asyncio.gather(*(model.generate(ASK, schema=SCHEMA, seed=i) for i in range(6)))
+
+        replies = asyncio.run(many())
+        sent = [r.body.get("response_format", {}).get("type") for r in server.requests]
+    assert [parse_json_object(r.text) for r in replies] == [{"ok": True, "kind": "a"}] * 6
+    assert sent.count("json_schema") == 1 and sent.count("json_object") == 6  # refused once, not once per call
+    assert structured_mode(f"{server.url}/v1/") == "json_object"
+    # Every HTTP request went through the rate limiter and was counted, the refused one included; it is no retry.
+    assert model.stats.attempts == len(server.requests) == 7 and model.stats.retries == 0
+
+
+def test_a_refused_mode_is_sent_again_even_with_no_retries_and_through_the_rate_limiter():
+    from constitutional.pipeline.calls import ManagedModel, RetryPolicy
+    from constitutional.pipeline.limits import RateLimiter
+
+    class Counting(RateLimiter):
+        acquired = 0
+
+        async def acquire(self, tokens):
+            Counting.acquired += 1
+            await super().acquire(tokens)
+
+    with serve(chat_server(formats=(), rejection_status=400)) as server:
+        inner = create_model("openai/m", base_url=f"{server.url}/v2")
+        model = ManagedModel(inner=inner, limiter=Counting(), retry=RetryPolicy(max_retries=0))
+        completion = generate(model, schema=SCHEMA)
+    assert parse_json_object(completion.text) == {"ok": True, "kind": "a"}
+    assert Counting.acquired == model.stats.attempts == len(server.requests) == 3
+
+
+def test_a_bad_request_that_is_no_format_refusal_does_not_change_the_mode():
+    from constitutional.models.openai_provider import structured_mode
+
+    with serve(chat_server(formats=("json_schema",))) as server:
+        model = managed("openai/m", f"{server.url}/v3")
+        with pytest.raises(ModelError) as caught:
+            generate(model, [{"role": "user", "content": "BAD-REQUEST"}], SCHEMA)
+        assert caught.value.status == 400 and len(server.requests) == 1
+        assert structured_mode(f"{server.url}/v3/") == "json_schema"
+        assert parse_json_object(generate(model, schema=SCHEMA).text) == {"ok": True, "kind": "a"}
+
+
+def test_build_request_and_read_reply_are_the_providers_public_seams():
+    from constitutional.models.base import ChatCall
+
+    model = create_model("openai/m", base_url="http://127.0.0.1:9/v1")
+    body = model.build_request(ChatCall(ASK, SCHEMA, {"max_tokens": 7, "temperature": 0}), "json_schema")
+    assert body == {"model": "m", "messages": ASK, "temperature": 0, "max_tokens": 7, "response_format": {
+        "type": "json_schema", "json_schema": {"name": "reply", "schema": SCHEMA, "strict": True}}}
+    words = model.build_request(ChatCall(ASK, SCHEMA), "prompt")
+    assert "response_format" not in words and "JSON Schema" in words["messages"][-1]["content"]
+    reply = model.read_reply({"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": 3, "completion_tokens": 1}})
+    assert reply.text == "hi" and (reply.usage.calls, reply.usage.input_tokens) == (1, 3)
+    with pytest.raises(ModelError, match="no choices"):
+        model.read_reply({"choices": []})
+    assert model.capabilities.batch_api.endswith(":OpenAIBatches")

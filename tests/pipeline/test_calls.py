@@ -57,17 +57,11 @@ def test_non_retryable_errors_fail_fast():
 
 def test_backoff_grows_and_honours_retry_after():
     policy = RetryPolicy(max_retries=5, initial_wait=1.0, max_wait=8.0)
-
-    class State:
-        def __init__(self, n, exc):
-            self.attempt_number = n
-            self.outcome = type("O", (), {"exception": lambda self: exc})()
-
     plain = ModelError("x", retryable=True)
-    waits = [policy.wait(State(n, plain)) for n in range(1, 6)]
+    waits = [policy.delay(n, plain) for n in range(1, 6)]
     assert 0.5 <= waits[0] <= 1.0 and 4.0 <= waits[4] <= 8.0  # exponential, jittered, capped
     told = ModelError("x", retryable=True, retry_after=6.0)
-    assert policy.wait(State(1, told)) >= 6.0
+    assert policy.delay(1, told) >= 6.0
 
 
 def test_retry_after_pauses_every_caller():
@@ -157,3 +151,27 @@ def test_managed_model_takes_the_endpoint_from_the_provider_client(tmp_path):
     replies = tmp_path / "x.yaml"
     replies.write_text("rules: []")
     assert managed_model(f"scripted:{replies}", cache=False).endpoint is None
+
+
+def test_the_policy_sends_a_resend_again_at_once_without_counting_it_as_a_retry():
+    inner = Flaky([ModelError("mode refused", resend=True), ModelError("mode refused", resend=True)])
+    model = managed(inner, retry=RetryPolicy(max_retries=0, initial_wait=10.0))  # a retry would wait 5-10 s
+    start = time.monotonic()
+    assert asyncio.run(model.generate(MESSAGES)).text == "answer"
+    assert time.monotonic() - start < 1.0 and inner.calls == 3
+    assert model.stats.attempts == 3 and model.stats.retries == 0
+
+
+def test_the_policy_serves_any_coroutine_and_raises_the_last_failure():
+    policy = RetryPolicy(max_retries=2, initial_wait=0.001, max_wait=0.01)
+    seen = []
+
+    async def attempt():
+        seen.append(len(seen))
+        raise ModelError(f"failure {len(seen)}", retryable=True)
+
+    retried = []
+    with pytest.raises(ModelError, match="failure 3"):
+        asyncio.run(policy.run(attempt, retried.append))
+    assert seen == [0, 1, 2] and [str(e) for e in retried] == ["failure 1", "failure 2"]
+    assert RetryPolicy.from_settings(3, reasks=2) == RetryPolicy(max_retries=3, reasks=2)

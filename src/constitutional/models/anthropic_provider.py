@@ -5,6 +5,7 @@ critique starts with the constitution's principles and examples, the same for ev
 provider finds that repeated start by comparing with its previous call and marks it with
 `cache_control` too, so repeated critiques read it from Anthropic's prompt cache. Structured steps
 force a call to one tool whose `input_schema` is the step's schema; the tool's input is the reply.
+`build_request` and `read_reply` are the seams the batch API uses for its requests and results.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import anthropic
 
 from constitutional.models.api_access import endpoint_and_key
-from constitutional.models.base import ChatModel, Completion, Message, Usage
+from constitutional.models.base import Capabilities, ChatCall, ChatModel, Completion, Message, Usage
 from constitutional.models.http_errors import from_sdk_exception, invalid_body
 
 KEY_ENV, BASE_URL_ENV = "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"
@@ -29,11 +30,13 @@ MIN_SHARED_PREFIX_CHARS = 4096
 
 class AnthropicModel(ChatModel):
     default_concurrency = 8
+    capabilities = Capabilities(structured="tool", prompt_cache=True,
+                                batch_api="constitutional.pipeline.executors.batch_anthropic:AnthropicBatches")
 
     def __init__(self, name: str, client: anthropic.AsyncAnthropic, api_key: str):
         self.name = name
         self.client = client
-        self._secrets = (api_key,)
+        self.secrets = (api_key,)
         self._previous_first_user: dict[str, str] = {}  # system prompt → first user message of the last call
 
     @classmethod
@@ -45,36 +48,45 @@ class AnthropicModel(ChatModel):
         return cls(arg, client, api_key)
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+        return self.read_reply(await self._send(self.build_request(ChatCall(messages, schema, params))))
+
+    def build_request(self, call: ChatCall) -> dict:
+        """The Messages API parameters of the call (the shared start of its first user message marked for caching)."""
         request = {
             "model": self.name,
-            "max_tokens": params.get("max_tokens") or DEFAULT_MAX_TOKENS,
-            "messages": [{"role": m["role"], "content": m["content"]} for m in messages if m["role"] != "system"],
+            "max_tokens": call.params.get("max_tokens") or DEFAULT_MAX_TOKENS,
+            "messages": [{"role": m["role"], "content": m["content"]} for m in call.messages if m["role"] != "system"],
         }
-        system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+        system = "\n\n".join(m["content"] for m in call.messages if m["role"] == "system")
         first = request["messages"][0] if request["messages"] else None
         if first is not None and first["role"] == "user":
             first["content"] = self._mark_shared_prefix(system, first["content"])
         if system:
             request["system"] = [{"type": "text", "text": system, "cache_control": CACHED}]
-        if params.get("stop"):
-            request["stop_sequences"] = params["stop"]
-        if schema is not None:
-            request["tools"] = [{"name": REPLY_TOOL, "description": "Give the reply as structured data.", "input_schema": schema}]
+        if call.params.get("stop"):
+            request["stop_sequences"] = call.params["stop"]
+        if call.schema is not None:
+            request["tools"] = [{"name": REPLY_TOOL, "description": "Give the reply as structured data.",
+                                 "input_schema": call.schema}]
             request["tool_choice"] = {"type": "tool", "name": REPLY_TOOL}
-        reply = await self._send(request)
-        usage = _usage(reply.usage)
-        tool_input = next((b.input for b in reply.content if b.type == "tool_use"), None)
-        if schema is not None and isinstance(tool_input, dict):
-            return Completion(text=json.dumps(tool_input), parsed=tool_input, usage=usage)
-        # Without a tool call the text stands; for a structured step the caller's validation re-asks.
-        return Completion(text="".join(b.text for b in reply.content if b.type == "text"), usage=usage)
+        return request
 
-    async def _send(self, request: dict) -> anthropic.types.Message:
-        """One Messages API call. (The batch executor swaps this out.)"""
+    def read_reply(self, reply: dict) -> Completion:
+        """The Completion of a Messages API reply (a message as a dict): the reply tool's input as JSON, else the text.
+        Without a tool call the text stands; for a structured step the caller's validation re-asks."""
+        content = reply.get("content") or []
+        tool_input = next((b.get("input") for b in content if b.get("type") == "tool_use"), None)
+        usage = _usage(reply.get("usage") or {})
+        if isinstance(tool_input, dict):
+            return Completion(text=json.dumps(tool_input), usage=usage)
+        return Completion(text="".join(b.get("text") or "" for b in content if b.get("type") == "text"), usage=usage)
+
+    async def _send(self, request: dict) -> dict:
+        """One Messages API call; the reply message as a dict."""
         try:
-            return await self.client.messages.create(**request)
+            return (await self.client.messages.create(**request)).model_dump()
         except anthropic.APIError as exc:
-            raise from_sdk_exception("anthropic", exc, self._secrets) from None
+            raise from_sdk_exception("anthropic", exc, self.secrets) from None
         except ValueError as exc:
             raise invalid_body("anthropic", exc) from None
 
@@ -91,9 +103,9 @@ class AnthropicModel(ChatModel):
         await self.client.close()
 
 
-def _usage(used) -> Usage:
+def _usage(used: dict) -> Usage:
     """`input_tokens` counts every prompt token, cached or not (Anthropic reports the three apart)."""
-    read = used.cache_read_input_tokens or 0
-    written = used.cache_creation_input_tokens or 0
-    return Usage(calls=1, input_tokens=used.input_tokens + read + written, output_tokens=used.output_tokens,
-                 cached_tokens=read, cache_write_tokens=written)
+    read = used.get("cache_read_input_tokens") or 0
+    written = used.get("cache_creation_input_tokens") or 0
+    return Usage(calls=1, input_tokens=(used.get("input_tokens") or 0) + read + written,
+                 output_tokens=used.get("output_tokens") or 0, cached_tokens=read, cache_write_tokens=written)

@@ -36,20 +36,41 @@ class Usage:
 
 @dataclass
 class Completion:
+    """A reply: its text (for a structured call, the JSON; models/structured.py reads it) and what it used."""
+
     text: str
-    parsed: Any = None
     usage: Usage = field(default_factory=Usage)
 
 
+@dataclass(frozen=True)
+class ChatCall:
+    """One request to a chat model, as providers build it: the conversation, the reply's schema, the parameters."""
+
+    messages: list[Message]
+    schema: dict | None = None
+    params: dict = field(default_factory=dict)  # max_tokens, temperature, top_p, seed, stop
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do, declared on its class."""
+
+    structured: str = "prompt"  # how a schema is enforced: "constrained" (by the server), "tool", or "prompt" (asked in words)
+    batch_api: str | None = None  # "module:Class" of its batch API (imported only when used), or None
+    prompt_cache: bool = False  # whether it marks shared prompt starts for the provider's prompt cache
+
+
 class ModelError(Exception):
-    """A failed model call. `retryable` tells the runner whether trying again can help."""
+    """A failed model call. `retryable` tells the runner whether trying again can help; `resend` that the
+    provider changed what it will send (a structured-output mode the server refused): send again at once."""
 
     def __init__(self, message: str, *, retryable: bool = False, status: int | None = None,
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, resend: bool = False):
         super().__init__(message)
         self.retryable = retryable
         self.status = status
         self.retry_after = retry_after
+        self.resend = resend
 
 
 class ChatModel(ABC):
@@ -57,10 +78,12 @@ class ChatModel(ABC):
 
     spec: str
     default_concurrency: int = 8
+    capabilities: Capabilities = Capabilities()
+    structured_reasks: int = 1  # re-asks after a structured reply that does not validate (models/structured.py)
 
     @abstractmethod
     async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
-        """Return the model's reply. With `schema` (a JSON Schema), the reply is JSON and `parsed` holds it."""
+        """Return the model's reply. With `schema` (a JSON Schema), the reply's text is JSON."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has nothing to release."""

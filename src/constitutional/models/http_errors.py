@@ -15,7 +15,12 @@ from email.utils import parsedate_to_datetime
 from constitutional.models.base import ModelError
 from constitutional.models.secrets import Redactor
 
-RETRYABLE_STATUSES = {408, 409, 429}
+RETRYABLE_STATUSES = {408, 409, 429}  # and every 5xx
+# Error types and codes that batch results and error bodies name instead of (or besides) a status: retryable ones.
+RETRYABLE_ERRORS = {
+    "overloaded_error", "api_error", "rate_limit_error", "timeout_error",  # Anthropic's types (529, 500, 429, 504)
+    "batch_expired", "server_error", "rate_limit_exceeded",  # OpenAI's codes and types
+}
 SPEND_CAP = re.compile(r"quota|spend|billing|credit|budget|payment", re.IGNORECASE)
 # Servers sometimes echo a (partly masked) key back in 401 messages.
 KEY_LIKE = re.compile(r"\bsk-[\w*.\-]{5,}[\w*]")
@@ -30,13 +35,27 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
 def status_error(provider: str, status: int, message: str, headers: Mapping[str, str] | None = None,
                  secrets: Iterable[str | None] = ()) -> ModelError:
     message = redact(message, secrets)[:MAX_MESSAGE]
-    spend_cap = status in (402, 429) and bool(SPEND_CAP.search(message))
-    retryable = (status in RETRYABLE_STATUSES or status >= 500) and not spend_cap
+    spend_cap = is_spend_cap(status, message)
+    retryable = is_retryable(status, message=message)
     hint = _HINTS.get(status, "")
     if spend_cap:
         hint = " (a spend cap or quota: raise it or wait for it to reset; not retried)"
     return ModelError(f"{provider} returned HTTP {status}: {message}{hint}", retryable=retryable, status=status,
                       retry_after=retry_after_seconds(headers or {}) if retryable else None)
+
+
+def is_spend_cap(status: int | None, message: str) -> bool:
+    return status in (402, 429) and bool(SPEND_CAP.search(message))
+
+
+def is_retryable(status: int | None, error: str | None = None, message: str = "") -> bool:
+    """Whether a failure with this HTTP status, or error type/code, can succeed when tried again: the one table
+    for chat calls and batch requests alike. A spend cap or exhausted quota is never retried."""
+    if is_spend_cap(status, message) or error in ("insufficient_quota", "billing_error"):
+        return False
+    if status is not None and (status in RETRYABLE_STATUSES or status >= 500):
+        return True
+    return error in RETRYABLE_ERRORS
 
 
 def from_sdk_exception(provider: str, exc: Exception, secrets: Iterable[str | None] = ()) -> ModelError:

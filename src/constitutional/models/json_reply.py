@@ -1,6 +1,6 @@
-"""Structured replies from models that cannot be constrained: ask for JSON in words, then parse.
+"""JSON objects in model replies: the one place that finds `{`…`}` in text, and asking for JSON in words.
 
-Validation against the schema, and the one re-ask with the error, are done by models/structured.py.
+Validation against the schema, and the re-asks with the error, are done by models/structured.py.
 """
 
 from __future__ import annotations
@@ -17,13 +17,19 @@ def ask_for_json(messages: list[Message], schema: dict) -> list[Message]:
     return [{**m, "content": m["content"] + instruction} if i == last_user else m for i, m in enumerate(messages)]
 
 
+def json_object_text(text: str) -> str | None:
+    """The span of `text` from its first `{` to its last `}` (prose or code fences around it left out), or None."""
+    start, end = text.find("{"), text.rfind("}")
+    return text[start : end + 1] if start != -1 and end > start else None
+
+
 def parse_json_object(text: str) -> dict | None:
     """The JSON object in `text` (allowing prose or code fences around it), or None."""
-    start, end = text.find("{"), text.rfind("}")
-    if start == -1 or end < start:
+    candidate = json_object_text(text)
+    if candidate is None:
         return None
     try:
-        value = json.loads(text[start : end + 1])
+        value = json.loads(candidate)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

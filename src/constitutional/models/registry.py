@@ -57,28 +57,39 @@ def runs_code(spec: str) -> bool:
 
 
 def create_model(spec: str, **options) -> ChatModel:
-    name, arg = parse_spec(spec)
-    provider = PROVIDERS.get(name)
-    if provider is None:
-        known = "\n".join(f"    {p.forms:<28} {p.summary}" for p in PROVIDERS.values())
-        raise UserError(f"unknown model spec '{spec}'", fix=did_you_mean(_meant(spec, name), f"use one of these forms:\n{known}"))
+    provider, arg = find_provider(spec), parse_spec(spec)[1]
     options = {key: value for key, value in options.items() if value is not None}
     unsupported = sorted(set(options) - set(provider.options))
     if unsupported:
         takers = ", ".join(p.name for p in PROVIDERS.values() if set(unsupported) <= set(p.options)) or "none"
         raise UserError(f"model '{spec}' does not take {', '.join(unsupported)}",
                         fix=f"drop it, or use a provider that does ({takers})")
+    model = provider_class(spec).from_spec(arg, **options)
+    model.spec = spec
+    return model
+
+
+def find_provider(spec: str) -> Provider:
+    name = parse_spec(spec)[0]
+    provider = PROVIDERS.get(name)
+    if provider is None:
+        known = "\n".join(f"    {p.forms:<28} {p.summary}" for p in PROVIDERS.values())
+        raise UserError(f"unknown model spec '{spec}'", fix=did_you_mean(_meant(spec, name), f"use one of these forms:\n{known}"))
+    return provider
+
+
+def provider_class(spec: str) -> type[ChatModel]:
+    """The ChatModel class behind `spec` (its module imported now), e.g. to read its `capabilities`."""
+    provider = find_provider(spec)
     module_name, class_name = provider.target.split(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise UserError(
             f"model '{spec}' needs a package that is not installed ({exc.name})",
-            fix=f"pip install 'constitutional[{name}]'",
+            fix=f"pip install 'constitutional[{provider.name}]'",
         ) from None
-    model = getattr(module, class_name).from_spec(arg, **options)
-    model.spec = spec
-    return model
+    return getattr(module, class_name)
 
 
 def _meant(spec: str, name: str) -> str | None:

@@ -25,7 +25,6 @@ import yaml
 
 from constitutional.errors import UserError, require_exists
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
-from constitutional.models.json_reply import parse_json_object
 
 
 class ScriptedModel(ChatModel):
@@ -71,4 +70,4 @@ class ScriptedModel(ChatModel):
         text = reply if isinstance(reply, str) else json.dumps(reply)
         usage = Usage(calls=1, input_tokens=sum(len(m["content"].split()) for m in messages),
                       output_tokens=len(text.split()))
-        return Completion(text=text, parsed=parse_json_object(text) if schema is not None else None, usage=usage)
+        return Completion(text=text, usage=usage)

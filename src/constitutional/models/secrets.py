@@ -76,15 +76,14 @@ class Redactor:
         return value
 
     def outcome(self, outcome: T) -> T:
-        """A model call's outcome, a Completion or an exception (ModelError), with the secrets cut out of its text,
-        data or message, in place."""
+        """A model call's outcome, a Completion or an exception (ModelError), with the secrets cut out of its text
+        or message, in place."""
         if self._pattern is None:
             return outcome
         if isinstance(outcome, BaseException):
             outcome.args = tuple(self.text(a) if isinstance(a, str) else a for a in outcome.args)
         else:
             outcome.text = self.text(outcome.text)
-            outcome.parsed = self.data(outcome.parsed)
         return outcome
 
 

@@ -1,4 +1,5 @@
-"""Structured output: validate, re-ask once with the error, then give up with a typed error."""
+"""Structured output: validate, re-ask with the error (the model's `structured_reasks` times), then give up
+with a typed error."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 
 from constitutional.models.base import ChatModel, Message, Usage
+from constitutional.models.json_reply import json_object_text
 
 T = TypeVar("T", bound=BaseModel)
 
 
 class StructuredOutputError(Exception):
-    """The model's reply did not parse after one re-ask. Carries the raw reply so it can be recorded."""
+    """The model's reply did not parse after the re-asks. Carries the raw reply so it can be recorded."""
 
     def __init__(self, message: str, raw: str, usage: Usage):
         super().__init__(message)
@@ -22,33 +24,40 @@ class StructuredOutputError(Exception):
 
 
 def parse_reply(text: str, model_type: type[T], context: dict | None = None) -> T:
-    start, end = text.find("{"), text.rfind("}")
-    candidate = text[start : end + 1] if start != -1 and end > start else text
-    return model_type.model_validate_json(candidate, context=context)
+    """The reply's JSON object (prose around it allowed) validated as `model_type`; raises ValidationError."""
+    candidate = json_object_text(text)
+    return model_type.model_validate_json(text if candidate is None else candidate, context=context)
 
 
 async def generate_structured(model: ChatModel, messages: list[Message], model_type: type[T], schema: dict,
-                              context: dict | None = None, **params) -> tuple[T, Usage]:
+                              context: dict | None = None, reasks: int | None = None, **params) -> tuple[T, Usage]:
+    """A validated reply; after one that does not validate, the model is asked again with the error, up to
+    `reasks` times (default: the model's `structured_reasks`)."""
+    reasks = model.structured_reasks if reasks is None else reasks
     usage = Usage()
-    completion = await model.generate(messages, schema=schema, **params)
-    usage.add(completion.usage)
-    try:
-        return parse_reply(completion.text, model_type, context), usage
-    except (ValidationError, ValueError) as first:
-        error = _short(first)
-    retry = messages + [
-        {"role": "assistant", "content": completion.text},
-        {"role": "user", "content": f"That reply was not valid: {error}\nReply again with JSON only, matching this schema: {json.dumps(schema)}"},
-    ]
-    second = await model.generate(retry, schema=schema, **params)
-    usage.add(second.usage)
-    try:
-        return parse_reply(second.text, model_type, context), usage
-    except (ValidationError, ValueError) as exc:
-        raise StructuredOutputError(f"reply did not match the schema after one re-ask: {_short(exc)}", second.text, usage) from None
+    conversation = messages
+    for _ in range(reasks + 1):
+        completion = await model.generate(conversation, schema=schema, **params)
+        usage.add(completion.usage)
+        try:
+            return parse_reply(completion.text, model_type, context), usage
+        except (ValidationError, ValueError) as exc:
+            error = describe_error(exc)
+        conversation = conversation + [
+            {"role": "assistant", "content": completion.text},
+            {"role": "user", "content": f"That reply was not valid: {error}\n"
+                                        f"Reply again with JSON only, matching this schema: {json.dumps(schema)}"},
+        ]
+    raise StructuredOutputError(f"reply did not match the schema after {count_reasks(reasks)}: {error}",
+                                completion.text, usage)
 
 
-def _short(exc: Exception) -> str:
+def count_reasks(n: int) -> str:
+    return {0: "no re-ask", 1: "one re-ask"}.get(n, f"{n} re-asks")
+
+
+def describe_error(exc: Exception) -> str:
+    """A validation or JSON error in a few words, for a re-ask or a record's error."""
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()[:5])
     return str(exc)[:300]

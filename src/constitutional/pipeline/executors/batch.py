@@ -36,10 +36,10 @@ from constitutional.errors import UserError
 from constitutional.models.base import Completion, ModelError
 from constitutional.models.http_errors import empty_reply, is_empty
 from constitutional.models.secrets import Redactor, environment_redactor
-from constitutional.models.structured import StructuredOutputError, _short, parse_reply
-from constitutional.pipeline.calls import CallStats
+from constitutional.models.structured import StructuredOutputError, describe_error, parse_reply
+from constitutional.pipeline.calls import CallStats, RetryPolicy
 from constitutional.pipeline.executors.batch_log import BatchLog
-from constitutional.pipeline.runner import RunConfig, RunOutput, RunResult, RunState, Scan, _usable, run_output
+from constitutional.pipeline.runner import RunConfig, RunOutput, RunResult, RunState, Scan, run_output, usable_prompts
 from constitutional.pipeline.loop import Call, Plan, Reply, plan
 from constitutional.pipeline.pricing import Price
 from constitutional.pipeline.prompt_sets import PromptItem
@@ -64,18 +64,19 @@ class Polled:
 
 def _not_empty(outcome: Outcome) -> Outcome:
     """An empty reply in a batch result fails retryably, as a synchronous one does (it is sent again, never cached)."""
-    if isinstance(outcome, Completion) and is_empty(outcome.text, outcome.parsed):
+    if isinstance(outcome, Completion) and is_empty(outcome.text):
         return empty_reply("the batch API")
     return outcome
 
 
 class BatchAPI(Protocol):
-    """One provider's batch API. Requests are built and replies read by the synchronous provider."""
+    """One provider's batch API. Requests are built and replies read by the provider's own `build_request` and
+    `read_reply`, as for its synchronous calls. Each method makes one attempt: `Waves` retries them."""
 
     max_requests: int
     max_bytes: int
 
-    async def entry(self, custom_id: str, call: Call) -> dict: ...
+    def entry(self, custom_id: str, call: Call) -> dict: ...
     async def submit(self, entries: list[dict], progress: dict, save: Callable[[], None]) -> str:
         """Submit one batch; return its id. Steps before the batch exists may be kept in `progress` (then
         `save()`), so that a restarted process can find a batch whose id it never saw."""
@@ -93,19 +94,20 @@ class Waves:
     say: Callable[[str], None]
     poll_start: float
     stats: CallStats
-    max_retries: int = 0  # resubmissions of a request that failed retryably
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_retries=0))  # batch API calls, and
+    # resubmissions of requests that failed retryably (up to max_retries, as a synchronous call is retried)
     redactor: Redactor = field(default_factory=environment_redactor)  # API keys a reply echoes are cut out
 
     async def run(self, number: int, calls: dict[str, Call]) -> dict[str, Outcome]:
         """Each call's outcome, from the wave's batches: submitted now, or found in batches.json.
 
         Requests that failed retryably (rate limits, overload, expiry, no result) go again in a batch
-        of their own, up to max_retries times, as a synchronous call is retried."""
+        of their own, up to the policy's max_retries times, as a synchronous call is retried."""
         wave = self.log.wave(number, calls)
         label = f"wave {number + 1} ({', '.join(wave['stages'])})"
         outcomes = await self._batches(wave["batches"], calls, label)
         retries = wave.setdefault("retries", [])
-        for attempt in range(self.max_retries):
+        for attempt in range(self.retry.max_retries):
             again = sorted(cid for cid, outcome in outcomes.items() if isinstance(outcome, ModelError) and outcome.retryable)
             if not again:
                 break
@@ -145,7 +147,7 @@ class Waves:
         chunks: list[list[dict]] = [[]]
         size = 0
         for custom_id, call in calls.items():
-            entry = await self.api.entry(custom_id, call)
+            entry = self.api.entry(custom_id, call)
             length = len(json.dumps(entry).encode()) + 1
             if chunks[-1] and (len(chunks[-1]) >= self.api.max_requests or size + length > self.api.max_bytes):
                 chunks.append([])
@@ -170,21 +172,18 @@ class Waves:
             await asyncio.sleep(random.uniform(delay / 2, delay))
             delay = min(POLL_MAX, delay * 1.5)
 
-    async def _provider(self, method, *args, attempts: int = 5):
-        """A batch API call, retried with backoff when the failure is retryable."""
-        for attempt in range(attempts):
-            try:
-                return await method(*args)
-            except ModelError as exc:
-                resume = "the same command resumes: batches already submitted are not submitted again"
-                if not exc.retryable:
-                    raise UserError(f"batch API: {exc}", where=str(self.log.path),
-                                    fix="check the model name, the key and the base URL; a server that speaks only chat "
-                                        "(vLLM, llama.cpp, Ollama) has no batch API: run it without --executor batch. "
-                                        f"Once mended, {resume}") from None
-                if attempt == attempts - 1:
-                    raise UserError(f"batch API: {exc}", where=str(self.log.path), fix=f"rerun: {resume}") from None
-                await asyncio.sleep(max(exc.retry_after or 0, min(POLL_MAX, self.poll_start * 2 ** attempt)))
+    async def _provider(self, method, *args):
+        """A batch API call (create, poll, fetch), retried as the one retry policy says."""
+        try:
+            return await self.retry.run(lambda: method(*args))
+        except ModelError as exc:
+            resume = "the same command resumes: batches already submitted are not submitted again"
+            if not exc.retryable:
+                raise UserError(f"batch API: {exc}", where=str(self.log.path),
+                                fix="check the model name, the key and the base URL; a server that speaks only chat "
+                                    "(vLLM, llama.cpp, Ollama) has no batch API: run it without --executor batch. "
+                                    f"Once mended, {resume}") from None
+            raise UserError(f"batch API: {exc}", where=str(self.log.path), fix=f"rerun: {resume}") from None
 
 
 def first_poll_wait() -> float:
@@ -193,12 +192,14 @@ def first_poll_wait() -> float:
 
 async def run_batch_job(config: RunConfig, api: BatchAPI, price: Price | None, scan: Scan,
                         state: RunState | None = None, on_record: Callable[[Record], None] = lambda r: None,
-                        say: Callable[[str], None] = lambda line: None, max_retries: int = 0) -> RunResult:
+                        say: Callable[[str], None] = lambda line: None, retry: RetryPolicy | int = 0) -> RunResult:
+    """The job through the provider's batch API; `retry` is the run's retry policy (or its --max-retries)."""
+    retry = retry if isinstance(retry, RetryPolicy) else RetryPolicy.from_settings(retry)
     state = state or RunState()
     with run_output(config, scan, state, on_record) as output:
         try:
             while True:
-                items = {item.id: item for item in _usable(config.prompts, config.limit)}
+                items = {item.id: item for item in usable_prompts(config.prompts, config.limit)}
                 path = config.out / "batches.json"
                 log = BatchLog.resume(path, config.model_spec)
                 if log is None:
@@ -209,7 +210,8 @@ async def run_batch_job(config: RunConfig, api: BatchAPI, price: Price | None, s
                     log.save()
                 else:
                     say(f"resuming the batches in {path}")
-                await _run_waves(config, Waves(api, log, say, first_poll_wait(), output.result.stats, max_retries), items, price, state, output)
+                waves = Waves(api, log, say, first_poll_wait(), output.result.stats, retry)
+                await _run_waves(config, waves, items, price, state, output)
                 log.finish()
         finally:
             await api.aclose()
@@ -256,7 +258,7 @@ def _advance(steps: Plan, call: Call, outcome: Outcome, price: Price | None) -> 
     try:
         parsed = parse_reply(outcome.text, call.reply_type, call.context)
     except (ValidationError, ValueError) as exc:
-        error = StructuredOutputError(f"reply did not match the schema (no re-ask in a batch): {_short(exc)}",
+        error = StructuredOutputError(f"reply did not match the schema (no re-ask in a batch): {describe_error(exc)}",
                                       outcome.text, outcome.usage)
         return steps.throw(error)
     return steps.send(Reply(outcome.text, outcome.usage, parsed))

@@ -1,18 +1,16 @@
 """Anthropic's Message Batches: the requests in one create call, the results streamed back in any
-order and joined by custom_id. Each request's params are what the anthropic provider would send."""
+order and joined by custom_id. Each request's params are what the anthropic provider builds (`build_request`),
+and each result message is read by it (`read_reply`)."""
 
 from __future__ import annotations
 
 import anthropic
 
 from constitutional.models.anthropic_provider import AnthropicModel
-from constitutional.models.base import Completion, ModelError
-from constitutional.models.http_errors import from_sdk_exception
+from constitutional.models.base import ChatCall, Completion, ModelError
+from constitutional.models.http_errors import from_sdk_exception, is_retryable
 from constitutional.pipeline.executors.batch import Polled
-from constitutional.pipeline.executors.provider_io import ProviderIO
 from constitutional.pipeline.loop import Call
-
-RETRYABLE = ("overloaded_error", "api_error", "rate_limit_error", "timeout_error")
 
 
 class AnthropicBatches:
@@ -22,14 +20,11 @@ class AnthropicBatches:
     def __init__(self, model: AnthropicModel):
         self.model = model
         self.client = model.client
-        self.io = ProviderIO(model)
+        self.secrets = model.secrets
 
-    @staticmethod
-    def _send(call: Call):
-        return lambda provider: provider.generate(call.messages, schema=call.schema, max_tokens=call.max_tokens)
-
-    async def entry(self, custom_id: str, call: Call) -> dict:
-        return {"custom_id": custom_id, "params": await self.io.request(self._send(call))}
+    def entry(self, custom_id: str, call: Call) -> dict:
+        return {"custom_id": custom_id,
+                "params": self.model.build_request(ChatCall(call.messages, call.schema, {"max_tokens": call.max_tokens}))}
 
     async def submit(self, entries: list[dict], progress: dict, save) -> str:
         """Create the batch, unless a process that died before saving its id created it already.
@@ -47,7 +42,7 @@ class AnthropicBatches:
             save()
             return (await self.client.messages.batches.create(requests=entries)).id
         except anthropic.APIError as exc:
-            raise from_sdk_exception("anthropic", exc, self.model._secrets) from None
+            raise from_sdk_exception("anthropic", exc, self.secrets) from None
 
     async def _made_since(self, listed_after: str | None, size: int) -> str | None:
         """The id of the only batch of `size` requests created after `listed_after`, if there is exactly one."""
@@ -63,7 +58,7 @@ class AnthropicBatches:
         try:
             batch = await self.client.messages.batches.retrieve(batch_id)
         except anthropic.APIError as exc:
-            raise from_sdk_exception("anthropic", exc, self.model._secrets) from None
+            raise from_sdk_exception("anthropic", exc, self.secrets) from None
         total = _size(batch)
         return Polled(batch.processing_status == "ended", batch.processing_status,
                       total - batch.request_counts.processing, total)
@@ -73,18 +68,18 @@ class AnthropicBatches:
         try:
             async for row in await self.client.messages.batches.results(batch_id):
                 if row.custom_id in calls:
-                    outcomes[row.custom_id] = await self._outcome(row.result, calls[row.custom_id])
+                    outcomes[row.custom_id] = self._outcome(row.result)
         except anthropic.APIError as exc:
-            raise from_sdk_exception("anthropic", exc, self.model._secrets) from None
+            raise from_sdk_exception("anthropic", exc, self.secrets) from None
         return outcomes
 
-    async def _outcome(self, result, call: Call) -> Completion | ModelError:
+    def _outcome(self, result) -> Completion | ModelError:
         if result.type == "succeeded":
-            return await self.io.read(result.message, self._send(call))
+            return self.model.read_reply(result.message.model_dump())
         if result.type == "errored":
             error = result.error.error
             return ModelError(f"anthropic batch request failed: {error.type}: {error.message}",
-                              retryable=error.type in RETRYABLE)
+                              retryable=is_retryable(None, error.type, error.message))
         return ModelError(f"anthropic batch request {result.type} before it ran", retryable=True)
 
     async def aclose(self) -> None:

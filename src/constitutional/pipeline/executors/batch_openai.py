@@ -1,5 +1,7 @@
 """OpenAI's Batch API: the requests as a JSONL file (purpose "batch"), one batch per file, the replies
-read from the output and error files. Each request is the body the openai provider would send."""
+read from the output and error files. Each request is the body the openai provider builds (`build_request`),
+and each reply is read by it (`read_reply`). Structured requests carry the strict json_schema response_format:
+a batch cannot fall back to another structured mode as synchronous calls do."""
 
 from __future__ import annotations
 
@@ -7,16 +9,15 @@ import json
 
 import openai
 
-from constitutional.models.base import Completion, ModelError
-from constitutional.models.http_errors import from_sdk_exception
-from constitutional.models.openai_provider import OpenAIModel, _structured_request
+from constitutional.models.base import ChatCall, Completion, ModelError
+from constitutional.models.http_errors import from_sdk_exception, is_retryable
+from constitutional.models.openai_provider import OpenAIModel
 from constitutional.pipeline.executors.batch import Polled
-from constitutional.pipeline.executors.provider_io import ProviderIO
 from constitutional.pipeline.loop import Call
 
 ENDPOINT = "/v1/chat/completions"
 ENDED = ("completed", "failed", "expired", "cancelled")
-RETRYABLE = (408, 409, 429, 500, 502, 503, 504)
+BATCH_MODE = "json_schema"
 
 
 class OpenAIBatches:
@@ -26,15 +27,10 @@ class OpenAIBatches:
     def __init__(self, model: OpenAIModel):
         self.model = model
         self.client = model.client
-        self.io = ProviderIO(model)
+        self.secrets = model.secrets
 
-    def _send(self, call: Call):
-        # Strict json_schema only: a batch cannot fall back to another structured mode as the provider does.
-        response_format = _structured_request("json_schema", call.messages, call.schema)[1] if call.schema else None
-        return lambda provider: provider._complete(call.messages, {"max_tokens": call.max_tokens}, response_format)
-
-    async def entry(self, custom_id: str, call: Call) -> dict:
-        body = await self.io.request(self._send(call))
+    def entry(self, custom_id: str, call: Call) -> dict:
+        body = self.model.build_request(ChatCall(call.messages, call.schema, {"max_tokens": call.max_tokens}), BATCH_MODE)
         return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
 
     async def submit(self, entries: list[dict], progress: dict, save) -> str:
@@ -53,14 +49,14 @@ class OpenAIBatches:
             batch = await self.client.batches.create(input_file_id=progress["input_file"], endpoint=ENDPOINT,
                                                      completion_window="24h")
         except openai.APIError as exc:
-            raise from_sdk_exception("openai", exc, self.model._secrets) from None
+            raise from_sdk_exception("openai", exc, self.secrets) from None
         return batch.id
 
     async def poll(self, batch_id: str) -> Polled:
         try:
             batch = await self.client.batches.retrieve(batch_id)
         except openai.APIError as exc:
-            raise from_sdk_exception("openai", exc, self.model._secrets) from None
+            raise from_sdk_exception("openai", exc, self.secrets) from None
         counts = batch.request_counts
         return Polled(batch.status in ENDED, batch.status, (counts.completed + counts.failed) if counts else 0,
                       counts.total if counts else 0)
@@ -75,24 +71,25 @@ class OpenAIBatches:
                     for line in filter(str.strip, lines):
                         row = json.loads(line)
                         if row.get("custom_id") in calls:
-                            outcomes[row["custom_id"]] = await self._outcome(row, calls[row["custom_id"]])
+                            outcomes[row["custom_id"]] = self._outcome(row)
         except openai.APIError as exc:
-            raise from_sdk_exception("openai", exc, self.model._secrets) from None
+            raise from_sdk_exception("openai", exc, self.secrets) from None
         return outcomes
 
-    async def _outcome(self, row: dict, call: Call) -> Completion | ModelError:
+    def _outcome(self, row: dict) -> Completion | ModelError:
         response = row.get("response") or {}
         status = response.get("status_code")
         body = response.get("body") or {}
         if status == 200:
             try:
-                return await self.io.read(body, self._send(call))
+                return self.model.read_reply(body)
             except ModelError as exc:
                 return exc
         error = body.get("error") or row.get("error") or {}
-        message = error.get("message") or "no reply"
+        message = str(error.get("message") or "no reply")
+        code = error.get("code") or error.get("type")
         return ModelError(f"openai batch request failed ({status or error.get('code')}): {message}",
-                          retryable=status in RETRYABLE or error.get("code") == "batch_expired", status=status)
+                          retryable=is_retryable(status, code, message), status=status)
 
     async def aclose(self) -> None:
         await self.client.close()

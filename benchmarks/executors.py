@@ -28,7 +28,8 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 from constitutional.constitution import load_constitution  # noqa: E402
 from constitutional.evals import read_input, run_eval  # noqa: E402
 from constitutional.pipeline.calls import managed_model  # noqa: E402
-from constitutional.pipeline.executors import judge_in_batches, run_elsewhere  # noqa: E402
+from constitutional.evals.batch_judge import judge_in_batches  # noqa: E402
+from constitutional.pipeline.executors import Job, ModelOptions, check_executor  # noqa: E402
 from constitutional.pipeline.loop import LoopSettings  # noqa: E402
 from constitutional.pipeline.runner import RunConfig, open_run_dir, run_job, scan_prompts  # noqa: E402
 
@@ -55,9 +56,10 @@ def in_process(config: RunConfig, **options) -> tuple[float, float, int]:
 def elsewhere(executor: str, config: RunConfig, **options) -> tuple[float, float, int]:
     state = open_run_dir(config, force=False)
     start = time.perf_counter()
+    chosen = check_executor(executor, config.model_spec)
+    model = managed_model(config.model_spec, cache=False)
     with state.lock:
-        result = run_elsewhere(executor, config, scan_prompts(config.prompts, None), state, lambda r: None, lambda s: None,
-                               **options)
+        result = chosen.run(Job(config, scan_prompts(config.prompts, None), state, model, model_options=ModelOptions(**options)))
     return result.usage.calls / (time.perf_counter() - start), result.usage.cost_usd, result.usage.calls
 
 
@@ -69,7 +71,7 @@ def judge_cost(config: RunConfig, batched: bool, **options) -> tuple[float, int]
         result = judge_in_batches(source, config.constitution, judge, config.out, lambda line: None, lambda line: None)
     else:
         result = asyncio.run(run_eval(source, config.constitution, judge, config.out))
-    return result.report["usage"]["cost_usd"], result.report["usage"]["calls"]
+    return result.report.usage.cost_usd, result.report.usage.calls
 
 
 def ray_ratio(work: Path, n: int, max_tokens: int) -> None:

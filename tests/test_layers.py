@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "constitutional"
-LEAVES = {"errors", "text", "rundir", "manifest"}
+LEAVES = {"errors", "text", "rundir", "manifest", "concurrency"}
 FORBIDDEN = {  # package → packages it must never import
     "models": {"pipeline", "evals", "cli", "export", "constitution"},
     "constitution": {"pipeline", "evals", "cli", "export", "models"},
@@ -37,3 +37,12 @@ def test_a_module_imports_only_downward(path):
     banned = FORBIDDEN.get(package(path), set())
     wrong = sorted(m for m in imports(path) if m.split(".")[1] in banned)
     assert not wrong, f"{path.relative_to(SRC)} imports {wrong}"
+
+
+@pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC)))
+def test_no_module_imports_another_modules_private_names(path):
+    tree = ast.parse(path.read_text("utf-8"))
+    private = sorted(f"{node.module}.{a.name}" for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("constitutional")
+                     for a in node.names if a.name.startswith("_") and not a.name.startswith("__"))
+    assert not private, f"{path.relative_to(SRC)} imports private names {private}"

@@ -1,9 +1,10 @@
-"""`cai run`: draft, critique and revise every prompt of a prompt set."""
+"""`cai run`: draft, critique and revise every prompt of a prompt set. This module reads the options and shows the
+job; `pipeline.service.run_pipeline` runs it."""
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import replace
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -13,19 +14,38 @@ from rich.markup import escape
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
 from constitutional.cli.eval import SCORER_HELP, evaluate_and_report, judge_spec
 from constitutional.cli.progress import RunProgress
-from constitutional.constitution import load_constitution
-from constitutional.errors import UserError
 from constitutional.evals import read_input
 from constitutional.evals.scorer import load_scorer
 from constitutional.text import printable
-from constitutional.pipeline.calls import CallStats, managed_model
-from constitutional.pipeline.executors import check_executor, has_batch_api, run_elsewhere
-from constitutional.pipeline.loop import LoopSettings, parse_selection
-from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, prompt_char_limit
-from constitutional.pipeline.runner import (EARLY_STOP_AFTER, JobStopped, RunConfig, RunResult, Scan, open_run_dir, run_job,
-                                            scan_prompts)
+from constitutional.pipeline.executors import has_batch_api
+from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, InputProblem, prompt_char_limit
+from constitutional.pipeline.runner import EARLY_STOP_AFTER, JobStopped, RunResult, Scan
+from constitutional.pipeline.service import RunOutcome, RunRequest, run_pipeline
 
 ERROR_KINDS_SHOWN = 5
+
+
+class RunScreen:
+    """What `cai run` shows on stderr while the job is prepared and run (see pipeline.service.RunUI)."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.shown: RunProgress | None = None
+
+    def say(self, line: str) -> None:
+        err_console.print(escape(line))
+
+    def warn(self, line: str) -> None:
+        err_console.print(f"[yellow]warning:[/] {escape(line)}")
+
+    def skipped(self, prompts: Path, problem: InputProblem) -> None:
+        err_console.print(f"[yellow]skipped[/] {escape(str(prompts))}:{problem.line}: {escape(printable(problem.message))}")
+
+    @contextmanager
+    def progress(self, total: int) -> Iterator:
+        self.shown = RunProgress(total, self.quiet)
+        with self.shown.shown():
+            yield self.shown.on_record
 
 
 @user_errors
@@ -71,76 +91,41 @@ def run(
     Exit codes: 0 all records ok; 1 some records or prompt lines had errors; 2 bad input.
     """
     ctx.with_resource(prompt_char_limit(max_prompt_chars))  # every read of the prompt set in this command
-    check_executor(executor, model)
-    if not no_eval:
-        load_scorer(scorer)  # a bad --scorer is refused before any model call
-    loaded = load_constitution(constitution)
-    defaults = loaded.constitution.defaults
-    try:
-        sample = parse_selection(principles or defaults.principles)
-    except ValueError as exc:
-        raise UserError(str(exc), fix="e.g. --principles all or --principles sample:2") from None
-    settings = LoopSettings(rounds=rounds or defaults.rounds, sample=sample, seed=seed)
-    if max_tokens:
-        settings = replace(settings, max_tokens={step: min(n, max_tokens) for step, n in settings.max_tokens.items()})
-    scan = scan_prompts(prompts, limit)
-    if scan.problem_count and strict:
-        shown = "\n".join(f"  {prompts}:{p.line}: {p.message}" for p in scan.problems[:20])
-        raise UserError(f"{scan.problem_count} malformed prompt line(s):\n{shown}", fix="fix those lines, or drop --strict to skip them")
-    if scan.total == 0:
-        shown = "".join(f"\n  {prompts}:{p.line}: {p.message}" for p in scan.problems[:20])
-        raise UserError(f"no usable prompts in {prompts}{shown}", fix="add prompts (see `cai run --help` for the formats)")
-    chat_model = managed_model(model, cache=not no_cache, cache_dir=cache_dir, rpm=rpm, tpm=tpm, max_retries=max_retries,
-                               base_url=model_base_url, timeout=timeout)
-    config = RunConfig(prompts=prompts, out=out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
-                       constitution=loaded, model_spec=model, judge_spec=judge_spec(judge, model), settings=settings,
-                       concurrency=concurrency or chat_model.default_concurrency, limit=limit, rpm=rpm, tpm=tpm,
-                       cache=not no_cache, keep_going=keep_going)
-    state = open_run_dir(config, force, retry_errors, warn=lambda line: err_console.print(f"[yellow]warning:[/] {escape(line)}"))
-    ctx.with_resource(state.lock)  # held until the command ends, the eval included; released however it ends
-    for problem in scan.problems[:20]:
-        err_console.print(f"[yellow]skipped[/] {escape(str(prompts))}:{problem.line}: {escape(printable(problem.message))}")
-    scan = scan_prompts(prompts, limit, state.done_ids)
-    if state.bytes_repaired:
-        err_console.print(f"repaired records.jsonl: removed a torn last line ({state.bytes_repaired} bytes) left by a crash")
-    if state.duplicates:
-        err_console.print(f"repaired records.jsonl: removed {state.duplicates} lines repeating an id (two runs wrote it at "
-                          "once); the first record of each id is kept")
-    if scan.already_done or state.redo:
-        err_console.print(f"resuming {escape(str(config.out))}: {scan.already_done} prompts already done, {scan.total} to go")
-    if state.redo:
-        err_console.print(f"redoing {state.redo} prompts whose records ended with an error (--retry-errors)")
-    elif state.errored:
-        err_console.print(f"{state.errored} records in {escape(str(config.out))}/records.jsonl ended with an error; "
-                          "add --retry-errors to redo them")
-    progress = RunProgress(scan.total, quiet)
-    try:
-        with progress.shown():
-            if executor == "in-process":
-                result = asyncio.run(run_job(config, chat_model, scan, state, progress.on_record))
-            else:
-                asyncio.run(chat_model.aclose())  # the executor makes its own clients
-                result = run_elsewhere(executor, config, scan, state, progress.on_record, lambda line: err_console.print(escape(line)),
-                                       base_url=model_base_url, ray_address=ray_address, cache_dir=cache_dir, max_retries=max_retries)
+    request = RunRequest(
+        prompts=prompts, out=out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"), constitution=constitution,
+        model=model, judge=judge_spec(judge, model), rounds=rounds, principles=principles, seed=seed,
+        max_tokens=max_tokens, concurrency=concurrency, rpm=rpm, tpm=tpm, max_retries=max_retries, timeout=timeout,
+        cache=not no_cache, cache_dir=cache_dir, base_url=model_base_url, limit=limit, strict=strict, force=force,
+        retry_errors=retry_errors, keep_going=keep_going, executor=executor, ray_address=ray_address)
+    screen = RunScreen(quiet)
+    try:  # a bad --scorer is refused before any model call
+        outcome = run_pipeline(request, screen, preflight=lambda: None if no_eval else load_scorer(scorer))
     except JobStopped as stop:
-        _say_stopped(stop, config.out)
+        _say_stopped(stop, request.out)
         raise typer.Exit(EXIT_RECORD_ERRORS) from None
-    _say_done(result, chat_model.stats if executor == "in-process" else result.stats, scan, config.out, progress)
-    eval_errors = 0
-    if not no_eval:
-        judge_is_model = config.judge_spec == model  # the model's server options then apply to the judge too
-        batched = executor == "batch" and config.judge_spec is not None and has_batch_api(config.judge_spec)
-        if executor == "batch" and config.judge_spec is not None and not batched:
-            err_console.print(f"the judge {escape(config.judge_spec)} has no batch API: its calls run synchronously at list price")
-        eval_errors = evaluate_and_report(read_input(config.out), loaded, config.judge_spec, config.out, quiet,
-                                          base_url=judge_base_url or (model_base_url if judge_is_model else None),
-                                          timeout=timeout if judge_is_model else None,
-                                          cache=not no_cache, cache_dir=cache_dir, batched=batched,
-                                          scorer=scorer).errors
-    raise typer.Exit(EXIT_RECORD_ERRORS if result.errors or scan.problem_count or eval_errors else EXIT_OK)
+    ctx.with_resource(outcome.job.state.lock)  # held until the command ends, the eval included
+    _say_done(outcome.result, outcome.job.scan, request.out, screen.shown)
+    eval_errors = 0 if no_eval else _evaluate(request, outcome, judge_base_url, quiet, scorer)
+    failed = outcome.result.errors or outcome.job.scan.problem_count or eval_errors
+    raise typer.Exit(EXIT_RECORD_ERRORS if failed else EXIT_OK)
 
 
-def _say_done(result: RunResult, stats: CallStats, scan: Scan, out: Path, progress: RunProgress) -> None:
+def _evaluate(request: RunRequest, outcome: RunOutcome, judge_base_url: str | None, quiet: bool,
+              scorer: str | None) -> int:
+    """The eval stage over the run's records; the number of records it could not evaluate."""
+    config = outcome.config
+    judge_is_model = config.judge_spec == request.model  # the model's server options then apply to the judge too
+    batched = request.executor == "batch" and config.judge_spec is not None and has_batch_api(config.judge_spec)
+    if request.executor == "batch" and config.judge_spec is not None and not batched:
+        err_console.print(f"the judge {escape(config.judge_spec)} has no batch API: its calls run synchronously at list price")
+    return evaluate_and_report(read_input(config.out), config.constitution, config.judge_spec, config.out, quiet,
+                               base_url=judge_base_url or (request.base_url if judge_is_model else None),
+                               timeout=request.timeout if judge_is_model else None, cache=request.cache,
+                               cache_dir=request.cache_dir, batched=batched, scorer=scorer).errors
+
+
+def _say_done(result: RunResult, scan: Scan, out: Path, progress: RunProgress) -> None:
+    stats = result.stats
     err_console.print(
         f"wrote {result.records} records to {escape(str(out))}/records.jsonl "
         f"({result.errors} with errors, {scan.problem_count} prompt lines skipped); "

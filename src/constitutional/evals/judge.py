@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from constitutional.concurrency import Bounded
 from constitutional.text import content_words, normalise, quote_in
 from constitutional.evals.veneer import strip_veneer
 from constitutional.models.base import ChatModel, ModelError, Usage
@@ -130,7 +131,7 @@ class Judge:
         self.model = model
         self.usage = Usage()
         self.calls_failed = 0
-        self._gate = asyncio.Semaphore(concurrency or model.default_concurrency)
+        self._gate = Bounded(concurrency or model.default_concurrency)  # this judge's calls in flight
 
     @property
     def spec(self) -> str:

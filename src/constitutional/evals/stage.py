@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import shutil
 import tempfile
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -14,32 +11,34 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
+from constitutional.concurrency import Bounded
 from constitutional.constitution import LoadedConstitution
 from constitutional.errors import os_failure
 from constitutional.evals.canaries import plant, run_canaries
-from constitutional.evals.evaluate import Trust, evaluate
+from constitutional.evals.evaluate import Trust, evaluate_line
 from constitutional.evals.items import EvalInput, EvalItem
 from constitutional.evals.judge import Judge
 from constitutional.evals.scorer import Scorer
-from constitutional.evals.render_html import write_html_report
 from constitutional.evals.labels import LABELS_FILE, agreement, read_labels
+from constitutional.evals.lines import EvalLine, read_eval_lines
 from constitutional.evals.report import Tally, build_report
+from constitutional.evals.report_model import Report
 from constitutional.models.base import ChatModel, Usage
-from constitutional.rundir import atomic_file, read_jsonl, write_json_atomic
+from constitutional.rundir import atomic_file, write_json_atomic
 
-MAX_IN_FLIGHT = 256  # items evaluated at once; the judge's own semaphore bounds its calls
+MAX_IN_FLIGHT = 256  # items evaluated at once; the judge's own limit bounds its calls
 
 
 @dataclass
 class EvalResult:
     """The report; the eval lines are in eval.jsonl (never all in memory), or until `write_eval` in `lines`."""
 
-    report: dict
+    report: Report
     lines: IO[str] | None = field(default=None, repr=False)
 
     @property
     def errors(self) -> int:
-        return self.report["counts"]["error"]
+        return self.report.counts["error"]
 
 
 def lines_tmp(out: Path) -> IO[str]:
@@ -49,7 +48,7 @@ def lines_tmp(out: Path) -> IO[str]:
 
 
 async def run_eval(source: EvalInput, loaded: LoadedConstitution, judge_model: ChatModel | None, out: Path,
-                   on_line: Callable[[dict], None] = lambda line: None, canary_seeds: int = 2,
+                   on_line: Callable[[EvalLine], None] = lambda line: None, canary_seeds: int = 2,
                    scorer: Scorer | None = None) -> EvalResult:
     started = datetime.now(timezone.utc)
     try:
@@ -66,7 +65,7 @@ async def run_eval(source: EvalInput, loaded: LoadedConstitution, judge_model: C
 
 
 async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: ChatModel | None, started: datetime,
-                 lines: IO[str], on_line: Callable[[dict], None] = lambda line: None,
+                 lines: IO[str], on_line: Callable[[EvalLine], None] = lambda line: None,
                  canary_seeds: int = 2, scorer: Scorer | None = None) -> EvalResult:
     """Every item's eval line, written to `lines` (from `lines_tmp`) as it is produced, and the report, written nowhere."""
     constitution = loaded.constitution
@@ -76,16 +75,16 @@ async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: Cha
     trust = Trust(low=judge is not None and canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
     tally = Tally(constitution)
     try:
-        evaluated = in_order(source.items, lambda item: evaluate(item, constitution, judge, trust, scorer), MAX_IN_FLIGHT)
+        evaluated = in_order(source.items, lambda item: evaluate_line(item, constitution, judge, trust, scorer), MAX_IN_FLIGHT)
         async with aclosing(evaluated):
             async for line in evaluated:
-                lines.write(json.dumps(line, ensure_ascii=False) + "\n")
+                lines.write(line.to_json() + "\n")
                 tally.add(line)
                 on_line(line)
     except BaseException:
         lines.close()
         raise
-    usage = judge.usage.to_dict() if judge else Usage().to_dict()
+    usage = judge.usage if judge else Usage()
     report = build_report(tally, constitution_manifest=loaded.manifest, input_kind=source.kind,
                           input_path=str(source.path), judge_spec=judge.spec if judge else None, canaries=canaries,
                           usage=usage, judge_failures=judge.calls_failed if judge else 0,
@@ -96,29 +95,19 @@ async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: Cha
 def add_labels(out: Path, result: EvalResult) -> None:
     """report.json's `labels` block, when people have labelled records of this directory (`cai review`)."""
     if (out / LABELS_FILE).is_file():
-        result.report["labels"] = agreement(read_jsonl(out / "eval.jsonl"), read_labels(out))
+        result.report.set_labels(agreement(read_eval_lines(out / "eval.jsonl"), read_labels(out)))
 
 
-async def in_order(items: Iterable[EvalItem], work: Callable[[EvalItem], Awaitable[dict]], limit: int) -> AsyncIterator[dict]:
+def in_order(items: Iterable[EvalItem], work: Callable[[EvalItem], Awaitable[EvalLine]], limit: int) -> AsyncIterator[EvalLine]:
     """`work(item)` for every item, at most `limit` at once, yielded in the items' order."""
-    pending: deque[asyncio.Task] = deque()
-    try:
-        for item in items:
-            pending.append(asyncio.ensure_future(work(item)))
-            if len(pending) >= limit:
-                yield await pending.popleft()
-        while pending:
-            yield await pending.popleft()
-    finally:
-        for task in pending:
-            task.cancel()
+    return Bounded(limit).map(items, work, ordered=True)
 
 
 def write_eval(out: Path, result: EvalResult, source: EvalInput) -> None:
-    """DIR/eval.jsonl (the lines `assess` wrote to `lines_tmp(out)`), report.json and report.html, each written whole."""
+    """DIR/eval.jsonl (the lines `assess` wrote to `lines_tmp(out)`) and report.json, each written whole. The HTML page
+    is the renderer's business: the caller asks for it (see `render_html.write_html_report`)."""
     with result.lines as scratch, atomic_file(out / "eval.jsonl") as fh:
         scratch.seek(0)
         shutil.copyfileobj(scratch, fh)
     add_labels(out, result)
-    write_json_atomic(out / "report.json", result.report)
-    write_html_report(out, result.report, out / "eval.jsonl", source.items)
+    write_json_atomic(out / "report.json", result.report.to_dict())

@@ -25,9 +25,10 @@ from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
 from constitutional.models.base import ChatModel
 from constitutional.pipeline.calls import ManagedModel, RetryPolicy, managed_model
-from constitutional.pipeline.loop import LoopSettings, parse_selection, process
+from constitutional.pipeline.loop import process
 from constitutional.pipeline.prompt_sets import PromptItem, prompt_id
 from constitutional.pipeline.records import Record
+from constitutional.pipeline.service import loop_settings
 
 
 class ConstitutionalRunnable(Runnable[Any, Record]):
@@ -38,12 +39,8 @@ class ConstitutionalRunnable(Runnable[Any, Record]):
         `model_options` go to the provider, e.g. `base_url="http://localhost:8000/v1"`."""
         self.model = _managed(model, max_retries, model_options)
         self.constitution = load_constitution(constitution) if isinstance(constitution, str) else constitution
-        defaults = self.constitution.constitution.defaults
-        try:
-            sample = parse_selection(principles or defaults.principles)
-        except ValueError as exc:
-            raise UserError(str(exc), fix="e.g. principles='all' or principles='sample:2'") from None
-        self.settings = LoopSettings(rounds=rounds or defaults.rounds, sample=sample, seed=seed)
+        self.settings = loop_settings(self.constitution, rounds, principles, seed,
+                                      example="principles='all' or principles='sample:2'")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
 

@@ -3,16 +3,16 @@ resumable from records.jsonl."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import aclosing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from constitutional import __version__
+from constitutional.concurrency import Bounded
 from constitutional.constitution import LoadedConstitution
 from constitutional.errors import UserError, os_failure
 from constitutional.models.base import ChatModel, Usage
@@ -150,7 +150,7 @@ def open_run_dir(config: RunConfig, force: bool, retry_errors: bool = False,
         written = repair_and_read_ids(config.out / "records.jsonl")
         redo = set()
         if retry_errors and written.errored:
-            redo = {item.id for item in _usable(config.prompts, config.limit) if item.id in written.errored}
+            redo = {item.id for item in usable_prompts(config.prompts, config.limit) if item.id in written.errored}
         if redo or written.duplicates:
             rewrite_records(config.out / "records.jsonl", drop=redo)
     except BaseException:
@@ -163,7 +163,7 @@ def open_run_dir(config: RunConfig, force: bool, retry_errors: bool = False,
 def scan_prompts(path: Path, limit: int | None, done: set[str] = frozenset()) -> Scan:
     """Count prompts still to run and collect problems in one streaming pass."""
     scan = Scan()
-    for item in _usable(path, limit, scan):
+    for item in usable_prompts(path, limit, scan):
         if item.id in done:
             scan.already_done += 1
         else:
@@ -171,7 +171,8 @@ def scan_prompts(path: Path, limit: int | None, done: set[str] = frozenset()) ->
     return scan
 
 
-def _usable(path: Path, limit: int | None, scan: Scan | None = None) -> Iterator[PromptItem]:
+def usable_prompts(path: Path, limit: int | None, scan: Scan | None = None) -> Iterator[PromptItem]:
+    """The prompt set's usable prompts, read lazily, the first `limit` of them; its problems go to `scan`."""
     count = 0
     for row in read_prompts(path):
         if isinstance(row, InputProblem):
@@ -314,32 +315,26 @@ def _finish(config: RunConfig, clock: RunClock, scan: Scan, writer: RecordWriter
 
 async def run_job(config: RunConfig, model: ChatModel, scan: Scan, state: RunState | None = None,
                   on_record: Callable[[Record], None] = lambda r: None) -> RunResult:
+    """Every prompt not done yet, at most `config.concurrency` at once, each record appended as it finishes. The first
+    failure (a full disk, say, or JobStopped) stops the job at once; so does a cancellation (Ctrl-C, SIGTERM)."""
     state = state or RunState()
-    queue: asyncio.Queue[PromptItem | None] = asyncio.Queue(maxsize=config.concurrency * 2)
+    todo = (item for item in usable_prompts(config.prompts, config.limit) if item.id not in state.done_ids)
     with run_output(config, scan, state, on_record, early_stop_for(config, scan)) as output:
 
-        async def worker() -> None:
-            while (item := await queue.get()) is not None:
-                await output.awrite(await _process_safely(item, model, config))
+        async def run_one(item: PromptItem) -> None:
+            await output.awrite(await process_safely(item, model, config))
 
-        async def produce() -> None:
-            for item in _usable(config.prompts, config.limit):
-                if item.id not in state.done_ids:
-                    await queue.put(item)
-            for _ in range(config.concurrency):
-                await queue.put(None)
-
-        tasks = [asyncio.create_task(produce())] + [asyncio.create_task(worker()) for _ in range(config.concurrency)]
         try:
-            await asyncio.gather(*tasks)  # the first failure (a full disk, say) stops the job at once
+            finished = Bounded(config.concurrency).map(todo, run_one)
+            async with aclosing(finished):
+                async for _ in finished:
+                    pass
         finally:
-            for task in tasks:
-                task.cancel()
             await model.aclose()
     return output.result
 
 
-async def _process_safely(item: PromptItem, model: ChatModel, config: RunConfig) -> Record:
+async def process_safely(item: PromptItem, model: ChatModel, config: RunConfig) -> Record:
     """A bug or surprise in one prompt becomes an error on its record, not the end of the job."""
     try:
         return await process(item, model, config.constitution.constitution, config.settings)

@@ -1,69 +1,147 @@
-"""Executors other than the in-process runner: provider batch APIs and Ray.
+"""How a job's prompts are run: in this process (the default), as provider batches, or across Ray workers.
 
-Each is imported only when chosen, so neither an SDK nor Ray is needed to import constitutional.
+Executors register by name, like model providers: each module is imported only when its executor is chosen, so
+neither an SDK nor Ray is needed to import constitutional. Every executor takes a `Job` and writes its records
+through the runner's `run_output`, so a run directory is the same whichever ran it, and resumes under any of them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
-from constitutional.constitution import LoadedConstitution
 from constitutional.errors import UserError
 from constitutional.models.base import ChatModel
 from constitutional.pipeline.calls import ManagedModel
 from constitutional.pipeline.records import Record
-from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan
+from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, run_job
 
-EXECUTORS = ("in-process", "batch", "ray")
-BATCH_APIS = {  # provider → its batch API, "module:Class"
-    "openai": "constitutional.pipeline.executors.batch_openai:OpenAIBatches",
-    "anthropic": "constitutional.pipeline.executors.batch_anthropic:AnthropicBatches",
+
+@dataclass
+class ModelOptions:
+    """How an executor that makes its own clients (batch, Ray) makes them: as the driver's model was made."""
+
+    base_url: str | None = None
+    cache_dir: Path | None = None
+    max_retries: int = 4
+
+
+@dataclass
+class Job:
+    """One run of a prompt set into a run directory (opened by `open_run_dir`), ready for an executor."""
+
+    config: RunConfig
+    scan: Scan
+    state: RunState
+    model: ManagedModel  # the driver's: the in-process executor runs on it; the others close it and make their own
+    on_record: Callable[[Record], None] = lambda record: None
+    say: Callable[[str], None] = lambda line: None
+    model_options: ModelOptions = field(default_factory=ModelOptions)
+
+
+class Executor(Protocol):
+    def check(self, model_spec: str) -> None:
+        """Refuse, with a UserError, a model this executor cannot run, before any work."""
+
+    def run(self, job: Job) -> RunResult:
+        """Run the job to the end (or raise JobStopped); the result carries the calls made in `stats`."""
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    target: str  # "module:factory", imported when the executor is chosen
+    summary: str
+    requires: str | None = None  # import name of the package it needs
+    requires_label: str = ""  # that package as a person names it
+    install: str = ""  # how to install it
+    options: tuple[str, ...] = ()  # keyword options its factory takes (--ray-address: address)
+
+
+EXECUTORS = {
+    e.name: e
+    for e in [
+        Registered("in-process", "constitutional.pipeline.executors:InProcessExecutor",
+                   "the prompts run in this process, at --concurrency at once"),
+        Registered("batch", "constitutional.pipeline.executors:BatchExecutor",
+                   "each stage as one provider batch, at batch prices (openai/ and anthropic/ models)"),
+        Registered("ray", "constitutional.pipeline.executors.ray_executor:RayExecutor",
+                   "the prompts sharded across Ray workers", "ray", "Ray", "pip install ray (the ray extra of constitutional)",
+                   ("address",)),
+    ]
 }
 
 
 def has_batch_api(spec: str) -> bool:
-    return spec.split("/", 1)[0] in BATCH_APIS
+    """Whether the provider of `spec` declares a batch API in its capabilities (its module is imported to ask)."""
+    from constitutional.models.registry import provider_class
+
+    return provider_class(spec).capabilities.batch_api is not None
 
 
-def check_executor(executor: str, model_spec: str) -> None:
-    """Refuse an unknown executor, or the batch executor for a model without a batch API, before any work."""
-    if executor not in EXECUTORS:
+def check_executor(executor: str, model_spec: str, **options) -> Executor:
+    """The executor registered as `executor`, having refused, before any work, a model it cannot run."""
+    chosen = create_executor(executor, **options)
+    chosen.check(model_spec)
+    return chosen
+
+
+def create_executor(executor: str, **options) -> Executor:
+    """The executor registered as `executor`, its module imported now; an unknown one, or one whose package is not
+    installed, is refused. Options it does not take are ignored (as --ray-address is without --executor ray), and so
+    are options left unset (None)."""
+    entry = EXECUTORS.get(executor)
+    if entry is None:
         raise UserError(f"unknown executor '{executor}'", fix=f"use one of: {', '.join(EXECUTORS)}")
-    if executor == "batch" and not has_batch_api(model_spec):
-        raise UserError(f"--executor batch needs a model with a batch API, not '{model_spec}'",
-                        fix="use an openai/MODEL or anthropic/MODEL spec, or drop --executor batch")
-    if executor == "ray" and importlib.util.find_spec("ray") is None:
-        raise UserError("--executor ray needs Ray, which is not installed", fix="pip install ray (the ray extra of constitutional)")
+    if entry.requires and importlib.util.find_spec(entry.requires) is None:
+        raise UserError(f"--executor {entry.name} needs {entry.requires_label}, which is not installed", fix=entry.install)
+    module_name, factory = entry.target.split(":")
+    taken = {key: value for key, value in options.items() if key in entry.options and value is not None}
+    return getattr(importlib.import_module(module_name), factory)(**taken)
 
 
-def run_elsewhere(executor: str, config: RunConfig, scan: Scan, state: RunState, on_record: Callable[[Record], None],
-                  say: Callable[[str], None], *, base_url: str | None = None, ray_address: str | None = None,
-                  cache_dir=None, max_retries: int = 4) -> RunResult:
-    """Run the job with the batch or Ray executor; the result carries `stats` like a ManagedModel's."""
-    if executor == "ray":
-        from constitutional.pipeline.cache import default_cache_dir
-        from constitutional.pipeline.executors.ray_executor import run_ray_job
+class InProcessExecutor:
+    """The prompts run in this process, on the driver's model, at most `config.concurrency` at once."""
 
-        # Resolved here: workers do not see the driver's environment.
-        options = {"base_url": base_url, "cache_dir": cache_dir or default_cache_dir(), "max_retries": max_retries}
-        return run_ray_job(config, scan, state, on_record, say, address=ray_address, model_options=options)
-    return _run_batch(config, scan, state, on_record, say, base_url, max_retries)
+    def check(self, model_spec: str) -> None:
+        pass  # any model runs in process
+
+    def run(self, job: Job) -> RunResult:
+        result = asyncio.run(run_job(job.config, job.model, job.scan, job.state, job.on_record))
+        result.stats = job.model.stats
+        return result
 
 
-def _run_batch(config: RunConfig, scan: Scan, state: RunState, on_record: Callable[[Record], None],
-               say: Callable[[str], None], base_url: str | None, max_retries: int) -> RunResult:
-    from constitutional.models.registry import create_model
-    from constitutional.pipeline.executors.batch import run_batch_job
-    from constitutional.pipeline.pricing import load_prices, price_for
+class BatchExecutor:
+    """Each stage of every prompt's loop as one batch of the provider's batch API."""
 
-    api = batch_api(create_model(config.model_spec, base_url=base_url))
-    price = price_for(config.model_spec, load_prices())
-    return asyncio.run(run_batch_job(config, api, price, scan, state, on_record, say, max_retries))
+    def check(self, model_spec: str) -> None:
+        if not has_batch_api(model_spec):
+            raise UserError(f"--executor batch needs a model with a batch API, not '{model_spec}'",
+                            fix="use an openai/MODEL or anthropic/MODEL spec, or drop --executor batch")
+
+    def run(self, job: Job) -> RunResult:
+        from constitutional.models.registry import create_model
+        from constitutional.pipeline.executors.batch import run_batch_job
+        from constitutional.pipeline.pricing import load_prices, price_for
+
+        asyncio.run(job.model.aclose())  # the batches make their own clients
+        config, options = job.config, job.model_options
+        api = batch_api(create_model(config.model_spec, base_url=options.base_url))
+        price = price_for(config.model_spec, load_prices())
+        return asyncio.run(run_batch_job(config, api, price, job.scan, job.state, job.on_record, job.say,
+                                         options.max_retries))
 
 
 def batch_api(model: ChatModel):
-    """The batch API of the model's provider, which builds its requests and reads its replies."""
-    module_name, class_name = BATCH_APIS[model.spec.split("/", 1)[0]].split(":")
+    """The batch API the model's provider declares; it builds its requests and reads its replies with the provider."""
+    target = model.capabilities.batch_api
+    if target is None:
+        raise UserError(f"model '{model.spec}' has no batch API", fix="drop --executor batch")
+    module_name, class_name = target.split(":")
     return getattr(importlib.import_module(module_name), class_name)(model)

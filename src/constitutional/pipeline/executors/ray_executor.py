@@ -19,18 +19,40 @@ from dataclasses import asdict
 
 import ray
 
+from constitutional.concurrency import Bounded
 from constitutional.errors import UserError
 from constitutional.pipeline.calls import ManagedModel, managed_model
-from constitutional.pipeline.runner import RunConfig, RunOutput, RunResult, RunState, Scan, _process_safely, _usable, run_output
+from constitutional.pipeline.executors import Job
+from constitutional.pipeline.runner import (RunConfig, RunOutput, RunResult, RunState, Scan, process_safely, run_output,
+                                            usable_prompts)
 from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.pipeline.records import Record
+
+
+class RayExecutor:
+    """`--executor ray`, joining the cluster at `address` (default: a local instance)."""
+
+    def __init__(self, address: str | None = None):
+        self.address = address
+
+    def check(self, model_spec: str) -> None:
+        pass  # any model: each worker makes its own
+
+    def run(self, job: Job) -> RunResult:
+        from constitutional.pipeline.cache import default_cache_dir
+
+        asyncio.run(job.model.aclose())  # the workers make their own clients
+        options = job.model_options  # resolved here: workers do not see the driver's environment
+        model_options = {"base_url": options.base_url, "cache_dir": options.cache_dir or default_cache_dir(),
+                         "max_retries": options.max_retries}
+        return run_ray_job(job.config, job.scan, job.state, job.on_record, job.say, self.address, model_options)
 
 
 def run_ray_job(config: RunConfig, scan: Scan, state: RunState, on_record: Callable[[Record], None],
                 say: Callable[[str], None], address: str | None = None, model_options: dict | None = None) -> RunResult:
     if not ray.is_initialized():
         ray.init(address=address, **({} if address else {"include_dashboard": False}))
-    items = [item for item in _usable(config.prompts, config.limit) if item.id not in state.done_ids]
+    items = [item for item in usable_prompts(config.prompts, config.limit) if item.id not in state.done_ids]
     cpus = int(ray.cluster_resources().get("CPU", 1))
     shards = max(1, min(len(items), cpus))
     say(f"ray: {len(items)} prompts in {shards} shard(s) on a cluster of {cpus} CPUs")
@@ -77,6 +99,7 @@ def _run_shard(config: RunConfig, items: list[PromptItem], shards: int, options:
                 break
             yield "record", record.model_dump(mode="json")
     finally:
+        loop.run_until_complete(records.aclose())  # a task stopped early cancels the prompts in flight
         loop.run_until_complete(model.aclose())
         loop.close()
     yield "stats", asdict(model.stats)
@@ -88,15 +111,8 @@ def worker_model(config: RunConfig, shards: int, options: dict) -> ManagedModel:
                          tpm=config.tpm / shards if config.tpm else None, **options)
 
 
-async def _records(config: RunConfig, model: ManagedModel, items: list[PromptItem]) -> AsyncIterator[Record]:
-    """The shard's records as they finish, at most config.concurrency prompts in flight."""
-    slots = asyncio.Semaphore(config.concurrency)
-
-    async def one(item: PromptItem) -> Record:
-        async with slots:
-            return await _process_safely(item, model, config)
-
-    for finished in asyncio.as_completed([one(item) for item in items]):
-        yield await finished
+def _records(config: RunConfig, model: ManagedModel, items: list[PromptItem]) -> AsyncIterator[Record]:
+    """The shard's records as they finish, at most config.concurrency prompts in flight (closed by the caller)."""
+    return Bounded(config.concurrency).map(items, lambda item: process_safely(item, model, config))
 
 

@@ -1,0 +1,158 @@
+"""Running a job, one way for every front end: `cai run` only reads its options and calls `run_pipeline`; it and the
+LangChain Runnable turn rounds/principles/seed into the loop's settings with `loop_settings`, so both read them alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+from constitutional.constitution import LoadedConstitution, load_constitution
+from constitutional.errors import UserError
+from constitutional.pipeline.calls import ManagedModel, managed_model
+from constitutional.pipeline.executors import Job, ModelOptions, check_executor
+from constitutional.pipeline.loop import LoopSettings, parse_selection
+from constitutional.pipeline.prompt_sets import InputProblem
+from constitutional.pipeline.records import Record
+from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, open_run_dir, scan_prompts
+
+PROBLEMS_SHOWN = 20
+
+
+@dataclass
+class RunRequest:
+    """One `cai run` job, as its options give it."""
+
+    prompts: Path
+    out: Path
+    constitution: str = "default"
+    model: str = "local"
+    judge: str | None = None  # the eval's judge spec as run.json records it (None: no judge)
+    rounds: int | None = None  # None: the constitution's
+    principles: str | None = None  # None: the constitution's
+    seed: int = 0
+    max_tokens: int | None = None  # a cap on every step's
+    concurrency: int | None = None  # None: the provider's
+    rpm: float | None = None
+    tpm: float | None = None
+    max_retries: int = 4
+    timeout: float | None = None
+    cache: bool = True
+    cache_dir: Path | None = None
+    base_url: str | None = None
+    limit: int | None = None
+    strict: bool = False
+    force: bool = False
+    retry_errors: bool = False
+    keep_going: bool = False
+    executor: str = "in-process"
+    ray_address: str | None = None
+
+
+class RunUI(Protocol):
+    """What a front end shows while a job is prepared and run."""
+
+    def say(self, line: str) -> None: ...
+
+    def warn(self, line: str) -> None: ...
+
+    def skipped(self, prompts: Path, problem: InputProblem) -> None: ...
+
+    def progress(self, total: int) -> AbstractContextManager[Callable[[Record], None]]:
+        """Shown while the job runs; what it yields is told of every record as it is written."""
+
+
+@dataclass
+class RunOutcome:
+    """A job run to its end. `job.state.lock` is still held: the caller releases it (after the eval, say)."""
+
+    job: Job
+    result: RunResult
+
+    @property
+    def config(self) -> RunConfig:
+        return self.job.config
+
+
+def loop_settings(loaded: LoadedConstitution, rounds: int | None = None, principles: str | None = None, seed: int = 0,
+                  max_tokens: int | None = None, *, example: str = "--principles all or --principles sample:2") -> LoopSettings:
+    """The loop's settings: the options given, the constitution's defaults for the rest. `example` shows, in the
+    front end's own terms, how to write `principles`."""
+    defaults = loaded.constitution.defaults
+    try:
+        sample = parse_selection(principles or defaults.principles)
+    except ValueError as exc:
+        raise UserError(str(exc), fix=f"e.g. {example}") from None
+    settings = LoopSettings(rounds=rounds or defaults.rounds, sample=sample, seed=seed)
+    if max_tokens:
+        settings = replace(settings, max_tokens={step: min(n, max_tokens) for step, n in settings.max_tokens.items()})
+    return settings
+
+
+def run_pipeline(request: RunRequest, ui: RunUI, preflight: Callable[[], None] = lambda: None) -> RunOutcome:
+    """Check the request, open (or resume) its run directory and run every prompt left with the chosen executor.
+    `preflight`: the front end's own checks (the eval's scorer, say), made after the executor's and before any other
+    work. Raises UserError before any work for a bad request, and JobStopped if the first records all fail alike."""
+    executor = check_executor(request.executor, request.model, address=request.ray_address)
+    preflight()
+    config, model, scan = _prepare(request)
+    state = open_run_dir(config, request.force, request.retry_errors, warn=ui.warn)
+    try:
+        for problem in scan.problems[:PROBLEMS_SHOWN]:
+            ui.skipped(request.prompts, problem)
+        scan = scan_prompts(request.prompts, request.limit, state.done_ids)
+        _say_resumed(ui, config, scan, state)
+        options = ModelOptions(request.base_url, request.cache_dir, request.max_retries)
+        job = Job(config, scan, state, model, say=ui.say, model_options=options)
+        with ui.progress(scan.total) as on_record:
+            job.on_record = on_record
+            result = executor.run(job)
+    except BaseException:
+        state.lock.release()
+        raise
+    return RunOutcome(job, result)
+
+
+def _prepare(request: RunRequest) -> tuple[RunConfig, ManagedModel, Scan]:
+    """The job's config, its model and a first scan of its prompts; nothing is written yet."""
+    loaded = load_constitution(request.constitution)
+    settings = loop_settings(loaded, request.rounds, request.principles, request.seed, request.max_tokens)
+    scan = scan_prompts(request.prompts, request.limit)
+    _check_prompts(request, scan)
+    model = managed_model(request.model, cache=request.cache, cache_dir=request.cache_dir, rpm=request.rpm, tpm=request.tpm,
+                          max_retries=request.max_retries, base_url=request.base_url, timeout=request.timeout)
+    config = RunConfig(prompts=request.prompts, out=request.out, constitution=loaded, model_spec=request.model,
+                       judge_spec=request.judge, settings=settings,
+                       concurrency=request.concurrency or model.default_concurrency, limit=request.limit,
+                       rpm=request.rpm, tpm=request.tpm, cache=request.cache, keep_going=request.keep_going)
+    return config, model, scan
+
+
+def _check_prompts(request: RunRequest, scan: Scan) -> None:
+    prompts = request.prompts
+    if scan.problem_count and request.strict:
+        shown = "\n".join(f"  {prompts}:{p.line}: {p.message}" for p in scan.problems[:PROBLEMS_SHOWN])
+        raise UserError(f"{scan.problem_count} malformed prompt line(s):\n{shown}",
+                        fix="fix those lines, or drop --strict to skip them")
+    if scan.total == 0:
+        shown = "".join(f"\n  {prompts}:{p.line}: {p.message}" for p in scan.problems[:PROBLEMS_SHOWN])
+        raise UserError(f"no usable prompts in {prompts}{shown}", fix="add prompts (see `cai run --help` for the formats)")
+
+
+def _say_resumed(ui: RunUI, config: RunConfig, scan: Scan, state: RunState) -> None:
+    if state.bytes_repaired:
+        ui.say(f"repaired records.jsonl: removed a torn last line ({state.bytes_repaired} bytes) left by a crash")
+    if state.duplicates:
+        ui.say(f"repaired records.jsonl: removed {state.duplicates} lines repeating an id (two runs wrote it at "
+               "once); the first record of each id is kept")
+    if scan.already_done or state.redo:
+        ui.say(f"resuming {config.out}: {scan.already_done} prompts already done, {scan.total} to go")
+    if state.redo:
+        ui.say(f"redoing {state.redo} prompts whose records ended with an error (--retry-errors)")
+    elif state.errored:
+        ui.say(f"{state.errored} records in {config.out}/records.jsonl ended with an error; add --retry-errors to redo them")
+
+
+__all__ = ["RunOutcome", "RunRequest", "RunUI", "loop_settings", "run_pipeline"]

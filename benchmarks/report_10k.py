@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 from constitutional.evals.render_data import load_dir, record_views  # noqa: E402
 from constitutional.evals.render_html import build_html  # noqa: E402
+from constitutional.evals.report_model import Report  # noqa: E402
 from constitutional.evals.verdicts import VERDICTS  # noqa: E402
 from tests.evals.report_browser import Browser  # noqa: E402
 from tests.evals.report_fixtures import HOSTILE, eval_dir, labelled_rows  # noqa: E402
@@ -29,7 +30,7 @@ from tests.evals.report_fixtures import HOSTILE, eval_dir, labelled_rows  # noqa
 def big_report(out: Path, records: int) -> tuple[Path, dict, float]:
     """DIR/report.html with `records` records; returns (path, report, seconds to build the page)."""
     base = load_dir(eval_dir(out, labelled_rows() + HOSTILE, "base"))
-    base_lines, base_items = list(base.lines), {item.id: item for item in base.items}
+    base_lines, base_items = [line.model_dump(exclude_unset=True) for line in base.lines], {item.id: item for item in base.items}
     started = time.perf_counter()
     lines, items = [], []
     for n in range(records):
@@ -38,7 +39,7 @@ def big_report(out: Path, records: int) -> tuple[Path, dict, float]:
         items.append(replace(base_items[str(line["id"])], id=lines[-1]["id"]))
     lines_path = out / "big-eval.jsonl"
     lines_path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    report = json.loads(json.dumps(base.report))
+    report = base.report.to_dict()
     report["total"] = records
     report["counts"] = {v: sum(line["verdict"] == v for line in lines) for v in VERDICTS}
     report["needs_review"] = sum(bool(line["needs_review"]) for line in lines)
@@ -46,7 +47,7 @@ def big_report(out: Path, records: int) -> tuple[Path, dict, float]:
         for key in ("total", "needs_review", "violations", "flagged_records"):
             entry[key] = entry.get(key, 0) * records // len(base_lines)
     views, _ = record_views(lines_path, items, cap=records)
-    page = build_html(report, list(views))
+    page = build_html(Report.model_validate(report), list(views))
     seconds = time.perf_counter() - started
     path = out / "report.html"
     path.write_text(page, encoding="utf-8")

@@ -77,5 +77,6 @@ def os_failure(exc: OSError, doing: str = "cannot use", path: object = None,
     device", fix "free disk space on that file system, then rerun the same command"."""
     where = exc.filename if exc.filename is not None else path
     head = f"{doing} {where}" if where is not None else doing
-    fix = _OS_FIXES.get(exc.errno, "check the path, its permissions and the free disk space")
+    fallback = "check the path, its permissions and the free disk space"
+    fix = _OS_FIXES.get(exc.errno, fallback) if exc.errno is not None else fallback
     return UserError(f"{head}: {exc.strerror or exc}", fix=f"{fix}, then {then}")

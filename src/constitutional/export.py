@@ -19,9 +19,9 @@ from pathlib import Path
 
 from constitutional.errors import UserError, json_problem
 from constitutional.evals.labels import read_labels, record_verdicts
+from constitutional.evals.lines import VERDICTS, EvalLine, parse_eval_line
 from constitutional.rundir import torn_write
 
-VERDICTS = ("genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error")
 FORMATS = ("sft", "dpo")
 STYLES = ("conversational", "standard")
 # A preference pair says "chosen is better than rejected"; only a genuine fix makes that true.
@@ -78,24 +78,31 @@ def export_rows(folder: Path, fmt: str, only: frozenset[str], style: str = "conv
     return _rows(judged, fmt, only, style, result, human, include_unreviewed), result
 
 
-def _run_records(run_dir: Path, torn: Counter) -> Iterator[tuple[dict, dict | None]]:
+@dataclass(frozen=True)
+class Judged:
+    """What export keeps of a record's eval line: never the whole line (which holds every text and signal)."""
+
+    verdict: str
+    needs_review: bool
+
+
+def _run_records(run_dir: Path, torn: Counter) -> Iterator[tuple[dict, Judged | None]]:
     """Each record of a run with its eval verdict and needs_review (None if it has no eval line yet)."""
     if not (run_dir / "eval.jsonl").is_file():
         raise UserError(f"no eval.jsonl in {run_dir}",
                         fix=f"run `cai eval {run_dir}` first; only evaluated revisions are exported")
     # Every eval line is checked here, before the first row; a later line for an id replaces the earlier one.
     # Only what export reads is kept per id, never whole eval lines (which hold every text and signal).
-    judged = {line["id"]: {"verdict": line["verdict"], "needs_review": bool(line.get("needs_review"))}
-              for line in _lines(run_dir / "eval.jsonl", _EVAL)}
+    judged = {line.id: Judged(line.verdict, line.needs_review) for line in _lines(run_dir / "eval.jsonl", _EVAL)}
     records = _lines(run_dir / "records.jsonl", _RECORDS, torn)
     return ((record, judged.get(record["id"])) for record in records)
 
 
-def _audit_records(path: Path) -> Iterator[tuple[dict, dict]]:
-    """Each eval line as the record it judged, with the line."""
+def _audit_records(path: Path) -> Iterator[tuple[dict, Judged]]:
+    """Each eval line as the record it judged, with what export keeps of the line."""
     for line in _lines(path, _AUDIT):
-        yield {"id": line["id"], "prompt": line["prompt"], "draft": line.get("draft"),
-               "final": line.get("revision")}, line
+        yield ({"id": line.id, "prompt": line.prompt, "draft": line.draft, "final": line.revision},
+               Judged(line.verdict, line.needs_review))
 
 
 def _nothing_to_export(folder: Path, fmt: str) -> UserError:
@@ -110,12 +117,12 @@ def _nothing_to_export(folder: Path, fmt: str) -> UserError:
                          f"then `cai export {folder} --format {fmt}`")
 
 
-def _rows(judged: Iterator[tuple[dict, dict | None]], fmt: str, only: frozenset[str], style: str,
+def _rows(judged: Iterator[tuple[dict, Judged | None]], fmt: str, only: frozenset[str], style: str,
           result: ExportResult, human: dict[str, str], include_unreviewed: bool) -> Iterator[dict]:
     for record, line in judged:
-        verdict = human.get(record["id"]) or (line["verdict"] if line else None)
+        verdict = human.get(record["id"]) or (line.verdict if line else None)
         reason = _left_out_reason(record, verdict, fmt, only)
-        if not reason and not include_unreviewed and line and line.get("needs_review") and record["id"] not in human:
+        if not reason and not include_unreviewed and line and line.needs_review and record["id"] not in human:
             reason = UNREVIEWED
             result.unreviewed += 1
         if reason:
@@ -173,15 +180,9 @@ _EVAL = _Kind("eval", verdict=True)
 _AUDIT = _Kind("eval", writer="`cai eval`", verdict=True, texts=True)
 
 
-def read_eval_lines(path: Path) -> Iterator[dict]:
-    """The lines of an eval.jsonl, each checked as it is read (an object with a string id and a known verdict); a
-    bad line is a UserError naming it."""
-    return _lines(path, _EVAL)
-
-
-def _lines(path: Path, kind: _Kind, torn: Counter | None = None) -> Iterator[dict]:
-    """The lines of a JSONL file, each checked as it is read. With `torn`, an unparseable last line without its
-    newline (a crash mid-write) is counted there, as `cai eval` leaves it out too."""
+def _lines(path: Path, kind: _Kind, torn: Counter | None = None) -> Iterator:
+    """The lines of a JSONL file, each checked as it is read: records as dicts, eval lines as EvalLines. With `torn`,
+    an unparseable last line without its newline (a crash mid-write) is counted there, as `cai eval` leaves it out too."""
     first_seen: dict[str, int] = {}
     with path.open(encoding="utf-8") as handle:
         for number, text in enumerate(handle, 1):
@@ -195,22 +196,25 @@ def _lines(path: Path, kind: _Kind, torn: Counter | None = None) -> Iterator[dic
                     return
                 raise UserError(f"invalid JSON in {kind.name} line: {json_problem(exc)}", where=f"{path}:{number}",
                                 fix="repair or delete that line") from None
-            _check(line, kind, f"{path}:{number}")
+            line = _check(line, kind, f"{path}:{number}")
+            line_id = line.id if isinstance(line, EvalLine) else line["id"]
             if kind.writer:
-                if line["id"] in first_seen:
-                    raise UserError(f"duplicate {kind.name} id '{line['id']}' (first on line {first_seen[line['id']]})",
+                if line_id in first_seen:
+                    raise UserError(f"duplicate {kind.name} id '{line_id}' (first on line {first_seen[line_id]})",
                                     where=f"{path}:{number}",
                                     fix=f"{kind.writer} writes each id once; delete one of the two lines")
-                first_seen[line["id"]] = number
+                first_seen[line_id] = number
             yield line
 
 
-def _check(line: object, kind: _Kind, where: str) -> None:
-    if not isinstance(line, dict) or not isinstance(line.get("id"), str):
-        raise UserError(f"{kind.name} line has no 'id'", where=where, fix="repair or delete that line")
-    if kind.verdict and line.get("verdict") not in VERDICTS:
-        raise UserError(f"unknown verdict {line.get('verdict')!r}", where=where,
-                        fix=f"a verdict is one of: {', '.join(VERDICTS)}; re-run `cai eval`")
-    if kind.texts and not isinstance(line.get("prompt"), str):
+def _check(line: object, kind: _Kind, where: str) -> dict | EvalLine:
+    """A record line as it is (an object with a string id), or an eval line validated as an EvalLine."""
+    if not kind.verdict:
+        if not isinstance(line, dict) or not isinstance(line.get("id"), str):
+            raise UserError(f"{kind.name} line has no 'id'", where=where, fix="repair or delete that line")
+        return line
+    parsed = parse_eval_line(line, where)
+    if kind.texts and parsed.prompt is None:
         raise UserError("eval line has no 'prompt' text, and there is no records.jsonl to take it from", where=where,
                         fix="re-run `cai eval` on the revisions; its eval lines carry prompt, draft and revision")
+    return parsed

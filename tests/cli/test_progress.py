@@ -8,6 +8,7 @@ from rich.console import Console
 
 from constitutional.cli import progress
 from constitutional.cli.progress import EvalProgress, RunProgress, _short
+from constitutional.evals.lines import EvalLine
 from constitutional.evals.verdicts import VERDICTS
 from constitutional.pipeline.records import RecordError
 
@@ -31,7 +32,7 @@ def last_frame(monkeypatch, total, done, bar=None):
     def feed(bar):
         for n in range(done):
             if isinstance(bar, EvalProgress):
-                bar.on_line({"id": f"r{n}", "verdict": VERDICTS[n % len(VERDICTS)], "needs_review": n % 3 == 0})
+                bar.on_line(EvalLine(id=f"r{n}", verdict=VERDICTS[n % len(VERDICTS)], needs_review=n % 3 == 0))
             else:
                 bar.on_record(record(n, error=SimpleNamespace(stage="draft", message="x") if n % 1000 == 0 else None))
 

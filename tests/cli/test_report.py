@@ -94,6 +94,7 @@ def test_the_terminal_report_fits_80_columns_with_long_principle_ids(tmp_path):
     from rich.console import Console
 
     from constitutional.evals.render_text import terminal_summary
+    from constitutional.evals.report_model import Report
 
     report = json.loads((eval_dir(tmp_path, labelled_rows()) / "report.json").read_text())
     entry = next(iter(report["principles"].values()))
@@ -101,7 +102,7 @@ def test_the_terminal_report_fits_80_columns_with_long_principle_ids(tmp_path):
         report["principles"]["medical-legal-financial"] = {**entry, "violations": count, "needs_review": count,
                                                           "counts": {v: count for v in entry["counts"]}}
         console = Console(width=width, record=True, color_system=None)
-        console.print(terminal_summary(report))
+        console.print(terminal_summary(Report.model_validate(report)))
         lines = console.export_text().splitlines()
         assert all(len(line.rstrip()) <= width for line in lines)
         head = next(line for line in lines if line.strip().startswith("principle"))

@@ -115,7 +115,7 @@ def test_an_untrusted_judge_lowers_confidence_and_the_report_says_so(tmp_path):
     rules = [{"when": audited_text("white vinegar"), "reply": checklist(breaks=True, breaks_quote="white vinegar")}]
     judge_model = scripted_judge(tmp_path, rules + gullible_rules())
     result = asyncio.run(run_eval(source, DEFAULT, judge_model, tmp_path / "out"))
-    report = result.report
+    report = result.report.to_dict()
     assert report["judge"]["trusted"] is False and "taken at face value, accepted 10 of 10 planted bad controls" in report["warnings"][0]
     line = json.loads((tmp_path / "out" / "eval.jsonl").read_text())
     assert line["verdict"] == "genuine" and line["confidence"] <= 0.45 and line["needs_review"]

@@ -11,6 +11,7 @@ from benchmarks.eval_memory import eval_peak_rss_mb, export_peak_rss_mb, write_r
 from benchmarks.peak_rss import cai_peak_rss_mb
 from constitutional.cli.app import app
 from constitutional.evals import read_input, render_data, stage
+from constitutional.evals.lines import EvalLine
 from constitutional.evals.render_data import for_review, record_views
 from tests.evals.report_fixtures import labelled_rows
 from tests.helpers import DATA, write
@@ -43,8 +44,8 @@ def test_a_run_over_the_cap_keeps_records_for_review_first(tmp_path, monkeypatch
     lines = jsonl(run / "eval.jsonl")
     assert [line["id"] for line in lines] == [f"r{n}" for n in range(40)]
     assert not (run / "eval.jsonl.tmp").exists()
-    review = [line["id"] for line in lines if for_review(line)]
-    others = [line["id"] for line in lines if not for_review(line)]
+    review = [line["id"] for line in lines if for_review(EvalLine.model_validate(line))]
+    others = [line["id"] for line in lines if not for_review(EvalLine.model_validate(line))]
     assert {"error", "superficial", "genuine", "unchanged"} <= {line["verdict"] for line in lines} and len(others) > 3
     cap = len(review) + 3
     expected = [line["id"] for line in lines if line["id"] in set(review + others[:3])]

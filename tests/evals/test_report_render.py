@@ -5,6 +5,8 @@ from typer.testing import CliRunner
 
 from constitutional.cli.app import app
 from constitutional.evals.items import EvalItem, Flag
+from constitutional.evals.lines import EvalLine
+from constitutional.evals.report_model import Report
 from constitutional.evals.render_data import ADDED, FLAGGED, REMOVED, VENEER, find_spans, load_dir, record_view, segments
 from constitutional.evals.render_html import build_html, embed_json, headline
 from constitutional.evals.render_text import markdown
@@ -36,7 +38,7 @@ def test_record_view_marks_diff_veneer_and_flagged_spans():
     line = {"id": "r1", "verdict": "superficial", "confidence": 0.9, "needs_review": False, "reasons": ["only veneer"],
             "prompt": "p", "draft": draft, "revision": revision, "principles": [], "signals": {}}
     item = EvalItem("r1", "p", revision, draft, flags=[Flag("illegal-help", "rake the pins", "breaks in")], critique_known=True)
-    view = record_view(line, item)
+    view = record_view(EvalLine.model_validate(line), item)
     assert "".join(s[0] for s in view["draft"]) == draft
     assert "".join(s[0] for s in view["revision"]) == revision
     assert marked(view["revision"], VENEER).startswith("Please note that this information")
@@ -91,15 +93,16 @@ def test_html_escapes_model_text_and_shows_report_numbers(tmp_path):
 
 def test_headline_and_markdown_follow_the_report(tmp_path):
     out = eval_dir(tmp_path, labelled_rows())
-    report = load_dir(out).report
-    cards = {k: v for k, v, _ in headline(report)}
+    typed = load_dir(out).report
+    report = typed.to_dict()
+    cards = {k: v for k, v, _ in headline(typed)}
     assert cards["genuine"] == str(report["counts"]["genuine"]) and cards["judge_fooled_rate"] == "no judge"
-    md = markdown(report)
+    md = markdown(typed)
     assert f"| superficial | {report['counts']['superficial']} |" in md and "## Per principle" in md
 
 
 def test_build_html_with_no_records():
     report = {"total": 0, "needs_review": 0, "counts": {}, "judge": {"spec": None}, "principles": {}, "constitution": {}}
     report["counts"] = dict.fromkeys(("genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error"), 0)
-    page = build_html(report, [])
+    page = build_html(Report.model_validate(report), [])
     assert 'id="records-data">[]</script>' in page

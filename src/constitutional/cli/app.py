@@ -12,6 +12,7 @@ from constitutional.cli.models import models
 from constitutional.cli.report import report_app
 from constitutional.cli.review import review
 from constitutional.cli.run import run
+from constitutional.cli.schema import schema
 
 app = typer.Typer(
     help="Constitutional-AI critique→revise over prompt sets, with an eval that sees through compliance veneer.\n\n"
@@ -38,6 +39,7 @@ app.add_typer(constitution_app, name="constitution")
 app.command("export")(export)
 app.add_typer(report_app, name="report")
 app.command("review")(review)
+app.command("schema")(schema)
 
 
 def main() -> None:

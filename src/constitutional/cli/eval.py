@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shlex
 from pathlib import Path
 
@@ -13,12 +12,14 @@ from rich.markup import escape
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
 from constitutional.cli.progress import EvalProgress
 from constitutional.constitution import LoadedConstitution, load_constitution
-from constitutional.errors import UserError, require_exists
+from constitutional.errors import UserError, os_failure, require_exists
 from constitutional.evals import EvalResult, read_input, run_eval
 from constitutional.evals.agreement import markdown
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalInput
 from constitutional.evals.labels import read_labels_file, record_verdicts
+from constitutional.evals.lines import VERDICTS, read_eval_lines
+from constitutional.evals.render_html import write_html_report
 from constitutional.evals.scorer import load_scorer
 from constitutional.text import printable
 from constitutional.models.registry import runs_code
@@ -91,22 +92,30 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
                                       lambda line: err_console.print(escape(printable(line))), loaded_scorer)
         else:
             result = asyncio.run(run_eval(source, loaded, judge_model, out, progress.on_line, scorer=loaded_scorer))
+    write_page(out, result, source)
     report = result.report
-    shown = ", ".join(f"{v} {n}" for v, n in report["counts"].items() if n)
-    err_console.print(f"eval: {report['total']} records → {shown}; {report['needs_review']} need review "
+    shown = ", ".join(f"{v} {n}" for v, n in report.counts.items() if n)
+    err_console.print(f"eval: {report.total} records → {shown}; {report.needs_review} need review "
                       f"(wrote {escape(str(out))}/eval.jsonl, report.json and report.html)")
-    if report["canaries"]["judge_fooled_rate"] is not None:
-        err_console.print(f"canaries: the judge {escape(judge_record(report['canaries']))}")
-    for warning in report["warnings"]:
+    if report.canaries.judge_fooled_rate is not None:
+        err_console.print(f"canaries: the judge {escape(judge_record(report.canaries.model_dump()))}")
+    for warning in report.warnings:
         err_console.print(f"[yellow]warning:[/] {escape(printable(warning))}")
     return result
+
+
+def write_page(out: Path, result: EvalResult, source: EvalInput) -> None:
+    """DIR/report.html, asked of the renderer once the eval has written eval.jsonl and report.json."""
+    try:
+        write_html_report(out, result.report, out / "eval.jsonl", source.items)
+    except OSError as exc:  # a full disk or a read-only folder: say which file and how to fix it (exit 2)
+        raise os_failure(exc, "cannot write", out / "report.html", then="rerun the same command") from None
 
 
 def print_agreement(eval_path: Path, people: dict, labels_path: Path) -> None:
     """The eval's precision and recall against people's record-level verdicts, as a Markdown table on stdout."""
     human = record_verdicts(people)
-    with eval_path.open(encoding="utf-8") as handle:
-        verdicts = {line["id"]: line["verdict"] for line in map(json.loads, handle)}
+    verdicts = {line.id: line.verdict for line in read_eval_lines(eval_path)}
     pairs = [(human[rid], verdict) for rid, verdict in verdicts.items() if rid in human]
     typer.echo(markdown(f"the eval against {printable(str(labels_path))} ({len(pairs)} labelled records)", pairs))
     unmatched = len(set(human) - set(verdicts))
@@ -128,7 +137,7 @@ def eval_command(
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.
 
-    Verdicts: genuine, superficial, non_compliant, evasive, regressed, unchanged, error.
+    Verdicts: {verdicts}.
     Exit codes: 0 ok; 1 some records could not be evaluated (verdict error); 2 bad input.
     """
     require_exists(input, "eval input", fix="give a run directory (written by `cai run`) or a .jsonl file of revisions")
@@ -143,3 +152,6 @@ def eval_command(
     if people is not None:
         print_agreement(out / "eval.jsonl", people, labels)
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors else EXIT_OK)
+
+
+eval_command.__doc__ = eval_command.__doc__.format(verdicts=", ".join(VERDICTS))  # the one list of verdicts

@@ -14,7 +14,8 @@ from rich.text import Text
 
 from constitutional.cli.common import err_console
 from constitutional.text import clip, printable
-from constitutional.evals.verdicts import VERDICTS
+from constitutional.evals.lines import VERDICTS, EvalLine
+from constitutional.evals.report_model import Usage
 from constitutional.pipeline.records import RecordError, error_kind
 
 KINDS_UNDER_BAR = 3
@@ -79,15 +80,15 @@ class RunProgress(_JobProgress):
         self.error_kinds = ErrorKinds()
 
     def on_record(self, record) -> None:
-        usage = record.usage
+        usage = Usage.model_validate(record.usage)
         self.done += 1
         if record.error is not None:
             self.errors += 1
             self.error_kinds.add(record.error)
-        self.calls += usage["calls"]
-        self.cache_hits += usage.get("cache_hits", 0)
-        self.tokens += usage["input_tokens"] + usage["output_tokens"]
-        self.cost += usage["cost_usd"]
+        self.calls += usage.calls
+        self.cache_hits += usage.cache_hits
+        self.tokens += usage.input_tokens + usage.output_tokens
+        self.cost += usage.cost_usd
         if self.quiet:
             status = f"error ({record.error.stage}): {record.error.message}" if record.error else "ok"
             err_console.print(f"[{self.done}/{self.total}] {escape(printable(f'{record.id}: {status}'))}", highlight=False)
@@ -113,9 +114,9 @@ class EvalProgress(_JobProgress):
         self.verdicts: Counter = Counter()
         self.review = 0
 
-    def on_line(self, line: dict) -> None:
-        self.verdicts[line["verdict"]] += 1
-        self.review += bool(line.get("needs_review"))
+    def on_line(self, line: EvalLine) -> None:
+        self.verdicts[line.verdict] += 1
+        self.review += line.needs_review
         self._tick()
 
     def stats(self) -> str:

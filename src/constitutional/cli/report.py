@@ -125,7 +125,7 @@ def show(
     elif format is Format.html:
         typer.echo(_write_html(run))
     elif format is Format.json:
-        typer.echo(json.dumps(run.report, indent=2, ensure_ascii=False))
+        typer.echo(run.report.to_json())
     elif format is Format.md:
         typer.echo(markdown(run.report), nl=False)
     else:

@@ -16,10 +16,10 @@ from constitutional.errors import UserError, did_you_mean, nearest, require_exis
 from constitutional.evals.labels import LABEL_VERDICTS, LABELS_FILE, Label, agreement, append_label, read_labels
 from constitutional.evals.review_app import ReviewServer, ReviewState
 from constitutional.text import printable
-from constitutional.export import read_eval_lines
+from constitutional.evals.lines import EvalLine, read_eval_lines
 
 
-def eval_lines(run_dir: Path) -> list[dict]:
+def eval_lines(run_dir: Path) -> list[EvalLine]:
     """DIR/eval.jsonl, or an error saying which command writes it."""
     require_exists(run_dir, "run directory", fix="give the directory `cai run --out` or `cai eval --out` wrote")
     path = run_dir / "eval.jsonl"
@@ -29,8 +29,8 @@ def eval_lines(run_dir: Path) -> list[dict]:
     return list(read_eval_lines(path))
 
 
-def _check_id(record_id: str, lines: list[dict], run_dir: Path) -> None:
-    ids = {line["id"] for line in lines}
+def _check_id(record_id: str, lines: list[EvalLine], run_dir: Path) -> None:
+    ids = {line.id for line in lines}
     if record_id not in ids:
         raise UserError(f"no record '{record_id}' in {run_dir / 'eval.jsonl'}",
                         fix=did_you_mean(nearest(record_id, ids), "give an id from eval.jsonl "
@@ -44,8 +44,8 @@ def _check_verdict(verdict: str) -> None:
                                          "('undo' takes back your latest verdict on that record)"))
 
 
-def _check_principle(principle: str, record_id: str, lines: list[dict]) -> None:
-    known = {p.get("id") for line in lines if line["id"] == record_id for p in line.get("principles") or []}
+def _check_principle(principle: str, record_id: str, lines: list[EvalLine]) -> None:
+    known = {p.id for line in lines if line.id == record_id for p in line.principles}
     if known and principle not in known:
         raise UserError(f"record '{record_id}' has no principle '{principle}'",
                         fix=did_you_mean(nearest(principle, known), f"use one of: {', '.join(sorted(known))}"))
@@ -83,11 +83,11 @@ def review(
                       f"in {escape(str(run_dir / LABELS_FILE))}")
 
 
-def _status(run_dir: Path, lines: list[dict]) -> None:
+def _status(run_dir: Path, lines: list[EvalLine]) -> None:
     block = agreement(lines, read_labels(run_dir))
     shown = shlex.quote(str(run_dir))
-    typer.echo(f"{block['needs_review_remaining']} records need review and have no human verdict; "
-               f"{block['labelled']} are labelled. (From a terminal: `cai review {shown} --set ID VERDICT [--note TEXT]`.)")
+    typer.echo(f"{block.needs_review_remaining} records need review and have no human verdict; "
+               f"{block.labelled} are labelled. (From a terminal: `cai review {shown} --set ID VERDICT [--note TEXT]`.)")
 
 
 def serve_app(state: ReviewState, port: int, open_browser: bool = True) -> None:

@@ -165,6 +165,7 @@ def _attach_swarm_examples(chats: list, principles: list[dict], notes: list[str]
 
 
 def _from_langchain(source: str, notes: list[str]) -> list[dict]:
+    items: object
     if source == "builtin" or source.startswith("builtin:"):
         items = _langchain_builtin(source.removeprefix("builtin").removeprefix(":"))
     elif source.lower().endswith(".json"):
@@ -216,6 +217,7 @@ def _python_attribute(source: str) -> object:
             if spec is None or not Path(target).is_file():
                 raise UserError(f"file not found: {target}", fix="give FILE.py:ATTR with an existing file")
             module = importlib.util.module_from_spec(spec)
+            assert spec.loader is not None  # a spec for a .py path always has a (source file) loader
             spec.loader.exec_module(module)
         else:
             module = importlib.import_module(target)

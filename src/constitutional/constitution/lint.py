@@ -6,6 +6,7 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from itertools import combinations
 
@@ -66,7 +67,7 @@ def lint_constitution(constitution: Constitution) -> list[LintWarning]:
     for principle in constitution.principles:
         warnings += _principle_warnings(principle)
     warnings += _duplicates(constitution.principles)
-    order = {pid: i for i, pid in enumerate(constitution.ids)}
+    order: dict[str | None, int] = {pid: i for i, pid in enumerate(constitution.ids)}  # None: no principle, first
     return sorted(warnings, key=lambda w: order.get(w.principle, -1))
 
 
@@ -210,5 +211,5 @@ def _words(text: str) -> set[str]:
     return set(content_words(text))
 
 
-def _jaccard(a: set[str], b: set[str]) -> float:
+def _jaccard(a: AbstractSet[str], b: AbstractSet[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0

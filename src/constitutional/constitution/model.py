@@ -112,13 +112,14 @@ class Constitution(Strict):
 def fields_at(loc: tuple) -> list[str]:
     """The fields a constitution file may have at `loc`, a validation error's location (keys and list indexes)
     without its last part: () → the top level's, ("principles", 0) → a principle's. [] when `loc` leads nowhere."""
-    model: type[BaseModel] | None = Constitution
+    model: type[BaseModel] = Constitution
     for part in loc:
         if isinstance(part, str):
             field = model.model_fields.get(part)
-            model = _model_in(field.annotation) if field else None
-        if model is None:
-            return []
+            inner = _model_in(field.annotation) if field else None
+            if inner is None:
+                return []
+            model = inner
     return list(model.model_fields)
 
 

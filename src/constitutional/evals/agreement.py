@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from constitutional.evals.verdicts import VERDICTS
+from constitutional.evals.lines import VERDICTS
 
 
 def confusion(pairs: list[tuple[str, str]]) -> dict[str, dict[str, int]]:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from constitutional.constitution import LoadedConstitution
 from constitutional.evals.items import EvalInput
+from constitutional.evals.lines import EvalLine, read_eval_lines
 from constitutional.evals.stage import EvalResult, assess, lines_tmp, write_eval
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
 from constitutional.pipeline.calls import CallStats, ManagedModel
@@ -30,7 +31,6 @@ from constitutional.pipeline.executors import batch_api
 from constitutional.pipeline.executors.batch import BatchAPI, Outcome, Waves, charge, first_poll_wait
 from constitutional.pipeline.executors.batch_log import BatchLog
 from constitutional.pipeline.loop import Call
-from constitutional.rundir import read_jsonl
 
 
 class Deferred(ModelError):
@@ -42,6 +42,7 @@ class PassJudge(ChatModel):
 
     def __init__(self, model: ManagedModel, fetched: dict[str, Outcome]):
         self.spec = model.spec
+        self.structured_reasks = model.structured_reasks
         self.model = model
         self.fetched = fetched
         self.deferred: dict[str, Call] = {}
@@ -54,25 +55,25 @@ class PassJudge(ChatModel):
             raise outcome
         if outcome is not None:
             if key in self.charged:  # the same call twice in one eval: its batch had it once
-                return Completion(outcome.text, outcome.parsed, Usage(cache_hits=1))
+                return Completion(outcome.text, usage=Usage(cache_hits=1))
             self.charged.add(key)
             return outcome
         hit = self.model.cache.get(key) if self.model.cache is not None else None
         if hit is not None:
-            return Completion(text=hit["text"], parsed=hit.get("parsed"), usage=Usage(cache_hits=1))
+            return Completion(text=hit["text"], usage=Usage(cache_hits=1))
         self.deferred[key] = Call("judge", messages, params["max_tokens"], schema)
         raise Deferred("the reply comes from the next batch")
 
 
 async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, model: ManagedModel, api: BatchAPI,
-                              log_path: Path, out: Path, on_line: Callable[[dict], None],
+                              log_path: Path, out: Path, on_line: Callable[[EvalLine], None],
                               say: Callable[[str], None], scorer=None) -> EvalResult:
     """The eval of `source` with every judge call made through `api`; writes its files like `run_eval`."""
     started = datetime.now(timezone.utc)
     log = BatchLog.judge(log_path, model.spec)
     if log.job["waves"]:
         say(f"resuming the judge's batches in {log_path}")
-    waves = Waves(api, log, say, first_poll_wait(), CallStats(), model.retry.max_retries)
+    waves = Waves(api, log, say, first_poll_wait(), CallStats(), model.retry)
     fetched: dict[str, Outcome] = {}
     try:
         number = 0
@@ -93,17 +94,17 @@ async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, mod
         if model.cache is not None:
             for key, outcome in fetched.items():
                 if isinstance(outcome, Completion):
-                    model.cache.put(key, {"text": outcome.text, "parsed": outcome.parsed})
+                    model.cache.put(key, {"text": outcome.text})
     finally:
         await api.aclose()
         await model.aclose()
-    for line in read_jsonl(out / "eval.jsonl"):
+    for line in read_eval_lines(out / "eval.jsonl"):
         on_line(line)
     return result
 
 
 def judge_in_batches(source: EvalInput, loaded: LoadedConstitution, judge_model: ManagedModel, out: Path,
-                     on_line: Callable[[dict], None], say: Callable[[str], None], scorer=None) -> EvalResult:
+                     on_line: Callable[[EvalLine], None], say: Callable[[str], None], scorer=None) -> EvalResult:
     """The eval with the judge's calls made through its provider's batch API, saved in DIR/batches.json."""
     api = batch_api(judge_model.inner)
     return asyncio.run(evaluate_in_batches(source, loaded, judge_model, api, out / "batches.json", out, on_line, say,

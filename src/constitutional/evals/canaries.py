@@ -79,7 +79,7 @@ def _data() -> dict:
 
 def _seeds(items: Iterable[EvalItem], constitution: Constitution, count: int) -> list[tuple[EvalItem, Criterion, Flag]]:
     """The first `count` usable flagged drafts of `items` (read only as far as needed), then built-in ones."""
-    seeds = []
+    seeds: list[tuple[EvalItem, Criterion, Flag]] = []
     for item in items:
         if len(seeds) >= count:
             break
@@ -109,7 +109,7 @@ def plant(items: Iterable[EvalItem], constitution: Constitution, seeds: int = 2,
     drawn from `seed` and the ids of the drafts used, so one input always gets the same controls."""
     chosen = _seeds(items, constitution, seeds)
     rng = random.Random(f"{seed}:{','.join(source.id for source, _, _ in chosen)}")
-    canaries = []
+    canaries: list[Canary] = []
 
     def add(n: int, kind: str, expected: str, source: EvalItem, flag: Flag | None, criterion: Criterion, text: str,
             draft: str | None = None) -> None:
@@ -118,6 +118,7 @@ def plant(items: Iterable[EvalItem], constitution: Constitution, seeds: int = 2,
         canaries.append(Canary(item.id, kind, expected, item, criterion, PADDED_FOOLED_BY if kind == "padded" else FOOLED_BY))
 
     for n, (source, criterion, flag) in enumerate(chosen, 1):
+        assert source.draft is not None  # _seeds only picks items with a draft
         add(n, "veneer", "superficial", source, flag, criterion, _veneered(source.draft, rng))
         add(n, "injection", "superficial", source, flag, criterion, _injected(source.draft, rng))
         for text in _data()["content_free"]:
@@ -136,11 +137,13 @@ async def run_canaries(canaries: list[Canary], constitution: Constitution, judge
         item = canary.item
         signals = compute(item, constitution, scorer)
         det = decide(item, signals, record_scope(item, signals, constitution))
-        entry = {"id": canary.id, "kind": canary.kind, "expected": canary.expected, "revision": item.revision,
-                 "signals_verdict": det.verdict, "judge_verdict": None, "raw_judge_verdict": None}
+        entry: dict[str, object] = {"id": canary.id, "kind": canary.kind, "expected": canary.expected,
+                                    "revision": item.revision, "signals_verdict": det.verdict, "judge_verdict": None,
+                                    "raw_judge_verdict": None}
         if judge is not None:
-            view = await judge.judge(canary.criterion, item.prompt, item.revision, item.draft,
-                                     signals.revision_scan.stripped if signals.scored else None)
+            assert item.revision is not None  # plant() gives every canary its revision text
+            stripped = signals.revision_scan.stripped if signals.scored and signals.revision_scan is not None else None
+            view = await judge.judge(canary.criterion, item.prompt, item.revision, item.draft, stripped)
             flagged = bool(item.flags)
             entry.update(judge_verdict=view.verdict(len(signals.veneer_added), True, flagged),
                          raw_judge_verdict=view.raw_verdict(len(signals.veneer_added), True, flagged), judge_checks=view.checks)

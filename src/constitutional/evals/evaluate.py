@@ -8,6 +8,7 @@ from constitutional.constitution import Constitution
 from constitutional.evals.confidence import REVIEW_BELOW, WEAK_EVIDENCE, features, probability
 from constitutional.evals.items import EvalItem
 from constitutional.evals.judge import Criterion, Judge, JudgeView
+from constitutional.evals.lines import EvalLine
 from constitutional.evals.refusal import justifies_refusal
 from constitutional.evals.scorer import Scorer
 from constitutional.evals.signals import Signals, compute
@@ -156,8 +157,15 @@ def _principle_entry(pid: str, decision: Decision, scope: Scope | None, view: Ju
             "evidence": evidence, "checks": checks}
 
 
+async def evaluate_line(item: EvalItem, constitution: Constitution, judge: Judge | None = None,
+                        trust: Trust | None = None, scorer: Scorer | None = None) -> EvalLine:
+    """The item's line of eval.jsonl, validated (what the eval stage writes)."""
+    return EvalLine.model_validate(await evaluate(item, constitution, judge, trust, scorer))
+
+
 async def evaluate(item: EvalItem, constitution: Constitution, judge: Judge | None = None, trust: Trust | None = None,
                    scorer: Scorer | None = None) -> dict:
+    """The item's eval line as its JSON object (`evaluate_line` validates it as an EvalLine)."""
     trust = trust or Trust()
     item, unverified = verified(item)
     signals = compute(item, constitution, scorer)
@@ -166,7 +174,7 @@ async def evaluate(item: EvalItem, constitution: Constitution, judge: Judge | No
     views: dict[str, tuple[JudgeView, str | None]] = {}
     if judge is not None and record.verdict != "error":
         veneer = len(signals.veneer_added)
-        stripped = signals.revision_scan.stripped if signals.scored else None
+        stripped = signals.revision_scan.stripped if signals.scored and signals.revision_scan is not None else None
         for criterion in criteria(item, constitution):
             view = await judge.judge(criterion, item.prompt, item.revision or "", item.draft, stripped)
             flagged = criterion.id in item.flagged_principles
@@ -179,8 +187,8 @@ async def evaluate(item: EvalItem, constitution: Constitution, judge: Judge | No
             decision.needs_review = True
     final: dict[str, Decision] = {}
     for pid, det in per_principle.items():
-        view, verdict = views.get(pid, (None, None))
-        final[pid] = combine(det, view, verdict, trust) if pid in item.flagged_principles else det
+        principle_view, verdict = views.get(pid, (None, None))
+        final[pid] = combine(det, principle_view, verdict, trust) if pid in item.flagged_principles else det
     if WHOLE in views:
         view, verdict = views[WHOLE]
         record = combine(record, view, verdict, trust)

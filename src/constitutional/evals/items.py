@@ -154,7 +154,9 @@ def from_record_line(data: dict, line: int) -> EvalItem:
 def _read_jsonl(path: Path, convert, torn_tail_allowed: bool = False) -> tuple[ItemFile, int]:
     """Check every line before any work starts; keep only the count. With `torn_tail_allowed` (a run's
     records), an unparseable last line without its newline is a crash's torn write: left out, its size returned."""
-    problems, unusable, seen, number, torn = [], 0, {}, 0, 0
+    problems: list[str] = []
+    seen: dict[str, int] = {}  # item id → the line it is first on
+    unusable, number, torn = 0, 0, 0
     with path.open(encoding="utf-8", errors="surrogateescape") as fh:
         for number, line in enumerate(fh, 1):
             if not line.strip():

@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from constitutional.errors import UserError, json_problem
 from constitutional.evals.agreement import confusion, per_verdict
-from constitutional.evals.verdicts import VERDICTS
+from constitutional.evals.lines import VERDICTS, EvalLine
+from constitutional.evals.report_model import LabelsSummary
 
 LABELS_FILE = "labels.jsonl"
 UNDO = "undo"
@@ -127,21 +128,20 @@ def record_verdicts(labels: dict[Key, Label]) -> dict[str, str]:
     return {rid: label.verdict for (rid, principle), label in labels.items() if principle is None}
 
 
-def agreement(eval_lines: Iterable[dict], labels: dict[Key, Label]) -> dict:
+def agreement(eval_lines: Iterable[EvalLine], labels: dict[Key, Label]) -> LabelsSummary:
     """report.json's `labels` block: counts, and the eval's verdicts against people's on the labelled records."""
     human = record_verdicts(labels)
-    latest = {line["id"]: line for line in eval_lines}  # a later eval line for an id replaces the earlier one
-    pairs = [(human[rid], line["verdict"]) for rid, line in latest.items() if rid in human]
-    remaining = sum(bool(line.get("needs_review")) for rid, line in latest.items() if rid not in human)
+    latest = {line.id: line for line in eval_lines}  # a later eval line for an id replaces the earlier one
+    pairs = [(human[rid], line.verdict) for rid, line in latest.items() if rid in human]
+    remaining = sum(line.needs_review for rid, line in latest.items() if rid not in human)
     table = confusion(pairs)
-    return {"labelled": len(pairs), "needs_review_remaining": remaining,
-            "agreement": {"agrees": sum(a == b for a, b in pairs), "confusion": table,
-                          "per_verdict": {v: {"precision": r["precision"], "recall": r["recall"]}
-                                          for v, r in per_verdict(table).items()}}}
+    return LabelsSummary.model_validate(
+        {"labelled": len(pairs), "needs_review_remaining": remaining,
+         "agreement": {"agrees": sum(a == b for a, b in pairs), "confusion": table,
+                       "per_verdict": {v: {"precision": r["precision"], "recall": r["recall"]}
+                                       for v, r in per_verdict(table).items()}}})
 
 
-def summary_line(block: dict) -> str:
+def summary_line(block: LabelsSummary) -> str:
     """One line for the terminal and Markdown reports."""
-    n = block["labelled"]
-    return (f"people labelled {n} records; {block['needs_review_remaining']} still need review; "
-            f"eval agrees with people on {block['agreement']['agrees']} of {n}")
+    return block.summary_line()

@@ -51,6 +51,14 @@ def _either(patterns: list[str]) -> re.Pattern | None:
     return re.compile("|".join(f"(?:{p})" for p in patterns), FLAGS) if patterns else None
 
 
+def _required(data: dict, key: str, name: str) -> re.Pattern:
+    """The patterns under a key that must list at least one, alternated into one expression."""
+    pattern = _either(data[key])
+    if pattern is None:
+        raise ValueError(f"{name}: {key!r} lists no patterns")
+    return pattern
+
+
 @cache
 def veneer_lexicon() -> VeneerLexicon:
     data = _data("veneer.yaml")
@@ -73,10 +81,10 @@ def veneer_lexicon() -> VeneerLexicon:
 def refusal_lexicon() -> RefusalLexicon:
     data = _data("refusal.yaml")
     return RefusalLexicon(
-        refusal=_either(data["refusal"]),
+        refusal=_required(data, "refusal", "refusal.yaml"),
         not_refusal=_either(data.get("not_refusal") or []),
-        explains=_either(data["explains"]),
-        offers_alternative=_either(data["offers_alternative"]),
+        explains=_required(data, "explains", "refusal.yaml"),
+        offers_alternative=_required(data, "offers_alternative", "refusal.yaml"),
         justifying_tags=frozenset(data["justifying_tags"]),
         non_justifying_tags=frozenset(data["non_justifying_tags"]),
         justifying_id_words=tuple(data["justifying_id_words"]),

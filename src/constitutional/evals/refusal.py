@@ -37,6 +37,6 @@ def justifies_refusal(principle_id: str, tags: list[str] | tuple[str, ...]) -> b
     """Whether a principle the draft broke makes refusing a legitimate fix rather than evasion."""
     lex = refusal_lexicon()
     if tags:
-        tags = {t.lower() for t in tags}
-        return bool(tags & lex.justifying_tags) and not tags & lex.non_justifying_tags
+        lowered = {t.lower() for t in tags}
+        return bool(lowered & lex.justifying_tags) and not lowered & lex.non_justifying_tags
     return any(word in principle_id.lower() for word in lex.justifying_id_words)

@@ -10,13 +10,17 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ValidationError
+
 from constitutional.errors import UserError, require_exists
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalItem, read_input
 from constitutional.evals.labels import LABELS_FILE, agreement, read_labels, record_verdicts
+from constitutional.evals.lines import EvalLine, read_eval_lines
+from constitutional.evals.report_model import CanarySummary, Report
 from constitutional.text import clip
 from constitutional.evals.veneer import added_units, scan
-from constitutional.rundir import read_json, read_jsonl
+from constitutional.rundir import read_json
 
 # Marks on a text segment (bit flags, so one segment can be both added and veneer).
 REMOVED, ADDED, VENEER, FLAGGED = 1, 2, 4, 8
@@ -26,7 +30,7 @@ TOKEN = re.compile(r"\w+|[^\w\s]")
 @dataclass
 class ReportDir:
     path: Path
-    report: dict
+    report: Report
     items: Iterable[EvalItem] = ()  # the eval's input, read as needed: drafts and critique flags
     manifest: dict | None = None  # run.json, when the directory is a run
 
@@ -35,9 +39,9 @@ class ReportDir:
         return self.path / "eval.jsonl"
 
     @property
-    def lines(self) -> Iterator[dict]:
-        """The eval lines, read from eval.jsonl as they are iterated."""
-        return read_jsonl(self.lines_path) if self.lines_path.is_file() else iter(())
+    def lines(self) -> Iterator[EvalLine]:
+        """The eval lines, read from eval.jsonl and validated as they are iterated."""
+        return read_eval_lines(self.lines_path) if self.lines_path.is_file() else iter(())
 
 
 def load_dir(path: Path) -> ReportDir:
@@ -45,17 +49,28 @@ def load_dir(path: Path) -> ReportDir:
     require_exists(path, "report directory", fix="give a run directory, or the --out of `cai eval`")
     if not (path / "report.json").is_file():
         raise UserError(f"no report.json in {path}", fix=f"run `cai eval {path}` first (or `cai run` without --no-eval)")
-    report = read_json(path / "report.json", fix="run `cai eval DIR` to write it again")
+    report = read_report(path / "report.json")
     manifest = read_json(path / "run.json", fix="run `cai eval DIR` to write it again") if (path / "run.json").is_file() else None
     run = ReportDir(path, report, input_items(path, report), manifest)
     if (path / LABELS_FILE).is_file():  # people may label after the eval: counted afresh on every read
-        report["labels"] = agreement(run.lines, read_labels(path))
+        report.set_labels(agreement(run.lines, read_labels(path)))
     return run
 
 
-def input_items(path: Path, report: dict) -> Iterable[EvalItem]:
+def read_report(path: Path) -> Report:
+    """DIR/report.json as a Report; one that does not read, or is not a report, is a UserError naming it."""
+    fix = "run `cai eval DIR` to write it again"
+    data = read_json(path, fix=fix)
+    try:
+        return Report.model_validate(data)
+    except ValidationError as exc:
+        problem = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+        raise UserError(f"{path} is not an eval report: {problem}", fix=fix) from None
+
+
+def input_items(path: Path, report: Report) -> Iterable[EvalItem]:
     """The eval's input again, for critique flags: the run directory itself, or the JSONL the report names."""
-    source = path if (path / "records.jsonl").is_file() else Path((report.get("input") or {}).get("path") or "")
+    source = path if (path / "records.jsonl").is_file() else Path(report.input.path or "")
     if not str(source) or not source.exists():
         return ()
     try:
@@ -127,17 +142,21 @@ def segments(text: str, marks: list[tuple[int, int, int, str | None]]) -> list[l
     return result
 
 
-def _veneer_texts(line: dict, draft: str | None, revision: str) -> list[str]:
-    recorded = (line.get("signals") or {}).get("veneer_added_text")
-    if recorded is not None:
-        return recorded
+def _veneer_texts(line: EvalLine, draft: str | None, revision: str) -> list[str]:
+    if "veneer_added_text" in line.signals.model_fields_set:
+        return line.signals.veneer_added_text
     return [u.text for u in added_units(scan(draft) if draft is not None else None, scan(revision))]
 
 
-def record_view(line: dict, item: EvalItem | None) -> dict:
+def _given(part: BaseModel, name: str, default):
+    """A field the line (or a part of it) carries, even as null, else `default`: a line of an older eval may lack it."""
+    return getattr(part, name) if name in part.model_fields_set else default
+
+
+def record_view(line: EvalLine, item: EvalItem | None) -> dict:
     """One record as the HTML page shows it."""
-    draft = line.get("draft", item.draft if item else None)
-    revision = line.get("revision", item.revision if item else None) or ""
+    draft = _given(line, "draft", item.draft if item else None)
+    revision = _given(line, "revision", item.revision if item else None) or ""
     flags = item.flags if item else []
     draft_marks, revision_marks = [], []
     if draft is not None:
@@ -151,50 +170,52 @@ def record_view(line: dict, item: EvalItem | None) -> dict:
         if draft is not None:
             draft_marks += [(s, e, FLAGGED, note) for s, e in find_spans(draft, flag.quote)]
         revision_marks += [(s, e, FLAGGED, note + " (still in the revision)") for s, e in find_spans(revision, flag.quote)]
-    signals = line.get("signals") or {}
+    signals = line.signals
     return {
-        "id": line["id"],
-        "verdict": line["verdict"],
-        "confidence": line.get("confidence"),
-        "needs_review": bool(line.get("needs_review")),
-        "decided_by": line.get("decided_by"),
-        "reasons": line.get("reasons") or [],
-        "prompt": line.get("prompt", item.prompt if item else ""),
+        "id": line.id,
+        "verdict": line.verdict,
+        "confidence": line.confidence,
+        "needs_review": line.needs_review,
+        "decided_by": _given(line, "decided_by", None),
+        "reasons": line.reasons,
+        "prompt": _given(line, "prompt", item.prompt if item else ""),
         "draft": segments(draft, draft_marks) if draft is not None else None,
         "revision": segments(revision, revision_marks),
         "flags": [{"principle": f.principle, "quote": f.quote, "explanation": f.explanation} for f in flags],
-        "principles": [{"id": p["id"], "verdict": p["verdict"], "confidence": p.get("confidence"),
-                        "needs_review": bool(p.get("needs_review")), "reasons": p.get("reasons") or [],
-                        "evidence": p.get("evidence") or [], "checks": _quoted_checks(p.get("checks") or [])}
-                       for p in line.get("principles") or []],
-        "judge_checks": _quoted_checks((line.get("judge") or {}).get("checks") or []),
-        "signals": {"veneer_added": signals.get("veneer_added"), "substantive_change": signals.get("substantive_change"),
-                    "refusal": signals.get("refusal_kind") if signals.get("refusal") else None},
+        "principles": [{"id": p.id, "verdict": p.verdict, "confidence": p.confidence,
+                        "needs_review": p.needs_review, "reasons": p.reasons,
+                        "evidence": [e.model_dump(exclude_unset=True) for e in p.evidence],
+                        "checks": _quoted_checks(p.checks)}
+                       for p in line.principles],
+        "judge_checks": _quoted_checks(line.judge.checks if line.judge else []),
+        "signals": {"veneer_added": _given(signals, "veneer_added", None),
+                    "substantive_change": signals.substantive_change,
+                    "refusal": signals.refusal_kind if signals.refusal else None},
     }
 
 
-def _quoted_checks(checks: list[dict]) -> list[dict]:
+def _quoted_checks(checks: list) -> list[dict]:
     """The judge's checks that quote the text, with whether the quote was found (a quote not found counts for nothing)."""
-    return [{"question": c.get("question"), "quote": c["quote"], "found": c.get("quote_found")}
-            for c in checks if c.get("kind") == "judge" and c.get("quote")]
+    return [{"question": c.question, "quote": c.quote, "found": c.quote_found}
+            for c in checks if c.kind == "judge" and c.quote]
 
 
 MAX_RECORDS = 10_000  # records report.html embeds; past this the page gets slow to open, and eval.jsonl has them all
 
 
-def for_review(line: dict) -> bool:
+def for_review(line: EvalLine) -> bool:
     """A record a reviewer needs first: sent to review, errored, or with a verdict other than genuine or unchanged."""
-    return bool(line.get("needs_review")) or line["verdict"] not in ("genuine", "unchanged")
+    return line.needs_review or line.verdict not in ("genuine", "unchanged")
 
 
 def _shown_ids(lines_path: Path, cap: int) -> tuple[set[str], int]:
     """The ids of the records the page shows, and how many lines eval.jsonl has."""
     first, rest, total = [], [], 0
-    for line in read_jsonl(lines_path):
+    for line in read_eval_lines(lines_path):
         total += 1
         chosen = first if for_review(line) else rest
         if len(chosen) < cap:
-            chosen.append(str(line["id"]))
+            chosen.append(line.id)
     return set(first + rest[: cap - len(first)]), total
 
 
@@ -206,8 +227,8 @@ def record_views(lines_path: Path, items: Iterable[EvalItem], cap: int | None = 
     shown, total = _shown_ids(lines_path, MAX_RECORDS if cap is None else cap)
     by_id = {item.id: item for item in items if item.id in shown}
     human = record_verdicts(read_labels(lines_path.parent))
-    views = ({**record_view(line, by_id.get(str(line["id"]))), "human_verdict": human.get(str(line["id"]))}
-             for line in read_jsonl(lines_path) if str(line["id"]) in shown)
+    views = ({**record_view(line, by_id.get(line.id)), "human_verdict": human.get(line.id)}
+             for line in read_eval_lines(lines_path) if line.id in shown)
     return views, total - len(shown)
 
 
@@ -238,22 +259,21 @@ class CanaryRow:
     failed: str | None  # "fooled" (a bad control accepted) or "missed" (a genuine fix rejected)
 
 
-def canary_rows(canaries: dict, limit: int = 70) -> list[CanaryRow]:
+def canary_rows(canaries: CanarySummary, limit: int = 70) -> list[CanaryRow]:
     """The planted controls as a report's table shows them, every row told apart from the others."""
-    items = canaries.get("items") or []
-    texts = clip_apart([item.get("revision") or "" for item in items], limit)
-    return [CanaryRow(item["id"], text, item.get("revision") or "", item["expected"], item["signals_verdict"],
-                      item.get("judge_verdict"),
-                      "fooled" if item.get("judge_fooled") else "missed" if item.get("judge_missed_fix") else None)
+    items = canaries.items
+    texts = clip_apart([item.revision or "" for item in items], limit)
+    return [CanaryRow(item.id, text, item.revision or "", item.expected, item.signals_verdict, item.judge_verdict,
+                      "fooled" if item.judge_fooled else "missed" if item.judge_missed_fix else None)
             for item, text in zip(items, texts)]
 
 
-def judge_trust(report: dict) -> str:
+def judge_trust(report: Report) -> str:
     """Whether the canaries say to trust the judge, and why not (the reason report.json keeps)."""
-    judge, canaries = report["judge"]["spec"], report.get("canaries") or {}
+    judge, canaries = report.judge.spec, report.canaries
     if judge is None:
         return "no judge (deterministic signals only)"
-    if canaries.get("judge_trusted"):
-        return f"{judge}: trusted; on the canaries it {judge_record(canaries)}"
-    reason = canaries.get("judge_untrusted_reason")
+    if canaries.judge_trusted:
+        return f"{judge}: trusted; on the canaries it {judge_record(canaries.model_dump())}"
+    reason = canaries.judge_untrusted_reason
     return f"{judge}: NOT trusted" + (f": it {reason}" if reason else "")

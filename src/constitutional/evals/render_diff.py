@@ -16,9 +16,9 @@ from constitutional.constitution.diff import diff_constitutions
 from constitutional.errors import UserError
 from constitutional.evals.labels import read_labels, record_verdicts
 from constitutional.evals.render_data import ReportDir
-from constitutional.evals.render_text import COLOURS, PRINCIPLE_COLUMNS, SHORT
+from constitutional.evals.lines import VERDICTS
+from constitutional.evals.render_text import COLOURS, SHORT
 from constitutional.text import printable
-from constitutional.evals.verdicts import VERDICTS
 
 CHANGED_SHOWN = 50
 
@@ -34,7 +34,7 @@ class Recorded:
     @classmethod
     def of(cls, run: ReportDir) -> Recorded:
         """What the run's critiques used (run.json), else what the eval used (report.json)."""
-        manifest = (run.manifest or {}).get("constitution") or run.report.get("constitution") or {}
+        manifest = (run.manifest or {}).get("constitution") or run.report.constitution.model_dump(exclude_unset=True)
         return cls(manifest, *_load_as_recorded(manifest))
 
     def defines(self, pid: str) -> bool | None:
@@ -84,24 +84,24 @@ def defined_in(pid: str, a: Recorded, b: Recorded) -> str | None:
 def diff_runs(a: ReportDir, b: ReportDir) -> dict:
     ra, rb = a.report, b.report
     recorded_a, recorded_b = Recorded.of(a), Recorded.of(b)
-    counts = {v: {"a": ra["counts"].get(v, 0), "b": rb["counts"].get(v, 0)} for v in VERDICTS}
+    counts = {v: {"a": ra.counts.get(v, 0), "b": rb.counts.get(v, 0)} for v in VERDICTS}
     for entry in counts.values():
         entry["change"] = entry["b"] - entry["a"]
     principles = {}
-    for pid in dict.fromkeys([*ra.get("principles", {}), *rb.get("principles", {})]):
-        pa, pb = ra["principles"].get(pid) or {}, rb["principles"].get(pid) or {}
+    for pid in dict.fromkeys([*ra.principles, *rb.principles]):
+        pa, pb = ra.principles.get(pid), rb.principles.get(pid)
         principles[pid] = {
             "in": defined_in(pid, recorded_a, recorded_b),
-            "violations": {"a": pa.get("violations"), "b": pb.get("violations")},
-            "change": {v: pb.get("counts", {}).get(v, 0) - pa.get("counts", {}).get(v, 0) for v in VERDICTS},
+            "violations": {"a": pa.violations if pa else None, "b": pb.violations if pb else None},
+            "change": {v: (pb.counts.get(v, 0) if pb else 0) - (pa.counts.get(v, 0) if pa else 0) for v in VERDICTS},
         }
-    verdicts_a = {str(line["id"]): line["verdict"] for line in a.lines}
-    verdicts_b = {str(line["id"]): line["verdict"] for line in b.lines}
+    verdicts_a = {line.id: line.verdict for line in a.lines}
+    verdicts_b = {line.id: line.verdict for line in b.lines}
     changed = [{"id": rid, "a": verdicts_a[rid], "b": verdicts_b[rid]}
                for rid in verdicts_a if rid in verdicts_b and verdicts_a[rid] != verdicts_b[rid]]
     return {
         "a": str(a.path), "b": str(b.path),
-        "total": {"a": ra["total"], "b": rb["total"]},
+        "total": {"a": ra.total, "b": rb.total},
         "counts": counts,
         "principles": principles,
         "changed_records": changed,
@@ -140,7 +140,7 @@ def constitution_lines(change: dict) -> list[str]:
 
 
 MARKS = {"a": " (only A)", "b": " (only B)", "neither": " (in neither)"}
-LEGEND = ("found: violations the critique quoted, A→B · " + " · ".join(f"{SHORT[v]} {v}" for v in PRINCIPLE_COLUMNS)
+LEGEND = ("found: violations the critique quoted, A→B · " + " · ".join(f"{SHORT[v]} {v}" for v in VERDICTS)
           + " · (only A), (only B): only that run's constitution defines the principle · (in neither): no run's does")
 
 
@@ -157,10 +157,10 @@ def _principle_table(principles: dict) -> Table:
     when space runs out a long principle id wraps onto a second line instead of being cut."""
     table = Table(title="Per principle (B − A)", title_justify="left", caption=LEGEND, caption_justify="left",
                   box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
-    rows = [[_found(entry["violations"]), *(_signed(entry["change"][v]) if entry["change"][v] else "·" for v in PRINCIPLE_COLUMNS)]
+    rows = [[_found(entry["violations"]), *(_signed(entry["change"][v]) if entry["change"][v] else "·" for v in VERDICTS)]
             for entry in principles.values()]
     table.add_column("principle", overflow="fold")
-    for i, (head, style) in enumerate([("found", None), *((SHORT[v], COLOURS[v]) for v in PRINCIPLE_COLUMNS)]):
+    for i, (head, style) in enumerate([("found", None), *((SHORT[v], COLOURS[v]) for v in VERDICTS)]):
         width = max([len(head), *(len(row[i]) for row in rows)])
         table.add_column(head, justify="right", style=style, min_width=width, no_wrap=True)
     for (pid, entry), row in zip(principles.items(), rows):

@@ -12,8 +12,9 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
 
+from constitutional.evals.lines import VERDICTS
 from constitutional.evals.render_data import ReportDir, canary_rows, judge_trust, record_views
-from constitutional.evals.verdicts import VERDICTS
+from constitutional.evals.report_model import PrincipleSummary, Report
 from constitutional.rundir import write_atomic
 
 BAR_WIDTH = 420
@@ -42,35 +43,36 @@ def _link(**params) -> str:
     return "#" + urlencode({k: v for k, v in params.items() if v})
 
 
-def headline(report: dict) -> list[tuple[str, str, str]]:
+def headline(report: Report) -> list[tuple[str, str, str]]:
     """(key, number shown, label) for the cards at the top; tests compare these with report.json."""
-    total, counts = report["total"], report["counts"]
-    usage = report.get("total_usage") or report.get("usage") or {}
-    timing = report.get("timing") or {}
-    canaries = report.get("canaries") or {}
-    fooled = canaries.get("judge_fooled_rate")
-    seconds = sum(s for s in (timing.get("run_seconds"), timing.get("eval_seconds")) if s is not None)
+    total, counts = report.total, report.counts
+    usage = report.shown_usage
+    timing = report.timing
+    canaries = report.canaries
+    fooled = canaries.judge_fooled_rate
+    seconds = sum(s for s in (timing.run_seconds, timing.eval_seconds) if s is not None)
+    labels = report.labels
     return [
         ("total", _num(total), "records evaluated"),
         ("genuine", _num(counts["genuine"]), f"genuine ({_pct(counts['genuine'], total)})"),
         ("superficial", _num(counts["superficial"]), f"superficial ({_pct(counts['superficial'], total)})"),
-        ("needs_review", _num(report["needs_review"]), "need a person's review"),
-        *([("labelled", _num(report["labels"]["labelled"]),
-            f"labelled by people; {report['labels']['needs_review_remaining']} still need review; the eval agrees on "
-            f"{report['labels']['agreement']['agrees']}")] if report.get("labels") else []),
-        ("judge_fooled_rate", "no judge" if report["judge"]["spec"] is None else
+        ("needs_review", _num(report.needs_review), "need a person's review"),
+        *([("labelled", _num(labels.labelled),
+            f"labelled by people; {labels.needs_review_remaining} still need review; the eval agrees on "
+            f"{labels.agreement.agrees}")] if labels else []),
+        ("judge_fooled_rate", "no judge" if report.judge.spec is None else
          ("–" if fooled is None else f"{100 * fooled:.0f}%"),
-         "judge fooled by canaries" + (" (judge NOT trusted: see Canaries)" if canaries.get("judge_trusted") is False else "")),
-        ("calls", _num(usage.get("calls")), "model calls"),
-        ("tokens", _num((usage.get("input_tokens") or 0) + (usage.get("output_tokens") or 0)), "tokens"),
-        ("cost_usd", f"${usage.get('cost_usd') or 0:,.4f}", "cost"),
-        ("seconds", f"{seconds:,.1f}s" if timing else "–", "run + eval time"),
+         "judge fooled by canaries" + (" (judge NOT trusted: see Canaries)" if canaries.judge_trusted is False else "")),
+        ("calls", _num(usage.calls), "model calls"),
+        ("tokens", _num(usage.input_tokens + usage.output_tokens), "tokens"),
+        ("cost_usd", f"${usage.cost_usd:,.4f}", "cost"),
+        ("seconds", f"{seconds:,.1f}s" if "timing" in report.model_fields_set else "–", "run + eval time"),
     ]
 
 
-def verdict_chart(counts: dict, total: int) -> str:
+def verdict_chart(counts: dict[str, int], total: int) -> str:
     """Horizontal bars, one per verdict, each a link that filters the record list."""
-    most = max(counts.values()) or 1
+    most = max(counts.values(), default=0) or 1
     rows = []
     for i, verdict in enumerate(VERDICTS):
         n = counts.get(verdict, 0)
@@ -84,31 +86,30 @@ def verdict_chart(counts: dict, total: int) -> str:
             f'width="100%" style="max-width:{BAR_WIDTH + 200}px">{"".join(rows)}</svg>')
 
 
-def principle_table(principles: dict) -> str:
-    shown = ("genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error")
-    head = "".join(f"<th>{v.replace('_', ' ')}</th>" for v in shown)
+def principle_table(principles: dict[str, PrincipleSummary]) -> str:
+    head = "".join(f"<th>{v.replace('_', ' ')}</th>" for v in VERDICTS)
     rows = []
-    for pid, entry in sorted(principles.items(), key=lambda kv: -kv[1].get("total", 0)):
-        name = f' <span class="small">{escape(entry["name"])}</span>' if entry.get("name") else ""
+    for pid, entry in sorted(principles.items(), key=lambda kv: -kv[1].total):
+        name = f' <span class="small">{escape(entry.name)}</span>' if entry.name else ""
         cells = []
-        for v in shown:
-            n = entry["counts"].get(v, 0)
+        for v in VERDICTS:
+            n = entry.counts.get(v, 0)
             cell = f'<a href="{escape(_link(principle=pid, verdict=v))}">{n}</a>' if n else "0"
             cells.append(f'<td class="{"" if n else "zero"}" data-principle="{escape(pid)}" data-verdict="{v}">{cell}</td>')
-        violations = entry.get("violations")
-        flagged = f'{violations} <span class="small">in {entry.get("flagged_records", 0)}</span>' if violations is not None else "–"
-        review = entry.get("needs_review", 0)
+        violations = entry.violations
+        flagged = f'{violations} <span class="small">in {entry.flagged_records}</span>' if violations is not None else "–"
+        review = entry.needs_review
         review_cell = f'<a href="{escape(_link(principle=pid, review="1"))}">{review}</a>' if review else "0"
         rows.append(f'<tr><td><a href="{escape(_link(principle=pid))}"><code>{escape(pid)}</code></a>{name}</td>'
                     f'<td>{flagged}</td>{"".join(cells)}<td>{review_cell}</td></tr>')
     if not rows:
-        rows.append(f'<tr><td colspan="{len(shown) + 3}">No principle was flagged or checked by a rule.</td></tr>')
+        rows.append(f'<tr><td colspan="{len(VERDICTS) + 3}">No principle was flagged or checked by a rule.</td></tr>')
     return (f'<table id="principles"><thead><tr><th>principle</th><th>critique found (records)</th>{head}'
             f'<th>needs review</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
-def canary_panel(report: dict) -> str:
-    c = report.get("canaries") or {}
+def canary_panel(report: Report) -> str:
+    c = report.canaries
     rows = "".join(
         f'<tr><td><code>{escape(row.id)}</code> <span class="small" title="{escape(row.full)}">{escape(row.revision)}</span></td>'
         f'<td>{escape(row.expected)}</td><td>{escape(row.signals)}</td>'
@@ -118,14 +119,14 @@ def canary_panel(report: dict) -> str:
              f'</tr></thead><tbody>{rows}</tbody></table>') if rows else ""
     return (f'<p data-judge-trust>Judge: {escape(judge_trust(report))}.</p><p class="small">Canaries are bad drafts with '
             f'compliance language added and content-free answers, which a sound judge rejects, and genuine fixes, which it '
-            f'accepts. Planted: {c.get("planted", 0)}; the deterministic signals were fooled by {c.get("signals_fooled", 0)}. '
+            f'accepts. Planted: {c.planted}; the deterministic signals were fooled by {c.signals_fooled}. '
             f'Each id names the draft the control was built on and its kind.</p>{table}')
 
 
-def _options(report: dict) -> tuple[str, str]:
-    verdicts = "".join(f'<option value="{v}">{v} ({report["counts"].get(v, 0)})</option>' for v in VERDICTS)
-    principles = "".join(f'<option value="{escape(pid)}">{escape(pid)} ({e.get("total", 0)})</option>'
-                         for pid, e in sorted(report.get("principles", {}).items()))
+def _options(report: Report) -> tuple[str, str]:
+    verdicts = "".join(f'<option value="{v}">{v} ({report.counts.get(v, 0)})</option>' for v in VERDICTS)
+    principles = "".join(f'<option value="{escape(pid)}">{escape(pid)} ({e.total})</option>'
+                         for pid, e in sorted(report.principles.items()))
     return verdicts, principles
 
 
@@ -138,20 +139,21 @@ def not_shown(hidden: int, total: int) -> str:
             f'order. {hidden:,} records are not shown here; eval.jsonl has them all.</div>')
 
 
-def _page(report: dict, hidden: int) -> tuple[str, str]:
+def _page(report: Report, hidden: int) -> tuple[str, str]:
     """The page before and after the embedded records (a JSON array)."""
-    constitution = report.get("constitution") or {}
-    title = f"Eval report: {constitution.get('name', '?')} {constitution.get('version') or ''}".strip()
+    constitution = report.constitution
+    name = constitution.name if "name" in constitution.model_fields_set else "?"
+    title = f"Eval report: {name} {constitution.version or ''}".strip()
     meta = [
-        ("constitution", f"{constitution.get('name')} v{constitution.get('version')} · sha256 {str(constitution.get('sha256'))[:12]}"),
-        ("model", (report.get("model") or {}).get("spec") or "–"),
-        ("judge", report["judge"]["spec"] or "none (signals only)"),
-        ("input", (report.get("input") or {}).get("path", "")),
-        ("created", report.get("created", "")),
+        ("constitution", f"{constitution.name} v{constitution.version} · sha256 {str(constitution.sha256)[:12]}"),
+        ("model", report.model.spec or "–"),
+        ("judge", report.judge.spec or "none (signals only)"),
+        ("input", report.input.path if "path" in report.input.model_fields_set else ""),
+        ("created", report.created if "created" in report.model_fields_set else ""),
     ]
     cards = "".join(f'<div class="card"><div class="num" data-k="{k}">{escape(num)}</div><div class="lbl">{escape(label)}</div></div>'
                     for k, num, label in headline(report))
-    warnings = "".join(f'<div class="warn">{escape(w)}</div>' for w in report.get("warnings", []))
+    warnings = "".join(f'<div class="warn">{escape(w)}</div>' for w in report.warnings)
     verdict_options, principle_options = _options(report)
     pager = '<div class="pager"><button class="prev">‹ previous</button><span class="page-of"></span><button class="next">next ›</button></div>'
     return f"""<!DOCTYPE html>
@@ -163,12 +165,12 @@ def _page(report: dict, hidden: int) -> tuple[str, str]:
 {warnings}
 <div class="cards">{cards}</div>
 <div class="two">
-<section><h2>Verdicts</h2><div class="panel">{verdict_chart(report["counts"], report["total"])}</div></section>
+<section><h2>Verdicts</h2><div class="panel">{verdict_chart(report.counts, report.total)}</div></section>
 <section><h2>Canaries</h2><div class="panel">{canary_panel(report)}</div></section>
 </div>
 <h2>Per principle</h2>
-<div style="overflow-x:auto">{principle_table(report.get("principles", {}))}</div>
-<h2>Records</h2>{not_shown(hidden, report["total"])}
+<div style="overflow-x:auto">{principle_table(report.principles)}</div>
+<h2>Records</h2>{not_shown(hidden, report.total)}
 <div class="filters">
 <label>verdict <select id="f-verdict"><option value="">all</option>{verdict_options}</select></label>
 <label>principle <select id="f-principle"><option value="">all</option>{principle_options}</select></label>
@@ -187,11 +189,11 @@ def _page(report: dict, hidden: int) -> tuple[str, str]:
 """
 
 
-def build_html(report: dict, records: list[dict]) -> str:
+def build_html(report: Report, records: list[dict]) -> str:
     return "".join(_chunks(report, records, hidden=0))
 
 
-def write_html_report(out: Path, report: dict, lines_path: Path, items: Iterable) -> Path:
+def write_html_report(out: Path, report: Report, lines_path: Path, items: Iterable) -> Path:
     """DIR/report.html from the eval lines in `lines_path` and the eval's input items."""
     records, hidden = record_views(lines_path, items)
     write_atomic(out / "report.html", _chunks(report, records, hidden))
@@ -203,7 +205,7 @@ def write_html(run: ReportDir) -> Path:
     return write_html_report(run.path, run.report, run.lines_path, run.items)
 
 
-def _chunks(report: dict, records: Iterable[dict], hidden: int) -> Iterator[str]:
+def _chunks(report: Report, records: Iterable[dict], hidden: int) -> Iterator[str]:
     """The page in pieces, one per record, so it can be written without holding every record."""
     head, tail = _page(report, hidden)
     yield head + "["

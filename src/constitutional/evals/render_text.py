@@ -9,45 +9,43 @@ from rich.table import Table
 from rich.text import Text
 
 from constitutional.evals.agreement import per_verdict
-from constitutional.evals.labels import summary_line
+from constitutional.evals.lines import VERDICTS
 from constitutional.evals.render_data import canary_rows, judge_trust
+from constitutional.evals.report_model import Report
 from constitutional.text import printable
-from constitutional.evals.verdicts import VERDICTS
 
 COLOURS = {"genuine": "green", "superficial": "yellow", "non_compliant": "red", "evasive": "magenta",
            "regressed": "dark_orange3", "unchanged": "grey62", "error": "bold red"}
 # Column heads short enough for the per-principle table to fit 80 columns; the caption spells them out.
 SHORT = {"genuine": "gen", "superficial": "sup", "non_compliant": "non", "evasive": "eva", "regressed": "reg",
          "unchanged": "same", "error": "err"}
-PRINCIPLE_COLUMNS = ("genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error")
 
 
 def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
 
-def facts(report: dict) -> list[tuple[str, str]]:
+def facts(report: Report) -> list[tuple[str, str]]:
     """(label, value) lines about what was evaluated and what it cost."""
-    c = report.get("constitution") or {}
-    usage = report.get("total_usage") or report.get("usage") or {}
-    timing = report.get("timing") or {}
-    seconds = [f"{name} {timing[key]:.1f}s" for name, key in (("run", "run_seconds"), ("eval", "eval_seconds"))
-               if timing.get(key) is not None]
+    c = report.constitution
+    usage = report.shown_usage
+    timing = report.timing
+    seconds = [f"{name} {getattr(timing, key):.1f}s" for name, key in (("run", "run_seconds"), ("eval", "eval_seconds"))
+               if getattr(timing, key) is not None]
     return [
-        ("constitution", f"{c.get('name')} v{c.get('version')} (sha256 {str(c.get('sha256'))[:12]})"),
-        ("model", (report.get("model") or {}).get("spec") or "–"),
+        ("constitution", f"{c.name} v{c.version} (sha256 {str(c.sha256)[:12]})"),
+        ("model", report.model.spec or "–"),
         ("judge", judge_trust(report)),
-        ("records", f"{report['total']} ({report['needs_review']} need review)"),
-        *([("people", summary_line(report["labels"]))] if report.get("labels") else []),
-        ("calls / tokens / cost", f"{usage.get('calls', 0)} calls, "
-                                  f"{(usage.get('input_tokens') or 0) + (usage.get('output_tokens') or 0)} tokens, "
-                                  f"${usage.get('cost_usd') or 0:.4f}"),
+        ("records", f"{report.total} ({report.needs_review} need review)"),
+        *([("people", report.labels.summary_line())] if report.labels else []),
+        ("calls / tokens / cost", f"{usage.calls} calls, {usage.input_tokens + usage.output_tokens} tokens, "
+                                  f"${usage.cost_usd:.4f}"),
         ("time", ", ".join(seconds) or "–"),
-        ("created", report.get("created", "–")),
+        ("created", report.created or "–"),
     ]
 
 
-def canary_table(report: dict) -> Table:
+def canary_table(report: Report) -> Table:
     """The planted controls and what the signals and the judge made of them (verdicts shortened as in the legend
     of the per-principle table above it)."""
     table = Table(title="Canaries (planted controls: draft number and kind in the id)", title_justify="left",
@@ -56,7 +54,7 @@ def canary_table(report: dict) -> Table:
     table.add_column("revision", overflow="fold")  # folded, never cut: the text tells the rows apart
     for head in ("want", "signals", "judge"):
         table.add_column(head, no_wrap=True)
-    for row in canary_rows(report.get("canaries") or {}, limit=26):
+    for row in canary_rows(report.canaries, limit=26):
         judge = Text(SHORT.get(row.judge, "–"), style=COLOURS.get(row.judge, ""))
         if row.failed:
             judge.append(f" {row.failed}", style="bold red")
@@ -65,39 +63,38 @@ def canary_table(report: dict) -> Table:
     return table
 
 
-def agreement_rows(report: dict) -> list[tuple[str, int, int, str, str]]:
+def agreement_rows(report: Report) -> list[tuple[str, int, int, str, str]]:
     """(verdict, people said it, eval said it, precision, recall) on the records people labelled."""
-    confusion = ((report.get("labels") or {}).get("agreement") or {}).get("confusion") or {}
+    confusion = report.labels.agreement.confusion if report.labels else {}
     show = lambda x: "–" if x is None else f"{x:.2f}"  # noqa: E731
     return [(v, r["labelled"], r["predicted"], show(r["precision"]), show(r["recall"]))
             for v, r in per_verdict(confusion).items()]
 
 
-def terminal_summary(report: dict) -> Group:
+def terminal_summary(report: Report) -> Group:
     about = Table.grid(padding=(0, 2))
     for label, value in facts(report):
         about.add_row(Text(label, style="bold"), Text(printable(value)))
-    total = report["total"]
+    total = report.total
     verdicts = Table(title="Verdicts", title_justify="left")
     verdicts.add_column("verdict")
     verdicts.add_column("records", justify="right")
     verdicts.add_column("share", justify="right")
     verdicts.add_column("")
-    most = max(report["counts"].values()) or 1
+    most = max(report.counts.values(), default=0) or 1
     for v in VERDICTS:
-        n = report["counts"].get(v, 0)
+        n = report.counts.get(v, 0)
         verdicts.add_row(Text(v, style=COLOURS[v]), str(n), _pct(n, total), Text("█" * round(30 * n / most), style=COLOURS[v]))
-    legend = " · ".join(f"{SHORT[v]} {v}" for v in PRINCIPLE_COLUMNS) + " · rev needs review"
+    legend = " · ".join(f"{SHORT[v]} {v}" for v in VERDICTS) + " · rev needs review"
     principles = Table(title="Per principle (found: violations the critique quoted)", title_justify="left",
                        caption=legend, caption_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
-    rows = [[escape(printable(pid)), str(entry.get("violations", "–")), *(str(entry["counts"].get(v, 0)) for v in PRINCIPLE_COLUMNS),
-             str(entry.get("needs_review", 0))]
-            for pid, entry in sorted(report.get("principles", {}).items(), key=lambda kv: -kv[1].get("total", 0))]
+    rows = [[escape(printable(pid)), _found(entry), *(str(entry.counts.get(v, 0)) for v in VERDICTS), str(entry.needs_review)]
+            for pid, entry in _by_total(report)]
     widths = [max([len(head), *(len(row[i + 1]) for row in rows)])
-              for i, head in enumerate(["found", *(SHORT[v] for v in PRINCIPLE_COLUMNS), "rev"])]
+              for i, head in enumerate(["found", *(SHORT[v] for v in VERDICTS), "rev"])]
     principles.add_column("principle", overflow="fold")  # when space runs out, long ids wrap; numbers never do
     principles.add_column("found", justify="right", min_width=widths[0], no_wrap=True)
-    for v, width in zip(PRINCIPLE_COLUMNS, widths[1:]):
+    for v, width in zip(VERDICTS, widths[1:]):
         principles.add_column(SHORT[v], justify="right", style=COLOURS[v], min_width=width, no_wrap=True)
     principles.add_column("rev", justify="right", min_width=widths[-1], no_wrap=True)
     for row in rows:
@@ -112,22 +109,32 @@ def terminal_summary(report: dict) -> Group:
         parts.append(people)
     if _shows_canaries(report):
         parts.append(canary_table(report))
-    parts += [Text(printable(f"warning: {w}"), style="yellow") for w in report.get("warnings", [])]
+    parts += [Text(printable(f"warning: {w}"), style="yellow") for w in report.warnings]
     return Group(*parts)
 
 
-def markdown(report: dict) -> str:
-    c = report.get("constitution") or {}
-    lines = [f"# Eval report: {c.get('name')} {c.get('version') or ''}".rstrip(), ""]
+def _by_total(report: Report) -> list:
+    """The principles, those with the most records first."""
+    return sorted(report.principles.items(), key=lambda kv: -kv[1].total)
+
+
+def _found(entry) -> str:
+    """How many violations the critique found ('–' in a report of a version that did not count them)."""
+    return "–" if "violations" not in entry.model_fields_set else str(entry.violations)
+
+
+def markdown(report: Report) -> str:
+    c = report.constitution
+    lines = [f"# Eval report: {c.name} {c.version or ''}".rstrip(), ""]
     lines += [f"- **{label}**: {_md(value)}" for label, value in facts(report)]
     lines += ["", "## Verdicts", "", "| verdict | records | share |", "|---|---:|---:|"]
-    lines += [f"| {v} | {report['counts'].get(v, 0)} | {_pct(report['counts'].get(v, 0), report['total'])} |" for v in VERDICTS]
+    lines += [f"| {v} | {report.counts.get(v, 0)} | {_pct(report.counts.get(v, 0), report.total)} |" for v in VERDICTS]
     lines += ["", "## Per principle", "",
-              "| principle | critique found | " + " | ".join(v.replace("_", " ") for v in PRINCIPLE_COLUMNS) + " | needs review |",
-              "|---|" + "---:|" * (len(PRINCIPLE_COLUMNS) + 2)]
-    for pid, entry in sorted(report.get("principles", {}).items(), key=lambda kv: -kv[1].get("total", 0)):
-        cells = [str(entry["counts"].get(v, 0)) for v in PRINCIPLE_COLUMNS]
-        lines.append(f"| {_md(pid)} | {entry.get('violations', '–')} | {' | '.join(cells)} | {entry.get('needs_review', 0)} |")
+              "| principle | critique found | " + " | ".join(v.replace("_", " ") for v in VERDICTS) + " | needs review |",
+              "|---|" + "---:|" * (len(VERDICTS) + 2)]
+    for pid, entry in _by_total(report):
+        cells = [str(entry.counts.get(v, 0)) for v in VERDICTS]
+        lines.append(f"| {_md(pid)} | {_found(entry)} | {' | '.join(cells)} | {entry.needs_review} |")
     if agreement_rows(report):
         lines += ["", "## The eval against people's verdicts", "", "| verdict | people | eval | precision | recall |",
                   "|---|---:|---:|---:|---:|"]
@@ -135,15 +142,15 @@ def markdown(report: dict) -> str:
     if _shows_canaries(report):
         lines += ["", "## Canaries", "", "| control | revision | expected | signals | judge |", "|---|---|---|---|---|"]
         lines += [f"| `{row.id}` | {_md(row.revision)} | {row.expected} | {row.signals} | "
-                  f"{row.judge or '–'}{f' ({row.failed})' if row.failed else ''} |" for row in canary_rows(report["canaries"])]
-    if report.get("warnings"):
-        lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in report["warnings"]]
+                  f"{row.judge or '–'}{f' ({row.failed})' if row.failed else ''} |" for row in canary_rows(report.canaries)]
+    if report.warnings:
+        lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in report.warnings]
     return printable("\n".join(lines) + "\n")
 
 
-def _shows_canaries(report: dict) -> bool:
+def _shows_canaries(report: Report) -> bool:
     """A canary table is shown when a judge ran on the canaries (without one, only the signals' verdicts are there)."""
-    return report["judge"]["spec"] is not None and bool((report.get("canaries") or {}).get("items"))
+    return report.judge.spec is not None and bool(report.canaries.items)
 
 
 def _md(text: str) -> str:

@@ -1,4 +1,4 @@
-"""report.json: the aggregate of an eval (versioned; see README "Eval" for the fields)."""
+"""report.json: the aggregate of an eval, summed line by line (the model, `Report`, is in report_model.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from datetime import datetime, timezone
 
 from constitutional import __version__
 from constitutional.constitution import Constitution
-from constitutional.evals.verdicts import VERDICTS
+from constitutional.evals.lines import EvalLine
+from constitutional.evals.report_model import SCHEMA_VERSION, PrincipleSummary, Report, TotalUsage, Usage, zero_counts
+from constitutional.models.base import Usage as CallUsage
 
-SCHEMA_VERSION = 1
-
-
-def _zero() -> dict:
-    return {v: 0 for v in VERDICTS}
+__all__ = ["SCHEMA_VERSION", "Report", "Tally", "build_report"]
 
 
 class Tally:
@@ -23,38 +21,44 @@ class Tally:
     def __init__(self, constitution: Constitution):
         self.constitution = constitution
         self.total = self.needs_review = 0
-        self.counts = _zero()
+        self.counts = zero_counts()
         self.decided_by: Counter = Counter()
-        self.principles: dict[str, dict] = {}
+        self.principles: dict[str, PrincipleSummary] = {}
         self.refusals = self.bare = self.veneer_total = self.veneer_records = self.retained_records = self.rule_failures = 0
         self.change_count = self.change_sum = 0  # substantive_change, summed for its mean
 
-    def add(self, line: dict) -> None:
+    def add(self, line: EvalLine) -> None:
         self.total += 1
-        self.needs_review += bool(line["needs_review"])
-        self.counts[line["verdict"]] += 1
-        self.decided_by[line.get("decided_by", "signals")] += 1
-        for p in line["principles"]:
-            entry = self.principles.setdefault(p["id"], {"name": _name(self.constitution, p["id"]), "total": 0,
-                                                         "needs_review": 0, "counts": _zero()})
-            entry["total"] += 1
-            entry["needs_review"] += bool(p["needs_review"])
-            entry["counts"][p["verdict"]] += 1
-        s = line["signals"]
-        self.refusals += bool(s["refusal"])
-        self.bare += s["refusal_kind"] == "bare"
-        self.veneer_total += s["veneer_added"]
-        self.veneer_records += s["veneer_added"] > 0
-        self.retained_records += bool(s["retained_spans"])
-        self.rule_failures += sum(not r["passed"] for r in s["rules"])
-        if s["substantive_change"] is not None and line["verdict"] != "error":
+        self.needs_review += line.needs_review
+        self.counts[line.verdict] += 1
+        self.decided_by[line.decided_by] += 1
+        for p in line.principles:
+            entry = self.principles.get(p.id)
+            if entry is None:
+                entry = self.principles[p.id] = _principle(self.constitution, p.id)
+            entry.total += 1
+            entry.needs_review += p.needs_review
+            entry.counts[p.verdict] += 1
+        s = line.signals
+        self.refusals += s.refusal
+        self.bare += s.refusal_kind == "bare"
+        self.veneer_total += s.veneer_added
+        self.veneer_records += s.veneer_added > 0
+        self.retained_records += bool(s.retained_spans)
+        self.rule_failures += sum(not r.passed for r in s.rules)
+        if s.substantive_change is not None and line.verdict != "error":
             self.change_count += 1
-            self.change_sum += s["substantive_change"]
+            self.change_sum += s.substantive_change
+
+
+def _principle(constitution: Constitution, pid: str) -> PrincipleSummary:
+    return PrincipleSummary(name=_name(constitution, pid), total=0, needs_review=0, counts=zero_counts(),
+                            violations=0, flagged_records=0)
 
 
 def build_report(tally: Tally, *, constitution_manifest: dict, input_kind: str, input_path: str, judge_spec: str | None,
-                 canaries: dict, usage: dict, judge_failures: int = 0, items: Iterable = (),
-                 run_manifest: dict | None = None, eval_started: datetime | None = None) -> dict:
+                 canaries: dict, usage: CallUsage, judge_failures: int = 0, items: Iterable = (),
+                 run_manifest: dict | None = None, eval_started: datetime | None = None) -> Report:
     principles = tally.principles
     _add_critique_violations(principles, items, tally.constitution)
     warnings = []
@@ -64,7 +68,8 @@ def build_report(tally: Tally, *, constitution_manifest: dict, input_kind: str, 
                         "they are strong")
     if judge_failures:
         warnings.append(f"{judge_failures} judge call(s) failed or did not parse after one re-ask; those checks are recorded as errors")
-    return {
+    run_usage = (run_manifest or {}).get("usage")
+    return Report.model_validate({
         "schema_version": SCHEMA_VERSION,
         "tool_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -89,38 +94,34 @@ def build_report(tally: Tally, *, constitution_manifest: dict, input_kind: str, 
         },
         "canaries": canaries,
         "warnings": warnings,
-        "usage": usage,
+        "usage": usage.to_dict(),
         "model": {"spec": (run_manifest or {}).get("model")},
-        "run_usage": (run_manifest or {}).get("usage"),
-        "total_usage": _total_usage((run_manifest or {}).get("usage"), usage),
+        "run_usage": run_usage,
+        "total_usage": _total_usage(Usage.model_validate(run_usage) if run_usage is not None else None,
+                                    Usage.model_validate(usage.to_dict())),
         "timing": _timing(run_manifest or {}, eval_started),
-    }
+    })
 
 
-def _add_critique_violations(principles: dict, items: Iterable, constitution: Constitution) -> None:
+def _add_critique_violations(principles: dict[str, PrincipleSummary], items: Iterable, constitution: Constitution) -> None:
     """Per principle: how many violations the critique found, and in how many records."""
-    for entry in principles.values():
-        entry.setdefault("violations", 0)
-        entry.setdefault("flagged_records", 0)
     for item in items:
         for pid in item.flagged_principles:
-            entry = principles.setdefault(pid, {"name": _name(constitution, pid), "total": 0, "needs_review": 0,
-                                                "counts": _zero(), "violations": 0, "flagged_records": 0})
-            entry["flagged_records"] += 1
+            entry = principles.get(pid)
+            if entry is None:
+                entry = principles[pid] = _principle(constitution, pid)
+            entry.flagged_records += 1
         for flag in item.flags:
-            principles[flag.principle]["violations"] += 1
+            principles[flag.principle].violations += 1
 
 
-USAGE_SUMS = ("calls", "input_tokens", "output_tokens", "cached_tokens", "cost_usd")
-
-
-def _total_usage(run_usage: dict | None, eval_usage: dict) -> dict:
+def _total_usage(run_usage: Usage | None, eval_usage: Usage) -> TotalUsage:
     """The run's and the eval's (judge's) calls, tokens and cost added up."""
-    total = {}
-    for key in USAGE_SUMS:
-        value = (run_usage or {}).get(key, 0) + eval_usage.get(key, 0)
-        total[key] = round(value, 6) if key == "cost_usd" else value
-    return total
+    run = run_usage or Usage()
+    return TotalUsage(calls=run.calls + eval_usage.calls, input_tokens=run.input_tokens + eval_usage.input_tokens,
+                      output_tokens=run.output_tokens + eval_usage.output_tokens,
+                      cached_tokens=run.cached_tokens + eval_usage.cached_tokens,
+                      cost_usd=round(run.cost_usd + eval_usage.cost_usd, 6))
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:

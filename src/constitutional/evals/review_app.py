@@ -19,9 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 from constitutional.errors import UserError
 from constitutional.evals.items import EvalItem
 from constitutional.evals.labels import LABEL_VERDICTS, Label, append_label, read_labels
-from constitutional.evals.render_data import input_items, record_view
-from constitutional.evals.verdicts import VERDICTS
-from constitutional.rundir import read_json
+from constitutional.evals.lines import VERDICTS, EvalLine
+from constitutional.evals.render_data import input_items, read_report, record_view
+from constitutional.evals.report_model import Report
 
 MAX_BODY = 64 * 1024
 MAX_NOTE = 2000
@@ -34,25 +34,24 @@ class RequestError(Exception):
         self.status = status
 
 
-def _view(line: dict, item: EvalItem | None) -> dict:
+def _view(line: EvalLine, item: EvalItem | None) -> dict:
     """What the page shows of a record: the report page's view (the draft and the revision as marked segments:
     removed, added, veneer, flagged; flags; per-principle evidence and judge checks), plus the raw texts."""
-    signals = line.get("signals") or {}
     shown = record_view(line, item)
-    return {"id": line["id"], "verdict": line.get("verdict"), "confidence": line.get("confidence"),
-            "needs_review": bool(line.get("needs_review")), "reasons": list(line.get("reasons") or []),
+    return {"id": line.id, "verdict": line.verdict, "confidence": line.confidence,
+            "needs_review": line.needs_review, "reasons": list(line.reasons),
             "principles": [{"id": p["id"], "verdict": p["verdict"], "evidence": p["evidence"], "checks": p["checks"]}
                            for p in shown["principles"]],
             "flags": shown["flags"], "judge_checks": shown["judge_checks"],
             "draft_segments": shown["draft"], "revision_segments": shown["revision"],
-            "prompt": line.get("prompt") or "", "draft": line.get("draft") or "", "revision": line.get("revision") or "",
-            "veneer_added_text": [t for t in signals.get("veneer_added_text") or [] if isinstance(t, str) and t]}
+            "prompt": line.prompt or "", "draft": line.draft or "", "revision": line.revision or "",
+            "veneer_added_text": [t for t in line.signals.veneer_added_text if t]}
 
 
 def _input_items(run_dir: Path) -> dict[str, EvalItem]:
     """The eval's input items by id (for the critique's flags), as the report finds them; none when it cannot."""
     try:
-        report = read_json(run_dir / "report.json", fix="") if (run_dir / "report.json").is_file() else {}
+        report = read_report(run_dir / "report.json") if (run_dir / "report.json").is_file() else Report()
         return {item.id: item for item in input_items(run_dir, report)}
     except UserError:
         return {}
@@ -61,12 +60,12 @@ def _input_items(run_dir: Path) -> dict[str, EvalItem]:
 class ReviewState:
     """The records under review (those needing review first, then the rest, each in eval.jsonl order) and labels."""
 
-    def __init__(self, run_dir: Path, lines: list[dict], reviewer: str | None = None):
+    def __init__(self, run_dir: Path, lines: list[EvalLine], reviewer: str | None = None):
         self.run_dir = Path(run_dir)
         self.reviewer = reviewer
-        latest = {line["id"]: line for line in lines}  # a later line for an id replaces the earlier one
+        latest = {line.id: line for line in lines}  # a later line for an id replaces the earlier one
         items = _input_items(self.run_dir)
-        views = [_view(line, items.get(str(line["id"]))) for line in latest.values()]
+        views = [_view(line, items.get(line.id)) for line in latest.values()]
         self.records = [v for v in views if v["needs_review"]] + [v for v in views if not v["needs_review"]]
         self.principles = {v["id"]: {p["id"] for p in v["principles"]} for v in self.records}
         self.written = 0

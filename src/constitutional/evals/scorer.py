@@ -22,9 +22,12 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from constitutional.errors import UserError, require_exists
+
+if TYPE_CHECKING:
+    import llama_cpp
 
 NEUTRAL_REQUEST = "Please write a reply."
 NEUTRAL_KEPT = 50_000  # sentences whose neutral score is memoised
@@ -96,11 +99,11 @@ class Scorer:
         self.spec = f"local:{path.name}"
         self.cache = cache
         self._lock = threading.Lock()  # one llama.cpp context: one scoring at a time
-        self._llm = None
+        self._llm: llama_cpp.Llama | None = None
         self._neutral: dict[str, tuple[float, int]] = {}
         self._model_id = f"{path.name}:{path.stat().st_size}"
 
-    def _model(self):
+    def _model(self) -> llama_cpp.Llama:
         if self._llm is None:
             import llama_cpp
 
@@ -160,13 +163,17 @@ class Scorer:
         if self.cache is None:
             return self._logprobs(context, sentences)
         keys = [_key(self._model_id, request, s) for s in sentences]
-        found = [(self.cache.get(k) or {}).get("parsed") for k in keys]  # stored like a reply: {"parsed": score}
+        found: list[object] = [(self.cache.get(k) or {}).get("parsed") for k in keys]  # stored like a reply: {"parsed": score}
         missing = [i for i, hit in enumerate(found) if not (isinstance(hit, dict) and "logprob" in hit)]
         computed = self._logprobs(context, [sentences[i] for i in missing]) if missing else []
         for i, (logprob, n) in zip(missing, computed):
             found[i] = {"logprob": logprob, "tokens": n}
             self.cache.put(keys[i], {"parsed": found[i]})
-        return [(hit["logprob"], hit["tokens"]) for hit in found]
+        scores = []
+        for hit in found:
+            assert isinstance(hit, dict)  # each entry that was not a stored score was computed and filled in above
+            scores.append((hit["logprob"], hit["tokens"]))
+        return scores
 
     def _logprobs(self, context: list[int], sentences: list[str]) -> list[tuple[float, int]]:
         import llama_cpp
@@ -203,6 +210,7 @@ class Scorer:
         import llama_cpp
         import numpy as np
 
+        llm = self._model()  # loaded already, by _logprobs
         batch = self._batch
         for begin in range(0, len(tokens), CHUNK):
             piece = tokens[begin: begin + CHUNK]
@@ -211,8 +219,8 @@ class Scorer:
                 batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, start + begin + i, 1
                 batch.seq_id[i][0] = 0
                 batch.logits[i] = logits
-            if llama_cpp.llama_decode(self._llm.ctx, batch) != 0:
+            if llama_cpp.llama_decode(llm.ctx, batch) != 0:
                 raise RuntimeError("llama.cpp could not decode the text to score")
         if not logits:
             return None
-        return np.ctypeslib.as_array(llama_cpp.llama_get_logits(self._llm.ctx), shape=(len(tokens), self._llm.n_vocab()))
+        return np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(len(tokens), llm.n_vocab()))

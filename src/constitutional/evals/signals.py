@@ -73,11 +73,11 @@ class Signals:
     def draft_restated(self) -> float | None:
         """The share of the revision's new, non-generic wording (by tokens) that restates the draft: sentences far
         likelier once the draft has been said. None without a scorer or a draft."""
-        scored = [s for s in self.scored or [] if s.pmi_draft is not None and s.pmi >= GENERIC_PMI]
+        scored = [(s.tokens, s.pmi_draft) for s in self.scored or [] if s.pmi_draft is not None and s.pmi >= GENERIC_PMI]
         if self.scored is None or not any(s.pmi_draft is not None for s in self.scored):
             return None
-        total = sum(s.tokens for s in scored)
-        return sum(s.tokens for s in scored if s.pmi_draft >= RESTATES_PMI) / total if total else 0.0
+        total = sum(tokens for tokens, _ in scored)
+        return sum(tokens for tokens, restated in scored if restated >= RESTATES_PMI) / total if total else 0.0
 
     @property
     def answer_relevance(self) -> float | None:
@@ -195,6 +195,7 @@ def compute(item: EvalItem, constitution: Constitution, scorer: Scorer | None = 
     change = kept = new = None
     identical = False
     if draft_scan is not None:
+        assert item.draft is not None  # draft_scan is only made from a draft
         identical = normalise(item.draft) == normalise(revision)
         draft_pairs, rev_pairs = shingles(words(draft_scan.stripped)), shingles(rev_tokens)
         common = overlap(draft_pairs, rev_pairs)

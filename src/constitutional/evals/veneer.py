@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -26,7 +27,7 @@ class VeneerScan:
         return [u for u in self.units if u.counts]
 
 
-def _category(pattern_kind: str, text: str, categories: tuple[Category, ...]) -> tuple[Category, object] | None:
+def _category(pattern_kind: str, text: str, categories: tuple[Category, ...]) -> tuple[Category, re.Match[str]] | None:
     for category in categories:
         pattern = getattr(category, pattern_kind)
         if pattern is not None and (match := pattern.search(text)):

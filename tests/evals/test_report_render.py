@@ -7,7 +7,8 @@ from constitutional.cli.app import app
 from constitutional.evals.items import EvalItem, Flag
 from constitutional.evals.lines import EvalLine
 from constitutional.evals.report_model import Report
-from constitutional.evals.render_data import ADDED, FLAGGED, REMOVED, VENEER, find_spans, load_dir, record_view, segments
+from constitutional.evals.render_data import ADDED, FLAGGED, REMOVED, VENEER, load_dir, record_view, segments
+from constitutional.text import quote_spans
 from constitutional.evals.render_html import build_html, embed_json, headline
 from constitutional.evals.render_text import markdown
 from tests.evals.report_fixtures import HOSTILE, eval_dir, labelled_rows
@@ -26,9 +27,9 @@ def test_segments_split_at_every_boundary_and_merge_equal_neighbours():
     assert "".join(s[0] for s in segs) == "abcdef"
 
 
-def test_find_spans_ignores_case_and_whitespace():
-    assert find_spans("Step 1:  Pick the\nlock now", "pick the lock") == [(9, 22)]
-    assert find_spans("anything", "   ") == []
+def test_the_report_underlines_with_the_evals_quote_matcher():
+    assert quote_spans("Step 1:  Pick the\nlock now", "pick the lock") == [(9, 22)]
+    assert quote_spans("anything", "   ") == []
 
 
 def test_record_view_marks_diff_veneer_and_flagged_spans():

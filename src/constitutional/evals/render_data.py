@@ -18,7 +18,7 @@ from constitutional.evals.items import EvalItem, read_input
 from constitutional.evals.labels import LABELS_FILE, agreement, read_labels, record_verdicts
 from constitutional.evals.lines import EvalLine, read_eval_lines
 from constitutional.evals.report_model import CanarySummary, Report
-from constitutional.text import clip
+from constitutional.text import clip, quote_spans
 from constitutional.evals.veneer import added_units, scan
 from constitutional.rundir import read_json
 
@@ -77,15 +77,6 @@ def input_items(path: Path, report: Report) -> Iterable[EvalItem]:
         return read_input(source).items
     except UserError:
         return ()
-
-
-def find_spans(text: str, quote: str) -> list[tuple[int, int]]:
-    """Where `quote` occurs in `text`, ignoring case and differences in whitespace."""
-    pieces = quote.split()
-    if not pieces:
-        return []
-    pattern = re.compile(r"\s+".join(re.escape(p) for p in pieces), re.IGNORECASE)
-    return [m.span() for m in pattern.finditer(text)]
 
 
 MAX_DIFF_WORK = 4_000_000  # words in the draft times words in the revision
@@ -164,12 +155,12 @@ def record_view(line: EvalLine, item: EvalItem | None) -> dict:
         draft_marks += [(s, e, REMOVED, None) for s, e in removed]
         revision_marks += [(s, e, ADDED, None) for s, e in added]
     for text in _veneer_texts(line, draft, revision):
-        revision_marks += [(s, e, VENEER, "compliance veneer added by the revision") for s, e in find_spans(revision, text)[:1]]
+        revision_marks += [(s, e, VENEER, "compliance veneer added by the revision") for s, e in quote_spans(revision, text)[:1]]
     for flag in flags:
         note = f"flagged by the critique ({flag.principle})" + (f": {flag.explanation}" if flag.explanation else "")
         if draft is not None:
-            draft_marks += [(s, e, FLAGGED, note) for s, e in find_spans(draft, flag.quote)]
-        revision_marks += [(s, e, FLAGGED, note + " (still in the revision)") for s, e in find_spans(revision, flag.quote)]
+            draft_marks += [(s, e, FLAGGED, note) for s, e in quote_spans(draft, flag.quote)]
+        revision_marks += [(s, e, FLAGGED, note + " (still in the revision)") for s, e in quote_spans(revision, flag.quote)]
     signals = line.signals
     return {
         "id": line.id,

@@ -129,8 +129,13 @@ def stratified(xs: dict, keep, total: int, purpose: str, used: set = frozenset()
 
 
 def source_of(row: dict) -> dict:
-    return {"dataset": "xstest-v2", "model": row["model"], "xstest_id": row["id"],
-            "final_label": row["final_label"], "xstest_type": row["type"]}
+    return {
+        "dataset": "xstest-v2",
+        "model": row["model"],
+        "xstest_id": row["id"],
+        "final_label": row["final_label"],
+        "xstest_type": row["type"],
+    }
 
 
 def build_answers(xs: dict) -> list[dict]:
@@ -139,8 +144,7 @@ def build_answers(xs: dict) -> list[dict]:
     items = []
     for label, total, keep in rules:
         for row in stratified(xs, keep, total, f"answers:{label}"):
-            items.append({"prompt": row["prompt"], "revision": row["completion"], "label": label,
-                          "source": source_of(row)})
+            items.append({"prompt": row["prompt"], "revision": row["completion"], "label": label, "source": source_of(row)})
     return number(items, "xs", "answers")
 
 
@@ -153,8 +157,12 @@ class Deck:
     def draw(self, where: str, row: dict, taken: list[dict]) -> dict:
         for _ in range(2):
             for card in self.cards:
-                if (card["position"] in (where, "any") and row["id"] not in card["seen_in"]
-                        and card["text"] not in row["completion"] and card not in taken):
+                if (
+                    card["position"] in (where, "any")
+                    and row["id"] not in card["seen_in"]
+                    and card["text"] not in row["completion"]
+                    and card not in taken
+                ):
                     self.cards.remove(card)
                     return card
             self.cards += self.rng.sample(self.pool, len(self.pool))
@@ -189,8 +197,9 @@ def build_veneer_only(xs: dict, pool: list[dict], used: set) -> list[dict]:
         used.add((row["model"], row["id"]))
         revision, added = add_veneer(row, deck, rng)
         source = {**source_of(row), "prompt_type": "unsafe" if row["unsafe"] else "safe", "veneer": added}
-        items.append({"prompt": row["prompt"], "draft": row["completion"], "revision": revision,
-                      "label": "veneer_only", "source": source})
+        items.append(
+            {"prompt": row["prompt"], "draft": row["completion"], "revision": revision, "label": "veneer_only", "source": source}
+        )
     return items
 
 
@@ -202,23 +211,48 @@ def build_genuine_fix(xs: dict, pairs: list[dict], used: set) -> list[dict]:
         draft = xs[pair["draft_model"]][pair["xstest_id"]]
         rev = xs[pair["revision_model"]][pair["xstest_id"]]
         want = (COMPLY, REFUSE) if pair["prompt_type"] == "unsafe" else (REFUSE, COMPLY)
-        if (draft["final_label"], rev["final_label"]) != want or not (draft["agreed"] and rev["agreed"]) \
-                or draft["unsafe"] != (pair["prompt_type"] == "unsafe") or draft["model"] == rev["model"]:
+        if (
+            (draft["final_label"], rev["final_label"]) != want
+            or not (draft["agreed"] and rev["agreed"])
+            or draft["unsafe"] != (pair["prompt_type"] == "unsafe")
+            or draft["model"] == rev["model"]
+        ):
             raise SystemExit(f"genuine-fix pair no longer fits its rule: {pair}")
         used.update({(draft["model"], draft["id"]), (rev["model"], rev["id"])})
-        source = {"dataset": "xstest-v2", "xstest_id": draft["id"], "xstest_type": draft["type"],
-                  "prompt_type": pair["prompt_type"], "draft_model": draft["model"],
-                  "draft_final_label": draft["final_label"], "revision_model": rev["model"],
-                  "revision_final_label": rev["final_label"]}
-        items.append({"prompt": draft["prompt"], "draft": draft["completion"], "revision": rev["completion"],
-                      "label": "genuine_fix", "source": source})
+        source = {
+            "dataset": "xstest-v2",
+            "xstest_id": draft["id"],
+            "xstest_type": draft["type"],
+            "prompt_type": pair["prompt_type"],
+            "draft_model": draft["model"],
+            "draft_final_label": draft["final_label"],
+            "revision_model": rev["model"],
+            "revision_final_label": rev["final_label"],
+        }
+        items.append(
+            {
+                "prompt": draft["prompt"],
+                "draft": draft["completion"],
+                "revision": rev["completion"],
+                "label": "genuine_fix",
+                "source": source,
+            }
+        )
     return items
 
 
 def build_unchanged(xs: dict, used: set) -> list[dict]:
     rows = stratified(xs, safe_comply, 20, "unchanged", used)
-    return [{"prompt": r["prompt"], "draft": r["completion"], "revision": r["completion"],
-             "label": "unchanged", "source": {**source_of(r), "prompt_type": "safe"}} for r in rows]
+    return [
+        {
+            "prompt": r["prompt"],
+            "draft": r["completion"],
+            "revision": r["completion"],
+            "label": "unchanged",
+            "source": {**source_of(r), "prompt_type": "safe"},
+        }
+        for r in rows
+    ]
 
 
 def number(items: list[dict], prefix: str, purpose: str) -> list[dict]:

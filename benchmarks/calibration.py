@@ -18,25 +18,40 @@ def bins(pairs: list[tuple[float, bool]]) -> list[list[tuple[float, bool]]]:
 
 def ece(pairs: list[tuple[float, bool]]) -> float:
     total = len(pairs)
-    return sum(len(b) / total * abs(sum(c for c, _ in b) / len(b) - sum(r for _, r in b) / len(b))
-               for b in bins(pairs) if b) if total else 0.0
+    return (
+        sum(len(b) / total * abs(sum(c for c, _ in b) / len(b) - sum(r for _, r in b) / len(b)) for b in bins(pairs) if b)
+        if total
+        else 0.0
+    )
 
 
 def reliability_table(title: str, pairs: list[tuple[float, bool]]) -> str:
-    out = [f"**{title}**: ECE {ece(pairs):.3f} over {len(pairs)} records", "",
-           "| confidence | records | mean confidence | share right |", "|---|---:|---:|---:|"]
+    out = [
+        f"**{title}**: ECE {ece(pairs):.3f} over {len(pairs)} records",
+        "",
+        "| confidence | records | mean confidence | share right |",
+        "|---|---:|---:|---:|",
+    ]
     for n, b in enumerate(bins(pairs)):
         if b:
-            out.append(f"| {n / BINS:.1f}–{(n + 1) / BINS:.1f} | {len(b)} | {sum(c for c, _ in b) / len(b):.2f} | "
-                       f"{sum(r for _, r in b) / len(b):.2f} |")
+            out.append(
+                f"| {n / BINS:.1f}–{(n + 1) / BINS:.1f} | {len(b)} | {sum(c for c, _ in b) / len(b):.2f} | "
+                f"{sum(r for _, r in b) / len(b):.2f} |"
+            )
     return "\n".join(out + [""])
 
 
 CAUGHT = {"superficial", "evasive", "non_compliant"}
 # Which verdicts are right for each label of the answer and revision sets (tests/data/heldout/README.md);
 # a label that is itself a verdict (tests/data/labelled/) is right only when matched exactly.
-RIGHT = {"substantive": {"genuine", "unchanged", "regressed"}, "hollow": CAUGHT, "harmful": {"non_compliant"},
-         "veneer_only": CAUGHT, "genuine_fix": {"genuine"}, "unchanged": {"unchanged"}}
+RIGHT = {
+    "substantive": {"genuine", "unchanged", "regressed"},
+    "hollow": CAUGHT,
+    "harmful": {"non_compliant"},
+    "veneer_only": CAUGHT,
+    "genuine_fix": {"genuine"},
+    "unchanged": {"unchanged"},
+}
 
 
 def right(label: str, verdict: str) -> bool:

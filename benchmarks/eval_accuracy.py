@@ -53,8 +53,10 @@ def refusal_agreement() -> str:
     agree = sum(detect_refusal(r["text"]).refused == r["refusal"] for r in data)
     refusals = [r for r in data if r["refusal"]]
     kinds = sum(detect_refusal(r["text"]).kind == r["kind"] for r in refusals)
-    return (f"refusal detection: {agree}/{len(data)} agree with human labels ({100 * agree / len(data):.1f}%); "
-            f"kind (bare vs explained): {kinds}/{len(refusals)} ({100 * kinds / len(refusals):.1f}%)\n")
+    return (
+        f"refusal detection: {agree}/{len(data)} agree with human labels ({100 * agree / len(data):.1f}%); "
+        f"kind (bare vs explained): {kinds}/{len(refusals)} ({100 * kinds / len(refusals):.1f}%)\n"
+    )
 
 
 async def main_async(judges: list[str], sets: list[str]) -> None:
@@ -69,9 +71,11 @@ async def main_async(judges: list[str], sets: list[str]) -> None:
         if judge is not None:
             canaries = await run_canaries(plant([], constitution, seeds=2), constitution, judge)
             trust = Trust(low=canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
-            print(f"### judge {spec}\n\ncanaries: fooled {canaries['judge_fooled']}/{canaries['judged']} after the defences "
-                  f"(rate {canaries['judge_fooled_rate']}); taken at face value {canaries['raw_judge_fooled_rate']}; "
-                  f"trusted: {canaries['judge_trusted']}\n")
+            print(
+                f"### judge {spec}\n\ncanaries: fooled {canaries['judge_fooled']}/{canaries['judged']} after the defences "
+                f"(rate {canaries['judge_fooled_rate']}); taken at face value {canaries['raw_judge_fooled_rate']}; "
+                f"trusted: {canaries['judge_trusted']}\n"
+            )
         else:
             print("### judge none (deterministic signals only)\n")
         for name in sets:
@@ -83,15 +87,15 @@ async def main_async(judges: list[str], sets: list[str]) -> None:
                 alone = [(a, c or "error") for a, _, c, _ in results]
                 print(markdown(f"{name}, the judge's own verdicts (no deterministic signals)", alone))
         if judge is not None:
-            print(f"judge calls: {judge.usage.calls}, failed: {judge.calls_failed}, "
-                  f"{time.perf_counter() - started:.0f} s\n")
+            print(f"judge calls: {judge.usage.calls}, failed: {judge.calls_failed}, {time.perf_counter() - started:.0f} s\n")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--judge", action="append", default=[], help="judge model spec (repeatable), e.g. local")
-    parser.add_argument("--set", action="append", choices=list(SETS), dest="sets",
-                        help="labelled set(s) to measure, in this order (default: all)")
+    parser.add_argument(
+        "--set", action="append", choices=list(SETS), dest="sets", help="labelled set(s) to measure, in this order (default: all)"
+    )
     args = parser.parse_args()
     asyncio.run(main_async(args.judge, args.sets or list(SETS)))
 

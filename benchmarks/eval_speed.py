@@ -21,9 +21,12 @@ from constitutional.evals.items import from_line
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELLED = ROOT / "tests" / "data" / "labelled" / "verdicts.jsonl"
-EXTRA = ["Please note this is for educational purposes only.", "Always act responsibly.",
-         "Here is some more detail about the steps involved and the reasons behind them.",
-         "I have made sure this answer follows all the principles."]
+EXTRA = [
+    "Please note this is for educational purposes only.",
+    "Always act responsibly.",
+    "Here is some more detail about the steps involved and the reasons behind them.",
+    "I have made sure this answer follows all the principles.",
+]
 
 
 def synthetic(n: int, seed: int = 0) -> list[dict]:

@@ -27,8 +27,8 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
 from constitutional.constitution import load_constitution  # noqa: E402
 from constitutional.evals import read_input, run_eval  # noqa: E402
-from constitutional.pipeline.calls import managed_model  # noqa: E402
 from constitutional.evals.batch_judge import judge_in_batches  # noqa: E402
+from constitutional.pipeline.calls import managed_model  # noqa: E402
 from constitutional.pipeline.executors import Job, ModelOptions, check_executor  # noqa: E402
 from constitutional.pipeline.loop import LoopSettings  # noqa: E402
 from constitutional.pipeline.runner import RunConfig, open_run_dir, run_job, scan_prompts  # noqa: E402
@@ -39,8 +39,16 @@ QUICKSTART = ROOT / "examples" / "prompts" / "quickstart.jsonl"
 
 def config_for(prompts: Path, out: Path, spec: str, max_tokens: int, concurrency: int = 1) -> RunConfig:
     settings = LoopSettings(max_tokens={"draft": max_tokens, "critique": max(96, max_tokens), "revise": max_tokens})
-    return RunConfig(prompts=prompts, out=out, constitution=load_constitution(str(CONSTITUTION)), model_spec=spec,
-                     judge_spec=None, settings=settings, concurrency=concurrency, cache=False)
+    return RunConfig(
+        prompts=prompts,
+        out=out,
+        constitution=load_constitution(str(CONSTITUTION)),
+        model_spec=spec,
+        judge_spec=None,
+        settings=settings,
+        concurrency=concurrency,
+        cache=False,
+    )
 
 
 def in_process(config: RunConfig, **options) -> tuple[float, float, int]:
@@ -114,11 +122,15 @@ def batch_cost_ratio(work: Path) -> None:
             _, batch_cost, batch_calls = elsewhere("batch", batch_config, base_url=stand_in.url + suffix)
             batch_judge, batch_judge_calls = judge_cost(batch_config, True, base_url=stand_in.url + suffix)
         print(f"{provider}, cost ratio batch ÷ in-process:")
-        print(f"  run:   in-process ${sync_cost:.6f} ({sync_calls} calls), batch ${batch_cost:.6f} ({batch_calls} calls): "
-              f"{batch_cost / sync_cost:.2f}")
-        print(f"  judge: in-process ${sync_judge:.6f} ({sync_judge_calls} calls), batch ${batch_judge:.6f} "
-              f"({batch_judge_calls} calls; a request the eval repeats is batched once): {batch_judge / sync_judge:.2f}, "
-              f"a call {(batch_judge / batch_judge_calls) / (sync_judge / sync_judge_calls):.2f}")
+        print(
+            f"  run:   in-process ${sync_cost:.6f} ({sync_calls} calls), batch ${batch_cost:.6f} ({batch_calls} calls): "
+            f"{batch_cost / sync_cost:.2f}"
+        )
+        print(
+            f"  judge: in-process ${sync_judge:.6f} ({sync_judge_calls} calls), batch ${batch_judge:.6f} "
+            f"({batch_judge_calls} calls; a request the eval repeats is batched once): {batch_judge / sync_judge:.2f}, "
+            f"a call {(batch_judge / batch_judge_calls) / (sync_judge / sync_judge_calls):.2f}"
+        )
         print(f"  both: {(batch_cost + batch_judge) / (sync_cost + sync_judge):.2f}")
 
 

@@ -7,7 +7,8 @@ The data: tests/data/labelled/verdicts*.jsonl (draft → revision cases written 
 with the verdict) and tests/data/calibration/xstest_dev.jsonl (real answers without a draft, from XSTest
 prompts in neither held-out set; see benchmarks/build_calibration_dev.py). Each record is evaluated
 with `--judge none`, once without the scorer and once with it, so both settings are in the data. The
-target is whether the verdict is right for the label (benchmarks/calibration.py `right`). A logistic regression with an L2 penalty (λ below, bias not
+target is whether the verdict is right for the label (benchmarks/calibration.py `right`).
+A logistic regression with an L2 penalty (λ below, bias not
 penalised) is fitted by Newton's method on the features that vary in that data; the judge terms cannot
 vary without judged runs on a capable model, so they keep the priors written here and the file says so.
 The frozen held-out sets (tests/data/heldout/) are never read: benchmarks/eval_heldout.py measures the
@@ -34,8 +35,12 @@ from constitutional.evals.scorer import load_scorer
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
-SETS = ("labelled/verdicts.jsonl", "labelled/verdicts_heldout.jsonl", "labelled/verdicts_heldout2.jsonl",
-        "calibration/xstest_dev.jsonl")
+SETS = (
+    "labelled/verdicts.jsonl",
+    "labelled/verdicts_heldout.jsonl",
+    "labelled/verdicts_heldout2.jsonl",
+    "calibration/xstest_dev.jsonl",
+)
 OUT = ROOT / "src" / "constitutional" / "evals" / "data" / "confidence.yaml"
 PRIORS = {"judge_agrees": 0.7, "judge_decided": 0.0, "judge_untrusted": -0.5}  # not identifiable without judged data
 L2 = 1.0
@@ -90,17 +95,27 @@ def main() -> None:
     print(reliability_table("strength taken as the confidence (before)", before))
     print(reliability_table("fitted model (in sample)", after))
     model = {
-        "fitted": {"date": datetime.date.today().isoformat(), "records": len(data), "right": sum(r for _, r in data),
-                   "sets": [f"tests/data/{s}" for s in SETS], "scorer": "none and local" if scorer else "none",
-                   "l2": L2, "features_fitted": varying, "in_sample_ece": round(ece(after), 3),
-                   "priors_not_fitted": {f: coefficients[f] for f in FEATURES if f not in varying}},
+        "fitted": {
+            "date": datetime.date.today().isoformat(),
+            "records": len(data),
+            "right": sum(r for _, r in data),
+            "sets": [f"tests/data/{s}" for s in SETS],
+            "scorer": "none and local" if scorer else "none",
+            "l2": L2,
+            "features_fitted": varying,
+            "in_sample_ece": round(ece(after), 3),
+            "priors_not_fitted": {f: coefficients[f] for f in FEATURES if f not in varying},
+        },
         "bias": round(bias, 3),
         "coefficients": coefficients,
     }
     print(yaml.safe_dump(model, sort_keys=False))
     if not args.dry_run:
-        OUT.write_text("# The confidence model (evals/confidence.py), written by benchmarks/fit_confidence.py; do not edit.\n"
-                       + yaml.safe_dump(model, sort_keys=False), "utf-8")
+        OUT.write_text(
+            "# The confidence model (evals/confidence.py), written by benchmarks/fit_confidence.py; do not edit.\n"
+            + yaml.safe_dump(model, sort_keys=False),
+            "utf-8",
+        )
         print(f"wrote {OUT.relative_to(ROOT)}")
 
 

@@ -19,12 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.evals.report_browser import Browser  # noqa: E402
+from tests.evals.report_fixtures import HOSTILE, eval_dir, labelled_rows  # noqa: E402
+
 from constitutional.evals.render_data import load_dir, record_views  # noqa: E402
 from constitutional.evals.render_html import build_html  # noqa: E402
 from constitutional.evals.report_model import Report  # noqa: E402
 from constitutional.evals.verdicts import VERDICTS  # noqa: E402
-from tests.evals.report_browser import Browser  # noqa: E402
-from tests.evals.report_fixtures import HOSTILE, eval_dir, labelled_rows  # noqa: E402
 
 
 def big_report(out: Path, records: int) -> tuple[Path, dict, float]:
@@ -60,18 +61,27 @@ def measure(path: Path, report: dict) -> dict:
         shown = int(browser.js("document.getElementById('shown').dataset.matching"))
         assert shown == report["total"], (shown, report["total"])
         started = time.perf_counter()
-        in_page = browser.js("(() => { const s = document.getElementById('f-verdict'); const t = performance.now();"
-                             " s.value = 'superficial'; s.dispatchEvent(new Event('change')); return performance.now() - t; })()")
+        in_page = browser.js(
+            "(() => { const s = document.getElementById('f-verdict'); const t = performance.now();"
+            " s.value = 'superficial'; s.dispatchEvent(new Event('change')); return performance.now() - t; })()"
+        )
         filter_wall = time.perf_counter() - started
         matching = int(browser.js("document.getElementById('shown').dataset.matching"))
         assert matching == report["counts"]["superficial"], (matching, report["counts"]["superficial"])
         # The page waits 150 ms after typing stops; render() then records how long filtering and drawing took.
-        search_ms = browser.js("(() => { const q = document.getElementById('f-search'); q.value = 'tension wrench';"
-                               " q.dispatchEvent(new Event('input'));"
-                               " return new Promise(r => setTimeout(() => r(+document.body.dataset.renderMs), 400)); })()")
+        search_ms = browser.js(
+            "(() => { const q = document.getElementById('f-search'); q.value = 'tension wrench';"
+            " q.dispatchEvent(new Event('input'));"
+            " return new Promise(r => setTimeout(() => r(+document.body.dataset.renderMs), 400)); })()"
+        )
         assert int(browser.js("document.getElementById('shown').dataset.matching")) > 0
-        return {"load_s": load, "filter_ms": in_page, "filter_wall_s": filter_wall, "search_ms": search_ms,
-                "load_ms_in_page": float(browser.js("document.body.dataset.loadMs"))}
+        return {
+            "load_s": load,
+            "filter_ms": in_page,
+            "filter_wall_s": filter_wall,
+            "search_ms": search_ms,
+            "load_ms_in_page": float(browser.js("document.body.dataset.loadMs")),
+        }
 
 
 def main() -> None:
@@ -85,9 +95,11 @@ def main() -> None:
         path, report, build = big_report(out, args.records)
         numbers = measure(path, report)
         size = path.stat().st_size / 1e6
-        print(f"{args.records} records: built in {build:.2f}s, {size:.1f} MB; opened in {numbers['load_s']:.2f}s "
-              f"(script {numbers['load_ms_in_page']:.0f} ms); verdict filter {numbers['filter_ms']:.0f} ms; "
-              f"search {numbers['search_ms']:.0f} ms (after the 150 ms typing pause; builds the search index)")
+        print(
+            f"{args.records} records: built in {build:.2f}s, {size:.1f} MB; opened in {numbers['load_s']:.2f}s "
+            f"(script {numbers['load_ms_in_page']:.0f} ms); verdict filter {numbers['filter_ms']:.0f} ms; "
+            f"search {numbers['search_ms']:.0f} ms (after the 150 ms typing pause; builds the search index)"
+        )
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 
 from constitutional.evals.scorer import load_scorer
-from constitutional.text import sentences, words
 from constitutional.evals.veneer import scan
+from constitutional.text import sentences, words
 
 LABELLED = Path(__file__).resolve().parent.parent / "tests" / "data" / "labelled"
 
@@ -44,11 +44,18 @@ def main() -> None:
     for request, text, label in examples():
         [score], _ = scorer.score(request, [text])
         scored.append((score.pmi, label))
-    print(f"{sum(y for _, y in scored)} substance and {sum(1 - y for _, y in scored)} veneer sentences; "
-          f"AUC of PMI {auc(scored):.3f}")
-    best = max((sum((s >= t) == bool(y) for s, y in scored if y) / max(1, sum(y for _, y in scored))
-                + sum((s >= t) == bool(y) for s, y in scored if not y) / max(1, sum(1 - y for _, y in scored)), t)
-               for t in [x / 20 for x in range(-20, 41)])
+    print(
+        f"{sum(y for _, y in scored)} substance and {sum(1 - y for _, y in scored)} veneer sentences; "
+        f"AUC of PMI {auc(scored):.3f}"
+    )
+    best = max(
+        (
+            sum((s >= t) == bool(y) for s, y in scored if y) / max(1, sum(y for _, y in scored))
+            + sum((s >= t) == bool(y) for s, y in scored if not y) / max(1, sum(1 - y for _, y in scored)),
+            t,
+        )
+        for t in [x / 20 for x in range(-20, 41)]
+    )
     print(f"best threshold {best[1]:.2f} nats/token (balanced accuracy {best[0] / 2:.3f})")
     for t in (0.0, 0.1, 0.25, 0.5):
         sub = [(s >= t) for s, y in scored if y]

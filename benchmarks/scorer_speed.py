@@ -49,7 +49,9 @@ def main() -> None:
     seconds = time.perf_counter() - started
     achieved = decoded / seconds
     print(f"ideal (llama.cpp, one 512-token batch with all log-probabilities): {ceiling:.0f} tokens/s")
-    print(f"achieved (the scorer on {len(rows)} answers, both passes): {achieved:.0f} tokens/s, {len(rows) / seconds:.2f} records/s")
+    print(
+        f"achieved (the scorer on {len(rows)} answers, both passes): {achieved:.0f} tokens/s, {len(rows) / seconds:.2f} records/s"
+    )
     print(f"achieved / ideal: {achieved / ceiling:.2f}")
     print(f"ceiling for 200-token answers on this machine: {ceiling / 400:.2f} records/s")
 

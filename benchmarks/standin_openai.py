@@ -19,18 +19,24 @@ def reply_for(request: dict) -> str:
     if schema:
         items = schema["properties"]["violations"]["items"]["properties"]["principle"]
         principle = (items.get("enum") or ["x"])[0]
-        return json.dumps({"needs_revision": True, "violations": [
-            {"principle": principle, "quote": "answer", "explanation": "too vague"}]})
+        return json.dumps(
+            {"needs_revision": True, "violations": [{"principle": principle, "quote": "answer", "explanation": "too vague"}]}
+        )
     return "A short answer that has enough words to be critiqued and revised."
 
 
 def body_for(request: dict) -> bytes:
     text = reply_for(request)
-    return json.dumps({
-        "id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": request.get("model", "bench"),
-        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
-        "usage": {"prompt_tokens": 50, "completion_tokens": 12, "total_tokens": 62},
-    }).encode()
+    return json.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 0,
+            "model": request.get("model", "bench"),
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": 50, "completion_tokens": 12, "total_tokens": 62},
+        }
+    ).encode()
 
 
 COUNTS = {"requests": 0}
@@ -53,8 +59,12 @@ async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, lat
             COUNTS["requests"] += 1
             await asyncio.sleep(latency)
             body = body_for(request)
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                         + str(len(body)).encode() + b"\r\n\r\n" + body)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                + str(len(body)).encode()
+                + b"\r\n\r\n"
+                + body
+            )
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass

@@ -45,8 +45,9 @@ def free_port() -> int:
 
 def start_standin(latency: float) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, str(HERE / "standin_openai.py"), str(port), str(latency)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "standin_openai.py"), str(port), str(latency)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "ready"
     return proc, f"http://127.0.0.1:{port}/v1"
 
@@ -65,9 +66,17 @@ def ours(base_url: str, prompts: Path, constitution: Path, concurrency: int, rpm
     from constitutional.pipeline.runner import RunConfig, run_job, scan_prompts
 
     model = managed_model("openai/bench", cache=False, rpm=rpm, base_url=base_url)
-    config = RunConfig(prompts=prompts, out=work, constitution=load_constitution(str(constitution)),
-                       model_spec="openai/bench", judge_spec=None, settings=LoopSettings(),
-                       concurrency=concurrency, rpm=rpm, cache=False)
+    config = RunConfig(
+        prompts=prompts,
+        out=work,
+        constitution=load_constitution(str(constitution)),
+        model_spec="openai/bench",
+        judge_spec=None,
+        settings=LoopSettings(),
+        concurrency=concurrency,
+        rpm=rpm,
+        cache=False,
+    )
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     asyncio.run(run_job(config, model, scan_prompts(prompts, None)))
@@ -81,8 +90,10 @@ def bare_sdk(base_url: str, concurrency: int, calls: int) -> float:
 
     async def go() -> float:
         client = openai.AsyncOpenAI(base_url=base_url, api_key="none", max_retries=0)
-        messages = [{"role": "system", "content": "You are a careful critic. " * 8},
-                    {"role": "user", "content": "Check the response below against the principles. " * 20}]
+        messages = [
+            {"role": "system", "content": "You are a careful critic. " * 8},
+            {"role": "user", "content": "Check the response below against the principles. " * 20},
+        ]
 
         async def worker(n: int) -> None:
             for _ in range(n):
@@ -107,10 +118,14 @@ def langchain(base_url: str, prompts: list[str], concurrency: int) -> tuple[floa
         print(f"  (LangChain comparison skipped: {exc.name} is not installed)")
         return None
     llm = ChatOpenAI(model="bench", base_url=base_url, api_key="none", max_retries=0)
-    principle = ConstitutionalPrinciple(name="specific", critique_request="Quote any vague part of the response.",
-                                        revision_request="Replace the vague parts with specific facts.")
-    chain = ConstitutionalChain.from_llm(llm=llm, chain=LLMChain(llm=llm, prompt=PromptTemplate.from_template("{q}")),
-                                         constitutional_principles=[principle])
+    principle = ConstitutionalPrinciple(
+        name="specific",
+        critique_request="Quote any vague part of the response.",
+        revision_request="Replace the vague parts with specific facts.",
+    )
+    chain = ConstitutionalChain.from_llm(
+        llm=llm, chain=LLMChain(llm=llm, prompt=PromptTemplate.from_template("{q}")), constitutional_principles=[principle]
+    )
     before = served(base_url)
     start = time.perf_counter()
     asyncio.run(chain.abatch([{"q": p} for p in prompts], config={"max_concurrency": concurrency}))
@@ -130,10 +145,23 @@ def served(base_url: str) -> int:
 def peak_rss_mb(n: int, work: Path) -> float:
     prompts = write_prompts(work / "big.jsonl", n)
     replies = work / "replies.yaml"
-    replies.write_text('rules:\n  - when: "Check the RESPONSE"\n    reply: {"needs_revision": false, "violations": []}\n'
-                       'default: "A short answer."\n')
-    peak = cai_peak_rss_mb("run", str(prompts), "-m", f"scripted:{replies}", "-o", str(work / "big-run"),
-                           "--no-eval", "--no-cache", "--concurrency", "64", "-q")
+    replies.write_text(
+        'rules:\n  - when: "Check the RESPONSE"\n    reply: {"needs_revision": false, "violations": []}\n'
+        'default: "A short answer."\n'
+    )
+    peak = cai_peak_rss_mb(
+        "run",
+        str(prompts),
+        "-m",
+        f"scripted:{replies}",
+        "-o",
+        str(work / "big-run"),
+        "--no-eval",
+        "--no-cache",
+        "--concurrency",
+        "64",
+        "-q",
+    )
     lines = sum(1 for _ in (work / "big-run" / "records.jsonl").open())
     assert lines == n, f"expected {n} records, found {lines}"
     return peak
@@ -161,9 +189,11 @@ def main() -> None:
                 seconds = calls / rate
                 ideal = min(concurrency / latency, rpm / 60 * (seconds + 1) / seconds if rpm else float("inf"))
                 ceiling = bare_sdk(base_url, concurrency, calls)
-                print(f"  C={concurrency:<4} rpm={rpm or '-':<6} calls={calls:<6} {rate:7.1f} calls/s  "
-                      f"ideal {ideal:7.1f}  achieved ÷ ideal {rate / ideal:.2f} (target ≥ 0.90)  |  "
-                      f"the openai SDK alone {ceiling:7.1f} calls/s, ours ÷ SDK {rate / min(ceiling, ideal):.2f}")
+                print(
+                    f"  C={concurrency:<4} rpm={rpm or '-':<6} calls={calls:<6} {rate:7.1f} calls/s  "
+                    f"ideal {ideal:7.1f}  achieved ÷ ideal {rate / ideal:.2f} (target ≥ 0.90)  |  "
+                    f"the openai SDK alone {ceiling:7.1f} calls/s, ours ÷ SDK {rate / min(ceiling, ideal):.2f}"
+                )
             print("LangChain ConstitutionalChain (abatch, same server, prompts and concurrency, one principle)")
             n = int(640 * scale)
             texts = [f"Tell me about topic number {i}." for i in range(n)]
@@ -172,9 +202,11 @@ def main() -> None:
             theirs = langchain(base_url, texts, 64)
             if theirs:
                 their_rate, their_calls = theirs
-                print(f"  ours {our_rate:.1f} calls/s, {our_calls / n:.2f} calls/prompt; "
-                      f"theirs {their_rate:.1f} calls/s, {their_calls / n:.2f} calls/prompt; "
-                      f"ratio ours ÷ theirs {our_rate / their_rate:.2f}")
+                print(
+                    f"  ours {our_rate:.1f} calls/s, {our_calls / n:.2f} calls/prompt; "
+                    f"theirs {their_rate:.1f} calls/s, {their_calls / n:.2f} calls/prompt; "
+                    f"ratio ours ÷ theirs {our_rate / their_rate:.2f}"
+                )
         finally:
             server.terminate()
         n = int(100_000 * scale)

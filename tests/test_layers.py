@@ -42,7 +42,11 @@ def test_a_module_imports_only_downward(path):
 @pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC)))
 def test_no_module_imports_another_modules_private_names(path):
     tree = ast.parse(path.read_text("utf-8"))
-    private = sorted(f"{node.module}.{a.name}" for node in ast.walk(tree)
-                     if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("constitutional")
-                     for a in node.names if a.name.startswith("_") and not a.name.startswith("__"))
+    private = sorted(
+        f"{node.module}.{a.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("constitutional")
+        for a in node.names
+        if a.name.startswith("_") and not a.name.startswith("__")
+    )
     assert not private, f"{path.relative_to(SRC)} imports private names {private}"

@@ -54,7 +54,7 @@ def layout_names(text: str) -> set[str]:
 
 def _between(start: str, end: str) -> str:
     at = README.index(start) + len(start)
-    return README[at:README.index(end, at)]
+    return README[at : README.index(end, at)]
 
 
 LAYOUTS = {
@@ -74,8 +74,15 @@ def test_readme_layout_names_exactly_the_models_fields(name):
 
 
 def test_layout_names_leave_out_values_and_placeholders():
-    assert layout_names('evidence[{source: critique|rule|judge, quote}], checks[{kind: "rule", x}], n{ID: N} | null') \
-        == {"evidence", "source", "quote", "checks", "kind", "x", "n"}
+    assert layout_names('evidence[{source: critique|rule|judge, quote}], checks[{kind: "rule", x}], n{ID: N} | null') == {
+        "evidence",
+        "source",
+        "quote",
+        "checks",
+        "kind",
+        "x",
+        "n",
+    }
 
 
 def test_the_helpers_see_nested_models():

@@ -16,7 +16,7 @@ def test_spans_are_found_exactly_when_the_quote_counts_as_found():
     for _ in range(3000):
         text = random_text(rng, rng.randint(0, 40))
         start = rng.randint(0, len(text))
-        quote = text[start: start + rng.randint(0, 12)] if rng.random() < 0.7 else random_text(rng, rng.randint(0, 6))
+        quote = text[start : start + rng.randint(0, 12)] if rng.random() < 0.7 else random_text(rng, rng.randint(0, 6))
         spans = quote_spans(text, quote)
         assert bool(spans) == quote_in(text, quote), (text, quote)
         for begin, end in spans:

@@ -70,8 +70,7 @@ _OS_FIXES = {
 }
 
 
-def os_failure(exc: OSError, doing: str = "cannot use", path: object = None,
-               then: str = "rerun the same command") -> UserError:
+def os_failure(exc: OSError, doing: str = "cannot use", path: object = None, then: str = "rerun the same command") -> UserError:
     """An operating-system failure (a full disk, a read-only or unwritable folder, a directory where a file belongs) as a
     UserError saying what failed, on which file, and how to fix it: "cannot write DIR/eval.jsonl: No space left on
     device", fix "free disk space on that file system, then rerun the same command"."""

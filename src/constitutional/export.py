@@ -45,18 +45,23 @@ def parse_only(text: str, fmt: str) -> frozenset[str]:
     chosen = frozenset(v.strip() for v in text.split(",") if v.strip())
     unknown = sorted(chosen - set(VERDICTS))
     if not chosen or unknown:
-        raise UserError(f"unknown verdict(s) in --only: {', '.join(unknown) or '(none given)'}",
-                        fix=f"use a comma-separated list of: {', '.join(VERDICTS)}")
+        raise UserError(
+            f"unknown verdict(s) in --only: {', '.join(unknown) or '(none given)'}",
+            fix=f"use a comma-separated list of: {', '.join(VERDICTS)}",
+        )
     if fmt == "dpo" and chosen - DPO_VERDICTS:
         bad = ", ".join(sorted(chosen - DPO_VERDICTS))
-        raise UserError(f"preference pairs cannot use revisions judged {bad}",
-                        fix="a DPO pair claims the revision is better than the draft, which holds only for "
-                            "'genuine'; use --only genuine (or --format sft)")
+        raise UserError(
+            f"preference pairs cannot use revisions judged {bad}",
+            fix="a DPO pair claims the revision is better than the draft, which holds only for "
+            "'genuine'; use --only genuine (or --format sft)",
+        )
     return chosen
 
 
-def export_rows(folder: Path, fmt: str, only: frozenset[str], style: str = "conversational",
-                include_unreviewed: bool = False) -> tuple[Iterator[dict], ExportResult]:
+def export_rows(
+    folder: Path, fmt: str, only: frozenset[str], style: str = "conversational", include_unreviewed: bool = False
+) -> tuple[Iterator[dict], ExportResult]:
     """The rows, made one record at a time as they are iterated, and the counts, complete once they all are.
     A run directory's records.jsonl is joined with its eval.jsonl: the options, both files' presence and every eval
     line are checked before the first row. A folder with eval.jsonl alone (`cai eval FILE.jsonl --out DIR`, an
@@ -89,8 +94,9 @@ class Judged:
 def _run_records(run_dir: Path, torn: Counter) -> Iterator[tuple[dict, Judged | None]]:
     """Each record of a run with its eval verdict and needs_review (None if it has no eval line yet)."""
     if not (run_dir / "eval.jsonl").is_file():
-        raise UserError(f"no eval.jsonl in {run_dir}",
-                        fix=f"run `cai eval {run_dir}` first; only evaluated revisions are exported")
+        raise UserError(
+            f"no eval.jsonl in {run_dir}", fix=f"run `cai eval {run_dir}` first; only evaluated revisions are exported"
+        )
     # Every eval line is checked here, before the first row; a later line for an id replaces the earlier one.
     # Only what export reads is kept per id, never whole eval lines (which hold every text and signal).
     judged = {line.id: Judged(line.verdict, line.needs_review) for line in _lines(run_dir / "eval.jsonl", _EVAL)}
@@ -101,24 +107,36 @@ def _run_records(run_dir: Path, torn: Counter) -> Iterator[tuple[dict, Judged | 
 def _audit_records(path: Path) -> Iterator[tuple[dict, Judged]]:
     """Each eval line as the record it judged, with what export keeps of the line."""
     for line in _lines(path, _AUDIT):
-        yield ({"id": line.id, "prompt": line.prompt, "draft": line.draft, "final": line.revision},
-               Judged(line.verdict, line.needs_review))
+        yield (
+            {"id": line.id, "prompt": line.prompt, "draft": line.draft, "final": line.revision},
+            Judged(line.verdict, line.needs_review),
+        )
 
 
 def _nothing_to_export(folder: Path, fmt: str) -> UserError:
     if folder.is_file():
-        return UserError(f"{folder} is a file; cai export reads the folder `cai run` or `cai eval` wrote",
-                         fix=f"evaluate it first: `cai eval {folder} --out audit/`, "
-                             f"then `cai export audit/ --format {fmt}`")
+        return UserError(
+            f"{folder} is a file; cai export reads the folder `cai run` or `cai eval` wrote",
+            fix=f"evaluate it first: `cai eval {folder} --out audit/`, then `cai export audit/ --format {fmt}`",
+        )
     lacks = "has neither records.jsonl nor eval.jsonl" if folder.is_dir() else "does not exist"
-    return UserError(f"{folder} {lacks}: nothing to export",
-                     fix=f"give the folder of a run (`cai run PROMPTS --out {folder}`, then `cai eval {folder}`) "
-                         f"or of an audit (`cai eval REVISIONS.jsonl --out {folder}`), "
-                         f"then `cai export {folder} --format {fmt}`")
+    return UserError(
+        f"{folder} {lacks}: nothing to export",
+        fix=f"give the folder of a run (`cai run PROMPTS --out {folder}`, then `cai eval {folder}`) "
+        f"or of an audit (`cai eval REVISIONS.jsonl --out {folder}`), "
+        f"then `cai export {folder} --format {fmt}`",
+    )
 
 
-def _rows(judged: Iterator[tuple[dict, Judged | None]], fmt: str, only: frozenset[str], style: str,
-          result: ExportResult, human: dict[str, str], include_unreviewed: bool) -> Iterator[dict]:
+def _rows(
+    judged: Iterator[tuple[dict, Judged | None]],
+    fmt: str,
+    only: frozenset[str],
+    style: str,
+    result: ExportResult,
+    human: dict[str, str],
+    include_unreviewed: bool,
+) -> Iterator[dict]:
     for record, line in judged:
         verdict = human.get(record["id"]) or (line.verdict if line else None)
         reason = _left_out_reason(record, verdict, fmt, only)
@@ -156,8 +174,11 @@ def _row(record: dict, fmt: str, style: str) -> dict:
             return {"messages": [_message("user", prompt), _message("assistant", final)]}
         return {"prompt": prompt, "completion": final}
     if conversational:
-        return {"prompt": [_message("user", prompt)], "chosen": [_message("assistant", final)],
-                "rejected": [_message("assistant", record["draft"])]}
+        return {
+            "prompt": [_message("user", prompt)],
+            "chosen": [_message("assistant", final)],
+            "rejected": [_message("assistant", record["draft"])],
+        }
     return {"prompt": prompt, "chosen": final, "rejected": record["draft"]}
 
 
@@ -194,15 +215,20 @@ def _lines(path: Path, kind: _Kind, torn: Counter | None = None) -> Iterator:
                 if torn is not None and torn_write(text):
                     torn["torn last record (resuming the run redoes it)"] += 1
                     return
-                raise UserError(f"invalid JSON in {kind.name} line: {json_problem(exc)}", where=f"{path}:{number}",
-                                fix="repair or delete that line") from None
+                raise UserError(
+                    f"invalid JSON in {kind.name} line: {json_problem(exc)}",
+                    where=f"{path}:{number}",
+                    fix="repair or delete that line",
+                ) from None
             line = _check(line, kind, f"{path}:{number}")
             line_id = line.id if isinstance(line, EvalLine) else line["id"]
             if kind.writer:
                 if line_id in first_seen:
-                    raise UserError(f"duplicate {kind.name} id '{line_id}' (first on line {first_seen[line_id]})",
-                                    where=f"{path}:{number}",
-                                    fix=f"{kind.writer} writes each id once; delete one of the two lines")
+                    raise UserError(
+                        f"duplicate {kind.name} id '{line_id}' (first on line {first_seen[line_id]})",
+                        where=f"{path}:{number}",
+                        fix=f"{kind.writer} writes each id once; delete one of the two lines",
+                    )
                 first_seen[line_id] = number
             yield line
 
@@ -215,6 +241,9 @@ def _check(line: object, kind: _Kind, where: str) -> dict | EvalLine:
         return line
     parsed = parse_eval_line(line, where)
     if kind.texts and parsed.prompt is None:
-        raise UserError("eval line has no 'prompt' text, and there is no records.jsonl to take it from", where=where,
-                        fix="re-run `cai eval` on the revisions; its eval lines carry prompt, draft and revision")
+        raise UserError(
+            "eval line has no 'prompt' text, and there is no records.jsonl to take it from",
+            where=where,
+            fix="re-run `cai eval` on the revisions; its eval lines carry prompt, draft and revision",
+        )
     return parsed

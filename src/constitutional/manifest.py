@@ -52,21 +52,40 @@ def check_manifest(data: object, path: Path) -> dict:
             Manifest.model_validate(data)
             return data
         except ValidationError as exc:
-            wrong = [f"{'.'.join(map(str, e['loc']))}: should be {_WANTED.get(e['type'], e['msg'].lower())}, "
-                     f"not {_json_type(e['input'])}{_shown(e['input'])}" for e in exc.errors()]
+            wrong = [
+                f"{'.'.join(map(str, e['loc']))}: should be {_WANTED.get(e['type'], e['msg'].lower())}, "
+                f"not {_json_type(e['input'])}{_shown(e['input'])}"
+                for e in exc.errors()
+            ]
             more = f"\n  … and {len(wrong) - MAX_SHOWN} more" if len(wrong) > MAX_SHOWN else ""
             problem = f"{path} is not a run manifest (edited by hand?):\n  " + "\n  ".join(wrong[:MAX_SHOWN]) + more
-    raise UserError(problem, fix=f"restore it from a backup, or move it away: rerunning the same `cai run` command "
-                                 f"writes it again, and keeps every record in {path.parent / 'records.jsonl'}")
+    raise UserError(
+        problem,
+        fix=f"restore it from a backup, or move it away: rerunning the same `cai run` command "
+        f"writes it again, and keeps every record in {path.parent / 'records.jsonl'}",
+    )
 
 
-_WANTED = {"dict_type": "an object", "model_type": "an object", "list_type": "an array", "string_type": "a string",
-           "int_type": "a whole number", "float_type": "a number"}
+_WANTED = {
+    "dict_type": "an object",
+    "model_type": "an object",
+    "list_type": "an array",
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "float_type": "a number",
+}
 
 
 def _json_type(value: object) -> str:
-    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 

@@ -51,7 +51,8 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
     try:
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
-        raise _naming(exc, path)
+        _naming(exc, path)
+        raise
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes it 0600; give it the mode a plain open would
@@ -63,7 +64,7 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
         with suppress(OSError):
             os.unlink(name)
         if isinstance(exc, OSError) and exc.filename in (None, name):
-            raise _naming(exc, path)
+            _naming(exc, path)
         raise
     _sync_directory(path.parent)
 

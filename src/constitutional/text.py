@@ -11,8 +11,11 @@ SPACE = re.compile(r"\s+")
 QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-"})
 # What a terminal acts on rather than shows: escape sequences (CSI "ESC [ ... final", OSC/DCS/PM/APC strings up to
 # BEL or ESC \, any other ESC + one character), then single control characters: C0 but tab and newline, DEL, C1.
-TERMINAL_CONTROL = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?|.?)"
-                              r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]", re.S)
+TERMINAL_CONTROL = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?|.?)"
+    r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]",
+    re.S,
+)
 
 STOPWORDS = frozenset(
     "a an the and or but if then so of to in on at by for with from as is are was were be been being it its "

@@ -34,9 +34,22 @@ def test_validate_exits_2_with_file_and_line(tmp_path):
 
 def test_lint_default_is_clean_and_veneer_is_flagged(tmp_path):
     assert cai("lint", "default").exit_code == 0
-    path = write(tmp_path / "c.yaml", yaml.safe_dump({"name": "t", "principles": [
-        {"id": "harm", "name": "Harm", "critique_request": "Discuss whether the response is harmful in any way at all.",
-         "revision_request": "Please rewrite the response and include a disclaimer."}]}))
+    path = write(
+        tmp_path / "c.yaml",
+        yaml.safe_dump(
+            {
+                "name": "t",
+                "principles": [
+                    {
+                        "id": "harm",
+                        "name": "Harm",
+                        "critique_request": "Discuss whether the response is harmful in any way at all.",
+                        "revision_request": "Please rewrite the response and include a disclaimer.",
+                    }
+                ],
+            }
+        ),
+    )
     result = cai("lint", path)
     assert result.exit_code == 1
     assert "[vague-critique]" in result.output and "[veneer-revision]" in result.output
@@ -55,9 +68,23 @@ def test_show_prints_every_principle_and_rule(tmp_path):
     default = load_constitution("default").constitution
     for principle in default.principles:
         assert principle.id in result.output and principle.name in result.output
-    path = write(tmp_path / "c.yaml", yaml.safe_dump({"name": "mine", "principles": [
-        {"id": "short", "name": "Short [answers]", "critique_request": "Quote the padding.",
-         "revision_request": "Cut it.", "rules": [{"max_chars": 400, "description": "short enough"}]}]}))
+    path = write(
+        tmp_path / "c.yaml",
+        yaml.safe_dump(
+            {
+                "name": "mine",
+                "principles": [
+                    {
+                        "id": "short",
+                        "name": "Short [answers]",
+                        "critique_request": "Quote the padding.",
+                        "revision_request": "Cut it.",
+                        "rules": [{"max_chars": 400, "description": "short enough"}],
+                    }
+                ],
+            }
+        ),
+    )
     result = CliRunner().invoke(app, ["constitution", "show", str(path)], terminal_width=200)
     assert result.exit_code == 0
     assert "Short [answers]" in result.output and "max_chars: 400" in result.output and "short enough" in result.output
@@ -99,12 +126,15 @@ def test_schema_validates_good_files_and_rejects_typos(tmp_path):
     assert json.loads(out.read_text()) == schema
 
 
-@pytest.mark.parametrize("fmt, source, count", [
-    ("cai-paper", IMPORTERS / "cai_paper.json", 3),
-    ("llm-swarm", IMPORTERS / "llm_swarm.json", 2),
-    ("langchain", IMPORTERS / "langchain_principles.json", 2),
-    ("langchain", f"{IMPORTERS / 'langchain_principles.py'}:PRINCIPLES", 2),
-])
+@pytest.mark.parametrize(
+    "fmt, source, count",
+    [
+        ("cai-paper", IMPORTERS / "cai_paper.json", 3),
+        ("llm-swarm", IMPORTERS / "llm_swarm.json", 2),
+        ("langchain", IMPORTERS / "langchain_principles.json", 2),
+        ("langchain", f"{IMPORTERS / 'langchain_principles.py'}:PRINCIPLES", 2),
+    ],
+)
 def test_import_writes_yaml_that_validates(tmp_path, fmt, source, count):
     out = tmp_path / "imported.yaml"
     result = cai("import", source, "--from", fmt, "-o", out)

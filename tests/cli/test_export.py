@@ -8,17 +8,33 @@ from constitutional.export import VERDICTS, export_rows
 from tests.helpers import write
 
 # (id, verdict) pairs; every record's final answer names its verdict so a leak is easy to see.
-RUN = [("g1", "genuine"), ("g2", "genuine"), ("s1", "superficial"), ("s2", "superficial"), ("e1", "evasive"),
-       ("u1", "unchanged"), ("n1", "non_compliant"), ("r1", "regressed"), ("x1", "error")]
+RUN = [
+    ("g1", "genuine"),
+    ("g2", "genuine"),
+    ("s1", "superficial"),
+    ("s2", "superficial"),
+    ("e1", "evasive"),
+    ("u1", "unchanged"),
+    ("n1", "non_compliant"),
+    ("r1", "regressed"),
+    ("x1", "error"),
+]
 
 
 def record(rid, verdict):
     final = f"final answer of {rid} ({verdict})"
     if verdict == "superficial":
         final = f"draft of {rid}\n\nDisclaimer: please be careful."
-    return {"id": rid, "prompt": f"prompt {rid}", "meta": {}, "draft": f"draft of {rid}",
-            "steps": [{"round": 1, "principles": ["honesty"], "revision": final}], "final": final,
-            "usage": {}, "error": None}
+    return {
+        "id": rid,
+        "prompt": f"prompt {rid}",
+        "meta": {},
+        "draft": f"draft of {rid}",
+        "steps": [{"round": 1, "principles": ["honesty"], "revision": final}],
+        "final": final,
+        "usage": {},
+        "error": None,
+    }
 
 
 @pytest.fixture
@@ -68,14 +84,24 @@ def test_a_preference_file_never_holds_a_superficial_revision(run_dir):
 
 def test_dpo_standard_layout(run_dir):
     assert cai(run_dir, "--format", "dpo", "--style", "standard", "-o", run_dir / "d.jsonl").exit_code == 0
-    assert read(run_dir / "d.jsonl")[1] == {"prompt": "prompt g2", "chosen": "final answer of g2 (genuine)", "rejected": "draft of g2"}
+    assert read(run_dir / "d.jsonl")[1] == {
+        "prompt": "prompt g2",
+        "chosen": "final answer of g2 (genuine)",
+        "rejected": "draft of g2",
+    }
 
 
 def test_sft_conversational_and_standard(run_dir):
     assert cai(run_dir, "--format", "sft").exit_code == 0
     assert read(run_dir / "sft.jsonl") == [
-        {"messages": [{"role": "user", "content": f"prompt {rid}"},
-                      {"role": "assistant", "content": f"final answer of {rid} (genuine)"}]} for rid in ("g1", "g2")]
+        {
+            "messages": [
+                {"role": "user", "content": f"prompt {rid}"},
+                {"role": "assistant", "content": f"final answer of {rid} (genuine)"},
+            ]
+        }
+        for rid in ("g1", "g2")
+    ]
     assert cai(run_dir, "--format", "sft", "--style", "standard", "-o", run_dir / "s.jsonl").exit_code == 0
     assert read(run_dir / "s.jsonl")[0] == {"prompt": "prompt g1", "completion": "final answer of g1 (genuine)"}
 
@@ -99,11 +125,14 @@ def test_missing_eval_tells_the_user_to_run_cai_eval(tmp_path):
     assert cai(tmp_path / "nowhere", "--format", "sft").exit_code == 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--format", "csv"], "unknown export format"),
-    (["--format", "sft", "--only", "great"], "unknown verdict"),
-    (["--format", "sft", "--style", "fancy"], "unknown style"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--format", "csv"], "unknown export format"),
+        (["--format", "sft", "--only", "great"], "unknown verdict"),
+        (["--format", "sft", "--style", "fancy"], "unknown style"),
+    ],
+)
 def test_bad_options_exit_2(run_dir, args, message):
     result = cai(run_dir, *args)
     assert result.exit_code == 2 and message in result.output
@@ -117,8 +146,10 @@ def test_bad_eval_lines_name_the_line(run_dir):
 
 
 def test_records_with_errors_or_no_revision_are_left_out(run_dir):
-    rows = [dict(record("a", "genuine"), error={"stage": "revise", "message": "boom"}, final=None),
-            dict(record("b", "genuine"), final="draft of b")]
+    rows = [
+        dict(record("a", "genuine"), error={"stage": "revise", "message": "boom"}, final=None),
+        dict(record("b", "genuine"), final="draft of b"),
+    ]
     write(run_dir / "records.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
     write(run_dir / "eval.jsonl", '{"id": "a", "verdict": "genuine"}\n{"id": "b", "verdict": "genuine"}\n')
     rows, result = export_rows(run_dir, "dpo", frozenset({"genuine"}))

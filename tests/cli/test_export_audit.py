@@ -27,7 +27,10 @@ def audit(tmp_path):
     assert result.exit_code == 0, result.output
     assert not (out / "records.jsonl").exists()
     assert {line["id"]: line["verdict"] for line in read(out / "eval.jsonl")} == {
-        "real-fix": "genuine", "veneer": "superficial", "fine-already": "unchanged"}
+        "real-fix": "genuine",
+        "veneer": "superficial",
+        "fine-already": "unchanged",
+    }
     return out
 
 
@@ -44,8 +47,7 @@ def test_dpo_from_an_audit_keeps_only_the_genuine_pair(audit):
 
 
 def test_sft_from_an_audit_with_only(audit):
-    result = cai("export", audit, "--format", "sft", "--only", "genuine,unchanged", "-o", "-",
-                 "--include-unreviewed")
+    result = cai("export", audit, "--format", "sft", "--only", "genuine,unchanged", "-o", "-", "--include-unreviewed")
     assert result.exit_code == 0, result.output
     answers = [json.loads(line)["messages"][1]["content"] for line in result.stdout.splitlines()]
     assert answers[0].startswith("I can't help with getting into") and answers[1].startswith("100 °C")
@@ -54,8 +56,9 @@ def test_sft_from_an_audit_with_only(audit):
 
 def test_an_audit_without_drafts_gives_sft_rows_but_no_pairs(tmp_path):
     answer = "The capital of Peru is Lima, on the Pacific coast; it is also the largest city in the country."
-    source = write(tmp_path / "r.jsonl", json.dumps({"id": "a", "prompt": "What is the capital of Peru?",
-                                                     "revision": answer}) + "\n")
+    source = write(
+        tmp_path / "r.jsonl", json.dumps({"id": "a", "prompt": "What is the capital of Peru?", "revision": answer}) + "\n"
+    )
     assert cai("eval", source, "--judge", "none", "--out", tmp_path / "audit").exit_code == 0
     assert read(tmp_path / "audit" / "eval.jsonl")[0]["verdict"] == "genuine"
     dpo = cai("export", tmp_path / "audit", "--format", "dpo", "-o", "-")
@@ -74,17 +77,22 @@ def test_a_duplicate_eval_id_in_an_audit_is_refused_with_its_line(audit):
 
 
 def test_an_eval_line_without_its_prompt_is_refused_with_its_line(tmp_path):
-    write(tmp_path / "eval.jsonl", '{"id": "a", "verdict": "genuine", "prompt": "p", "draft": "d", "revision": "r"}\n'
-                                   '{"id": "b", "verdict": "genuine"}\n')
+    write(
+        tmp_path / "eval.jsonl",
+        '{"id": "a", "verdict": "genuine", "prompt": "p", "draft": "d", "revision": "r"}\n{"id": "b", "verdict": "genuine"}\n',
+    )
     result = cai("export", tmp_path, "--format", "dpo")
     assert result.exit_code == 2 and f"{tmp_path / 'eval.jsonl'}:2" in result.output
     assert "no 'prompt'" in result.output and "re-run `cai eval`" in result.output
 
 
-@pytest.mark.parametrize("make, lacks", [
-    (lambda d: d.mkdir(), "has neither records.jsonl nor eval.jsonl"),
-    (lambda d: None, "does not exist"),
-])
+@pytest.mark.parametrize(
+    "make, lacks",
+    [
+        (lambda d: d.mkdir(), "has neither records.jsonl nor eval.jsonl"),
+        (lambda d: None, "does not exist"),
+    ],
+)
 def test_a_folder_with_nothing_to_export_says_what_it_lacks_and_what_to_run(tmp_path, make, lacks):
     folder = tmp_path / "audit"
     make(folder)

@@ -21,22 +21,26 @@ def refused(*args) -> str:
     return " ".join(result.output.split())
 
 
-@pytest.mark.parametrize("command", [
-    ["run", "{missing}", "--judge", "none"],
-    ["run", QUICKSTART, "-c", "{missing}", "--judge", "none"],
-    ["eval", "{missing}", "--judge", "none"],
-    ["constitution", "validate", "{missing}"],
-    ["constitution", "show", "{missing}"],
-    ["constitution", "lint", "{missing}"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "{missing}", "--judge", "none"],
+        ["run", QUICKSTART, "-c", "{missing}", "--judge", "none"],
+        ["eval", "{missing}", "--judge", "none"],
+        ["constitution", "validate", "{missing}"],
+        ["constitution", "show", "{missing}"],
+        ["constitution", "lint", "{missing}"],
+    ],
+)
 def test_a_path_that_does_not_exist_says_so(tmp_path, command):
     missing = tmp_path / "no-such-dir" / "thing.yaml"
     output = refused(*(str(a).replace("{missing}", str(missing)) for a in command))
     assert f"{missing} does not exist" in output and "there is no folder" in output and "fix:" in output
 
 
-@pytest.mark.parametrize("command", [["report", "{missing}"], ["report", "diff", "{missing}", "{missing}"],
-                                     ["export", "{missing}", "--format", "sft"]])
+@pytest.mark.parametrize(
+    "command", [["report", "{missing}"], ["report", "diff", "{missing}", "{missing}"], ["export", "{missing}", "--format", "sft"]]
+)
 def test_commands_that_read_a_run_directory_say_it_does_not_exist(tmp_path, command):
     missing = tmp_path / "runs" / "tuor"
     output = refused(*(str(a).replace("{missing}", str(missing)) for a in command))
@@ -53,8 +57,10 @@ def test_a_mistyped_path_gets_the_path_meant(tmp_path):
 
 
 def test_an_unknown_constitution_key_suggests_the_field_meant(tmp_path):
-    path = write(tmp_path / "c.yaml", "name: t\nprinciples:\n  - id: a\n    name: A\n    critque_request: Quote X.\n"
-                                      "    revision_request: Fix X.\n")
+    path = write(
+        tmp_path / "c.yaml",
+        "name: t\nprinciples:\n  - id: a\n    name: A\n    critque_request: Quote X.\n    revision_request: Fix X.\n",
+    )
     output = refused("constitution", "validate", path)
     assert f"{path}:5: principle 'a': principles.0.critque_request: Extra inputs are not permitted" in output
     assert "did you mean 'critique_request'? If not, remove 'critque_request'" in output
@@ -66,8 +72,15 @@ def test_a_constitution_name_near_a_built_in_one():
     assert "unknown constitution 'defualt'" in output and "did you mean 'default'?" in output
 
 
-@pytest.mark.parametrize("spec, meant", [("gpt-4o-mini", "openai/gpt-4o-mini"), ("antropic/x", "anthropic/x"),
-                                         ("claude-3-5-haiku", "anthropic/claude-3-5-haiku"), ("lcoal", "local")])
+@pytest.mark.parametrize(
+    "spec, meant",
+    [
+        ("gpt-4o-mini", "openai/gpt-4o-mini"),
+        ("antropic/x", "anthropic/x"),
+        ("claude-3-5-haiku", "anthropic/claude-3-5-haiku"),
+        ("lcoal", "local"),
+    ],
+)
 def test_a_model_spec_near_a_known_form(tmp_path, spec, meant):
     output = refused("run", QUICKSTART, "-m", spec, "--judge", "none", "-o", tmp_path / "out")
     assert f"unknown model spec '{spec}'" in output and f"did you mean '{meant}'?" in output

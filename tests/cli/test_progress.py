@@ -14,8 +14,9 @@ from constitutional.pipeline.records import RecordError
 
 
 def record(n, error=None):
-    return SimpleNamespace(id=f"r{n}", error=error,
-                           usage={"calls": 3, "input_tokens": 900, "output_tokens": 300, "cost_usd": 0.0004})
+    return SimpleNamespace(
+        id=f"r{n}", error=error, usage={"calls": 3, "input_tokens": 900, "output_tokens": 300, "cost_usd": 0.0004}
+    )
 
 
 def shown_lines(monkeypatch, bar, feed):
@@ -56,22 +57,35 @@ def test_the_eval_bar_counts_verdicts_and_reviews_wrapping_within_80_columns(mon
     lines = last_frame(monkeypatch, 1_000_000, 70_000, EvalProgress(1_000_000, quiet=False))
     assert lines[0].startswith("eval ━") and "70000/1000000" in lines[0] and all(len(line) <= 80 for line in lines)
     counters = " ".join(line.strip() for line in lines[1:])
-    assert counters == ("genuine 10k · superficial 10k · non_compliant 10k · evasive 10k · regressed 10k · "
-                        "unchanged 10k · error 10k · needs review 23.3k")
+    assert counters == (
+        "genuine 10k · superficial 10k · non_compliant 10k · evasive 10k · regressed 10k · "
+        "unchanged 10k · error 10k · needs review 23.3k"
+    )
 
 
 def test_short_numbers():
-    assert [_short(n) for n in (0, 9_999, 12_345, 999_999, 4_567_890, 1_234_567_890)] == \
-        ["0", "9999", "12.3k", "1M", "4.57M", "1.23G"]
+    assert [_short(n) for n in (0, 9_999, 12_345, 999_999, 4_567_890, 1_234_567_890)] == [
+        "0",
+        "9999",
+        "12.3k",
+        "1M",
+        "4.57M",
+        "1.23G",
+    ]
 
 
 def test_the_commonest_kinds_of_error_show_under_the_bar_with_their_first_message(monkeypatch):
     refused = "openai: could not get a reply: Cannot connect to host 127.0.0.1:{} ssl:default [Connect call failed]"
-    errors = ([RecordError(stage="draft", message=refused.format(port), retryable=True) for port in range(9, 14)]
-              + [RecordError(stage="critique", message="reply did not match the schema:\n  needs_revision: Field required")] * 2
-              + [RecordError(stage="revise", message=f"openai returned HTTP {status}: no") for status in (400, 404)])
-    lines = shown_lines(monkeypatch, RunProgress(len(errors), quiet=False),
-                        lambda bar: [bar.on_record(record(n, error=error)) for n, error in enumerate(errors)])
+    errors = (
+        [RecordError(stage="draft", message=refused.format(port), retryable=True) for port in range(9, 14)]
+        + [RecordError(stage="critique", message="reply did not match the schema:\n  needs_revision: Field required")] * 2
+        + [RecordError(stage="revise", message=f"openai returned HTTP {status}: no") for status in (400, 404)]
+    )
+    lines = shown_lines(
+        monkeypatch,
+        RunProgress(len(errors), quiet=False),
+        lambda bar: [bar.on_record(record(n, error=error)) for n, error in enumerate(errors)],
+    )
     assert all(len(line) <= 80 for line in lines), lines
     assert [line.strip() for line in lines[2:]] == [
         "5 × draft: openai: could not get a reply: Cannot connect to host 127.0.0.1:…",

@@ -11,11 +11,12 @@ from tests.helpers import ROOT
 
 def test_the_readmes_sample_reasons_come_from_the_example_revisions(tmp_path):
     readme = (ROOT / "README.md").read_text()
-    paragraph = readme[readme.index("`reasons` written for a person"):]
+    paragraph = readme[readme.index("`reasons` written for a person") :]
     quoted = re.findall(r'\*"(.+?)"\*', paragraph[:600], flags=re.S)
     assert len(quoted) == 2
-    result = CliRunner().invoke(app, ["eval", str(ROOT / "examples" / "revisions.jsonl"), "--judge", "none",
-                                      "--out", str(tmp_path), "-q"])
+    result = CliRunner().invoke(
+        app, ["eval", str(ROOT / "examples" / "revisions.jsonl"), "--judge", "none", "--out", str(tmp_path), "-q"]
+    )
     assert result.exit_code == 0, result.output
     reasons = [r for line in (tmp_path / "eval.jsonl").read_text().splitlines() for r in json.loads(line)["reasons"]]
     for sample in quoted:

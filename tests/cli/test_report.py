@@ -45,9 +45,15 @@ def constitution_file(tmp_path, name, edit):
 def two_runs(tmp_path):
     rows = labelled_rows()
     a_file = constitution_file(tmp_path, "before", lambda t: t)
-    b_file = constitution_file(tmp_path, "after", lambda t: t.replace("Quote any invented fact", "Quote any made-up fact")
-                               .replace("  - id: helpful", "  - id: kind\n    name: Be kind\n    critique_request: Quote unkind words.\n"
-                                        "    revision_request: Say it kindly.\n  - id: helpful"))
+    b_file = constitution_file(
+        tmp_path,
+        "after",
+        lambda t: t.replace("Quote any invented fact", "Quote any made-up fact").replace(
+            "  - id: helpful",
+            "  - id: kind\n    name: Be kind\n    critique_request: Quote unkind words.\n"
+            "    revision_request: Say it kindly.\n  - id: helpful",
+        ),
+    )
     changed = [dict(row, revision=row["draft"]) if i < 3 else row for i, row in enumerate(rows)]
     return (eval_dir(tmp_path, rows, "a", str(a_file)), eval_dir(tmp_path, changed, "b", str(b_file)), a_file, b_file)
 
@@ -59,7 +65,11 @@ def test_diff_counts_records_and_constitution(tmp_path):
     diff = json.loads(result.output)
     ra, rb = (json.loads((d / "report.json").read_text()) for d in (a, b))
     for verdict, entry in diff["counts"].items():
-        assert entry == {"a": ra["counts"][verdict], "b": rb["counts"][verdict], "change": rb["counts"][verdict] - ra["counts"][verdict]}
+        assert entry == {
+            "a": ra["counts"][verdict],
+            "b": rb["counts"][verdict],
+            "change": rb["counts"][verdict] - ra["counts"][verdict],
+        }
     ids = [row["id"] for row in labelled_rows()[:3]]
     assert {r["id"] for r in diff["changed_records"]} <= set(ids) and diff["changed_records"]
     assert all(r["b"] == "non_compliant" for r in diff["changed_records"])
@@ -99,8 +109,12 @@ def test_the_terminal_report_fits_80_columns_with_long_principle_ids(tmp_path):
     report = json.loads((eval_dir(tmp_path, labelled_rows()) / "report.json").read_text())
     entry = next(iter(report["principles"].values()))
     for count, width in ((9999, 80), (99999, 80)):  # the second: too wide, so the long id wraps
-        report["principles"]["medical-legal-financial"] = {**entry, "violations": count, "needs_review": count,
-                                                          "counts": {v: count for v in entry["counts"]}}
+        report["principles"]["medical-legal-financial"] = {
+            **entry,
+            "violations": count,
+            "needs_review": count,
+            "counts": {v: count for v in entry["counts"]},
+        }
         console = Console(width=width, record=True, color_system=None)
         console.print(terminal_summary(Report.model_validate(report)))
         lines = console.export_text().splitlines()

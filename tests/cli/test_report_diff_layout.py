@@ -27,9 +27,12 @@ def edited_default(tmp_path):
     """The built-in constitution without `relevance` and with a principle whose id is long, as a JSON file."""
     data = load_constitution("default").constitution.model_dump(mode="json", exclude_none=True)
     kept = [p for p in data["principles"] if p["id"] != "relevance"]
-    added = {"id": LONG_NEW_ID, "name": "No unrequested moralising",
-             "critique_request": "Quote any sentence that lectures the user about morals they did not ask about.",
-             "revision_request": "Remove the lecture and answer what was asked."}
+    added = {
+        "id": LONG_NEW_ID,
+        "name": "No unrequested moralising",
+        "critique_request": "Quote any sentence that lectures the user about morals they did not ask about.",
+        "revision_request": "Remove the lecture and answer what was asked.",
+    }
     path = tmp_path / "edited.json"
     path.write_text(json.dumps({**data, "name": "edited", "principles": [*kept, added]}))
     return path
@@ -70,7 +73,9 @@ def test_only_a_or_b_comes_from_the_constitutions_not_from_counts(tmp_path):
     assert "illegal-help (in neither)" in cai_80("report", "diff", a, b).output
     a_file.unlink()  # A's constitution is gone: which principles it defined is unknown, and the diff does not guess
     result = cai_80("report", "diff", a, b)
-    assert all(found["in"] is None for found in json.loads(cai_80("report", "diff", a, b, "-f", "json").output)["principles"].values())
+    assert all(
+        found["in"] is None for found in json.loads(cai_80("report", "diff", a, b, "-f", "json").output)["principles"].values()
+    )
     rows = principle_rows(result.output, {"honesty", "illegal-help"})
     assert len(rows) == 2 and all("(only" not in row and "(in neither" not in row for row in rows.values())
     assert max(len(line) for line in result.output.splitlines()) <= 80

@@ -27,8 +27,9 @@ def cai_with_browser(tmp_path, browser_script: str, *args):
     browser.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "TERM")}
     env.update(PATH=str(bin_dir), BROWSER=str(browser), COLUMNS="200")
-    return subprocess.run([sys.executable, "-m", "constitutional", *map(str, args)], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "constitutional", *map(str, args)], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_open_writes_report_html_when_missing_and_opens_it(tmp_path):
@@ -86,7 +87,9 @@ def test_a_folder_that_is_not_a_run_says_how_to_make_one_and_that_works(tmp_path
     assert f"{folder} is not a run directory: it has no records.jsonl or eval.jsonl" in result.output
     assert f"`cai run PROMPTS --out {folder}`" in result.output and f"`cai eval FILE.jsonl --out {folder}`" in result.output
     revisions = tmp_path / "revisions.jsonl"
-    revisions.write_text('{"id": "a", "prompt": "Sort a list in Python", "draft": "Use sort().", "revision": "Use sorted(xs)."}\n')
+    revisions.write_text(
+        '{"id": "a", "prompt": "Sort a list in Python", "draft": "Use sort().", "revision": "Use sorted(xs)."}\n'
+    )
     assert cai("eval", revisions, "--judge", "none", "--out", folder, "-q").exit_code == 0
     assert cai("report", folder).exit_code == 0
 

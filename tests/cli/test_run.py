@@ -43,15 +43,31 @@ def test_limit(tmp_path, scripted_spec):
 
 def test_broken_constitutions_exit_2_and_write_nothing(tmp_path, scripted_spec):
     cases = {
-        "unknown.yaml": "name: x\nprinciples:\n  - id: a\n    name: A\n    critique_request: c\n    revision_request: r\n    colour: red\n",
+        "unknown.yaml": "name: x\nprinciples:\n  - id: a\n    name: A\n    critique_request: c\n    revision_request: r\n    "
+        "colour: red\n",
         "missing.yaml": "name: x\nprinciples:\n  - id: a\n    name: A\n    revision_request: r\n",
         "invalid.yaml": "name: x\nprinciples: [\n",
     }
     for name, text in cases.items():
         path = write(tmp_path / name, text)
         out = tmp_path / f"out-{name}"
-        result = subprocess.run([sys.executable, "-m", "constitutional", "run", str(QUICKSTART), "-c", str(path),
-                                 "--model", scripted_spec, "--out", str(out)], capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "constitutional",
+                "run",
+                str(QUICKSTART),
+                "-c",
+                str(path),
+                "--model",
+                scripted_spec,
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert result.returncode == 2, result.stderr
         assert str(path) in result.stderr and "Traceback" not in result.stderr
         assert not out.exists()
@@ -104,7 +120,22 @@ def test_the_models_server_options_do_not_reach_a_different_judge(tmp_path):
 
     judge = write(tmp_path / "judge.yaml", "rules: []\ndefault: '{}'\n")
     with serve(chat_server(formats=("json_schema",))) as server:
-        result = cai("run", QUICKSTART, "--model", "openai/m", "--model-base-url", f"{server.url}/v1", "--timeout", "30",
-                     "--judge", f"scripted:{judge}", "--out", tmp_path / "run", "--limit", "1", "-q")
+        result = cai(
+            "run",
+            QUICKSTART,
+            "--model",
+            "openai/m",
+            "--model-base-url",
+            f"{server.url}/v1",
+            "--timeout",
+            "30",
+            "--judge",
+            f"scripted:{judge}",
+            "--out",
+            tmp_path / "run",
+            "--limit",
+            "1",
+            "-q",
+        )
     assert "does not take" not in result.output, result.output
     assert (tmp_path / "run" / "eval.jsonl").exists()

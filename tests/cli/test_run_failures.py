@@ -29,7 +29,9 @@ def cai(*args):
 
 
 def prompt_file(tmp_path, texts):
-    return write(tmp_path / "prompts.jsonl", "".join(json.dumps({"id": f"p{i:02}", "prompt": t}) + "\n" for i, t in enumerate(texts)))
+    return write(
+        tmp_path / "prompts.jsonl", "".join(json.dumps({"id": f"p{i:02}", "prompt": t}) + "\n" for i, t in enumerate(texts))
+    )
 
 
 def records(out):
@@ -44,8 +46,22 @@ def kind_lines(output):
 
 def test_refused_connections_stop_the_job_and_a_fixed_server_resumes_it(tmp_path):
     prompts, out = prompt_file(tmp_path, [f"question {i}" for i in range(12)]), tmp_path / "run"
-    stopped = cai("run", prompts, "-m", "openai/x", "--model-base-url", CLOSED, "-o", out, "--concurrency", "2",
-                  "--max-retries", "1", "--no-eval", "-q")
+    stopped = cai(
+        "run",
+        prompts,
+        "-m",
+        "openai/x",
+        "--model-base-url",
+        CLOSED,
+        "-o",
+        out,
+        "--concurrency",
+        "2",
+        "--max-retries",
+        "1",
+        "--no-eval",
+        "-q",
+    )
     assert stopped.exit_code == 1, stopped.output
     assert "stopped:" in stopped.output and REFUSED in stopped.output and "--keep-going" in stopped.output
     rows = records(out)
@@ -58,13 +74,26 @@ def test_refused_connections_stop_the_job_and_a_fixed_server_resumes_it(tmp_path
     assert f"{len(rows)} prompts already done, {12 - len(rows)} to go" in resumed.output
     after = records(out)
     assert sorted(r["id"] for r in after) == [f"p{i:02}" for i in range(12)]
-    assert all(r["error"] is None for r in after[len(rows):])
+    assert all(r["error"] is None for r in after[len(rows) :])
 
 
 def test_keep_going_runs_every_prompt_and_the_summary_groups_the_errors(tmp_path):
     prompts, out = prompt_file(tmp_path, [f"question {i}" for i in range(12)]), tmp_path / "run"
-    result = cai("run", prompts, "-m", "openai/x", "--model-base-url", CLOSED, "-o", out, "--max-retries", "0",
-                 "--keep-going", "--no-eval", "-q")
+    result = cai(
+        "run",
+        prompts,
+        "-m",
+        "openai/x",
+        "--model-base-url",
+        CLOSED,
+        "-o",
+        out,
+        "--max-retries",
+        "0",
+        "--keep-going",
+        "--no-eval",
+        "-q",
+    )
     assert result.exit_code == 1 and "stopped:" not in result.output
     assert len(records(out)) == 12
     assert "errors by kind" in result.output
@@ -75,9 +104,24 @@ def test_keep_going_runs_every_prompt_and_the_summary_groups_the_errors(tmp_path
 def test_a_bad_key_stops_the_job_after_the_first_records(tmp_path):
     prompts, out = prompt_file(tmp_path, [f"question {i}" for i in range(20)]), tmp_path / "run"
     with serve(chat_server(formats=("json_schema",), key="sk-the-right-key-0000")) as server:
-        result = CliRunner().invoke(app, ["run", str(prompts), "-m", "openai/x", "--model-base-url", f"{server.url}/v1",
-                                          "-o", str(out), "--concurrency", "1", "--no-eval", "-q"],
-                                    env={"OPENAI_API_KEY": "sk-wrong-key-1111"})
+        result = CliRunner().invoke(
+            app,
+            [
+                "run",
+                str(prompts),
+                "-m",
+                "openai/x",
+                "--model-base-url",
+                f"{server.url}/v1",
+                "-o",
+                str(out),
+                "--concurrency",
+                "1",
+                "--no-eval",
+                "-q",
+            ],
+            env={"OPENAI_API_KEY": "sk-wrong-key-1111"},
+        )
         requests = len(server.requests)
     assert result.exit_code == 1 and "stopped:" in result.output and "HTTP 401" in result.output
     assert len(records(out)) == EARLY_STOP_AFTER and requests == EARLY_STOP_AFTER  # a 401 is never retried
@@ -88,8 +132,20 @@ def test_one_success_among_the_first_records_lets_the_job_go_on(tmp_path):
     texts[3] = "a question the server can answer"
     prompts, out = prompt_file(tmp_path, texts), tmp_path / "run"
     with serve(chat_server(formats=("json_schema",))) as server:
-        result = cai("run", prompts, "-m", "openai/x", "--model-base-url", f"{server.url}/v1", "-o", out,
-                     "--concurrency", "1", "--no-eval", "-q")
+        result = cai(
+            "run",
+            prompts,
+            "-m",
+            "openai/x",
+            "--model-base-url",
+            f"{server.url}/v1",
+            "-o",
+            out,
+            "--concurrency",
+            "1",
+            "--no-eval",
+            "-q",
+        )
     assert result.exit_code == 1 and "stopped:" not in result.output
     assert len(records(out)) == 12
     [line] = kind_lines(result.output)
@@ -99,8 +155,9 @@ def test_one_success_among_the_first_records_lets_the_job_go_on(tmp_path):
 def test_the_first_hour_example_names_the_refused_connection_in_the_terminal(tmp_path):
     """The issue's command: four prompts, all refused. Too few to stop early; the summary says why they failed."""
     out = tmp_path / "run"
-    result = cai("run", QUICKSTART, "--model", "openai/x", "--model-base-url", CLOSED, "--judge", "none", "-o", out,
-                 "--max-retries", "0")
+    result = cai(
+        "run", QUICKSTART, "--model", "openai/x", "--model-base-url", CLOSED, "--judge", "none", "-o", out, "--max-retries", "0"
+    )
     assert result.exit_code == 1 and "stopped:" not in result.output
     assert "(4 with errors" in result.output
     [line] = kind_lines(result.output)

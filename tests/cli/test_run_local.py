@@ -15,9 +15,24 @@ pytestmark = pytest.mark.slow
 def test_cai_run_on_the_bundled_model(tmp_path):
     out = tmp_path / "run"
     result = subprocess.run(
-        [sys.executable, "-m", "constitutional", "run", str(ROOT / "examples/prompts/quickstart.jsonl"),
-         "--out", str(out), "--no-eval", "--limit", "2", "--max-tokens", "96", "--quiet"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "constitutional",
+            "run",
+            str(ROOT / "examples/prompts/quickstart.jsonl"),
+            "--out",
+            str(out),
+            "--no-eval",
+            "--limit",
+            "2",
+            "--max-tokens",
+            "96",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode in (0, 1), result.stderr
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
@@ -37,10 +52,13 @@ def test_cai_run_on_the_bundled_model(tmp_path):
 
 @pytest.mark.parametrize("threads", ["1", "2"])
 def test_the_bundled_model_uses_omp_num_threads_when_set(threads):
-    code = ("from constitutional.models.local import _load, bundled_model_path\n"
-            "llm = _load(bundled_model_path(), 512)\n"
-            "print(llm.context_params.n_threads, llm.context_params.n_threads_batch)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "OMP_NUM_THREADS": threads})
+    code = (
+        "from constitutional.models.local import _load, bundled_model_path\n"
+        "llm = _load(bundled_model_path(), 512)\n"
+        "print(llm.context_params.n_threads, llm.context_params.n_threads_batch)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": threads}
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [threads, threads]

@@ -50,8 +50,22 @@ def test_the_constitution_schema_is_still_there():
 
 
 def test_an_eval_line_is_written_as_it_was_read():
-    line = {"id": "a", "verdict": "genuine", "confidence": 1, "needs_review": False, "decided_by": "signals",
-            "principles": [{"id": "p", "verdict": "genuine", "evidence": [{"source": "rule", "quote": "q", "where": "revision"}],
-                            "checks": [{"kind": "judge", "question": "q", "error": "e", "raw": None}]}],
-            "signals": {"refusal": False, "substantive_change": 0}, "reasons": [], "draft": None}
+    line = {
+        "id": "a",
+        "verdict": "genuine",
+        "confidence": 1,
+        "needs_review": False,
+        "decided_by": "signals",
+        "principles": [
+            {
+                "id": "p",
+                "verdict": "genuine",
+                "evidence": [{"source": "rule", "quote": "q", "where": "revision"}],
+                "checks": [{"kind": "judge", "question": "q", "error": "e", "raw": None}],
+            }
+        ],
+        "signals": {"refusal": False, "substantive_change": 0},
+        "reasons": [],
+        "draft": None,
+    }
     assert EvalLine.model_validate(line).to_json() == json.dumps(line, ensure_ascii=False)

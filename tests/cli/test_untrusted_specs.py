@@ -22,10 +22,21 @@ def plant_run(tmp_path, **manifest):
 
 
 def cai(tmp_path, *args):
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT / "src"), "CONSTITUTIONAL_CACHE_DIR": str(tmp_path / "cache"),
-           "CONSTITUTIONAL_SCORER": "none", "HOME": str(tmp_path)}
-    return subprocess.run([sys.executable, "-m", "constitutional", *map(str, args)], capture_output=True, text=True,
-                          cwd=tmp_path, env=env, timeout=120)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT / "src"),
+        "CONSTITUTIONAL_CACHE_DIR": str(tmp_path / "cache"),
+        "CONSTITUTIONAL_SCORER": "none",
+        "HOME": str(tmp_path),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "constitutional", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
 
 
 def test_eval_refuses_a_judge_from_run_json_that_would_import_code(tmp_path):

@@ -3,8 +3,10 @@ from constitutional.constitution.diff import diff_constitutions
 
 
 def constitution(*principles):
-    items = [{"id": pid, "name": pid.upper(), "critique_request": f"Quote {pid}.", "revision_request": f"Remove {pid}.", **extra}
-             for pid, extra in principles]
+    items = [
+        {"id": pid, "name": pid.upper(), "critique_request": f"Quote {pid}.", "revision_request": f"Remove {pid}.", **extra}
+        for pid, extra in principles
+    ]
     return Constitution.model_validate({"name": "t", "principles": items})
 
 
@@ -18,10 +20,15 @@ def test_added_removed_and_edited_fields():
     b = constitution(("keep", {}), ("edit", {"weight": 3, "revision_request": "Rewrite edit."}), ("new", {}))
     diff = diff_constitutions(a, b)
     assert diff["added"] == ["new"] and diff["removed"] == ["gone"]
-    assert diff["edited"] == [{"id": "edit", "changes": {
-        "revision_request": {"before": "Remove edit.", "after": "Rewrite edit."},
-        "weight": {"before": 1.0, "after": 3.0},
-    }}]
+    assert diff["edited"] == [
+        {
+            "id": "edit",
+            "changes": {
+                "revision_request": {"before": "Remove edit.", "after": "Rewrite edit."},
+                "weight": {"before": 1.0, "after": 3.0},
+            },
+        }
+    ]
 
 
 def test_rules_changes_count_as_edits():

@@ -27,7 +27,8 @@ def test_cli_imports_the_bare_list_as_one_principle_per_item(tmp_path):
     entries = json.loads(BARE_LIST.read_text())
     assert constitution.ids == ["principle-01", "principle-02", "principle-03"]
     assert [(p.critique_request, p.revision_request) for p in constitution.principles] == [
-        (e["critic"], e["revision"]) for e in entries]
+        (e["critic"], e["revision"]) for e in entries
+    ]
     assert cai("validate", out).exit_code == 0
 
 
@@ -38,12 +39,15 @@ def test_the_bare_list_imports_as_the_constitutions_list_does(tmp_path):
     assert len(bare.principles) == 3
 
 
-@pytest.mark.parametrize("text, message", [
-    ('[{"critic": "Quote X."}]', "entry 1 needs 'critic' and 'revision'"),
-    ('[{"critic": "Quote X.", "revision": "Drop X."}, "loose text"]', "entry 2 needs 'critic' and 'revision'"),
-    ("[]", "no principles found"),
-    ('"just a string"', "or that list alone"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[{"critic": "Quote X."}]', "entry 1 needs 'critic' and 'revision'"),
+        ('[{"critic": "Quote X.", "revision": "Drop X."}, "loose text"]', "entry 2 needs 'critic' and 'revision'"),
+        ("[]", "no principles found"),
+        ('"just a string"', "or that list alone"),
+    ],
+)
 def test_bad_bare_lists_are_refused_with_the_file_and_entry(tmp_path, text, message):
     source = write(tmp_path / "in.json", text)
     with pytest.raises(UserError, match=message) as info:

@@ -79,15 +79,18 @@ def test_real_langchain_classic_principles(tmp_path):
     assert len(c.principles) > 10
 
 
-@pytest.mark.parametrize("fmt, text, message", [
-    ("cai-paper", "[1, 2]", "JSON object"),
-    ("cai-paper", '{"k": {"prompt": ["x"]}}', "needs 'prompt' and 'edit_request'"),
-    ("llm-swarm", '{"system_chat": []}', "'constitutions' list"),
-    ("llm-swarm", '{"constitutions": [{"critic": "x"}]}', "needs 'critic' and 'revision'"),
-    ("langchain", '[{"name": "x", "critique_request": "y"}]', "needs critique_request and revision_request"),
-    ("cai-paper", "{}", "no principles found"),
-    ("llm-swarm", '{"constitutions": [', "invalid JSON"),
-])
+@pytest.mark.parametrize(
+    "fmt, text, message",
+    [
+        ("cai-paper", "[1, 2]", "JSON object"),
+        ("cai-paper", '{"k": {"prompt": ["x"]}}', "needs 'prompt' and 'edit_request'"),
+        ("llm-swarm", '{"system_chat": []}', "'constitutions' list"),
+        ("llm-swarm", '{"constitutions": [{"critic": "x"}]}', "needs 'critic' and 'revision'"),
+        ("langchain", '[{"name": "x", "critique_request": "y"}]', "needs critique_request and revision_request"),
+        ("cai-paper", "{}", "no principles found"),
+        ("llm-swarm", '{"constitutions": [', "invalid JSON"),
+    ],
+)
 def test_wrong_shapes_are_user_errors(tmp_path, fmt, text, message):
     path = write(tmp_path / "in.json", text)
     with pytest.raises(UserError, match=message):

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from constitutional.constitution import Constitution, load_constitution, lint
+from constitutional.constitution import Constitution, lint, load_constitution
 from constitutional.constitution.lint import lint_constitution, lint_file, veneer_phrase
 from tests.helpers import write
 
@@ -12,10 +12,14 @@ def make(*principles, **extra):
     return Constitution.model_validate({"name": "t", "principles": items, **extra})
 
 
-GOOD = {"critique_request": "Quote every invented statistic or citation in the response and say why it is doubtful.",
-        "revision_request": "Delete or correct each invented claim and say what is unknown."}
-OTHER = {"critique_request": "Quote any part that reveals a real person's home address, phone number or health details.",
-         "revision_request": "Remove the personal details and suggest a consent-respecting way to reach the goal."}
+GOOD = {
+    "critique_request": "Quote every invented statistic or citation in the response and say why it is doubtful.",
+    "revision_request": "Delete or correct each invented claim and say what is unknown.",
+}
+OTHER = {
+    "critique_request": "Quote any part that reveals a real person's home address, phone number or health details.",
+    "revision_request": "Remove the personal details and suggest a consent-respecting way to reach the goal.",
+}
 
 
 def codes(constitution):
@@ -37,22 +41,28 @@ def test_vague_critique_is_flagged():
     assert codes(make(vague, OTHER)) == [("vague-critique", "p0")]
 
 
-@pytest.mark.parametrize("revision", [
-    "Add a warning about the risks at the end.",
-    "Please rewrite the response and include a short disclaimer.",
-    "Keep the answer but append a safety note.",
-    "Remind the user to be careful.",
-    "State that the response now complies with the principles.",
-])
+@pytest.mark.parametrize(
+    "revision",
+    [
+        "Add a warning about the risks at the end.",
+        "Please rewrite the response and include a short disclaimer.",
+        "Keep the answer but append a safety note.",
+        "Remind the user to be careful.",
+        "State that the response now complies with the principles.",
+    ],
+)
 def test_revision_inviting_veneer_is_flagged(revision):
     assert codes(make(dict(GOOD, revision_request=revision), OTHER)) == [("veneer-revision", "p0")]
 
 
-@pytest.mark.parametrize("revision", [
-    "Remove the dangerous steps. Do not add a warning in their place.",
-    "Replace the unsafe dose with the general fact, rather than adding a disclaimer.",
-    "Delete the insult and restate the complaint firmly.",
-])
+@pytest.mark.parametrize(
+    "revision",
+    [
+        "Remove the dangerous steps. Do not add a warning in their place.",
+        "Replace the unsafe dose with the general fact, rather than adding a disclaimer.",
+        "Delete the insult and restate the complaint firmly.",
+    ],
+)
 def test_substance_revisions_and_negated_veneer_pass(revision):
     assert veneer_phrase(revision) is None
 
@@ -66,13 +76,21 @@ def test_duplicate_and_near_duplicate_principles():
 
 def test_shared_boilerplate_alone_is_not_a_near_duplicate():
     frame = "Quote the parts of the response that {0}. Please rewrite the response so that it {1}."
-    texts = [("are biased", "is objective and impartial"), ("ignore viewpoints", "considers other viewpoints"),
-             ("misstate facts", "corrects each error"), ("use jargon", "explains terms plainly")]
-    principles = [{"critique_request": frame.format(a, b).split(". ")[0] + ".",
-                   "revision_request": frame.format(a, b).split(". ")[1]} for a, b in texts]
+    texts = [
+        ("are biased", "is objective and impartial"),
+        ("ignore viewpoints", "considers other viewpoints"),
+        ("misstate facts", "corrects each error"),
+        ("use jargon", "explains terms plainly"),
+    ]
+    principles = [
+        {"critique_request": frame.format(a, b).split(". ")[0] + ".", "revision_request": frame.format(a, b).split(". ")[1]}
+        for a, b in texts
+    ]
     assert [c for c in codes(make(*principles)) if "duplicate" in c[0]] == []
-    copy = {"critique_request": "Quote the parts of the response that are biased or partial.",
-            "revision_request": "Please rewrite the response so that it is impartial and objective."}
+    copy = {
+        "critique_request": "Quote the parts of the response that are biased or partial.",
+        "revision_request": "Please rewrite the response so that it is impartial and objective.",
+    }
     assert [c for c in codes(make(*principles, copy)) if "duplicate" in c[0]] == [("near-duplicate", "p4")]
 
 
@@ -85,17 +103,20 @@ def test_uncheckable_principles_unless_a_rule_checks_them():
 
 
 def test_lint_file_reports_the_principle_line(tmp_path):
-    path = write(tmp_path / "c.yaml", f"""name: t
+    path = write(
+        tmp_path / "c.yaml",
+        f"""name: t
 principles:
   - id: good
     name: Good
-    critique_request: {GOOD['critique_request']}
-    revision_request: {GOOD['revision_request']}
+    critique_request: {GOOD["critique_request"]}
+    revision_request: {GOOD["revision_request"]}
   - id: veneer
     name: Veneer
-    critique_request: {OTHER['critique_request']}
+    critique_request: {OTHER["critique_request"]}
     revision_request: Add a disclaimer.
-""")
+""",
+    )
     warnings = lint_file(str(path), load_constitution(str(path)).constitution)
     assert [(w.code, w.line) for w in warnings] == [("veneer-revision", 10)]
     assert warnings[0].render(str(path)).startswith(f"{path}:10: principle 'veneer': [veneer-revision]")
@@ -107,10 +128,14 @@ def generated_principles(count, planted, seed=7):
     rng = random.Random(seed)
     vocabulary = [f"{rng.choice('bdfgklmnprstvz')}{rng.choice('aeiou')}{rng.choice('bdfgklmnprstvz')}{n}" for n in range(3000)]
     principles = []
-    for i in range(count):
+    for _ in range(count):
         topic = rng.sample(vocabulary, 10)
-        principles.append({"critique_request": f"Quote every part of the response about {' '.join(topic[:6])}.",
-                           "revision_request": f"Rewrite the response without {' '.join(topic[6:])}."})
+        principles.append(
+            {
+                "critique_request": f"Quote every part of the response about {' '.join(topic[:6])}.",
+                "revision_request": f"Rewrite the response without {' '.join(topic[6:])}.",
+            }
+        )
     for index, copy_at in planted:
         words = principles[index]["critique_request"].split()
         words[-2] = rng.choice(vocabulary)
@@ -131,8 +156,12 @@ def test_near_duplicates_among_5000_principles_are_all_found_by_comparing_few_pa
 
 def test_a_word_too_many_principles_share_is_named_as_not_compared():
     frame = "Quote every sentence of the response that mentions {}."
-    crowded = [{"critique_request": frame.format(f"alpha topic{i}"), "revision_request": "Delete it."} for i in range(lint.CROWDED + 1)]
-    others = [{"critique_request": frame.format(f"topic{i}"), "revision_request": "Delete it."} for i in range(lint.CROWDED + 1, 500)]
+    crowded = [
+        {"critique_request": frame.format(f"alpha topic{i}"), "revision_request": "Delete it."} for i in range(lint.CROWDED + 1)
+    ]
+    others = [
+        {"critique_request": frame.format(f"topic{i}"), "revision_request": "Delete it."} for i in range(lint.CROWDED + 1, 500)
+    ]
     (warning,) = lint_constitution(make(*crowded, *others))
     assert warning.code == "near-duplicate-unchecked" and warning.principle is None
     assert "1 word(s) ('alpha')" in warning.message and "were not compared" in warning.message

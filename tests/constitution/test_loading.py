@@ -23,8 +23,17 @@ def test_default_is_builtin_with_the_required_principles():
     loaded = load_constitution("default")
     c = loaded.constitution
     assert len(c.principles) >= 12
-    for topic in ["dangerous-help", "honesty", "calibration", "non-evasive", "privacy", "fairness",
-                  "no-manipulation", "autonomy", "clarify-intent"]:
+    for topic in [
+        "dangerous-help",
+        "honesty",
+        "calibration",
+        "non-evasive",
+        "privacy",
+        "fairness",
+        "no-manipulation",
+        "autonomy",
+        "clarify-intent",
+    ]:
         assert topic in c.ids
     assert re.fullmatch(r"[0-9a-f]{64}", loaded.sha256)
 
@@ -50,14 +59,17 @@ def test_yaml_toml_json_load_the_same(tmp_path):
 
 
 def test_unknown_key_names_file_line_principle_and_fix(tmp_path):
-    path = write(tmp_path / "c.yaml", """name: t
+    path = write(
+        tmp_path / "c.yaml",
+        """name: t
 principles:
   - id: a
     name: A
     critique_request: Quote X.
     revision_request: Remove X.
     severity: high
-""")
+""",
+    )
     with pytest.raises(UserError) as info:
         load_constitution(str(path))
     text = info.value.render()

@@ -9,13 +9,21 @@ from constitutional.cli.app import app
 from tests.helpers import DATA
 
 HOSTILE = [
-    {"id": "xss-script</script>", "prompt": "Say hi <b>bold</b>", "draft": "Hi there, friend.",
-     "revision": "Hi there, friend. <script>document.title='pwned';window.pwned=1</script>",
-     "violations": [{"principle": "honesty", "quote": "Hi there</script><script>window.pwned=3</script>"}]},
-    {"id": "xss-img", "prompt": "Show a picture", "draft": "Here is a cat.",
-     "revision": "Here is a cat. <img src=x onerror=\"document.title='pwned';window.pwned=2\"> Please note this is for "
-                 "educational purposes only.",
-     "violations": [{"principle": "honesty", "quote": "Here is a cat."}]},
+    {
+        "id": "xss-script</script>",
+        "prompt": "Say hi <b>bold</b>",
+        "draft": "Hi there, friend.",
+        "revision": "Hi there, friend. <script>document.title='pwned';window.pwned=1</script>",
+        "violations": [{"principle": "honesty", "quote": "Hi there</script><script>window.pwned=3</script>"}],
+    },
+    {
+        "id": "xss-img",
+        "prompt": "Show a picture",
+        "draft": "Here is a cat.",
+        "revision": "Here is a cat. <img src=x onerror=\"document.title='pwned';window.pwned=2\"> Please note this is for "
+        "educational purposes only.",
+        "violations": [{"principle": "honesty", "quote": "Here is a cat."}],
+    },
 ]
 
 

@@ -19,11 +19,22 @@ def lines(path):
 
 
 def test_eval_a_jsonl_of_revisions_made_elsewhere(tmp_path):
-    source = write(tmp_path / "revisions.jsonl", "\n".join(json.dumps(row) for row in [
-        {"id": "a", "prompt": "Best way to learn Spanish?", "draft": "Use an app.",
-         "response": "Use an app. Note: results vary and this is not professional advice."},
-        {"prompt": "Capital of Peru?", "revision": "Lima.", "source": "vendor-x"},
-    ]) + "\n")
+    source = write(
+        tmp_path / "revisions.jsonl",
+        "\n".join(
+            json.dumps(row)
+            for row in [
+                {
+                    "id": "a",
+                    "prompt": "Best way to learn Spanish?",
+                    "draft": "Use an app.",
+                    "response": "Use an app. Note: results vary and this is not professional advice.",
+                },
+                {"prompt": "Capital of Peru?", "revision": "Lima.", "source": "vendor-x"},
+            ]
+        )
+        + "\n",
+    )
     result = cai("eval", source, "--judge", "none", "--out", tmp_path / "out")
     assert result.exit_code == 0, result.output
     rows = lines(tmp_path / "out" / "eval.jsonl")

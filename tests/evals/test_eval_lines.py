@@ -43,8 +43,15 @@ def test_report_json_reads_back_to_the_same_bytes(tmp_path):
         assert EvalLine.model_validate_json(line).to_json() == line
 
 
-@pytest.mark.parametrize("command", [("report", "{dir}", "--format", "html"), ("export", "{dir}", "--format", "sft"),
-                                     ("review", "{dir}", "--set", "x", "genuine"), ("report", "diff", "{dir}", "{dir}")])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("report", "{dir}", "--format", "html"),
+        ("export", "{dir}", "--format", "sft"),
+        ("review", "{dir}", "--set", "x", "genuine"),
+        ("report", "diff", "{dir}", "{dir}"),
+    ],
+)
 def test_a_bad_eval_line_is_refused_naming_its_file_and_line(tmp_path, command):
     out = eval_dir(tmp_path, labelled_rows()[:3])
     lines = (out / "eval.jsonl").read_text("utf-8").splitlines()

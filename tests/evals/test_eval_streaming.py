@@ -5,10 +5,10 @@ import json
 import re
 
 import pytest
-from typer.testing import CliRunner
-
 from benchmarks.eval_memory import eval_peak_rss_mb, export_peak_rss_mb, write_run
 from benchmarks.peak_rss import cai_peak_rss_mb
+from typer.testing import CliRunner
+
 from constitutional.cli.app import app
 from constitutional.evals import read_input, render_data, stage
 from constitutional.evals.lines import EvalLine

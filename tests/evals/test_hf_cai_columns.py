@@ -42,26 +42,34 @@ def test_cai_eval_then_export_keeps_the_genuine_pair(tmp_path):
     assert result.exit_code == 0, result.output
     source = rows(HF_ROWS)
     lines = rows(out / "eval.jsonl")
-    assert [line["prompt"] for line in lines] == [source[0]["init_prompt"], source[1]["init_prompt"],
-                                                  source[2]["init_prompt"]["content"]]
+    assert [line["prompt"] for line in lines] == [
+        source[0]["init_prompt"],
+        source[1]["init_prompt"],
+        source[2]["init_prompt"]["content"],
+    ]
     assert [line["verdict"] for line in lines] == ["genuine", "superficial", "unchanged"]
     if lines[0]["needs_review"]:  # by default a pair nobody reviewed is left out
         assert cai("export", out, "--format", "dpo", "--style", "standard").exit_code == 0
         assert rows(out / "dpo.jsonl") == []
     assert cai("export", out, "--format", "dpo", "--style", "standard", "--include-unreviewed").exit_code == 0
-    assert rows(out / "dpo.jsonl") == [{"prompt": source[0]["init_prompt"], "chosen": source[0]["revision_response"],
-                                        "rejected": source[0]["init_response"]}]
+    assert rows(out / "dpo.jsonl") == [
+        {"prompt": source[0]["init_prompt"], "chosen": source[0]["revision_response"], "rejected": source[0]["init_response"]}
+    ]
 
 
-@pytest.mark.parametrize("row, message", [
-    ({"init_prompt": ["a", "list"], "revision_response": "r"}, "'init_prompt' must be a non-empty string"),
-    ({"init_prompt": {"role": "user"}, "revision_response": "r"}, "'init_prompt' must be a non-empty string"),
-    ({"init_prompt": "p", "init_response": "d", "critic_response": "c"}, "needs 'revision_response'"),
-    ({"init_prompt": "p", "init_response": 3, "revision_response": "r"}, "'init_response' must be a string"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"init_prompt": ["a", "list"], "revision_response": "r"}, "'init_prompt' must be a non-empty string"),
+        ({"init_prompt": {"role": "user"}, "revision_response": "r"}, "'init_prompt' must be a non-empty string"),
+        ({"init_prompt": "p", "init_response": "d", "critic_response": "c"}, "needs 'revision_response'"),
+        ({"init_prompt": "p", "init_response": 3, "revision_response": "r"}, "'init_response' must be a string"),
+    ],
+)
 def test_bad_rows_name_the_file_line_and_column(tmp_path, row, message):
-    source = write(tmp_path / "cai.jsonl", json.dumps({"init_prompt": "ok", "revision_response": "ok"}) + "\n"
-                   + json.dumps(row) + "\n")
+    source = write(
+        tmp_path / "cai.jsonl", json.dumps({"init_prompt": "ok", "revision_response": "ok"}) + "\n" + json.dumps(row) + "\n"
+    )
     result = cai("eval", source, "--judge", "none", "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert f"{source}:2: {message}" in result.output and f"{source}:1" not in result.output

@@ -21,8 +21,13 @@ def cai(*args):
 
 def evaluated(tmp_path, rules) -> tuple:
     """`cai eval` of one revision with a scripted judge: the output directory and what the command printed."""
-    source = write(tmp_path / "in.jsonl", json.dumps({"id": "q", "prompt": "How do I descale a kettle?",
-                                                      "revision": "Boil water and white vinegar in it, then rinse."}) + "\n")
+    source = write(
+        tmp_path / "in.jsonl",
+        json.dumps(
+            {"id": "q", "prompt": "How do I descale a kettle?", "revision": "Boil water and white vinegar in it, then rinse."}
+        )
+        + "\n",
+    )
     judge = scripted_judge(tmp_path, rules).spec
     result = cai("eval", source, "--judge", judge, "--out", tmp_path / "out", "-q")
     assert result.exit_code == 0, result.output
@@ -42,7 +47,9 @@ def test_report_json_keeps_the_rule_that_made_the_judge_untrusted(approves_nothi
     assert canaries["judge_untrusted_reason"] == REJECTS_FIXES == report["judge"]["untrusted_reason"]
     assert canaries["fixes_judged"] == 2 and canaries["judge_missed_fixes"] == 2
     assert REJECTS_FIXES in report["warnings"][0] and "fooled" not in report["warnings"][0]
-    assert "canaries: the judge accepted 0 of 10 planted bad controls (0%), rejected 2 of 2 planted genuine fixes (100%)" in printed
+    assert (
+        "canaries: the judge accepted 0 of 10 planted bad controls (0%), rejected 2 of 2 planted genuine fixes (100%)" in printed
+    )
     assert f"is not trusted: it {REJECTS_FIXES}" in printed
 
 
@@ -74,9 +81,13 @@ def test_a_trusted_judge_shows_what_it_did_and_no_warning(tmp_path):
     assert report["judge"]["trusted"] is True and report["canaries"]["judge_untrusted_reason"] is None
     assert not report["warnings"]
     shown = " ".join(cai("report", out).output.split())
-    assert "trusted; on the canaries it accepted 0 of 10 planted bad controls (0%), rejected 0 of 2 planted genuine " \
-           "fixes (0%), taken at face value, accepted 0 of 10 planted bad controls (0%), followed the text aimed at it in 0 of 2 " \
-           "planted injection controls (0%)" in shown and "NOT trusted" not in shown
+    assert (
+        "trusted; on the canaries it accepted 0 of 10 planted bad controls (0%), rejected 0 of 2 planted genuine "
+        "fixes (0%), taken at face value, accepted 0 of 10 planted bad controls (0%), followed the text aimed at it in 0 of 2 "
+        "planted injection controls (0%)"
+        in shown
+        and "NOT trusted" not in shown
+    )
 
 
 def test_a_report_written_before_the_reason_was_kept_still_renders(approves_nothing):

@@ -12,11 +12,19 @@ from constitutional.evals.labels import Label, append_label, read_labels
 from tests.helpers import write
 
 ROWS = [
-    {"id": "veneer", "prompt": "Best way to learn Spanish?", "draft": "Use an app.",
-     "response": "Use an app. Note: results vary and this is not professional advice."},
+    {
+        "id": "veneer",
+        "prompt": "Best way to learn Spanish?",
+        "draft": "Use an app.",
+        "response": "Use an app. Note: results vary and this is not professional advice.",
+    },
     {"id": "peru", "prompt": "Capital of Peru?", "draft": "Quito.", "revision": "Lima."},
-    {"id": "egg", "prompt": "How do I boil an egg?", "draft": "Boil it.",
-     "revision": "Put it in boiling water for nine minutes then cool it."},
+    {
+        "id": "egg",
+        "prompt": "How do I boil an egg?",
+        "draft": "Boil it.",
+        "revision": "Put it in boiling water for nine minutes then cool it.",
+    },
 ]
 
 
@@ -81,7 +89,9 @@ def test_a_torn_last_line_is_ignored_and_a_bad_middle_line_named(tmp_path):
 
 def test_review_set_appends_a_label(run, monkeypatch):
     served = []
-    monkeypatch.setattr("constitutional.cli.review.serve_app", lambda state, port, open_browser: served.append((state, port, open_browser)))
+    monkeypatch.setattr(
+        "constitutional.cli.review.serve_app", lambda state, port, open_browser: served.append((state, port, open_browser))
+    )
     result = cai("review", run, "--set", "veneer", "genuine", "--note", "fine to me", "--reviewer", "ann")
     assert result.exit_code == 0, result.output
     label = read_labels(run)[("veneer", None)]
@@ -146,18 +156,28 @@ def kettle_eval(folder, ids=("a", "b"), outs=("out",)) -> list:
 def test_cai_eval_with_labels_prints_precision_and_recall(tmp_path):
     from constitutional.evals.agreement import markdown
 
-    rows = [{"id": "a", **KETTLE, "revision": "Boil vinegar in it. Please note this is for informational purposes only."},
-            {"id": "b", **KETTLE}]
+    rows = [
+        {"id": "a", **KETTLE, "revision": "Boil vinegar in it. Please note this is for informational purposes only."},
+        {"id": "b", **KETTLE},
+    ]
     source = write(tmp_path / "in.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    labels = write(tmp_path / "labels.jsonl", "".join(json.dumps(line) + "\n" for line in [
-        {"id": "a", "verdict": "superficial", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"},
-        {"id": "b", "verdict": "genuine", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"},
-        {"id": "zz", "verdict": "genuine", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"}]))
+    labels = write(
+        tmp_path / "labels.jsonl",
+        "".join(
+            json.dumps(line) + "\n"
+            for line in [
+                {"id": "a", "verdict": "superficial", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"},
+                {"id": "b", "verdict": "genuine", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"},
+                {"id": "zz", "verdict": "genuine", "reviewer": "r", "time": "2026-12-03T00:00:00+00:00"},
+            ]
+        ),
+    )
     result = cai("eval", source, "--judge", "none", "--out", tmp_path / "out", "-q", "--labels", labels)
     assert result.exit_code == 0, result.output
     verdicts = {line["id"]: line["verdict"] for line in map(json.loads, (tmp_path / "out" / "eval.jsonl").open())}
-    expected = markdown(f"the eval against {labels} (2 labelled records)",
-                        [("superficial", verdicts["a"]), ("genuine", verdicts["b"])])
+    expected = markdown(
+        f"the eval against {labels} (2 labelled records)", [("superficial", verdicts["a"]), ("genuine", verdicts["b"])]
+    )
     assert expected in result.stdout and "1 labelled ids are not in this eval" in result.output
     missing = cai("eval", source, "--judge", "none", "--labels", tmp_path / "nope.jsonl")
     assert missing.exit_code == 2 and "does not exist" in missing.output
@@ -205,7 +225,7 @@ def test_kill_9_while_appending_loses_no_earlier_label(tmp_path):
     labels = read_labels(tmp_path)  # a torn last line, if the kill cut one, is ignored
     assert labels[("first", None)].verdict == "superficial"
     written = len(labels) - 1
-    assert written > 10 and all(("k%d" % n, None) in labels for n in range(written))
+    assert written > 10 and all((f"k{n}", None) in labels for n in range(written))
     append_label(tmp_path, Label(id="after", verdict="genuine", reviewer="r"))  # a new line after the cut stays whole
     assert read_labels(tmp_path)[("after", None)].verdict == "genuine"
 

@@ -17,16 +17,21 @@ def test_refusal_kind_agrees_with_human_labels():
 
 
 def test_disclaimers_and_negations_are_not_refusals():
-    for text in ["I'm not a doctor, but the usual dose is 200 mg.", "You can't change a string in place; build a new one.",
-                 "I cannot recommend this book highly enough.", "Disclaimer: this is not legal advice. File form 7 by May."]:
+    for text in [
+        "I'm not a doctor, but the usual dose is 200 mg.",
+        "You can't change a string in place; build a new one.",
+        "I cannot recommend this book highly enough.",
+        "Disclaimer: this is not legal advice. File form 7 by May.",
+    ]:
         assert not detect_refusal(text).refused, text
 
 
 def test_kinds():
     bare = detect_refusal("Sorry, that's not something I can help with.")
     assert bare.refused and bare.kind == "bare" and not bare.explains and not bare.offers_alternative
-    explained = detect_refusal("I won't write that, because it would deceive your customers. Instead, I can help you "
-                               "write an honest announcement.")
+    explained = detect_refusal(
+        "I won't write that, because it would deceive your customers. Instead, I can help you write an honest announcement."
+    )
     assert explained.kind == "explained" and explained.explains and explained.offers_alternative
     assert "won't write" in explained.phrase
 

@@ -3,8 +3,8 @@
 import json
 
 import pytest
-
 from benchmarks.report_10k import big_report, measure
+
 from tests.evals.report_browser import Browser, chromium_path
 from tests.evals.report_fixtures import HOSTILE, eval_dir, labelled_rows
 from tests.helpers import ROOT
@@ -37,11 +37,15 @@ def test_numbers_shown_match_report_json(browser, page):
     assert cards["total"] == str(report["total"])
     assert cards["genuine"] == str(report["counts"]["genuine"]) and cards["superficial"] == str(report["counts"]["superficial"])
     assert cards["needs_review"] == str(report["needs_review"]) and cards["judge_fooled_rate"] == "no judge"
-    bars = browser.js("Object.fromEntries([...document.querySelectorAll('[data-verdict-count]')]"
-                      ".map(e => [e.dataset.verdictCount, e.textContent.split(' ')[0]]))")
+    bars = browser.js(
+        "Object.fromEntries([...document.querySelectorAll('[data-verdict-count]')]"
+        ".map(e => [e.dataset.verdictCount, e.textContent.split(' ')[0]]))"
+    )
     assert bars == {v: str(n) for v, n in report["counts"].items()}
-    cells = browser.js("[...document.querySelectorAll('#principles td[data-principle]')]"
-                       ".map(e => [e.dataset.principle, e.dataset.verdict, e.textContent])")
+    cells = browser.js(
+        "[...document.querySelectorAll('#principles td[data-principle]')]"
+        ".map(e => [e.dataset.principle, e.dataset.verdict, e.textContent])"
+    )
     assert cells and all(report["principles"][p]["counts"][v] == int(n) for p, v, n in cells)
     assert matching(browser) == report["total"]
     path = browser.screenshot(ARTIFACTS / "report.png", full_page=False)
@@ -67,17 +71,25 @@ def test_filters_from_the_url_and_the_controls(browser, page):
     path, report = page
     browser.open(path, "verdict=superficial")
     assert matching(browser) == report["counts"]["superficial"]
-    assert set(browser.js("[...document.querySelectorAll('#records details.rec')].map(e => e.dataset.verdict)")) == {"superficial"}
-    browser.js("(() => { const s = document.getElementById('f-verdict'); s.value = ''; s.dispatchEvent(new Event('change'));"
-               " const p = document.getElementById('f-principle'); p.value = 'illegal-help'; p.dispatchEvent(new Event('change')); })()")
+    assert set(browser.js("[...document.querySelectorAll('#records details.rec')].map(e => e.dataset.verdict)")) == {
+        "superficial"
+    }
+    browser.js(
+        "(() => { const s = document.getElementById('f-verdict'); s.value = ''; s.dispatchEvent(new Event('change'));"
+        " const p = document.getElementById('f-principle'); p.value = 'illegal-help'; p.dispatchEvent(new Event('change')); })()"
+    )
     assert matching(browser) == report["principles"]["illegal-help"]["total"]
     assert "principle=illegal-help" in browser.js("location.hash")
-    browser.js("(() => { const p = document.getElementById('f-principle'); p.value = ''; p.dispatchEvent(new Event('change'));"
-               " const r = document.getElementById('f-review'); r.checked = true; r.dispatchEvent(new Event('change')); })()")
+    browser.js(
+        "(() => { const p = document.getElementById('f-principle'); p.value = ''; p.dispatchEvent(new Event('change'));"
+        " const r = document.getElementById('f-review'); r.checked = true; r.dispatchEvent(new Event('change')); })()"
+    )
     assert matching(browser) == report["needs_review"]
-    cell = browser.js("new Promise(done => { const a = document.querySelector('#principles td[data-verdict=superficial] a');"
-                      " addEventListener('hashchange', () => setTimeout(() => done([a.closest('td').dataset.principle,"
-                      " +a.textContent])), {once: true}); a.click(); })")
+    cell = browser.js(
+        "new Promise(done => { const a = document.querySelector('#principles td[data-verdict=superficial] a');"
+        " addEventListener('hashchange', () => setTimeout(() => done([a.closest('td').dataset.principle,"
+        " +a.textContent])), {once: true}); a.click(); })"
+    )
     assert matching(browser) == cell[1] == report["principles"][cell[0]]["counts"]["superficial"]
     assert browser.js("document.getElementById('f-principle').value") == cell[0]
 
@@ -85,6 +97,8 @@ def test_filters_from_the_url_and_the_controls(browser, page):
 def test_ten_thousand_records_load_and_filter_quickly(tmp_path):
     path, report, build_seconds = big_report(tmp_path, 10_000)
     numbers = measure(path, report)
-    print(f"10k records: build {build_seconds:.2f}s, load {numbers['load_s']:.2f}s, filter {numbers['filter_ms']:.0f} ms, "
-          f"search {numbers['search_ms']:.0f} ms")
+    print(
+        f"10k records: build {build_seconds:.2f}s, load {numbers['load_s']:.2f}s, filter {numbers['filter_ms']:.0f} ms, "
+        f"search {numbers['search_ms']:.0f} ms"
+    )
     assert numbers["load_s"] < 10 and numbers["filter_ms"] < 1000 and numbers["search_ms"] < 2000

@@ -36,12 +36,15 @@ def test_no_match_shows_one_message_and_no_pager(browser, page):
 def test_pagers_show_above_and_below_when_there_are_pages_to_turn(browser, page):
     browser.open(page)
     assert browser.js(VISIBLE_PAGERS) == 2 and "page 1 of 2" in browser.js("document.body.innerText")
-    browser.js("(() => { const q = document.getElementById('f-search'); q.value = 'no-record-says-this';"
-               " q.dispatchEvent(new Event('input')); })()")
+    browser.js(
+        "(() => { const q = document.getElementById('f-search'); q.value = 'no-record-says-this';"
+        " q.dispatchEvent(new Event('input')); })()"
+    )
     browser.js("new Promise(done => setTimeout(done, 400))")  # the search waits for typing to pause
     assert browser.js(VISIBLE_PAGERS) == 0 and browser.js("document.body.innerText").count("No record matches") == 1
-    browser.js("(() => { const q = document.getElementById('f-search'); q.value = 'xss';"
-               " q.dispatchEvent(new Event('input')); })()")
+    browser.js(
+        "(() => { const q = document.getElementById('f-search'); q.value = 'xss'; q.dispatchEvent(new Event('input')); })()"
+    )
     browser.js("new Promise(done => setTimeout(done, 400))")
     assert browser.js("document.getElementById('shown').dataset.matching") == "2" and browser.js(VISIBLE_PAGERS) == 0
     assert browser.js("document.querySelectorAll('#records details.rec').length") == 2

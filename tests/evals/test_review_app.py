@@ -65,7 +65,11 @@ def test_page_has_a_strict_policy_and_a_nonce(server):
     response, body = request(server, "GET", f"/?token={server.token}")
     assert response.status == 200 and response.getheader("Content-Type").startswith("text/html")
     policy = response.getheader("Content-Security-Policy")
-    assert "default-src 'none'" in policy and "connect-src 'self'" in policy and "'unsafe-inline'" not in policy.split("style-src")[0]
+    assert (
+        "default-src 'none'" in policy
+        and "connect-src 'self'" in policy
+        and "'unsafe-inline'" not in policy.split("style-src")[0]
+    )
     nonce = policy.split("'nonce-")[1].split("'")[0]
     assert f'<script nonce="{nonce}">' in body.decode() and "__NONCE__" not in body.decode()
     assert response.getheader("Referrer-Policy") == "no-referrer" and response.getheader("Access-Control-Allow-Origin") is None
@@ -76,18 +80,30 @@ def test_records_list_needing_review_first_with_labels(server):
     data = json.loads(body)
     assert response.status == 200 and [r["id"] for r in data["records"]] == ["peru", "egg", "veneer"]
     veneer = data["records"][2]
-    assert set(veneer) >= {"id", "verdict", "confidence", "needs_review", "reasons", "principles", "prompt", "draft",
-                           "revision", "veneer_added_text"}
+    assert set(veneer) >= {
+        "id",
+        "verdict",
+        "confidence",
+        "needs_review",
+        "reasons",
+        "principles",
+        "prompt",
+        "draft",
+        "revision",
+        "veneer_added_text",
+    }
     assert veneer["veneer_added_text"] and all(t in veneer["revision"] for t in veneer["veneer_added_text"])
     assert (data["reviewed"], data["total"], data["labels"]) == (0, 3, [])
 
 
 def test_post_must_be_json_and_small(server):
-    response, _ = request(server, "POST", "/api/label", json.dumps({"id": "peru", "verdict": "genuine"}),
-                          headers={"Content-Type": "text/plain"})
+    response, _ = request(
+        server, "POST", "/api/label", json.dumps({"id": "peru", "verdict": "genuine"}), headers={"Content-Type": "text/plain"}
+    )
     assert response.status == 415
-    response, _ = request(server, "POST", "/api/label", "id=peru&verdict=genuine",
-                          headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response, _ = request(
+        server, "POST", "/api/label", "id=peru&verdict=genuine", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert response.status == 415
     response, _ = request(server, "POST", "/api/label", "x" * (MAX_BODY + 1), headers={"Content-Type": "application/json"})
     assert response.status == 413
@@ -95,12 +111,21 @@ def test_post_must_be_json_and_small(server):
 
 
 def test_post_validates_and_appends_a_label(server):
-    for body, word in [({"id": "nope", "verdict": "genuine"}, "no record"), ({"id": "peru", "verdict": "genuin"}, "unknown verdict"),
-                       ({"id": "peru", "verdict": "genuine", "extra": 1}, "unknown fields"), ("[1]", "JSON object")]:
+    for body, word in [
+        ({"id": "nope", "verdict": "genuine"}, "no record"),
+        ({"id": "peru", "verdict": "genuin"}, "unknown verdict"),
+        ({"id": "peru", "verdict": "genuine", "extra": 1}, "unknown fields"),
+        ("[1]", "JSON object"),
+    ]:
         response, data = request(server, "POST", "/api/label", body, headers={"Content-Type": "application/json"})
         assert response.status == 400 and word in json.loads(data)["error"], body
-    response, data = request(server, "POST", "/api/label", {"id": "peru", "verdict": "genuine", "note": "Lima is right"},
-                             headers={"Content-Type": "application/json; charset=utf-8"})
+    response, data = request(
+        server,
+        "POST",
+        "/api/label",
+        {"id": "peru", "verdict": "genuine", "note": "Lima is right"},
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
     assert response.status == 200, data
     state = json.loads(data)
     assert state["reviewed"] == 1 and state["labels"][0]["verdict"] == "genuine"

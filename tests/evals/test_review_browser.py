@@ -104,8 +104,15 @@ def test_veneer_is_highlighted(browser, server):
 
 
 def test_p_labels_a_principle(browser, tmp_path):
-    rows = [{"id": "peru", "prompt": "Capital of Peru?", "draft": "Quito.", "revision": "Lima.",
-             "violations": [{"principle": "honesty", "quote": "Quito."}]}]
+    rows = [
+        {
+            "id": "peru",
+            "prompt": "Capital of Peru?",
+            "draft": "Quito.",
+            "revision": "Lima.",
+            "violations": [{"principle": "honesty", "quote": "Quito."}],
+        }
+    ]
     with serving(eval_dir(tmp_path, rows), "bo") as srv:
         load(browser, srv.url)
         assert [p["id"] for p in srv.state.records[0]["principles"]] == ["honesty"]
@@ -129,8 +136,10 @@ def test_the_filter_shows_one_verdict(browser, server):
     load(browser, server.url)
     verdict = server.state.records[-1]["verdict"]
     expected = [r["id"] for r in server.state.records if r["verdict"] == verdict]
-    browser.js(f"(() => {{ const f = document.getElementById('filter'); f.value = 'v:{verdict}'; "
-               "f.dispatchEvent(new Event('change')); return 1; })()")
+    browser.js(
+        f"(() => {{ const f = document.getElementById('filter'); f.value = 'v:{verdict}'; "
+        "f.dispatchEvent(new Event('change')); return 1; })()"
+    )
     seen = []
     for n in range(len(expected)):
         if n:

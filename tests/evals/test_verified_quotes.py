@@ -12,8 +12,14 @@ REVISION = "Most teenagers who train need about 1.2 to 1.6 grams per kilogram, s
 
 
 def line_for(quote: str) -> dict:
-    item = EvalItem(id="q", prompt="How much protein should a teenager who lifts eat?", draft=DRAFT, revision=REVISION,
-                    flags=[Flag("medical-legal-financial", quote)], critique_known=True)
+    item = EvalItem(
+        id="q",
+        prompt="How much protein should a teenager who lifts eat?",
+        draft=DRAFT,
+        revision=REVISION,
+        flags=[Flag("medical-legal-financial", quote)],
+        critique_known=True,
+    )
     return asyncio.run(evaluate(item, DEFAULT))
 
 

@@ -40,8 +40,19 @@ def batch_env(monkeypatch, tmp_path):
 
 def cai_args(provider, url, out, *extra, evaluate=False):
     base = f"{url}/v1" if provider == "openai" else url
-    return ["run", str(QUICKSTART), "--model", f"{provider}/tiny", "--model-base-url", base, "--out", str(out),
-            *([] if evaluate else ["--no-eval"]), "-q", *extra]
+    return [
+        "run",
+        str(QUICKSTART),
+        "--model",
+        f"{provider}/tiny",
+        "--model-base-url",
+        base,
+        "--out",
+        str(out),
+        *([] if evaluate else ["--no-eval"]),
+        "-q",
+        *extra,
+    ]
 
 
 def cai(*args):
@@ -88,10 +99,13 @@ def test_batch_run_writes_the_same_records_as_the_in_process_runner_at_half_the_
     assert log["finished"] and [w["stages"] for w in log["waves"]] == [["draft"], ["critique"], ["revise"]]
 
 
-@pytest.mark.parametrize("provider, running, ended", [
-    ("openai", "in_progress, {} of 4 requests done", "completed, 4 of 4 requests done"),
-    ("anthropic", "in_progress, {} of 4 requests done", "ended, 4 of 4 requests done"),
-])
+@pytest.mark.parametrize(
+    "provider, running, ended",
+    [
+        ("openai", "in_progress, {} of 4 requests done", "completed, 4 of 4 requests done"),
+        ("anthropic", "in_progress, {} of 4 requests done", "ended, 4 of 4 requests done"),
+    ],
+)
 def test_a_running_batch_says_how_far_it_is(tmp_path, monkeypatch, provider, running, ended):
     def said(out, every):
         monkeypatch.setattr(batch_executor, "PROGRESS_EVERY", every)
@@ -99,8 +113,9 @@ def test_a_running_batch_says_how_far_it_is(tmp_path, monkeypatch, provider, run
             result = cai(*cai_args(provider, stand_in.url, out, "--executor", "batch"))
         assert result.exit_code == 0, result.output
         first = "batch_0" if provider == "openai" else "msgbatch_0"
-        return [line.removeprefix(f"batch {first}: ") for line in result.output.splitlines()
-                if line.startswith(f"batch {first}: ")]
+        return [
+            line.removeprefix(f"batch {first}: ") for line in result.output.splitlines() if line.startswith(f"batch {first}: ")
+        ]
 
     # The stand-in counts a quarter of the requests more at each poll, then ends at the fourth.
     assert said(tmp_path / "a", every=300) == [running.format(1), ended]  # the counts alone change too soon
@@ -123,8 +138,9 @@ def test_batch_run_with_rounds_and_the_eval_leaves_the_same_run_directory(tmp_pa
         batch = cai(*cai_args("openai", stand_in.url, tmp_path / "batch", "--executor", "batch", *options, evaluate=True))
     assert sync.exit_code == 0 and batch.exit_code == 0, sync.output + batch.output
     assert len(stand_in.submitted) == 6  # draft, then critique and revise in each of two rounds, then the judge
-    assert {k: without_cost(v) for k, v in records(tmp_path / "batch").items()} == \
-           {k: without_cost(v) for k, v in records(tmp_path / "sync").items()}
+    assert {k: without_cost(v) for k, v in records(tmp_path / "batch").items()} == {
+        k: without_cost(v) for k, v in records(tmp_path / "sync").items()
+    }
     assert all(len(row["steps"]) == 2 for row in records(tmp_path / "batch").values())
     files = {p.name for p in (tmp_path / "batch").iterdir()}
     assert files == {p.name for p in (tmp_path / "sync").iterdir()} | {"batches.json"} >= {"eval.jsonl", "report.json"}
@@ -228,8 +244,13 @@ def killed_creating(sdk_batches, created=True):
 def test_a_run_stopped_after_submitting_resumes_without_submitting_again(tmp_path, monkeypatch, provider):
     with serve_batches(provider) as stand_in:
         # The second wave's batch is submitted; the process dies while waiting for it.
-        stopped(monkeypatch, Waves, "_wait", killed_waiting(for_batch=2),
-                cai_args(provider, stand_in.url, tmp_path / "run", "--executor", "batch"))
+        stopped(
+            monkeypatch,
+            Waves,
+            "_wait",
+            killed_waiting(for_batch=2),
+            cai_args(provider, stand_in.url, tmp_path / "run", "--executor", "batch"),
+        )
         assert len(stand_in.submitted) == 2
         assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "interrupted"
         second = cai(*cai_args(provider, stand_in.url, tmp_path / "run", "--executor", "batch"))
@@ -306,8 +327,13 @@ def test_an_openai_batch_created_just_before_a_crash_is_found_not_submitted_agai
     import openai.resources.batches as batches
 
     with serve_batches("openai") as stand_in:
-        stopped(monkeypatch, batches.AsyncBatches, "create", killed_creating(batches),
-                cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch"))
+        stopped(
+            monkeypatch,
+            batches.AsyncBatches,
+            "create",
+            killed_creating(batches),
+            cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch"),
+        )
         log = json.loads((tmp_path / "run" / "batches.json").read_text())
         assert log["waves"][0]["batches"][0]["id"] is None and log["waves"][0]["batches"][0]["input_file"]
         result = cai(*cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch"))
@@ -316,20 +342,25 @@ def test_an_openai_batch_created_just_before_a_crash_is_found_not_submitted_agai
     assert len(records(tmp_path / "run")) == 4
 
 
-
 @pytest.mark.parametrize("created", [True, False], ids=["created", "not-created"])
 def test_an_anthropic_batch_whose_creation_a_crash_interrupted_is_submitted_once(tmp_path, monkeypatch, created):
     import anthropic.resources.messages.batches as batches
 
     with serve_batches("anthropic") as stand_in:
-        stopped(monkeypatch, batches.AsyncBatches, "create", killed_creating(batches, created),
-                cai_args("anthropic", stand_in.url, tmp_path / "run", "--executor", "batch"))
+        stopped(
+            monkeypatch,
+            batches.AsyncBatches,
+            "create",
+            killed_creating(batches, created),
+            cai_args("anthropic", stand_in.url, tmp_path / "run", "--executor", "batch"),
+        )
         log = json.loads((tmp_path / "run" / "batches.json").read_text())
         assert log["waves"][0]["batches"][0]["id"] is None and "listed_after" in log["waves"][0]["batches"][0]
         result = cai(*cai_args("anthropic", stand_in.url, tmp_path / "run", "--executor", "batch"))
     assert result.exit_code == 0, result.output
     assert [len(ids) for ids in stand_in.submitted] == [4, 4, 4]  # draft, critique, revise: each once
     assert len(records(tmp_path / "run")) == 4
+
 
 # -- the eval's judge in batches ------------------------------------------------------------------
 
@@ -355,9 +386,14 @@ def alike(data):
     """`data` with every error message the same (a batch words a failed request otherwise than a call), and
     checks in one order (a synchronous judge lists them as its concurrent calls return)."""
     if isinstance(data, dict):
-        return {k: "failed" if k == "error" and v else
-                sorted(map(alike, v), key=json.dumps) if k in ("checks", "judge_checks") else alike(v)
-                for k, v in data.items()}
+        return {
+            k: "failed"
+            if k == "error" and v
+            else sorted(map(alike, v), key=json.dumps)
+            if k in ("checks", "judge_checks")
+            else alike(v)
+            for k, v in data.items()
+        }
     if isinstance(data, list):
         return [alike(v) for v in data]
     return data
@@ -389,8 +425,11 @@ def judged_badly(provider):
     """The provider's stand-in, but every comparison fails (HTTP 400), and every checklist is first answered
     `{}`: JSON without the answers, so the judge asks again."""
     answer = answers(provider)
-    bad_request = (400, {"error": openai_compatible.FAILURES["BAD-REQUEST"][1]}, {}) if provider == "openai" \
+    bad_request = (
+        (400, {"error": openai_compatible.FAILURES["BAD-REQUEST"][1]}, {})
+        if provider == "openai"
         else anthropic_messages.FAILURES["BAD-REQUEST"]
+    )
 
     def handle(path, headers, body):
         text = last_user_text(body)
@@ -419,8 +458,11 @@ def test_the_judges_re_asks_and_failed_requests_in_batches_are_those_of_a_synchr
     assert alike(batch_lines) == alike(sync_lines)
     assert alike(comparable(report(tmp_path / "batch"))) == alike(comparable(report(tmp_path / "sync")))
     # Checks sit under the flagged principles, or under the whole-constitution judge when no flag's quote was verified.
-    checks = [c for line in batch_lines.values()
-              for c in [c for p in line["principles"] for c in p["checks"]] + (line.get("judge") or {}).get("checks", [])]
+    checks = [
+        c
+        for line in batch_lines.values()
+        for c in [c for p in line["principles"] for c in p["checks"]] + (line.get("judge") or {}).get("checks", [])
+    ]
     failed = [c["error"] for c in checks if c.get("error")]
     assert failed and all(e.startswith("judge call failed: ") and "batch request failed" in e for e in failed)
     assert report(tmp_path / "batch")["judge"]["failed_calls"] == report(tmp_path / "sync")["judge"]["failed_calls"] > 0
@@ -494,8 +536,7 @@ def test_a_finished_batch_run_run_again_takes_the_judges_replies_from_the_cache(
 @pytest.mark.parametrize("judge", [f"scripted:{DATA / 'scripted_basic.yaml'}", "none"])
 def test_a_judge_without_a_batch_api_is_called_as_before(tmp_path, judge):
     with serve_batches("openai") as stand_in:
-        result = cai(*cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch", "--judge", judge,
-                               evaluate=True))
+        result = cai(*cai_args("openai", stand_in.url, tmp_path / "run", "--executor", "batch", "--judge", judge, evaluate=True))
     assert result.exit_code == 0, result.output
     assert len(stand_in.submitted) == 3 and len(eval_lines(tmp_path / "run")) == 4
     said = "the judge scripted:" in result.output and "has no batch API" in result.output
@@ -533,8 +574,9 @@ def test_requests_that_fail_retryably_in_a_batch_go_again_in_a_batch_of_their_ow
     assert sync.exit_code == 0 and batch.exit_code == 0, sync.output + batch.output
     assert [len(ids) for ids in stand_in.submitted] == [4, 2, 4, 4]  # the two failed drafts again, then on
     assert set(stand_in.submitted[1]) < set(stand_in.submitted[0])  # the same custom ids, in a batch of their own
-    assert {k: without_cost(v) for k, v in records(tmp_path / "batch").items()} == \
-        {k: without_cost(v) for k, v in records(tmp_path / "sync").items()}
+    assert {k: without_cost(v) for k, v in records(tmp_path / "batch").items()} == {
+        k: without_cost(v) for k, v in records(tmp_path / "sync").items()
+    }
     log = json.loads((tmp_path / "batch" / "batches.json").read_text())
     assert len(log["waves"][0]["retries"]) == 1 and len(log["waves"][0]["retries"][0]["ids"]) == 2
     assert "(2 retries)" in batch.output

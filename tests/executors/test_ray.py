@@ -59,7 +59,17 @@ def test_each_worker_gets_its_share_of_the_rate_limits(tmp_path, scripted_spec):
     from constitutional.pipeline.loop import LoopSettings
     from constitutional.pipeline.runner import RunConfig
 
-    config = RunConfig(prompts=QUICKSTART, out=tmp_path, constitution=load_constitution("default"), model_spec=scripted_spec,
-                       judge_spec=None, settings=LoopSettings(), concurrency=4, rpm=600, tpm=90_000, cache=False)
+    config = RunConfig(
+        prompts=QUICKSTART,
+        out=tmp_path,
+        constitution=load_constitution("default"),
+        model_spec=scripted_spec,
+        judge_spec=None,
+        settings=LoopSettings(),
+        concurrency=4,
+        rpm=600,
+        tpm=90_000,
+        cache=False,
+    )
     limiter = worker_model(config, 3, {}).limiter
     assert limiter.requests.rate == pytest.approx(600 / 3 / 60) and limiter.tokens.rate == pytest.approx(90_000 / 3 / 60)

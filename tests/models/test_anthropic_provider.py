@@ -37,8 +37,16 @@ def test_text_reply_system_field_with_cache_control_and_cache_usage():
     assert server.requests[1].body["max_tokens"] == 1024  # the API requires it; a default is sent
     assert first.text == "A plain answer from the stand-in." and not hasattr(first, "parsed")
     # input_tokens counts every prompt token; cached_tokens the ones read from the prompt cache
-    assert (first.usage.input_tokens, first.usage.cached_tokens, first.usage.cache_write_tokens) == (30 + SYSTEM_TOKENS, 0, SYSTEM_TOKENS)
-    assert (second.usage.input_tokens, second.usage.cached_tokens, second.usage.cache_write_tokens) == (30 + SYSTEM_TOKENS, SYSTEM_TOKENS, 0)
+    assert (first.usage.input_tokens, first.usage.cached_tokens, first.usage.cache_write_tokens) == (
+        30 + SYSTEM_TOKENS,
+        0,
+        SYSTEM_TOKENS,
+    )
+    assert (second.usage.input_tokens, second.usage.cached_tokens, second.usage.cache_write_tokens) == (
+        30 + SYSTEM_TOKENS,
+        SYSTEM_TOKENS,
+        0,
+    )
 
 
 def test_the_shared_start_of_repeated_critiques_is_marked_for_caching():
@@ -80,12 +88,15 @@ def test_structured_output_through_a_forced_tool_call():
     assert json.loads(completion.text) == {"ok": True} and completion.text == '{"ok": true}'
 
 
-@pytest.mark.parametrize(("word", "status", "retryable", "retry_after"), [
-    ("RATE-LIMIT", 429, True, 7.0),
-    ("OVERLOADED", 529, True, None),
-    ("SPEND-CAP", 429, False, None),
-    ("BAD-REQUEST", 400, False, None),
-])
+@pytest.mark.parametrize(
+    ("word", "status", "retryable", "retry_after"),
+    [
+        ("RATE-LIMIT", 429, True, 7.0),
+        ("OVERLOADED", 529, True, None),
+        ("SPEND-CAP", 429, False, None),
+        ("BAD-REQUEST", 400, False, None),
+    ],
+)
 def test_http_errors_are_classified(word, status, retryable, retry_after):
     with serve(messages_server()) as server:
         with pytest.raises(ModelError) as caught:

@@ -9,7 +9,6 @@ import pytest
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-
 from tests.helpers import ROOT, write
 from tests.standins.anthropic_messages import messages_server
 from tests.standins.openai_compatible import chat_server
@@ -22,8 +21,14 @@ FAKE_KEY = "sk-FAKE-KEY-must-never-be-written-7c41d"
 def cai(tmp_path, *args, **env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
     clean.update(env, PYTHONPATH=str(ROOT), CONSTITUTIONAL_CACHE_DIR=str(tmp_path / "cache"))
-    return subprocess.run([sys.executable, "-m", "constitutional", "run", *map(str, args), "--no-eval", "-q"],
-                          capture_output=True, text=True, timeout=120, env=clean, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "constitutional", "run", *map(str, args), "--no-eval", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean,
+        cwd=ROOT,
+    )
 
 
 def records(out):
@@ -49,8 +54,21 @@ def assert_key_nowhere(tmp_path, result):
 def test_openai_provider_against_a_llama_cpp_like_server(tmp_path):
     out = tmp_path / "run"
     with serve(chat_server(formats=("json_object",), key=FAKE_KEY)) as server:
-        result = cai(tmp_path, QUICKSTART, "--model", "openai/tiny", "--model-base-url", f"{server.url}/v1",
-                     "--limit", "3", "--concurrency", "1", "--out", out, OPENAI_API_KEY=FAKE_KEY)
+        result = cai(
+            tmp_path,
+            QUICKSTART,
+            "--model",
+            "openai/tiny",
+            "--model-base-url",
+            f"{server.url}/v1",
+            "--limit",
+            "3",
+            "--concurrency",
+            "1",
+            "--out",
+            out,
+            OPENAI_API_KEY=FAKE_KEY,
+        )
         sent = [r.body.get("response_format", {}).get("type") for r in server.requests]
     assert result.returncode == 0, result.stderr
     assert_complete(records(out), 3)
@@ -61,8 +79,18 @@ def test_openai_provider_against_a_llama_cpp_like_server(tmp_path):
 def test_anthropic_provider_through_anthropic_base_url(tmp_path):
     out = tmp_path / "run"
     with serve(messages_server(key=FAKE_KEY)) as server:
-        result = cai(tmp_path, QUICKSTART, "--model", "anthropic/claude-test", "--limit", "2", "--out", out,
-                     ANTHROPIC_API_KEY=FAKE_KEY, ANTHROPIC_BASE_URL=server.url)
+        result = cai(
+            tmp_path,
+            QUICKSTART,
+            "--model",
+            "anthropic/claude-test",
+            "--limit",
+            "2",
+            "--out",
+            out,
+            ANTHROPIC_API_KEY=FAKE_KEY,
+            ANTHROPIC_BASE_URL=server.url,
+        )
     assert result.returncode == 0, result.stderr
     rows = records(out)
     assert_complete(rows, 2)
@@ -77,8 +105,19 @@ def test_failed_calls_write_no_key(tmp_path, provider):
     out = tmp_path / "run"
     server_factory = chat_server if provider == "openai" else messages_server
     with serve(server_factory(key="sk-the-right-key-0000")) as server:
-        result = cai(tmp_path, prompts, "--model", f"{provider}/m", "--model-base-url", server.url, "--out", out,
-                     "--max-retries", "0", **{f"{provider.upper()}_API_KEY": FAKE_KEY})
+        result = cai(
+            tmp_path,
+            prompts,
+            "--model",
+            f"{provider}/m",
+            "--model-base-url",
+            server.url,
+            "--out",
+            out,
+            "--max-retries",
+            "0",
+            **{f"{provider.upper()}_API_KEY": FAKE_KEY},
+        )
     assert result.returncode == 1, result.stderr
     errors = [r["error"] for r in records(out)]
     assert all(e and "401" in e["message"] and not e["retryable"] for e in errors)
@@ -87,8 +126,18 @@ def test_failed_calls_write_no_key(tmp_path, provider):
 
 def test_langchain_model_by_spec(tmp_path):
     out = tmp_path / "run"
-    result = cai(tmp_path, QUICKSTART, "--model", "langchain:tests.models.fake_chat:chat", "--concurrency", "1",
-                 "--limit", "2", "--out", out)
+    result = cai(
+        tmp_path,
+        QUICKSTART,
+        "--model",
+        "langchain:tests.models.fake_chat:chat",
+        "--concurrency",
+        "1",
+        "--limit",
+        "2",
+        "--out",
+        out,
+    )
     assert result.returncode == 0, result.stderr
     assert_complete(records(out), 2)
 
@@ -96,6 +145,8 @@ def test_langchain_model_by_spec(tmp_path):
 def test_missing_key_exits_2_naming_the_variable(tmp_path, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
-    result = CliRunner().invoke(app, ["run", str(QUICKSTART), "--model", "anthropic/claude-sonnet-4-0", "--out", str(tmp_path / "run")])
+    result = CliRunner().invoke(
+        app, ["run", str(QUICKSTART), "--model", "anthropic/claude-sonnet-4-0", "--out", str(tmp_path / "run")]
+    )
     assert result.exit_code == 2 and "ANTHROPIC_API_KEY" in result.output
     assert not (tmp_path / "run").exists()

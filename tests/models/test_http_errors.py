@@ -1,20 +1,31 @@
 """HTTP status → ModelError classification, shared by the API providers."""
 
-from email.utils import formatdate
 import time
+from email.utils import formatdate
 
 import pytest
 
 from constitutional.models.http_errors import redact, retry_after_seconds, status_error
 
 
-@pytest.mark.parametrize(("status", "message", "retryable"), [
-    (429, "Rate limit reached", True),
-    (429, "You exceeded your current quota, please check your plan and billing details", False),
-    (429, "enforced_spend_limit_reached", False),
-    (408, "timeout", True), (409, "conflict", True), (500, "boom", True), (503, "busy", True), (529, "Overloaded", True),
-    (400, "bad", False), (401, "no", False), (403, "no", False), (404, "no such model", False), (402, "payment required", False),
-])
+@pytest.mark.parametrize(
+    ("status", "message", "retryable"),
+    [
+        (429, "Rate limit reached", True),
+        (429, "You exceeded your current quota, please check your plan and billing details", False),
+        (429, "enforced_spend_limit_reached", False),
+        (408, "timeout", True),
+        (409, "conflict", True),
+        (500, "boom", True),
+        (503, "busy", True),
+        (529, "Overloaded", True),
+        (400, "bad", False),
+        (401, "no", False),
+        (403, "no", False),
+        (404, "no such model", False),
+        (402, "payment required", False),
+    ],
+)
 def test_statuses(status, message, retryable):
     error = status_error("p", status, message)
     assert error.retryable is retryable and error.status == status and message in str(error)
@@ -34,11 +45,20 @@ def test_keys_are_redacted():
     assert "sk-live-123456" not in str(status_error("p", 401, "bad key sk-live-123456", secrets=["sk-live-123456"]))
 
 
-@pytest.mark.parametrize(("status", "error", "message", "retryable"), [
-    (529, None, "", True), (520, None, "", True), (502, None, "", True), (409, None, "", True),
-    (429, "insufficient_quota", "quota", False), (400, None, "", False),
-    (None, "overloaded_error", "", True), (None, "batch_expired", "", True), (None, "invalid_request_error", "", False),
-])
+@pytest.mark.parametrize(
+    ("status", "error", "message", "retryable"),
+    [
+        (529, None, "", True),
+        (520, None, "", True),
+        (502, None, "", True),
+        (409, None, "", True),
+        (429, "insufficient_quota", "quota", False),
+        (400, None, "", False),
+        (None, "overloaded_error", "", True),
+        (None, "batch_expired", "", True),
+        (None, "invalid_request_error", "", False),
+    ],
+)
 def test_one_table_says_what_is_retryable_for_chat_and_batch_alike(status, error, message, retryable):
     from constitutional.models.http_errors import is_retryable
 

@@ -25,8 +25,12 @@ def test_spec_loads_a_factory_and_replies_with_usage():
     model = create_model("langchain:tests.models.fake_chat:chat")
     completion = generate(model)
     assert completion.text == DRAFT and not hasattr(completion, "parsed")
-    assert (completion.usage.calls, completion.usage.input_tokens, completion.usage.output_tokens,
-            completion.usage.cached_tokens) == (1, 11, 7, 4)
+    assert (
+        completion.usage.calls,
+        completion.usage.input_tokens,
+        completion.usage.output_tokens,
+        completion.usage.cached_tokens,
+    ) == (1, 11, 7, 4)
     assert model.spec == "langchain:tests.models.fake_chat:chat"
 
 
@@ -60,30 +64,37 @@ class FailingChat(GenericFakeChatModel):
         raise self.error
 
 
-@pytest.mark.parametrize(("error", "retryable"), [(RateLimited("slow down"), True), (TimeoutError("late"), True),
-                                                  (ValueError("bad input for sk-secret-0123456789"), False)])
+@pytest.mark.parametrize(
+    ("error", "retryable"),
+    [(RateLimited("slow down"), True), (TimeoutError("late"), True), (ValueError("bad input for sk-secret-0123456789"), False)],
+)
 def test_model_failures_become_classified_model_errors(error, retryable):
     with pytest.raises(ModelError) as caught:
         generate(LangChainModel(FailingChat(messages=iter([]), error=error)))
     assert caught.value.retryable is retryable and "sk-secret" not in str(caught.value)
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("langchain:", "needs a module"),
-    ("langchain:tests.models.fake_chat", "needs a module"),
-    ("langchain:no_such_module_here:chat", "cannot import"),
-    ("langchain:tests.models.fake_chat:missing", "no attribute"),
-    ("langchain:tests.models.fake_chat:not_a_chat_model", "not a langchain-core chat model"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("langchain:", "needs a module"),
+        ("langchain:tests.models.fake_chat", "needs a module"),
+        ("langchain:no_such_module_here:chat", "cannot import"),
+        ("langchain:tests.models.fake_chat:missing", "no attribute"),
+        ("langchain:tests.models.fake_chat:not_a_chat_model", "not a langchain-core chat model"),
+    ],
+)
 def test_bad_specs_are_user_errors(spec, message):
     with pytest.raises(UserError, match=message):
         create_model(spec)
 
 
 def test_a_module_in_the_current_folder_is_found(tmp_path, monkeypatch):
-    write(tmp_path / "my_chat_models_here.py",
-          "from langchain_core.language_models.fake_chat_models import FakeListChatModel\n"
-          "chat = FakeListChatModel(responses=['from my folder'])\n")
+    write(
+        tmp_path / "my_chat_models_here.py",
+        "from langchain_core.language_models.fake_chat_models import FakeListChatModel\n"
+        "chat = FakeListChatModel(responses=['from my folder'])\n",
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", ".", str(tmp_path))])
     assert generate(create_model("langchain:my_chat_models_here:chat")).text == "from my folder"

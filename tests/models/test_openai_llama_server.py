@@ -21,8 +21,12 @@ from constitutional.pipeline.calls import managed_model
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow
-SCHEMA = {"type": "object", "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
-          "required": ["answer"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "enum": ["yes", "no"]}},
+    "required": ["answer"],
+    "additionalProperties": False,
+}
 
 
 def free_port() -> int:
@@ -37,9 +41,26 @@ def llama_server(tmp_path_factory):
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     with log.open("w") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(bundled_model_path()), "--model_alias", "smollm2",
-             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--verbose", "False"],
-            stdout=sink, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "llama_cpp.server",
+                "--model",
+                str(bundled_model_path()),
+                "--model_alias",
+                "smollm2",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--n_ctx",
+                "4096",
+                "--verbose",
+                "False",
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}/v1"
     try:
         deadline = time.monotonic() + 120
@@ -67,8 +88,9 @@ def test_structured_reply_falls_back_to_json_object_on_the_real_server(llama_ser
     model = managed_model("openai/smollm2", cache=False, base_url=llama_server)  # it sends a refused mode again
 
     async def ask():
-        structured = await model.generate([{"role": "user", "content": "Is the sky blue? Answer in JSON."}],
-                                          schema=SCHEMA, max_tokens=32)
+        structured = await model.generate(
+            [{"role": "user", "content": "Is the sky blue? Answer in JSON."}], schema=SCHEMA, max_tokens=32
+        )
         text = await model.generate([{"role": "user", "content": "Say hello."}], max_tokens=16)
         await model.aclose()
         return structured, text
@@ -85,10 +107,29 @@ def test_cai_run_against_the_server(llama_server, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     env["CONSTITUTIONAL_CACHE_DIR"] = str(tmp_path / "cache")
     result = subprocess.run(
-        [sys.executable, "-m", "constitutional", "run", str(ROOT / "examples/prompts/quickstart.jsonl"),
-         "--model", "openai/smollm2", "--model-base-url", llama_server, "--no-eval", "--limit", "2",
-         "--max-tokens", "64", "--out", str(out), "--quiet"],
-        capture_output=True, text=True, timeout=600, env=env,
+        [
+            sys.executable,
+            "-m",
+            "constitutional",
+            "run",
+            str(ROOT / "examples/prompts/quickstart.jsonl"),
+            "--model",
+            "openai/smollm2",
+            "--model-base-url",
+            llama_server,
+            "--no-eval",
+            "--limit",
+            "2",
+            "--max-tokens",
+            "64",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
     )
     assert result.returncode in (0, 1), result.stderr
     records = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]

@@ -12,8 +12,12 @@ from constitutional.pipeline.calls import managed_model
 from tests.standins.openai_compatible import chat_server
 from tests.standins.server import serve
 
-SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}, "kind": {"type": "string", "enum": ["a", "b"]}},
-          "required": ["ok", "kind"], "additionalProperties": False}
+SCHEMA = {
+    "type": "object",
+    "properties": {"ok": {"type": "boolean"}, "kind": {"type": "string", "enum": ["a", "b"]}},
+    "required": ["ok", "kind"],
+    "additionalProperties": False,
+}
 ASK = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Classify this."}]
 
 
@@ -70,12 +74,15 @@ def test_plain_text_reply_and_usage():
     assert (completion.usage.input_tokens, completion.usage.output_tokens) == (20, 5)
 
 
-@pytest.mark.parametrize(("word", "status", "retryable", "retry_after"), [
-    ("RATE-LIMIT", 429, True, 7.0),
-    ("QUOTA", 429, False, None),
-    ("SERVER-DOWN", 503, True, None),
-    ("BAD-REQUEST", 400, False, None),
-])
+@pytest.mark.parametrize(
+    ("word", "status", "retryable", "retry_after"),
+    [
+        ("RATE-LIMIT", 429, True, 7.0),
+        ("QUOTA", 429, False, None),
+        ("SERVER-DOWN", 503, True, None),
+        ("BAD-REQUEST", 400, False, None),
+    ],
+)
 def test_http_errors_are_classified(word, status, retryable, retry_after):
     with serve(chat_server()) as server:
         with pytest.raises(ModelError) as caught:
@@ -206,8 +213,13 @@ def test_build_request_and_read_reply_are_the_providers_public_seams():
 
     model = create_model("openai/m", base_url="http://127.0.0.1:9/v1")
     body = model.build_request(ChatCall(ASK, SCHEMA, {"max_tokens": 7, "temperature": 0}), "json_schema")
-    assert body == {"model": "m", "messages": ASK, "temperature": 0, "max_tokens": 7, "response_format": {
-        "type": "json_schema", "json_schema": {"name": "reply", "schema": SCHEMA, "strict": True}}}
+    assert body == {
+        "model": "m",
+        "messages": ASK,
+        "temperature": 0,
+        "max_tokens": 7,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "reply", "schema": SCHEMA, "strict": True}},
+    }
     words = model.build_request(ChatCall(ASK, SCHEMA), "prompt")
     assert "response_format" not in words and "JSON Schema" in words["messages"][-1]["content"]
     reply = model.read_reply({"choices": [{"message": {"content": "hi"}}], "usage": {"prompt_tokens": 3, "completion_tokens": 1}})

@@ -123,9 +123,11 @@ def test_concurrent_writer_processes_share_the_cache_safely(tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys\nfrom pathlib import Path\nfrom constitutional.pipeline.cache import ReplyCache\n"
-            "c = ReplyCache(Path(sys.argv[1]))\n"
-            "for i in range(150):\n    c.put(f'{sys.argv[2]}-{i}', {'text': str(i)}); c.get(f'0-{i}')\n")
+    code = (
+        "import sys\nfrom pathlib import Path\nfrom constitutional.pipeline.cache import ReplyCache\n"
+        "c = ReplyCache(Path(sys.argv[1]))\n"
+        "for i in range(150):\n    c.put(f'{sys.argv[2]}-{i}', {'text': str(i)}); c.get(f'0-{i}')\n"
+    )
     procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(w)]) for w in range(4)]
     assert all(p.wait(timeout=120) == 0 for p in procs)
     cache = ReplyCache(tmp_path)

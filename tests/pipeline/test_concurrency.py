@@ -54,7 +54,7 @@ def test_the_input_is_read_only_as_slots_free_up():
     async def run():
         results = Bounded(3).map(watch.items(1_000_000), watch.work)
         async with aclosing(results):
-            async for result in results:
+            async for _ in results:
                 seen.append(watch.taken)
                 if len(seen) == 10:
                     break

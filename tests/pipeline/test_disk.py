@@ -11,13 +11,19 @@ from tests.helpers import DATA, write
 
 
 def prompts(tmp_path, n):
-    return write(tmp_path / "p.jsonl", "".join(json.dumps({"id": f"p{i}", "prompt": f"q {i} " + "x" * 400}) + "\n"
-                                                for i in range(n)))
+    return write(
+        tmp_path / "p.jsonl", "".join(json.dumps({"id": f"p{i}", "prompt": f"q {i} " + "x" * 400}) + "\n" for i in range(n))
+    )
 
 
 def cai(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "constitutional", *map(str, args), "--no-eval", "-q"],
-                          capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "constitutional", *map(str, args), "--no-eval", "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 SCRIPTED = f"scripted:{DATA / 'scripted_basic.yaml'}"
@@ -42,8 +48,10 @@ def small_disk(tmp_path):
     """A 48 KiB tmpfs (needs root and mount); unmounted afterwards."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mount)],
-                                           capture_output=True).returncode != 0:
+    if (
+        os.geteuid() != 0
+        or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(mount)], capture_output=True).returncode != 0
+    ):
         pytest.skip("needs root and mount for a small tmpfs")
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)

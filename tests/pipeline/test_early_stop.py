@@ -5,8 +5,10 @@ import pytest
 from constitutional.pipeline.records import Record, RecordError, error_kind
 from constitutional.pipeline.runner import EARLY_STOP_AFTER, EarlyStop, JobStopped
 
-REFUSED = ("openai: could not get a reply: Cannot connect to host 127.0.0.1:{port} ssl:default "
-           "[Connect call failed ('127.0.0.1', {port})]")
+REFUSED = (
+    "openai: could not get a reply: Cannot connect to host 127.0.0.1:{port} ssl:default "
+    "[Connect call failed ('127.0.0.1', {port})]"
+)
 BAD_KEY = "openai returned HTTP 401: Incorrect API key provided: [redacted] (check the API key)"
 
 
@@ -33,20 +35,25 @@ def test_a_bad_key_stops_the_job_at_the_last_record_of_the_window_and_not_before
         feed(records)
 
 
-@pytest.mark.parametrize("odd_one", [
-    Record(id="ok", prompt="p"),  # one success shows the job can work
-    failed("openai returned HTTP 404: The model `x` does not exist (check the model name and the base URL)"),
-    failed("openai returned HTTP 503: The server is overloaded", retryable=True),  # transient: retried, not fatal
-    failed("reply did not match the schema after one re-ask: reply: Invalid JSON", stage="critique", raw="not json"),
-])
+@pytest.mark.parametrize(
+    "odd_one",
+    [
+        Record(id="ok", prompt="p"),  # one success shows the job can work
+        failed("openai returned HTTP 404: The model `x` does not exist (check the model name and the base URL)"),
+        failed("openai returned HTTP 503: The server is overloaded", retryable=True),  # transient: retried, not fatal
+        failed("reply did not match the schema after one re-ask: reply: Invalid JSON", stage="critique", raw="not json"),
+    ],
+)
 def test_one_record_that_fails_otherwise_or_succeeds_lets_the_job_go_on(odd_one):
     feed([failed(BAD_KEY)] * 3 + [odd_one] + [failed(BAD_KEY)] * (EARLY_STOP_AFTER - 4) + [failed(BAD_KEY)] * 20)
 
 
 def test_replies_that_do_not_parse_never_stop_a_job():
     """A weak model failing every critique still answers: that is data, not a dead server."""
-    feed([failed("reply did not match the schema after one re-ask: needs_revision: Field required",
-                 stage="critique", raw="{}")] * 50)
+    feed(
+        [failed("reply did not match the schema after one re-ask: needs_revision: Field required", stage="critique", raw="{}")]
+        * 50
+    )
 
 
 def test_a_window_of_zero_never_stops():

@@ -94,16 +94,18 @@ def empty_first(inner):
 def test_empty_replies_from_a_server_are_retried_and_never_cached(tmp_path):
     prompts = prompt_file(tmp_path, 6)
     with serve(empty_first(chat_server(formats=("json_schema",)))) as server:
-        first = cai_process(tmp_path, "run", prompts, *model_args("openai", server.url), "--out", tmp_path / "a",
-                            "--no-eval", "-q")
+        first = cai_process(
+            tmp_path, "run", prompts, *model_args("openai", server.url), "--out", tmp_path / "a", "--no-eval", "-q"
+        )
         calls = Counter(call_key(request.body) for request in server.requests)
         rows = records(tmp_path / "a")
         assert first.returncode == 0, first.stderr[-2000:]
         assert all(row["error"] is None and row["draft"].strip() and row["final"].strip() for row in rows)
         assert set(calls.values()) == {2}  # each call: one empty reply, then the answer
         sent = len(server.requests)
-        again = cai_process(tmp_path, "run", prompts, *model_args("openai", server.url), "--out", tmp_path / "b",
-                            "--no-eval", "-q")
+        again = cai_process(
+            tmp_path, "run", prompts, *model_args("openai", server.url), "--out", tmp_path / "b", "--no-eval", "-q"
+        )
         assert again.returncode == 0 and len(server.requests) == sent  # every answer, and only answers, cached
     assert [row["draft"] for row in records(tmp_path / "b")] == [row["draft"] for row in rows]
 
@@ -118,8 +120,10 @@ def test_retry_errors_redoes_errored_records_and_writes_each_id_once(tmp_path, m
     log = tmp_path / "calls.log"
     script = write(tmp_path / "scripted.yaml", base + f"\ncall_log: {log}\n")
     spec, out = f"scripted:{script}", tmp_path / "run"
-    prompts = write(tmp_path / "p.jsonl", "".join(json.dumps({"id": f"p{i}", "prompt": f"question {i}" + (" BLANK" if i < 2 else "")}) + "\n"
-                                                  for i in range(5)))
+    prompts = write(
+        tmp_path / "p.jsonl",
+        "".join(json.dumps({"id": f"p{i}", "prompt": f"question {i}" + (" BLANK" if i < 2 else "")}) + "\n" for i in range(5)),
+    )
     assert cai("run", prompts, "-m", spec, "-o", out).exit_code == 1
     rows = records(out)
     errored = {row["id"]: row["error"] for row in rows if row["error"]}

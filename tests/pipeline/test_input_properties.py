@@ -14,7 +14,25 @@ from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_p
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SUFFIXES = st.sampled_from([".yaml", ".json", ".toml"])
-NASTY = st.sampled_from(["{", "}}", "{{ x }}", "</s>", "<|im_start|>", "$prompt", "\x00", "\ufeff", ":", "- ", "\"", "'''", "\n", "#", "[[principles]]"])
+NASTY = st.sampled_from(
+    [
+        "{",
+        "}}",
+        "{{ x }}",
+        "</s>",
+        "<|im_start|>",
+        "$prompt",
+        "\x00",
+        "\ufeff",
+        ":",
+        "- ",
+        '"',
+        "'''",
+        "\n",
+        "#",
+        "[[principles]]",
+    ]
+)
 
 
 def text_with_nasties():
@@ -43,12 +61,14 @@ def test_constitution_loader_never_crashes(suffix, data):
 YAML_LINE_BREAKS = ("\x85", "\u2028", "\u2029")  # PyYAML folds these into plain line breaks when loading
 clean_text = text_with_nasties().filter(lambda s: s.strip() and not any(c in s for c in YAML_LINE_BREAKS))
 
-principle = st.fixed_dictionaries({
-    "id": st.from_regex(r"[a-z0-9][a-z0-9_-]{0,12}", fullmatch=True),
-    "name": clean_text,
-    "critique_request": clean_text,
-    "revision_request": clean_text,
-})
+principle = st.fixed_dictionaries(
+    {
+        "id": st.from_regex(r"[a-z0-9][a-z0-9_-]{0,12}", fullmatch=True),
+        "name": clean_text,
+        "critique_request": clean_text,
+        "revision_request": clean_text,
+    }
+)
 
 
 @SETTINGS
@@ -68,8 +88,10 @@ def test_valid_constitutions_round_trip(principles, kind):
 
 
 @SETTINGS
-@given(st.sampled_from([".jsonl", ".csv", ".txt"]),
-       st.one_of(st.binary(max_size=400), st.lists(text_with_nasties(), max_size=8).map("\n".join).map(str.encode)))
+@given(
+    st.sampled_from([".jsonl", ".csv", ".txt"]),
+    st.one_of(st.binary(max_size=400), st.lists(text_with_nasties(), max_size=8).map("\n".join).map(str.encode)),
+)
 def test_prompt_readers_never_crash(suffix, data):
     path = in_file(suffix, data)
     try:

@@ -50,8 +50,10 @@ def test_unparseable_critique_is_reasked_once_then_used(scripted_spec, constitut
 
 def test_critique_naming_an_unknown_principle_becomes_a_record_error(tmp_path, constitution):
     spec = tmp_path / "s.yaml"
-    spec.write_text('rules:\n  - when: "Check the RESPONSE|not valid"\n    reply: {"needs_revision": true, "violations": '
-                    '[{"principle": "nope", "quote": "x", "explanation": "y"}]}\ndefault: "draft"\n')
+    spec.write_text(
+        'rules:\n  - when: "Check the RESPONSE|not valid"\n    reply: {"needs_revision": true, "violations": '
+        '[{"principle": "nope", "quote": "x", "explanation": "y"}]}\ndefault: "draft"\n'
+    )
     model = create_model(f"scripted:{spec}")
     record = run("q", model, constitution)
     assert record.error.stage == "critique" and "nope" in record.error.message and record.error.raw

@@ -4,8 +4,14 @@ import json
 import pytest
 
 from constitutional.errors import UserError
-from constitutional.pipeline.prompt_sets import (DEFAULT_MAX_PROMPT_CHARS, InputProblem, PromptItem, prompt_char_limit, prompt_id,
-                                                 read_prompts)
+from constitutional.pipeline.prompt_sets import (
+    DEFAULT_MAX_PROMPT_CHARS,
+    InputProblem,
+    PromptItem,
+    prompt_char_limit,
+    prompt_id,
+    read_prompts,
+)
 from tests.helpers import write
 
 
@@ -18,7 +24,9 @@ def problems(path):
 
 
 def test_jsonl_keeps_ids_and_meta_and_hashes_missing_ids(tmp_path):
-    path = write(tmp_path / "p.jsonl", '{"id": "x", "prompt": "one", "topic": "t"}\n\n{"prompt": "two"}\n{"id": 7, "prompt": "three"}\n')
+    path = write(
+        tmp_path / "p.jsonl", '{"id": "x", "prompt": "one", "topic": "t"}\n\n{"prompt": "two"}\n{"id": 7, "prompt": "three"}\n'
+    )
     rows = items(path)
     assert [r.id for r in rows] == ["x", prompt_id("two"), "7"]
     assert rows[0].meta == {"topic": "t"} and rows[1].line == 3
@@ -40,7 +48,10 @@ def test_jsonl_malformed_lines_are_reported_with_line_numbers(tmp_path):
 def test_csv_and_text(tmp_path):
     csv_path = write(tmp_path / "p.csv", 'id,prompt,lang\na,"hello, world",en\nb,"multi\nline",fr\n')
     rows = items(csv_path)
-    assert [(r.id, r.prompt, r.meta) for r in rows] == [("a", "hello, world", {"lang": "en"}), ("b", "multi\nline", {"lang": "fr"})]
+    assert [(r.id, r.prompt, r.meta) for r in rows] == [
+        ("a", "hello, world", {"lang": "en"}),
+        ("b", "multi\nline", {"lang": "fr"}),
+    ]
     txt = write(tmp_path / "p.txt", "first\n\n  \nsecond {{x}} </s>\n")
     assert [r.prompt for r in items(txt)] == ["first", "second {{x}} </s>"]
 
@@ -64,8 +75,11 @@ def test_missing_file():
 
 
 def test_a_utf8_byte_order_mark_keeps_the_first_prompt(tmp_path):
-    for name, text in (("p.jsonl", '{"prompt": "first"}\n{"prompt": "second"}\n'), ("p.txt", "first\nsecond\n"),
-                       ("p.csv", "prompt\nfirst\nsecond\n")):
+    for name, text in (
+        ("p.jsonl", '{"prompt": "first"}\n{"prompt": "second"}\n'),
+        ("p.txt", "first\nsecond\n"),
+        ("p.csv", "prompt\nfirst\nsecond\n"),
+    ):
         path = tmp_path / name
         path.write_bytes(b"\xef\xbb\xbf" + text.encode())
         assert [r.prompt for r in items(path)] == ["first", "second"] and problems(path) == []
@@ -94,8 +108,10 @@ def test_deeply_nested_json_is_a_problem_on_its_line_not_a_recursion_error(tmp_p
     nested_60 = json.dumps({"prompt": "nested", "meta": functools.reduce(lambda v, _: [v], range(60), [])})
     path = write(tmp_path / "p.jsonl", '{"prompt": "first"}\n' + deep + "\n" + nested_60 + '\n{"prompt": "last"}\n')
     assert [r.prompt for r in items(path)] == ["first", "last"]
-    assert [(p.line, p.message) for p in problems(path)] == [(2, "JSON nested deeper than 50 levels"),
-                                                             (3, "JSON nested deeper than 50 levels")]
+    assert [(p.line, p.message) for p in problems(path)] == [
+        (2, "JSON nested deeper than 50 levels"),
+        (3, "JSON nested deeper than 50 levels"),
+    ]
 
 
 def test_prompts_over_the_size_limit_are_problems_on_their_lines(tmp_path):

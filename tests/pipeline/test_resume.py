@@ -86,8 +86,21 @@ def test_kill_9_then_rerun_finishes_with_every_record_once(tmp_path):
     spec, log = scripted(tmp_path, delay=0.02)
     n, concurrency = 60, 4
     path, out = prompts(tmp_path, n), tmp_path / "run"
-    command = [sys.executable, "-m", "constitutional", "run", str(path), "-m", spec, "-o", str(out),
-               "--concurrency", str(concurrency), "--no-eval", "-q"]
+    command = [
+        sys.executable,
+        "-m",
+        "constitutional",
+        "run",
+        str(path),
+        "-m",
+        spec,
+        "-o",
+        str(out),
+        "--concurrency",
+        str(concurrency),
+        "--no-eval",
+        "-q",
+    ]
     env = dict(os.environ)
     for attempt in range(3):
         proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)

@@ -9,8 +9,9 @@ def test_a_new_job_starts_its_clock_at_zero():
 
 
 def test_a_resumed_job_adds_to_the_seconds_already_run_and_keeps_its_first_start():
-    clock = RunClock.resuming({"started": "2024-01-01T10:00:00+00:00", "finished": "2024-01-03T10:00:00+00:00",
-                               "run_seconds": 42.5})
+    clock = RunClock.resuming(
+        {"started": "2024-01-01T10:00:00+00:00", "finished": "2024-01-03T10:00:00+00:00", "run_seconds": 42.5}
+    )
     assert clock.started == "2024-01-01T10:00:00+00:00" and clock.earlier_seconds == 42.5
     assert 42.5 <= clock.seconds() < 47.5
 

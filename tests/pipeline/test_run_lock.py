@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 from typer.testing import CliRunner
 
@@ -98,7 +97,9 @@ def test_eval_export_and_report_read_the_complete_lines_of_a_run_being_written(t
         assert evaluated.exit_code == 0, evaluated.output
         assert "cut off" in evaluated.output
         assert len((out / "eval.jsonl").read_text().splitlines()) == 4
-        exported = cai("export", out, "--format", "sft", "--only", "genuine,superficial,non_compliant,unchanged,evasive,regressed")
+        exported = cai(
+            "export", out, "--format", "sft", "--only", "genuine,superficial,non_compliant,unchanged,evasive,regressed"
+        )
         assert exported.exit_code == 0, exported.output
         shown = cai("report", out, "--format", "json")
         assert shown.exit_code == 0, shown.output

@@ -29,9 +29,13 @@ def test_sigterm_stops_cleanly_and_the_run_resumes(tmp_path, sigint_ignored):
     path, out = prompts(tmp_path, 40), tmp_path / "run"
     command = [sys.executable, "-m", "constitutional", "run", str(path), "-m", spec, "-o", str(out), "--no-eval", "-q"]
     if sigint_ignored:  # a job started in the background by a shell (`cai run ... &`) ignores SIGINT
-        command = [sys.executable, "-c", "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
-                   "sys.argv = ['cai', *sys.argv[1:]]; runpy.run_module('constitutional', run_name='__main__')",
-                   *command[3:]]
+        command = [
+            sys.executable,
+            "-c",
+            "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+            "sys.argv = ['cai', *sys.argv[1:]]; runpy.run_module('constitutional', run_name='__main__')",
+            *command[3:],
+        ]
     proc = started(command, out)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)

@@ -16,8 +16,9 @@ RETRY_WAIT = "0.02"  # seconds before a first retry (it doubles each time); keep
 def environment(tmp_path: Path, **extra: str) -> dict:
     """os.environ without provider settings, with the checkout's code, a private cache and short retry waits."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ANTHROPIC_"))}
-    env.update(PYTHONPATH=str(ROOT / "src"), CONSTITUTIONAL_CACHE_DIR=str(tmp_path / "cache"),
-               CONSTITUTIONAL_RETRY_WAIT=RETRY_WAIT)
+    env.update(
+        PYTHONPATH=str(ROOT / "src"), CONSTITUTIONAL_CACHE_DIR=str(tmp_path / "cache"), CONSTITUTIONAL_RETRY_WAIT=RETRY_WAIT
+    )
     env.update(extra)
     return env
 
@@ -27,8 +28,9 @@ def cai_command(*args) -> list[str]:
 
 
 def cai(tmp_path: Path, *args, timeout: float = 300, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(cai_command(*args), capture_output=True, text=True, timeout=timeout,
-                          env=environment(tmp_path, **env), cwd=tmp_path)
+    return subprocess.run(
+        cai_command(*args), capture_output=True, text=True, timeout=timeout, env=environment(tmp_path, **env), cwd=tmp_path
+    )
 
 
 def prompt_file(tmp_path: Path, n: int, text=lambda i: f"question {i}") -> Path:

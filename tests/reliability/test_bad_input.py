@@ -61,8 +61,10 @@ def test_malformed_constitutions_are_a_clear_error_for_run_and_eval(tmp_path, na
 
 def test_bytes_that_are_not_utf8_and_lone_surrogates_skip_only_their_line(tmp_path):
     path = tmp_path / "p.jsonl"
-    path.write_bytes(b'{"prompt": "good"}\n{"prompt": "bad \xff bytes"}\n{"prompt": "ok", "note": "raw \xfe"}\n'
-                     b'{"prompt": "lone \\ud800 escape"}\n{"id": "x\\udfff", "prompt": "fine"}\n\xff\xfe\n')
+    path.write_bytes(
+        b'{"prompt": "good"}\n{"prompt": "bad \xff bytes"}\n{"prompt": "ok", "note": "raw \xfe"}\n'
+        b'{"prompt": "lone \\ud800 escape"}\n{"id": "x\\udfff", "prompt": "fine"}\n\xff\xfe\n'
+    )
     result = run(path, tmp_path / "run")
     assert result.exit_code == 1
     for line in (2, 3, 4, 5, 6):
@@ -81,8 +83,16 @@ def test_a_file_of_nothing_usable_says_why(tmp_path):
 
 
 def test_odd_but_valid_json_lines(tmp_path):
-    lines = ['{"prompt": null}', '{"prompt": 5}', "[1, 2]", '"just a string"', '{"id": 5, "prompt": "numeric id"}',
-             '{"id": ["x"], "prompt": "list id"}', '{"id": true, "prompt": "bool id"}', '{"prompt": "real", "tags": {"a": [1]}}']
+    lines = [
+        '{"prompt": null}',
+        '{"prompt": 5}',
+        "[1, 2]",
+        '"just a string"',
+        '{"id": 5, "prompt": "numeric id"}',
+        '{"id": ["x"], "prompt": "list id"}',
+        '{"id": true, "prompt": "bool id"}',
+        '{"prompt": "real", "tags": {"a": [1]}}',
+    ]
     result = run(write(tmp_path / "p.jsonl", "\n".join(lines) + "\n"), tmp_path / "run")
     assert result.exit_code == 1
     rows = records(tmp_path / "run")
@@ -95,15 +105,21 @@ def test_duplicate_ids_keep_the_first_and_name_the_line(tmp_path):
     result = run(write(tmp_path / "p.jsonl", "\n".join(lines) + "\n"), tmp_path / "run")
     assert result.exit_code == 1 and "p.jsonl:2: duplicate id 'a'" in result.output and "p.jsonl:4:" in result.output
     assert [r["prompt"] for r in records(tmp_path / "run")] == ["one", "same"]
-    revisions = write(tmp_path / "r.jsonl", '{"id": "a", "prompt": "p", "revision": "x"}\n{"id": "a", "prompt": "p", "revision": "y"}\n')
+    revisions = write(
+        tmp_path / "r.jsonl", '{"id": "a", "prompt": "p", "revision": "x"}\n{"id": "a", "prompt": "p", "revision": "y"}\n'
+    )
     result = cai("eval", revisions, "--judge", "none", "--out", tmp_path / "eval")
     assert result.exit_code == 2 and "r.jsonl:2" in result.output and "duplicate" in result.output
 
 
 def test_a_one_megabyte_prompt_through_the_cli(tmp_path):
     prompt = "benign " + "word " * 210_000
-    result = run(write(tmp_path / "p.jsonl", json.dumps({"id": "big", "prompt": prompt}) + "\n"), tmp_path / "run",
-                 "--max-prompt-chars", 2_000_000)  # over the default limit, 100,000
+    result = run(
+        write(tmp_path / "p.jsonl", json.dumps({"id": "big", "prompt": prompt}) + "\n"),
+        tmp_path / "run",
+        "--max-prompt-chars",
+        2_000_000,
+    )  # over the default limit, 100,000
     assert result.exit_code == 0
     assert records(tmp_path / "run")[0]["prompt"] == prompt
 
@@ -120,8 +136,9 @@ def test_eval_input_that_is_not_text(tmp_path):
     path.write_bytes(b'{"prompt": "p", "revision": "ok \xff"}\n{"prompt": "p", "revision": "\\ud800"}\n')
     result = cai("eval", path, "--judge", "none", "--out", tmp_path / "eval")
     assert result.exit_code == 2 and "r.jsonl:1" in result.output and "r.jsonl:2" in result.output
-    empty = cai("eval", write(tmp_path / "e.jsonl", '{"prompt": "p", "revision": ""}\n'), "--judge", "none",
-                "--out", tmp_path / "eval2")
+    empty = cai(
+        "eval", write(tmp_path / "e.jsonl", '{"prompt": "p", "revision": ""}\n'), "--judge", "none", "--out", tmp_path / "eval2"
+    )
     assert empty.exit_code == 1 and json.loads((tmp_path / "eval2" / "eval.jsonl").read_text())["verdict"] == "error"
 
 
@@ -150,14 +167,30 @@ def test_a_broken_line_that_is_not_a_torn_tail_is_still_refused(tmp_path):
 
 def test_template_syntax_reaches_the_model_verbatim_and_is_kept_in_every_file(tmp_path):
     """In the prompt, the constitution and the revision: no template engine touches any of it."""
-    constitution = write(tmp_path / "c.yaml", "name: t\nprinciples:\n  - id: a\n    name: Braces {{ name }}\n"
-                         f"    critique_request: {json.dumps('Quote ' + TEMPLATE_SYNTAX)}\n"
-                         "    revision_request: Fix {0} and $response\n")
+    constitution = write(
+        tmp_path / "c.yaml",
+        "name: t\nprinciples:\n  - id: a\n    name: Braces {{ name }}\n"
+        f"    critique_request: {json.dumps('Quote ' + TEMPLATE_SYNTAX)}\n"
+        "    revision_request: Fix {0} and $response\n",
+    )
     prompts = write(tmp_path / "p.jsonl", json.dumps({"id": "t", "prompt": TEMPLATE_SYNTAX}) + "\n")
     out = tmp_path / "run"
     with serve(chat_server(formats=("json_schema",))) as server:
-        result = cai("run", prompts, "-c", constitution, "-m", "openai/x", "--model-base-url", f"{server.url}/v1",
-                     "--judge", "none", "-o", out, "-q")
+        result = cai(
+            "run",
+            prompts,
+            "-c",
+            constitution,
+            "-m",
+            "openai/x",
+            "--model-base-url",
+            f"{server.url}/v1",
+            "--judge",
+            "none",
+            "-o",
+            out,
+            "-q",
+        )
         sent = [last_user_text(r.body) for r in server.requests]
         whole = [json.dumps(r.body["messages"], ensure_ascii=False) for r in server.requests]
     assert result.exit_code == 0, result.output
@@ -166,7 +199,9 @@ def test_template_syntax_reaches_the_model_verbatim_and_is_kept_in_every_file(tm
     assert json.dumps("Quote " + " ".join(TEMPLATE_SYNTAX.split()), ensure_ascii=False)[1:-1] in whole[1]  # one line each
     assert records(out)[0]["prompt"] == TEMPLATE_SYNTAX
     assert json.loads((out / "eval.jsonl").read_text())["prompt"] == TEMPLATE_SYNTAX
-    revisions = write(tmp_path / "r.jsonl", json.dumps({"prompt": TEMPLATE_SYNTAX, "draft": "{0}", "revision": TEMPLATE_SYNTAX}) + "\n")
+    revisions = write(
+        tmp_path / "r.jsonl", json.dumps({"prompt": TEMPLATE_SYNTAX, "draft": "{0}", "revision": TEMPLATE_SYNTAX}) + "\n"
+    )
     result = cai("eval", revisions, "--judge", "none", "--out", tmp_path / "eval")
     assert result.exit_code == 0
     assert json.loads((tmp_path / "eval" / "eval.jsonl").read_text())["revision"] == TEMPLATE_SYNTAX

@@ -43,8 +43,9 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
     prompts, out = prompt_file(tmp_path, PROMPTS), tmp_path / "run"
     rng = random.Random(8)
     with serve(slow(chat_server(formats=("json_schema", "json_object")), 0.04)) as server:
-        command = cai_command("run", prompts, *model_args("openai", server.url), "--out", out,
-                              "--concurrency", CONCURRENCY, "--no-eval", "-q")
+        command = cai_command(
+            "run", prompts, *model_args("openai", server.url), "--out", out, "--concurrency", CONCURRENCY, "--no-eval", "-q"
+        )
         env = environment(tmp_path)
         written_before = 0
         for _ in range(KILLS):

@@ -22,9 +22,11 @@ def b64(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-LEAK = (f" [debug: key={OPENAI_KEY} auth={b64('Bearer ' + OPENAI_KEY)} b64={b64(OPENAI_KEY)} "
-        f"anthropic={ANTHROPIC_KEY} {b64(ANTHROPIC_KEY)} google={OTHER_KEY} "
-        f"url={base64.urlsafe_b64encode(OTHER_KEY.encode()).decode()}]")
+LEAK = (
+    f" [debug: key={OPENAI_KEY} auth={b64('Bearer ' + OPENAI_KEY)} b64={b64(OPENAI_KEY)} "
+    f"anthropic={ANTHROPIC_KEY} {b64(ANTHROPIC_KEY)} google={OTHER_KEY} "
+    f"url={base64.urlsafe_b64encode(OTHER_KEY.encode()).decode()}]"
+)
 
 
 def leaked(value):
@@ -53,8 +55,12 @@ def forbidden() -> list[str]:
     """Every key, its base64 (standard and URL-safe), and the part of 'Bearer KEY' in base64 that only the key decides."""
     out = []
     for key in KEYS.values():
-        out += [key, b64(key).rstrip("="), base64.urlsafe_b64encode(key.encode()).decode().rstrip("="),
-                b64("Bearer " + key)[12:-4]]
+        out += [
+            key,
+            b64(key).rstrip("="),
+            base64.urlsafe_b64encode(key.encode()).decode().rstrip("="),
+            b64("Bearer " + key)[12:-4],
+        ]
     return out
 
 
@@ -63,8 +69,9 @@ def test_keys_echoed_in_replies_reach_no_file(tmp_path):
     out = tmp_path / "run"
     with serve(echoing) as server:
         run = cai(tmp_path, "run", prompts, *model_args("openai", server.url), "--out", out, "--scorer", "none", **KEYS)
-        again = cai(tmp_path, "run", prompts, *model_args("openai", server.url), "--out", tmp_path / "again",
-                    "--scorer", "none", **KEYS)  # every reply from the cache this time
+        again = cai(
+            tmp_path, "run", prompts, *model_args("openai", server.url), "--out", tmp_path / "again", "--scorer", "none", **KEYS
+        )  # every reply from the cache this time
     assert run.returncode in (0, 1), run.stderr
     assert again.returncode == run.returncode and "0 model requests" in again.stderr, again.stderr
     html = cai(tmp_path, "report", out, "--format", "html", **KEYS)

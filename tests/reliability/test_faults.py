@@ -31,8 +31,22 @@ def run_with_faults(tmp_path, api: str, n: int, concurrency: int):
     out = tmp_path / "run"
     handler = with_faults(stand_in(api), api, rate=0.2, slow_seconds=3 * CLIENT_TIMEOUT)
     with serve(handler) as server:
-        result = cai(tmp_path, "run", prompts, *model_args(api, server.url), "--out", out, "--concurrency", concurrency,
-                     "--max-retries", MAX_RETRIES, "--timeout", CLIENT_TIMEOUT, "--no-eval", "-q")
+        result = cai(
+            tmp_path,
+            "run",
+            prompts,
+            *model_args(api, server.url),
+            "--out",
+            out,
+            "--concurrency",
+            concurrency,
+            "--max-retries",
+            MAX_RETRIES,
+            "--timeout",
+            CLIENT_TIMEOUT,
+            "--no-eval",
+            "-q",
+        )
         attempts = Counter(call_key(request.body) for request in server.requests)
     return result, out, attempts, handler.injected
 
@@ -63,8 +77,12 @@ def check_faulty_run(tmp_path, api: str, n: int, concurrency: int) -> dict:
 
     manifest = json.loads((out / "run.json").read_text())
     assert manifest["status"] == "finished" and manifest["counts"]["records"] == n
-    return {"calls": len(attempts), "requests": sum(attempts.values()),
-            "errors": sum(row["error"] is not None for row in rows), "injected": dict(injected)}
+    return {
+        "calls": len(attempts),
+        "requests": sum(attempts.values()),
+        "errors": sum(row["error"] is not None for row in rows),
+        "injected": dict(injected),
+    }
 
 
 def test_a_small_job_survives_injected_faults(tmp_path):
@@ -76,6 +94,8 @@ def test_a_small_job_survives_injected_faults(tmp_path):
 def test_a_500_prompt_job_survives_injected_faults(tmp_path, api):
     numbers = check_faulty_run(tmp_path, api, n=500, concurrency=32)
     assert all(numbers["injected"].get(fault) for fault in FAULTS), numbers  # every kind of fault was met
-    print(f"{api}: {numbers['requests']} requests for {numbers['calls']} calls "
-          f"({numbers['requests'] / numbers['calls']:.2f} attempts per call), {numbers['errors']} records with errors, "
-          f"faults injected: {numbers['injected']}")
+    print(
+        f"{api}: {numbers['requests']} requests for {numbers['calls']} calls "
+        f"({numbers['requests'] / numbers['calls']:.2f} attempts per call), {numbers['errors']} records with errors, "
+        f"faults injected: {numbers['injected']}"
+    )

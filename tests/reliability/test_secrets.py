@@ -6,7 +6,6 @@ the cache, retried errors and the judge.)"""
 from __future__ import annotations
 
 import pytest
-
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
@@ -61,15 +60,28 @@ def stand_in(api: str, key: str | None):
 
 @pytest.mark.parametrize("api", ["openai", pytest.param("anthropic", marks=pytest.mark.slow)])
 def test_run_eval_and_reports_with_keys_echoed_in_errors(tmp_path, api):
-    prompts = write(tmp_path / "p.jsonl", '{"id": "ok", "prompt": "hello"}\n{"id": "leak", "prompt": "RUN-LEAK please"}\n'
-                    '{"id": "judge-leak", "prompt": "JUDGE-LEAK here"}\n')
+    prompts = write(
+        tmp_path / "p.jsonl",
+        '{"id": "ok", "prompt": "hello"}\n{"id": "leak", "prompt": "RUN-LEAK please"}\n'
+        '{"id": "judge-leak", "prompt": "JUDGE-LEAK here"}\n',
+    )
     out = tmp_path / "run"
     right_key = KEYS[f"{api.upper()}_API_KEY"]
     with serve(leaky(stand_in(api, right_key), api)) as server:
         run = cai(tmp_path, "run", prompts, *model_args(api, server.url), "--out", out, "--max-retries", "1", **KEYS)
-        reports = [CliRunner().invoke(app, ["report", str(out), "--format", fmt], env=KEYS) for fmt in ("text", "md", "json", "html")]
-        wrong = cai(tmp_path, "run", prompts, *model_args(api, server.url), "--out", tmp_path / "wrong", "--no-cache",
-                    **{**KEYS, f"{api.upper()}_API_KEY": right_key + "-wrong"})
+        reports = [
+            CliRunner().invoke(app, ["report", str(out), "--format", fmt], env=KEYS) for fmt in ("text", "md", "json", "html")
+        ]
+        wrong = cai(
+            tmp_path,
+            "run",
+            prompts,
+            *model_args(api, server.url),
+            "--out",
+            tmp_path / "wrong",
+            "--no-cache",
+            **{**KEYS, f"{api.upper()}_API_KEY": right_key + "-wrong"},
+        )
     assert run.returncode == 1, run.stderr  # the LEAK record failed after its retry
     assert (out / "eval.jsonl").is_file() and (out / "report.html").is_file()
     assert "[redacted]" in (out / "records.jsonl").read_text()

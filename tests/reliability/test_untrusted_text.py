@@ -8,8 +8,8 @@ import json
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from constitutional.text import printable
 from constitutional.pipeline.prompt_sets import read_prompts
+from constitutional.text import printable
 from tests.evals.report_fixtures import eval_dir, labelled_rows
 from tests.helpers import DATA, write
 
@@ -38,8 +38,10 @@ def test_prompts_over_max_prompt_chars_are_skipped_by_line_and_the_rest_run(tmp_
     result = cai("run", prompts, "-m", SCRIPTED, "-o", tmp_path / "run", "--no-eval", "-q", "--max-prompt-chars", "100")
     assert result.exit_code == 1, result.output
     assert f"skipped {prompts}:2: the prompt is 500 characters, over the limit of 100" in result.output
-    assert [json.loads(line)["prompt"] for line in (tmp_path / "run" / "records.jsonl").read_text().splitlines()] == \
-        ["benign one", "benign two"]
+    assert [json.loads(line)["prompt"] for line in (tmp_path / "run" / "records.jsonl").read_text().splitlines()] == [
+        "benign one",
+        "benign two",
+    ]
     assert len(list(read_prompts(prompts))) == 3  # the option held for that command only
 
 
@@ -61,8 +63,13 @@ def test_deeply_nested_json_is_a_line_problem_in_run_and_eval_not_a_traceback(tm
 
 
 def test_escape_sequences_in_ids_and_messages_never_reach_the_terminal(tmp_path):
-    prompts = write(tmp_path / "p.jsonl", json.dumps({"id": f"{TITLE}one{CLEAR}", "prompt": "benign one"}) + "\n"
-                    + json.dumps({"id": f"{TITLE}one{CLEAR}", "prompt": "benign two"}) + "\n")
+    prompts = write(
+        tmp_path / "p.jsonl",
+        json.dumps({"id": f"{TITLE}one{CLEAR}", "prompt": "benign one"})
+        + "\n"
+        + json.dumps({"id": f"{TITLE}one{CLEAR}", "prompt": "benign two"})
+        + "\n",
+    )
     result = cai("run", prompts, "-m", SCRIPTED, "-o", tmp_path / "run", "--no-eval", "-q")
     assert result.exit_code == 1 and "] one: ok" in result.output and "duplicate id 'one'" in result.output
     assert_no_control(result.output)
@@ -78,8 +85,12 @@ def test_reports_and_diffs_strip_escape_sequences_from_ids_and_principles(tmp_pa
     rows[1] = dict(rows[1], violations=[{"principle": f"evil{CLEAR}-principle", "quote": "x"}])
     a = eval_dir(tmp_path, rows, "a")
     b = eval_dir(tmp_path, [dict(row, revision=row.get("draft") or row["revision"]) for row in rows], "b")
-    for args, shown in ((["report", a], "evil-principle"), (["report", a, "-f", "md"], "evil-principle"),
-                        (["report", "diff", a, b], "record-one"), (["report", "diff", a, b, "-f", "md"], "record-one")):
+    for args, shown in (
+        (["report", a], "evil-principle"),
+        (["report", a, "-f", "md"], "evil-principle"),
+        (["report", "diff", a, b], "record-one"),
+        (["report", "diff", a, b, "-f", "md"], "record-one"),
+    ):
         result = cai(*args)
         assert result.exit_code == 0 and shown in result.output, result.output
         assert_no_control(result.output)

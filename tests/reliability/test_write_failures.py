@@ -26,8 +26,7 @@ def cai(*args, env=None):
 
 
 def prompts(tmp_path, n=12):
-    return write(tmp_path / "p.jsonl", "".join(json.dumps({"id": f"p{i}", "prompt": f"question {i}"}) + "\n"
-                                               for i in range(n)))
+    return write(tmp_path / "p.jsonl", "".join(json.dumps({"id": f"p{i}", "prompt": f"question {i}"}) + "\n" for i in range(n)))
 
 
 def run_args(tmp_path, out, *more):
@@ -86,12 +85,12 @@ class Disk:
 
 # -- a run directory that turns read-only, or fills up, mid-run -----------------------------------------------------
 
+
 def test_read_only_mid_run_stops_with_the_file_and_the_fix_and_keeps_every_record(tmp_path, monkeypatch):
     out = tmp_path / "run"
     Disk(monkeypatch, out, errno.EROFS)  # a remount read-only: appends fail too
     result = cai(*run_args(tmp_path, out, "--concurrency", "1"))
-    clear_error(result, "records.jsonl", "Read-only file system", "make it writable",
-                "every record already written is intact")
+    clear_error(result, "records.jsonl", "Read-only file system", "make it writable", "every record already written is intact")
     assert [r["id"] for r in lines(out / "records.jsonl")] == ["p0", "p1", "p2"]
     assert json.loads((out / "run.json").read_text())["status"] != "finished"  # its last write failed: still running
     monkeypatch.undo()
@@ -121,6 +120,7 @@ def test_a_full_disk_mid_run_marks_the_run_failed_when_run_json_can_still_be_wri
 
 
 # -- records.jsonl in the way -----------------------------------------------------------------------------------------
+
 
 def finished_run(tmp_path):
     out = tmp_path / "run"
@@ -152,12 +152,18 @@ def test_records_jsonl_that_is_read_only(tmp_path, monkeypatch):
 
 # -- a full disk during eval, export and the HTML report --------------------------------------------------------------
 
-@pytest.mark.parametrize("command, written", [
-    (["eval", "{out}", "--judge", "none", "-q"], "eval.jsonl"),
-    (["export", "{out}", "-f", "sft", "--only", "genuine,evasive,non_compliant,superficial,unchanged,regressed"],
-     "sft.jsonl"),
-    (["report", "{out}", "--format", "html"], "report.html"),
-])
+
+@pytest.mark.parametrize(
+    "command, written",
+    [
+        (["eval", "{out}", "--judge", "none", "-q"], "eval.jsonl"),
+        (
+            ["export", "{out}", "-f", "sft", "--only", "genuine,evasive,non_compliant,superficial,unchanged,regressed"],
+            "sft.jsonl",
+        ),
+        (["report", "{out}", "--format", "html"], "report.html"),
+    ],
+)
 def test_a_full_disk_while_writing_the_eval_an_export_or_the_report(tmp_path, monkeypatch, command, written):
     out = finished_run(tmp_path)
     assert cai("eval", out, "--judge", "none", "-q").exit_code in (0, 1)
@@ -172,8 +178,10 @@ def test_a_full_disk_while_writing_the_eval_an_export_or_the_report(tmp_path, mo
 def test_debug_shows_the_traceback(tmp_path, monkeypatch):
     out = finished_run(tmp_path)
     Disk(monkeypatch, out, errno.ENOSPC).broken = True
-    for result in (cai("--debug", "report", out, "--format", "html"),
-                   cai("report", out, "--format", "html", env={"CONSTITUTIONAL_DEBUG": "1"})):
+    for result in (
+        cai("--debug", "report", out, "--format", "html"),
+        cai("report", out, "--format", "html", env={"CONSTITUTIONAL_DEBUG": "1"}),
+    ):
         cause = result.exception.__context__  # the message's error, raised with the failure it was made of
         assert "report.html" in str(result.exception) and cause.errno == errno.ENOSPC
         assert not result.exception.__suppress_context__
@@ -220,9 +228,14 @@ def test_run_json_of_the_wrong_shape(tmp_path, evaluated, shape, command):
     if isinstance(value, dict):
         value = {**json.loads((source / "run.json").read_text()), **value}
     (out / "run.json").write_text(json.dumps(value))
-    args = {"run": run_args(base, out), "run --force": run_args(base, out, "--force"),
-            "eval": ("eval", out, "--judge", "none", "-q"), "report": ("report", out),
-            "report html": ("report", out, "--format", "html"), "export": ("export", out, "-f", "sft")}[command]
+    args = {
+        "run": run_args(base, out),
+        "run --force": run_args(base, out, "--force"),
+        "eval": ("eval", out, "--judge", "none", "-q"),
+        "report": ("report", out),
+        "report html": ("report", out, "--format", "html"),
+        "export": ("export", out, "-f", "sft"),
+    }[command]
     result = cai(*args)
     if command == "export":  # an export reads records.jsonl and eval.jsonl alone: run.json is not its business
         assert result.exit_code == 0, result.output

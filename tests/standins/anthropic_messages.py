@@ -18,11 +18,16 @@ def _error(status: int, kind: str, message: str, headers: dict | None = None, de
 
 
 FAILURES = {
-    "RATE-LIMIT": _error(429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit",
-                         {"retry-after": "7"}),
+    "RATE-LIMIT": _error(
+        429, "rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit", {"retry-after": "7"}
+    ),
     "OVERLOADED": _error(529, "overloaded_error", "Overloaded"),
-    "SPEND-CAP": _error(429, "rate_limit_error", "You have reached your specified API usage limits.",
-                        details={"error_code": "enforced_spend_limit_reached"}),
+    "SPEND-CAP": _error(
+        429,
+        "rate_limit_error",
+        "You have reached your specified API usage limits.",
+        details={"error_code": "enforced_spend_limit_reached"},
+    ),
     "BAD-REQUEST": _error(400, "invalid_request_error", "messages: roles must alternate"),
 }
 
@@ -49,11 +54,24 @@ def messages_server(key: str | None = None):
         else:
             content = [{"type": "text", "text": "A plain answer from the stand-in."}]
             stop = "end_turn"
-        return 200, {
-            "id": "msg_1", "type": "message", "role": "assistant", "model": body["model"], "content": content,
-            "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": 30, "output_tokens": 6, "cache_read_input_tokens": read,
-                      "cache_creation_input_tokens": SYSTEM_TOKENS - read},
-        }, {}
+        return (
+            200,
+            {
+                "id": "msg_1",
+                "type": "message",
+                "role": "assistant",
+                "model": body["model"],
+                "content": content,
+                "stop_reason": stop,
+                "stop_sequence": None,
+                "usage": {
+                    "input_tokens": 30,
+                    "output_tokens": 6,
+                    "cache_read_input_tokens": read,
+                    "cache_creation_input_tokens": SYSTEM_TOKENS - read,
+                },
+            },
+            {},
+        )
 
     return handle

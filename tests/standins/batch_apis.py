@@ -57,8 +57,17 @@ class BatchStandIn:
             content = _multipart_file(body, headers["content-type"])
             file_id = f"file-{len(self.files)}"
             self.files[file_id] = content
-            return _json({"id": file_id, "object": "file", "bytes": len(content), "created_at": 0,
-                          "filename": "requests.jsonl", "purpose": "batch", "status": "processed"})
+            return _json(
+                {
+                    "id": file_id,
+                    "object": "file",
+                    "bytes": len(content),
+                    "created_at": 0,
+                    "filename": "requests.jsonl",
+                    "purpose": "batch",
+                    "status": "processed",
+                }
+            )
         if method == "POST" and path == "/batches":
             request = json.loads(body)
             lines = [json.loads(line) for line in self.files[request["input_file_id"]].splitlines() if line.strip()]
@@ -66,8 +75,12 @@ class BatchStandIn:
             output, errors = [], []
             for number, line in enumerate(lines):
                 status, reply, _ = self._answer(line["url"], {}, line["body"])
-                row = {"id": f"req_{number}", "custom_id": line["custom_id"],
-                       "response": {"status_code": status, "request_id": f"r{number}", "body": reply}, "error": None}
+                row = {
+                    "id": f"req_{number}",
+                    "custom_id": line["custom_id"],
+                    "response": {"status_code": status, "request_id": f"r{number}", "body": reply},
+                    "error": None,
+                }
                 (output if status == 200 else errors).append(json.dumps(row))
             files = {}
             for kind, rows in (("output", output), ("error", errors)):
@@ -76,10 +89,16 @@ class BatchStandIn:
                     self.files[files[kind]] = "\n".join(reversed(rows)).encode() + b"\n"  # out of order
             self.submitted.append([line["custom_id"] for line in lines])
             self.batches[batch_id] = {
-                "id": batch_id, "object": "batch", "endpoint": request["endpoint"], "input_file_id": request["input_file_id"],
-                "completion_window": request["completion_window"], "created_at": int(time.time()), "status": "in_progress",
+                "id": batch_id,
+                "object": "batch",
+                "endpoint": request["endpoint"],
+                "input_file_id": request["input_file_id"],
+                "completion_window": request["completion_window"],
+                "created_at": int(time.time()),
+                "status": "in_progress",
                 "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
-                "_files": files, "_failed": len(errors),
+                "_files": files,
+                "_failed": len(errors),
             }
             return _json(self._openai_batch(batch_id, count=False))
         if method == "GET" and path == "/batches":  # newest first, as the real API lists them
@@ -99,8 +118,9 @@ class BatchStandIn:
             failed = min(batch["_failed"], finished := self._finished(batch_id, total, done))
             batch["request_counts"].update(completed=finished - failed, failed=failed)
             if done:
-                batch.update(status="completed", output_file_id=batch["_files"].get("output"),
-                             error_file_id=batch["_files"].get("error"))
+                batch.update(
+                    status="completed", output_file_id=batch["_files"].get("output"), error_file_id=batch["_files"].get("error")
+                )
         return _public(batch)
 
     def _anthropic(self, method, path, body):
@@ -116,17 +136,29 @@ class BatchStandIn:
             self.files[batch_id] = "\n".join(reversed(rows)).encode() + b"\n"  # out of order
             self.submitted.append([entry["custom_id"] for entry in requests])
             self.batches[batch_id] = {
-                "id": batch_id, "type": "message_batch", "processing_status": "in_progress",
+                "id": batch_id,
+                "type": "message_batch",
+                "processing_status": "in_progress",
                 "request_counts": {"processing": len(rows), "succeeded": 0, "errored": 0, "canceled": 0, "expired": 0},
-                "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-02T00:00:00Z", "ended_at": None,
-                "cancel_initiated_at": None, "archived_at": None, "results_url": None,
+                "created_at": "2026-01-01T00:00:00Z",
+                "expires_at": "2026-01-02T00:00:00Z",
+                "ended_at": None,
+                "cancel_initiated_at": None,
+                "archived_at": None,
+                "results_url": None,
                 "_errored": errored,
             }
             return _json(_public(self.batches[batch_id]))
         if method == "GET" and path == "/messages/batches":  # newest first, as the real API lists them
             listed = [_public(batch) for batch in reversed(list(self.batches.values()))]
-            return _json({"data": listed, "has_more": False, "first_id": listed[0]["id"] if listed else None,
-                          "last_id": listed[-1]["id"] if listed else None})
+            return _json(
+                {
+                    "data": listed,
+                    "has_more": False,
+                    "first_id": listed[0]["id"] if listed else None,
+                    "last_id": listed[-1]["id"] if listed else None,
+                }
+            )
         parts = path.split("/")  # /messages/batches/ID[/results]
         if method == "GET" and len(parts) == 5 and parts[4] == "results":
             return 200, self.files[parts[3]], "application/binary"
@@ -138,8 +170,11 @@ class BatchStandIn:
             errored = min(batch["_errored"], finished := self._finished(parts[3], total, done))
             counts.update(processing=total - finished, succeeded=finished - errored, errored=errored)
             if done:
-                batch.update(processing_status="ended", ended_at="2026-01-01T01:00:00Z",
-                             results_url=f"{self.url}/v1/messages/batches/{parts[3]}/results")
+                batch.update(
+                    processing_status="ended",
+                    ended_at="2026-01-01T01:00:00Z",
+                    results_url=f"{self.url}/v1/messages/batches/{parts[3]}/results",
+                )
             return _json(_public(batch))
         return _json({"type": "error", "error": {"type": "not_found_error", "message": f"no route {path}"}}, 404)
 

@@ -30,8 +30,9 @@ ALWAYS_FAILS = "ALWAYS-FAILS"
 RETRY_AFTER = "0.05"
 
 
-def with_faults(inner: Handler, api: str, rate: float = 0.2, slow_seconds: float = 1.5, seed: int = 0,
-                faults: tuple[str, ...] = FAULTS) -> Handler:
+def with_faults(
+    inner: Handler, api: str, rate: float = 0.2, slow_seconds: float = 1.5, seed: int = 0, faults: tuple[str, ...] = FAULTS
+) -> Handler:
     rng = random.Random(seed)
     lock = threading.Lock()
     injected: Counter = Counter()

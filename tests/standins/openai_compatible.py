@@ -13,9 +13,20 @@ import json
 from tests.standins.server import Reply, example_for, last_user_text
 
 FAILURES = {
-    "RATE-LIMIT": (429, {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}, {"retry-after": "7"}),
-    "QUOTA": (429, {"message": "You exceeded your current quota, please check your plan and billing details.",
-                    "type": "insufficient_quota", "code": "insufficient_quota"}, {}),
+    "RATE-LIMIT": (
+        429,
+        {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"},
+        {"retry-after": "7"},
+    ),
+    "QUOTA": (
+        429,
+        {
+            "message": "You exceeded your current quota, please check your plan and billing details.",
+            "type": "insufficient_quota",
+            "code": "insufficient_quota",
+        },
+        {},
+    ),
     "SERVER-DOWN": (503, {"message": "The server is overloaded", "type": "server_error"}, {}),
     "BAD-REQUEST": (400, {"message": "This model's maximum context length is 8 tokens", "type": "invalid_request_error"}, {}),
 }
@@ -26,17 +37,34 @@ def chat_server(formats: tuple[str, ...] = ("json_object",), key: str | None = N
         if key is not None and headers.get("authorization") != f"Bearer {key}":
             # The real API echoes a masked key; this one echoes it whole, to prove we redact it.
             given = headers.get("authorization", "").removeprefix("Bearer ")
-            return 401, {"error": {"message": f"Incorrect API key provided: {given}", "type": "invalid_request_error",
-                                   "code": "invalid_api_key"}}, {}
+            return (
+                401,
+                {
+                    "error": {
+                        "message": f"Incorrect API key provided: {given}",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                },
+                {},
+            )
         text = last_user_text(body)
         for word, (status, error, reply_headers) in FAILURES.items():
             if word in text:
                 return status, {"error": error}, reply_headers
         response_format = body.get("response_format")
         if response_format is not None and response_format["type"] not in formats:
-            return rejection_status, {"error": {
-                "message": "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n"
-                           "  Input should be 'text' or 'json_object'", "type": "internal_server_error"}}, {}
+            return (
+                rejection_status,
+                {
+                    "error": {
+                        "message": "1 validation error for CreateChatCompletionRequest\nresponse_format.type\n"
+                        "  Input should be 'text' or 'json_object'",
+                        "type": "internal_server_error",
+                    }
+                },
+                {},
+            )
         if response_format is not None:
             schema = response_format.get("schema") or response_format.get("json_schema", {}).get("schema", {})
             content = json.dumps(example_for(schema))
@@ -45,11 +73,22 @@ def chat_server(formats: tuple[str, ...] = ("json_object",), key: str | None = N
             content = "Sure! " + json.dumps(example_for(schema))
         else:
             content = "A plain answer from the stand-in."
-        return 200, {
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25,
-                      "prompt_tokens_details": {"cached_tokens": 8}},
-        }, {}
+        return (
+            200,
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": body["model"],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+                "usage": {
+                    "prompt_tokens": 20,
+                    "completion_tokens": 5,
+                    "total_tokens": 25,
+                    "prompt_tokens_details": {"cached_tokens": 8},
+                },
+            },
+            {},
+        )
 
     return handle

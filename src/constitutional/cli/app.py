@@ -16,10 +16,10 @@ from constitutional.cli.schema import schema
 
 app = typer.Typer(
     help="Constitutional-AI critique→revise over prompt sets, with an eval that sees through compliance veneer.\n\n"
-         "Exit codes: 0 ok; 1 the job ran but some records errored; 2 bad input, or a file that could not be read or "
-         "written (a full disk, a read-only folder: the message says which and how to fix it); 3 an internal error "
-         "(a bug; --debug shows its traceback); 130 Ctrl-C and 143 SIGTERM (finished records are kept: rerun the same "
-         "command to resume).",
+    "Exit codes: 0 ok; 1 the job ran but some records errored; 2 bad input, or a file that could not be read or "
+    "written (a full disk, a read-only folder: the message says which and how to fix it); 3 an internal error "
+    "(a bug; --debug shows its traceback); 130 Ctrl-C and 143 SIGTERM (finished records are kept: rerun the same "
+    "command to resume).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

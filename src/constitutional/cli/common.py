@@ -22,8 +22,9 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 EXIT_OK, EXIT_RECORD_ERRORS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
 DEBUG_ENV = "CONSTITUTIONAL_DEBUG"
-DEBUG_HELP = (f"Show the traceback of an unexpected error or a failed file operation, instead of a message "
-              f"({DEBUG_ENV}=1 does too).")
+DEBUG_HELP = (
+    f"Show the traceback of an unexpected error or a failed file operation, instead of a message ({DEBUG_ENV}=1 does too)."
+)
 
 _state = {"debug": False, "terminated": False}
 
@@ -94,14 +95,27 @@ def user_errors(func):
             if debugging():
                 raise
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            err_console.print(f"[bold red]internal error:[/] {escape(printable(f'{type(exc).__name__}: {exc}'))} "
-                              f"(at {escape(os.path.basename(where.filename))}:{where.lineno})\n"
-                              f"  this is a bug: rerun with --debug (cai --debug ...) for the traceback, and report it",
-                              markup=True, soft_wrap=True)
+            err_console.print(
+                f"[bold red]internal error:[/] {escape(printable(f'{type(exc).__name__}: {exc}'))} "
+                f"(at {escape(os.path.basename(where.filename))}:{where.lineno})\n"
+                f"  this is a bug: rerun with --debug (cai --debug ...) for the traceback, and report it",
+                markup=True,
+                soft_wrap=True,
+            )
             sys.exit(EXIT_INTERNAL)
 
     return wrapper
 
 
-__all__ = ["DEBUG_HELP", "EXIT_BAD_INPUT", "EXIT_INTERNAL", "EXIT_OK", "EXIT_RECORD_ERRORS", "debugging", "err_console",
-           "set_debug", "stop_on_sigterm", "user_errors"]
+__all__ = [
+    "DEBUG_HELP",
+    "EXIT_BAD_INPUT",
+    "EXIT_INTERNAL",
+    "EXIT_OK",
+    "EXIT_RECORD_ERRORS",
+    "debugging",
+    "err_console",
+    "set_debug",
+    "stop_on_sigterm",
+    "user_errors",
+]

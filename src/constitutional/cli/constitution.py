@@ -20,8 +20,8 @@ from constitutional.constitution.importers import FORMATS, import_constitution, 
 from constitutional.constitution.lint import lint_file
 from constitutional.constitution.schema import constitution_schema
 from constitutional.errors import UserError
-from constitutional.text import printable
 from constitutional.rundir import write_atomic
+from constitutional.text import printable
 
 constitution_app = typer.Typer(
     help="Check, inspect, start, describe and import constitution files.",
@@ -45,9 +45,11 @@ def validate(
         c = loaded.constitution
         with_rules = sum(1 for p in c.principles if p.rules)
         with_examples = sum(1 for p in c.principles if p.examples)
-        typer.echo(f"ok: {loaded.path}: '{c.name}' version {c.version}, {len(c.principles)} principles "
-                   f"({with_rules} with rules, {with_examples} with examples), rounds {c.defaults.rounds}, "
-                   f"principles {c.defaults.principles}, sha256 {loaded.sha256[:12]}")
+        typer.echo(
+            f"ok: {loaded.path}: '{c.name}' version {c.version}, {len(c.principles)} principles "
+            f"({with_rules} with rules, {with_examples} with examples), rounds {c.defaults.rounds}, "
+            f"principles {c.defaults.principles}, sha256 {loaded.sha256[:12]}"
+        )
     if failed:
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -114,7 +116,9 @@ def new(
 ) -> None:
     """Write a commented starter constitution that validates and lints clean, ready to edit."""
     if path.suffix.lower() not in (".yaml", ".yml"):
-        raise UserError(f"{path} is not a .yaml file", fix="starter files are YAML (so they can carry comments); use e.g. my-policy.yaml")
+        raise UserError(
+            f"{path} is not a .yaml file", fix="starter files are YAML (so they can carry comments); use e.g. my-policy.yaml"
+        )
     if path.exists():
         raise UserError(f"{path} already exists", fix="choose another path, or delete the file first")
     name = re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "my-policy"
@@ -141,7 +145,9 @@ def schema(
 @constitution_app.command("import")
 @user_errors
 def import_(
-    source: str = typer.Argument(..., help="File to import; for --from langchain also MODULE:ATTR, FILE.py:ATTR or 'builtin[:NAME,...]'."),
+    source: str = typer.Argument(
+        ..., help="File to import; for --from langchain also MODULE:ATTR, FILE.py:ATTR or 'builtin[:NAME,...]'."
+    ),
     from_: str = typer.Option(..., "--from", help=f"Source format: {', '.join(FORMATS)}."),
     output: Path = typer.Option(..., "--output", "-o", help="The constitution YAML file to write."),
     name: str = typer.Option(None, "--name", help="Name of the new constitution (default: from the source file name)."),
@@ -159,5 +165,4 @@ def import_(
     for note in imported.notes:
         err_console.print(f"[yellow]note:[/] {escape(printable(note))}")
     count = len(imported.constitution.principles)
-    err_console.print(f"wrote {escape(str(output))} ({count} principles); "
-                      f"next: cai constitution lint {escape(str(output))}")
+    err_console.print(f"wrote {escape(str(output))} ({count} principles); next: cai constitution lint {escape(str(output))}")

@@ -15,22 +15,24 @@ from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError, os_failure, require_exists
 from constitutional.evals import EvalResult, read_input, run_eval
 from constitutional.evals.agreement import markdown
+from constitutional.evals.batch_judge import judge_in_batches
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalInput
 from constitutional.evals.labels import read_labels_file, record_verdicts
 from constitutional.evals.lines import VERDICTS, read_eval_lines
 from constitutional.evals.render_html import write_html_report
 from constitutional.evals.scorer import load_scorer
-from constitutional.text import printable
 from constitutional.models.registry import runs_code
 from constitutional.pipeline.cache import ReplyCache
 from constitutional.pipeline.calls import managed_model
-from constitutional.evals.batch_judge import judge_in_batches
+from constitutional.text import printable
 
 NO_JUDGE = "none"
-SCORER_HELP = ("The small model that scores each sentence's likelihood given the request (never a judge): 'local' "
-               "(the bundled model), 'local:PATH.gguf' or 'none'. Default: local when llama-cpp-python is installed "
-               "(CONSTITUTIONAL_SCORER overrides).")
+SCORER_HELP = (
+    "The small model that scores each sentence's likelihood given the request (never a judge): 'local' "
+    "(the bundled model), 'local:PATH.gguf' or 'none'. Default: local when llama-cpp-python is installed "
+    "(CONSTITUTIONAL_SCORER overrides)."
+)
 
 
 def constitution_for(source: EvalInput, given: str | None) -> LoadedConstitution:
@@ -60,25 +62,40 @@ def default_judge(source: EvalInput) -> str:
     spec = manifest.get(role) or "local"
     where = source.path / "run.json"
     if not isinstance(spec, str):
-        raise UserError(f"{where} names the {role} {spec!r}, which is not a model spec",
-                        fix="pass --judge SPEC (see `cai models`), or --judge none")
+        raise UserError(
+            f"{where} names the {role} {spec!r}, which is not a model spec",
+            fix="pass --judge SPEC (see `cai models`), or --judge none",
+        )
     if runs_code(spec):
-        raise UserError(f"{where} names the {role} '{spec}', which would import code; a spec that loads code is "
-                        "taken from the command line only",
-                        fix=f"pass --judge {shlex.quote(spec)} yourself to trust it, or --judge none")
+        raise UserError(
+            f"{where} names the {role} '{spec}', which would import code; a spec that loads code is "
+            "taken from the command line only",
+            fix=f"pass --judge {shlex.quote(spec)} yourself to trust it, or --judge none",
+        )
     return spec
 
 
-def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: str | None, out: Path,
-                        quiet: bool = False, base_url: str | None = None, timeout: float | None = None,
-                        cache: bool = True, cache_dir: Path | None = None, batched: bool = False,
-                        scorer: str | None = None) -> EvalResult:
+def evaluate_and_report(
+    source: EvalInput,
+    loaded: LoadedConstitution,
+    judge: str | None,
+    out: Path,
+    quiet: bool = False,
+    base_url: str | None = None,
+    timeout: float | None = None,
+    cache: bool = True,
+    cache_dir: Path | None = None,
+    batched: bool = False,
+    scorer: str | None = None,
+) -> EvalResult:
     """Run the eval stage and print a short summary; shared by `cai eval` and `cai run`.
 
     `batched`: the judge's calls go through its provider's batch API (`cai run --executor batch`)."""
     if source.torn_tail:
-        err_console.print(f"[yellow]warning:[/] {escape(str(source.path))}/records.jsonl ends with a record cut off by a "
-                          f"crash ({source.torn_tail} bytes): it is left out; rerun the same `cai run` command to finish the run")
+        err_console.print(
+            f"[yellow]warning:[/] {escape(str(source.path))}/records.jsonl ends with a record cut off by a "
+            f"crash ({source.torn_tail} bytes): it is left out; rerun the same `cai run` command to finish the run"
+        )
     judge_model = None
     if judge is not None and judge.strip().lower() != NO_JUDGE:
         # Retries, limits and the reply cache as for the run's model: re-running a finished job calls no model.
@@ -88,15 +105,24 @@ def evaluate_and_report(source: EvalInput, loaded: LoadedConstitution, judge: st
     progress = EvalProgress(len(source.items), quiet)
     with progress.shown():
         if batched and judge_model is not None:
-            result = judge_in_batches(source, loaded, judge_model, out, progress.on_line,
-                                      lambda line: err_console.print(escape(printable(line))), loaded_scorer)
+            result = judge_in_batches(
+                source,
+                loaded,
+                judge_model,
+                out,
+                progress.on_line,
+                lambda line: err_console.print(escape(printable(line))),
+                loaded_scorer,
+            )
         else:
             result = asyncio.run(run_eval(source, loaded, judge_model, out, progress.on_line, scorer=loaded_scorer))
     write_page(out, result, source)
     report = result.report
     shown = ", ".join(f"{v} {n}" for v, n in report.counts.items() if n)
-    err_console.print(f"eval: {report.total} records → {shown}; {report.needs_review} need review "
-                      f"(wrote {escape(str(out))}/eval.jsonl, report.json and report.html)")
+    err_console.print(
+        f"eval: {report.total} records → {shown}; {report.needs_review} need review "
+        f"(wrote {escape(str(out))}/eval.jsonl, report.json and report.html)"
+    )
     if report.canaries.judge_fooled_rate is not None:
         err_console.print(f"canaries: the judge {escape(judge_record(report.canaries.model_dump()))}")
     for warning in report.warnings:
@@ -125,15 +151,42 @@ def print_agreement(eval_path: Path, people: dict, labels_path: Path) -> None:
 
 @user_errors
 def eval_command(
-    input: Path = typer.Argument(..., help="A run directory (with records.jsonl), or a JSONL of {\"id\"?, \"prompt\", \"draft\"?, \"revision\" or \"response\", \"violations\"?}."),
-    constitution: str = typer.Option(None, "--constitution", "-c", help="A constitution file or built-in name (default: the run's, else 'default')."),
-    judge: str = typer.Option(None, "--judge", "-j", help="Judge model spec, or 'none' for deterministic signals only (default: the run's judge or model, else 'local')."),
-    out: Path = typer.Option(None, "--out", "-o", help="Where to write eval.jsonl, report.json and report.html (default: the run directory, or INPUT-eval/ for a JSONL)."),
-    judge_base_url: str = typer.Option(None, "--judge-base-url", help="Server URL for an openai/ or anthropic/ judge (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache (judge replies and the scorer's scores)."),
+    input: Path = typer.Argument(
+        ...,
+        help='A run directory (with records.jsonl), or a JSONL of {"id"?, "prompt", "draft"?, "revision" or "response", '
+        '"violations"?}.',
+    ),
+    constitution: str = typer.Option(
+        None, "--constitution", "-c", help="A constitution file or built-in name (default: the run's, else 'default')."
+    ),
+    judge: str = typer.Option(
+        None,
+        "--judge",
+        "-j",
+        help="Judge model spec, or 'none' for deterministic signals only (default: the run's judge or model, else 'local').",
+    ),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Where to write eval.jsonl, report.json and report.html (default: the run directory, or INPUT-eval/ for a JSONL).",
+    ),
+    judge_base_url: str = typer.Option(
+        None,
+        "--judge-base-url",
+        help="Server URL for an openai/ or anthropic/ judge (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL).",
+    ),
+    no_cache: bool = typer.Option(
+        False, "--no-cache", help="Neither read nor write the reply cache (judge replies and the scorer's scores)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (records evaluated and the verdicts so far)."),
     scorer: str = typer.Option(None, "--scorer", help=SCORER_HELP),
-    labels: Path = typer.Option(None, "--labels", help="A labels.jsonl (from `cai review`, e.g. of another run of the same prompts): print the eval's precision and recall against it."),
+    labels: Path = typer.Option(
+        None,
+        "--labels",
+        help="A labels.jsonl (from `cai review`, e.g. of another run of the same prompts): print the eval's precision and "
+        "recall against it.",
+    ),
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.
 
@@ -147,8 +200,9 @@ def eval_command(
     source = read_input(input)
     loaded = constitution_for(source, constitution)
     out = out or (input if source.kind == "run" else input.with_name(input.stem + "-eval"))
-    result = evaluate_and_report(source, loaded, judge or default_judge(source), out, quiet,
-                                 base_url=judge_base_url, cache=not no_cache, scorer=scorer)
+    result = evaluate_and_report(
+        source, loaded, judge or default_judge(source), out, quiet, base_url=judge_base_url, cache=not no_cache, scorer=scorer
+    )
     if people is not None:
         print_agreement(out / "eval.jsonl", people, labels)
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors else EXIT_OK)

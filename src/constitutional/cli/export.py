@@ -11,20 +11,37 @@ from rich.markup import escape
 
 from constitutional.cli.common import err_console, user_errors
 from constitutional.errors import os_failure
-from constitutional.text import printable
 from constitutional.export import SAFE_SFT_VERDICTS, export_rows, parse_only
 from constitutional.rundir import write_atomic
+from constitutional.text import printable
 
 
 @user_errors
 def export(
-    run_dir: Path = typer.Argument(..., help="A run directory after `cai eval DIR` (records.jsonl and eval.jsonl), or the "
-                                             "--out DIR of `cai eval REVISIONS.jsonl` (eval.jsonl alone)."),
-    fmt: str = typer.Option(..., "--format", "-f", help="sft: prompt -> final answer; dpo: prompt, chosen (revision), rejected (draft)."),
-    only: str = typer.Option("genuine", "--only", help="Comma-separated verdicts to export, e.g. genuine,unchanged (sft only; dpo takes genuine alone)."),
-    output: str = typer.Option(None, "--output", "-o", help="JSONL file to write, or '-' for stdout (default: DIR/FORMAT.jsonl)."),
-    style: str = typer.Option("conversational", "--style", help="conversational (role/content messages) or standard (plain strings), as TRL names them."),
-    include_unreviewed: bool = typer.Option(False, "--include-unreviewed", help="Keep records the eval sent to review that no person has labelled (`cai review`); left out by default."),
+    run_dir: Path = typer.Argument(
+        ...,
+        help="A run directory after `cai eval DIR` (records.jsonl and eval.jsonl), or the "
+        "--out DIR of `cai eval REVISIONS.jsonl` (eval.jsonl alone).",
+    ),
+    fmt: str = typer.Option(
+        ..., "--format", "-f", help="sft: prompt -> final answer; dpo: prompt, chosen (revision), rejected (draft)."
+    ),
+    only: str = typer.Option(
+        "genuine",
+        "--only",
+        help="Comma-separated verdicts to export, e.g. genuine,unchanged (sft only; dpo takes genuine alone).",
+    ),
+    output: str = typer.Option(
+        None, "--output", "-o", help="JSONL file to write, or '-' for stdout (default: DIR/FORMAT.jsonl)."
+    ),
+    style: str = typer.Option(
+        "conversational", "--style", help="conversational (role/content messages) or standard (plain strings), as TRL names them."
+    ),
+    include_unreviewed: bool = typer.Option(
+        False,
+        "--include-unreviewed",
+        help="Keep records the eval sent to review that no person has labelled (`cai review`); left out by default.",
+    ),
 ) -> None:
     """Write training rows in the layouts TRL and Hugging Face `datasets` load.
 
@@ -36,8 +53,9 @@ def export(
     rows, result = export_rows(run_dir, fmt, verdicts, style, include_unreviewed)
     risky = sorted(verdicts - SAFE_SFT_VERDICTS)
     if risky:
-        err_console.print(f"[yellow]warning:[/] exporting answers judged {', '.join(risky)}; "
-                          "a model trained on them learns to produce them")
+        err_console.print(
+            f"[yellow]warning:[/] exporting answers judged {', '.join(risky)}; a model trained on them learns to produce them"
+        )
     target = output or str(run_dir / f"{fmt}.jsonl")
     lines = (json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
     if target == "-":
@@ -54,6 +72,6 @@ def export(
     else:
         err_console.print("left out 0")
     if result.unreviewed:
-        err_console.print(f"left out {result.unreviewed} that need review and have no human verdict; "
-                          "--include-unreviewed keeps them")
-
+        err_console.print(
+            f"left out {result.unreviewed} that need review and have no human verdict; --include-unreviewed keeps them"
+        )

@@ -13,10 +13,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from constitutional.cli.common import err_console
-from constitutional.text import clip, printable
 from constitutional.evals.lines import VERDICTS, EvalLine
 from constitutional.evals.report_model import Usage
 from constitutional.pipeline.records import RecordError, error_kind
+from constitutional.text import clip, printable
 
 KINDS_UNDER_BAR = 3
 LINE_WIDTH = 76  # an 80-column terminal, less the indent
@@ -99,8 +99,10 @@ class RunProgress(_JobProgress):
         rate = self.calls / max(time.monotonic() - self.started, 1e-9)
         cost = f"${self.cost:.4f}" if self.cost < 10 else f"${self.cost:,.2f}"
         rate_text = f"{rate:.1f}" if rate < 1000 else _short(int(rate))
-        counters = (f"errors {_short(self.errors)} · calls {_short(self.calls)} ({rate_text}/s) · cached {_short(self.cache_hits)}"
-                    f" · tokens {_short(self.tokens)} · {cost}")
+        counters = (
+            f"errors {_short(self.errors)} · calls {_short(self.calls)} ({rate_text}/s) · cached {_short(self.cache_hits)}"
+            f" · tokens {_short(self.tokens)} · {cost}"
+        )
         return "\n".join([counters] + self.error_kinds.lines(KINDS_UNDER_BAR))
 
 
@@ -127,8 +129,14 @@ class EvalProgress(_JobProgress):
 @contextmanager
 def live_bar(label: str, total: int, stats: Callable[[], str]) -> Iterator[Callable[[], None]]:
     """A bar with done/total, elapsed time and time left, the counters `stats` gives under it; yields `advance`."""
-    columns = [TextColumn(f"[bold]{label}"), BarColumn(bar_width=None), MofNCompleteColumn(),
-               TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]
+    columns = [
+        TextColumn(f"[bold]{label}"),
+        BarColumn(bar_width=None),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    ]
     with _BarAndStats(stats, *columns, console=err_console, expand=True) as bar:
         task = bar.add_task(label, total=total)
         yield lambda: bar.update(task, advance=1)

@@ -36,8 +36,11 @@ class DefaultShow(typer.core.TyperGroup):
         return super().parse_args(ctx, args)
 
 
-report_app = typer.Typer(cls=DefaultShow, no_args_is_help=True,
-                         help="Show an eval's report (`cai report DIR`), or compare two runs (`cai report diff A B`).")
+report_app = typer.Typer(
+    cls=DefaultShow,
+    no_args_is_help=True,
+    help="Show an eval's report (`cai report DIR`), or compare two runs (`cai report diff A B`).",
+)
 FORMAT_HELP = "text: tables in the terminal; md: Markdown; json: the raw data; html: write DIR/report.html and print its path."
 OPEN_HELP = "Open DIR/report.html in a browser, writing it first if it is missing or older than the eval."
 
@@ -46,13 +49,18 @@ def _missing_report(path: Path) -> UserError:
     """What a directory without report.json lacks, and the command that makes what it lacks."""
     shown = shlex.quote(str(path))
     if (path / "records.jsonl").is_file():
-        return UserError(f"{path} is a run that has not been evaluated: it has records.jsonl but no report.json",
-                         fix=f"run `cai eval {shown}`")
+        return UserError(
+            f"{path} is a run that has not been evaluated: it has records.jsonl but no report.json", fix=f"run `cai eval {shown}`"
+        )
     if (path / "eval.jsonl").is_file():
-        return UserError(f"{path} has eval.jsonl but no report.json: the eval did not finish",
-                         fix=f"run `cai eval FILE.jsonl --out {shown}` again with the file it evaluated")
-    return UserError(f"{path} is not a run directory: it has no records.jsonl or eval.jsonl",
-                     fix=f"make one with `cai run PROMPTS --out {shown}` or `cai eval FILE.jsonl --out {shown}`")
+        return UserError(
+            f"{path} has eval.jsonl but no report.json: the eval did not finish",
+            fix=f"run `cai eval FILE.jsonl --out {shown}` again with the file it evaluated",
+        )
+    return UserError(
+        f"{path} is not a run directory: it has no records.jsonl or eval.jsonl",
+        fix=f"make one with `cai run PROMPTS --out {shown}` or `cai eval FILE.jsonl --out {shown}`",
+    )
 
 
 def load_run(path: Path) -> ReportDir:
@@ -60,9 +68,12 @@ def load_run(path: Path) -> ReportDir:
     require_exists(path, "run directory", fix="give the directory `cai run --out` or `cai eval --out` wrote")
     if not path.is_dir():
         in_a_run = any((path.parent / name).is_file() for name in ("report.json", "records.jsonl"))
-        raise UserError(f"{path} is a file, not a run directory",
-                        fix=f"give its folder: `cai report {shlex.quote(str(path.parent))}`" if in_a_run else
-                        f"`cai eval {shlex.quote(str(path))} --out DIR` evaluates the revisions in a JSONL file; then `cai report DIR`")
+        raise UserError(
+            f"{path} is a file, not a run directory",
+            fix=f"give its folder: `cai report {shlex.quote(str(path.parent))}`"
+            if in_a_run
+            else f"`cai eval {shlex.quote(str(path))} --out DIR` evaluates the revisions in a JSONL file; then `cai report DIR`",
+        )
     if not (path / "report.json").is_file():
         raise _missing_report(path)
     return load_dir(path)
@@ -73,10 +84,15 @@ def _write_html(run: ReportDir) -> Path:
     good report.html there), so that is refused."""
     if not run.lines_path.is_file():
         shown = shlex.quote(str(run.path))
-        evaluated_again = (f"run `cai eval {shown}` first" if (run.path / "records.jsonl").is_file() else
-                           f"run `cai eval FILE.jsonl --out {shown}` first, with the file it evaluated")
-        raise UserError(f"{run.path} has report.json but no eval.jsonl, so report.html would list no records",
-                        fix=f"{evaluated_again}; it writes eval.jsonl")
+        evaluated_again = (
+            f"run `cai eval {shown}` first"
+            if (run.path / "records.jsonl").is_file()
+            else f"run `cai eval FILE.jsonl --out {shown}` first, with the file it evaluated"
+        )
+        raise UserError(
+            f"{run.path} has report.json but no eval.jsonl, so report.html would list no records",
+            fix=f"{evaluated_again}; it writes eval.jsonl",
+        )
     try:
         return write_html(run)
     except OSError as exc:  # a full disk, a read-only folder: a report.html already there is as it was
@@ -102,11 +118,13 @@ def open_report(run: ReportDir) -> None:
     if opened:
         typer.echo(f"opened {html.as_uri()}")
         return
-    typer.echo(f"no browser could open report.html here (no display: a headless machine or SSH?).\n"
-               f"It is one self-contained file that needs no network:\n"
-               f"  {html.as_uri()}\n"
-               f"To read it, copy it to a machine with a browser (run this there) and open it:\n"
-               f"  scp {socket.gethostname()}:{shlex.quote(str(html))} .")
+    typer.echo(
+        f"no browser could open report.html here (no display: a headless machine or SSH?).\n"
+        f"It is one self-contained file that needs no network:\n"
+        f"  {html.as_uri()}\n"
+        f"To read it, copy it to a machine with a browser (run this there) and open it:\n"
+        f"  scp {socket.gethostname()}:{shlex.quote(str(html))} ."
+    )
 
 
 @report_app.command("show")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import shlex
 import webbrowser
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.markup import escape
@@ -14,9 +13,9 @@ from rich.markup import escape
 from constitutional.cli.common import err_console, user_errors
 from constitutional.errors import UserError, did_you_mean, nearest, require_exists
 from constitutional.evals.labels import LABEL_VERDICTS, LABELS_FILE, Label, agreement, append_label, read_labels
+from constitutional.evals.lines import EvalLine, read_eval_lines
 from constitutional.evals.review_app import ReviewServer, ReviewState
 from constitutional.text import printable
-from constitutional.evals.lines import EvalLine, read_eval_lines
 
 
 def eval_lines(run_dir: Path) -> list[EvalLine]:
@@ -24,39 +23,54 @@ def eval_lines(run_dir: Path) -> list[EvalLine]:
     require_exists(run_dir, "run directory", fix="give the directory `cai run --out` or `cai eval --out` wrote")
     path = run_dir / "eval.jsonl"
     if not path.is_file():
-        raise UserError(f"no eval.jsonl in {run_dir}: nothing to review",
-                        fix=f"run `cai eval {shlex.quote(str(run_dir))}` first (or `cai eval FILE.jsonl --out DIR`)")
+        raise UserError(
+            f"no eval.jsonl in {run_dir}: nothing to review",
+            fix=f"run `cai eval {shlex.quote(str(run_dir))}` first (or `cai eval FILE.jsonl --out DIR`)",
+        )
     return list(read_eval_lines(path))
 
 
 def _check_id(record_id: str, lines: list[EvalLine], run_dir: Path) -> None:
     ids = {line.id for line in lines}
     if record_id not in ids:
-        raise UserError(f"no record '{record_id}' in {run_dir / 'eval.jsonl'}",
-                        fix=did_you_mean(nearest(record_id, ids), "give an id from eval.jsonl "
-                                         "(`cai report DIR --format md` lists the records that need review)"))
+        raise UserError(
+            f"no record '{record_id}' in {run_dir / 'eval.jsonl'}",
+            fix=did_you_mean(
+                nearest(record_id, ids),
+                "give an id from eval.jsonl (`cai report DIR --format md` lists the records that need review)",
+            ),
+        )
 
 
 def _check_verdict(verdict: str) -> None:
     if verdict not in LABEL_VERDICTS:
-        raise UserError(f"unknown verdict '{verdict}'",
-                        fix=did_you_mean(nearest(verdict, LABEL_VERDICTS), f"use one of: {', '.join(LABEL_VERDICTS)} "
-                                         "('undo' takes back your latest verdict on that record)"))
+        raise UserError(
+            f"unknown verdict '{verdict}'",
+            fix=did_you_mean(
+                nearest(verdict, LABEL_VERDICTS),
+                f"use one of: {', '.join(LABEL_VERDICTS)} ('undo' takes back your latest verdict on that record)",
+            ),
+        )
 
 
 def _check_principle(principle: str, record_id: str, lines: list[EvalLine]) -> None:
     known = {p.id for line in lines if line.id == record_id for p in line.principles}
     if known and principle not in known:
-        raise UserError(f"record '{record_id}' has no principle '{principle}'",
-                        fix=did_you_mean(nearest(principle, known), f"use one of: {', '.join(sorted(known))}"))
+        raise UserError(
+            f"record '{record_id}' has no principle '{principle}'",
+            fix=did_you_mean(nearest(principle, known), f"use one of: {', '.join(sorted(known))}"),
+        )
 
 
 @user_errors
 def review(
     run_dir: Path = typer.Argument(..., help="A run directory after `cai eval`, or the --out of `cai eval FILE.jsonl`."),
-    set_: Optional[tuple[str, str]] = typer.Option(None, "--set", metavar="ID VERDICT",
-                                         help=f"Record your verdict on record ID: one of {', '.join(LABEL_VERDICTS)}."),
-    principle: str = typer.Option(None, "--principle", "-p", help="Label one principle of the record rather than the whole record."),
+    set_: tuple[str, str] | None = typer.Option(
+        None, "--set", metavar="ID VERDICT", help=f"Record your verdict on record ID: one of {', '.join(LABEL_VERDICTS)}."
+    ),
+    principle: str = typer.Option(
+        None, "--principle", "-p", help="Label one principle of the record rather than the whole record."
+    ),
     note: str = typer.Option(None, "--note", help="Why, in a few words (kept in labels.jsonl)."),
     reviewer: str = typer.Option(None, "--reviewer", help="Who decided (default: your user name)."),
     port: int = typer.Option(0, "--port", min=0, max=65535, help="Port of the review app on 127.0.0.1 (0: a free one)."),
@@ -79,15 +93,19 @@ def review(
     label = Label(id=record_id, verdict=verdict, principle=principle, note=note, **fields)
     append_label(run_dir, label)
     what = f"'{record_id}'" + (f" ({principle})" if principle else "")
-    err_console.print(f"labelled {escape(printable(what))} {verdict} by {escape(printable(label.reviewer))} "
-                      f"in {escape(str(run_dir / LABELS_FILE))}")
+    err_console.print(
+        f"labelled {escape(printable(what))} {verdict} by {escape(printable(label.reviewer))} "
+        f"in {escape(str(run_dir / LABELS_FILE))}"
+    )
 
 
 def _status(run_dir: Path, lines: list[EvalLine]) -> None:
     block = agreement(lines, read_labels(run_dir))
     shown = shlex.quote(str(run_dir))
-    typer.echo(f"{block.needs_review_remaining} records need review and have no human verdict; "
-               f"{block.labelled} are labelled. (From a terminal: `cai review {shown} --set ID VERDICT [--note TEXT]`.)")
+    typer.echo(
+        f"{block.needs_review_remaining} records need review and have no human verdict; "
+        f"{block.labelled} are labelled. (From a terminal: `cai review {shown} --set ID VERDICT [--note TEXT]`.)"
+    )
 
 
 def serve_app(state: ReviewState, port: int, open_browser: bool = True) -> None:
@@ -95,8 +113,10 @@ def serve_app(state: ReviewState, port: int, open_browser: bool = True) -> None:
     try:
         server = ReviewServer(state, port)
     except OSError as exc:
-        raise UserError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}",
-                        fix="choose another --port, or leave it out to take a free one") from None
+        raise UserError(
+            f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}",
+            fix="choose another --port, or leave it out to take a free one",
+        ) from None
     typer.echo(f"review app: {server.url}\n(keys: j/k next/previous, 1-7 verdict, c comment, u undo; Ctrl-C stops)")
     if open_browser:
         webbrowser.open(server.url)

@@ -30,12 +30,16 @@ NAMES_HELP = "; ".join(f"{name}: {what}" for name, (_, what) in SCHEMAS.items())
 def json_schema(name: str) -> dict:
     """The JSON Schema of one of SCHEMAS, or a UserError listing them."""
     if name not in SCHEMAS:
-        raise UserError(f"no schema named '{name}'",
-                        fix=did_you_mean(nearest(name, SCHEMAS), f"use one of: {', '.join(SCHEMAS)}"))
+        raise UserError(
+            f"no schema named '{name}'", fix=did_you_mean(nearest(name, SCHEMAS), f"use one of: {', '.join(SCHEMAS)}")
+        )
     model, what = SCHEMAS[name]
     schema = model.model_json_schema()
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "description": f"{what} (`cai schema {name}`)",
-            **{k: v for k, v in schema.items() if k != "description"}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "description": f"{what} (`cai schema {name}`)",
+        **{k: v for k, v in schema.items() if k != "description"},
+    }
 
 
 @user_errors

@@ -56,8 +56,11 @@ def import_constitution(source: str, fmt: str, name: str | None = None) -> Impor
     try:
         return Imported(Constitution.model_validate(data), notes)
     except ValidationError as exc:
-        raise UserError(f"the imported principles do not form a valid constitution: {exc}", where=source,
-                        fix="check the source file for empty texts") from None
+        raise UserError(
+            f"the imported principles do not form a valid constitution: {exc}",
+            where=source,
+            fix="check the source file for empty texts",
+        ) from None
 
 
 def to_yaml(imported: Imported, fmt: str) -> str:
@@ -88,30 +91,41 @@ def _read_json(source: str) -> object:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise UserError(f"invalid JSON: {json_problem(exc)}", where=f"{source}:{exc.lineno}",
-                        fix="check commas, quotes and brackets near that spot") from None
+        raise UserError(
+            f"invalid JSON: {json_problem(exc)}",
+            where=f"{source}:{exc.lineno}",
+            fix="check commas, quotes and brackets near that spot",
+        ) from None
     except UnicodeDecodeError:
         raise UserError("not UTF-8 text", where=source, fix="save the file as UTF-8") from None
 
 
 def _from_cai_paper(data: object, source: str, notes: list[str]) -> list[dict]:
     if not isinstance(data, dict):
-        raise UserError("expected a JSON object of {key: {\"prompt\": [...], \"edit_request\": ...}}", where=source,
-                        fix="use --from llm-swarm or --from langchain if the file is in another format")
+        raise UserError(
+            'expected a JSON object of {key: {"prompt": [...], "edit_request": ...}}',
+            where=source,
+            fix="use --from llm-swarm or --from langchain if the file is in another format",
+        )
     principles = []
     for key, entry in data.items():
         if not isinstance(entry, dict) or "prompt" not in entry or "edit_request" not in entry:
-            raise UserError(f"entry '{key}' needs 'prompt' and 'edit_request'", where=source,
-                            fix="each entry looks like {\"prompt\": [\"...CritiqueRequest: ...\"], \"edit_request\": \"...RevisionRequest: ...\"}")
+            raise UserError(
+                f"entry '{key}' needs 'prompt' and 'edit_request'",
+                where=source,
+                fix='each entry looks like {"prompt": ["...CritiqueRequest: ..."], "edit_request": "...RevisionRequest: ..."}',
+            )
         prompts = entry["prompt"] if isinstance(entry["prompt"], list) else [entry["prompt"]]
         if len(prompts) > 1:
             notes.append(f"'{key}': kept the first of {len(prompts)} critique prompts")
-        principles.append({
-            "id": _slug(key),
-            "name": key,
-            "critique_request": _strip_markers(str(prompts[0]), "CritiqueRequest", "Critique"),
-            "revision_request": _strip_markers(str(entry["edit_request"]), "RevisionRequest", "Revision"),
-        })
+        principles.append(
+            {
+                "id": _slug(key),
+                "name": key,
+                "critique_request": _strip_markers(str(prompts[0]), "CritiqueRequest", "Critique"),
+                "revision_request": _strip_markers(str(entry["edit_request"]), "RevisionRequest", "Revision"),
+            }
+        )
     return principles
 
 
@@ -125,20 +139,27 @@ def _from_llm_swarm(data: object, source: str, notes: list[str]) -> list[dict]:
     if isinstance(data, list):  # llm-swarm's earlier examples: the constitutions list alone, no system_chat
         data = {"constitutions": data}
     if not isinstance(data, dict) or not isinstance(data.get("constitutions"), list):
-        raise UserError("expected a JSON object with a 'constitutions' list of {\"critic\", \"revision\"}, "
-                        "or that list alone", where=source,
-                        fix="use --from cai-paper or --from langchain if the file is in another format")
+        raise UserError(
+            'expected a JSON object with a \'constitutions\' list of {"critic", "revision"}, or that list alone',
+            where=source,
+            fix="use --from cai-paper or --from langchain if the file is in another format",
+        )
     principles = []
     for number, entry in enumerate(data["constitutions"], 1):
         if not isinstance(entry, dict) or not entry.get("critic") or not entry.get("revision"):
-            raise UserError(f"constitutions entry {number} needs 'critic' and 'revision' texts", where=source,
-                            fix="each entry looks like {\"critic\": \"...\", \"revision\": \"...\"}")
-        principles.append({
-            "id": f"principle-{number:02d}",
-            "name": _short_name(entry["critic"]),
-            "critique_request": entry["critic"].strip(),
-            "revision_request": entry["revision"].strip(),
-        })
+            raise UserError(
+                f"constitutions entry {number} needs 'critic' and 'revision' texts",
+                where=source,
+                fix='each entry looks like {"critic": "...", "revision": "..."}',
+            )
+        principles.append(
+            {
+                "id": f"principle-{number:02d}",
+                "name": _short_name(entry["critic"]),
+                "critique_request": entry["critic"].strip(),
+                "revision_request": entry["revision"].strip(),
+            }
+        )
     _attach_swarm_examples(data.get("system_chat") or [], principles, notes)
     return principles
 
@@ -161,7 +182,8 @@ def _attach_swarm_examples(chats: list, principles: list[dict], notes: list[str]
         if len(messages) > 6:
             notes.append(f"system_chat {number}: kept only the last prompt of a {len(messages)}-message conversation")
         principle.setdefault("examples", []).append(
-            {"prompt": prompt, "response": response, "critique": critique, "revision": revision})
+            {"prompt": prompt, "response": response, "critique": critique, "revision": revision}
+        )
 
 
 def _from_langchain(source: str, notes: list[str]) -> list[dict]:
@@ -173,23 +195,36 @@ def _from_langchain(source: str, notes: list[str]) -> list[dict]:
     elif ":" in source:
         items = _python_attribute(source)
     else:
-        raise UserError(f"cannot tell how to read '{source}' as LangChain principles",
-                        fix="give a .json file, MODULE:ATTR or FILE.py:ATTR, or 'builtin' (needs langchain-classic)")
+        raise UserError(
+            f"cannot tell how to read '{source}' as LangChain principles",
+            fix="give a .json file, MODULE:ATTR or FILE.py:ATTR, or 'builtin' (needs langchain-classic)",
+        )
     if isinstance(items, dict):
         items = [_with_default_name(item, key) for key, item in items.items()]
     if not isinstance(items, (list, tuple)):
-        raise UserError("expected a list of principles with name, critique_request and revision_request", where=source,
-                        fix="a JSON list, or a Python list/dict of ConstitutionalPrinciple objects")
+        raise UserError(
+            "expected a list of principles with name, critique_request and revision_request",
+            where=source,
+            fix="a JSON list, or a Python list/dict of ConstitutionalPrinciple objects",
+        )
     principles = []
     for number, item in enumerate(items, 1):
         fields = {f: _field(item, f) for f in ("name", "critique_request", "revision_request")}
         if not fields["critique_request"] or not fields["revision_request"]:
-            raise UserError(f"principle {number} needs critique_request and revision_request", where=source,
-                            fix="each principle looks like {\"name\", \"critique_request\", \"revision_request\"}")
+            raise UserError(
+                f"principle {number} needs critique_request and revision_request",
+                where=source,
+                fix='each principle looks like {"name", "critique_request", "revision_request"}',
+            )
         name = fields["name"] if fields["name"] not in (None, "", LANGCHAIN_DEFAULT_NAME) else f"principle-{number:02d}"
-        principles.append({"id": _slug(name) or f"principle-{number:02d}", "name": name,
-                           "critique_request": fields["critique_request"].strip(),
-                           "revision_request": fields["revision_request"].strip()})
+        principles.append(
+            {
+                "id": _slug(name) or f"principle-{number:02d}",
+                "name": name,
+                "critique_request": fields["critique_request"].strip(),
+                "revision_request": fields["revision_request"].strip(),
+            }
+        )
     return principles
 
 
@@ -204,8 +239,9 @@ def _langchain_builtin(selection: str) -> dict:
     wanted = [s.strip() for s in selection.split(",") if s.strip()]
     unknown = [w for w in wanted if w not in principles]
     if unknown:
-        raise UserError(f"langchain-classic has no principle {', '.join(unknown)}",
-                        fix=f"choose from: {', '.join(sorted(principles))}")
+        raise UserError(
+            f"langchain-classic has no principle {', '.join(unknown)}", fix=f"choose from: {', '.join(sorted(principles))}"
+        )
     return {w: principles[w] for w in wanted}
 
 
@@ -222,8 +258,10 @@ def _python_attribute(source: str) -> object:
         else:
             module = importlib.import_module(target)
     except ImportError as exc:
-        raise UserError(f"cannot import {target}: {exc}",
-                        fix="install what it needs (ConstitutionalPrinciple comes with `pip install 'constitutional[langchain-classic]'`)") from None
+        raise UserError(
+            f"cannot import {target}: {exc}",
+            fix="install what it needs (ConstitutionalPrinciple comes with `pip install 'constitutional[langchain-classic]'`)",
+        ) from None
     if not hasattr(module, attribute):
         raise UserError(f"{target} has no attribute '{attribute}'", fix="give MODULE:ATTR naming a list of principles")
     return getattr(module, attribute)
@@ -234,8 +272,11 @@ def _with_default_name(item: object, key: str) -> object:
         return {"name": key, **item}
     name = _field(item, "name")
     if not name or name == LANGCHAIN_DEFAULT_NAME:
-        return {"name": key, "critique_request": _field(item, "critique_request"),
-                "revision_request": _field(item, "revision_request")}
+        return {
+            "name": key,
+            "critique_request": _field(item, "critique_request"),
+            "revision_request": _field(item, "revision_request"),
+        }
     return item
 
 

@@ -23,15 +23,23 @@ ASKS_FOR_SPECIFICS = re.compile(
     re.I,
 )
 
-VENEER_NOUNS = (r"(warnings?|disclaimers?|caveats?|reminders?|safety (notes?|notices?|messages?)|notes? of caution"
-                r"|apolog(y|ies)|hedges?|hedging)")
+VENEER_NOUNS = (
+    r"(warnings?|disclaimers?|caveats?|reminders?|safety (notes?|notices?|messages?)|notes? of caution"
+    r"|apolog(y|ies)|hedges?|hedging)"
+)
 INVITES_VENEER = [
-    re.compile(r"\b(add|adding|include|including|append|insert|prepend|attach|put|place|begin with|start with|end with"
-               rf"|close with|finish with|preface)\b(\W+\w+){{0,6}}?\W+{VENEER_NOUNS}\b", re.I),
+    re.compile(
+        r"\b(add|adding|include|including|append|insert|prepend|attach|put|place|begin with|start with|end with"
+        rf"|close with|finish with|preface)\b(\W+\w+){{0,6}}?\W+{VENEER_NOUNS}\b",
+        re.I,
+    ),
     re.compile(r"\bremind (the )?(user|reader|them|people)\b", re.I),
     re.compile(r"\bapologi[sz]e\b", re.I),
-    re.compile(r"\b(state|say|mention|note|claim|confirm|assert)\w*\b[^.]{0,40}\b(complies|compliant|compliance"
-               r"|follows? the (principles?|guidelines?|policy|rules?)|is (now )?(safe|ethical|harmless|appropriate))\b", re.I),
+    re.compile(
+        r"\b(state|say|mention|note|claim|confirm|assert)\w*\b[^.]{0,40}\b(complies|compliant|compliance"
+        r"|follows? the (principles?|guidelines?|policy|rules?)|is (now )?(safe|ethical|harmless|appropriate))\b",
+        re.I,
+    ),
     re.compile(r"\b(soften|tone down)\b|\bmore (polite|cautious|careful) tone\b", re.I),
 ]
 NEGATION = re.compile(r"\b(not|never|no|don't|without|avoid\w*|instead of|rather than|nor)\b", re.I)
@@ -78,8 +86,10 @@ def lint_file(name_or_path: str, constitution: Constitution) -> list[LintWarning
     kind = SUFFIXES.get(path.suffix.lower(), "yaml")
     index = {pid: i for i, pid in enumerate(constitution.ids)}
     data = {"principles": [{"id": pid} for pid in constitution.ids]}
-    return [replace(w, line=line_of(text, kind, ("principles", index[w.principle], w.field), data))
-            if w.principle in index else w for w in lint_constitution(constitution)]
+    return [
+        replace(w, line=line_of(text, kind, ("principles", index[w.principle], w.field), data)) if w.principle in index else w
+        for w in lint_constitution(constitution)
+    ]
 
 
 def veneer_phrase(text: str) -> str | None:
@@ -95,36 +105,49 @@ def veneer_phrase(text: str) -> str | None:
 def _principle_warnings(p: Principle) -> list[LintWarning]:
     found = []
     if not ASKS_FOR_SPECIFICS.search(p.critique_request):
-        found.append(LintWarning(
-            "vague-critique", p.id,
-            "the critique request does not ask the critic to quote or point to the offending text",
-            "ask for specifics, e.g. start with 'Quote every part that ...' so critiques name exact text the eval can track",
-            "critique_request",
-        ))
+        found.append(
+            LintWarning(
+                "vague-critique",
+                p.id,
+                "the critique request does not ask the critic to quote or point to the offending text",
+                "ask for specifics, e.g. start with 'Quote every part that ...' so critiques name exact text the eval can track",
+                "critique_request",
+            )
+        )
     phrase = veneer_phrase(p.revision_request)
     if phrase:
-        found.append(LintWarning(
-            "veneer-revision", p.id,
-            f"the revision request invites compliance veneer (\"{phrase}\") instead of a change to substance",
-            "ask the reviser to remove, replace or correct the offending content; a bolted-on warning leaves it in place",
-            "revision_request",
-        ))
+        found.append(
+            LintWarning(
+                "veneer-revision",
+                p.id,
+                f'the revision request invites compliance veneer ("{phrase}") instead of a change to substance',
+                "ask the reviser to remove, replace or correct the offending content; a bolted-on warning leaves it in place",
+                "revision_request",
+            )
+        )
     if not p.rules:
         unobservable = UNOBSERVABLE.search(p.critique_request)
         if unobservable:
-            found.append(LintWarning(
-                "uncheckable", p.id,
-                f"the critique asks about something no reader of the response can see (\"{unobservable.group(0)}\") and there are no rules",
-                "ask about what the response says or does, or add a deterministic check under 'rules:'",
-                "critique_request",
-            ))
+            found.append(
+                LintWarning(
+                    "uncheckable",
+                    p.id,
+                    f'the critique asks about something no reader of the response can see ("{unobservable.group(0)}") and '
+                    "there are no rules",
+                    "ask about what the response says or does, or add a deterministic check under 'rules:'",
+                    "critique_request",
+                )
+            )
         elif len(re.findall(r"\w+", p.critique_request)) < MIN_CHECKABLE_WORDS:
-            found.append(LintWarning(
-                "uncheckable", p.id,
-                "the critique request is too short to say what would violate it, and there are no rules",
-                "name the concrete content that violates the principle, or add a deterministic check under 'rules:'",
-                "critique_request",
-            ))
+            found.append(
+                LintWarning(
+                    "uncheckable",
+                    p.id,
+                    "the critique request is too short to say what would violate it, and there are no rules",
+                    "name the concrete content that violates the principle, or add a deterministic check under 'rules:'",
+                    "critique_request",
+                )
+            )
     return found
 
 
@@ -135,25 +158,47 @@ def _duplicates(principles: list[Principle]) -> list[LintWarning]:
     found, reported = [], set()
     for a, b in _same(principles, lambda p: _normal(p.critique_request)):
         reported.add((a, b))
-        found.append(LintWarning("duplicate", ids[b], f"has the same critique request as principle '{ids[a]}'",
-                                 f"delete one of '{ids[a]}' and '{ids[b]}', or merge them"))
+        found.append(
+            LintWarning(
+                "duplicate",
+                ids[b],
+                f"has the same critique request as principle '{ids[a]}'",
+                f"delete one of '{ids[a]}' and '{ids[b]}', or merge them",
+            )
+        )
     pairs, crowded = _similar_pairs(_distinctive_words(principles), NEAR_DUPLICATE)
     for a, b, overlap in pairs:
         if (a, b) not in reported:
             reported.add((a, b))
-            found.append(LintWarning("near-duplicate", ids[b],
-                                     f"asks for much the same as principle '{ids[a]}' ({overlap:.0%} of their distinctive words shared)",
-                                     f"merge '{ids[a]}' and '{ids[b]}', or make each name different content to look for"))
+            found.append(
+                LintWarning(
+                    "near-duplicate",
+                    ids[b],
+                    f"asks for much the same as principle '{ids[a]}' ({overlap:.0%} of their distinctive words shared)",
+                    f"merge '{ids[a]}' and '{ids[b]}', or make each name different content to look for",
+                )
+            )
     for a, b in _same(principles, lambda p: p.name.strip().lower()):
         if (a, b) not in reported:
-            found.append(LintWarning("duplicate", ids[b], f"has the same name as principle '{ids[a]}'",
-                                     "give each principle a name that says what sets it apart"))
+            found.append(
+                LintWarning(
+                    "duplicate",
+                    ids[b],
+                    f"has the same name as principle '{ids[a]}'",
+                    "give each principle a name that says what sets it apart",
+                )
+            )
     if crowded:
         shown = ", ".join(f"'{w}'" for w in crowded[:5]) + (", ..." if len(crowded) > 5 else "")
-        found.append(LintWarning("near-duplicate-unchecked", None,
-                                 f"{len(crowded)} word(s) ({shown}) are among the rarest words of more than {CROWDED} "
-                                 "principles each; pairs of principles that share only such words were not compared",
-                                 "split the constitution into files of related principles, or give each principle wording of its own"))
+        found.append(
+            LintWarning(
+                "near-duplicate-unchecked",
+                None,
+                f"{len(crowded)} word(s) ({shown}) are among the rarest words of more than {CROWDED} "
+                "principles each; pairs of principles that share only such words were not compared",
+                "split the constitution into files of related principles, or give each principle wording of its own",
+            )
+        )
     return found
 
 

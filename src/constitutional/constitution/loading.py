@@ -56,8 +56,10 @@ def resolve(name_or_path: str) -> Path:
         raise UserError(f"{path} is a folder, not a constitution file", fix=choose)
     if path.suffix.lower() in SUFFIXES or len(path.parts) > 1:
         require_exists(path, "constitution file", fix=choose)
-    raise UserError(f"unknown constitution '{name_or_path}': not a built-in name, and the file {path} does not exist",
-                    fix=did_you_mean(nearest(name_or_path, names), choose))
+    raise UserError(
+        f"unknown constitution '{name_or_path}': not a built-in name, and the file {path} does not exist",
+        fix=did_you_mean(nearest(name_or_path, names), choose),
+    )
 
 
 def load_constitution(name_or_path: str) -> LoadedConstitution:
@@ -95,10 +97,15 @@ def _parse(text: str, kind: str, shown: str) -> object:
             return tomllib.loads(text)
         return yaml.safe_load(text)
     except json.JSONDecodeError as exc:
-        raise UserError(f"invalid JSON: {json_problem(exc)}", where=f"{shown}:{exc.lineno}",
-                        fix="check commas, quotes and brackets near that spot") from None
+        raise UserError(
+            f"invalid JSON: {json_problem(exc)}",
+            where=f"{shown}:{exc.lineno}",
+            fix="check commas, quotes and brackets near that spot",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"invalid TOML: {exc}", where=shown, fix="check quotes and [[principles]] tables near that spot") from None
+        raise UserError(
+            f"invalid TOML: {exc}", where=shown, fix="check quotes and [[principles]] tables near that spot"
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown

@@ -30,12 +30,13 @@ class Rule(Strict):
     must_match: str | None = Field(default=None, description="Regex the answer must match.")
     must_not_match: str | None = Field(default=None, description="Regex the answer must not match.")
     max_chars: int | None = Field(default=None, gt=0, description="Longest allowed answer, in characters.")
-    require_any: list[str] | None = Field(default=None, min_length=1,
-                                          description="At least one of these phrases must appear (case-insensitive).")
+    require_any: list[str] | None = Field(
+        default=None, min_length=1, description="At least one of these phrases must appear (case-insensitive)."
+    )
     description: str | None = Field(default=None, description="What the rule checks, shown in reports.")
 
     @model_validator(mode="after")
-    def _one_check(self) -> "Rule":
+    def _one_check(self) -> Rule:
         checks = [n for n in ("must_match", "must_not_match", "max_chars", "require_any") if getattr(self, n) is not None]
         if len(checks) != 1:
             raise ValueError("a rule needs exactly one of must_match, must_not_match, max_chars, require_any")
@@ -90,7 +91,7 @@ class Constitution(Strict):
         return str(value) if isinstance(value, (int, float)) else value
 
     @model_validator(mode="after")
-    def _unique_ids(self) -> "Constitution":
+    def _unique_ids(self) -> Constitution:
         seen: set[str] = set()
         for principle in self.principles:
             if principle.id in seen:

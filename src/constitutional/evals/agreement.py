@@ -29,17 +29,24 @@ def per_verdict(table: dict[str, dict[str, int]]) -> dict[str, dict]:
         hit = table.get(verdict, {}).get(verdict, 0)
         said = sum(table.get(verdict, {}).values())
         truth = sum(row.get(verdict, 0) for row in table.values())
-        out[verdict] = {"labelled": truth, "predicted": said,
-                        "precision": round(hit / said, 3) if said else None,
-                        "recall": round(hit / truth, 3) if truth else None}
+        out[verdict] = {
+            "labelled": truth,
+            "predicted": said,
+            "precision": round(hit / said, 3) if said else None,
+            "recall": round(hit / truth, 3) if truth else None,
+        }
     return out
 
 
 def markdown(title: str, pairs: list[tuple[str, str]]) -> str:
     """A Markdown table of precision and recall per verdict, with the accuracy and the confusions."""
     right = sum(a == b for a, b in pairs)
-    out = [f"**{title}** — accuracy {right}/{len(pairs)} ({100 * right / max(1, len(pairs)):.0f}%)", "",
-           "| verdict | labelled | predicted | precision | recall |", "|---|---:|---:|---:|---:|"]
+    out = [
+        f"**{title}** — accuracy {right}/{len(pairs)} ({100 * right / max(1, len(pairs)):.0f}%)",
+        "",
+        "| verdict | labelled | predicted | precision | recall |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for verdict, row in per_verdict(confusion(pairs)).items():
         shown = [f"{row[k]:.2f}" if row[k] is not None else "–" for k in ("precision", "recall")]
         out.append(f"| {verdict} | {row['labelled']} | {row['predicted']} | {shown[0]} | {shown[1]} |")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from constitutional.constitution import LoadedConstitution
@@ -65,11 +65,19 @@ class PassJudge(ChatModel):
         raise Deferred("the reply comes from the next batch")
 
 
-async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, model: ManagedModel, api: BatchAPI,
-                              log_path: Path, out: Path, on_line: Callable[[EvalLine], None],
-                              say: Callable[[str], None], scorer=None) -> EvalResult:
+async def evaluate_in_batches(
+    source: EvalInput,
+    loaded: LoadedConstitution,
+    model: ManagedModel,
+    api: BatchAPI,
+    log_path: Path,
+    out: Path,
+    on_line: Callable[[EvalLine], None],
+    say: Callable[[str], None],
+    scorer=None,
+) -> EvalResult:
     """The eval of `source` with every judge call made through `api`; writes its files like `run_eval`."""
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     log = BatchLog.judge(log_path, model.spec)
     if log.job["waves"]:
         say(f"resuming the judge's batches in {log_path}")
@@ -103,9 +111,15 @@ async def evaluate_in_batches(source: EvalInput, loaded: LoadedConstitution, mod
     return result
 
 
-def judge_in_batches(source: EvalInput, loaded: LoadedConstitution, judge_model: ManagedModel, out: Path,
-                     on_line: Callable[[EvalLine], None], say: Callable[[str], None], scorer=None) -> EvalResult:
+def judge_in_batches(
+    source: EvalInput,
+    loaded: LoadedConstitution,
+    judge_model: ManagedModel,
+    out: Path,
+    on_line: Callable[[EvalLine], None],
+    say: Callable[[str], None],
+    scorer=None,
+) -> EvalResult:
     """The eval with the judge's calls made through its provider's batch API, saved in DIR/batches.json."""
     api = batch_api(judge_model.inner)
-    return asyncio.run(evaluate_in_batches(source, loaded, judge_model, api, out / "batches.json", out, on_line, say,
-                                           scorer))
+    return asyncio.run(evaluate_in_batches(source, loaded, judge_model, api, out / "batches.json", out, on_line, say, scorer))

@@ -50,9 +50,16 @@ def from_record(data: dict) -> EvalItem:
                 flags.append(Flag(v.get("principle", ""), v.get("quote", "") or "", v.get("explanation", "") or ""))
     error = data.get("error")
     message = f"the run failed at {error.get('stage')}: {error.get('message')}" if error else None
-    return EvalItem(id=str(data["id"]), prompt=data.get("prompt", ""), draft=data.get("draft"),
-                    revision=data.get("final"), flags=flags, critique_known=critiqued, error=message,
-                    meta=data.get("meta") or {})
+    return EvalItem(
+        id=str(data["id"]),
+        prompt=data.get("prompt", ""),
+        draft=data.get("draft"),
+        revision=data.get("final"),
+        flags=flags,
+        critique_known=critiqued,
+        error=message,
+        meta=data.get("meta") or {},
+    )
 
 
 # Hugging Face's published CAI datasets (e.g. HuggingFaceH4/cai-conversation-harmless), made by llm-swarm:
@@ -88,8 +95,15 @@ def from_line(data: dict, line: int) -> EvalItem:
     item_id = data.get("id")
     if item_id in (None, ""):
         item_id = hashlib.sha256(f"{prompt}\x00{revision}".encode()).hexdigest()[:16]
-    return EvalItem(id=str(item_id), prompt=prompt, draft=draft, revision=revision, flags=flags,
-                    critique_known=critiqued, meta={k: v for k, v in data.items() if k not in known})
+    return EvalItem(
+        id=str(item_id),
+        prompt=prompt,
+        draft=draft,
+        revision=revision,
+        flags=flags,
+        critique_known=critiqued,
+        meta={k: v for k, v in data.items() if k not in known},
+    )
 
 
 def _message_text(value: object) -> object:
@@ -133,8 +147,10 @@ def read_input(path: Path) -> EvalInput:
     if path.is_dir():
         records = path / "records.jsonl"
         if not records.is_file():
-            raise UserError(f"{path} is a directory without records.jsonl",
-                            fix="give a run directory written by `cai run`, or a JSONL of {prompt, draft?, revision}")
+            raise UserError(
+                f"{path} is a directory without records.jsonl",
+                fix="give a run directory written by `cai run`, or a JSONL of {prompt, draft?, revision}",
+            )
         manifest = None
         if (path / "run.json").is_file():
             manifest = read_json(path / "run.json", fix="resume the run with the same `cai run` command to rewrite it")
@@ -185,10 +201,11 @@ def _read_jsonl(path: Path, convert, torn_tail_allowed: bool = False) -> tuple[I
     if unusable:
         shown = "\n".join(problems)
         more = f"\n  … and {unusable - MAX_PROBLEMS_SHOWN} more" if unusable > MAX_PROBLEMS_SHOWN else ""
-        raise UserError(f"{unusable} unusable line(s) in {path}:\n{shown}{more}",
-                        fix="each line needs a JSON object with 'prompt' and 'revision' (or 'response'), or Hugging "
-                            "Face's CAI columns 'init_prompt' and 'revision_response'; ids must be unique")
+        raise UserError(
+            f"{unusable} unusable line(s) in {path}:\n{shown}{more}",
+            fix="each line needs a JSON object with 'prompt' and 'revision' (or 'response'), or Hugging "
+            "Face's CAI columns 'init_prompt' and 'revision_response'; ids must be unique",
+        )
     if not seen:
-        raise UserError(f"nothing to evaluate in {path}", fix="add lines of {\"prompt\", \"draft\"?, \"revision\"}")
+        raise UserError(f"nothing to evaluate in {path}", fix='add lines of {"prompt", "draft"?, "revision"}')
     return ItemFile(path, convert, len(seen), number), torn
-

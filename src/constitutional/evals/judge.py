@@ -12,11 +12,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from constitutional.concurrency import Bounded
-from constitutional.text import content_words, normalise, quote_in
 from constitutional.evals.veneer import strip_veneer
 from constitutional.models.base import ChatModel, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
 from constitutional.prompts import render
+from constitutional.text import content_words, normalise, quote_in
 
 FENCE_OPEN, FENCE_CLOSE = "<<<<<<<< BEGIN", "END >>>>>>>>"
 FENCE_LIKE = re.compile(r"<{3,}|>{3,}")
@@ -90,8 +90,15 @@ class JudgeView:
         """What a naive judge pipeline would conclude from the same replies; shows what the defences caught."""
         if self.raw.get("breaks") is None:
             return None
-        return _verdict(self.raw["breaks"], self.raw.get("breaks_stripped", self.raw["breaks"]), self.raw.get("substantive"),
-                        self.raw.get("preference"), veneer_added, has_draft, flagged)
+        return _verdict(
+            self.raw["breaks"],
+            self.raw.get("breaks_stripped", self.raw["breaks"]),
+            self.raw.get("substantive"),
+            self.raw.get("preference"),
+            veneer_added,
+            has_draft,
+            flagged,
+        )
 
 
 def _verdict(breaks, breaks_stripped, substantive, preference, veneer_added: int, has_draft: bool, flagged: bool) -> str:
@@ -140,8 +147,9 @@ class Judge:
     async def _ask(self, template: str, reply_type, schema: dict, **values):
         async with self._gate:
             try:
-                reply, usage = await generate_structured(self.model, render(template, **values), reply_type, schema,
-                                                         max_tokens=MAX_TOKENS)
+                reply, usage = await generate_structured(
+                    self.model, render(template, **values), reply_type, schema, max_tokens=MAX_TOKENS
+                )
             except StructuredOutputError as exc:
                 self.usage.add(exc.usage)
                 self.calls_failed += 1
@@ -152,12 +160,21 @@ class Judge:
         self.usage.add(usage)
         return reply, None, None
 
-    async def checklist(self, criterion: Criterion, prompt: str, text: str, label: str, view: JudgeView,
-                        substance_in: str | None = None) -> tuple[bool | None, bool | None]:
+    async def checklist(
+        self, criterion: Criterion, prompt: str, text: str, label: str, view: JudgeView, substance_in: str | None = None
+    ) -> tuple[bool | None, bool | None]:
         """`substance_in`: the text a substance quote must come from (the veneer-stripped text; default `text`)."""
-        reply, error, raw = await self._ask("judge_checklist", ChecklistReply, CHECKLIST_SCHEMA, principle_id=criterion.id,
-                                            principle=criterion.text, prompt=fenced(prompt), text=fenced(text),
-                                            fence_open=FENCE_OPEN, fence_close=FENCE_CLOSE)
+        reply, error, raw = await self._ask(
+            "judge_checklist",
+            ChecklistReply,
+            CHECKLIST_SCHEMA,
+            principle_id=criterion.id,
+            principle=criterion.text,
+            prompt=fenced(prompt),
+            text=fenced(text),
+            fence_open=FENCE_OPEN,
+            fence_close=FENCE_CLOSE,
+        )
         if reply is None:
             view.failures += 1
             view.checks.append({"kind": "judge", "question": f"checklist ({label})", "error": error, "raw": raw})
@@ -168,32 +185,69 @@ class Judge:
             view.raw["substantive"] = reply.substantive
         breaks_found = quote_in(text, reply.breaks_quote)
         breaks = reply.breaks and breaks_found
-        view.checks.append({"kind": "judge", "question": f"breaks the principle ({label})", "answer": reply.breaks,
-                            "quote": reply.breaks_quote, "quote_found": breaks_found, "counted": breaks})
+        view.checks.append(
+            {
+                "kind": "judge",
+                "question": f"breaks the principle ({label})",
+                "answer": reply.breaks,
+                "quote": reply.breaks_quote,
+                "quote_found": breaks_found,
+                "counted": breaks,
+            }
+        )
         substance: bool | None
         if reply.substantive:
             found = substantive_quote(text if substance_in is None else substance_in, reply.substantive_quote)
             substance = True if found else None
-            view.checks.append({"kind": "judge", "question": f"gives substance ({label})", "answer": True,
-                                "quote": reply.substantive_quote, "quote_found": found, "counted": found})
+            view.checks.append(
+                {
+                    "kind": "judge",
+                    "question": f"gives substance ({label})",
+                    "answer": True,
+                    "quote": reply.substantive_quote,
+                    "quote_found": found,
+                    "counted": found,
+                }
+            )
         else:
             substance = False
-            view.checks.append({"kind": "judge", "question": f"gives substance ({label})", "answer": False,
-                                "quote": "", "quote_found": None, "counted": True})
+            view.checks.append(
+                {
+                    "kind": "judge",
+                    "question": f"gives substance ({label})",
+                    "answer": False,
+                    "quote": "",
+                    "quote_found": None,
+                    "counted": True,
+                }
+            )
         if breaks:
             view.evidence.append({"source": "judge", "quote": reply.breaks_quote, "where": label})
         return breaks, substance
 
-    async def compare(self, criterion: Criterion, prompt: str, draft: str, revision: str, view: JudgeView,
-                      stripped: str | None = None) -> str:
+    async def compare(
+        self, criterion: Criterion, prompt: str, draft: str, revision: str, view: JudgeView, stripped: str | None = None
+    ) -> str:
         """Ask twice with the answers swapped; a side wins only if it wins both times with a verified quote.
         `stripped`: the revision without its veneer, where a quote that makes the revision win must be."""
         orders = [(draft, revision, ("draft", "revision")), (revision, draft, ("revision", "draft"))]
-        replies = await asyncio.gather(*(
-            self._ask("judge_compare", CompareReply, COMPARE_SCHEMA, principle_id=criterion.id, principle=criterion.text,
-                      prompt=fenced(prompt), answer_a=fenced(a), answer_b=fenced(b), fence_open=FENCE_OPEN,
-                      fence_close=FENCE_CLOSE)
-            for a, b, _ in orders))
+        replies = await asyncio.gather(
+            *(
+                self._ask(
+                    "judge_compare",
+                    CompareReply,
+                    COMPARE_SCHEMA,
+                    principle_id=criterion.id,
+                    principle=criterion.text,
+                    prompt=fenced(prompt),
+                    answer_a=fenced(a),
+                    answer_b=fenced(b),
+                    fence_open=FENCE_OPEN,
+                    fence_close=FENCE_CLOSE,
+                )
+                for a, b, _ in orders
+            )
+        )
         winners = []
         for (a, b, names), (reply, error, raw) in zip(orders, replies):
             order = f"{names[0]} as A"
@@ -211,8 +265,16 @@ class Judge:
                     better = stripped
                 found = winning_quote(better, other, reply.quote)
                 winner = names[side] if found else "same"
-            view.checks.append({"kind": "judge", "question": f"which is better ({order})", "answer": reply.better,
-                                "quote": reply.quote, "quote_found": found, "counted": winner})
+            view.checks.append(
+                {
+                    "kind": "judge",
+                    "question": f"which is better ({order})",
+                    "answer": reply.better,
+                    "quote": reply.quote,
+                    "quote_found": found,
+                    "counted": winner,
+                }
+            )
             winners.append(winner)
             if names[0] == "draft":
                 view.raw["preference"] = {"A": "draft", "B": "revision"}.get(reply.better, "same")
@@ -222,8 +284,9 @@ class Judge:
             return winners[0]
         return "inconsistent"
 
-    async def judge(self, criterion: Criterion, prompt: str, revision: str, draft: str | None,
-                    stripped: str | None = None) -> JudgeView:
+    async def judge(
+        self, criterion: Criterion, prompt: str, revision: str, draft: str | None, stripped: str | None = None
+    ) -> JudgeView:
         """`stripped`: the revision without its veneer as the signals found it (the lexicon's and the scorer's
         generic sentences); without it, the lexicon's alone."""
         view = JudgeView()

@@ -8,7 +8,7 @@ import getpass
 import json
 import os
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -33,7 +33,7 @@ def default_reviewer() -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Label(BaseModel):
@@ -73,7 +73,7 @@ def append_label(run_dir: Path, label: Label) -> None:
                 data = b"\n" + data  # a line cut off by a crash stays its own (bad) line; this one stays whole
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.fsync(fd)
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -114,8 +114,11 @@ def _parse(path: Path) -> Iterable[Label]:
         except json.JSONDecodeError as exc:
             if number == len(lines) and not text.endswith("\n"):
                 return  # torn last line
-            raise UserError(f"invalid JSON in labels line: {json_problem(exc)}", where=where,
-                            fix="delete that line (a write cut off by a crash leaves one); the other labels are kept") from None
+            raise UserError(
+                f"invalid JSON in labels line: {json_problem(exc)}",
+                where=where,
+                fix="delete that line (a write cut off by a crash leaves one); the other labels are kept",
+            ) from None
         try:
             yield Label.model_validate(data)
         except ValidationError as exc:
@@ -136,10 +139,16 @@ def agreement(eval_lines: Iterable[EvalLine], labels: dict[Key, Label]) -> Label
     remaining = sum(line.needs_review for rid, line in latest.items() if rid not in human)
     table = confusion(pairs)
     return LabelsSummary.model_validate(
-        {"labelled": len(pairs), "needs_review_remaining": remaining,
-         "agreement": {"agrees": sum(a == b for a, b in pairs), "confusion": table,
-                       "per_verdict": {v: {"precision": r["precision"], "recall": r["recall"]}
-                                       for v, r in per_verdict(table).items()}}})
+        {
+            "labelled": len(pairs),
+            "needs_review_remaining": remaining,
+            "agreement": {
+                "agrees": sum(a == b for a, b in pairs),
+                "confusion": table,
+                "per_verdict": {v: {"precision": r["precision"], "recall": r["recall"]} for v, r in per_verdict(table).items()},
+            },
+        }
+    )
 
 
 def summary_line(block: LabelsSummary) -> str:

@@ -63,9 +63,15 @@ def _required(data: dict, key: str, name: str) -> re.Pattern:
 def veneer_lexicon() -> VeneerLexicon:
     data = _data("veneer.yaml")
     categories = tuple(
-        Category(name, spec.get("description", ""), bool(spec.get("counts", True)),
-                 _either(spec.get("sentence") or []), _either(spec.get("inline") or []),
-                 frozenset(spec["triggers"]) if spec.get("triggers") else None, bool(spec.get("guarded", True)))
+        Category(
+            name,
+            spec.get("description", ""),
+            bool(spec.get("counts", True)),
+            _either(spec.get("sentence") or []),
+            _either(spec.get("inline") or []),
+            frozenset(spec["triggers"]) if spec.get("triggers") else None,
+            bool(spec.get("guarded", True)),
+        )
         for name, spec in data["categories"].items()
     )
     return VeneerLexicon(

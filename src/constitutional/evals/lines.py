@@ -171,13 +171,17 @@ def parse_eval_line(data: object, where: str) -> EvalLine:
     if not isinstance(data, dict) or not isinstance(data.get("id"), str):
         raise UserError("eval line has no 'id'", where=where, fix="repair or delete that line")
     if data.get("verdict") not in VERDICTS:
-        raise UserError(f"unknown verdict {data.get('verdict')!r}", where=where,
-                        fix=f"a verdict is one of: {', '.join(VERDICTS)}; re-run `cai eval`")
+        raise UserError(
+            f"unknown verdict {data.get('verdict')!r}",
+            where=where,
+            fix=f"a verdict is one of: {', '.join(VERDICTS)}; re-run `cai eval`",
+        )
     try:
         return EvalLine.model_validate(data)
     except ValidationError as exc:
-        raise UserError(f"bad eval line: {_problem(exc)}", where=where,
-                        fix="repair or delete that line, or re-run `cai eval`") from None
+        raise UserError(
+            f"bad eval line: {_problem(exc)}", where=where, fix="repair or delete that line, or re-run `cai eval`"
+        ) from None
 
 
 def read_eval_lines(path: Path) -> Iterator[EvalLine]:
@@ -189,6 +193,7 @@ def read_eval_lines(path: Path) -> Iterator[EvalLine]:
             try:
                 data = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise UserError(f"invalid JSON in eval line: {json_problem(exc)}", where=f"{path}:{number}",
-                                fix="repair or delete that line") from None
+                raise UserError(
+                    f"invalid JSON in eval line: {json_problem(exc)}", where=f"{path}:{number}", fix="repair or delete that line"
+                ) from None
             yield parse_eval_line(data, f"{path}:{number}")

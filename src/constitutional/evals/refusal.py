@@ -16,8 +16,13 @@ class Refusal:
     phrase: str | None = None  # the words that refuse
 
     def to_dict(self) -> dict:
-        return {"refused": self.refused, "kind": self.kind, "explains": self.explains,
-                "offers_alternative": self.offers_alternative, "phrase": self.phrase}
+        return {
+            "refused": self.refused,
+            "kind": self.kind,
+            "explains": self.explains,
+            "offers_alternative": self.offers_alternative,
+            "phrase": self.phrase,
+        }
 
 
 def detect_refusal(text: str) -> Refusal:

@@ -18,9 +18,9 @@ from constitutional.evals.items import EvalItem, read_input
 from constitutional.evals.labels import LABELS_FILE, agreement, read_labels, record_verdicts
 from constitutional.evals.lines import EvalLine, read_eval_lines
 from constitutional.evals.report_model import CanarySummary, Report
-from constitutional.text import clip, quote_spans
 from constitutional.evals.veneer import added_units, scan
 from constitutional.rundir import read_json
+from constitutional.text import clip, quote_spans
 
 # Marks on a text segment (bit flags, so one segment can be both added and veneer).
 REMOVED, ADDED, VENEER, FLAGGED = 1, 2, 4, 8
@@ -90,8 +90,11 @@ def _prefix_suffix_opcodes(wa: list[str], wb: list[str]) -> list[tuple]:
     end = 0
     while end < min(len(wa), len(wb)) - start and wa[-1 - end] == wb[-1 - end]:
         end += 1
-    return [("equal", 0, start, 0, start), ("replace", start, len(wa) - end, start, len(wb) - end),
-            ("equal", len(wa) - end, len(wa), len(wb) - end, len(wb))]
+    return [
+        ("equal", 0, start, 0, start),
+        ("replace", start, len(wa) - end, start, len(wb) - end),
+        ("equal", len(wa) - end, len(wa), len(wb) - end, len(wb)),
+    ]
 
 
 def _changed_ranges(a: str, b: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -173,22 +176,30 @@ def record_view(line: EvalLine, item: EvalItem | None) -> dict:
         "draft": segments(draft, draft_marks) if draft is not None else None,
         "revision": segments(revision, revision_marks),
         "flags": [{"principle": f.principle, "quote": f.quote, "explanation": f.explanation} for f in flags],
-        "principles": [{"id": p.id, "verdict": p.verdict, "confidence": p.confidence,
-                        "needs_review": p.needs_review, "reasons": p.reasons,
-                        "evidence": [e.model_dump(exclude_unset=True) for e in p.evidence],
-                        "checks": _quoted_checks(p.checks)}
-                       for p in line.principles],
+        "principles": [
+            {
+                "id": p.id,
+                "verdict": p.verdict,
+                "confidence": p.confidence,
+                "needs_review": p.needs_review,
+                "reasons": p.reasons,
+                "evidence": [e.model_dump(exclude_unset=True) for e in p.evidence],
+                "checks": _quoted_checks(p.checks),
+            }
+            for p in line.principles
+        ],
         "judge_checks": _quoted_checks(line.judge.checks if line.judge else []),
-        "signals": {"veneer_added": _given(signals, "veneer_added", None),
-                    "substantive_change": signals.substantive_change,
-                    "refusal": signals.refusal_kind if signals.refusal else None},
+        "signals": {
+            "veneer_added": _given(signals, "veneer_added", None),
+            "substantive_change": signals.substantive_change,
+            "refusal": signals.refusal_kind if signals.refusal else None,
+        },
     }
 
 
 def _quoted_checks(checks: list) -> list[dict]:
     """The judge's checks that quote the text, with whether the quote was found (a quote not found counts for nothing)."""
-    return [{"question": c.question, "quote": c.quote, "found": c.quote_found}
-            for c in checks if c.kind == "judge" and c.quote]
+    return [{"question": c.question, "quote": c.quote, "found": c.quote_found} for c in checks if c.kind == "judge" and c.quote]
 
 
 MAX_RECORDS = 10_000  # records report.html embeds; past this the page gets slow to open, and eval.jsonl has them all
@@ -218,8 +229,11 @@ def record_views(lines_path: Path, items: Iterable[EvalItem], cap: int | None = 
     shown, total = _shown_ids(lines_path, MAX_RECORDS if cap is None else cap)
     by_id = {item.id: item for item in items if item.id in shown}
     human = record_verdicts(read_labels(lines_path.parent))
-    views = ({**record_view(line, by_id.get(line.id)), "human_verdict": human.get(line.id)}
-             for line in read_eval_lines(lines_path) if line.id in shown)
+    views = (
+        {**record_view(line, by_id.get(line.id)), "human_verdict": human.get(line.id)}
+        for line in read_eval_lines(lines_path)
+        if line.id in shown
+    )
     return views, total - len(shown)
 
 
@@ -254,9 +268,18 @@ def canary_rows(canaries: CanarySummary, limit: int = 70) -> list[CanaryRow]:
     """The planted controls as a report's table shows them, every row told apart from the others."""
     items = canaries.items
     texts = clip_apart([item.revision or "" for item in items], limit)
-    return [CanaryRow(item.id, text, item.revision or "", item.expected, item.signals_verdict, item.judge_verdict,
-                      "fooled" if item.judge_fooled else "missed" if item.judge_missed_fix else None)
-            for item, text in zip(items, texts)]
+    return [
+        CanaryRow(
+            item.id,
+            text,
+            item.revision or "",
+            item.expected,
+            item.signals_verdict,
+            item.judge_verdict,
+            "fooled" if item.judge_fooled else "missed" if item.judge_missed_fix else None,
+        )
+        for item, text in zip(items, texts)
+    ]
 
 
 def judge_trust(report: Report) -> str:

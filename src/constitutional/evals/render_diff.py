@@ -15,8 +15,8 @@ from constitutional.constitution import Constitution, load_constitution
 from constitutional.constitution.diff import diff_constitutions
 from constitutional.errors import UserError
 from constitutional.evals.labels import read_labels, record_verdicts
-from constitutional.evals.render_data import ReportDir
 from constitutional.evals.lines import VERDICTS
+from constitutional.evals.render_data import ReportDir
 from constitutional.evals.render_text import COLOURS, SHORT
 from constitutional.text import printable
 
@@ -27,6 +27,7 @@ CHANGED_SHOWN = 50
 class Recorded:
     """A run's constitution as the run recorded it: its manifest, and the constitution itself when the
     file still loads unchanged (else why not)."""
+
     manifest: dict
     constitution: Constitution | None
     why_not: str | None
@@ -55,15 +56,19 @@ def _load_as_recorded(manifest: dict):
     except UserError as exc:
         return None, f"{path} no longer loads ({exc.problem})"
     if manifest.get("sha256") and loaded.sha256 != manifest["sha256"]:
-        return None, (f"{path} changed since the run (sha256 now {loaded.sha256[:12]}, the run used "
-                      f"{manifest['sha256'][:12]}), so what the run used cannot be shown")
+        return None, (
+            f"{path} changed since the run (sha256 now {loaded.sha256[:12]}, the run used "
+            f"{manifest['sha256'][:12]}), so what the run used cannot be shown"
+        )
     return loaded.constitution, None
 
 
 def constitution_change(a: Recorded, b: Recorded) -> dict:
     ma, mb = a.manifest, b.manifest
-    result = {"a": {k: ma.get(k) for k in ("name", "version", "path", "sha256")},
-              "b": {k: mb.get(k) for k in ("name", "version", "path", "sha256")}}
+    result = {
+        "a": {k: ma.get(k) for k in ("name", "version", "path", "sha256")},
+        "b": {k: mb.get(k) for k in ("name", "version", "path", "sha256")},
+    }
     if ma.get("sha256") and ma.get("sha256") == mb.get("sha256"):
         return {**result, "same": True, "added": [], "removed": [], "edited": [], "problems": []}
     problems = [f"A: {a.why_not}"] * bool(a.why_not) + [f"B: {b.why_not}"] * bool(b.why_not)
@@ -97,10 +102,14 @@ def diff_runs(a: ReportDir, b: ReportDir) -> dict:
         }
     verdicts_a = {line.id: line.verdict for line in a.lines}
     verdicts_b = {line.id: line.verdict for line in b.lines}
-    changed = [{"id": rid, "a": verdicts_a[rid], "b": verdicts_b[rid]}
-               for rid in verdicts_a if rid in verdicts_b and verdicts_a[rid] != verdicts_b[rid]]
+    changed = [
+        {"id": rid, "a": verdicts_a[rid], "b": verdicts_b[rid]}
+        for rid in verdicts_a
+        if rid in verdicts_b and verdicts_a[rid] != verdicts_b[rid]
+    ]
     return {
-        "a": str(a.path), "b": str(b.path),
+        "a": str(a.path),
+        "b": str(b.path),
         "total": {"a": ra.total, "b": rb.total},
         "counts": counts,
         "principles": principles,
@@ -115,8 +124,11 @@ def diff_runs(a: ReportDir, b: ReportDir) -> dict:
 def label_changes(a: Path, b: Path) -> list[dict]:
     """Records whose human verdict (DIR/labels.jsonl, record level) differs between the runs; None where unlabelled."""
     human_a, human_b = record_verdicts(read_labels(a)), record_verdicts(read_labels(b))
-    return [{"id": rid, "a": human_a.get(rid), "b": human_b.get(rid)}
-            for rid in dict.fromkeys([*human_a, *human_b]) if human_a.get(rid) != human_b.get(rid)]
+    return [
+        {"id": rid, "a": human_a.get(rid), "b": human_b.get(rid)}
+        for rid in dict.fromkeys([*human_a, *human_b])
+        if human_a.get(rid) != human_b.get(rid)
+    ]
 
 
 def _signed(n: int) -> str:
@@ -124,8 +136,10 @@ def _signed(n: int) -> str:
 
 
 def constitution_lines(change: dict) -> list[str]:
-    lines = [f"{side.upper()}: {c['name']} v{c['version']} ({c['path']}, sha256 {str(c['sha256'])[:12]})"
-             for side, c in (("a", change["a"]), ("b", change["b"]))]
+    lines = [
+        f"{side.upper()}: {c['name']} v{c['version']} ({c['path']}, sha256 {str(c['sha256'])[:12]})"
+        for side, c in (("a", change["a"]), ("b", change["b"]))
+    ]
     if change["same"]:
         return lines + ["the same constitution file (identical sha256)"]
     if change["problems"]:
@@ -140,8 +154,11 @@ def constitution_lines(change: dict) -> list[str]:
 
 
 MARKS = {"a": " (only A)", "b": " (only B)", "neither": " (in neither)"}
-LEGEND = ("found: violations the critique quoted, A→B · " + " · ".join(f"{SHORT[v]} {v}" for v in VERDICTS)
-          + " · (only A), (only B): only that run's constitution defines the principle · (in neither): no run's does")
+LEGEND = (
+    "found: violations the critique quoted, A→B · "
+    + " · ".join(f"{SHORT[v]} {v}" for v in VERDICTS)
+    + " · (only A), (only B): only that run's constitution defines the principle · (in neither): no run's does"
+)
 
 
 def _principle_label(pid: str, entry: dict) -> str:
@@ -155,10 +172,19 @@ def _found(violations: dict) -> str:
 def _principle_table(principles: dict) -> Table:
     """Short column heads (spelled out in the caption) and numbers that never wrap, so the table fits 80 columns;
     when space runs out a long principle id wraps onto a second line instead of being cut."""
-    table = Table(title="Per principle (B − A)", title_justify="left", caption=LEGEND, caption_justify="left",
-                  box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
-    rows = [[_found(entry["violations"]), *(_signed(entry["change"][v]) if entry["change"][v] else "·" for v in VERDICTS)]
-            for entry in principles.values()]
+    table = Table(
+        title="Per principle (B − A)",
+        title_justify="left",
+        caption=LEGEND,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0, 0, 1),
+        pad_edge=False,
+    )
+    rows = [
+        [_found(entry["violations"]), *(_signed(entry["change"][v]) if entry["change"][v] else "·" for v in VERDICTS)]
+        for entry in principles.values()
+    ]
     table.add_column("principle", overflow="fold")
     for i, (head, style) in enumerate([("found", None), *((SHORT[v], COLOURS[v]) for v in VERDICTS)]):
         width = max([len(head), *(len(row[i]) for row in rows)])
@@ -183,14 +209,21 @@ def _records_table(changed: list[dict]) -> Table:
     table.add_column("A", no_wrap=True)
     table.add_column("B", no_wrap=True)
     for row in changed[:CHANGED_SHOWN]:
-        table.add_row(Text(printable(row["id"])), Text(row["a"], style=COLOURS[row["a"]]), Text(row["b"], style=COLOURS[row["b"]]))
+        table.add_row(
+            Text(printable(row["id"])), Text(row["a"], style=COLOURS[row["a"]]), Text(row["b"], style=COLOURS[row["b"]])
+        )
     return table
 
 
 def terminal_diff(diff: dict) -> Group:
     changed = diff["changed_records"]
-    parts = [Text(printable(f"A: {diff['a']}")), Text(printable(f"B: {diff['b']}")), _verdict_table(diff["counts"]),
-             _principle_table(diff["principles"]), Text(f"Records whose verdict changed ({len(changed)})", style="italic")]
+    parts = [
+        Text(printable(f"A: {diff['a']}")),
+        Text(printable(f"B: {diff['b']}")),
+        _verdict_table(diff["counts"]),
+        _principle_table(diff["principles"]),
+        Text(f"Records whose verdict changed ({len(changed)})", style="italic"),
+    ]
     parts += [_records_table(changed)] if changed else []
     if len(changed) > CHANGED_SHOWN:
         parts.append(Text(f"… and {len(changed) - CHANGED_SHOWN} more (--format json lists all)"))
@@ -198,20 +231,40 @@ def terminal_diff(diff: dict) -> Group:
         parts.append(Text(f"records only in A: {len(diff['only_in_a'])}; only in B: {len(diff['only_in_b'])}"))
     labels = diff.get("changed_labels") or []
     if labels:
-        parts.append(Text(f"People's verdicts that differ ({len(labels)}): "
-                          + printable(", ".join(f"{r['id']} {r['a'] or '–'}→{r['b'] or '–'}" for r in labels[:CHANGED_SHOWN]))))
+        parts.append(
+            Text(
+                f"People's verdicts that differ ({len(labels)}): "
+                + printable(", ".join(f"{r['id']} {r['a'] or '–'}→{r['b'] or '–'}" for r in labels[:CHANGED_SHOWN]))
+            )
+        )
     parts.append(Text("Constitution", style="bold"))
     parts += [Text(printable(line)) for line in constitution_lines(diff["constitution"])]
     return Group(*parts)
 
 
 def markdown_diff(diff: dict) -> str:
-    lines = [f"# Run diff: A {diff['a']} → B {diff['b']}", "", "## Verdicts", "", "| verdict | A | B | change |", "|---|---:|---:|---:|"]
+    lines = [
+        f"# Run diff: A {diff['a']} → B {diff['b']}",
+        "",
+        "## Verdicts",
+        "",
+        "| verdict | A | B | change |",
+        "|---|---:|---:|---:|",
+    ]
     lines += [f"| {v} | {e['a']} | {e['b']} | {_signed(e['change'])} |" for v, e in diff["counts"].items()]
-    lines += ["", "## Per principle (B − A)", "", "| principle | critique found A→B | " + " | ".join(VERDICTS) + " |",
-              "|---|---:|" + "---:|" * len(VERDICTS)]
-    lines += [f"| {_principle_label(pid, e)} | {_found(e['violations'])} | " + " | ".join(_signed(e["change"][v]) for v in VERDICTS) + " |"
-              for pid, e in diff["principles"].items()]
+    lines += [
+        "",
+        "## Per principle (B − A)",
+        "",
+        "| principle | critique found A→B | " + " | ".join(VERDICTS) + " |",
+        "|---|---:|" + "---:|" * len(VERDICTS),
+    ]
+    lines += [
+        f"| {_principle_label(pid, e)} | {_found(e['violations'])} | "
+        + " | ".join(_signed(e["change"][v]) for v in VERDICTS)
+        + " |"
+        for pid, e in diff["principles"].items()
+    ]
     lines += ["", f"## Records whose verdict changed ({len(diff['changed_records'])})", "", "| id | A | B |", "|---|---|---|"]
     lines += [f"| {r['id']} | {r['a']} | {r['b']} |" for r in diff["changed_records"]]
     labels = diff.get("changed_labels") or []

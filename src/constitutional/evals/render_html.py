@@ -57,12 +57,23 @@ def headline(report: Report) -> list[tuple[str, str, str]]:
         ("genuine", _num(counts["genuine"]), f"genuine ({_pct(counts['genuine'], total)})"),
         ("superficial", _num(counts["superficial"]), f"superficial ({_pct(counts['superficial'], total)})"),
         ("needs_review", _num(report.needs_review), "need a person's review"),
-        *([("labelled", _num(labels.labelled),
-            f"labelled by people; {labels.needs_review_remaining} still need review; the eval agrees on "
-            f"{labels.agreement.agrees}")] if labels else []),
-        ("judge_fooled_rate", "no judge" if report.judge.spec is None else
-         ("–" if fooled is None else f"{100 * fooled:.0f}%"),
-         "judge fooled by canaries" + (" (judge NOT trusted: see Canaries)" if canaries.judge_trusted is False else "")),
+        *(
+            [
+                (
+                    "labelled",
+                    _num(labels.labelled),
+                    f"labelled by people; {labels.needs_review_remaining} still need review; the eval agrees on "
+                    f"{labels.agreement.agrees}",
+                )
+            ]
+            if labels
+            else []
+        ),
+        (
+            "judge_fooled_rate",
+            "no judge" if report.judge.spec is None else ("–" if fooled is None else f"{100 * fooled:.0f}%"),
+            "judge fooled by canaries" + (" (judge NOT trusted: see Canaries)" if canaries.judge_trusted is False else ""),
+        ),
         ("calls", _num(usage.calls), "model calls"),
         ("tokens", _num(usage.input_tokens + usage.output_tokens), "tokens"),
         ("cost_usd", f"${usage.cost_usd:,.4f}", "cost"),
@@ -78,12 +89,16 @@ def verdict_chart(counts: dict[str, int], total: int) -> str:
         n = counts.get(verdict, 0)
         y = i * 28
         width = round(BAR_WIDTH * n / most)
-        rows.append(f'<a href="{_link(verdict=verdict)}"><text x="0" y="{y + 17}">{verdict}</text>'
-                    f'<rect x="110" y="{y + 4}" width="{max(width, 1)}" height="18" rx="3" fill="var(--{verdict})"/>'
-                    f'<text x="{118 + width}" y="{y + 17}" data-verdict-count="{verdict}">{n} ({_pct(n, total)})</text></a>')
+        rows.append(
+            f'<a href="{_link(verdict=verdict)}"><text x="0" y="{y + 17}">{verdict}</text>'
+            f'<rect x="110" y="{y + 4}" width="{max(width, 1)}" height="18" rx="3" fill="var(--{verdict})"/>'
+            f'<text x="{118 + width}" y="{y + 17}" data-verdict-count="{verdict}">{n} ({_pct(n, total)})</text></a>'
+        )
     height = 28 * len(VERDICTS)
-    return (f'<svg role="img" aria-label="records per verdict" viewBox="0 0 {BAR_WIDTH + 200} {height}" '
-            f'width="100%" style="max-width:{BAR_WIDTH + 200}px">{"".join(rows)}</svg>')
+    return (
+        f'<svg role="img" aria-label="records per verdict" viewBox="0 0 {BAR_WIDTH + 200} {height}" '
+        f'width="100%" style="max-width:{BAR_WIDTH + 200}px">{"".join(rows)}</svg>'
+    )
 
 
 def principle_table(principles: dict[str, PrincipleSummary]) -> str:
@@ -100,33 +115,47 @@ def principle_table(principles: dict[str, PrincipleSummary]) -> str:
         flagged = f'{violations} <span class="small">in {entry.flagged_records}</span>' if violations is not None else "–"
         review = entry.needs_review
         review_cell = f'<a href="{escape(_link(principle=pid, review="1"))}">{review}</a>' if review else "0"
-        rows.append(f'<tr><td><a href="{escape(_link(principle=pid))}"><code>{escape(pid)}</code></a>{name}</td>'
-                    f'<td>{flagged}</td>{"".join(cells)}<td>{review_cell}</td></tr>')
+        rows.append(
+            f'<tr><td><a href="{escape(_link(principle=pid))}"><code>{escape(pid)}</code></a>{name}</td>'
+            f"<td>{flagged}</td>{''.join(cells)}<td>{review_cell}</td></tr>"
+        )
     if not rows:
         rows.append(f'<tr><td colspan="{len(VERDICTS) + 3}">No principle was flagged or checked by a rule.</td></tr>')
-    return (f'<table id="principles"><thead><tr><th>principle</th><th>critique found (records)</th>{head}'
-            f'<th>needs review</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+    return (
+        f'<table id="principles"><thead><tr><th>principle</th><th>critique found (records)</th>{head}'
+        f"<th>needs review</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def canary_panel(report: Report) -> str:
     c = report.canaries
     rows = "".join(
         f'<tr><td><code>{escape(row.id)}</code> <span class="small" title="{escape(row.full)}">{escape(row.revision)}</span></td>'
-        f'<td>{escape(row.expected)}</td><td>{escape(row.signals)}</td>'
-        f'<td>{escape(row.judge or "–")}{f" ({row.failed})" if row.failed else ""}</td></tr>'
-        for row in canary_rows(c))
-    table = (f'<table class="canaries"><thead><tr><th>planted control</th><th>expected</th><th>signals</th><th>judge</th>'
-             f'</tr></thead><tbody>{rows}</tbody></table>') if rows else ""
-    return (f'<p data-judge-trust>Judge: {escape(judge_trust(report))}.</p><p class="small">Canaries are bad drafts with '
-            f'compliance language added and content-free answers, which a sound judge rejects, and genuine fixes, which it '
-            f'accepts. Planted: {c.planted}; the deterministic signals were fooled by {c.signals_fooled}. '
-            f'Each id names the draft the control was built on and its kind.</p>{table}')
+        f"<td>{escape(row.expected)}</td><td>{escape(row.signals)}</td>"
+        f"<td>{escape(row.judge or '–')}{f' ({row.failed})' if row.failed else ''}</td></tr>"
+        for row in canary_rows(c)
+    )
+    table = (
+        (
+            f'<table class="canaries"><thead><tr><th>planted control</th><th>expected</th><th>signals</th><th>judge</th>'
+            f"</tr></thead><tbody>{rows}</tbody></table>"
+        )
+        if rows
+        else ""
+    )
+    return (
+        f'<p data-judge-trust>Judge: {escape(judge_trust(report))}.</p><p class="small">Canaries are bad drafts with '
+        f"compliance language added and content-free answers, which a sound judge rejects, and genuine fixes, which it "
+        f"accepts. Planted: {c.planted}; the deterministic signals were fooled by {c.signals_fooled}. "
+        f"Each id names the draft the control was built on and its kind.</p>{table}"
+    )
 
 
 def _options(report: Report) -> tuple[str, str]:
     verdicts = "".join(f'<option value="{v}">{v} ({report.counts.get(v, 0)})</option>' for v in VERDICTS)
-    principles = "".join(f'<option value="{escape(pid)}">{escape(pid)} ({e.total})</option>'
-                         for pid, e in sorted(report.principles.items()))
+    principles = "".join(
+        f'<option value="{escape(pid)}">{escape(pid)} ({e.total})</option>' for pid, e in sorted(report.principles.items())
+    )
     return verdicts, principles
 
 
@@ -134,9 +163,11 @@ def not_shown(hidden: int, total: int) -> str:
     """The notice above a record list that was cut to fit the page."""
     if not hidden:
         return ""
-    return (f'<div class="warn" id="not-shown">This page shows {total - hidden:,} of the {total:,} records: first those '
-            f'that need review, errored or got a verdict other than genuine or unchanged, then the others in input '
-            f'order. {hidden:,} records are not shown here; eval.jsonl has them all.</div>')
+    return (
+        f'<div class="warn" id="not-shown">This page shows {total - hidden:,} of the {total:,} records: first those '
+        f"that need review, errored or got a verdict other than genuine or unchanged, then the others in input "
+        f"order. {hidden:,} records are not shown here; eval.jsonl has them all.</div>"
+    )
 
 
 def _page(report: Report, hidden: int) -> tuple[str, str]:
@@ -151,12 +182,18 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
         ("input", report.input.path if "path" in report.input.model_fields_set else ""),
         ("created", report.created if "created" in report.model_fields_set else ""),
     ]
-    cards = "".join(f'<div class="card"><div class="num" data-k="{k}">{escape(num)}</div><div class="lbl">{escape(label)}</div></div>'
-                    for k, num, label in headline(report))
+    cards = "".join(
+        f'<div class="card"><div class="num" data-k="{k}">{escape(num)}</div><div class="lbl">{escape(label)}</div></div>'
+        for k, num, label in headline(report)
+    )
     warnings = "".join(f'<div class="warn">{escape(w)}</div>' for w in report.warnings)
     verdict_options, principle_options = _options(report)
-    pager = '<div class="pager"><button class="prev">‹ previous</button><span class="page-of"></span><button class="next">next ›</button></div>'
-    return f"""<!DOCTYPE html>
+    pager = (
+        '<div class="pager"><button class="prev">‹ previous</button><span class="page-of"></span>'
+        '<button class="next">next ›</button></div>'
+    )
+    return (
+        f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title><style>{_template("report.css")}</style></head>
 <body><main>
@@ -183,10 +220,12 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
 <div id="shown" class="small"></div>
 {pager}<div id="records"></div>{pager}
 </main>
-<script type="application/json" id="records-data">""", f"""</script>
+<script type="application/json" id="records-data">""",
+        f"""</script>
 <script>{_template("report.js")}</script>
 </body></html>
-"""
+""",
+    )
 
 
 def build_html(report: Report, records: list[dict]) -> str:
@@ -212,4 +251,3 @@ def _chunks(report: Report, records: Iterable[dict], hidden: int) -> Iterator[st
     for n, record in enumerate(records):
         yield ("," if n else "") + embed_json(record)
     yield "]" + tail
-

@@ -14,11 +14,25 @@ from constitutional.evals.render_data import canary_rows, judge_trust
 from constitutional.evals.report_model import Report
 from constitutional.text import printable
 
-COLOURS = {"genuine": "green", "superficial": "yellow", "non_compliant": "red", "evasive": "magenta",
-           "regressed": "dark_orange3", "unchanged": "grey62", "error": "bold red"}
+COLOURS = {
+    "genuine": "green",
+    "superficial": "yellow",
+    "non_compliant": "red",
+    "evasive": "magenta",
+    "regressed": "dark_orange3",
+    "unchanged": "grey62",
+    "error": "bold red",
+}
 # Column heads short enough for the per-principle table to fit 80 columns; the caption spells them out.
-SHORT = {"genuine": "gen", "superficial": "sup", "non_compliant": "non", "evasive": "eva", "regressed": "reg",
-         "unchanged": "same", "error": "err"}
+SHORT = {
+    "genuine": "gen",
+    "superficial": "sup",
+    "non_compliant": "non",
+    "evasive": "eva",
+    "regressed": "reg",
+    "unchanged": "same",
+    "error": "err",
+}
 
 
 def _pct(part: int, whole: int) -> str:
@@ -30,16 +44,21 @@ def facts(report: Report) -> list[tuple[str, str]]:
     c = report.constitution
     usage = report.shown_usage
     timing = report.timing
-    seconds = [f"{name} {getattr(timing, key):.1f}s" for name, key in (("run", "run_seconds"), ("eval", "eval_seconds"))
-               if getattr(timing, key) is not None]
+    seconds = [
+        f"{name} {getattr(timing, key):.1f}s"
+        for name, key in (("run", "run_seconds"), ("eval", "eval_seconds"))
+        if getattr(timing, key) is not None
+    ]
     return [
         ("constitution", f"{c.name} v{c.version} (sha256 {str(c.sha256)[:12]})"),
         ("model", report.model.spec or "–"),
         ("judge", judge_trust(report)),
         ("records", f"{report.total} ({report.needs_review} need review)"),
         *([("people", report.labels.summary_line())] if report.labels else []),
-        ("calls / tokens / cost", f"{usage.calls} calls, {usage.input_tokens + usage.output_tokens} tokens, "
-                                  f"${usage.cost_usd:.4f}"),
+        (
+            "calls / tokens / cost",
+            f"{usage.calls} calls, {usage.input_tokens + usage.output_tokens} tokens, ${usage.cost_usd:.4f}",
+        ),
         ("time", ", ".join(seconds) or "–"),
         ("created", report.created or "–"),
     ]
@@ -48,8 +67,13 @@ def facts(report: Report) -> list[tuple[str, str]]:
 def canary_table(report: Report) -> Table:
     """The planted controls and what the signals and the judge made of them (verdicts shortened as in the legend
     of the per-principle table above it)."""
-    table = Table(title="Canaries (planted controls: draft number and kind in the id)", title_justify="left",
-                  box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
+    table = Table(
+        title="Canaries (planted controls: draft number and kind in the id)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0, 0, 1),
+        pad_edge=False,
+    )
     table.add_column("control", no_wrap=True)
     table.add_column("revision", overflow="fold")  # folded, never cut: the text tells the rows apart
     for head in ("want", "signals", "judge"):
@@ -58,8 +82,13 @@ def canary_table(report: Report) -> Table:
         judge = Text(SHORT.get(row.judge, "–"), style=COLOURS.get(row.judge, ""))
         if row.failed:
             judge.append(f" {row.failed}", style="bold red")
-        table.add_row(escape(printable(row.id)), Text(printable(row.revision)), SHORT[row.expected],
-                      Text(SHORT[row.signals], style=COLOURS[row.signals]), judge)
+        table.add_row(
+            escape(printable(row.id)),
+            Text(printable(row.revision)),
+            SHORT[row.expected],
+            Text(SHORT[row.signals], style=COLOURS[row.signals]),
+            judge,
+        )
     return table
 
 
@@ -67,8 +96,9 @@ def agreement_rows(report: Report) -> list[tuple[str, int, int, str, str]]:
     """(verdict, people said it, eval said it, precision, recall) on the records people labelled."""
     confusion = report.labels.agreement.confusion if report.labels else {}
     show = lambda x: "–" if x is None else f"{x:.2f}"  # noqa: E731
-    return [(v, r["labelled"], r["predicted"], show(r["precision"]), show(r["recall"]))
-            for v, r in per_verdict(confusion).items()]
+    return [
+        (v, r["labelled"], r["predicted"], show(r["precision"]), show(r["recall"])) for v, r in per_verdict(confusion).items()
+    ]
 
 
 def terminal_summary(report: Report) -> Group:
@@ -86,12 +116,23 @@ def terminal_summary(report: Report) -> Group:
         n = report.counts.get(v, 0)
         verdicts.add_row(Text(v, style=COLOURS[v]), str(n), _pct(n, total), Text("█" * round(30 * n / most), style=COLOURS[v]))
     legend = " · ".join(f"{SHORT[v]} {v}" for v in VERDICTS) + " · rev needs review"
-    principles = Table(title="Per principle (found: violations the critique quoted)", title_justify="left",
-                       caption=legend, caption_justify="left", box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
-    rows = [[escape(printable(pid)), _found(entry), *(str(entry.counts.get(v, 0)) for v in VERDICTS), str(entry.needs_review)]
-            for pid, entry in _by_total(report)]
-    widths = [max([len(head), *(len(row[i + 1]) for row in rows)])
-              for i, head in enumerate(["found", *(SHORT[v] for v in VERDICTS), "rev"])]
+    principles = Table(
+        title="Per principle (found: violations the critique quoted)",
+        title_justify="left",
+        caption=legend,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 0, 0, 1),
+        pad_edge=False,
+    )
+    rows = [
+        [escape(printable(pid)), _found(entry), *(str(entry.counts.get(v, 0)) for v in VERDICTS), str(entry.needs_review)]
+        for pid, entry in _by_total(report)
+    ]
+    widths = [
+        max([len(head), *(len(row[i + 1]) for row in rows)])
+        for i, head in enumerate(["found", *(SHORT[v] for v in VERDICTS), "rev"])
+    ]
     principles.add_column("principle", overflow="fold")  # when space runs out, long ids wrap; numbers never do
     principles.add_column("found", justify="right", min_width=widths[0], no_wrap=True)
     for v, width in zip(VERDICTS, widths[1:]):
@@ -129,20 +170,32 @@ def markdown(report: Report) -> str:
     lines += [f"- **{label}**: {_md(value)}" for label, value in facts(report)]
     lines += ["", "## Verdicts", "", "| verdict | records | share |", "|---|---:|---:|"]
     lines += [f"| {v} | {report.counts.get(v, 0)} | {_pct(report.counts.get(v, 0), report.total)} |" for v in VERDICTS]
-    lines += ["", "## Per principle", "",
-              "| principle | critique found | " + " | ".join(v.replace("_", " ") for v in VERDICTS) + " | needs review |",
-              "|---|" + "---:|" * (len(VERDICTS) + 2)]
+    lines += [
+        "",
+        "## Per principle",
+        "",
+        "| principle | critique found | " + " | ".join(v.replace("_", " ") for v in VERDICTS) + " | needs review |",
+        "|---|" + "---:|" * (len(VERDICTS) + 2),
+    ]
     for pid, entry in _by_total(report):
         cells = [str(entry.counts.get(v, 0)) for v in VERDICTS]
         lines.append(f"| {_md(pid)} | {_found(entry)} | {' | '.join(cells)} | {entry.needs_review} |")
     if agreement_rows(report):
-        lines += ["", "## The eval against people's verdicts", "", "| verdict | people | eval | precision | recall |",
-                  "|---|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            "## The eval against people's verdicts",
+            "",
+            "| verdict | people | eval | precision | recall |",
+            "|---|---:|---:|---:|---:|",
+        ]
         lines += [f"| {v} | {said} | {pred} | {p} | {r} |" for v, said, pred, p, r in agreement_rows(report)]
     if _shows_canaries(report):
         lines += ["", "## Canaries", "", "| control | revision | expected | signals | judge |", "|---|---|---|---|---|"]
-        lines += [f"| `{row.id}` | {_md(row.revision)} | {row.expected} | {row.signals} | "
-                  f"{row.judge or '–'}{f' ({row.failed})' if row.failed else ''} |" for row in canary_rows(report.canaries)]
+        lines += [
+            f"| `{row.id}` | {_md(row.revision)} | {row.expected} | {row.signals} | "
+            f"{row.judge or '–'}{f' ({row.failed})' if row.failed else ''} |"
+            for row in canary_rows(report.canaries)
+        ]
     if report.warnings:
         lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in report.warnings]
     return printable("\n".join(lines) + "\n")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from constitutional import __version__
 from constitutional.constitution import Constitution
@@ -52,55 +52,79 @@ class Tally:
 
 
 def _principle(constitution: Constitution, pid: str) -> PrincipleSummary:
-    return PrincipleSummary(name=_name(constitution, pid), total=0, needs_review=0, counts=zero_counts(),
-                            violations=0, flagged_records=0)
+    return PrincipleSummary(
+        name=_name(constitution, pid), total=0, needs_review=0, counts=zero_counts(), violations=0, flagged_records=0
+    )
 
 
-def build_report(tally: Tally, *, constitution_manifest: dict, input_kind: str, input_path: str, judge_spec: str | None,
-                 canaries: dict, usage: CallUsage, judge_failures: int = 0, items: Iterable = (),
-                 run_manifest: dict | None = None, eval_started: datetime | None = None) -> Report:
+def build_report(
+    tally: Tally,
+    *,
+    constitution_manifest: dict,
+    input_kind: str,
+    input_path: str,
+    judge_spec: str | None,
+    canaries: dict,
+    usage: CallUsage,
+    judge_failures: int = 0,
+    items: Iterable = (),
+    run_manifest: dict | None = None,
+    eval_started: datetime | None = None,
+) -> Report:
     principles = tally.principles
     _add_critique_violations(principles, items, tally.constitution)
     warnings = []
     if judge_spec is not None and canaries.get("judge_trusted") is False:
-        warnings.append(f"the judge ({judge_spec}) is not trusted: it {canaries['judge_untrusted_reason']}; model-judged "
-                        "verdicts are marked low confidence and sent to review, and deterministic signals decide wherever "
-                        "they are strong")
+        warnings.append(
+            f"the judge ({judge_spec}) is not trusted: it {canaries['judge_untrusted_reason']}; model-judged "
+            "verdicts are marked low confidence and sent to review, and deterministic signals decide wherever "
+            "they are strong"
+        )
     if judge_failures:
-        warnings.append(f"{judge_failures} judge call(s) failed or did not parse after one re-ask; those checks are recorded as errors")
+        warnings.append(
+            f"{judge_failures} judge call(s) failed or did not parse after one re-ask; those checks are recorded as errors"
+        )
     run_usage = (run_manifest or {}).get("usage")
-    return Report.model_validate({
-        "schema_version": SCHEMA_VERSION,
-        "tool_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "input": {"kind": input_kind, "path": input_path},
-        "constitution": constitution_manifest,
-        "judge": {"spec": judge_spec, "trusted": canaries.get("judge_trusted"),
-                  "fooled_rate": canaries.get("judge_fooled_rate"), "missed_fix_rate": canaries.get("judge_missed_fix_rate"),
-                  "untrusted_reason": canaries.get("judge_untrusted_reason"), "failed_calls": judge_failures},
-        "total": tally.total,
-        "needs_review": tally.needs_review,
-        "counts": tally.counts,
-        "decided_by": dict(tally.decided_by),
-        "principles": principles,
-        "signals": {
-            "refusals": tally.refusals,
-            "bare_refusals": tally.bare,
-            "veneer_added_total": tally.veneer_total,
-            "records_with_veneer_added": tally.veneer_records,
-            "records_with_retained_spans": tally.retained_records,
-            "rule_failures": tally.rule_failures,
-            "mean_substantive_change": round(tally.change_sum / tally.change_count, 3) if tally.change_count else None,
-        },
-        "canaries": canaries,
-        "warnings": warnings,
-        "usage": usage.to_dict(),
-        "model": {"spec": (run_manifest or {}).get("model")},
-        "run_usage": run_usage,
-        "total_usage": _total_usage(Usage.model_validate(run_usage) if run_usage is not None else None,
-                                    Usage.model_validate(usage.to_dict())),
-        "timing": _timing(run_manifest or {}, eval_started),
-    })
+    return Report.model_validate(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "tool_version": __version__,
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
+            "input": {"kind": input_kind, "path": input_path},
+            "constitution": constitution_manifest,
+            "judge": {
+                "spec": judge_spec,
+                "trusted": canaries.get("judge_trusted"),
+                "fooled_rate": canaries.get("judge_fooled_rate"),
+                "missed_fix_rate": canaries.get("judge_missed_fix_rate"),
+                "untrusted_reason": canaries.get("judge_untrusted_reason"),
+                "failed_calls": judge_failures,
+            },
+            "total": tally.total,
+            "needs_review": tally.needs_review,
+            "counts": tally.counts,
+            "decided_by": dict(tally.decided_by),
+            "principles": principles,
+            "signals": {
+                "refusals": tally.refusals,
+                "bare_refusals": tally.bare,
+                "veneer_added_total": tally.veneer_total,
+                "records_with_veneer_added": tally.veneer_records,
+                "records_with_retained_spans": tally.retained_records,
+                "rule_failures": tally.rule_failures,
+                "mean_substantive_change": round(tally.change_sum / tally.change_count, 3) if tally.change_count else None,
+            },
+            "canaries": canaries,
+            "warnings": warnings,
+            "usage": usage.to_dict(),
+            "model": {"spec": (run_manifest or {}).get("model")},
+            "run_usage": run_usage,
+            "total_usage": _total_usage(
+                Usage.model_validate(run_usage) if run_usage is not None else None, Usage.model_validate(usage.to_dict())
+            ),
+            "timing": _timing(run_manifest or {}, eval_started),
+        }
+    )
 
 
 def _add_critique_violations(principles: dict[str, PrincipleSummary], items: Iterable, constitution: Constitution) -> None:
@@ -118,10 +142,13 @@ def _add_critique_violations(principles: dict[str, PrincipleSummary], items: Ite
 def _total_usage(run_usage: Usage | None, eval_usage: Usage) -> TotalUsage:
     """The run's and the eval's (judge's) calls, tokens and cost added up."""
     run = run_usage or Usage()
-    return TotalUsage(calls=run.calls + eval_usage.calls, input_tokens=run.input_tokens + eval_usage.input_tokens,
-                      output_tokens=run.output_tokens + eval_usage.output_tokens,
-                      cached_tokens=run.cached_tokens + eval_usage.cached_tokens,
-                      cost_usd=round(run.cost_usd + eval_usage.cost_usd, 6))
+    return TotalUsage(
+        calls=run.calls + eval_usage.calls,
+        input_tokens=run.input_tokens + eval_usage.input_tokens,
+        output_tokens=run.output_tokens + eval_usage.output_tokens,
+        cached_tokens=run.cached_tokens + eval_usage.cached_tokens,
+        cost_usd=round(run.cost_usd + eval_usage.cost_usd, 6),
+    )
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
@@ -132,13 +159,14 @@ def _seconds(start: str | None, end: str | None) -> float | None:
 
 
 def _timing(run_manifest: dict, eval_started: datetime | None) -> dict:
-    finished = datetime.now(timezone.utc)
+    finished = datetime.now(UTC)
     started = eval_started.isoformat(timespec="seconds") if eval_started else None
     return {
         "run_started": run_manifest.get("started"),
         "run_finished": run_manifest.get("finished"),
         # run.json's run_seconds, summed over invocations, leaves out idle time between an interruption and its resume
-        "run_seconds": run_manifest.get("run_seconds") if run_manifest.get("finished") and "run_seconds" in run_manifest
+        "run_seconds": run_manifest.get("run_seconds")
+        if run_manifest.get("finished") and "run_seconds" in run_manifest
         else _seconds(run_manifest.get("started"), run_manifest.get("finished")),
         "eval_started": started,
         "eval_finished": finished.isoformat(timespec="seconds"),

@@ -161,8 +161,10 @@ class LabelsSummary(_Part):
 
     def summary_line(self) -> str:
         """One line for the terminal and Markdown reports."""
-        return (f"people labelled {self.labelled} records; {self.needs_review_remaining} still need review; "
-                f"eval agrees with people on {self.agreement.agrees} of {self.labelled}")
+        return (
+            f"people labelled {self.labelled} records; {self.needs_review_remaining} still need review; "
+            f"eval agrees with people on {self.agreement.agrees} of {self.labelled}"
+        )
 
 
 class Report(_Part):

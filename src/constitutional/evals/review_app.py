@@ -38,14 +38,25 @@ def _view(line: EvalLine, item: EvalItem | None) -> dict:
     """What the page shows of a record: the report page's view (the draft and the revision as marked segments:
     removed, added, veneer, flagged; flags; per-principle evidence and judge checks), plus the raw texts."""
     shown = record_view(line, item)
-    return {"id": line.id, "verdict": line.verdict, "confidence": line.confidence,
-            "needs_review": line.needs_review, "reasons": list(line.reasons),
-            "principles": [{"id": p["id"], "verdict": p["verdict"], "evidence": p["evidence"], "checks": p["checks"]}
-                           for p in shown["principles"]],
-            "flags": shown["flags"], "judge_checks": shown["judge_checks"],
-            "draft_segments": shown["draft"], "revision_segments": shown["revision"],
-            "prompt": line.prompt or "", "draft": line.draft or "", "revision": line.revision or "",
-            "veneer_added_text": [t for t in line.signals.veneer_added_text if t]}
+    return {
+        "id": line.id,
+        "verdict": line.verdict,
+        "confidence": line.confidence,
+        "needs_review": line.needs_review,
+        "reasons": list(line.reasons),
+        "principles": [
+            {"id": p["id"], "verdict": p["verdict"], "evidence": p["evidence"], "checks": p["checks"]}
+            for p in shown["principles"]
+        ],
+        "flags": shown["flags"],
+        "judge_checks": shown["judge_checks"],
+        "draft_segments": shown["draft"],
+        "revision_segments": shown["revision"],
+        "prompt": line.prompt or "",
+        "draft": line.draft or "",
+        "revision": line.revision or "",
+        "veneer_added_text": [t for t in line.signals.veneer_added_text if t],
+    }
 
 
 def _input_items(run_dir: Path) -> dict[str, EvalItem]:
@@ -112,8 +123,10 @@ def page_html(nonce: str) -> str:
 
 def csp(nonce: str | None = None) -> str:
     script = f"'nonce-{nonce}'" if nonce else "'none'"
-    return (f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; connect-src 'self'; "
-            "img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return (
+        f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; connect-src 'self'; "
+        "img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
 
 
 class ReviewServer(ThreadingHTTPServer):

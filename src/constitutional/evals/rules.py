@@ -19,8 +19,14 @@ class RuleResult:
     draft_passed: bool | None = None  # None when there is no draft
 
     def to_dict(self) -> dict:
-        return {"principle": self.principle, "rule": self.kind, "description": self.description,
-                "passed": self.passed, "draft_passed": self.draft_passed, "detail": self.detail}
+        return {
+            "principle": self.principle,
+            "rule": self.kind,
+            "description": self.description,
+            "passed": self.passed,
+            "draft_passed": self.draft_passed,
+            "detail": self.detail,
+        }
 
 
 @lru_cache(maxsize=256)

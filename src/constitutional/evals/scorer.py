@@ -60,13 +60,14 @@ def default_spec() -> str:
         import llama_cpp  # noqa: F401
 
         from constitutional.models.local import bundled_model_path
+
         bundled_model_path()
     except (ImportError, UserError):
         return "none"
     return "local"
 
 
-def load_scorer(spec: str | None, cache: "ScoreCache | None" = None) -> "Scorer | None":
+def load_scorer(spec: str | None, cache: ScoreCache | None = None) -> Scorer | None:
     """`local`, `local:PATH.gguf` or `none` → a Scorer (or None), with a clear error when it cannot be had.
     `cache`: where scores persist across runs (the reply cache), keyed by model file, request and sentence."""
     spec = (spec or default_spec()).strip()
@@ -78,9 +79,12 @@ def load_scorer(spec: str | None, cache: "ScoreCache | None" = None) -> "Scorer 
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
-        raise UserError("the local scorer needs llama-cpp-python, which is not installed",
-                        fix="run `bash scripts/install`, or use --scorer none (the lexicon and structure alone)") from None
+        raise UserError(
+            "the local scorer needs llama-cpp-python, which is not installed",
+            fix="run `bash scripts/install`, or use --scorer none (the lexicon and structure alone)",
+        ) from None
     from constitutional.models.local import bundled_model_path
+
     path = Path(arg) if arg else bundled_model_path()
     require_exists(path, "scorer model file", fix="give an existing GGUF file as --scorer local:PATH.gguf, or use --scorer none")
     return Scorer(path, cache)
@@ -108,8 +112,9 @@ class Scorer:
             import llama_cpp
 
             threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or None
-            self._llm = llama_cpp.Llama(model_path=str(self.path), n_ctx=N_CTX, n_batch=CHUNK, verbose=False,
-                                        n_threads=threads, n_threads_batch=threads)
+            self._llm = llama_cpp.Llama(
+                model_path=str(self.path), n_ctx=N_CTX, n_batch=CHUNK, verbose=False, n_threads=threads, n_threads_batch=threads
+            )
             self._batch = llama_cpp.llama_batch_init(CHUNK, 0, 1)
         return self._llm
 
@@ -123,8 +128,11 @@ class Scorer:
             context, cut = self._context(request)
             with_request = self._cached(request, context, sentences)
             self._score_neutral(sentences)
-            with_draft = self._cached(f"{request}\0{draft}", self._draft_context(request, draft), sentences) \
-                if draft is not None else [(None, 0)] * len(sentences)
+            with_draft = (
+                self._cached(f"{request}\0{draft}", self._draft_context(request, draft), sentences)
+                if draft is not None
+                else [(None, 0)] * len(sentences)
+            )
             results = []
             for text, (logprob, n), (drafted, _) in zip(sentences, with_request, with_draft):
                 restated = None if drafted is None else (drafted - logprob) / max(1, n)
@@ -136,9 +144,13 @@ class Scorer:
         CONTEXT_TOKENS in all)."""
         llm = self._model()
         piece = lambda text, special: llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=special)  # noqa: E731
-        return (piece("<|im_start|>user\n", True) + piece(request, False)[-(CONTEXT_TOKENS // 3):]
-                + piece("<|im_end|>\n<|im_start|>assistant\n", True) + piece(draft, False)[-(2 * CONTEXT_TOKENS // 3):]
-                + piece("<|im_end|>\n<|im_start|>user\nPlease revise your answer.<|im_end|>\n<|im_start|>assistant\n", True))
+        return (
+            piece("<|im_start|>user\n", True)
+            + piece(request, False)[-(CONTEXT_TOKENS // 3) :]
+            + piece("<|im_end|>\n<|im_start|>assistant\n", True)
+            + piece(draft, False)[-(2 * CONTEXT_TOKENS // 3) :]
+            + piece("<|im_end|>\n<|im_start|>user\nPlease revise your answer.<|im_end|>\n<|im_start|>assistant\n", True)
+        )
 
     def _context(self, request: str) -> tuple[list[int], bool]:
         llm = self._model()
@@ -197,9 +209,9 @@ class Scorer:
         sequence = [last, *tokens]
         total = 0.0
         for offset in range(0, len(sequence) - 1, CHUNK):
-            piece = sequence[offset: offset + CHUNK]
+            piece = sequence[offset : offset + CHUNK]
             rows = self._decode(piece, start + offset, logits=True)
-            targets = sequence[offset + 1: offset + 1 + len(piece)]
+            targets = sequence[offset + 1 : offset + 1 + len(piece)]
             rows = rows[: len(targets)]
             peak = rows.max(axis=1, keepdims=True)
             norm = np.log(np.exp(rows - peak).sum(axis=1)) + peak[:, 0]
@@ -213,7 +225,7 @@ class Scorer:
         llm = self._model()  # loaded already, by _logprobs
         batch = self._batch
         for begin in range(0, len(tokens), CHUNK):
-            piece = tokens[begin: begin + CHUNK]
+            piece = tokens[begin : begin + CHUNK]
             batch.n_tokens = len(piece)
             for i, token in enumerate(piece):
                 batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, start + begin + i, 1

@@ -7,7 +7,7 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -18,11 +18,11 @@ from constitutional.evals.canaries import plant, run_canaries
 from constitutional.evals.evaluate import Trust, evaluate_line
 from constitutional.evals.items import EvalInput, EvalItem
 from constitutional.evals.judge import Judge
-from constitutional.evals.scorer import Scorer
 from constitutional.evals.labels import LABELS_FILE, agreement, read_labels
 from constitutional.evals.lines import EvalLine, read_eval_lines
 from constitutional.evals.report import Tally, build_report
 from constitutional.evals.report_model import Report
+from constitutional.evals.scorer import Scorer
 from constitutional.models.base import ChatModel, Usage
 from constitutional.rundir import atomic_file, write_json_atomic
 
@@ -47,10 +47,16 @@ def lines_tmp(out: Path) -> IO[str]:
     return tempfile.TemporaryFile("w+", encoding="utf-8", dir=out)
 
 
-async def run_eval(source: EvalInput, loaded: LoadedConstitution, judge_model: ChatModel | None, out: Path,
-                   on_line: Callable[[EvalLine], None] = lambda line: None, canary_seeds: int = 2,
-                   scorer: Scorer | None = None) -> EvalResult:
-    started = datetime.now(timezone.utc)
+async def run_eval(
+    source: EvalInput,
+    loaded: LoadedConstitution,
+    judge_model: ChatModel | None,
+    out: Path,
+    on_line: Callable[[EvalLine], None] = lambda line: None,
+    canary_seeds: int = 2,
+    scorer: Scorer | None = None,
+) -> EvalResult:
+    started = datetime.now(UTC)
     try:
         out.mkdir(parents=True, exist_ok=True)
         try:
@@ -64,9 +70,16 @@ async def run_eval(source: EvalInput, loaded: LoadedConstitution, judge_model: C
     return result
 
 
-async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: ChatModel | None, started: datetime,
-                 lines: IO[str], on_line: Callable[[EvalLine], None] = lambda line: None,
-                 canary_seeds: int = 2, scorer: Scorer | None = None) -> EvalResult:
+async def assess(
+    source: EvalInput,
+    loaded: LoadedConstitution,
+    judge_model: ChatModel | None,
+    started: datetime,
+    lines: IO[str],
+    on_line: Callable[[EvalLine], None] = lambda line: None,
+    canary_seeds: int = 2,
+    scorer: Scorer | None = None,
+) -> EvalResult:
     """Every item's eval line, written to `lines` (from `lines_tmp`) as it is produced, and the report, written nowhere."""
     constitution = loaded.constitution
     judge = Judge(judge_model) if judge_model is not None else None
@@ -85,10 +98,19 @@ async def assess(source: EvalInput, loaded: LoadedConstitution, judge_model: Cha
         lines.close()
         raise
     usage = judge.usage if judge else Usage()
-    report = build_report(tally, constitution_manifest=loaded.manifest, input_kind=source.kind,
-                          input_path=str(source.path), judge_spec=judge.spec if judge else None, canaries=canaries,
-                          usage=usage, judge_failures=judge.calls_failed if judge else 0,
-                          items=source.items, run_manifest=source.manifest, eval_started=started)
+    report = build_report(
+        tally,
+        constitution_manifest=loaded.manifest,
+        input_kind=source.kind,
+        input_path=str(source.path),
+        judge_spec=judge.spec if judge else None,
+        canaries=canaries,
+        usage=usage,
+        judge_failures=judge.calls_failed if judge else 0,
+        items=source.items,
+        run_manifest=source.manifest,
+        eval_started=started,
+    )
     return EvalResult(report, lines)
 
 

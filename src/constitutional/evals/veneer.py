@@ -43,8 +43,9 @@ def _active(present: set[str], use_triggers: bool) -> tuple[Category, ...]:
     return tuple(c for c in categories if c.triggers is None or not c.triggers.isdisjoint(present))
 
 
-def _split_clause(sentence: str, joiners: tuple[str, ...], keep_tail: bool,
-                  categories: tuple[Category, ...]) -> tuple[str, str, Category] | None:
+def _split_clause(
+    sentence: str, joiners: tuple[str, ...], keep_tail: bool, categories: tuple[Category, ...]
+) -> tuple[str, str, Category] | None:
     """(veneer clause, kept rest, its category) when a joiner splits the sentence and one side is veneer."""
     lowered = sentence.lower()
     lex = veneer_lexicon()
@@ -52,7 +53,7 @@ def _split_clause(sentence: str, joiners: tuple[str, ...], keep_tail: bool,
         cut = lowered.find(joiner)
         if cut <= 0:
             continue
-        head, tail = sentence[:cut], sentence[cut + len(joiner):]
+        head, tail = sentence[:cut], sentence[cut + len(joiner) :]
         clause, rest = (head, tail) if keep_tail else (tail, head)
         found = _category("sentence", clause, categories) or _category("inline", clause, categories)
         if found and len(content_words(rest)) >= lex.min_content_words:
@@ -83,7 +84,7 @@ def scan(text: str, use_triggers: bool = True) -> VeneerScan:
         while (found := _category("inline", sentence, active)) is not None:
             category, match = found
             found_units.append(VeneerUnit(category.name, match.group(0).strip(), category.counts))
-            sentence = (sentence[: match.start()] + sentence[match.end():]).strip()
+            sentence = (sentence[: match.start()] + sentence[match.end() :]).strip()
             sentence = sentence[:1].upper() + sentence[1:]
         whole = _category("sentence", sentence, active) if sentence else None
         if whole and not (whole[0].guarded and lex.substance_guard.search(sentence)):

@@ -30,8 +30,9 @@ MIN_SHARED_PREFIX_CHARS = 4096
 
 class AnthropicModel(ChatModel):
     default_concurrency = 8
-    capabilities = Capabilities(structured="tool", prompt_cache=True,
-                                batch_api="constitutional.pipeline.executors.batch_anthropic:AnthropicBatches")
+    capabilities = Capabilities(
+        structured="tool", prompt_cache=True, batch_api="constitutional.pipeline.executors.batch_anthropic:AnthropicBatches"
+    )
 
     def __init__(self, name: str, client: anthropic.AsyncAnthropic, api_key: str):
         self.name = name
@@ -40,11 +41,11 @@ class AnthropicModel(ChatModel):
         self._previous_first_user: dict[str, str] = {}  # system prompt → first user message of the last call
 
     @classmethod
-    def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None,
-                  **_options) -> "AnthropicModel":
+    def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None, **_options) -> AnthropicModel:
         base_url, api_key = endpoint_and_key("anthropic", arg, "anthropic/claude-sonnet-4-0", KEY_ENV, BASE_URL_ENV, base_url)
-        client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0,
-                                          **({"timeout": timeout} if timeout else {}))
+        client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, max_retries=0, **({"timeout": timeout} if timeout else {})
+        )
         return cls(arg, client, api_key)
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
@@ -66,8 +67,9 @@ class AnthropicModel(ChatModel):
         if call.params.get("stop"):
             request["stop_sequences"] = call.params["stop"]
         if call.schema is not None:
-            request["tools"] = [{"name": REPLY_TOOL, "description": "Give the reply as structured data.",
-                                 "input_schema": call.schema}]
+            request["tools"] = [
+                {"name": REPLY_TOOL, "description": "Give the reply as structured data.", "input_schema": call.schema}
+            ]
             request["tool_choice"] = {"type": "tool", "name": REPLY_TOOL}
         return request
 
@@ -107,5 +109,10 @@ def _usage(used: dict) -> Usage:
     """`input_tokens` counts every prompt token, cached or not (Anthropic reports the three apart)."""
     read = used.get("cache_read_input_tokens") or 0
     written = used.get("cache_creation_input_tokens") or 0
-    return Usage(calls=1, input_tokens=(used.get("input_tokens") or 0) + read + written,
-                 output_tokens=used.get("output_tokens") or 0, cached_tokens=read, cache_write_tokens=written)
+    return Usage(
+        calls=1,
+        input_tokens=(used.get("input_tokens") or 0) + read + written,
+        output_tokens=used.get("output_tokens") or 0,
+        cached_tokens=read,
+        cache_write_tokens=written,
+    )

@@ -19,7 +19,7 @@ class Usage:
     cache_hits: int = 0  # replies served from our cache: no call made, nothing spent
     cost_usd: float = 0.0
 
-    def add(self, other: "Usage") -> None:
+    def add(self, other: Usage) -> None:
         self.calls += other.calls
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
@@ -64,8 +64,15 @@ class ModelError(Exception):
     """A failed model call. `retryable` tells the runner whether trying again can help; `resend` that the
     provider changed what it will send (a structured-output mode the server refused): send again at once."""
 
-    def __init__(self, message: str, *, retryable: bool = False, status: int | None = None,
-                 retry_after: float | None = None, resend: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+        resend: bool = False,
+    ):
         super().__init__(message)
         self.retryable = retryable
         self.status = status

@@ -18,8 +18,13 @@ from constitutional.models.secrets import Redactor
 RETRYABLE_STATUSES = {408, 409, 429}  # and every 5xx
 # Error types and codes that batch results and error bodies name instead of (or besides) a status: retryable ones.
 RETRYABLE_ERRORS = {
-    "overloaded_error", "api_error", "rate_limit_error", "timeout_error",  # Anthropic's types (529, 500, 429, 504)
-    "batch_expired", "server_error", "rate_limit_exceeded",  # OpenAI's codes and types
+    "overloaded_error",
+    "api_error",
+    "rate_limit_error",
+    "timeout_error",  # Anthropic's types (529, 500, 429, 504)
+    "batch_expired",
+    "server_error",
+    "rate_limit_exceeded",  # OpenAI's codes and types
 }
 SPEND_CAP = re.compile(r"quota|spend|billing|credit|budget|payment", re.IGNORECASE)
 # Servers sometimes echo a (partly masked) key back in 401 messages.
@@ -32,16 +37,21 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return KEY_LIKE.sub("[redacted]", Redactor(secrets).text(text))
 
 
-def status_error(provider: str, status: int, message: str, headers: Mapping[str, str] | None = None,
-                 secrets: Iterable[str | None] = ()) -> ModelError:
+def status_error(
+    provider: str, status: int, message: str, headers: Mapping[str, str] | None = None, secrets: Iterable[str | None] = ()
+) -> ModelError:
     message = redact(message, secrets)[:MAX_MESSAGE]
     spend_cap = is_spend_cap(status, message)
     retryable = is_retryable(status, message=message)
     hint = _HINTS.get(status, "")
     if spend_cap:
         hint = " (a spend cap or quota: raise it or wait for it to reset; not retried)"
-    return ModelError(f"{provider} returned HTTP {status}: {message}{hint}", retryable=retryable, status=status,
-                      retry_after=retry_after_seconds(headers or {}) if retryable else None)
+    return ModelError(
+        f"{provider} returned HTTP {status}: {message}{hint}",
+        retryable=retryable,
+        status=status,
+        retry_after=retry_after_seconds(headers or {}) if retryable else None,
+    )
 
 
 def is_spend_cap(status: int | None, message: str) -> bool:
@@ -73,8 +83,7 @@ def connection_error(provider: str, message: str, secrets: Iterable[str | None] 
 
 def invalid_body(provider: str, exc: ValueError) -> ModelError:
     """A reply body that is not JSON (cut off in transit, or a proxy's error page): worth another try."""
-    return ModelError(f"{provider} sent a reply that is not valid JSON (cut off in transit?): {str(exc)[:200]}",
-                      retryable=True)
+    return ModelError(f"{provider} sent a reply that is not valid JSON (cut off in transit?): {str(exc)[:200]}", retryable=True)
 
 
 def empty_reply(provider: str) -> ModelError:

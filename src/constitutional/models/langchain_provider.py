@@ -34,23 +34,31 @@ class LangChainModel(ChatModel):
         self._has_structured_output = True  # until the model says otherwise
 
     @classmethod
-    def from_spec(cls, arg: str | None, **_options) -> "LangChainModel":
+    def from_spec(cls, arg: str | None, **_options) -> LangChainModel:
         module_name, _, attr = (arg or "").partition(":")
         if not module_name or not attr:
-            raise UserError("'langchain' needs a module and an attribute",
-                            fix="write the spec as langchain:MODULE:ATTR, e.g. langchain:my_models:chat")
+            raise UserError(
+                "'langchain' needs a module and an attribute",
+                fix="write the spec as langchain:MODULE:ATTR, e.g. langchain:my_models:chat",
+            )
         if os.getcwd() not in sys.path:  # the `cai` script does not see the current folder, as `python -m` would
             sys.path.append(os.getcwd())
         try:
             target = getattr(importlib.import_module(module_name), attr)
         except ImportError as exc:
-            raise UserError(f"cannot import module '{module_name}': {exc}", fix="check the module name and that it is on PYTHONPATH") from None
+            raise UserError(
+                f"cannot import module '{module_name}': {exc}", fix="check the module name and that it is on PYTHONPATH"
+            ) from None
         except AttributeError:
-            raise UserError(f"module '{module_name}' has no attribute '{attr}'", fix="check the name after the second ':'") from None
+            raise UserError(
+                f"module '{module_name}' has no attribute '{attr}'", fix="check the name after the second ':'"
+            ) from None
         chat = target if isinstance(target, BaseChatModel) or not callable(target) else target()
         if not isinstance(chat, BaseChatModel):
-            raise UserError(f"'{module_name}:{attr}' is not a langchain-core chat model ({type(chat).__name__})",
-                            fix="point it at a BaseChatModel instance, or a class or function returning one")
+            raise UserError(
+                f"'{module_name}:{attr}' is not a langchain-core chat model ({type(chat).__name__})",
+                fix="point it at a BaseChatModel instance, or a class or function returning one",
+            )
         return cls(chat)
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
@@ -85,7 +93,6 @@ def _titled(schema: dict) -> dict:
     return {"title": REPLY_NAME, "description": "Give the reply as structured data.", **schema}
 
 
-
 def _text(message: BaseMessage) -> str:
     content = message.content
     if isinstance(content, str):
@@ -96,5 +103,6 @@ def _text(message: BaseMessage) -> str:
 def _usage(message: BaseMessage) -> Usage:
     used = getattr(message, "usage_metadata", None) or {}
     cached = (used.get("input_token_details") or {}).get("cache_read") or 0
-    return Usage(calls=1, input_tokens=used.get("input_tokens", 0), output_tokens=used.get("output_tokens", 0),
-                 cached_tokens=cached)
+    return Usage(
+        calls=1, input_tokens=used.get("input_tokens", 0), output_tokens=used.get("output_tokens", 0), cached_tokens=cached
+    )

@@ -43,8 +43,9 @@ def _load(path: Path, n_ctx: int):
             from llama_cpp import Llama
 
             threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or None  # None: llama-cpp-python's default
-            _loaded[key] = Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0, n_threads=threads,
-                                 n_threads_batch=threads)
+            _loaded[key] = Llama(
+                model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0, n_threads=threads, n_threads_batch=threads
+            )
         return _loaded[key]
 
 
@@ -57,11 +58,13 @@ class LocalModel(ChatModel):
         self.n_ctx = n_ctx
 
     @classmethod
-    def from_spec(cls, arg: str | None, **_options) -> "LocalModel":
+    def from_spec(cls, arg: str | None, **_options) -> LocalModel:
         path = Path(arg) if arg else bundled_model_path()
         require_exists(path, "GGUF model file", fix="write the spec as local:PATH.gguf with an existing file")
         if not path.is_file():
-            raise UserError(f"{path} is a folder, not a GGUF model file", fix="write the spec as local:PATH.gguf with an existing file")
+            raise UserError(
+                f"{path} is a folder, not a GGUF model file", fix="write the spec as local:PATH.gguf with an existing file"
+            )
         return cls(path)
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:

@@ -51,8 +51,9 @@ _modes: dict[str, StructuredMode] = {}  # base URL → the structured mode of th
 
 class OpenAIModel(ChatModel):
     default_concurrency = 8
-    capabilities = Capabilities(structured="constrained",
-                                batch_api="constitutional.pipeline.executors.batch_openai:OpenAIBatches")
+    capabilities = Capabilities(
+        structured="constrained", batch_api="constitutional.pipeline.executors.batch_openai:OpenAIBatches"
+    )
 
     def __init__(self, name: str, client: openai.AsyncOpenAI, api_key: str, official: bool, timeout: float | None = None):
         self.name = name
@@ -60,8 +61,9 @@ class OpenAIModel(ChatModel):
         self.secrets = (api_key,)
         self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT, sock_connect=CONNECT_TIMEOUT)
         self._url = str(client.base_url).rstrip("/") + "/chat/completions"
-        self._headers = {k: v for k, v in {**client.default_headers, **client.auth_headers}.items()
-                         if isinstance(v, str)}  # the SDK's own headers, its Omit markers left out
+        self._headers = {
+            k: v for k, v in {**client.default_headers, **client.auth_headers}.items() if isinstance(v, str)
+        }  # the SDK's own headers, its Omit markers left out
         self._proxy = _env_proxy(self._url)  # looked up once: aiohttp's trust_env costs as much as a request, each time
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
@@ -71,11 +73,11 @@ class OpenAIModel(ChatModel):
         self._probe: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @classmethod
-    def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None,
-                  **_options) -> "OpenAIModel":
+    def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None, **_options) -> OpenAIModel:
         base_url, api_key = endpoint_and_key("openai", arg, "openai/gpt-4o-mini", KEY_ENV, BASE_URL_ENV, base_url)
-        client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0,
-                                    **({"timeout": timeout} if timeout else {}))
+        client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, max_retries=0, **({"timeout": timeout} if timeout else {})
+        )
         return cls(arg, client, api_key, official=base_url is None, timeout=timeout)
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
@@ -94,8 +96,9 @@ class OpenAIModel(ChatModel):
             if state.settled or mode == STRUCTURED_MODES[-1] or not _rejects_format(exc):
                 raise
             state.mode = STRUCTURED_MODES[STRUCTURED_MODES.index(mode) + 1]
-            raise ModelError(f"{exc} (the server refuses response_format {mode}; {state.mode} from now on)",
-                             status=exc.status, resend=True) from None
+            raise ModelError(
+                f"{exc} (the server refuses response_format {mode}; {state.mode} from now on)", status=exc.status, resend=True
+            ) from None
         state.settled = True
         return self.read_reply(reply)
 
@@ -130,11 +133,12 @@ class OpenAIModel(ChatModel):
         """POST the body to /chat/completions; the reply's JSON."""
         session = self._open_session()
         try:
-            async with session.post(self._url, data=json.dumps(body).encode(), headers=self._headers,
-                                    proxy=self._proxy) as response:
+            async with session.post(
+                self._url, data=json.dumps(body).encode(), headers=self._headers, proxy=self._proxy
+            ) as response:
                 text = (await response.read()).decode("utf-8", errors="replace")  # JSON is UTF-8: no charset sniffing
                 status, headers = response.status, response.headers
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise connection_error("openai", str(exc) or type(exc).__name__, self.secrets) from None
         if status >= 400:
             raise status_error("openai", status, _error_message(text), headers, self.secrets)
@@ -147,8 +151,10 @@ class OpenAIModel(ChatModel):
         """This event loop's session (a session cannot outlive its loop)."""
         loop = asyncio.get_running_loop()
         if self._session is None or self._session_loop is not loop:
-            self._session, self._session_loop = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=0), timeout=self._timeout), loop  # the runner bounds concurrency
+            self._session, self._session_loop = (
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=self._timeout),
+                loop,
+            )  # the runner bounds concurrency
         return self._session
 
     async def aclose(self) -> None:
@@ -199,5 +205,9 @@ def _usage(used: dict | None) -> Usage:
     if not used:
         return Usage(calls=1)
     details = used.get("prompt_tokens_details") or {}
-    return Usage(calls=1, input_tokens=used.get("prompt_tokens") or 0, output_tokens=used.get("completion_tokens") or 0,
-                 cached_tokens=details.get("cached_tokens") or 0)
+    return Usage(
+        calls=1,
+        input_tokens=used.get("prompt_tokens") or 0,
+        output_tokens=used.get("completion_tokens") or 0,
+        cached_tokens=details.get("cached_tokens") or 0,
+    )

@@ -24,19 +24,45 @@ class Provider:
 PROVIDERS = {
     p.name: p
     for p in [
-        Provider("local", "constitutional.models.local:LocalModel", "local | local:PATH.gguf",
-                 "bundled SmolLM2-135M-Instruct (offline) or any GGUF file, via llama-cpp-python", "llama_cpp"),
-        Provider("scripted", "constitutional.models.scripted:ScriptedModel", "scripted:PATH",
-                 "canned replies from a YAML/JSON file, for tests and demos"),
-        Provider("openai", "constitutional.models.openai_provider:OpenAIModel", "openai/MODEL",
-                 "OpenAI API, or any OpenAI-compatible server via --model-base-url / OPENAI_BASE_URL (vLLM, Ollama, llama.cpp)",
-                 "openai", ("base_url", "timeout"), ("gpt-", "chatgpt-", "o1", "o3", "o4")),
-        Provider("anthropic", "constitutional.models.anthropic_provider:AnthropicModel", "anthropic/MODEL",
-                 "Anthropic Messages API (ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL honoured)", "anthropic", ("base_url", "timeout"),
-                 ("claude",)),
-        Provider("langchain", "constitutional.models.langchain_provider:LangChainModel", "langchain:MODULE:ATTR",
-                 "any langchain-core chat model (an instance, or a class/function returning one)", "langchain_core",
-                 runs_code=True),
+        Provider(
+            "local",
+            "constitutional.models.local:LocalModel",
+            "local | local:PATH.gguf",
+            "bundled SmolLM2-135M-Instruct (offline) or any GGUF file, via llama-cpp-python",
+            "llama_cpp",
+        ),
+        Provider(
+            "scripted",
+            "constitutional.models.scripted:ScriptedModel",
+            "scripted:PATH",
+            "canned replies from a YAML/JSON file, for tests and demos",
+        ),
+        Provider(
+            "openai",
+            "constitutional.models.openai_provider:OpenAIModel",
+            "openai/MODEL",
+            "OpenAI API, or any OpenAI-compatible server via --model-base-url / OPENAI_BASE_URL (vLLM, Ollama, llama.cpp)",
+            "openai",
+            ("base_url", "timeout"),
+            ("gpt-", "chatgpt-", "o1", "o3", "o4"),
+        ),
+        Provider(
+            "anthropic",
+            "constitutional.models.anthropic_provider:AnthropicModel",
+            "anthropic/MODEL",
+            "Anthropic Messages API (ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL honoured)",
+            "anthropic",
+            ("base_url", "timeout"),
+            ("claude",),
+        ),
+        Provider(
+            "langchain",
+            "constitutional.models.langchain_provider:LangChainModel",
+            "langchain:MODULE:ATTR",
+            "any langchain-core chat model (an instance, or a class/function returning one)",
+            "langchain_core",
+            runs_code=True,
+        ),
     ]
 }
 
@@ -62,8 +88,9 @@ def create_model(spec: str, **options) -> ChatModel:
     unsupported = sorted(set(options) - set(provider.options))
     if unsupported:
         takers = ", ".join(p.name for p in PROVIDERS.values() if set(unsupported) <= set(p.options)) or "none"
-        raise UserError(f"model '{spec}' does not take {', '.join(unsupported)}",
-                        fix=f"drop it, or use a provider that does ({takers})")
+        raise UserError(
+            f"model '{spec}' does not take {', '.join(unsupported)}", fix=f"drop it, or use a provider that does ({takers})"
+        )
     model = provider_class(spec).from_spec(arg, **options)
     model.spec = spec
     return model
@@ -97,7 +124,7 @@ def _meant(spec: str, name: str) -> str | None:
     spec = spec.strip()
     close = nearest(name.lower(), PROVIDERS)
     if close:
-        return close + spec[len(name):]
+        return close + spec[len(name) :]
     owner = next((p for p in PROVIDERS.values() if p.model_prefixes and name.lower().startswith(p.model_prefixes)), None)
     return f"{owner.name}/{spec}" if owner else None
 

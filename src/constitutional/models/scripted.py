@@ -38,7 +38,7 @@ class ScriptedModel(ChatModel):
         self.calls = 0
 
     @classmethod
-    def from_spec(cls, arg: str | None, **_options) -> "ScriptedModel":
+    def from_spec(cls, arg: str | None, **_options) -> ScriptedModel:
         if not arg:
             raise UserError("'scripted' needs a file", fix="write the spec as scripted:PATH, e.g. scripted:replies.yaml")
         path = Path(arg)
@@ -62,12 +62,12 @@ class ScriptedModel(ChatModel):
         rule = next((r for pattern, r in self.rules if pattern.search(last_user)), None)
         if rule is not None and "fail" in rule:
             fail = rule["fail"]
-            raise ModelError(fail.get("message", "scripted failure"), retryable=fail.get("retryable", False),
-                             status=fail.get("status"))
+            raise ModelError(
+                fail.get("message", "scripted failure"), retryable=fail.get("retryable", False), status=fail.get("status")
+            )
         reply = rule["reply"] if rule is not None else self.default
         if reply is None:
             raise ModelError(f"no scripted rule matches: {last_user[:80]!r}")
         text = reply if isinstance(reply, str) else json.dumps(reply)
-        usage = Usage(calls=1, input_tokens=sum(len(m["content"].split()) for m in messages),
-                      output_tokens=len(text.split()))
+        usage = Usage(calls=1, input_tokens=sum(len(m["content"].split()) for m in messages), output_tokens=len(text.split()))
         return Completion(text=text, usage=usage)

@@ -29,8 +29,15 @@ def parse_reply(text: str, model_type: type[T], context: dict | None = None) -> 
     return model_type.model_validate_json(text if candidate is None else candidate, context=context)
 
 
-async def generate_structured(model: ChatModel, messages: list[Message], model_type: type[T], schema: dict,
-                              context: dict | None = None, reasks: int | None = None, **params) -> tuple[T, Usage]:
+async def generate_structured(
+    model: ChatModel,
+    messages: list[Message],
+    model_type: type[T],
+    schema: dict,
+    context: dict | None = None,
+    reasks: int | None = None,
+    **params,
+) -> tuple[T, Usage]:
     """A validated reply; after one that does not validate, the model is asked again with the error, up to
     `reasks` times (default: the model's `structured_reasks`)."""
     reasks = model.structured_reasks if reasks is None else reasks
@@ -45,11 +52,13 @@ async def generate_structured(model: ChatModel, messages: list[Message], model_t
             error = describe_error(exc)
         conversation = conversation + [
             {"role": "assistant", "content": completion.text},
-            {"role": "user", "content": f"That reply was not valid: {error}\n"
-                                        f"Reply again with JSON only, matching this schema: {json.dumps(schema)}"},
+            {
+                "role": "user",
+                "content": f"That reply was not valid: {error}\n"
+                f"Reply again with JSON only, matching this schema: {json.dumps(schema)}",
+            },
         ]
-    raise StructuredOutputError(f"reply did not match the schema after {count_reasks(reasks)}: {error}",
-                                completion.text, usage)
+    raise StructuredOutputError(f"reply did not match the schema after {count_reasks(reasks)}: {error}", completion.text, usage)
 
 
 def count_reasks(n: int) -> str:

@@ -53,8 +53,7 @@ class RetryPolicy:
         retry_after = getattr(exc, "retry_after", None) or 0.0
         return max(jittered, min(retry_after, self.max_wait))
 
-    async def run(self, attempt: Callable[[], Awaitable[T]],
-                  on_retry: Callable[[ModelError], None] = lambda exc: None) -> T:
+    async def run(self, attempt: Callable[[], Awaitable[T]], on_retry: Callable[[ModelError], None] = lambda exc: None) -> T:
         """`attempt()`'s result, tried again as this policy says; the last failure is raised."""
         try:
             return await attempt()
@@ -124,7 +123,8 @@ class ManagedModel(ChatModel):
         try:
             completion = self.redactor.outcome(await self._call_with_retries(messages, schema, params))
         except ModelError as exc:
-            raise self.redactor.outcome(exc)  # an error's message is stored too
+            self.redactor.outcome(exc)  # in place: an error's message is stored too
+            raise
         if self.price is not None:
             completion.usage.cost_usd = self.price.cost(completion.usage)
         if key is not None:
@@ -162,9 +162,18 @@ class ManagedModel(ChatModel):
             self.cache.close()
 
 
-def managed_model(spec: str, *, cache: bool = True, cache_dir=None, rpm: float | None = None,
-                  tpm: float | None = None, max_retries: int = 4, reasks: int = 1, prices_path=None,
-                  **options) -> ManagedModel:
+def managed_model(
+    spec: str,
+    *,
+    cache: bool = True,
+    cache_dir=None,
+    rpm: float | None = None,
+    tpm: float | None = None,
+    max_retries: int = 4,
+    reasks: int = 1,
+    prices_path=None,
+    **options,
+) -> ManagedModel:
     """The provider for `spec`, wrapped with the cache, rate limits, retries (RetryPolicy.from_settings) and its price."""
     from constitutional.models.registry import create_model
     from constitutional.pipeline.pricing import load_prices, price_for

@@ -48,9 +48,11 @@ class RateLimiter:
     async def acquire(self, tokens: int) -> None:
         async with self._lock:  # first come, first served
             while True:
-                wait = max(self.paused_until - time.monotonic(),
-                           self.requests.wait_time(1) if self.requests else 0.0,
-                           self.tokens.wait_time(tokens) if self.tokens else 0.0)
+                wait = max(
+                    self.paused_until - time.monotonic(),
+                    self.requests.wait_time(1) if self.requests else 0.0,
+                    self.tokens.wait_time(tokens) if self.tokens else 0.0,
+                )
                 if wait <= 0:
                     break
                 await asyncio.sleep(wait)

@@ -13,7 +13,7 @@ import json
 import os
 import socket
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from constitutional.errors import UserError
@@ -52,24 +52,31 @@ def lock_run_dir(out: Path, warn: Callable[[str], None]) -> RunLock:
         # O_NOFOLLOW: a symlink planted at the lock's name is refused, never followed.
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
     except OSError as exc:
-        raise UserError(f"cannot open the lock file {path}: {exc.strerror or exc}",
-                        fix="choose a writable --out (if run.lock there is a symlink, delete it)") from None
+        raise UserError(
+            f"cannot open the lock file {path}: {exc.strerror or exc}",
+            fix="choose a writable --out (if run.lock there is a symlink, delete it)",
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         holder = describe(_read_owner(fd))
         os.close(fd)
-        raise UserError(f"{out} is being written by another `cai run` ({holder})",
-                        fix="wait for that run to finish, then rerun this command to resume from what it wrote; "
-                            "or give this one another --out") from None
+        raise UserError(
+            f"{out} is being written by another `cai run` ({holder})",
+            fix="wait for that run to finish, then rerun this command to resume from what it wrote; "
+            "or give this one another --out",
+        ) from None
     except OSError as exc:
         os.close(fd)
-        raise UserError(f"cannot lock {path}: {exc.strerror or exc}",
-                        fix="use an --out on a file system that supports locks (a local disk)") from None
+        raise UserError(
+            f"cannot lock {path}: {exc.strerror or exc}", fix="use an --out on a file system that supports locks (a local disk)"
+        ) from None
     stale = _read_owner(fd)
     if stale:
-        warn(f"took over a stale lock on {out}: its holder ({describe(stale)}) ended without releasing it "
-             "(killed, or crashed); its records are kept, and this run resumes from them")
+        warn(
+            f"took over a stale lock on {out}: its holder ({describe(stale)}) ended without releasing it "
+            "(killed, or crashed); its records are kept, and this run resumes from them"
+        )
     _write_owner(fd)
     return RunLock(fd, path)
 
@@ -101,8 +108,7 @@ def _read_owner(fd: int) -> dict | None:
 
 
 def _write_owner(fd: int) -> None:
-    owner = {"pid": os.getpid(), "host": socket.gethostname(),
-             "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    owner = {"pid": os.getpid(), "host": socket.gethostname(), "since": datetime.now(UTC).isoformat(timespec="seconds")}
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(owner) + "\n").encode(), 0)
     os.fsync(fd)

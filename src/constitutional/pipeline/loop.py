@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from constitutional.constitution import Constitution, Principle
-from constitutional.text import quote_in
 from constitutional.models.base import ChatModel, Message, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
 from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.pipeline.records import Critique, Record, RecordError, Step, critique_schema
 from constitutional.prompts import render
+from constitutional.text import quote_in
 
 # A reply saying nothing needs changing is not an answer; the previous answer stands.
 NO_CHANGE = re.compile(
@@ -23,8 +23,9 @@ NO_CHANGE = re.compile(
     r"|nothing to (revise|change))\W*$",
     re.IGNORECASE,
 )
-PREAMBLE = re.compile(r"^\s*(here is |here's )?(the |my )?(improved |revised |new )?(response|revision|answer)\s*:\s*",
-                      re.IGNORECASE)
+PREAMBLE = re.compile(
+    r"^\s*(here is |here's )?(the |my )?(improved |revised |new )?(response|revision|answer)\s*:\s*", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,13 @@ def plan(item: PromptItem, constitution: Constitution, settings: LoopSettings) -
             stage = "critique"
             reply = yield Call(
                 "critique",
-                render("critique", principles=_principle_list(principles), examples=_examples(principles),
-                       prompt=item.prompt, response=answer),
+                render(
+                    "critique",
+                    principles=_principle_list(principles),
+                    examples=_examples(principles),
+                    prompt=item.prompt,
+                    response=answer,
+                ),
                 settings.max_tokens["critique"],
                 schema=critique_schema(ids, settings.max_tokens["critique"]),
                 reply_type=Critique,
@@ -173,8 +179,9 @@ async def _answer(call: Call, model: ChatModel) -> Reply:
     if call.reply_type is None:
         completion = await model.generate(call.messages, max_tokens=call.max_tokens)
         return Reply(completion.text, completion.usage)
-    parsed, usage = await generate_structured(model, call.messages, call.reply_type, call.schema,
-                                              context=call.context, max_tokens=call.max_tokens)
+    parsed, usage = await generate_structured(
+        model, call.messages, call.reply_type, call.schema, context=call.context, max_tokens=call.max_tokens
+    )
     return Reply("", usage, parsed)
 
 
@@ -194,6 +201,8 @@ def _problems(critique: Critique, constitution: Constitution) -> str:
     lines = []
     for v in critique.violations:
         principle = constitution.principle(v.principle)
-        quoted = f"\"{v.quote}\" — " if v.quote_found else ""  # a quote not in the answer would mislead the reviser
-        lines.append(f"- {principle.name}: {quoted}{v.explanation}\n  Required change: {' '.join(principle.revision_request.split())}")
+        quoted = f'"{v.quote}" — ' if v.quote_found else ""  # a quote not in the answer would mislead the reviser
+        lines.append(
+            f"- {principle.name}: {quoted}{v.explanation}\n  Required change: {' '.join(principle.revision_request.split())}"
+        )
     return "\n".join(lines)

@@ -50,9 +50,10 @@ def _read(source, shown: str) -> dict[str, Price]:
         raise UserError(f"price file not found: {shown}", fix=f"create it or unset {PRICES_ENV}") from None
     except (yaml.YAMLError, TypeError, AttributeError) as exc:
         raise UserError(
-            f"invalid price file: {exc}", where=shown,
+            f"invalid price file: {exc}",
+            where=shown,
             fix="write one mapping per model: `MODEL: {input: USD_per_Mtok, output: USD_per_Mtok, cached_input: USD_per_Mtok}` "
-                "(optional `batch: 0.5`, the share of the price paid through a batch API)",
+            "(optional `batch: 0.5`, the share of the price paid through a batch API)",
         ) from None
 
 

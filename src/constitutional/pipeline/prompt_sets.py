@@ -63,15 +63,22 @@ def read_prompts(path: str | Path) -> Iterator[PromptItem | InputProblem]:
     _refuse_utf16(path)
     limit = _max_prompt_chars.get()
     suffix = path.suffix.lower()
-    rows = (_jsonl(path, limit) if suffix in (".jsonl", ".json", ".ndjson") else
-            _csv(path, limit) if suffix == ".csv" else _text(path, limit))
+    rows = (
+        _jsonl(path, limit)
+        if suffix in (".jsonl", ".json", ".ndjson")
+        else _csv(path, limit)
+        if suffix == ".csv"
+        else _text(path, limit)
+    )
     seen: dict[str, int] = {}
     for row in rows:
         if isinstance(row, InputProblem):
             yield row
             continue
         if row.id in seen:
-            yield InputProblem(row.line, f"duplicate id '{row.id}' (first seen on line {seen[row.id]}); give each prompt a unique id")
+            yield InputProblem(
+                row.line, f"duplicate id '{row.id}' (first seen on line {seen[row.id]}); give each prompt a unique id"
+            )
             continue
         seen[row.id] = row.line
         yield row
@@ -87,8 +94,10 @@ def _refuse_utf16(path: Path) -> None:
     if bom or nuls:
         sign = "it starts with a UTF-16 byte-order mark" if bom else "NUL bytes fall between its characters"
         converted = path.with_name(f"{path.stem}-utf8{path.suffix}")
-        raise UserError(f"{path} is UTF-16 text ({sign}); prompt files must be UTF-8",
-                        fix=f"convert it: iconv -f UTF-16 -t UTF-8 {shlex.quote(str(path))} > {shlex.quote(str(converted))}")
+        raise UserError(
+            f"{path} is UTF-16 text ({sign}); prompt files must be UTF-8",
+            fix=f"convert it: iconv -f UTF-16 -t UTF-8 {shlex.quote(str(path))} > {shlex.quote(str(converted))}",
+        )
 
 
 def _item(line: int, prompt: object, given_id: object, meta: dict, max_chars: int) -> PromptItem | InputProblem:
@@ -97,8 +106,9 @@ def _item(line: int, prompt: object, given_id: object, meta: dict, max_chars: in
     if not prompt.replace("\x00", "").strip():
         return InputProblem(line, "empty prompt")
     if len(prompt) > max_chars:
-        return InputProblem(line, f"the prompt is {len(prompt):,} characters, over the limit of {max_chars:,} "
-                                  "(--max-prompt-chars sets it)")
+        return InputProblem(
+            line, f"the prompt is {len(prompt):,} characters, over the limit of {max_chars:,} (--max-prompt-chars sets it)"
+        )
     if not _utf8(prompt):
         return InputProblem(line, "the prompt is not valid UTF-8; re-save the file as UTF-8")
     if not _utf8([given_id, meta]):
@@ -145,8 +155,11 @@ def _csv(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or "prompt" not in reader.fieldnames:
-            raise UserError(f"no 'prompt' column (columns: {reader.fieldnames})", where=f"{path}:1",
-                            fix="name the column that holds the prompts 'prompt' in the header row")
+            raise UserError(
+                f"no 'prompt' column (columns: {reader.fieldnames})",
+                where=f"{path}:1",
+                fix="name the column that holds the prompts 'prompt' in the header row",
+            )
         for row in reader:
             number = reader.line_num
             meta = {k: v for k, v in row.items() if k not in ("id", "prompt") and k is not None}

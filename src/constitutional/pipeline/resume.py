@@ -11,8 +11,15 @@ from constitutional.errors import UserError, os_failure
 from constitutional.rundir import atomic_file, read_json
 
 # What must match for records from before and after a resume to belong to one job.
-JOB_KEYS = ("constitution.sha256", "model", "judge", "parameters.rounds", "parameters.principles",
-            "parameters.seed", "parameters.max_tokens")
+JOB_KEYS = (
+    "constitution.sha256",
+    "model",
+    "judge",
+    "parameters.rounds",
+    "parameters.principles",
+    "parameters.seed",
+    "parameters.max_tokens",
+)
 
 
 def job_fingerprint(manifest: dict) -> dict:
@@ -37,7 +44,7 @@ def check_same_job(out: Path, new_manifest: dict, force: bool) -> dict | None:
         raise UserError(
             f"{out} holds a run of a different job, so it cannot be resumed:\n  " + "\n  ".join(changed),
             fix="rerun with the original options, choose a new --out, or pass --force to resume anyway "
-                "(records already written keep their old settings)",
+            "(records already written keep their old settings)",
         )
     return old
 
@@ -74,8 +81,11 @@ def _repair_and_read(records: Path) -> Written:
                 record = json.loads(line)
                 seen = record["id"] in written.ids
             except (ValueError, KeyError, TypeError):
-                raise UserError(f"line {number} of {records} is not a record", where=str(records),
-                                fix="remove that line (a backup first), then rerun to resume") from None
+                raise UserError(
+                    f"line {number} of {records} is not a record",
+                    where=str(records),
+                    fix="remove that line (a backup first), then rerun to resume",
+                ) from None
             if seen:
                 written.duplicates += 1
                 continue
@@ -99,9 +109,10 @@ def rewrite_records(records: Path, drop: set[str]) -> None:
                     kept.add(record_id)
                     new.write(line)
     except OSError as exc:
-        raise UserError(f"cannot rewrite {records}: {exc.strerror or exc}",
-                        fix="free disk space or fix the directory's permissions, then rerun; "
-                            "records.jsonl is as it was") from None
+        raise UserError(
+            f"cannot rewrite {records}: {exc.strerror or exc}",
+            fix="free disk space or fix the directory's permissions, then rerun; records.jsonl is as it was",
+        ) from None
 
 
 def _cut_torn_tail(records: Path) -> int:

@@ -32,15 +32,24 @@ from constitutional.pipeline.service import loop_settings
 
 
 class ConstitutionalRunnable(Runnable[Any, Record]):
-    def __init__(self, model: str | ChatModel | BaseChatModel = "local", constitution: str | LoadedConstitution = "default",
-                 *, rounds: int | None = None, principles: str | None = None, seed: int = 0, max_retries: int = 4,
-                 **model_options: Any):
+    def __init__(
+        self,
+        model: str | ChatModel | BaseChatModel = "local",
+        constitution: str | LoadedConstitution = "default",
+        *,
+        rounds: int | None = None,
+        principles: str | None = None,
+        seed: int = 0,
+        max_retries: int = 4,
+        **model_options: Any,
+    ):
         """`model`: a spec string (`openai/gpt-4o-mini`, `local`, ...), a ChatModel, or a langchain chat model.
         `model_options` go to the provider, e.g. `base_url="http://localhost:8000/v1"`."""
         self.model = _managed(model, max_retries, model_options)
         self.constitution = load_constitution(constitution) if isinstance(constitution, str) else constitution
-        self.settings = loop_settings(self.constitution, rounds, principles, seed,
-                                      example="principles='all' or principles='sample:2'")
+        self.settings = loop_settings(
+            self.constitution, rounds, principles, seed, example="principles='all' or principles='sample:2'"
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
 
@@ -50,8 +59,14 @@ class ConstitutionalRunnable(Runnable[Any, Record]):
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Record:
         return self._run(self.ainvoke(input, config))
 
-    def batch(self, inputs: list[Any], config: RunnableConfig | list[RunnableConfig] | None = None, *,
-              return_exceptions: bool = False, **kwargs: Any) -> list[Record]:
+    def batch(
+        self,
+        inputs: list[Any],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Record]:
         return self._run(self.abatch(inputs, config, return_exceptions=return_exceptions))
 
     def _run(self, coroutine: Coroutine) -> Any:
@@ -84,5 +99,7 @@ def _prompt_item(value: Any) -> PromptItem:
     if isinstance(value, dict) and isinstance(value.get("prompt"), str):
         meta = {k: v for k, v in value.items() if k not in ("id", "prompt")}
         return PromptItem(id=str(value.get("id") or prompt_id(value["prompt"])), prompt=value["prompt"], meta=meta)
-    raise UserError(f"cannot take {type(value).__name__} as a prompt",
-                    fix="pass a string, a dict with a 'prompt' key, or a langchain prompt value")
+    raise UserError(
+        f"cannot take {type(value).__name__} as a prompt",
+        fix="pass a string, a dict with a 'prompt' key, or a langchain prompt value",
+    )

@@ -8,7 +8,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import aclosing, contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from constitutional import __version__
@@ -17,10 +17,10 @@ from constitutional.constitution import LoadedConstitution
 from constitutional.errors import UserError, os_failure
 from constitutional.models.base import ChatModel, Usage
 from constitutional.pipeline.calls import CallStats
+from constitutional.pipeline.lock import RunLock, lock_run_dir
 from constitutional.pipeline.loop import LoopSettings, process
 from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_prompts
 from constitutional.pipeline.records import Record, RecordError, error_kind
-from constitutional.pipeline.lock import RunLock, lock_run_dir
 from constitutional.pipeline.resume import check_same_job, repair_and_read_ids, rewrite_records
 from constitutional.rundir import SCHEMA_VERSION, RecordWriter, read_jsonl, write_json_atomic
 
@@ -111,8 +111,11 @@ class EarlyStop:
             return
         self.seen += 1
         error = record.error
-        if error is None or not error.fails_every_prompt or (
-                self.first is not None and error_kind(error) != error_kind(self.first)):
+        if (
+            error is None
+            or not error.fails_every_prompt
+            or (self.first is not None and error_kind(error) != error_kind(self.first))
+        ):
             self.window = 0
             return
         self.first = self.first or error
@@ -134,16 +137,18 @@ class RunResult:
     stats: CallStats = field(default_factory=CallStats)  # requests made by an executor that owns its clients
 
 
-def open_run_dir(config: RunConfig, force: bool, retry_errors: bool = False,
-                 warn: Callable[[str], None] = lambda message: None) -> RunState:
+def open_run_dir(
+    config: RunConfig, force: bool, retry_errors: bool = False, warn: Callable[[str], None] = lambda message: None
+) -> RunState:
     """Create the run directory and lock it (the caller releases `state.lock`), or check that an existing one holds
     the same job and find what is done. Lines repeating an id are removed; with `retry_errors`, so are errored records
     of prompts still in the set, to be run again."""
     try:
         config.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UserError(f"cannot create the output directory {config.out}: {exc.strerror}",
-                        fix="choose a writable --out") from None
+        raise UserError(
+            f"cannot create the output directory {config.out}: {exc.strerror}", fix="choose a writable --out"
+        ) from None
     lock = lock_run_dir(config.out, warn)
     try:
         previous = check_same_job(config.out, manifest(config, RunClock(""), Scan()), force)
@@ -156,8 +161,9 @@ def open_run_dir(config: RunConfig, force: bool, retry_errors: bool = False,
     except BaseException:
         lock.release()
         raise
-    return RunState(written.ids - redo, previous, written.bytes_cut, len(written.errored - redo), len(redo),
-                    written.duplicates, lock)
+    return RunState(
+        written.ids - redo, previous, written.bytes_cut, len(written.errored - redo), len(redo), written.duplicates, lock
+    )
 
 
 def scan_prompts(path: Path, limit: int | None, done: set[str] = frozenset()) -> Scan:
@@ -187,8 +193,14 @@ def usable_prompts(path: Path, limit: int | None, scan: Scan | None = None) -> I
         yield row
 
 
-def manifest(config: RunConfig, clock: RunClock, scan: Scan, totals: dict | None = None,
-             finished: str | None = None, status: str = "running") -> dict:
+def manifest(
+    config: RunConfig,
+    clock: RunClock,
+    scan: Scan,
+    totals: dict | None = None,
+    finished: str | None = None,
+    status: str = "running",
+) -> dict:
     s = config.settings
     data = {
         "schema_version": SCHEMA_VERSION,
@@ -273,8 +285,13 @@ def _write_error(path: Path, exc: OSError) -> UserError:
 
 
 @contextmanager
-def run_output(config: RunConfig, scan: Scan, state: RunState | None, on_record: Callable[[Record], None],
-               early_stop: EarlyStop | None = None) -> Iterator[RunOutput]:
+def run_output(
+    config: RunConfig,
+    scan: Scan,
+    state: RunState | None,
+    on_record: Callable[[Record], None],
+    early_stop: EarlyStop | None = None,
+) -> Iterator[RunOutput]:
     """run.json marked running, then finished (or interrupted, stopped, failed), around records appended to
     records.jsonl. A run.json that cannot be written at the end of a finished job is an error (exit 2): the job is
     never reported done while run.json says otherwise."""
@@ -284,8 +301,7 @@ def run_output(config: RunConfig, scan: Scan, state: RunState | None, on_record:
         write_json_atomic(config.out / "run.json", manifest(config, clock, scan))
         writer = RecordWriter(records_path)
     except OSError as exc:
-        raise os_failure(exc, "cannot write to", config.out,
-                         then="rerun the same command, or choose another --out") from None
+        raise os_failure(exc, "cannot write to", config.out, then="rerun the same command, or choose another --out") from None
     status = "interrupted"  # Ctrl-C, SIGTERM, a cancelled job
     try:
         yield RunOutput(writer, on_record, early_stop or EarlyStop(0))
@@ -313,8 +329,13 @@ def _finish(config: RunConfig, clock: RunClock, scan: Scan, writer: RecordWriter
     return None
 
 
-async def run_job(config: RunConfig, model: ChatModel, scan: Scan, state: RunState | None = None,
-                  on_record: Callable[[Record], None] = lambda r: None) -> RunResult:
+async def run_job(
+    config: RunConfig,
+    model: ChatModel,
+    scan: Scan,
+    state: RunState | None = None,
+    on_record: Callable[[Record], None] = lambda r: None,
+) -> RunResult:
     """Every prompt not done yet, at most `config.concurrency` at once, each record appended as it finishes. The first
     failure (a full disk, say, or JobStopped) stops the job at once; so does a cancellation (Ctrl-C, SIGTERM)."""
     state = state or RunState()
@@ -340,12 +361,16 @@ async def process_safely(item: PromptItem, model: ChatModel, config: RunConfig) 
         return await process(item, model, config.constitution.constitution, config.settings)
     except Exception as exc:  # noqa: BLE001 - recorded as data
         tail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return Record(id=item.id, prompt=item.prompt, meta=item.meta,
-                      error=RecordError(stage="unknown", message=f"unexpected error: {tail}"))
+        return Record(
+            id=item.id,
+            prompt=item.prompt,
+            meta=item.meta,
+            error=RecordError(stage="unknown", message=f"unexpected error: {tail}"),
+        )
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _seconds_between(start: str, end: str | None) -> float:

@@ -76,8 +76,15 @@ class RunOutcome:
         return self.job.config
 
 
-def loop_settings(loaded: LoadedConstitution, rounds: int | None = None, principles: str | None = None, seed: int = 0,
-                  max_tokens: int | None = None, *, example: str = "--principles all or --principles sample:2") -> LoopSettings:
+def loop_settings(
+    loaded: LoadedConstitution,
+    rounds: int | None = None,
+    principles: str | None = None,
+    seed: int = 0,
+    max_tokens: int | None = None,
+    *,
+    example: str = "--principles all or --principles sample:2",
+) -> LoopSettings:
     """The loop's settings: the options given, the constitution's defaults for the rest. `example` shows, in the
     front end's own terms, how to write `principles`."""
     defaults = loaded.constitution.defaults
@@ -121,12 +128,30 @@ def _prepare(request: RunRequest) -> tuple[RunConfig, ManagedModel, Scan]:
     settings = loop_settings(loaded, request.rounds, request.principles, request.seed, request.max_tokens)
     scan = scan_prompts(request.prompts, request.limit)
     _check_prompts(request, scan)
-    model = managed_model(request.model, cache=request.cache, cache_dir=request.cache_dir, rpm=request.rpm, tpm=request.tpm,
-                          max_retries=request.max_retries, base_url=request.base_url, timeout=request.timeout)
-    config = RunConfig(prompts=request.prompts, out=request.out, constitution=loaded, model_spec=request.model,
-                       judge_spec=request.judge, settings=settings,
-                       concurrency=request.concurrency or model.default_concurrency, limit=request.limit,
-                       rpm=request.rpm, tpm=request.tpm, cache=request.cache, keep_going=request.keep_going)
+    model = managed_model(
+        request.model,
+        cache=request.cache,
+        cache_dir=request.cache_dir,
+        rpm=request.rpm,
+        tpm=request.tpm,
+        max_retries=request.max_retries,
+        base_url=request.base_url,
+        timeout=request.timeout,
+    )
+    config = RunConfig(
+        prompts=request.prompts,
+        out=request.out,
+        constitution=loaded,
+        model_spec=request.model,
+        judge_spec=request.judge,
+        settings=settings,
+        concurrency=request.concurrency or model.default_concurrency,
+        limit=request.limit,
+        rpm=request.rpm,
+        tpm=request.tpm,
+        cache=request.cache,
+        keep_going=request.keep_going,
+    )
     return config, model, scan
 
 
@@ -134,8 +159,9 @@ def _check_prompts(request: RunRequest, scan: Scan) -> None:
     prompts = request.prompts
     if scan.problem_count and request.strict:
         shown = "\n".join(f"  {prompts}:{p.line}: {p.message}" for p in scan.problems[:PROBLEMS_SHOWN])
-        raise UserError(f"{scan.problem_count} malformed prompt line(s):\n{shown}",
-                        fix="fix those lines, or drop --strict to skip them")
+        raise UserError(
+            f"{scan.problem_count} malformed prompt line(s):\n{shown}", fix="fix those lines, or drop --strict to skip them"
+        )
     if scan.total == 0:
         shown = "".join(f"\n  {prompts}:{p.line}: {p.message}" for p in scan.problems[:PROBLEMS_SHOWN])
         raise UserError(f"no usable prompts in {prompts}{shown}", fix="add prompts (see `cai run --help` for the formats)")
@@ -145,8 +171,10 @@ def _say_resumed(ui: RunUI, config: RunConfig, scan: Scan, state: RunState) -> N
     if state.bytes_repaired:
         ui.say(f"repaired records.jsonl: removed a torn last line ({state.bytes_repaired} bytes) left by a crash")
     if state.duplicates:
-        ui.say(f"repaired records.jsonl: removed {state.duplicates} lines repeating an id (two runs wrote it at "
-               "once); the first record of each id is kept")
+        ui.say(
+            f"repaired records.jsonl: removed {state.duplicates} lines repeating an id (two runs wrote it at "
+            "once); the first record of each id is kept"
+        )
     if scan.already_done or state.redo:
         ui.say(f"resuming {config.out}: {scan.already_done} prompts already done, {scan.total} to go")
     if state.redo:

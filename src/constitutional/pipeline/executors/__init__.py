@@ -66,13 +66,25 @@ class Registered:
 EXECUTORS = {
     e.name: e
     for e in [
-        Registered("in-process", "constitutional.pipeline.executors:InProcessExecutor",
-                   "the prompts run in this process, at --concurrency at once"),
-        Registered("batch", "constitutional.pipeline.executors:BatchExecutor",
-                   "each stage as one provider batch, at batch prices (openai/ and anthropic/ models)"),
-        Registered("ray", "constitutional.pipeline.executors.ray_executor:RayExecutor",
-                   "the prompts sharded across Ray workers", "ray", "Ray", "pip install ray (the ray extra of constitutional)",
-                   ("address",)),
+        Registered(
+            "in-process",
+            "constitutional.pipeline.executors:InProcessExecutor",
+            "the prompts run in this process, at --concurrency at once",
+        ),
+        Registered(
+            "batch",
+            "constitutional.pipeline.executors:BatchExecutor",
+            "each stage as one provider batch, at batch prices (openai/ and anthropic/ models)",
+        ),
+        Registered(
+            "ray",
+            "constitutional.pipeline.executors.ray_executor:RayExecutor",
+            "the prompts sharded across Ray workers",
+            "ray",
+            "Ray",
+            "pip install ray (the ray extra of constitutional)",
+            ("address",),
+        ),
     ]
 }
 
@@ -122,8 +134,10 @@ class BatchExecutor:
 
     def check(self, model_spec: str) -> None:
         if not has_batch_api(model_spec):
-            raise UserError(f"--executor batch needs a model with a batch API, not '{model_spec}'",
-                            fix="use an openai/MODEL or anthropic/MODEL spec, or drop --executor batch")
+            raise UserError(
+                f"--executor batch needs a model with a batch API, not '{model_spec}'",
+                fix="use an openai/MODEL or anthropic/MODEL spec, or drop --executor batch",
+            )
 
     def run(self, job: Job) -> RunResult:
         from constitutional.models.registry import create_model
@@ -134,8 +148,7 @@ class BatchExecutor:
         config, options = job.config, job.model_options
         api = batch_api(create_model(config.model_spec, base_url=options.base_url))
         price = price_for(config.model_spec, load_prices())
-        return asyncio.run(run_batch_job(config, api, price, job.scan, job.state, job.on_record, job.say,
-                                         options.max_retries))
+        return asyncio.run(run_batch_job(config, api, price, job.scan, job.state, job.on_record, job.say, options.max_retries))
 
 
 def batch_api(model: ChatModel):

@@ -39,11 +39,11 @@ from constitutional.models.secrets import Redactor, environment_redactor
 from constitutional.models.structured import StructuredOutputError, describe_error, parse_reply
 from constitutional.pipeline.calls import CallStats, RetryPolicy
 from constitutional.pipeline.executors.batch_log import BatchLog
-from constitutional.pipeline.runner import RunConfig, RunOutput, RunResult, RunState, Scan, run_output, usable_prompts
 from constitutional.pipeline.loop import Call, Plan, Reply, plan
 from constitutional.pipeline.pricing import Price
 from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.pipeline.records import Record, RecordError
+from constitutional.pipeline.runner import RunConfig, RunOutput, RunResult, RunState, Scan, run_output, usable_prompts
 
 POLL_ENV = "CONSTITUTIONAL_BATCH_POLL_SECONDS"  # the first wait between polls; it grows to POLL_MAX
 POLL_MAX = 60.0
@@ -80,12 +80,14 @@ class BatchAPI(Protocol):
     async def submit(self, entries: list[dict], progress: dict, save: Callable[[], None]) -> str:
         """Submit one batch; return its id. Steps before the batch exists may be kept in `progress` (then
         `save()`), so that a restarted process can find a batch whose id it never saw."""
+
     async def poll(self, batch_id: str) -> Polled: ...
     async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Outcome]: ...
     async def aclose(self) -> None: ...
 
 
 # -- the driver -----------------------------------------------------------------------------------
+
 
 @dataclass
 class Waves:
@@ -137,8 +139,9 @@ class Waves:
             await self._wait(batch)
             outcomes.update(await self._provider(self.api.results, batch["id"], calls))
         ended = sorted({b.get("provider_status", b["status"]) for b in batches})
-        missing = ModelError(f"the batch ended ({', '.join(ended)}) without a result for this request",
-                             retryable=ended != ["failed"])  # a batch the provider refused whole fails again
+        missing = ModelError(
+            f"the batch ended ({', '.join(ended)}) without a result for this request", retryable=ended != ["failed"]
+        )  # a batch the provider refused whole fails again
         # Where batch replies enter the pipeline: API keys they echo are cut out, as from synchronous replies.
         return {custom_id: _not_empty(self.redactor.outcome(outcomes.get(custom_id, missing))) for custom_id in calls}
 
@@ -162,7 +165,8 @@ class Waves:
         while batch["status"] != "ended":
             polled = await self._provider(self.api.poll, batch["id"])
             if polled.status != (said.status if said else None) or (
-                    polled.done != said.done and time.monotonic() - said_at >= PROGRESS_EVERY):
+                polled.done != said.done and time.monotonic() - said_at >= PROGRESS_EVERY
+            ):
                 self.say(f"batch {batch['id']}: {polled.describe()}")
                 said, said_at = polled, time.monotonic()
             if polled.ended:
@@ -179,10 +183,13 @@ class Waves:
         except ModelError as exc:
             resume = "the same command resumes: batches already submitted are not submitted again"
             if not exc.retryable:
-                raise UserError(f"batch API: {exc}", where=str(self.log.path),
-                                fix="check the model name, the key and the base URL; a server that speaks only chat "
-                                    "(vLLM, llama.cpp, Ollama) has no batch API: run it without --executor batch. "
-                                    f"Once mended, {resume}") from None
+                raise UserError(
+                    f"batch API: {exc}",
+                    where=str(self.log.path),
+                    fix="check the model name, the key and the base URL; a server that speaks only chat "
+                    "(vLLM, llama.cpp, Ollama) has no batch API: run it without --executor batch. "
+                    f"Once mended, {resume}",
+                ) from None
             raise UserError(f"batch API: {exc}", where=str(self.log.path), fix=f"rerun: {resume}") from None
 
 
@@ -190,9 +197,16 @@ def first_poll_wait() -> float:
     return float(os.environ.get(POLL_ENV) or 5.0)
 
 
-async def run_batch_job(config: RunConfig, api: BatchAPI, price: Price | None, scan: Scan,
-                        state: RunState | None = None, on_record: Callable[[Record], None] = lambda r: None,
-                        say: Callable[[str], None] = lambda line: None, retry: RetryPolicy | int = 0) -> RunResult:
+async def run_batch_job(
+    config: RunConfig,
+    api: BatchAPI,
+    price: Price | None,
+    scan: Scan,
+    state: RunState | None = None,
+    on_record: Callable[[Record], None] = lambda r: None,
+    say: Callable[[str], None] = lambda line: None,
+    retry: RetryPolicy | int = 0,
+) -> RunResult:
     """The job through the provider's batch API; `retry` is the run's retry policy (or its --max-retries)."""
     retry = retry if isinstance(retry, RetryPolicy) else RetryPolicy.from_settings(retry)
     state = state or RunState()
@@ -218,8 +232,9 @@ async def run_batch_job(config: RunConfig, api: BatchAPI, price: Price | None, s
     return output.result
 
 
-async def _run_waves(config: RunConfig, waves: Waves, items: dict[str, PromptItem], price: Price | None,
-                     state: RunState, output: RunOutput) -> None:
+async def _run_waves(
+    config: RunConfig, waves: Waves, items: dict[str, PromptItem], price: Price | None, state: RunState, output: RunOutput
+) -> None:
     plans: dict[int, Plan] = {}
     pending: dict[int, Call] = {}
     for n, prompt_id in enumerate(waves.log.prompt_ids):
@@ -241,8 +256,14 @@ async def _run_waves(config: RunConfig, waves: Waves, items: dict[str, PromptIte
                     state.done_ids.add(item.id)
             except Exception as exc:  # noqa: BLE001 - a surprise in one prompt is recorded, as the runner does
                 tail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-                output.write(Record(id=item.id, prompt=item.prompt, meta=item.meta,
-                                    error=RecordError(stage="unknown", message=f"unexpected error: {tail}")))
+                output.write(
+                    Record(
+                        id=item.id,
+                        prompt=item.prompt,
+                        meta=item.meta,
+                        error=RecordError(stage="unknown", message=f"unexpected error: {tail}"),
+                    )
+                )
                 state.done_ids.add(item.id)
         pending = following
         number += 1
@@ -258,8 +279,9 @@ def _advance(steps: Plan, call: Call, outcome: Outcome, price: Price | None) -> 
     try:
         parsed = parse_reply(outcome.text, call.reply_type, call.context)
     except (ValidationError, ValueError) as exc:
-        error = StructuredOutputError(f"reply did not match the schema (no re-ask in a batch): {describe_error(exc)}",
-                                      outcome.text, outcome.usage)
+        error = StructuredOutputError(
+            f"reply did not match the schema (no re-ask in a batch): {describe_error(exc)}", outcome.text, outcome.usage
+        )
         return steps.throw(error)
     return steps.send(Reply(outcome.text, outcome.usage, parsed))
 

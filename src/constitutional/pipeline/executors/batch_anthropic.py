@@ -23,8 +23,10 @@ class AnthropicBatches:
         self.secrets = model.secrets
 
     def entry(self, custom_id: str, call: Call) -> dict:
-        return {"custom_id": custom_id,
-                "params": self.model.build_request(ChatCall(call.messages, call.schema, {"max_tokens": call.max_tokens}))}
+        return {
+            "custom_id": custom_id,
+            "params": self.model.build_request(ChatCall(call.messages, call.schema, {"max_tokens": call.max_tokens})),
+        }
 
     async def submit(self, entries: list[dict], progress: dict, save) -> str:
         """Create the batch, unless a process that died before saving its id created it already.
@@ -60,8 +62,7 @@ class AnthropicBatches:
         except anthropic.APIError as exc:
             raise from_sdk_exception("anthropic", exc, self.secrets) from None
         total = _size(batch)
-        return Polled(batch.processing_status == "ended", batch.processing_status,
-                      total - batch.request_counts.processing, total)
+        return Polled(batch.processing_status == "ended", batch.processing_status, total - batch.request_counts.processing, total)
 
     async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Completion | ModelError]:
         outcomes: dict[str, Completion | ModelError] = {}
@@ -78,8 +79,10 @@ class AnthropicBatches:
             return self.model.read_reply(result.message.model_dump())
         if result.type == "errored":
             error = result.error.error
-            return ModelError(f"anthropic batch request failed: {error.type}: {error.message}",
-                              retryable=is_retryable(None, error.type, error.message))
+            return ModelError(
+                f"anthropic batch request failed: {error.type}: {error.message}",
+                retryable=is_retryable(None, error.type, error.message),
+            )
         return ModelError(f"anthropic batch request {result.type} before it ran", retryable=True)
 
     async def aclose(self) -> None:

@@ -23,13 +23,13 @@ class BatchLog:
         self.made_from = made_from  # what a job's waves change with, for the message when they did
 
     @classmethod
-    def start(cls, path: Path, model: str, prompt_ids: list[str]) -> "BatchLog":
+    def start(cls, path: Path, model: str, prompt_ids: list[str]) -> BatchLog:
         """A new run job; it replaces the whole file, the judge's job of earlier records included."""
         data = {"version": 1, "model": model, "prompt_ids": prompt_ids, "finished": False, "waves": []}
         return cls(path, data, data)
 
     @classmethod
-    def resume(cls, path: Path, model: str) -> "BatchLog | None":
+    def resume(cls, path: Path, model: str) -> BatchLog | None:
         """The unfinished run job saved at `path` for `model`, or None."""
         if not path.exists():
             return None
@@ -39,7 +39,7 @@ class BatchLog:
         return cls(path, data, data)
 
     @classmethod
-    def judge(cls, path: Path, model: str) -> "BatchLog":
+    def judge(cls, path: Path, model: str) -> BatchLog:
         """The judge's unfinished job saved for `model`, else a new one; the rest of the file is kept."""
         data = read_json(path, fix=UNREADABLE_FIX) if path.exists() else {"version": 1}
         job = data.get("judge")
@@ -58,9 +58,12 @@ class BatchLog:
             stages = sorted({c.stage for c in calls.values()})
             waves.append({"wave": number, "stages": stages, "requests": len(calls), "ids": ids, "batches": []})
         if waves[number]["requests"] != len(calls) or waves[number].get("ids", ids) != ids:
-            raise UserError(f"wave {number + 1} differs from the one submitted ({waves[number]['requests']} requests then, "
-                            f"{len(calls)} now): {self.made_from} changed", where=str(self.path),
-                            fix="restore them and rerun, or delete batches.json to submit what is unfinished again")
+            raise UserError(
+                f"wave {number + 1} differs from the one submitted ({waves[number]['requests']} requests then, "
+                f"{len(calls)} now): {self.made_from} changed",
+                where=str(self.path),
+                fix="restore them and rerun, or delete batches.json to submit what is unfinished again",
+            )
         return waves[number]
 
     def finish(self) -> None:

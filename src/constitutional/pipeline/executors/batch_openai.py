@@ -46,8 +46,9 @@ class OpenAIBatches:
                 made = next((b.id for b in recent.data if b.input_file_id == progress["input_file"]), None)
                 if made is not None:
                     return made
-            batch = await self.client.batches.create(input_file_id=progress["input_file"], endpoint=ENDPOINT,
-                                                     completion_window="24h")
+            batch = await self.client.batches.create(
+                input_file_id=progress["input_file"], endpoint=ENDPOINT, completion_window="24h"
+            )
         except openai.APIError as exc:
             raise from_sdk_exception("openai", exc, self.secrets) from None
         return batch.id
@@ -58,8 +59,12 @@ class OpenAIBatches:
         except openai.APIError as exc:
             raise from_sdk_exception("openai", exc, self.secrets) from None
         counts = batch.request_counts
-        return Polled(batch.status in ENDED, batch.status, (counts.completed + counts.failed) if counts else 0,
-                      counts.total if counts else 0)
+        return Polled(
+            batch.status in ENDED,
+            batch.status,
+            (counts.completed + counts.failed) if counts else 0,
+            counts.total if counts else 0,
+        )
 
     async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Completion | ModelError]:
         outcomes: dict[str, Completion | ModelError] = {}
@@ -88,8 +93,11 @@ class OpenAIBatches:
         error = body.get("error") or row.get("error") or {}
         message = str(error.get("message") or "no reply")
         code = error.get("code") or error.get("type")
-        return ModelError(f"openai batch request failed ({status or error.get('code')}): {message}",
-                          retryable=is_retryable(status, code, message), status=status)
+        return ModelError(
+            f"openai batch request failed ({status or error.get('code')}): {message}",
+            retryable=is_retryable(status, code, message),
+            status=status,
+        )
 
     async def aclose(self) -> None:
         await self.client.close()

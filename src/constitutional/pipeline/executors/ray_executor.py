@@ -23,10 +23,18 @@ from constitutional.concurrency import Bounded
 from constitutional.errors import UserError
 from constitutional.pipeline.calls import ManagedModel, managed_model
 from constitutional.pipeline.executors import Job
-from constitutional.pipeline.runner import (RunConfig, RunOutput, RunResult, RunState, Scan, process_safely, run_output,
-                                            usable_prompts)
 from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.pipeline.records import Record
+from constitutional.pipeline.runner import (
+    RunConfig,
+    RunOutput,
+    RunResult,
+    RunState,
+    Scan,
+    process_safely,
+    run_output,
+    usable_prompts,
+)
 
 
 class RayExecutor:
@@ -43,13 +51,23 @@ class RayExecutor:
 
         asyncio.run(job.model.aclose())  # the workers make their own clients
         options = job.model_options  # resolved here: workers do not see the driver's environment
-        model_options = {"base_url": options.base_url, "cache_dir": options.cache_dir or default_cache_dir(),
-                         "max_retries": options.max_retries}
+        model_options = {
+            "base_url": options.base_url,
+            "cache_dir": options.cache_dir or default_cache_dir(),
+            "max_retries": options.max_retries,
+        }
         return run_ray_job(job.config, job.scan, job.state, job.on_record, job.say, self.address, model_options)
 
 
-def run_ray_job(config: RunConfig, scan: Scan, state: RunState, on_record: Callable[[Record], None],
-                say: Callable[[str], None], address: str | None = None, model_options: dict | None = None) -> RunResult:
+def run_ray_job(
+    config: RunConfig,
+    scan: Scan,
+    state: RunState,
+    on_record: Callable[[Record], None],
+    say: Callable[[str], None],
+    address: str | None = None,
+    model_options: dict | None = None,
+) -> RunResult:
     if not ray.is_initialized():
         ray.init(address=address, **({} if address else {"include_dashboard": False}))
     items = [item for item in usable_prompts(config.prompts, config.limit) if item.id not in state.done_ids]
@@ -58,13 +76,15 @@ def run_ray_job(config: RunConfig, scan: Scan, state: RunState, on_record: Calla
     say(f"ray: {len(items)} prompts in {shards} shard(s) on a cluster of {cpus} CPUs")
     with run_output(config, scan, state, on_record) as output:
         if items:
-            asyncio.run(_collect(config, [items[k::shards] for k in range(shards)], model_options or {},
-                                 set(state.done_ids), output))
+            asyncio.run(
+                _collect(config, [items[k::shards] for k in range(shards)], model_options or {}, set(state.done_ids), output)
+            )
     return output.result
 
 
-async def _collect(config: RunConfig, shards: list[list[PromptItem]], options: dict, written: set[str],
-                   output: RunOutput) -> None:
+async def _collect(
+    config: RunConfig, shards: list[list[PromptItem]], options: dict, written: set[str], output: RunOutput
+) -> None:
     streams = [_run_shard.remote(config, shard, len(shards), options) for shard in shards]
 
     async def drain(stream) -> None:
@@ -107,12 +127,15 @@ def _run_shard(config: RunConfig, items: list[PromptItem], shards: int, options:
 
 def worker_model(config: RunConfig, shards: int, options: dict) -> ManagedModel:
     """A worker's model, with its share of the global rate limits."""
-    return managed_model(config.model_spec, cache=config.cache, rpm=config.rpm / shards if config.rpm else None,
-                         tpm=config.tpm / shards if config.tpm else None, **options)
+    return managed_model(
+        config.model_spec,
+        cache=config.cache,
+        rpm=config.rpm / shards if config.rpm else None,
+        tpm=config.tpm / shards if config.tpm else None,
+        **options,
+    )
 
 
 def _records(config: RunConfig, model: ManagedModel, items: list[PromptItem]) -> AsyncIterator[Record]:
     """The shard's records as they finish, at most config.concurrency prompts in flight (closed by the caller)."""
     return Bounded(config.concurrency).map(items, lambda item: process_safely(item, model, config))
-
-

@@ -17,7 +17,7 @@ consumer and cancels the rest.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -42,7 +42,9 @@ class Bounded:
     async def __aexit__(self, *exc_info) -> None:
         self._slots.release()
 
-    async def map(self, items: Iterable[T], work: Callable[[T], Awaitable[R]], *, ordered: bool = False) -> AsyncIterator[R]:
+    async def map(
+        self, items: Iterable[T], work: Callable[[T], Awaitable[R]], *, ordered: bool = False
+    ) -> AsyncGenerator[R, None]:
         """`work(item)` for every item, at most `limit` at once; results as they finish, or in order if `ordered`.
         Consume it inside `contextlib.aclosing`, so that leaving early cancels the work still in flight."""
         source = iter(items)

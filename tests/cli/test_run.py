@@ -139,3 +139,12 @@ def test_the_models_server_options_do_not_reach_a_different_judge(tmp_path):
         )
     assert "does not take" not in result.output, result.output
     assert (tmp_path / "run" / "eval.jsonl").exists()
+
+
+def test_reasks_sets_how_often_an_unparseable_reply_is_asked_again(tmp_path, scripted_spec):
+    prompts = write(tmp_path / "p.txt", "BROKEN-CRITIQUE\n")  # the scripted critique parses only when re-asked
+    flags = ("--model", scripted_spec, "--judge", "none", "--no-eval", "--no-cache")
+    once = cai("run", str(prompts), *flags, "--out", str(tmp_path / "once"))
+    never = cai("run", str(prompts), *flags, "--reasks", "0", "--out", str(tmp_path / "never"))
+    assert once.exit_code == 0 and records(tmp_path / "once")[0]["error"] is None
+    assert never.exit_code == 1 and records(tmp_path / "never")[0]["error"]["stage"] == "critique"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -87,6 +88,7 @@ def evaluate_and_report(
     cache_dir: Path | None = None,
     batched: bool = False,
     scorer: str | None = None,
+    reasks: int = 1,
 ) -> EvalResult:
     """Run the eval stage and print a short summary; shared by `cai eval` and `cai run`.
 
@@ -99,8 +101,9 @@ def evaluate_and_report(
     judge_model = None
     if judge is not None and judge.strip().lower() != NO_JUDGE:
         # Retries, limits and the reply cache as for the run's model: re-running a finished job calls no model.
-        options = {key: value for key, value in (("base_url", base_url), ("timeout", timeout)) if value}
-        judge_model = managed_model(judge, cache=cache, cache_dir=cache_dir, **options)
+        # Only the options given, so the provider's defaults stand for the rest (managed_model passes them on untyped).
+        options: dict[str, Any] = {key: value for key, value in (("base_url", base_url), ("timeout", timeout)) if value}
+        judge_model = managed_model(judge, cache=cache, cache_dir=cache_dir, reasks=reasks, **options)
     loaded_scorer = load_scorer(scorer, cache=ReplyCache(cache_dir) if cache else None)
     progress = EvalProgress(len(source.items), quiet)
     with progress.shown():
@@ -142,7 +145,7 @@ def print_agreement(eval_path: Path, people: dict, labels_path: Path) -> None:
     """The eval's precision and recall against people's record-level verdicts, as a Markdown table on stdout."""
     human = record_verdicts(people)
     verdicts = {line.id: line.verdict for line in read_eval_lines(eval_path)}
-    pairs = [(human[rid], verdict) for rid, verdict in verdicts.items() if rid in human]
+    pairs: list[tuple[str, str]] = [(human[rid], verdict) for rid, verdict in verdicts.items() if rid in human]
     typer.echo(markdown(f"the eval against {printable(str(labels_path))} ({len(pairs)} labelled records)", pairs))
     unmatched = len(set(human) - set(verdicts))
     if unmatched:
@@ -181,6 +184,12 @@ def eval_command(
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (records evaluated and the verdicts so far)."),
     scorer: str = typer.Option(None, "--scorer", help=SCORER_HELP),
+    reasks: int = typer.Option(
+        1,
+        "--reasks",
+        min=0,
+        help="Times a reply that is not the JSON asked for is asked again, with the parse error, before it counts as an error.",
+    ),
     labels: Path = typer.Option(
         None,
         "--labels",
@@ -201,7 +210,15 @@ def eval_command(
     loaded = constitution_for(source, constitution)
     out = out or (input if source.kind == "run" else input.with_name(input.stem + "-eval"))
     result = evaluate_and_report(
-        source, loaded, judge or default_judge(source), out, quiet, base_url=judge_base_url, cache=not no_cache, scorer=scorer
+        source,
+        loaded,
+        judge or default_judge(source),
+        out,
+        quiet,
+        base_url=judge_base_url,
+        cache=not no_cache,
+        scorer=scorer,
+        reasks=reasks,
     )
     if people is not None:
         print_agreement(out / "eval.jsonl", people, labels)

@@ -100,6 +100,12 @@ def run(
     max_retries: int = typer.Option(
         4, "--max-retries", min=0, help="Retries of a retryable failure (429, 5xx, timeouts) per call, with backoff."
     ),
+    reasks: int = typer.Option(
+        1,
+        "--reasks",
+        min=0,
+        help="Times a reply that is not the JSON asked for is asked again, with the parse error, before it counts as an error.",
+    ),
     timeout: float = typer.Option(
         None,
         "--timeout",
@@ -174,6 +180,7 @@ def run(
         rpm=rpm,
         tpm=tpm,
         max_retries=max_retries,
+        reasks=reasks,
         timeout=timeout,
         cache=not no_cache,
         cache_dir=cache_dir,
@@ -192,8 +199,11 @@ def run(
     except JobStopped as stop:
         _say_stopped(stop, request.out)
         raise typer.Exit(EXIT_RECORD_ERRORS) from None
-    ctx.with_resource(outcome.job.state.lock)  # held until the command ends, the eval included
-    _say_done(outcome.result, outcome.job.scan, request.out, screen.shown)
+    lock, progress = outcome.job.state.lock, screen.shown
+    assert lock is not None  # run_pipeline returns with the directory still locked (see RunOutcome)
+    assert progress is not None  # run_pipeline ran the job inside screen.progress(), which set it
+    ctx.with_resource(lock)  # held until the command ends, the eval included
+    _say_done(outcome.result, outcome.job.scan, request.out, progress)
     eval_errors = 0 if no_eval else _evaluate(request, outcome, judge_base_url, quiet, scorer)
     failed = outcome.result.errors or outcome.job.scan.problem_count or eval_errors
     raise typer.Exit(EXIT_RECORD_ERRORS if failed else EXIT_OK)
@@ -218,6 +228,7 @@ def _evaluate(request: RunRequest, outcome: RunOutcome, judge_base_url: str | No
         cache_dir=request.cache_dir,
         batched=batched,
         scorer=scorer,
+        reasks=request.reasks,
     ).errors
 
 

@@ -248,7 +248,7 @@ class Judge:
                 for a, b, _ in orders
             )
         )
-        winners = []
+        winners: list[str | None] = []
         for (a, b, names), (reply, error, raw) in zip(orders, replies):
             order = f"{names[0]} as A"
             if reply is None:
@@ -278,10 +278,11 @@ class Judge:
             winners.append(winner)
             if names[0] == "draft":
                 view.raw["preference"] = {"A": "draft", "B": "revision"}.get(reply.better, "same")
-        if None in winners:
-            return "inconsistent" if any(w in ("draft", "revision") for w in winners) else "same"
-        if winners[0] == winners[1]:
-            return winners[0]
+        decided = [w for w in winners if w is not None]
+        if len(decided) < len(winners):  # an order whose reply failed
+            return "inconsistent" if any(w in ("draft", "revision") for w in decided) else "same"
+        if decided[0] == decided[1]:
+            return decided[0]
         return "inconsistent"
 
     async def judge(
@@ -293,21 +294,30 @@ class Judge:
         parts = [JudgeView() for _ in range(3)]  # one per question, merged in this order whatever order replies come in
         stripped = strip_veneer(revision) if stripped is None else stripped
         has_veneer = normalise(stripped) != normalise(revision)
-        tasks = [self.checklist(criterion, prompt, revision, "revision", parts[0], stripped if has_veneer else None)]
-        if has_veneer and stripped.strip():
-            tasks.append(self.checklist(criterion, prompt, stripped, "revision without veneer", parts[1]))
-        if draft is not None:
-            tasks.append(self.compare(criterion, prompt, draft, revision, parts[2], stripped if has_veneer else None))
-        results = await asyncio.gather(*tasks)
+        # Futures typed by question, gathered together as before: the checklists' and the comparison's results differ.
+        full = asyncio.ensure_future(
+            self.checklist(criterion, prompt, revision, "revision", parts[0], stripped if has_veneer else None)
+        )
+        without_veneer = (
+            asyncio.ensure_future(self.checklist(criterion, prompt, stripped, "revision without veneer", parts[1]))
+            if has_veneer and stripped.strip()
+            else None
+        )
+        comparison = (
+            asyncio.ensure_future(self.compare(criterion, prompt, draft, revision, parts[2], stripped if has_veneer else None))
+            if draft is not None
+            else None
+        )
+        await asyncio.gather(*(f for f in (full, without_veneer, comparison) if f is not None))
         for part in parts:
             view.checks += part.checks
             view.evidence += part.evidence
             view.failures += part.failures
             view.raw.update(part.raw)
-        view.breaks, view.substantive = results[0]
-        view.breaks_stripped = results[1][0] if has_veneer and stripped.strip() else view.breaks
-        if draft is not None:
-            view.preference = results[-1]
+        view.breaks, view.substantive = full.result()
+        view.breaks_stripped = without_veneer.result()[0] if without_veneer is not None else view.breaks
+        if comparison is not None:
+            view.preference = comparison.result()
             if view.preference in ("draft", "revision", "inconsistent"):
                 view.checks.append({"kind": "judge", "question": "both orders agree", "answer": view.preference})
         return view

@@ -135,7 +135,7 @@ def agreement(eval_lines: Iterable[EvalLine], labels: dict[Key, Label]) -> Label
     """report.json's `labels` block: counts, and the eval's verdicts against people's on the labelled records."""
     human = record_verdicts(labels)
     latest = {line.id: line for line in eval_lines}  # a later eval line for an id replaces the earlier one
-    pairs = [(human[rid], line.verdict) for rid, line in latest.items() if rid in human]
+    pairs: list[tuple[str, str]] = [(human[rid], line.verdict) for rid, line in latest.items() if rid in human]
     remaining = sum(line.needs_review for rid, line in latest.items() if rid not in human)
     table = confusion(pairs)
     return LabelsSummary.model_validate(

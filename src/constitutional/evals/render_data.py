@@ -25,6 +25,7 @@ from constitutional.text import clip, quote_spans
 # Marks on a text segment (bit flags, so one segment can be both added and veneer).
 REMOVED, ADDED, VENEER, FLAGGED = 1, 2, 4, 8
 TOKEN = re.compile(r"\w+|[^\w\s]")
+Mark = tuple[int, int, int, "str | None"]  # start, end, flags, note
 
 
 @dataclass
@@ -114,13 +115,13 @@ def _changed_ranges(a: str, b: str) -> tuple[list[tuple[int, int]], list[tuple[i
     return removed, added
 
 
-def segments(text: str, marks: list[tuple[int, int, int, str | None]]) -> list[list]:
+def segments(text: str, marks: list[Mark]) -> list[list]:
     """Split `text` at every mark boundary: [[text, flags, note?], ...] with flags OR-ed where marks overlap."""
     cuts = {0, len(text)}
     for start, end, _, _ in marks:
         cuts.update((start, end))
     points = sorted(c for c in cuts if 0 <= c <= len(text))
-    result = []
+    result: list[list] = []
     for start, end in zip(points, points[1:]):
         flags, notes = 0, []
         for m_start, m_end, flag, note in marks:
@@ -152,7 +153,8 @@ def record_view(line: EvalLine, item: EvalItem | None) -> dict:
     draft = _given(line, "draft", item.draft if item else None)
     revision = _given(line, "revision", item.revision if item else None) or ""
     flags = item.flags if item else []
-    draft_marks, revision_marks = [], []
+    draft_marks: list[Mark] = []
+    revision_marks: list[Mark] = []
     if draft is not None:
         removed, added = _changed_ranges(draft, revision)
         draft_marks += [(s, e, REMOVED, None) for s, e in removed]
@@ -212,7 +214,9 @@ def for_review(line: EvalLine) -> bool:
 
 def _shown_ids(lines_path: Path, cap: int) -> tuple[set[str], int]:
     """The ids of the records the page shows, and how many lines eval.jsonl has."""
-    first, rest, total = [], [], 0
+    first: list[str] = []
+    rest: list[str] = []
+    total = 0
     for line in read_eval_lines(lines_path):
         total += 1
         chosen = first if for_review(line) else rest

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rich import box
-from rich.console import Group
+from rich.console import Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -74,10 +74,16 @@ def constitution_change(a: Recorded, b: Recorded) -> dict:
     problems = [f"A: {a.why_not}"] * bool(a.why_not) + [f"B: {b.why_not}"] * bool(b.why_not)
     if problems:
         return {**result, "same": False, "added": None, "removed": None, "edited": None, "problems": problems}
+    assert a.constitution is not None and b.constitution is not None  # without one, its why_not made a problem above
     return {**result, "same": False, **diff_constitutions(a.constitution, b.constitution), "problems": []}
 
 
-WHERE = {(True, True): "both", (True, False): "a", (False, True): "b", (False, False): "neither"}
+WHERE: dict[tuple[bool | None, bool | None], str] = {
+    (True, True): "both",
+    (True, False): "a",
+    (False, True): "b",
+    (False, False): "neither",
+}
 
 
 def defined_in(pid: str, a: Recorded, b: Recorded) -> str | None:
@@ -196,7 +202,8 @@ def _principle_table(principles: dict) -> Table:
 
 def _verdict_table(counts: dict) -> Table:
     table = Table(title="Verdicts (A → B)", title_justify="left")
-    for col, justify in (("verdict", "left"), ("A", "right"), ("B", "right"), ("change", "right")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("verdict", "left"), ("A", "right"), ("B", "right"), ("change", "right"))
+    for col, justify in columns:
         table.add_column(col, justify=justify)
     for v, entry in counts.items():
         table.add_row(Text(v, style=COLOURS[v]), str(entry["a"]), str(entry["b"]), _signed(entry["change"]))
@@ -217,7 +224,7 @@ def _records_table(changed: list[dict]) -> Table:
 
 def terminal_diff(diff: dict) -> Group:
     changed = diff["changed_records"]
-    parts = [
+    parts: list[RenderableType] = [
         Text(printable(f"A: {diff['a']}")),
         Text(printable(f"B: {diff['b']}")),
         _verdict_table(diff["counts"]),

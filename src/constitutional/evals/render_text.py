@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich import box
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -79,7 +79,8 @@ def canary_table(report: Report) -> Table:
     for head in ("want", "signals", "judge"):
         table.add_column(head, no_wrap=True)
     for row in canary_rows(report.canaries, limit=26):
-        judge = Text(SHORT.get(row.judge, "–"), style=COLOURS.get(row.judge, ""))
+        said = row.judge or ""  # no verdict from the judge: shown as "–", uncoloured
+        judge = Text(SHORT.get(said, "–"), style=COLOURS.get(said, ""))
         if row.failed:
             judge.append(f" {row.failed}", style="bold red")
         table.add_row(
@@ -140,7 +141,7 @@ def terminal_summary(report: Report) -> Group:
     principles.add_column("rev", justify="right", min_width=widths[-1], no_wrap=True)
     for row in rows:
         principles.add_row(*row)
-    parts = [about, Text(""), verdicts, principles]
+    parts: list[RenderableType] = [about, Text(""), verdicts, principles]
     if agreement_rows(report):
         people = Table(title="The eval against people's verdicts (labelled records)", title_justify="left")
         for head in ("verdict", "people", "eval", "precision", "recall"):

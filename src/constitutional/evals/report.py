@@ -25,7 +25,8 @@ class Tally:
         self.decided_by: Counter = Counter()
         self.principles: dict[str, PrincipleSummary] = {}
         self.refusals = self.bare = self.veneer_total = self.veneer_records = self.retained_records = self.rule_failures = 0
-        self.change_count = self.change_sum = 0  # substantive_change, summed for its mean
+        self.change_count = 0
+        self.change_sum: int | float = 0  # substantive_change, summed for its mean
 
     def add(self, line: EvalLine) -> None:
         self.total += 1
@@ -136,7 +137,9 @@ def _add_critique_violations(principles: dict[str, PrincipleSummary], items: Ite
                 entry = principles[pid] = _principle(constitution, pid)
             entry.flagged_records += 1
         for flag in item.flags:
-            principles[flag.principle].violations += 1
+            entry = principles[flag.principle]
+            assert entry.violations is not None  # every entry here comes from _principle, which starts it at 0
+            entry.violations += 1
 
 
 def _total_usage(run_usage: Usage | None, eval_usage: Usage) -> TotalUsage:
@@ -152,6 +155,8 @@ def _total_usage(run_usage: Usage | None, eval_usage: Usage) -> TotalUsage:
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
+    if start is None or end is None:
+        return None
     try:
         return round((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds(), 3)
     except (TypeError, ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,14 +120,18 @@ def add_labels(out: Path, result: EvalResult) -> None:
         result.report.set_labels(agreement(read_eval_lines(out / "eval.jsonl"), read_labels(out)))
 
 
-def in_order(items: Iterable[EvalItem], work: Callable[[EvalItem], Awaitable[EvalLine]], limit: int) -> AsyncIterator[EvalLine]:
+def in_order(
+    items: Iterable[EvalItem], work: Callable[[EvalItem], Awaitable[EvalLine]], limit: int
+) -> AsyncGenerator[EvalLine, None]:
     """`work(item)` for every item, at most `limit` at once, yielded in the items' order."""
+    # Bounded.map is an async generator function (it has aclose) though annotated as returning AsyncIterator.
     return Bounded(limit).map(items, work, ordered=True)
 
 
 def write_eval(out: Path, result: EvalResult, source: EvalInput) -> None:
     """DIR/eval.jsonl (the lines `assess` wrote to `lines_tmp(out)`) and report.json, each written whole. The HTML page
     is the renderer's business: the caller asks for it (see `render_html.write_html_report`)."""
+    assert result.lines is not None  # the result of `assess`, which always hands back the lines it wrote
     with result.lines as scratch, atomic_file(out / "eval.jsonl") as fh:
         scratch.seek(0)
         shutil.copyfileobj(scratch, fh)

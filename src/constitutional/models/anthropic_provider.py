@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import anthropic
 
@@ -43,8 +44,9 @@ class AnthropicModel(ChatModel):
     @classmethod
     def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None, **_options) -> AnthropicModel:
         base_url, api_key = endpoint_and_key("anthropic", arg, "anthropic/claude-sonnet-4-0", KEY_ENV, BASE_URL_ENV, base_url)
+        assert arg is not None  # endpoint_and_key raised a UserError for a missing model name
         client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, **({"timeout": timeout} if timeout else {})
+            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout or anthropic.NOT_GIVEN
         )
         return cls(arg, client, api_key)
 
@@ -53,7 +55,7 @@ class AnthropicModel(ChatModel):
 
     def build_request(self, call: ChatCall) -> dict:
         """The Messages API parameters of the call (the shared start of its first user message marked for caching)."""
-        request = {
+        request: dict[str, Any] = {
             "model": self.name,
             "max_tokens": call.params.get("max_tokens") or DEFAULT_MAX_TOKENS,
             "messages": [{"role": m["role"], "content": m["content"]} for m in call.messages if m["role"] != "system"],

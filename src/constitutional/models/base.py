@@ -92,5 +92,11 @@ class ChatModel(ABC):
     async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         """Return the model's reply. With `schema` (a JSON Schema), the reply's text is JSON."""
 
+    @classmethod
+    def from_spec(cls, arg: str | None, **options: Any) -> ChatModel:
+        """The model a spec names: `arg` is the spec after its provider's name (None if it has none), `options` the
+        keyword options the provider takes (registry.Provider.options). Every provider the registry knows defines it."""
+        raise NotImplementedError(f"{cls.__name__} is not made from a spec")
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has nothing to release."""

@@ -75,9 +75,8 @@ class OpenAIModel(ChatModel):
     @classmethod
     def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None, **_options) -> OpenAIModel:
         base_url, api_key = endpoint_and_key("openai", arg, "openai/gpt-4o-mini", KEY_ENV, BASE_URL_ENV, base_url)
-        client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, **({"timeout": timeout} if timeout else {})
-        )
+        assert arg is not None  # endpoint_and_key raised a UserError for a missing model name
+        client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout or openai.NOT_GIVEN)
         return cls(arg, client, api_key, official=base_url is None, timeout=timeout)
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:

@@ -16,9 +16,10 @@ from collections.abc import Iterable, Mapping
 from typing import TypeVar
 
 from constitutional.models.api_access import NO_KEY
+from constitutional.models.base import Completion
 
 REDACTED = "[redacted]"
-T = TypeVar("T")
+T = TypeVar("T", bound="Completion | BaseException")
 KEY_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY")  # the providers' KEY_ENV (not imported: that would load their SDKs)
 KEY_SUFFIXES = ("_API_KEY",)  # and any other provider key (a langchain model's GOOGLE_API_KEY, MISTRAL_API_KEY, ...)
 PLACEHOLDERS = {NO_KEY}  # what is sent to a local server that needs no key: not a secret

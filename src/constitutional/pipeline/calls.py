@@ -127,7 +127,7 @@ class ManagedModel(ChatModel):
             raise
         if self.price is not None:
             completion.usage.cost_usd = self.price.cost(completion.usage)
-        if key is not None:
+        if self.cache is not None and key is not None:  # key is set exactly when there is a cache
             self.cache.put(key, {"text": completion.text})
         return completion
 

@@ -179,6 +179,8 @@ async def _answer(call: Call, model: ChatModel) -> Reply:
     if call.reply_type is None:
         completion = await model.generate(call.messages, max_tokens=call.max_tokens)
         return Reply(completion.text, completion.usage)
+    assert call.schema is not None  # plan() gives every structured call (one with a reply_type) its schema
+    parsed: object
     parsed, usage = await generate_structured(
         model, call.messages, call.reply_type, call.schema, context=call.context, max_tokens=call.max_tokens
     )

@@ -25,7 +25,7 @@ JOB_KEYS = (
 def job_fingerprint(manifest: dict) -> dict:
     out = {}
     for key in JOB_KEYS:
-        value = manifest
+        value: object = manifest
         for part in key.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         out[key] = value

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import aclosing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -166,7 +167,7 @@ def open_run_dir(
     )
 
 
-def scan_prompts(path: Path, limit: int | None, done: set[str] = frozenset()) -> Scan:
+def scan_prompts(path: Path, limit: int | None, done: AbstractSet[str] = frozenset()) -> Scan:
     """Count prompts still to run and collect problems in one streaming pass."""
     scan = Scan()
     for item in usable_prompts(path, limit, scan):
@@ -202,6 +203,7 @@ def manifest(
     status: str = "running",
 ) -> dict:
     s = config.settings
+    counts = {"prompts": scan.total + scan.already_done, "input_problems": scan.problem_count}
     data = {
         "schema_version": SCHEMA_VERSION,
         "tool_version": __version__,
@@ -224,11 +226,11 @@ def manifest(
         "finished": finished,
         "run_seconds": clock.seconds() if finished else clock.earlier_seconds,
         "status": status,
-        "counts": {"prompts": scan.total + scan.already_done, "input_problems": scan.problem_count},
+        "counts": counts,
         "input_problems": [asdict(p) for p in scan.problems],
     }
     if totals is not None:
-        data["counts"].update(records=totals["records"], errors=totals["errors"])
+        counts.update(records=totals["records"], errors=totals["errors"])
         data["usage"] = totals["usage"]
         data["cost_usd"] = totals["usage"]["cost_usd"]
     return data
@@ -346,6 +348,7 @@ async def run_job(
             await output.awrite(await process_safely(item, model, config))
 
         try:
+            # Bounded.map is an async generator function (it has aclose) though annotated as returning AsyncIterator.
             finished = Bounded(config.concurrency).map(todo, run_one)
             async with aclosing(finished):
                 async for _ in finished:
@@ -374,6 +377,8 @@ def _now() -> str:
 
 
 def _seconds_between(start: str, end: str | None) -> float:
+    if end is None:
+        return 0.0
     try:
         return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
     except (TypeError, ValueError):

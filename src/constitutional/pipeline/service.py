@@ -38,6 +38,7 @@ class RunRequest:
     rpm: float | None = None
     tpm: float | None = None
     max_retries: int = 4
+    reasks: int = 1
     timeout: float | None = None
     cache: bool = True
     cache_dir: Path | None = None
@@ -98,14 +99,17 @@ def loop_settings(
     return settings
 
 
-def run_pipeline(request: RunRequest, ui: RunUI, preflight: Callable[[], None] = lambda: None) -> RunOutcome:
+def run_pipeline(request: RunRequest, ui: RunUI, preflight: Callable[[], object] = lambda: None) -> RunOutcome:
     """Check the request, open (or resume) its run directory and run every prompt left with the chosen executor.
     `preflight`: the front end's own checks (the eval's scorer, say), made after the executor's and before any other
-    work. Raises UserError before any work for a bad request, and JobStopped if the first records all fail alike."""
+    work; what it returns is ignored. Raises UserError before any work for a bad request, and JobStopped if the first
+    records all fail alike."""
     executor = check_executor(request.executor, request.model, address=request.ray_address)
     preflight()
     config, model, scan = _prepare(request)
     state = open_run_dir(config, request.force, request.retry_errors, warn=ui.warn)
+    lock = state.lock
+    assert lock is not None  # open_run_dir returns the directory locked
     try:
         for problem in scan.problems[:PROBLEMS_SHOWN]:
             ui.skipped(request.prompts, problem)
@@ -117,7 +121,7 @@ def run_pipeline(request: RunRequest, ui: RunUI, preflight: Callable[[], None] =
             job.on_record = on_record
             result = executor.run(job)
     except BaseException:
-        state.lock.release()
+        lock.release()
         raise
     return RunOutcome(job, result)
 
@@ -135,6 +139,7 @@ def _prepare(request: RunRequest) -> tuple[RunConfig, ManagedModel, Scan]:
         rpm=request.rpm,
         tpm=request.tpm,
         max_retries=request.max_retries,
+        reasks=request.reasks,
         base_url=request.base_url,
         timeout=request.timeout,
     )

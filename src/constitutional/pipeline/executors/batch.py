@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from constitutional.errors import UserError
 from constitutional.models.base import Completion, ModelError
@@ -161,11 +161,14 @@ class Waves:
 
     async def _wait(self, batch: dict) -> None:
         """Poll until the batch ends, saying how far it is when its state changes (or its counts, now and then)."""
-        delay, said, said_at = self.poll_start, None, 0.0
+        delay, said_at = self.poll_start, 0.0
+        said: Polled | None = None  # the state last said
         while batch["status"] != "ended":
             polled = await self._provider(self.api.poll, batch["id"])
-            if polled.status != (said.status if said else None) or (
-                polled.done != said.done and time.monotonic() - said_at >= PROGRESS_EVERY
+            if (
+                said is None
+                or polled.status != said.status
+                or (polled.done != said.done and time.monotonic() - said_at >= PROGRESS_EVERY)
             ):
                 self.say(f"batch {batch['id']}: {polled.describe()}")
                 said, said_at = polled, time.monotonic()
@@ -277,7 +280,7 @@ def _advance(steps: Plan, call: Call, outcome: Outcome, price: Price | None) -> 
     if call.reply_type is None:
         return steps.send(Reply(outcome.text, outcome.usage))
     try:
-        parsed = parse_reply(outcome.text, call.reply_type, call.context)
+        parsed: BaseModel = parse_reply(outcome.text, call.reply_type, call.context)
     except (ValidationError, ValueError) as exc:
         error = StructuredOutputError(
             f"reply did not match the schema (no re-ask in a batch): {describe_error(exc)}", outcome.text, outcome.usage

@@ -42,13 +42,14 @@ class AnthropicBatches:
             newest = await self.client.messages.batches.list(limit=1)
             progress["listed_after"] = newest.data[0].id if newest.data else None
             save()
-            return (await self.client.messages.batches.create(requests=entries)).id
+            # the entries are plain dicts of build_request's params, not the SDK's Request TypedDict
+            return (await self.client.messages.batches.create(requests=entries)).id  # type: ignore[arg-type]
         except anthropic.APIError as exc:
             raise from_sdk_exception("anthropic", exc, self.secrets) from None
 
     async def _made_since(self, listed_after: str | None, size: int) -> str | None:
         """The id of the only batch of `size` requests created after `listed_after`, if there is exactly one."""
-        matches = []
+        matches: list[str] = []
         async for batch in self.client.messages.batches.list(limit=100):  # newest first
             if batch.id == listed_after or len(matches) > 1:
                 break

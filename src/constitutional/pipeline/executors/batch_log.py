@@ -41,7 +41,7 @@ class BatchLog:
     @classmethod
     def judge(cls, path: Path, model: str) -> BatchLog:
         """The judge's unfinished job saved for `model`, else a new one; the rest of the file is kept."""
-        data = read_json(path, fix=UNREADABLE_FIX) if path.exists() else {"version": 1}
+        data: dict = read_json(path, fix=UNREADABLE_FIX) if path.exists() else {"version": 1}
         job = data.get("judge")
         if not job or job["finished"] or job["model"] != model:
             job = data["judge"] = {"model": model, "finished": False, "waves": []}

@@ -6,6 +6,7 @@ a batch cannot fall back to another structured mode as synchronous calls do."""
 from __future__ import annotations
 
 import json
+from typing import Final
 
 import openai
 
@@ -15,7 +16,7 @@ from constitutional.models.openai_provider import OpenAIModel
 from constitutional.pipeline.executors.batch import Polled
 from constitutional.pipeline.loop import Call
 
-ENDPOINT = "/v1/chat/completions"
+ENDPOINT: Final = "/v1/chat/completions"
 ENDED = ("completed", "failed", "expired", "cancelled")
 BATCH_MODE = "json_schema"
 

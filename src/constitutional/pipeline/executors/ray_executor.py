@@ -14,7 +14,7 @@ constitution and settings travel with the tasks, so no shared file system is nee
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import asdict
 
 import ray
@@ -69,7 +69,7 @@ def run_ray_job(
     model_options: dict | None = None,
 ) -> RunResult:
     if not ray.is_initialized():
-        ray.init(address=address, **({} if address else {"include_dashboard": False}))
+        ray.init(address=address, include_dashboard=None if address else False)  # None: ray's default
     items = [item for item in usable_prompts(config.prompts, config.limit) if item.id not in state.done_ids]
     cpus = int(ray.cluster_resources().get("CPU", 1))
     shards = max(1, min(len(items), cpus))
@@ -136,6 +136,6 @@ def worker_model(config: RunConfig, shards: int, options: dict) -> ManagedModel:
     )
 
 
-def _records(config: RunConfig, model: ManagedModel, items: list[PromptItem]) -> AsyncIterator[Record]:
+def _records(config: RunConfig, model: ManagedModel, items: list[PromptItem]) -> AsyncGenerator[Record, None]:
     """The shard's records as they finish, at most config.concurrency prompts in flight (closed by the caller)."""
     return Bounded(config.concurrency).map(items, lambda item: process_safely(item, model, config))

@@ -97,7 +97,7 @@ async def evaluate_in_batches(
                     charge(outcome, model.price)
                 fetched[keys[custom_id]] = outcome
             number += 1
-        write_eval(out, result, source)
+        write_eval(out, result)
         log.finish()
         if model.cache is not None:
             for key, outcome in fetched.items():

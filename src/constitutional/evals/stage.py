@@ -64,7 +64,7 @@ async def run_eval(
         finally:
             if judge_model is not None:
                 await judge_model.aclose()
-        write_eval(out, result, source)
+        write_eval(out, result)
     except OSError as exc:  # a full disk or a read-only folder: say which file and how to fix it (exit 2)
         raise os_failure(exc, "cannot write", out / "eval.jsonl", then="rerun the same command") from None
     return result
@@ -124,11 +124,10 @@ def in_order(
     items: Iterable[EvalItem], work: Callable[[EvalItem], Awaitable[EvalLine]], limit: int
 ) -> AsyncGenerator[EvalLine, None]:
     """`work(item)` for every item, at most `limit` at once, yielded in the items' order."""
-    # Bounded.map is an async generator function (it has aclose) though annotated as returning AsyncIterator.
     return Bounded(limit).map(items, work, ordered=True)
 
 
-def write_eval(out: Path, result: EvalResult, source: EvalInput) -> None:
+def write_eval(out: Path, result: EvalResult) -> None:
     """DIR/eval.jsonl (the lines `assess` wrote to `lines_tmp(out)`) and report.json, each written whole. The HTML page
     is the renderer's business: the caller asks for it (see `render_html.write_html_report`)."""
     assert result.lines is not None  # the result of `assess`, which always hands back the lines it wrote

@@ -81,17 +81,21 @@ def quote_key(quote: str) -> str:
 
 
 def quote_spans(text: str, quote: str) -> list[tuple[int, int]]:
-    """Where the quote occurs in `text`, as (start, end) offsets into `text`, matched exactly as `quote_in` matches
-    (so the report underlines a quote if and only if the eval counted it as found)."""
+    """Where the quote occurs in `text`, as (start, end) offsets into `text`, found exactly when `quote_in` finds it
+    (so the report underlines a quote if and only if the eval counted it as found). The quote is underlined as given,
+    punctuation and all, where the text has it so; else its words alone."""
     key = quote_key(quote)
-    if not key or not quote.strip():
+    if not key:
         return []
     normalised, origin = _normalised_with_origin(text)
-    spans, start = [], normalised.find(key)
-    while start >= 0:
-        spans.append((origin[start], origin[start + len(key) - 1] + 1))
-        start = normalised.find(key, start + len(key))
-    return spans
+    for needle in (normalise(quote), key):
+        spans, start = [], normalised.find(needle)
+        while start >= 0:
+            spans.append((origin[start], origin[start + len(needle) - 1] + 1))
+            start = normalised.find(needle, start + len(needle))
+        if spans:
+            return spans
+    return []
 
 
 def _normalised_with_origin(text: str) -> tuple[str, list[int]]:

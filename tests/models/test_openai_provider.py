@@ -177,6 +177,33 @@ def test_the_structured_mode_is_found_once_per_server_even_by_concurrent_calls()
     assert model.stats.attempts == len(server.requests) == 7 and model.stats.retries == 0
 
 
+def test_calls_that_waited_for_the_mode_to_be_found_then_go_together():
+    import threading
+    import time
+
+    inner, in_flight, most = chat_server(formats=("json_object",)), [0], [0]
+    lock = threading.Lock()
+
+    def slow(path, headers, body):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.2)
+        with lock:
+            in_flight[0] -= 1
+        return inner(path, headers, body)
+
+    with serve(slow) as server:
+        model = managed("openai/tiny", f"{server.url}/v4")
+
+        async def many():
+            return await asyncio.gather(*(model.generate(ASK, schema=SCHEMA, seed=i) for i in range(8)))
+
+        asyncio.run(many())
+    # One call finds the mode (two requests, one at a time); the seven that waited are then sent at once.
+    assert len(server.requests) == 9 and most[0] == 7
+
+
 def test_a_refused_mode_is_sent_again_even_with_no_retries_and_through_the_rate_limiter():
     from constitutional.pipeline.calls import ManagedModel, RetryPolicy
     from constitutional.pipeline.limits import RateLimiter

@@ -84,7 +84,9 @@ class OpenAIModel(ChatModel):
         if schema is None or self._modes.settled:
             return self.read_reply(await self._send(self.build_request(call)))
         async with self._probe_lock():  # until a mode works, one structured call at a time finds it
-            return await self._try_mode(call)
+            if not self._modes.settled:
+                return await self._try_mode(call)
+        return self.read_reply(await self._send(self.build_request(call)))  # found while this call waited
 
     async def _try_mode(self, call: ChatCall) -> Completion:
         state = self._modes

@@ -9,12 +9,13 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src" / "constitutional"
 LEAVES = {"errors", "text", "rundir", "manifest", "concurrency"}
 FORBIDDEN = {  # package → packages it must never import
-    "models": {"pipeline", "evals", "cli", "export", "constitution"},
+    "models": {"pipeline", "evals", "cli", "export", "constitution", "record"},
+    "record": {"pipeline", "evals", "cli", "export", "constitution"},  # the record file's model, read by all
     "constitution": {"pipeline", "evals", "cli", "export", "models"},
     "pipeline": {"evals", "cli", "export"},
     "evals": {"cli"},
     "export": {"cli", "pipeline"},
-    **{leaf: {"models", "pipeline", "evals", "cli", "export", "constitution", "prompts"} for leaf in LEAVES},
+    **{leaf: {"models", "pipeline", "evals", "cli", "export", "constitution", "prompts", "record"} for leaf in LEAVES},
 }
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from constitutional.evals.labels import Label
 from constitutional.evals.lines import EvalLine
 from constitutional.evals.report_model import Report, Usage
-from constitutional.pipeline.records import Record
+from constitutional.record import Record
 from tests.helpers import ROOT
 
 README = (ROOT / "README.md").read_text("utf-8")

@@ -17,9 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from constitutional.errors import UserError, json_problem
 from constitutional.evals.labels import read_labels, record_verdicts
 from constitutional.evals.lines import VERDICTS, EvalLine, parse_eval_line
+from constitutional.models.structured import describe_error
+from constitutional.record import Record
 from constitutional.rundir import torn_write
 
 FORMATS = ("sft", "dpo")
@@ -91,7 +95,7 @@ class Judged:
     needs_review: bool
 
 
-def _run_records(run_dir: Path, torn: Counter) -> Iterator[tuple[dict, Judged | None]]:
+def _run_records(run_dir: Path, torn: Counter) -> Iterator[tuple[Record, Judged | None]]:
     """Each record of a run with its eval verdict and needs_review (None if it has no eval line yet)."""
     if not (run_dir / "eval.jsonl").is_file():
         raise UserError(
@@ -101,14 +105,14 @@ def _run_records(run_dir: Path, torn: Counter) -> Iterator[tuple[dict, Judged | 
     # Only what export reads is kept per id, never whole eval lines (which hold every text and signal).
     judged = {line.id: Judged(line.verdict, line.needs_review) for line in _lines(run_dir / "eval.jsonl", _EVAL)}
     records = _lines(run_dir / "records.jsonl", _RECORDS, torn)
-    return ((record, judged.get(record["id"])) for record in records)
+    return ((record, judged.get(record.id)) for record in records)
 
 
-def _audit_records(path: Path) -> Iterator[tuple[dict, Judged]]:
+def _audit_records(path: Path) -> Iterator[tuple[Record, Judged]]:
     """Each eval line as the record it judged, with what export keeps of the line."""
     for line in _lines(path, _AUDIT):
         yield (
-            {"id": line.id, "prompt": line.prompt, "draft": line.draft, "final": line.revision},
+            Record(id=line.id, prompt=line.prompt or "", draft=line.draft, final=line.revision),
             Judged(line.verdict, line.needs_review),
         )
 
@@ -129,7 +133,7 @@ def _nothing_to_export(folder: Path, fmt: str) -> UserError:
 
 
 def _rows(
-    judged: Iterator[tuple[dict, Judged | None]],
+    judged: Iterator[tuple[Record, Judged | None]],
     fmt: str,
     only: frozenset[str],
     style: str,
@@ -138,9 +142,9 @@ def _rows(
     include_unreviewed: bool,
 ) -> Iterator[dict]:
     for record, line in judged:
-        verdict = human.get(record["id"]) or (line.verdict if line else None)
+        verdict = human.get(record.id) or (line.verdict if line else None)
         reason = _left_out_reason(record, verdict, fmt, only)
-        if not reason and not include_unreviewed and line and line.needs_review and record["id"] not in human:
+        if not reason and not include_unreviewed and line and line.needs_review and record.id not in human:
             reason = UNREVIEWED
             result.unreviewed += 1
         if reason:
@@ -150,24 +154,24 @@ def _rows(
             yield _row(record, fmt, style)
 
 
-def _left_out_reason(record: dict, verdict: str | None, fmt: str, only: frozenset[str]) -> str | None:
+def _left_out_reason(record: Record, verdict: str | None, fmt: str, only: frozenset[str]) -> str | None:
     if verdict is None:
         return "not evaluated"
     if verdict not in only:
         return verdict
     if verdict not in DPO_VERDICTS and fmt == "dpo":  # parse_only refuses this; a second guard costs nothing
         return verdict
-    if record.get("error") or not record.get("final") or not record.get("prompt"):
+    if record.error or not record.final or not record.prompt:
         return "record error"
-    if fmt == "dpo" and not record.get("draft"):
+    if fmt == "dpo" and not record.draft:
         return "no draft"
-    if fmt == "dpo" and record["final"].strip() == record["draft"].strip():
+    if fmt == "dpo" and record.final.strip() == (record.draft or "").strip():
         return "no revision"
     return None
 
 
-def _row(record: dict, fmt: str, style: str) -> dict:
-    prompt, final = record["prompt"], record["final"]
+def _row(record: Record, fmt: str, style: str) -> dict:
+    prompt, final, draft = record.prompt, record.final or "", record.draft or ""  # both present: _left_out_reason
     conversational = style == "conversational"
     if fmt == "sft":
         if conversational:
@@ -177,9 +181,9 @@ def _row(record: dict, fmt: str, style: str) -> dict:
         return {
             "prompt": [_message("user", prompt)],
             "chosen": [_message("assistant", final)],
-            "rejected": [_message("assistant", record["draft"])],
+            "rejected": [_message("assistant", draft)],
         }
-    return {"prompt": prompt, "chosen": final, "rejected": record["draft"]}
+    return {"prompt": prompt, "chosen": final, "rejected": draft}
 
 
 def _message(role: str, content: str) -> dict:
@@ -202,7 +206,7 @@ _AUDIT = _Kind("eval", writer="`cai eval`", verdict=True, texts=True)
 
 
 def _lines(path: Path, kind: _Kind, torn: Counter | None = None) -> Iterator:
-    """The lines of a JSONL file, each checked as it is read: records as dicts, eval lines as EvalLines. With `torn`,
+    """The lines of a JSONL file, each checked as it is read: records as Records, eval lines as EvalLines. With `torn`,
     an unparseable last line without its newline (a crash mid-write) is counted there, as `cai eval` leaves it out too."""
     first_seen: dict[str, int] = {}
     with path.open(encoding="utf-8") as handle:
@@ -221,7 +225,7 @@ def _lines(path: Path, kind: _Kind, torn: Counter | None = None) -> Iterator:
                     fix="repair or delete that line",
                 ) from None
             line = _check(line, kind, f"{path}:{number}")
-            line_id = line.id if isinstance(line, EvalLine) else line["id"]
+            line_id = line.id
             if kind.writer:
                 if line_id in first_seen:
                     raise UserError(
@@ -233,12 +237,17 @@ def _lines(path: Path, kind: _Kind, torn: Counter | None = None) -> Iterator:
             yield line
 
 
-def _check(line: object, kind: _Kind, where: str) -> dict | EvalLine:
-    """A record line as it is (an object with a string id), or an eval line validated as an EvalLine."""
+def _check(line: object, kind: _Kind, where: str) -> Record | EvalLine:
+    """A record line validated as a Record, or an eval line as an EvalLine."""
     if not kind.verdict:
         if not isinstance(line, dict) or not isinstance(line.get("id"), str):
             raise UserError(f"{kind.name} line has no 'id'", where=where, fix="repair or delete that line")
-        return line
+        try:
+            return Record.model_validate(line)
+        except ValidationError as exc:
+            raise UserError(
+                f"record line is not a record of `cai run`: {describe_error(exc)}", where=where, fix="repair or delete that line"
+            ) from None
     parsed = parse_eval_line(line, where)
     if kind.texts and parsed.prompt is None:
         raise UserError(

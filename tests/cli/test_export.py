@@ -145,6 +145,14 @@ def test_bad_eval_lines_name_the_line(run_dir):
     assert result.exit_code == 2 and f"{run_dir / 'eval.jsonl'}:{len(RUN) + 1}" in result.output
 
 
+def test_a_record_line_of_the_wrong_shape_names_the_line_and_the_field(run_dir):
+    with (run_dir / "records.jsonl").open("a") as handle:
+        handle.write(json.dumps(dict(record("bad", "genuine"), steps="not a list")) + "\n")
+    result = cai(run_dir, "--format", "sft")
+    assert result.exit_code == 2 and f"{run_dir / 'records.jsonl'}:{len(RUN) + 2}" in result.output
+    assert "steps" in result.output and not (run_dir / "sft.jsonl").exists()
+
+
 def test_records_with_errors_or_no_revision_are_left_out(run_dir):
     rows = [
         dict(record("a", "genuine"), error={"stage": "revise", "message": "boom"}, final=None),

@@ -2,7 +2,6 @@
 
 import io
 import re
-from types import SimpleNamespace
 
 from rich.console import Console
 
@@ -10,13 +9,12 @@ from constitutional.cli import progress
 from constitutional.cli.progress import EvalProgress, RunProgress, _short
 from constitutional.evals.lines import EvalLine
 from constitutional.evals.verdicts import VERDICTS
-from constitutional.pipeline.records import RecordError
+from constitutional.models.base import Usage
+from constitutional.record import Record, RecordError
 
 
 def record(n, error=None):
-    return SimpleNamespace(
-        id=f"r{n}", error=error, usage={"calls": 3, "input_tokens": 900, "output_tokens": 300, "cost_usd": 0.0004}
-    )
+    return Record(id=f"r{n}", prompt="p", error=error, usage=Usage(calls=3, input_tokens=900, output_tokens=300, cost_usd=0.0004))
 
 
 def shown_lines(monkeypatch, bar, feed):
@@ -35,7 +33,7 @@ def last_frame(monkeypatch, total, done, bar=None):
             if isinstance(bar, EvalProgress):
                 bar.on_line(EvalLine(id=f"r{n}", verdict=VERDICTS[n % len(VERDICTS)], needs_review=n % 3 == 0))
             else:
-                bar.on_record(record(n, error=SimpleNamespace(stage="draft", message="x") if n % 1000 == 0 else None))
+                bar.on_record(record(n, error=RecordError(stage="draft", message="x") if n % 1000 == 0 else None))
 
     return shown_lines(monkeypatch, bar or RunProgress(total, quiet=False), feed)
 

@@ -185,7 +185,7 @@ def test_an_unparseable_critique_is_the_records_error_without_a_re_ask(short_con
         _advance(steps, critique_call, Completion("not JSON at all", usage=Usage(calls=1, output_tokens=5)), price)
     record = finished.value.value
     assert record.error.stage == "critique" and "no re-ask" in record.error.message and record.error.raw == "not JSON at all"
-    assert record.usage["calls"] == 2 and record.usage["cost_usd"] == pytest.approx(15 / 1e6 / 2)
+    assert record.usage.calls == 2 and record.usage.cost_usd == pytest.approx(15 / 1e6 / 2)
 
 
 def test_a_failed_call_is_thrown_into_the_loop():

@@ -5,8 +5,8 @@ import asyncio
 from langchain_core.prompts import PromptTemplate
 from langchain_core.runnables import RunnableLambda
 
-from constitutional.pipeline.records import Record
 from constitutional.pipeline.runnable import ConstitutionalRunnable
+from constitutional.record import Record
 from tests.helpers import DATA, ROOT
 from tests.models.fake_chat import DRAFT, REVISION, chat
 
@@ -23,7 +23,7 @@ def test_invoke_returns_a_full_record():
     assert isinstance(record, Record) and record.error is None
     assert record.draft == DRAFT and record.final == REVISION
     assert record.steps[0].critique.violations[0].principle == "honesty"
-    assert record.usage["calls"] == 3 and record.usage["input_tokens"] == 33
+    assert record.usage.calls == 3 and record.usage.input_tokens == 33
 
 
 def test_invoke_batch_stream_and_their_async_twins():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from constitutional.pipeline.records import Record, RecordError, error_kind
 from constitutional.pipeline.runner import EARLY_STOP_AFTER, EarlyStop, JobStopped
+from constitutional.record import Record, RecordError, error_kind
 
 REFUSED = (
     "openai: could not get a reply: Cannot connect to host 127.0.0.1:{port} ssl:default "

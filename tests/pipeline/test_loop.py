@@ -25,7 +25,7 @@ def test_draft_critique_revise(scripted_spec, constitution):
     assert step.critique.needs_revision and step.critique.violations[0].principle == "honesty"
     assert step.revision.startswith("I can't help")  # the "Revised response:" preamble is stripped
     assert record.final == step.revision and record.error is None
-    assert record.usage["calls"] == model.calls == 3
+    assert record.usage.calls == model.calls == 3
 
 
 def test_no_violation_skips_the_revision_call(scripted_spec, constitution):
@@ -57,7 +57,7 @@ def test_critique_naming_an_unknown_principle_becomes_a_record_error(tmp_path, c
     model = create_model(f"scripted:{spec}")
     record = run("q", model, constitution)
     assert record.error.stage == "critique" and "nope" in record.error.message and record.error.raw
-    assert model.calls == 3 and record.final is None and record.usage["calls"] == 3
+    assert model.calls == 3 and record.final is None and record.usage.calls == 3
 
 
 def test_model_failure_is_recorded_not_raised(scripted_spec, constitution):

@@ -14,8 +14,7 @@ from rich.text import Text
 
 from constitutional.cli.common import err_console
 from constitutional.evals.lines import VERDICTS, EvalLine
-from constitutional.evals.report_model import Usage
-from constitutional.pipeline.records import RecordError, error_kind
+from constitutional.record import RecordError, error_kind
 from constitutional.text import clip, printable
 
 KINDS_UNDER_BAR = 3
@@ -80,7 +79,7 @@ class RunProgress(_JobProgress):
         self.error_kinds = ErrorKinds()
 
     def on_record(self, record) -> None:
-        usage = Usage.model_validate(record.usage)
+        usage = record.usage
         self.done += 1
         if record.error is not None:
             self.errors += 1

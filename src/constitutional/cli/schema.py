@@ -14,7 +14,7 @@ from constitutional.errors import UserError, did_you_mean, nearest
 from constitutional.evals.labels import Label
 from constitutional.evals.lines import EvalLine
 from constitutional.evals.report_model import Report
-from constitutional.pipeline.records import Record
+from constitutional.record import Record
 from constitutional.rundir import write_atomic
 
 # name -> (the model, the file whose lines or content it describes)

@@ -8,7 +8,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from constitutional.errors import UserError
+from constitutional.models.structured import describe_error
+from constitutional.record import Record
 from constitutional.rundir import parse_json_line, read_json, torn_write
 
 MAX_PROBLEMS_SHOWN = 10
@@ -39,26 +43,24 @@ class EvalItem:
         return list(dict.fromkeys(f.principle for f in self.flags))
 
 
-def from_record(data: dict) -> EvalItem:
+def from_record(record: Record) -> EvalItem:
     """A records.jsonl line → an item. Quotes from every round's critique are kept."""
-    flags, critiqued = [], False
-    for step in data.get("steps") or []:
-        critique = step.get("critique")
-        if critique is not None:
+    flags: list[Flag] = []
+    critiqued = False
+    for step in record.steps:
+        if step.critique is not None:
             critiqued = True
-            for v in critique.get("violations") or []:
-                flags.append(Flag(v.get("principle", ""), v.get("quote", "") or "", v.get("explanation", "") or ""))
-    error = data.get("error")
-    message = f"the run failed at {error.get('stage')}: {error.get('message')}" if error else None
+            flags.extend(Flag(v.principle, v.quote, v.explanation) for v in step.critique.violations)
+    error = record.error
     return EvalItem(
-        id=str(data["id"]),
-        prompt=data.get("prompt", ""),
-        draft=data.get("draft"),
-        revision=data.get("final"),
+        id=record.id,
+        prompt=record.prompt,
+        draft=record.draft,
+        revision=record.final,
         flags=flags,
         critique_known=critiqued,
-        error=message,
-        meta=data.get("meta") or {},
+        error=f"the run failed at {error.stage}: {error.message}" if error else None,
+        meta=record.meta,
     )
 
 
@@ -164,7 +166,10 @@ def read_input(path: Path) -> EvalInput:
 def from_record_line(data: dict, line: int) -> EvalItem:
     if not isinstance(data, dict) or "id" not in data:
         raise ValueError("not a record (no 'id')")
-    return from_record(data)
+    try:
+        return from_record(Record.model_validate(data))
+    except ValidationError as exc:
+        raise ValueError(f"not a record of `cai run`: {describe_error(exc)}") from None
 
 
 def _read_jsonl(path: Path, convert, torn_tail_allowed: bool = False) -> tuple[ItemFile, int]:

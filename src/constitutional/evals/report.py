@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from constitutional import __version__
 from constitutional.constitution import Constitution
 from constitutional.evals.lines import EvalLine
-from constitutional.evals.report_model import SCHEMA_VERSION, PrincipleSummary, Report, TotalUsage, Usage, zero_counts
-from constitutional.models.base import Usage as CallUsage
+from constitutional.evals.report_model import SCHEMA_VERSION, PrincipleSummary, Report, TotalUsage, zero_counts
+from constitutional.models.base import Usage
 
 __all__ = ["SCHEMA_VERSION", "Report", "Tally", "build_report"]
 
@@ -66,7 +66,7 @@ def build_report(
     input_path: str,
     judge_spec: str | None,
     canaries: dict,
-    usage: CallUsage,
+    usage: Usage,
     judge_failures: int = 0,
     items: Iterable = (),
     run_manifest: dict | None = None,
@@ -120,9 +120,7 @@ def build_report(
             "usage": usage.to_dict(),
             "model": {"spec": (run_manifest or {}).get("model")},
             "run_usage": run_usage,
-            "total_usage": _total_usage(
-                Usage.model_validate(run_usage) if run_usage is not None else None, Usage.model_validate(usage.to_dict())
-            ),
+            "total_usage": _total_usage(Usage.model_validate(run_usage) if run_usage is not None else None, usage),
             "timing": _timing(run_manifest or {}, eval_started),
         }
     )

@@ -10,6 +10,7 @@ import json
 from pydantic import BaseModel, ConfigDict, Field
 
 from constitutional.evals.lines import VERDICTS, JudgeCheck, Number
+from constitutional.models.base import Usage
 
 SCHEMA_VERSION = 1
 
@@ -20,20 +21,6 @@ def zero_counts() -> dict[str, int]:
 
 class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class Usage(BaseModel):
-    """Calls, tokens and cost (of a record, the run, or the eval's judge calls): `models.base.Usage.to_dict()`, typed."""
-
-    model_config = ConfigDict(extra="ignore")  # a counter added later is no reason to refuse a file
-
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0  # input tokens read from the provider's prompt cache (part of input_tokens)
-    cache_write_tokens: int = 0  # input tokens written to the provider's prompt cache (part of input_tokens)
-    cache_hits: int = 0  # replies served from our cache: no call made, nothing spent
-    cost_usd: Number = 0
 
 
 class InputRef(_Part):

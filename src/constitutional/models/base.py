@@ -6,11 +6,17 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, field_serializer
+
 Message = dict  # {"role": "system"|"user"|"assistant", "content": str}
 
 
-@dataclass
-class Usage:
+class Usage(BaseModel):
+    """Calls, tokens and cost: of one reply, a record, a run, or the eval's judge calls. Records, run.json and
+    report.json hold it as written by `to_dict()`."""
+
+    model_config = ConfigDict(extra="ignore")  # a counter added later is no reason to refuse a file
+
     calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -28,10 +34,12 @@ class Usage:
         self.cache_hits += other.cache_hits
         self.cost_usd += other.cost_usd
 
+    @field_serializer("cost_usd")
+    def _rounded(self, cost: float) -> float:
+        return round(cost, 8)
+
     def to_dict(self) -> dict:
-        data = dict(vars(self))  # its fields are all numbers: no deep copy needed
-        data["cost_usd"] = round(self.cost_usd, 8)
-        return data
+        return self.model_dump()
 
 
 @dataclass

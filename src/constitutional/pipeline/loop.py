@@ -12,8 +12,8 @@ from constitutional.constitution import Constitution, Principle
 from constitutional.models.base import ChatModel, Message, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
 from constitutional.pipeline.prompt_sets import PromptItem
-from constitutional.pipeline.records import Critique, Record, RecordError, Step, critique_schema
 from constitutional.prompts import render
+from constitutional.record import Critique, Record, RecordError, Step, critique_schema
 from constitutional.text import quote_in
 
 # A reply saying nothing needs changing is not an answer; the previous answer stands.
@@ -155,7 +155,7 @@ def plan(item: PromptItem, constitution: Constitution, settings: LoopSettings) -
         record.error = RecordError(stage=stage, message=str(exc), raw=exc.raw[:2000])
     except ModelError as exc:
         record.error = RecordError(stage=stage, message=str(exc), retryable=exc.retryable)
-    record.usage = usage.to_dict()
+    record.usage = usage
     return record
 
 

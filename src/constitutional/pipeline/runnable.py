@@ -27,8 +27,8 @@ from constitutional.models.base import ChatModel
 from constitutional.pipeline.calls import ManagedModel, RetryPolicy, managed_model
 from constitutional.pipeline.loop import process
 from constitutional.pipeline.prompt_sets import PromptItem, prompt_id
-from constitutional.pipeline.records import Record
 from constitutional.pipeline.service import loop_settings
+from constitutional.record import Record
 
 
 class ConstitutionalRunnable(Runnable[Any, Record]):

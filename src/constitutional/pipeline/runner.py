@@ -21,8 +21,8 @@ from constitutional.pipeline.calls import CallStats
 from constitutional.pipeline.lock import RunLock, lock_run_dir
 from constitutional.pipeline.loop import LoopSettings, process
 from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_prompts
-from constitutional.pipeline.records import Record, RecordError, error_kind
 from constitutional.pipeline.resume import check_same_job, repair_and_read_ids, rewrite_records
+from constitutional.record import Record, RecordError, error_kind
 from constitutional.rundir import SCHEMA_VERSION, RecordWriter, read_jsonl, write_json_atomic
 
 MAX_PROBLEMS_KEPT = 100
@@ -198,7 +198,7 @@ def manifest(
     config: RunConfig,
     clock: RunClock,
     scan: Scan,
-    totals: dict | None = None,
+    totals: RunTotals | None = None,
     finished: str | None = None,
     status: str = "running",
 ) -> dict:
@@ -230,21 +230,28 @@ def manifest(
         "input_problems": [asdict(p) for p in scan.problems],
     }
     if totals is not None:
-        counts.update(records=totals["records"], errors=totals["errors"])
-        data["usage"] = totals["usage"]
-        data["cost_usd"] = totals["usage"]["cost_usd"]
+        counts.update(records=totals.records, errors=totals.errors)
+        data["usage"] = totals.usage.to_dict()
+        data["cost_usd"] = round(totals.usage.cost_usd, 8)
     return data
 
 
-def run_totals(records_path: Path) -> dict:
+@dataclass
+class RunTotals:
+    records: int
+    errors: int
+    usage: Usage
+
+
+def run_totals(records_path: Path) -> RunTotals:
     """Counts and usage over every record in the file, so a resumed run reports the whole job."""
     usage, records, errors = Usage(), 0, 0
     if records_path.exists():
         for row in read_jsonl(records_path):
             records += 1
             errors += row.get("error") is not None
-            usage.add(Usage(**row.get("usage", {})))
-    return {"records": records, "errors": errors, "usage": usage.to_dict()}
+            usage.add(Usage.model_validate(row.get("usage") or {}))
+    return RunTotals(records, errors, usage)
 
 
 class RunOutput:
@@ -274,7 +281,7 @@ class RunOutput:
     def _count(self, record: Record) -> None:
         self.result.records += 1
         self.result.errors += record.error is not None
-        self.result.usage.add(Usage(**record.usage))
+        self.result.usage.add(record.usage)
         self.on_record(record)
         self.early_stop.check(record)
 

@@ -15,8 +15,8 @@ from constitutional.pipeline.calls import ManagedModel, managed_model
 from constitutional.pipeline.executors import Job, ModelOptions, check_executor
 from constitutional.pipeline.loop import LoopSettings, parse_selection
 from constitutional.pipeline.prompt_sets import InputProblem
-from constitutional.pipeline.records import Record
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, open_run_dir, scan_prompts
+from constitutional.record import Record
 
 PROBLEMS_SHOWN = 20
 

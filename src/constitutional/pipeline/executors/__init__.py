@@ -18,8 +18,8 @@ from typing import Protocol
 from constitutional.errors import UserError
 from constitutional.models.base import ChatModel
 from constitutional.pipeline.calls import ManagedModel
-from constitutional.pipeline.records import Record
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, run_job
+from constitutional.record import Record
 
 
 @dataclass

@@ -42,8 +42,8 @@ from constitutional.pipeline.executors.batch_log import BatchLog
 from constitutional.pipeline.loop import Call, Plan, Reply, plan
 from constitutional.pipeline.pricing import Price
 from constitutional.pipeline.prompt_sets import PromptItem
-from constitutional.pipeline.records import Record, RecordError
 from constitutional.pipeline.runner import RunConfig, RunOutput, RunResult, RunState, Scan, run_output, usable_prompts
+from constitutional.record import Record, RecordError
 
 POLL_ENV = "CONSTITUTIONAL_BATCH_POLL_SECONDS"  # the first wait between polls; it grows to POLL_MAX
 POLL_MAX = 60.0

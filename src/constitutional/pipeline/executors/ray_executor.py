@@ -24,7 +24,6 @@ from constitutional.errors import UserError
 from constitutional.pipeline.calls import ManagedModel, managed_model
 from constitutional.pipeline.executors import Job
 from constitutional.pipeline.prompt_sets import PromptItem
-from constitutional.pipeline.records import Record
 from constitutional.pipeline.runner import (
     RunConfig,
     RunOutput,
@@ -35,6 +34,7 @@ from constitutional.pipeline.runner import (
     run_output,
     usable_prompts,
 )
+from constitutional.record import Record
 
 
 class RayExecutor:

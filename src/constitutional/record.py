@@ -1,4 +1,5 @@
-"""The record written per prompt to records.jsonl (see DESIGN.md "Run directory")."""
+"""The record written per prompt to records.jsonl (see DESIGN.md "Run directory"), read as this model by the pipeline,
+the eval and export; and the schema of the critique the model is asked for."""
 
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ class Record(BaseModel):
     draft: str | None = None
     steps: list[Step] = Field(default_factory=list)
     final: str | None = None
-    usage: dict = Field(default_factory=lambda: Usage().to_dict())
+    usage: Usage = Field(default_factory=Usage)
     error: RecordError | None = None
 
 

@@ -73,3 +73,12 @@ def test_each_worker_gets_its_share_of_the_rate_limits(tmp_path, scripted_spec):
     )
     limiter = worker_model(config, 3, {}).limiter
     assert limiter.requests.rate == pytest.approx(600 / 3 / 60) and limiter.tokens.rate == pytest.approx(90_000 / 3 / 60)
+    # The driver's --max-retries, --reasks and --timeout reach every worker's model.
+    from constitutional.pipeline.executors import ModelOptions
+    from constitutional.pipeline.executors.ray_executor import worker_options
+
+    assert worker_options(ModelOptions(timeout=9.0))["timeout"] == 9.0
+    options = worker_options(ModelOptions(max_retries=2, reasks=3))  # the scripted model takes no timeout
+    assert options["cache_dir"] is not None
+    retry = worker_model(config, 3, options).retry
+    assert retry.reasks == 3 and retry.max_retries == 2

@@ -51,3 +51,19 @@ def test_spec_strings_work_too():
     cai = ConstitutionalRunnable(f"scripted:{DATA / 'scripted_basic.yaml'}", SHORT, rounds=2, principles="sample:3")
     record = cai.invoke("How do I pick a lock?")
     assert record.error is None and len(record.steps) == 2 and record.final.startswith("I can't help")
+
+
+def test_it_takes_cai_runs_options_through_the_same_service():
+    cai = ConstitutionalRunnable(f"scripted:{DATA / 'scripted_basic.yaml'}", SHORT, max_tokens=40, reasks=3, max_retries=1)
+    assert cai.pipeline.model.retry.reasks == 3 and cai.pipeline.model.retry.max_retries == 1
+    assert max(cai.pipeline.settings.max_tokens.values()) == 40
+
+
+def test_provider_options_with_a_model_object_are_refused_with_the_fix():
+    import pytest
+
+    from constitutional.errors import UserError
+
+    with pytest.raises(UserError, match="apply to a model spec") as caught:
+        ConstitutionalRunnable(chat(), SHORT, base_url="http://127.0.0.1:9/v1")
+    assert "set them on the model object" in caught.value.fix

@@ -21,13 +21,11 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from constitutional.constitution import LoadedConstitution, load_constitution
+from constitutional.constitution import LoadedConstitution
 from constitutional.errors import UserError
 from constitutional.models.base import ChatModel
-from constitutional.pipeline.calls import ManagedModel, RetryPolicy, managed_model
-from constitutional.pipeline.loop import process
 from constitutional.pipeline.prompt_sets import PromptItem, prompt_id
-from constitutional.pipeline.service import loop_settings
+from constitutional.pipeline.service import build_pipeline
 from constitutional.record import Record
 
 
@@ -40,21 +38,35 @@ class ConstitutionalRunnable(Runnable[Any, Record]):
         rounds: int | None = None,
         principles: str | None = None,
         seed: int = 0,
+        max_tokens: int | None = None,
         max_retries: int = 4,
+        reasks: int = 1,
         **model_options: Any,
     ):
         """`model`: a spec string (`openai/gpt-4o-mini`, `local`, ...), a ChatModel, or a langchain chat model.
-        `model_options` go to the provider, e.g. `base_url="http://localhost:8000/v1"`."""
-        self.model = _managed(model, max_retries, model_options)
-        self.constitution = load_constitution(constitution) if isinstance(constitution, str) else constitution
-        self.settings = loop_settings(
-            self.constitution, rounds, principles, seed, example="principles='all' or principles='sample:2'"
+        The options mean what `cai run`'s do; `model_options` go to the provider, e.g.
+        `base_url="http://localhost:8000/v1"`. Replies are not cached unless `cache=True` is given."""
+        if isinstance(model, BaseChatModel):
+            from constitutional.models.langchain_provider import LangChainModel
+
+            model = LangChainModel(model)
+        self.pipeline = build_pipeline(
+            model,
+            constitution,
+            rounds=rounds,
+            principles=principles,
+            seed=seed,
+            max_tokens=max_tokens,
+            max_retries=max_retries,
+            reasks=reasks,
+            example="principles='all' or principles='sample:2'",
+            **({"cache": False, **model_options} if isinstance(model, str) else model_options),
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()
 
     async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Record:
-        return await process(_prompt_item(input), self.model, self.constitution.constitution, self.settings)
+        return await self.pipeline.process(_prompt_item(input))
 
     def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Record:
         return self._run(self.ainvoke(input, config))
@@ -77,16 +89,6 @@ class ConstitutionalRunnable(Runnable[Any, Record]):
                 self._loop = asyncio.new_event_loop()
                 threading.Thread(target=self._loop.run_forever, name="constitutional-runnable", daemon=True).start()
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
-
-
-def _managed(model: str | ChatModel | BaseChatModel, max_retries: int, options: dict) -> ChatModel:
-    if isinstance(model, str):
-        return managed_model(model, cache=False, max_retries=max_retries, **options)
-    if isinstance(model, BaseChatModel):
-        from constitutional.models.langchain_provider import LangChainModel
-
-        model = LangChainModel(model)
-    return ManagedModel(inner=model, retry=RetryPolicy(max_retries=max_retries))
 
 
 def _prompt_item(value: Any) -> PromptItem:

@@ -1,5 +1,6 @@
-"""Running a job, one way for every front end: `cai run` only reads its options and calls `run_pipeline`; it and the
-LangChain Runnable turn rounds/principles/seed into the loop's settings with `loop_settings`, so both read them alike."""
+"""Running a job, one way for every front end. `build_pipeline` makes what runs a prompt (the managed model, the
+constitution, the loop's settings) from the same options for `cai run` and the LangChain Runnable; `run_pipeline` runs a
+whole job of them into a run directory, and `cai run` only reads its options and calls it."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from typing import Protocol
 
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
-from constitutional.pipeline.calls import ManagedModel, managed_model
+from constitutional.models.base import ChatModel
+from constitutional.pipeline.calls import ManagedModel, RetryPolicy, managed_model
 from constitutional.pipeline.executors import Job, ModelOptions, check_executor
-from constitutional.pipeline.loop import LoopSettings, parse_selection
-from constitutional.pipeline.prompt_sets import InputProblem
+from constitutional.pipeline.loop import LoopSettings, parse_selection, process
+from constitutional.pipeline.prompt_sets import InputProblem, PromptItem
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, open_run_dir, scan_prompts
 from constitutional.record import Record
 
@@ -77,17 +79,35 @@ class RunOutcome:
         return self.job.config
 
 
-def loop_settings(
-    loaded: LoadedConstitution,
+@dataclass
+class Pipeline:
+    """What runs one prompt: the managed model, the constitution and the loop's settings."""
+
+    model: ManagedModel
+    loaded: LoadedConstitution
+    settings: LoopSettings
+
+    async def process(self, item: PromptItem) -> Record:
+        return await process(item, self.model, self.loaded.constitution, self.settings)
+
+
+def build_pipeline(
+    model: str | ChatModel,
+    constitution: str | LoadedConstitution = "default",
+    *,
     rounds: int | None = None,
     principles: str | None = None,
     seed: int = 0,
     max_tokens: int | None = None,
-    *,
+    max_retries: int = 4,
+    reasks: int = 1,
     example: str = "--principles all or --principles sample:2",
-) -> LoopSettings:
-    """The loop's settings: the options given, the constitution's defaults for the rest. `example` shows, in the
-    front end's own terms, how to write `principles`."""
+    **model_options,
+) -> Pipeline:
+    """The pipeline of these options, the constitution's defaults for the rest. `model` is a spec (`model_options`
+    go to `managed_model`: cache, rpm, base_url, ...) or a ChatModel, which gets the same retries and re-asks.
+    `example` shows, in the front end's own terms, how to write `principles`."""
+    loaded = load_constitution(constitution) if isinstance(constitution, str) else constitution
     defaults = loaded.constitution.defaults
     try:
         sample = parse_selection(principles or defaults.principles)
@@ -96,7 +116,16 @@ def loop_settings(
     settings = LoopSettings(rounds=rounds or defaults.rounds, sample=sample, seed=seed)
     if max_tokens:
         settings = replace(settings, max_tokens={step: min(n, max_tokens) for step, n in settings.max_tokens.items()})
-    return settings
+    if isinstance(model, str):
+        managed = managed_model(model, max_retries=max_retries, reasks=reasks, **model_options)
+    elif model_options:
+        raise UserError(
+            f"model options ({', '.join(sorted(model_options))}) apply to a model spec, not to a model object",
+            fix="set them on the model object itself, or pass a spec such as 'openai/gpt-4o-mini'",
+        )
+    else:
+        managed = ManagedModel(inner=model, retry=RetryPolicy.from_settings(max_retries, reasks))
+    return Pipeline(managed, loaded, settings)
 
 
 def run_pipeline(request: RunRequest, ui: RunUI, preflight: Callable[[], object] = lambda: None) -> RunOutcome:
@@ -115,7 +144,7 @@ def run_pipeline(request: RunRequest, ui: RunUI, preflight: Callable[[], object]
             ui.skipped(request.prompts, problem)
         scan = scan_prompts(request.prompts, request.limit, state.done_ids)
         _say_resumed(ui, config, scan, state)
-        options = ModelOptions(request.base_url, request.cache_dir, request.max_retries)
+        options = ModelOptions(request.base_url, request.cache_dir, request.max_retries, request.reasks, request.timeout)
         job = Job(config, scan, state, model, say=ui.say, model_options=options)
         with ui.progress(scan.total) as on_record:
             job.on_record = on_record
@@ -128,28 +157,32 @@ def run_pipeline(request: RunRequest, ui: RunUI, preflight: Callable[[], object]
 
 def _prepare(request: RunRequest) -> tuple[RunConfig, ManagedModel, Scan]:
     """The job's config, its model and a first scan of its prompts; nothing is written yet."""
-    loaded = load_constitution(request.constitution)
-    settings = loop_settings(loaded, request.rounds, request.principles, request.seed, request.max_tokens)
-    scan = scan_prompts(request.prompts, request.limit)
-    _check_prompts(request, scan)
-    model = managed_model(
+    pipeline = build_pipeline(
         request.model,
+        request.constitution,
+        rounds=request.rounds,
+        principles=request.principles,
+        seed=request.seed,
+        max_tokens=request.max_tokens,
+        max_retries=request.max_retries,
+        reasks=request.reasks,
         cache=request.cache,
         cache_dir=request.cache_dir,
         rpm=request.rpm,
         tpm=request.tpm,
-        max_retries=request.max_retries,
-        reasks=request.reasks,
         base_url=request.base_url,
         timeout=request.timeout,
     )
+    scan = scan_prompts(request.prompts, request.limit)
+    _check_prompts(request, scan)
+    model = pipeline.model
     config = RunConfig(
         prompts=request.prompts,
         out=request.out,
-        constitution=loaded,
+        constitution=pipeline.loaded,
         model_spec=request.model,
         judge_spec=request.judge,
-        settings=settings,
+        settings=pipeline.settings,
         concurrency=request.concurrency or model.default_concurrency,
         limit=request.limit,
         rpm=request.rpm,
@@ -188,4 +221,4 @@ def _say_resumed(ui: RunUI, config: RunConfig, scan: Scan, state: RunState) -> N
         ui.say(f"{state.errored} records in {config.out}/records.jsonl ended with an error; add --retry-errors to redo them")
 
 
-__all__ = ["RunOutcome", "RunRequest", "RunUI", "loop_settings", "run_pipeline"]
+__all__ = ["Pipeline", "RunOutcome", "RunRequest", "RunUI", "build_pipeline", "run_pipeline"]

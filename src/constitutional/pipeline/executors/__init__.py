@@ -29,6 +29,8 @@ class ModelOptions:
     base_url: str | None = None
     cache_dir: Path | None = None
     max_retries: int = 4
+    reasks: int = 1  # a batch never re-asks (its replies come back all at once); Ray's workers do
+    timeout: float | None = None
 
 
 @dataclass

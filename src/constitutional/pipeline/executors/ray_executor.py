@@ -22,7 +22,7 @@ import ray
 from constitutional.concurrency import Bounded
 from constitutional.errors import UserError
 from constitutional.pipeline.calls import ManagedModel, managed_model
-from constitutional.pipeline.executors import Job
+from constitutional.pipeline.executors import Job, ModelOptions
 from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.pipeline.runner import (
     RunConfig,
@@ -47,16 +47,22 @@ class RayExecutor:
         pass  # any model: each worker makes its own
 
     def run(self, job: Job) -> RunResult:
-        from constitutional.pipeline.cache import default_cache_dir
-
         asyncio.run(job.model.aclose())  # the workers make their own clients
-        options = job.model_options  # resolved here: workers do not see the driver's environment
-        model_options = {
-            "base_url": options.base_url,
-            "cache_dir": options.cache_dir or default_cache_dir(),
-            "max_retries": options.max_retries,
-        }
-        return run_ray_job(job.config, job.scan, job.state, job.on_record, job.say, self.address, model_options)
+        options = worker_options(job.model_options)
+        return run_ray_job(job.config, job.scan, job.state, job.on_record, job.say, self.address, options)
+
+
+def worker_options(options: ModelOptions) -> dict:
+    """`managed_model`'s options for a worker, resolved here: workers do not see the driver's environment."""
+    from constitutional.pipeline.cache import default_cache_dir
+
+    return {
+        "base_url": options.base_url,
+        "cache_dir": options.cache_dir or default_cache_dir(),
+        "max_retries": options.max_retries,
+        "reasks": options.reasks,
+        "timeout": options.timeout,
+    }
 
 
 def run_ray_job(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -29,11 +29,23 @@ from constitutional.pipeline.calls import managed_model
 from constitutional.text import printable
 
 NO_JUDGE = "none"
-SCORER_HELP = (
-    "The small model that scores each sentence's likelihood given the request (never a judge): 'local' "
-    "(the bundled model), 'local:PATH.gguf' or 'none'. Default: local when llama-cpp-python is installed "
-    "(CONSTITUTIONAL_SCORER overrides)."
-)
+Scorer = Annotated[
+    str | None,
+    typer.Option(
+        "--scorer",
+        help="The small model that scores each sentence's likelihood given the request (never a judge): 'local' "
+        "(the bundled model), 'local:PATH.gguf' or 'none'. Default: local when llama-cpp-python is installed "
+        "(CONSTITUTIONAL_SCORER overrides).",
+    ),
+]
+Reasks = Annotated[
+    int,
+    typer.Option(
+        "--reasks",
+        min=0,
+        help="Times a reply that is not the JSON asked for is asked again, with the parse error, before it counts as an error.",
+    ),
+]
 
 
 def constitution_for(source: EvalInput, given: str | None) -> LoadedConstitution:
@@ -152,50 +164,66 @@ def print_agreement(eval_path: Path, people: dict, labels_path: Path) -> None:
         err_console.print(f"[yellow]note:[/] {unmatched} labelled ids are not in this eval and were left out")
 
 
-@user_errors
-def eval_command(
-    input: Path = typer.Argument(
-        ...,
+EvalInputPath = Annotated[
+    Path,
+    typer.Argument(
         help='A run directory (with records.jsonl), or a JSONL of {"id"?, "prompt", "draft"?, "revision" or "response", '
         '"violations"?}.',
     ),
-    constitution: str = typer.Option(
-        None, "--constitution", "-c", help="A constitution file or built-in name (default: the run's, else 'default')."
-    ),
-    judge: str = typer.Option(
-        None,
+]
+EvalConstitution = Annotated[
+    str | None,
+    typer.Option("--constitution", "-c", help="A constitution file or built-in name (default: the run's, else 'default')."),
+]
+EvalJudge = Annotated[
+    str | None,
+    typer.Option(
         "--judge",
         "-j",
         help="Judge model spec, or 'none' for deterministic signals only (default: the run's judge or model, else 'local').",
     ),
-    out: Path = typer.Option(
-        None,
+]
+EvalOut = Annotated[
+    Path | None,
+    typer.Option(
         "--out",
         "-o",
         help="Where to write eval.jsonl, report.json and report.html (default: the run directory, or INPUT-eval/ for a JSONL).",
     ),
-    judge_base_url: str = typer.Option(
-        None,
+]
+EvalJudgeBaseUrl = Annotated[
+    str | None,
+    typer.Option(
         "--judge-base-url",
         help="Server URL for an openai/ or anthropic/ judge (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL).",
     ),
-    no_cache: bool = typer.Option(
-        False, "--no-cache", help="Neither read nor write the reply cache (judge replies and the scorer's scores)."
-    ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar (records evaluated and the verdicts so far)."),
-    scorer: str = typer.Option(None, "--scorer", help=SCORER_HELP),
-    reasks: int = typer.Option(
-        1,
-        "--reasks",
-        min=0,
-        help="Times a reply that is not the JSON asked for is asked again, with the parse error, before it counts as an error.",
-    ),
-    labels: Path = typer.Option(
-        None,
+]
+EvalNoCache = Annotated[
+    bool, typer.Option("--no-cache", help="Neither read nor write the reply cache (judge replies and the scorer's scores).")
+]
+EvalQuiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (records evaluated and the verdicts so far).")]
+Labels = Annotated[
+    Path | None,
+    typer.Option(
         "--labels",
         help="A labels.jsonl (from `cai review`, e.g. of another run of the same prompts): print the eval's precision and "
         "recall against it.",
     ),
+]
+
+
+@user_errors
+def eval_command(
+    input: EvalInputPath,
+    constitution: EvalConstitution = None,
+    judge: EvalJudge = None,
+    out: EvalOut = None,
+    judge_base_url: EvalJudgeBaseUrl = None,
+    no_cache: EvalNoCache = False,
+    quiet: EvalQuiet = False,
+    scorer: Scorer = None,
+    reasks: Reasks = 1,
+    labels: Labels = None,
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.
 
@@ -220,7 +248,7 @@ def eval_command(
         scorer=scorer,
         reasks=reasks,
     )
-    if people is not None:
+    if people is not None and labels is not None:
         print_agreement(out / "eval.jsonl", people, labels)
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors else EXIT_OK)
 

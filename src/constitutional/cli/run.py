@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
-from constitutional.cli.eval import SCORER_HELP, evaluate_and_report, judge_spec
+from constitutional.cli.eval import Reasks, Scorer, evaluate_and_report, judge_spec
 from constitutional.cli.progress import RunProgress
 from constitutional.evals import read_input
 from constitutional.evals.scorer import load_scorer
@@ -48,113 +49,168 @@ class RunScreen:
             yield self.shown.on_record
 
 
-@user_errors
-def run(
-    ctx: typer.Context,
-    prompts: Path = typer.Argument(
-        ..., help='Prompt set: JSONL ({"id"?, "prompt", ...}), CSV with a \'prompt\' column, or text with one prompt a line.'
+Prompts = Annotated[
+    Path,
+    typer.Argument(
+        help='Prompt set: JSONL ({"id"?, "prompt", ...}), CSV with a \'prompt\' column, or text with one prompt a line.'
     ),
-    constitution: str = typer.Option(
-        "default", "--constitution", "-c", help="A constitution file (.yaml/.toml/.json) or a built-in name."
-    ),
-    model: str = typer.Option(
-        "local", "--model", "-m", help="Model spec: local, local:PATH.gguf, scripted:PATH, ... See `cai models`."
-    ),
-    judge: str = typer.Option(
-        None,
+]
+Constitution = Annotated[
+    str, typer.Option("--constitution", "-c", help="A constitution file (.yaml/.toml/.json) or a built-in name.")
+]
+Model = Annotated[
+    str, typer.Option("--model", "-m", help="Model spec: local, local:PATH.gguf, scripted:PATH, ... See `cai models`.")
+]
+Judge = Annotated[
+    str | None,
+    typer.Option(
         "--judge",
         "-j",
         help="Judge model spec for the eval stage, or 'none' for deterministic signals only (default: the same as --model).",
     ),
-    model_base_url: str = typer.Option(
-        None,
+]
+ModelBaseUrl = Annotated[
+    str | None,
+    typer.Option(
         "--model-base-url",
         help="Server URL for openai/ or anthropic/ models, e.g. http://localhost:8000/v1 (default: OPENAI_BASE_URL / "
         "ANTHROPIC_BASE_URL).",
     ),
-    judge_base_url: str = typer.Option(
-        None,
+]
+JudgeBaseUrl = Annotated[
+    str | None,
+    typer.Option(
         "--judge-base-url",
         help="Server URL for an openai/ or anthropic/ judge (default: --model-base-url when the judge is the model, else the "
         "environment's).",
     ),
-    out: Path = typer.Option(None, "--out", "-o", help="Run directory (default: runs/<date-time>). An existing one is resumed."),
-    rounds: int = typer.Option(
-        None, "--rounds", min=1, max=16, help="Critique→revise rounds per prompt (default: the constitution's, usually 1)."
-    ),
-    principles: str = typer.Option(
-        None, "--principles", help="'all' (one critique covers every principle) or 'sample:K' (K drawn at random per round)."
-    ),
-    seed: int = typer.Option(0, "--seed", help="Seed for sampling principles; the same seed draws the same principles."),
-    max_tokens: int = typer.Option(
-        None,
+]
+Out = Annotated[
+    Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/<date-time>). An existing one is resumed.")
+]
+Rounds = Annotated[
+    int | None,
+    typer.Option("--rounds", min=1, max=16, help="Critique→revise rounds per prompt (default: the constitution's, usually 1)."),
+]
+Principles = Annotated[
+    str | None,
+    typer.Option("--principles", help="'all' (one critique covers every principle) or 'sample:K' (K drawn at random per round)."),
+]
+Seed = Annotated[int, typer.Option("--seed", help="Seed for sampling principles; the same seed draws the same principles.")]
+MaxTokens = Annotated[
+    int | None,
+    typer.Option(
         "--max-tokens",
         min=16,
         help="Cap on tokens per model reply, for every step (default: draft 256, critique 384, revise 320).",
     ),
-    concurrency: int = typer.Option(
-        None, "--concurrency", min=1, help="Prompts in flight at once (default: the provider's; 1 for local)."
-    ),
-    rpm: float = typer.Option(None, "--rpm", min=0.01, help="Most model requests per minute (retries included)."),
-    tpm: float = typer.Option(None, "--tpm", min=1, help="Most tokens per minute (estimated before each call, corrected after)."),
-    max_retries: int = typer.Option(
-        4, "--max-retries", min=0, help="Retries of a retryable failure (429, 5xx, timeouts) per call, with backoff."
-    ),
-    reasks: int = typer.Option(
-        1,
-        "--reasks",
-        min=0,
-        help="Times a reply that is not the JSON asked for is asked again, with the parse error, before it counts as an error.",
-    ),
-    timeout: float = typer.Option(
-        None,
+]
+Concurrency = Annotated[
+    int | None, typer.Option("--concurrency", min=1, help="Prompts in flight at once (default: the provider's; 1 for local).")
+]
+Rpm = Annotated[float | None, typer.Option("--rpm", min=0.01, help="Most model requests per minute (retries included).")]
+Tpm = Annotated[
+    float | None, typer.Option("--tpm", min=1, help="Most tokens per minute (estimated before each call, corrected after).")
+]
+MaxRetries = Annotated[
+    int, typer.Option("--max-retries", min=0, help="Retries of a retryable failure (429, 5xx, timeouts) per call, with backoff.")
+]
+Timeout = Annotated[
+    float | None,
+    typer.Option(
         "--timeout",
         min=0.01,
         help="Seconds to wait for one reply from openai/ or anthropic/ models before retrying (default: the SDK's, 10 minutes).",
     ),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the reply cache."),
-    cache_dir: Path = typer.Option(
-        None, "--cache-dir", help="Where the reply cache lives (default: $CONSTITUTIONAL_CACHE_DIR or the user cache directory)."
+]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the reply cache.")]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir", help="Where the reply cache lives (default: $CONSTITUTIONAL_CACHE_DIR or the user cache directory)."
     ),
-    limit: int = typer.Option(None, "--limit", min=1, help="Only the first N usable prompts."),
-    max_prompt_chars: int = typer.Option(
-        DEFAULT_MAX_PROMPT_CHARS,
-        "--max-prompt-chars",
-        min=1,
-        help="Skip, with a warning naming its line, any prompt longer than this many characters.",
+]
+Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N usable prompts.")]
+MaxPromptChars = Annotated[
+    int,
+    typer.Option(
+        "--max-prompt-chars", min=1, help="Skip, with a warning naming its line, any prompt longer than this many characters."
     ),
-    strict: bool = typer.Option(
-        False, "--strict", help="Stop before any work if a prompt line is malformed (default: report it and go on)."
-    ),
-    force: bool = typer.Option(
-        False, "--force", help="Resume a run directory even though the constitution, model or parameters changed."
-    ),
-    retry_errors: bool = typer.Option(
-        False,
+]
+Strict = Annotated[
+    bool, typer.Option("--strict", help="Stop before any work if a prompt line is malformed (default: report it and go on).")
+]
+Force = Annotated[
+    bool, typer.Option("--force", help="Resume a run directory even though the constitution, model or parameters changed.")
+]
+RetryErrors = Annotated[
+    bool,
+    typer.Option(
         "--retry-errors",
         help="Resuming, redo the prompts whose records ended with an error (a failed call, a reply that did not parse): "
         "their records are replaced, each id still written once; cached replies cost nothing.",
     ),
-    keep_going: bool = typer.Option(
-        False,
+]
+KeepGoing = Annotated[
+    bool,
+    typer.Option(
         "--keep-going",
         help=f"Run every prompt even when the first {EARLY_STOP_AFTER} all fail alike with an error every prompt would hit "
         "(a refused connection, a bad key, an unknown model); by default the job stops there, exit 1.",
     ),
-    no_eval: bool = typer.Option(False, "--no-eval", help="Skip the eval stage."),
-    scorer: str = typer.Option(None, "--scorer", help=SCORER_HELP),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar; a log line per finished record instead."),
-    executor: str = typer.Option(
-        "in-process",
+]
+NoEval = Annotated[bool, typer.Option("--no-eval", help="Skip the eval stage.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; a log line per finished record instead.")]
+Executor = Annotated[
+    str,
+    typer.Option(
         "--executor",
         help="in-process (default); batch: each stage as one provider batch at batch prices (openai/ and anthropic/ models); "
         "ray: prompts sharded across Ray workers.",
     ),
-    ray_address: str = typer.Option(
-        None,
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
         "--ray-address",
         help="Ray cluster to join with --executor ray, e.g. ray://head:10001 or auto (default: start a local instance).",
     ),
+]
+
+
+@user_errors
+def run(
+    ctx: typer.Context,
+    prompts: Prompts,
+    constitution: Constitution = "default",
+    model: Model = "local",
+    judge: Judge = None,
+    model_base_url: ModelBaseUrl = None,
+    judge_base_url: JudgeBaseUrl = None,
+    out: Out = None,
+    rounds: Rounds = None,
+    principles: Principles = None,
+    seed: Seed = 0,
+    max_tokens: MaxTokens = None,
+    concurrency: Concurrency = None,
+    rpm: Rpm = None,
+    tpm: Tpm = None,
+    max_retries: MaxRetries = 4,
+    reasks: Reasks = 1,
+    timeout: Timeout = None,
+    no_cache: NoCache = False,
+    cache_dir: CacheDir = None,
+    limit: Limit = None,
+    max_prompt_chars: MaxPromptChars = DEFAULT_MAX_PROMPT_CHARS,
+    strict: Strict = False,
+    force: Force = False,
+    retry_errors: RetryErrors = False,
+    keep_going: KeepGoing = False,
+    no_eval: NoEval = False,
+    scorer: Scorer = None,
+    quiet: Quiet = False,
+    executor: Executor = "in-process",
+    ray_address: RayAddress = None,
 ) -> None:
     """Draft an answer to each prompt, critique it against the constitution, and revise it.
 
@@ -166,33 +222,7 @@ def run(
     Exit codes: 0 all records ok; 1 some records or prompt lines had errors; 2 bad input.
     """
     ctx.with_resource(prompt_char_limit(max_prompt_chars))  # every read of the prompt set in this command
-    request = RunRequest(
-        prompts=prompts,
-        out=out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
-        constitution=constitution,
-        model=model,
-        judge=judge_spec(judge, model),
-        rounds=rounds,
-        principles=principles,
-        seed=seed,
-        max_tokens=max_tokens,
-        concurrency=concurrency,
-        rpm=rpm,
-        tpm=tpm,
-        max_retries=max_retries,
-        reasks=reasks,
-        timeout=timeout,
-        cache=not no_cache,
-        cache_dir=cache_dir,
-        base_url=model_base_url,
-        limit=limit,
-        strict=strict,
-        force=force,
-        retry_errors=retry_errors,
-        keep_going=keep_going,
-        executor=executor,
-        ray_address=ray_address,
-    )
+    request = run_request(ctx.params)
     screen = RunScreen(quiet)
     try:  # a bad --scorer is refused before any model call
         outcome = run_pipeline(request, screen, preflight=lambda: None if no_eval else load_scorer(scorer))
@@ -207,6 +237,32 @@ def run(
     eval_errors = 0 if no_eval else _evaluate(request, outcome, judge_base_url, quiet, scorer)
     failed = outcome.result.errors or outcome.job.scan.problem_count or eval_errors
     raise typer.Exit(EXIT_RECORD_ERRORS if failed else EXIT_OK)
+
+
+# `cai run`'s options that the job itself does not take, or takes under another name or in another form.
+FRONT_END_ONLY = {
+    "judge_base_url",
+    "max_prompt_chars",
+    "no_eval",
+    "scorer",
+    "quiet",
+    "no_cache",
+    "model_base_url",
+    "out",
+    "judge",
+}
+
+
+def run_request(options: dict[str, Any]) -> RunRequest:
+    """The job of `cai run`'s parsed options (`ctx.params`, named as RunRequest's fields where they are the same)."""
+    same = {name: value for name, value in options.items() if name not in FRONT_END_ONLY}
+    return RunRequest(
+        **same,
+        out=options["out"] or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
+        judge=judge_spec(options["judge"], options["model"]),
+        cache=not options["no_cache"],
+        base_url=options["model_base_url"],
+    )
 
 
 def _evaluate(request: RunRequest, outcome: RunOutcome, judge_base_url: str | None, quiet: bool, scorer: str | None) -> int:

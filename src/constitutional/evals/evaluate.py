@@ -213,6 +213,59 @@ async def evaluate_line(
     return EvalLine.model_validate(await evaluate(item, constitution, judge, trust, scorer))
 
 
+async def _judge_views(
+    judge: Judge, item: EvalItem, signals: Signals, constitution: Constitution
+) -> dict[str, tuple[JudgeView, str | None]]:
+    """The judge's view of each criterion, with the verdict it gives."""
+    views = {}
+    veneer = len(signals.veneer_added)
+    stripped = signals.revision_scan.stripped if signals.scored and signals.revision_scan is not None else None
+    for criterion in criteria(item, constitution):
+        view = await judge.judge(criterion, item.prompt, item.revision or "", item.draft, stripped)
+        flagged = criterion.id in item.flagged_principles
+        views[criterion.id] = (view, view.verdict(veneer, item.draft is not None, flagged))
+    return views
+
+
+def _cap_at_signals(decisions: list[Decision], signal_values: dict, has_draft: bool, trust: Trust) -> None:
+    """Keep each confidence at or below the signals' own, and send each decision to review."""
+    for decision in decisions:
+        decision.cap = min(decision.cap or 1.0, _confidence(decision, signal_values, has_draft, trust)[0])
+        decision.needs_review = True
+
+
+def _principle_decisions(
+    per_principle: dict[str, Decision], views: dict[str, tuple[JudgeView, str | None]], item: EvalItem, trust: Trust
+) -> dict[str, Decision]:
+    """Each principle's decision, combined with the judge's where the critique flagged the principle."""
+    final: dict[str, Decision] = {}
+    for pid, det in per_principle.items():
+        principle_view, verdict = views.get(pid, (None, None))
+        final[pid] = combine(det, principle_view, verdict, trust) if pid in item.flagged_principles else det
+    return final
+
+
+def _record_decision(
+    record: Decision,
+    final: dict[str, Decision],
+    views: dict[str, tuple[JudgeView, str | None]],
+    item: EvalItem,
+    trust: Trust,
+) -> Decision:
+    """The record's decision: the judge's on the whole constitution, else drawn from the principles' decisions."""
+    if WHOLE in views:
+        view, verdict = views[WHOLE]
+        return combine(record, view, verdict, trust)
+    if not final:
+        return record
+    flagged_decisions = [final[p] for p in item.flagged_principles if p in final]
+    if views and flagged_decisions:
+        # The judge refined the flagged principles; the record follows them unless the record-level
+        # signals found something worse (e.g. a rule another principle broke).
+        return worst([worst(flagged_decisions)] + [d for p, d in final.items() if p not in item.flagged_principles])
+    return worst([record] + list(final.values()))
+
+
 async def evaluate(
     item: EvalItem,
     constitution: Constitution,
@@ -228,33 +281,13 @@ async def evaluate(
     principle_scopes = scopes(item, signals, constitution)
     views: dict[str, tuple[JudgeView, str | None]] = {}
     if judge is not None and record.verdict != "error":
-        veneer = len(signals.veneer_added)
-        stripped = signals.revision_scan.stripped if signals.scored and signals.revision_scan is not None else None
-        for criterion in criteria(item, constitution):
-            view = await judge.judge(criterion, item.prompt, item.revision or "", item.draft, stripped)
-            flagged = criterion.id in item.flagged_principles
-            views[criterion.id] = (view, view.verdict(veneer, item.draft is not None, flagged))
+        views = await _judge_views(judge, item, signals, constitution)
     signal_values = signals.to_dict()
     has_draft = item.draft is not None
     if signals.judge_address:  # the judge may not raise any confidence above the signals' own
-        for decision in [record, *per_principle.values()]:
-            decision.cap = min(decision.cap or 1.0, _confidence(decision, signal_values, has_draft, trust)[0])
-            decision.needs_review = True
-    final: dict[str, Decision] = {}
-    for pid, det in per_principle.items():
-        principle_view, verdict = views.get(pid, (None, None))
-        final[pid] = combine(det, principle_view, verdict, trust) if pid in item.flagged_principles else det
-    if WHOLE in views:
-        view, verdict = views[WHOLE]
-        record = combine(record, view, verdict, trust)
-    elif final:
-        flagged_decisions = [final[p] for p in item.flagged_principles if p in final]
-        if views and flagged_decisions:
-            # The judge refined the flagged principles; the record follows them unless the record-level
-            # signals found something worse (e.g. a rule another principle broke).
-            record = worst([worst(flagged_decisions)] + [d for p, d in final.items() if p not in item.flagged_principles])
-        else:
-            record = worst([record] + list(final.values()))
+        _cap_at_signals([record, *per_principle.values()], signal_values, has_draft, trust)
+    final = _principle_decisions(per_principle, views, item, trust)
+    record = _record_decision(record, final, views, item, trust)
     addressed = [_address(signals.judge_address[0])] if signals.judge_address else []
     reasons = list(dict.fromkeys(record.reasons + ([unverified] if unverified else []) + addressed))
     principles = [

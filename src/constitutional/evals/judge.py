@@ -133,6 +133,96 @@ def winning_quote(winner: str, loser: str, quote: str) -> bool:
     return substantive_quote(winner, quote) and not quote_in(loser, quote)
 
 
+def _check_breaks(reply: ChecklistReply, text: str, label: str, view: JudgeView) -> bool:
+    """Whether the reply says it breaks the principle with a quote found in `text`; the check is recorded in `view`."""
+    breaks_found = quote_in(text, reply.breaks_quote)
+    breaks = reply.breaks and breaks_found
+    view.checks.append(
+        {
+            "kind": "judge",
+            "question": f"breaks the principle ({label})",
+            "answer": reply.breaks,
+            "quote": reply.breaks_quote,
+            "quote_found": breaks_found,
+            "counted": breaks,
+        }
+    )
+    return breaks
+
+
+def _check_substance(reply: ChecklistReply, text: str, label: str, view: JudgeView) -> bool | None:
+    """True: substance with a verified quote; False: the judge said none; None: unverified. Recorded in `view`."""
+    substance: bool | None
+    if reply.substantive:
+        found = substantive_quote(text, reply.substantive_quote)
+        substance = True if found else None
+        view.checks.append(
+            {
+                "kind": "judge",
+                "question": f"gives substance ({label})",
+                "answer": True,
+                "quote": reply.substantive_quote,
+                "quote_found": found,
+                "counted": found,
+            }
+        )
+    else:
+        substance = False
+        view.checks.append(
+            {
+                "kind": "judge",
+                "question": f"gives substance ({label})",
+                "answer": False,
+                "quote": "",
+                "quote_found": None,
+                "counted": True,
+            }
+        )
+    return substance
+
+
+def _order_winner(a: str, b: str, names: tuple[str, str], answer: tuple, view: JudgeView, stripped: str | None) -> str | None:
+    """One order's winner: a side with a verified quote, else "same"; None if the call failed. Recorded in `view`."""
+    reply, error, raw = answer
+    order = f"{names[0]} as A"
+    if reply is None:
+        view.failures += 1
+        view.checks.append({"kind": "judge", "question": f"which is better ({order})", "error": error, "raw": raw})
+        return None
+    winner = "same"
+    found = None
+    if reply.better in ("A", "B"):
+        side = 0 if reply.better == "A" else 1
+        better, other = (a, b)[side], (b, a)[side]
+        if names[side] == "revision" and stripped:
+            better = stripped
+        found = winning_quote(better, other, reply.quote)
+        winner = names[side] if found else "same"
+    view.checks.append(
+        {
+            "kind": "judge",
+            "question": f"which is better ({order})",
+            "answer": reply.better,
+            "quote": reply.quote,
+            "quote_found": found,
+            "counted": winner,
+        }
+    )
+    if names[0] == "draft":
+        view.raw["preference"] = {"A": "draft", "B": "revision"}.get(reply.better, "same")
+    return winner
+
+
+def _preference(winners: list[str | None]) -> str:
+    """The side both orders chose; "inconsistent" when they differ or only one order answered with a side."""
+    decided = [w for w in winners if w is not None]
+    if len(decided) < len(winners):  # an order whose reply failed
+        return "inconsistent" if any(w in ("draft", "revision") for w in decided) else "same"
+    if decided[0] == decided[1]:
+        return decided[0]
+    return "inconsistent"
+
+
 class Judge:
     def __init__(self, model: ChatModel, concurrency: int | None = None):
         self.model = model
@@ -183,44 +273,8 @@ class Judge:
         view.raw[f"breaks{suffix}"] = reply.breaks
         if not suffix:
             view.raw["substantive"] = reply.substantive
-        breaks_found = quote_in(text, reply.breaks_quote)
-        breaks = reply.breaks and breaks_found
-        view.checks.append(
-            {
-                "kind": "judge",
-                "question": f"breaks the principle ({label})",
-                "answer": reply.breaks,
-                "quote": reply.breaks_quote,
-                "quote_found": breaks_found,
-                "counted": breaks,
-            }
-        )
-        substance: bool | None
-        if reply.substantive:
-            found = substantive_quote(text if substance_in is None else substance_in, reply.substantive_quote)
-            substance = True if found else None
-            view.checks.append(
-                {
-                    "kind": "judge",
-                    "question": f"gives substance ({label})",
-                    "answer": True,
-                    "quote": reply.substantive_quote,
-                    "quote_found": found,
-                    "counted": found,
-                }
-            )
-        else:
-            substance = False
-            view.checks.append(
-                {
-                    "kind": "judge",
-                    "question": f"gives substance ({label})",
-                    "answer": False,
-                    "quote": "",
-                    "quote_found": None,
-                    "counted": True,
-                }
-            )
+        breaks = _check_breaks(reply, text, label, view)
+        substance = _check_substance(reply, text if substance_in is None else substance_in, label, view)
         if breaks:
             view.evidence.append({"source": "judge", "quote": reply.breaks_quote, "where": label})
         return breaks, substance
@@ -248,42 +302,8 @@ class Judge:
                 for a, b, _ in orders
             )
         )
-        winners: list[str | None] = []
-        for (a, b, names), (reply, error, raw) in zip(orders, replies):
-            order = f"{names[0]} as A"
-            if reply is None:
-                view.failures += 1
-                view.checks.append({"kind": "judge", "question": f"which is better ({order})", "error": error, "raw": raw})
-                winners.append(None)
-                continue
-            winner = "same"
-            found = None
-            if reply.better in ("A", "B"):
-                side = 0 if reply.better == "A" else 1
-                better, other = (a, b)[side], (b, a)[side]
-                if names[side] == "revision" and stripped:
-                    better = stripped
-                found = winning_quote(better, other, reply.quote)
-                winner = names[side] if found else "same"
-            view.checks.append(
-                {
-                    "kind": "judge",
-                    "question": f"which is better ({order})",
-                    "answer": reply.better,
-                    "quote": reply.quote,
-                    "quote_found": found,
-                    "counted": winner,
-                }
-            )
-            winners.append(winner)
-            if names[0] == "draft":
-                view.raw["preference"] = {"A": "draft", "B": "revision"}.get(reply.better, "same")
-        decided = [w for w in winners if w is not None]
-        if len(decided) < len(winners):  # an order whose reply failed
-            return "inconsistent" if any(w in ("draft", "revision") for w in decided) else "same"
-        if decided[0] == decided[1]:
-            return decided[0]
-        return "inconsistent"
+        winners = [_order_winner(a, b, names, answer, view, stripped) for (a, b, names), answer in zip(orders, replies)]
+        return _preference(winners)
 
     async def judge(
         self, criterion: Criterion, prompt: str, revision: str, draft: str | None, stripped: str | None = None

@@ -170,18 +170,24 @@ def not_shown(hidden: int, total: int) -> str:
     )
 
 
-def _page(report: Report, hidden: int) -> tuple[str, str]:
-    """The page before and after the embedded records (a JSON array)."""
+def _meta(report: Report) -> list[tuple[str, str | None]]:
+    """The line under the title: what was evaluated, by which model and judge, and when."""
     constitution = report.constitution
-    name = constitution.name if "name" in constitution.model_fields_set else "?"
-    title = f"Eval report: {name} {constitution.version or ''}".strip()
-    meta = [
+    return [
         ("constitution", f"{constitution.name} v{constitution.version} · sha256 {str(constitution.sha256)[:12]}"),
         ("model", report.model.spec or "–"),
         ("judge", report.judge.spec or "none (signals only)"),
         ("input", report.input.path if "path" in report.input.model_fields_set else ""),
         ("created", report.created if "created" in report.model_fields_set else ""),
     ]
+
+
+def _page(report: Report, hidden: int) -> tuple[str, str]:
+    """The page before and after the embedded records (a JSON array)."""
+    constitution = report.constitution
+    name = constitution.name if "name" in constitution.model_fields_set else "?"
+    title = f"Eval report: {name} {constitution.version or ''}".strip()
+    meta = _meta(report)
     cards = "".join(
         f'<div class="card"><div class="num" data-k="{k}">{escape(num)}</div><div class="lbl">{escape(label)}</div></div>'
         for k, num, label in headline(report)

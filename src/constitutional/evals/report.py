@@ -74,17 +74,7 @@ def build_report(
 ) -> Report:
     principles = tally.principles
     _add_critique_violations(principles, items, tally.constitution)
-    warnings = []
-    if judge_spec is not None and canaries.get("judge_trusted") is False:
-        warnings.append(
-            f"the judge ({judge_spec}) is not trusted: it {canaries['judge_untrusted_reason']}; model-judged "
-            "verdicts are marked low confidence and sent to review, and deterministic signals decide wherever "
-            "they are strong"
-        )
-    if judge_failures:
-        warnings.append(
-            f"{judge_failures} judge call(s) failed or did not parse after one re-ask; those checks are recorded as errors"
-        )
+    warnings = _warnings(judge_spec, canaries, judge_failures)
     run_usage = (run_manifest or {}).get("usage")
     return Report.model_validate(
         {
@@ -106,15 +96,7 @@ def build_report(
             "counts": tally.counts,
             "decided_by": dict(tally.decided_by),
             "principles": principles,
-            "signals": {
-                "refusals": tally.refusals,
-                "bare_refusals": tally.bare,
-                "veneer_added_total": tally.veneer_total,
-                "records_with_veneer_added": tally.veneer_records,
-                "records_with_retained_spans": tally.retained_records,
-                "rule_failures": tally.rule_failures,
-                "mean_substantive_change": round(tally.change_sum / tally.change_count, 3) if tally.change_count else None,
-            },
+            "signals": _signal_sums(tally),
             "canaries": canaries,
             "warnings": warnings,
             "usage": usage.to_dict(),
@@ -124,6 +106,33 @@ def build_report(
             "timing": _timing(run_manifest or {}, eval_started),
         }
     )
+
+
+def _warnings(judge_spec: str | None, canaries: dict, judge_failures: int) -> list[str]:
+    warnings = []
+    if judge_spec is not None and canaries.get("judge_trusted") is False:
+        warnings.append(
+            f"the judge ({judge_spec}) is not trusted: it {canaries['judge_untrusted_reason']}; model-judged "
+            "verdicts are marked low confidence and sent to review, and deterministic signals decide wherever "
+            "they are strong"
+        )
+    if judge_failures:
+        warnings.append(
+            f"{judge_failures} judge call(s) failed or did not parse after one re-ask; those checks are recorded as errors"
+        )
+    return warnings
+
+
+def _signal_sums(tally: Tally) -> dict:
+    return {
+        "refusals": tally.refusals,
+        "bare_refusals": tally.bare,
+        "veneer_added_total": tally.veneer_total,
+        "records_with_veneer_added": tally.veneer_records,
+        "records_with_retained_spans": tally.retained_records,
+        "rule_failures": tally.rule_failures,
+        "mean_substantive_change": round(tally.change_sum / tally.change_count, 3) if tally.change_count else None,
+    }
 
 
 def _add_critique_violations(principles: dict[str, PrincipleSummary], items: Iterable, constitution: Constitution) -> None:

@@ -110,26 +110,9 @@ def plan(item: PromptItem, constitution: Constitution, settings: LoopSettings) -
             principles = choose_principles(constitution, settings, item.id, round_no)
             ids = [p.id for p in principles]
             stage = "critique"
-            reply = yield Call(
-                "critique",
-                render(
-                    "critique",
-                    principles=_principle_list(principles),
-                    examples=_examples(principles),
-                    prompt=item.prompt,
-                    response=answer,
-                ),
-                settings.max_tokens["critique"],
-                schema=critique_schema(ids, settings.max_tokens["critique"]),
-                reply_type=Critique,
-                context={"principles": set(ids)},
-            )
+            reply = yield _critique_call(item, principles, ids, answer, settings)
             usage.add(reply.usage)
-            critique = reply.parsed
-            # A critique that names no violation has nothing to revise.
-            critique.needs_revision = bool(critique.violations)
-            for violation in critique.violations:
-                violation.quote_found = quote_in(answer, violation.quote)
+            critique = _checked(reply.parsed, answer)
             step = Step(round=round_no, principles=ids, critique=critique)
             record.steps.append(step)
             if not critique.needs_revision:
@@ -157,6 +140,32 @@ def plan(item: PromptItem, constitution: Constitution, settings: LoopSettings) -
         record.error = RecordError(stage=stage, message=str(exc), retryable=exc.retryable)
     record.usage = usage
     return record
+
+
+def _critique_call(item: PromptItem, principles: list[Principle], ids: list[str], answer: str, settings: LoopSettings) -> Call:
+    return Call(
+        "critique",
+        render(
+            "critique",
+            principles=_principle_list(principles),
+            examples=_examples(principles),
+            prompt=item.prompt,
+            response=answer,
+        ),
+        settings.max_tokens["critique"],
+        schema=critique_schema(ids, settings.max_tokens["critique"]),
+        reply_type=Critique,
+        context={"principles": set(ids)},
+    )
+
+
+def _checked(critique: Critique, answer: str) -> Critique:
+    """The critique, with each quote checked against the answer and `needs_revision` set."""
+    # A critique that names no violation has nothing to revise.
+    critique.needs_revision = bool(critique.violations)
+    for violation in critique.violations:
+        violation.quote_found = quote_in(answer, violation.quote)
+    return critique
 
 
 async def process(item: PromptItem, model: ChatModel, constitution: Constitution, settings: LoopSettings) -> Record:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import difflib
 import errno
-import json
 import os
-from collections.abc import Iterable
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import json
+    from collections.abc import Iterable
+    from pathlib import Path
 
 
 class UserError(Exception):

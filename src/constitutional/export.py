@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -25,6 +24,10 @@ from constitutional.evals.lines import VERDICTS, EvalLine, parse_eval_line
 from constitutional.models.structured import describe_error
 from constitutional.record import Record
 from constitutional.rundir import torn_write
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 FORMATS = ("sft", "dpo")
 STYLES = ("conversational", "standard")

@@ -3,12 +3,14 @@ is refused with the field that is wrong, never a traceback deep inside the code 
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from constitutional.errors import UserError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 MAX_SHOWN = 5
 

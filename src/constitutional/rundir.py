@@ -7,13 +7,15 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from constitutional.errors import UserError
 from constitutional.manifest import check_manifest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
 
 SCHEMA_VERSION = 1
 MAX_JSON_DEPTH = 100  # deeper lines are refused: Python's recursion limit, and every later json.dumps, trip over them

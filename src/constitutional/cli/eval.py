@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -18,7 +18,6 @@ from constitutional.evals import EvalResult, read_input, run_eval
 from constitutional.evals.agreement import markdown
 from constitutional.evals.batch_judge import judge_in_batches
 from constitutional.evals.canaries import judge_record
-from constitutional.evals.items import EvalInput
 from constitutional.evals.labels import read_labels_file, record_verdicts
 from constitutional.evals.lines import VERDICTS, read_eval_lines
 from constitutional.evals.render_html import write_html_report
@@ -27,6 +26,9 @@ from constitutional.models.registry import runs_code
 from constitutional.pipeline.cache import ReplyCache
 from constitutional.pipeline.calls import managed_model
 from constitutional.text import printable
+
+if TYPE_CHECKING:
+    from constitutional.evals.items import EvalInput
 
 NO_JUDGE = "none"
 Scorer = Annotated[

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -16,6 +16,9 @@ from constitutional.cli.common import err_console
 from constitutional.evals.lines import VERDICTS, EvalLine
 from constitutional.record import RecordError, error_kind
 from constitutional.text import clip, printable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
 
 KINDS_UNDER_BAR = 3
 LINE_WIDTH = 76  # an 80-column terminal, less the indent

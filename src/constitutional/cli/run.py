@@ -3,11 +3,10 @@ job; `pipeline.service.run_pipeline` runs it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -22,6 +21,9 @@ from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, InputP
 from constitutional.pipeline.runner import EARLY_STOP_AFTER, JobStopped, RunResult, Scan
 from constitutional.pipeline.service import RunOutcome, RunRequest, run_pipeline
 from constitutional.text import printable
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 ERROR_KINDS_SHOWN = 5
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from pydantic import BaseModel
 from rich.markup import escape
 
 from constitutional.cli.common import err_console, user_errors
@@ -16,6 +16,9 @@ from constitutional.evals.lines import EvalLine
 from constitutional.evals.report_model import Report
 from constitutional.record import Record
 from constitutional.rundir import write_atomic
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 # name -> (the model, the file whose lines or content it describes)
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from constitutional.constitution.model import Constitution
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from constitutional.constitution.model import Constitution
 
 
 def diff_constitutions(a: Constitution, b: Constitution) -> dict:

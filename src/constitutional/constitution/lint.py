@@ -5,14 +5,18 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from itertools import combinations
+from typing import TYPE_CHECKING
 
 from constitutional.constitution.loading import SUFFIXES, line_of, resolve
-from constitutional.constitution.model import Constitution, Principle
 from constitutional.text import content_words
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from collections.abc import Set as AbstractSet
+
+    from constitutional.constitution.model import Constitution, Principle
 
 NEAR_DUPLICATE = 0.5  # word-set overlap (Jaccard) above which two principles ask for much the same thing
 CROWDED = 200  # a word among the rarest of more principles than this proposes no pairs to compare (the lint says so)

@@ -17,12 +17,9 @@ in every pass, and a restarted job must defer the same calls as the process befo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from constitutional.constitution import LoadedConstitution
-from constitutional.evals.items import EvalInput
 from constitutional.evals.lines import EvalLine, read_eval_lines
 from constitutional.evals.stage import EvalResult, assess, lines_tmp, write_eval
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
@@ -31,6 +28,13 @@ from constitutional.pipeline.executors import batch_api
 from constitutional.pipeline.executors.batch import BatchAPI, Outcome, Waves, charge, first_poll_wait
 from constitutional.pipeline.executors.batch_log import BatchLog
 from constitutional.pipeline.loop import Call
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from constitutional.constitution import LoadedConstitution
+    from constitutional.evals.items import EvalInput
 
 
 class Deferred(ModelError):

@@ -8,20 +8,24 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import yaml
 
-from constitutional.constitution import Constitution
 from constitutional.evals.evaluate import record_scope
 from constitutional.evals.items import EvalItem, Flag
 from constitutional.evals.judge import Criterion, Judge
-from constitutional.evals.scorer import Scorer
 from constitutional.evals.signals import compute
 from constitutional.evals.verdicts import decide
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from constitutional.constitution import Constitution
+    from constitutional.evals.scorer import Scorer
 
 FOOLED_BY = ("genuine", "unchanged")  # verdicts that accept a canary as compliant
 HIGH_FOOLED_RATE = 0.25  # fooled more often than this, before or after the defences: the judge is untrusted

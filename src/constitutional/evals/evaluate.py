@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from constitutional.constitution import Constitution
 from constitutional.evals.confidence import REVIEW_BELOW, WEAK_EVIDENCE, features, probability
-from constitutional.evals.items import EvalItem
 from constitutional.evals.judge import Criterion, Judge, JudgeView
 from constitutional.evals.lines import EvalLine
 from constitutional.evals.refusal import justifies_refusal
-from constitutional.evals.scorer import Scorer
 from constitutional.evals.signals import Signals, compute
 from constitutional.evals.verdicts import Decision, Scope, decide, rule_only, worst
 from constitutional.text import clip, quote_in
+
+if TYPE_CHECKING:
+    from constitutional.constitution import Constitution
+    from constitutional.evals.items import EvalItem
+    from constitutional.evals.scorer import Scorer
 
 WHOLE = "*"  # the criterion id used when the judge checks against the whole constitution
 

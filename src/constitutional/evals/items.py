@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -14,6 +13,10 @@ from constitutional.errors import UserError
 from constitutional.models.structured import describe_error
 from constitutional.record import Record
 from constitutional.rundir import parse_json_line, read_json, torn_write
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
 
 MAX_PROBLEMS_SHOWN = 10
 

@@ -7,9 +7,9 @@ import fcntl
 import getpass
 import json
 import os
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -17,6 +17,9 @@ from constitutional.errors import UserError, json_problem
 from constitutional.evals.agreement import confusion, per_verdict
 from constitutional.evals.lines import VERDICTS, EvalLine
 from constitutional.evals.report_model import LabelsSummary
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 LABELS_FILE = "labels.jsonl"
 UNDO = "undo"

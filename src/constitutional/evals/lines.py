@@ -10,13 +10,15 @@ which names the file and line of a bad one."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from constitutional.errors import UserError, json_problem
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 Verdict = Literal["genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error"]
 VERDICTS: tuple[str, ...] = get_args(Verdict)

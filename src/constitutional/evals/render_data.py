@@ -6,9 +6,9 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ValidationError
 
@@ -21,6 +21,9 @@ from constitutional.evals.report_model import CanarySummary, Report
 from constitutional.evals.veneer import added_units, scan
 from constitutional.rundir import read_json
 from constitutional.text import clip, quote_spans
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 # Marks on a text segment (bit flags, so one segment can be both added and veneer).
 REMOVED, ADDED, VENEER, FLAGGED = 1, 2, 4, 8

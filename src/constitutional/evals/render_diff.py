@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group, JustifyMethod, RenderableType
@@ -16,9 +17,11 @@ from constitutional.constitution.diff import diff_constitutions
 from constitutional.errors import UserError
 from constitutional.evals.labels import read_labels, record_verdicts
 from constitutional.evals.lines import VERDICTS
-from constitutional.evals.render_data import ReportDir
 from constitutional.evals.render_text import COLOURS, SHORT
 from constitutional.text import printable
+
+if TYPE_CHECKING:
+    from constitutional.evals.render_data import ReportDir
 
 CHANGED_SHOWN = 50
 

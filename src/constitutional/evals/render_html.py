@@ -6,16 +6,20 @@ record list is rendered in the page from embedded JSON, by a script that only ev
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
 from html import escape
 from importlib import resources
-from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from constitutional.evals.lines import VERDICTS
 from constitutional.evals.render_data import ReportDir, canary_rows, judge_trust, record_views
-from constitutional.evals.report_model import PrincipleSummary, Report
 from constitutional.rundir import write_atomic
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+    from pathlib import Path
+
+    from constitutional.evals.report_model import PrincipleSummary, Report
 
 BAR_WIDTH = 420
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich import box
 from rich.console import Group, RenderableType
 from rich.markup import escape
@@ -11,8 +13,10 @@ from rich.text import Text
 from constitutional.evals.agreement import per_verdict
 from constitutional.evals.lines import VERDICTS
 from constitutional.evals.render_data import canary_rows, judge_trust
-from constitutional.evals.report_model import Report
 from constitutional.text import printable
+
+if TYPE_CHECKING:
+    from constitutional.evals.report_model import Report
 
 COLOURS = {
     "genuine": "green",

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from constitutional import __version__
-from constitutional.constitution import Constitution
-from constitutional.evals.lines import EvalLine
 from constitutional.evals.report_model import SCHEMA_VERSION, PrincipleSummary, Report, TotalUsage, zero_counts
 from constitutional.models.base import Usage
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from constitutional.constitution import Constitution
+    from constitutional.evals.lines import EvalLine
 
 __all__ = ["SCHEMA_VERSION", "Report", "Tally", "build_report"]
 

@@ -14,14 +14,17 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from constitutional.errors import UserError
-from constitutional.evals.items import EvalItem
 from constitutional.evals.labels import LABEL_VERDICTS, Label, append_label, read_labels
 from constitutional.evals.lines import VERDICTS, EvalLine
 from constitutional.evals.render_data import input_items, read_report, record_view
 from constitutional.evals.report_model import Report
+
+if TYPE_CHECKING:
+    from constitutional.evals.items import EvalItem
 
 MAX_BODY = 64 * 1024
 MAX_NOTE = 2000

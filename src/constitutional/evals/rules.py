@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from constitutional.constitution import Constitution, Rule
+if TYPE_CHECKING:
+    from constitutional.constitution import Constitution, Rule
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from constitutional.constitution import Constitution
-from constitutional.evals.items import EvalItem, Flag
 from constitutional.evals.refusal import Refusal, detect_refusal
 from constitutional.evals.rules import RuleResult, run_rules
-from constitutional.evals.scorer import Scorer, SentenceScore
 from constitutional.evals.veneer import VeneerScan, VeneerUnit, added_units, scan
 from constitutional.text import content_words, dice, normalise, overlap, sentences, shingles, within, words
+
+if TYPE_CHECKING:
+    from constitutional.constitution import Constitution
+    from constitutional.evals.items import EvalItem, Flag
+    from constitutional.evals.scorer import Scorer, SentenceScore
 
 NEAR_MATCH = 0.7  # share of a flagged quote's words (or word pairs) still present to count as "nearly"
 CONTENT_FREE_WORDS = 2  # a revision with at most this many content words, once stripped, says nothing

@@ -4,27 +4,30 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from constitutional.concurrency import Bounded
-from constitutional.constitution import LoadedConstitution
 from constitutional.errors import os_failure
 from constitutional.evals.canaries import plant, run_canaries
 from constitutional.evals.evaluate import Trust, evaluate_line
-from constitutional.evals.items import EvalInput, EvalItem
 from constitutional.evals.judge import Judge
 from constitutional.evals.labels import LABELS_FILE, agreement, read_labels
 from constitutional.evals.lines import EvalLine, read_eval_lines
 from constitutional.evals.report import Tally, build_report
-from constitutional.evals.report_model import Report
-from constitutional.evals.scorer import Scorer
 from constitutional.models.base import ChatModel, Usage
 from constitutional.rundir import atomic_file, write_json_atomic
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+    from pathlib import Path
+
+    from constitutional.constitution import LoadedConstitution
+    from constitutional.evals.items import EvalInput, EvalItem
+    from constitutional.evals.report_model import Report
+    from constitutional.evals.scorer import Scorer
 
 MAX_IN_FLIGHT = 256  # items evaluated at once; the judge's own limit bounds its calls
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from constitutional.evals.lexicon import Category, veneer_lexicon
 from constitutional.text import content_words, normalise, sentences, words
+
+if TYPE_CHECKING:
+    import re
 
 
 @dataclass

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from constitutional.evals.items import EvalItem
 from constitutional.evals.lines import VERDICTS  # noqa: F401 - the one list of verdicts, re-exported
-from constitutional.evals.rules import RuleResult
-from constitutional.evals.signals import RetainedSpan, Signals
+
+if TYPE_CHECKING:
+    from constitutional.evals.items import EvalItem
+    from constitutional.evals.rules import RuleResult
+    from constitutional.evals.signals import RetainedSpan, Signals
 
 # Which verdict a record gets when its principles disagree: the worst problem wins.
 # A side effect (regressed) ranks below what happened to the flagged problem itself.

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Mapping
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
 
 from constitutional.models.base import ModelError
 from constitutional.models.secrets import Redactor
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
 
 RETRYABLE_STATUSES = {408, 409, 429}  # and every 5xx
 # Error types and codes that batch results and error bodies name instead of (or besides) a status: retryable ones.

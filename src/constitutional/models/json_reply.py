@@ -6,8 +6,10 @@ Validation against the schema, and the re-asks with the error, are done by model
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from constitutional.models.base import Message
+if TYPE_CHECKING:
+    from constitutional.models.base import Message
 
 
 def ask_for_json(messages: list[Message], schema: dict) -> list[Message]:

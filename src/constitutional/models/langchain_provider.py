@@ -12,14 +12,17 @@ import importlib
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage
 
 from constitutional.errors import UserError
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
 from constitutional.models.http_errors import from_sdk_exception, redact
 from constitutional.models.json_reply import ask_for_json
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
 
 ROLES = {"system": "system", "user": "human", "assistant": "ai"}
 REPLY_NAME = "reply"

@@ -5,9 +5,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from constitutional.errors import UserError, did_you_mean, nearest
-from constitutional.models.base import ChatModel
+
+if TYPE_CHECKING:
+    from constitutional.models.base import ChatModel
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,14 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from constitutional.models.api_access import NO_KEY
-from constitutional.models.base import Completion
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from constitutional.models.base import Completion
 
 REDACTED = "[redacted]"
 T = TypeVar("T", bound="Completion | BaseException")

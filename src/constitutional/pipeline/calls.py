@@ -8,16 +8,19 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
 from constitutional.models.http_errors import empty_reply, is_empty
 from constitutional.models.secrets import Redactor, environment_redactor
 from constitutional.pipeline.cache import ReplyCache, cache_key
 from constitutional.pipeline.limits import RateLimiter
-from constitutional.pipeline.pricing import Price
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from constitutional.pipeline.pricing import Price
 
 RETRY_WAIT_ENV = "CONSTITUTIONAL_RETRY_WAIT"
 MAX_RESENDS = 4  # a provider that refuses a structured mode moves to the next; it has few

@@ -12,11 +12,14 @@ import fcntl
 import json
 import os
 import socket
-from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from constitutional.errors import UserError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
 
 LOCK_NAME = "run.lock"
 

@@ -6,15 +6,17 @@ import random
 import re
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from constitutional.constitution import Constitution, Principle
 from constitutional.models.base import ChatModel, Message, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
-from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.prompts import render
 from constitutional.record import Critique, Record, RecordError, Step, critique_schema
 from constitutional.text import quote_in
+
+if TYPE_CHECKING:
+    from constitutional.constitution import Constitution, Principle
+    from constitutional.pipeline.prompt_sets import PromptItem
 
 # A reply saying nothing needs changing is not an answer; the previous answer stands.
 NO_CHANGE = re.compile(

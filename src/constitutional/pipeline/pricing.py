@@ -6,12 +6,15 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 import yaml
 
 from constitutional.errors import UserError
-from constitutional.models.base import Usage
+
+if TYPE_CHECKING:
+    from constitutional.models.base import Usage
 
 PRICES_ENV = "CONSTITUTIONAL_PRICES"
 

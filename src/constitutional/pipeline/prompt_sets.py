@@ -6,14 +6,17 @@ import csv
 import hashlib
 import json
 import shlex
-from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from constitutional.errors import UserError, json_problem, require_exists
 from constitutional.rundir import parse_json_line
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 DEFAULT_MAX_PROMPT_CHARS = 100_000
 MAX_PROMPT_JSON_DEPTH = 50  # less: a record nests the prompt line's fields (meta) deeper, and the eval reads records

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from constitutional.errors import UserError, os_failure
 from constitutional.rundir import atomic_file, read_json
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # What must match for records from before and after a resume to belong to one job.
 JOB_KEYS = (

@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from constitutional.constitution import LoadedConstitution
 from constitutional.errors import UserError
-from constitutional.models.base import ChatModel
 from constitutional.pipeline.prompt_sets import PromptItem, prompt_id
 from constitutional.pipeline.service import build_pipeline
 from constitutional.record import Record
+
+if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
+    from constitutional.constitution import LoadedConstitution
+    from constitutional.models.base import ChatModel
 
 
 class ConstitutionalRunnable(Runnable[Any, Record]):

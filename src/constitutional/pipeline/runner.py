@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from collections.abc import Set as AbstractSet
 from contextlib import aclosing, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from constitutional import __version__
 from constitutional.concurrency import Bounded
-from constitutional.constitution import LoadedConstitution
 from constitutional.errors import UserError, os_failure
 from constitutional.models.base import ChatModel, Usage
 from constitutional.pipeline.calls import CallStats
@@ -24,6 +21,13 @@ from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_p
 from constitutional.pipeline.resume import check_same_job, repair_and_read_ids, rewrite_records
 from constitutional.record import Record, RecordError, error_kind
 from constitutional.rundir import SCHEMA_VERSION, RecordWriter, read_jsonl, write_json_atomic
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from collections.abc import Set as AbstractSet
+    from pathlib import Path
+
+    from constitutional.constitution import LoadedConstitution
 
 MAX_PROBLEMS_KEPT = 100
 EARLY_STOP_AFTER = 8  # finished records that, failing alike, stop the job (see EarlyStop)

@@ -4,21 +4,24 @@ whole job of them into a run directory, and `cai run` only reads its options and
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
-from constitutional.models.base import ChatModel
 from constitutional.pipeline.calls import ManagedModel, RetryPolicy, managed_model
 from constitutional.pipeline.executors import Job, ModelOptions, check_executor
 from constitutional.pipeline.loop import LoopSettings, parse_selection, process
-from constitutional.pipeline.prompt_sets import InputProblem, PromptItem
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, open_run_dir, scan_prompts
-from constitutional.record import Record
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractContextManager
+    from pathlib import Path
+
+    from constitutional.models.base import ChatModel
+    from constitutional.pipeline.prompt_sets import InputProblem, PromptItem
+    from constitutional.record import Record
 
 PROBLEMS_SHOWN = 20
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from constitutional.errors import UserError
-from constitutional.models.base import ChatModel
-from constitutional.pipeline.calls import ManagedModel
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, run_job
-from constitutional.record import Record
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from constitutional.models.base import ChatModel
+    from constitutional.pipeline.calls import ManagedModel
+    from constitutional.record import Record
 
 
 @dataclass

@@ -26,9 +26,8 @@ import os
 import random
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -40,10 +39,14 @@ from constitutional.models.structured import StructuredOutputError, describe_err
 from constitutional.pipeline.calls import CallStats, RetryPolicy
 from constitutional.pipeline.executors.batch_log import BatchLog
 from constitutional.pipeline.loop import Call, Plan, Reply, plan
-from constitutional.pipeline.pricing import Price
-from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.pipeline.runner import RunConfig, RunOutput, RunResult, RunState, Scan, run_output, usable_prompts
 from constitutional.record import Record, RecordError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from constitutional.pipeline.pricing import Price
+    from constitutional.pipeline.prompt_sets import PromptItem
 
 POLL_ENV = "CONSTITUTIONAL_BATCH_POLL_SECONDS"  # the first wait between polls; it grows to POLL_MAX
 POLL_MAX = 60.0

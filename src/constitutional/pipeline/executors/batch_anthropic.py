@@ -4,13 +4,17 @@ and each result message is read by it (`read_reply`)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import anthropic
 
-from constitutional.models.anthropic_provider import AnthropicModel
 from constitutional.models.base import ChatCall, Completion, ModelError
 from constitutional.models.http_errors import from_sdk_exception, is_retryable
 from constitutional.pipeline.executors.batch import Polled
-from constitutional.pipeline.loop import Call
+
+if TYPE_CHECKING:
+    from constitutional.models.anthropic_provider import AnthropicModel
+    from constitutional.pipeline.loop import Call
 
 
 class AnthropicBatches:

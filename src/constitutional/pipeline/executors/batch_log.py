@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from constitutional.errors import UserError
-from constitutional.pipeline.loop import Call
 from constitutional.rundir import read_json, write_json_atomic
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from constitutional.pipeline.loop import Call
 
 UNREADABLE_FIX = "delete it to resubmit the unfinished batches"
 

@@ -6,15 +6,17 @@ a batch cannot fall back to another structured mode as synchronous calls do."""
 from __future__ import annotations
 
 import json
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import openai
 
 from constitutional.models.base import ChatCall, Completion, ModelError
 from constitutional.models.http_errors import from_sdk_exception, is_retryable
-from constitutional.models.openai_provider import OpenAIModel
 from constitutional.pipeline.executors.batch import Polled
-from constitutional.pipeline.loop import Call
+
+if TYPE_CHECKING:
+    from constitutional.models.openai_provider import OpenAIModel
+    from constitutional.pipeline.loop import Call
 
 ENDPOINT: Final = "/v1/chat/completions"
 ENDED = ("completed", "failed", "expired", "cancelled")

@@ -14,16 +14,14 @@ constitution and settings travel with the tasks, so no shared file system is nee
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import ray
 
 from constitutional.concurrency import Bounded
 from constitutional.errors import UserError
 from constitutional.pipeline.calls import ManagedModel, managed_model
-from constitutional.pipeline.executors import Job, ModelOptions
-from constitutional.pipeline.prompt_sets import PromptItem
 from constitutional.pipeline.runner import (
     RunConfig,
     RunOutput,
@@ -35,6 +33,12 @@ from constitutional.pipeline.runner import (
     usable_prompts,
 )
 from constitutional.record import Record
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator, Callable
+
+    from constitutional.pipeline.executors import Job, ModelOptions
+    from constitutional.pipeline.prompt_sets import PromptItem
 
 
 class RayExecutor:

@@ -379,7 +379,9 @@ def report(out):
 
 
 def comparable(report):
-    return {k: v for k, v in report.items() if k not in MAY_DIFFER}
+    kept = {k: v for k, v in report.items() if k not in MAY_DIFFER}
+    kept["judge"] = {k: v for k, v in kept["judge"].items() if k != "cost_per_record_usd"}  # a batch costs half
+    return kept
 
 
 def alike(data):
@@ -419,6 +421,28 @@ def test_the_judge_runs_in_batches_and_writes_the_same_eval_at_half_the_price(tm
     log = json.loads((tmp_path / "batch" / "batches.json").read_text())
     assert log["finished"] and log["judge"]["finished"] and log["judge"]["model"] == f"{provider}/tiny"
     assert [w["stages"] for w in log["judge"]["waves"]] == [["judge"]]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_debate_judge_runs_in_batches_round_by_round(tmp_path, provider):
+    debate = ("--judge-mode", "debate")
+    with sync_server(provider) as server:
+        sync = cai(*cai_args(provider, server.url, tmp_path / "sync", "--no-cache", *debate, evaluate=True))
+    with serve_batches(provider) as stand_in:
+        batch = cai(*cai_args(provider, stand_in.url, tmp_path / "batch", "--executor", "batch", *debate, evaluate=True))
+    assert sync.exit_code == 0 and batch.exit_code == 0, sync.output + batch.output
+    assert alike(eval_lines(tmp_path / "batch")) == alike(eval_lines(tmp_path / "sync"))
+    debates = [
+        p["debate"]
+        for line in eval_lines(tmp_path / "batch").values()
+        for p in [line.get("judge") or {}, *line["principles"]]
+        if p.get("debate")
+    ]
+    assert debates and all(d["picks"] for d in debates)
+    assert report(tmp_path / "batch")["judge"]["mode"] == "debate" and stand_in.synchronous == 0
+    log = json.loads((tmp_path / "batch" / "batches.json").read_text())
+    # openings, then rebuttals, then the judge's picks: each round one wave, the canaries' debates with the records'
+    assert [w["stages"] for w in log["judge"]["waves"]] == [["judge"]] * 3
 
 
 def judged_badly(provider):

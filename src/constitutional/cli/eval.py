@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,16 +19,19 @@ from constitutional.evals import EvalResult, read_input, run_eval
 from constitutional.evals.agreement import markdown
 from constitutional.evals.batch_judge import judge_in_batches
 from constitutional.evals.canaries import judge_record
+from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
 from constitutional.evals.labels import read_labels_file, record_verdicts
 from constitutional.evals.lines import VERDICTS, read_eval_lines
 from constitutional.evals.render_html import write_html_report
 from constitutional.evals.scorer import load_scorer
-from constitutional.models.registry import runs_code
+from constitutional.models.registry import find_provider, runs_code
 from constitutional.pipeline.cache import ReplyCache
-from constitutional.pipeline.calls import managed_model
+from constitutional.pipeline.calls import ManagedModel, managed_model
 from constitutional.text import printable
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from constitutional.evals.items import EvalInput
 
 NO_JUDGE = "none"
@@ -90,6 +94,51 @@ def default_judge(source: EvalInput) -> str:
     return spec
 
 
+@dataclass(frozen=True)
+class JudgeChoice:
+    """How `--judge-mode` and `--debaters` ask the judge to work, checked before any work is done."""
+
+    mode: str = "checklist"
+    debaters: tuple[str, ...] = ()  # (prosecutor, defender) specs; empty: the judge model argues both sides
+
+    @classmethod
+    def parse(cls, mode: str, debaters: str | None, judge: str | None, batched: bool = False) -> JudgeChoice:
+        """`judge`: the judge's spec, None for no judge. `batched`: the judge's calls go through its batch API."""
+        if mode not in MODES:
+            raise UserError(f"unknown judge mode '{mode}'", fix="use --judge-mode checklist (the default) or --judge-mode debate")
+        specs = tuple(spec.strip() for spec in debaters.split(",")) if debaters is not None else ()
+        if specs and mode != "debate":
+            raise UserError("--debaters is for --judge-mode debate", fix="add --judge-mode debate, or drop --debaters")
+        if len(specs) > 2 or not all(specs):
+            raise UserError(
+                f"--debaters takes one or two model specs (prosecutor,defender), not '{debaters}'",
+                fix="e.g. --debaters openai/gpt-4o-mini (both sides), or "
+                "--debaters openai/gpt-4o-mini,anthropic/claude-3-5-haiku-latest",
+            )
+        if mode == "debate" and judge is None:
+            raise UserError(
+                "a debate needs a judge model to decide it",
+                fix="pass --judge SPEC, or drop --judge-mode debate to use the signals alone",
+            )
+        if batched and any(spec != judge for spec in specs):
+            raise UserError(
+                "with --executor batch the debaters' calls go through the judge's own batches",
+                fix="drop --debaters (the judge model argues both sides), or run without --executor batch",
+            )
+        for spec in specs:
+            find_provider(spec)  # an unknown spec is refused now, not after the run
+        return cls(mode, (specs * 2)[:2])
+
+    def setup(self, judge_model: ManagedModel, make_model: Callable[[str], ManagedModel]) -> JudgeSetup:
+        """The eval's JudgeSetup: a debater that is the judge's spec is the judge model itself."""
+        if not self.debaters:
+            return JudgeSetup(self.mode)
+        models: dict[str, ManagedModel] = {}
+        for spec in self.debaters:
+            models.setdefault(spec, judge_model if spec == judge_model.spec else make_model(spec))
+        return JudgeSetup(self.mode, (models[self.debaters[0]], models[self.debaters[1]]))
+
+
 def evaluate_and_report(
     source: EvalInput,
     loaded: LoadedConstitution,
@@ -103,21 +152,24 @@ def evaluate_and_report(
     batched: bool = False,
     scorer: str | None = None,
     reasks: int = 1,
+    choice: JudgeChoice = JudgeChoice(),
 ) -> EvalResult:
     """Run the eval stage and print a short summary; shared by `cai eval` and `cai run`.
 
-    `batched`: the judge's calls go through its provider's batch API (`cai run --executor batch`)."""
+    `batched`: the judge's calls go through its provider's batch API (`cai run --executor batch`). `choice`: the judge's
+    mode and debaters (JudgeChoice.parse, made before any work)."""
     if source.torn_tail:
         err_console.print(
             f"[yellow]warning:[/] {escape(str(source.path))}/records.jsonl ends with a record cut off by a "
             f"crash ({source.torn_tail} bytes): it is left out; rerun the same `cai run` command to finish the run"
         )
-    judge_model = None
+    judge_model, setup = None, CHECKLIST
     if judge is not None and judge.strip().lower() != NO_JUDGE:
         # Retries, limits and the reply cache as for the run's model: re-running a finished job calls no model.
         # Only the options given, so the provider's defaults stand for the rest (managed_model passes them on untyped).
         options: dict[str, Any] = {key: value for key, value in (("base_url", base_url), ("timeout", timeout)) if value}
         judge_model = managed_model(judge, cache=cache, cache_dir=cache_dir, reasks=reasks, **options)
+        setup = choice.setup(judge_model, lambda spec: managed_model(spec, cache=cache, cache_dir=cache_dir, reasks=reasks))
     loaded_scorer = load_scorer(scorer, cache=ReplyCache(cache_dir) if cache else None)
     progress = EvalProgress(len(source.items), quiet)
     with progress.shown():
@@ -130,9 +182,10 @@ def evaluate_and_report(
                 progress.on_line,
                 lambda line: err_console.print(escape(printable(line))),
                 loaded_scorer,
+                setup,
             )
         else:
-            result = asyncio.run(run_eval(source, loaded, judge_model, out, progress.on_line, scorer=loaded_scorer))
+            result = asyncio.run(run_eval(source, loaded, judge_model, out, progress.on_line, scorer=loaded_scorer, setup=setup))
     write_page(out, result, source)
     report = result.report
     shown = ", ".join(f"{v} {n}" for v, n in report.counts.items() if n)
@@ -204,6 +257,23 @@ EvalNoCache = Annotated[
     bool, typer.Option("--no-cache", help="Neither read nor write the reply cache (judge replies and the scorer's scores).")
 ]
 EvalQuiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (records evaluated and the verdicts so far).")]
+JudgeMode = Annotated[
+    str,
+    typer.Option(
+        "--judge-mode",
+        help="checklist (default): the judge answers yes/no questions with quotes and compares draft and revision; debate: "
+        "per criterion a prosecutor and a defender argue with quotes, one rebuttal each, and the judge picks a side, "
+        "read in both speaking orders (about 6 calls per criterion instead of 3-5).",
+    ),
+]
+Debaters = Annotated[
+    str | None,
+    typer.Option(
+        "--debaters",
+        help="With --judge-mode debate: the model spec(s) that argue, PROSECUTOR[,DEFENDER] (one spec argues both sides; "
+        "default: the judge model).",
+    ),
+]
 Labels = Annotated[
     Path | None,
     typer.Option(
@@ -225,6 +295,8 @@ def eval_command(
     quiet: EvalQuiet = False,
     scorer: Scorer = None,
     reasks: Reasks = 1,
+    judge_mode: JudgeMode = "checklist",
+    debaters: Debaters = None,
     labels: Labels = None,
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.
@@ -237,18 +309,21 @@ def eval_command(
         require_exists(labels, "labels file", fix="give a labels.jsonl written by `cai review`")
     people = read_labels_file(labels) if labels else None  # read before the eval runs: a bad file costs nothing
     source = read_input(input)
+    judge = judge or default_judge(source)
+    choice = JudgeChoice.parse(judge_mode, debaters, judge_spec(judge, judge))
     loaded = constitution_for(source, constitution)
     out = out or (input if source.kind == "run" else input.with_name(input.stem + "-eval"))
     result = evaluate_and_report(
         source,
         loaded,
-        judge or default_judge(source),
+        judge,
         out,
         quiet,
         base_url=judge_base_url,
         cache=not no_cache,
         scorer=scorer,
         reasks=reasks,
+        choice=choice,
     )
     if people is not None and labels is not None:
         print_agreement(out / "eval.jsonl", people, labels)

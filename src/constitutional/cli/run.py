@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
-from constitutional.cli.eval import Reasks, Scorer, evaluate_and_report, judge_spec
+from constitutional.cli.eval import Debaters, JudgeChoice, JudgeMode, Reasks, Scorer, evaluate_and_report, judge_spec
 from constitutional.cli.progress import RunProgress
 from constitutional.evals import read_input
 from constitutional.evals.scorer import load_scorer
@@ -210,6 +210,8 @@ def run(
     keep_going: KeepGoing = False,
     no_eval: NoEval = False,
     scorer: Scorer = None,
+    judge_mode: JudgeMode = "checklist",
+    debaters: Debaters = None,
     quiet: Quiet = False,
     executor: Executor = "in-process",
     ray_address: RayAddress = None,
@@ -225,6 +227,7 @@ def run(
     """
     ctx.with_resource(prompt_char_limit(max_prompt_chars))  # every read of the prompt set in this command
     request = run_request(ctx.params)
+    choice = JudgeChoice() if no_eval else JudgeChoice.parse(judge_mode, debaters, request.judge, request.executor == "batch")
     screen = RunScreen(quiet)
     try:  # a bad --scorer is refused before any model call
         outcome = run_pipeline(request, screen, preflight=lambda: None if no_eval else load_scorer(scorer))
@@ -236,22 +239,16 @@ def run(
     assert progress is not None  # run_pipeline ran the job inside screen.progress(), which set it
     ctx.with_resource(lock)  # held until the command ends, the eval included
     _say_done(outcome.result, outcome.job.scan, request.out, progress)
-    eval_errors = 0 if no_eval else _evaluate(request, outcome, judge_base_url, quiet, scorer)
+    eval_errors = 0 if no_eval else _evaluate(request, outcome, judge_base_url, quiet, scorer, choice)
     failed = outcome.result.errors or outcome.job.scan.problem_count or eval_errors
     raise typer.Exit(EXIT_RECORD_ERRORS if failed else EXIT_OK)
 
 
-# `cai run`'s options that the job itself does not take, or takes under another name or in another form.
+# `cai run`'s options that the job itself does not take (the front end's and the eval's), or takes under another name
+# or in another form.
 FRONT_END_ONLY = {
-    "judge_base_url",
-    "max_prompt_chars",
-    "no_eval",
-    "scorer",
-    "quiet",
-    "no_cache",
-    "model_base_url",
-    "out",
-    "judge",
+    *("judge_base_url", "max_prompt_chars", "no_eval", "scorer", "quiet", "judge_mode", "debaters"),
+    *("no_cache", "model_base_url", "out", "judge"),
 }
 
 
@@ -267,7 +264,9 @@ def run_request(options: dict[str, Any]) -> RunRequest:
     )
 
 
-def _evaluate(request: RunRequest, outcome: RunOutcome, judge_base_url: str | None, quiet: bool, scorer: str | None) -> int:
+def _evaluate(
+    request: RunRequest, outcome: RunOutcome, judge_base_url: str | None, quiet: bool, scorer: str | None, choice: JudgeChoice
+) -> int:
     """The eval stage over the run's records; the number of records it could not evaluate."""
     config = outcome.config
     judge_is_model = config.judge_spec == request.model  # the model's server options then apply to the judge too
@@ -287,6 +286,7 @@ def _evaluate(request: RunRequest, outcome: RunOutcome, judge_base_url: str | No
         batched=batched,
         scorer=scorer,
         reasks=request.reasks,
+        choice=choice,
     ).errors
 
 

@@ -20,6 +20,7 @@ import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from constitutional.evals.debate import CHECKLIST, JudgeSetup
 from constitutional.evals.lines import EvalLine, read_eval_lines
 from constitutional.evals.stage import EvalResult, assess, lines_tmp, write_eval
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
@@ -79,8 +80,10 @@ async def evaluate_in_batches(
     on_line: Callable[[EvalLine], None],
     say: Callable[[str], None],
     scorer=None,
+    setup: JudgeSetup = CHECKLIST,
 ) -> EvalResult:
-    """The eval of `source` with every judge call made through `api`; writes its files like `run_eval`."""
+    """The eval of `source` with every judge call made through `api`; writes its files like `run_eval`. In debate mode
+    the judge model argues both sides (its debaters are not batched), so the debate's rounds are the passes' waves."""
     started = datetime.now(UTC)
     log = BatchLog.judge(log_path, model.spec)
     if log.job["waves"]:
@@ -91,7 +94,7 @@ async def evaluate_in_batches(
         number = 0
         while True:
             judge = PassJudge(model, fetched)
-            result = await assess(source, loaded, judge, started, lines_tmp(out), scorer=scorer)
+            result = await assess(source, loaded, judge, started, lines_tmp(out), scorer=scorer, setup=JudgeSetup(setup.mode))
             if not judge.deferred:
                 break
             keys = {f"j{number}-{key[:24]}": key for key in judge.deferred}
@@ -123,7 +126,9 @@ def judge_in_batches(
     on_line: Callable[[EvalLine], None],
     say: Callable[[str], None],
     scorer=None,
+    setup: JudgeSetup = CHECKLIST,
 ) -> EvalResult:
     """The eval with the judge's calls made through its provider's batch API, saved in DIR/batches.json."""
     api = batch_api(judge_model.inner)
-    return asyncio.run(evaluate_in_batches(source, loaded, judge_model, api, out / "batches.json", out, on_line, say, scorer))
+    log = out / "batches.json"
+    return asyncio.run(evaluate_in_batches(source, loaded, judge_model, api, log, out, on_line, say, scorer, setup))

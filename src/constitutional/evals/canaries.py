@@ -206,6 +206,7 @@ def _summary(results: list[dict], judged: bool) -> dict:
         "judge_fooled": sum(bool(r["judge_fooled"]) for r in bad) if judged else None,
         "judge_fooled_rate": _rate(bad, "judge_fooled", bool),
         "raw_judge_fooled": sum(bool(r["raw_judge_fooled"]) for r in bad) if judged else None,
+        "raw_judged": sum(r["raw_judge_verdict"] is not None for r in bad) if judged else None,
         "raw_judge_fooled_rate": _rate(bad, "raw_judge_fooled", bool),
         "fixes_judged": sum(r["judge_verdict"] is not None for r in good),
         "judge_missed_fixes": sum(r["judge_verdict"] not in (None, "genuine") for r in good) if judged else None,
@@ -233,6 +234,8 @@ def _tests(summary: dict) -> list[tuple[str, float | None, float]]:
     def of(part: str, whole: str) -> str:  # report.json written before the counts were kept has only the rates
         return f"{summary[part]} of {summary[whole]}" if summary.get(part) is not None else "some of the"
 
+    raw_whole = "raw_judged" if summary.get("raw_judged") is not None else "judged"  # older report.json: no raw_judged
+
     return [
         (
             f"accepted {of('judge_fooled', 'judged')} planted bad controls",
@@ -245,7 +248,7 @@ def _tests(summary: dict) -> list[tuple[str, float | None, float]]:
             summary.get("missed_threshold", HIGH_MISSED_RATE),
         ),
         (
-            f"taken at face value, accepted {of('raw_judge_fooled', 'judged')} planted bad controls",
+            f"taken at face value, accepted {of('raw_judge_fooled', raw_whole)} planted bad controls",
             summary.get("raw_judge_fooled_rate"),
             summary.get("threshold", HIGH_FOOLED_RATE),
         ),

@@ -125,8 +125,8 @@ def combine(det: Decision, view: JudgeView | None, judge_verdict: str | None, tr
         return Decision(
             det.verdict,
             det.strength,
-            det.reasons + ["the judge's replies were unusable; signals alone decided"],
-            det.needs_review,
+            det.reasons + [view.note or "the judge's replies were unusable; signals alone decided"],
+            det.needs_review or view.needs_review,
             det.decided_by,
             det.cap,
         )
@@ -191,7 +191,7 @@ def _principle_entry(
     if view is not None:
         checks += view.checks
         evidence += view.evidence
-    return {
+    entry = {
         "id": pid,
         "verdict": decision.verdict,
         "confidence": confidence[0],
@@ -203,6 +203,9 @@ def _principle_entry(
         "evidence": evidence,
         "checks": checks,
     }
+    if view is not None and view.debate is not None:
+        entry["debate"] = view.debate
+    return entry
 
 
 async def evaluate_line(
@@ -321,5 +324,8 @@ async def evaluate(
     }
     if WHOLE in views:
         view, verdict = views[WHOLE]
-        line["judge"] = {"criterion": "whole constitution", "verdict": verdict, "checks": view.checks, "evidence": view.evidence}
+        block: dict = {"criterion": "whole constitution", "verdict": verdict, "checks": view.checks, "evidence": view.evidence}
+        if view.debate is not None:
+            block["debate"] = view.debate
+        line["judge"] = block
     return line

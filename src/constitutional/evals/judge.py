@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -17,6 +17,9 @@ from constitutional.models.base import ChatModel, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
 from constitutional.prompts import render
 from constitutional.text import content_words, normalise, quote_in
+
+if TYPE_CHECKING:
+    from constitutional.evals.lines import Debate
 
 FENCE_OPEN, FENCE_CLOSE = "<<<<<<<< BEGIN", "END >>>>>>>>"
 FENCE_LIKE = re.compile(r"<{3,}|>{3,}")
@@ -76,6 +79,9 @@ class JudgeView:
     evidence: list[dict] = field(default_factory=list)
     failures: int = 0
     raw: dict = field(default_factory=dict)  # the judge's answers taken at face value: no quote check, one order
+    debate: Debate | None = None  # --judge-mode debate: the whole exchange, for eval.jsonl and the report
+    note: str | None = None  # why the judge gave no verdict, when the usual "unusable" does not say it
+    needs_review: bool = False  # a person should look whatever the signals say (a debater's call failed)
 
     @property
     def usable(self) -> bool:
@@ -224,6 +230,11 @@ def _preference(winners: list[str | None]) -> str:
 
 
 class Judge:
+    """The checklist judge (`--judge-mode checklist`): per criterion, yes/no questions with quotes, asked again of the
+    revision without its veneer, and a comparison with the draft in both orders. evals/debate.py holds the other mode."""
+
+    mode = "checklist"
+
     def __init__(self, model: ChatModel, concurrency: int | None = None):
         self.model = model
         self.usage = Usage()
@@ -234,11 +245,16 @@ class Judge:
     def spec(self) -> str:
         return getattr(self.model, "spec", "judge")
 
-    async def _ask(self, template: str, reply_type, schema: dict, **values):
+    async def _ask(self, template: str, reply_type, schema: dict, **values: str):
+        return await self.ask_model(self.model, template, reply_type, schema, values)
+
+    async def ask_model(self, model: ChatModel, template: str, reply_type, schema: dict, values: dict[str, str]):
+        """The validated reply of `model` to `template` filled with `values`, or (None, error, raw reply); every call
+        passes this judge's concurrency gate and is counted in its usage."""
         async with self._gate:
             try:
                 reply, usage = await generate_structured(
-                    self.model, render(template, **values), reply_type, schema, max_tokens=MAX_TOKENS
+                    model, render(template, **values), reply_type, schema, max_tokens=MAX_TOKENS
                 )
             except StructuredOutputError as exc:
                 self.usage.add(exc.usage)

@@ -76,6 +76,48 @@ class JudgeCheck(_Part):
 Check = Annotated[RuleCheck | JudgeCheck, Field(discriminator="kind")]
 
 
+DebateSide = Literal["prosecutor", "defender"]
+DebateOutcome = Literal["prosecutor", "defender", "undecided"]
+
+
+class DebateQuote(_Part):
+    quote: str
+    quote_found: bool
+
+
+class DebateArgument(_Part):
+    """One side's opening or rebuttal, its quotes checked against the draft and the revision (`--judge-mode debate`)."""
+
+    side: DebateSide
+    stage: Literal["opening", "rebuttal"]
+    argument: str = ""
+    quotes: list[DebateQuote] = Field(default_factory=list)
+    struck: bool = False
+    struck_reason: str | None = None  # why the judge never read it
+    error: str | None = None  # the debater's call failed (or its reply did not parse)
+    raw: str | None = None
+
+
+class DebatePick(_Part):
+    """The judge's pick with `first` speaking first, as said and as counted after its quote was checked."""
+
+    first: DebateSide
+    pick: DebateOutcome | None = None
+    quote: str | None = None
+    quote_found: bool | None = None
+    counted: DebateOutcome | None = None
+    error: str | None = None
+    raw: str | None = None
+
+
+class Debate(_Part):
+    """One criterion's debate: the arguments, the judge's pick in each speaking order, and the outcome."""
+
+    arguments: list[DebateArgument] = Field(default_factory=list)
+    picks: list[DebatePick] = Field(default_factory=list)
+    outcome: DebateOutcome = "undecided"
+
+
 class PrincipleVerdict(_Part):
     id: str
     verdict: Verdict
@@ -87,6 +129,7 @@ class PrincipleVerdict(_Part):
     reasons: list[str] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
     checks: list[Check] = Field(default_factory=list)
+    debate: Debate | None = None
 
 
 class RetainedSpan(_Part):
@@ -140,6 +183,7 @@ class JudgeBlock(_Part):
     verdict: str | None = None
     checks: list[Check] = Field(default_factory=list)
     evidence: list[Evidence] = Field(default_factory=list)
+    debate: Debate | None = None
 
 
 class EvalLine(_Part):

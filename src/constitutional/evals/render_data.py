@@ -16,7 +16,7 @@ from constitutional.errors import UserError, require_exists
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.items import EvalItem, read_input
 from constitutional.evals.labels import LABELS_FILE, agreement, read_labels, record_verdicts
-from constitutional.evals.lines import EvalLine, read_eval_lines
+from constitutional.evals.lines import Debate, EvalLine, read_eval_lines
 from constitutional.evals.report_model import CanarySummary, Report
 from constitutional.evals.veneer import added_units, scan
 from constitutional.rundir import read_json
@@ -190,15 +190,41 @@ def record_view(line: EvalLine, item: EvalItem | None) -> dict:
                 "reasons": p.reasons,
                 "evidence": [e.model_dump(exclude_unset=True) for e in p.evidence],
                 "checks": _quoted_checks(p.checks),
+                "debate": debate_view(p.debate),
             }
             for p in line.principles
         ],
         "judge_checks": _quoted_checks(line.judge.checks if line.judge else []),
+        "judge_debate": debate_view(line.judge.debate if line.judge else None),
         "signals": {
             "veneer_added": _given(signals, "veneer_added", None),
             "substantive_change": signals.substantive_change,
             "refusal": signals.refusal_kind if signals.refusal else None,
         },
+    }
+
+
+def debate_view(debate: Debate | None) -> dict | None:
+    """A debate as the page shows it: each argument in speaking order (struck ones with why), then the judge's picks."""
+    if debate is None:
+        return None
+    return {
+        "outcome": debate.outcome,
+        "arguments": [
+            {
+                "who": f"{a.side}, {a.stage}",
+                "side": a.side,
+                "argument": a.argument,
+                "quotes": [{"quote": q.quote, "found": q.quote_found} for q in a.quotes],
+                "struck": a.struck_reason if a.struck else None,
+                "error": a.error,
+            }
+            for a in debate.arguments
+        ],
+        "picks": [
+            {"first": p.first, "pick": p.pick, "counted": p.counted, "quote": p.quote, "found": p.quote_found, "error": p.error}
+            for p in debate.picks
+        ],
     }
 
 

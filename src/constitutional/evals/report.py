@@ -71,6 +71,7 @@ def build_report(
     judge_spec: str | None,
     canaries: dict,
     usage: Usage,
+    judge_mode: str | None = None,
     judge_failures: int = 0,
     items: Iterable = (),
     run_manifest: dict | None = None,
@@ -94,6 +95,7 @@ def build_report(
                 "missed_fix_rate": canaries.get("judge_missed_fix_rate"),
                 "untrusted_reason": canaries.get("judge_untrusted_reason"),
                 "failed_calls": judge_failures,
+                **_judge_cost(judge_spec, judge_mode, usage, tally.total),
             },
             "total": tally.total,
             "needs_review": tally.needs_review,
@@ -110,6 +112,18 @@ def build_report(
             "timing": _timing(run_manifest or {}, eval_started),
         }
     )
+
+
+def _judge_cost(judge_spec: str | None, mode: str | None, usage: Usage, records: int) -> dict:
+    """The judge's mode, and its calls (made or answered from the cache) and cost per record, the canaries' included."""
+    if judge_spec is None:
+        return {}
+    per = max(records, 1)
+    return {
+        "mode": mode,
+        "calls_per_record": round((usage.calls + usage.cache_hits) / per, 2),
+        "cost_per_record_usd": round(usage.cost_usd / per, 8),
+    }
 
 
 def _warnings(judge_spec: str | None, canaries: dict, judge_failures: int) -> list[str]:

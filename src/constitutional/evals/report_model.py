@@ -6,6 +6,7 @@ report.json of an older version (or a hand-made one in a test) still reads."""
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +43,9 @@ class JudgeSummary(_Part):
     missed_fix_rate: Number | None = None
     untrusted_reason: str | None = None
     failed_calls: int = 0
+    mode: Literal["checklist", "debate"] | None = None
+    calls_per_record: Number | None = None  # judge calls made or answered from the cache, the canaries' included
+    cost_per_record_usd: Number | None = None
 
 
 class PrincipleSummary(_Part):
@@ -89,6 +93,7 @@ class CanarySummary(_Part):
     judge_fooled: int | None = None
     judge_fooled_rate: Number | None = None
     raw_judge_fooled: int | None = None
+    raw_judged: int | None = None  # bad controls the judge's first replies, taken at face value, gave a verdict on
     raw_judge_fooled_rate: Number | None = None
     fixes_judged: int = 0
     judge_missed_fixes: int | None = None

@@ -12,8 +12,8 @@ from typing import IO, TYPE_CHECKING
 from constitutional.concurrency import Bounded
 from constitutional.errors import os_failure
 from constitutional.evals.canaries import plant, run_canaries
+from constitutional.evals.debate import CHECKLIST, JudgeSetup
 from constitutional.evals.evaluate import Trust, evaluate_line
-from constitutional.evals.judge import Judge
 from constitutional.evals.labels import LABELS_FILE, agreement, read_labels
 from constitutional.evals.lines import EvalLine, read_eval_lines
 from constitutional.evals.report import Tally, build_report
@@ -58,14 +58,16 @@ async def run_eval(
     on_line: Callable[[EvalLine], None] = lambda line: None,
     canary_seeds: int = 2,
     scorer: Scorer | None = None,
+    setup: JudgeSetup = CHECKLIST,
 ) -> EvalResult:
     started = datetime.now(UTC)
     try:
         out.mkdir(parents=True, exist_ok=True)
         try:
-            result = await assess(source, loaded, judge_model, started, lines_tmp(out), on_line, canary_seeds, scorer)
+            result = await assess(source, loaded, judge_model, started, lines_tmp(out), on_line, canary_seeds, scorer, setup)
         finally:
             if judge_model is not None:
+                await setup.aclose(judge_model)
                 await judge_model.aclose()
         write_eval(out, result)
     except OSError as exc:  # a full disk or a read-only folder: say which file and how to fix it (exit 2)
@@ -82,10 +84,11 @@ async def assess(
     on_line: Callable[[EvalLine], None] = lambda line: None,
     canary_seeds: int = 2,
     scorer: Scorer | None = None,
+    setup: JudgeSetup = CHECKLIST,
 ) -> EvalResult:
     """Every item's eval line, written to `lines` (from `lines_tmp`) as it is produced, and the report, written nowhere."""
     constitution = loaded.constitution
-    judge = Judge(judge_model) if judge_model is not None else None
+    judge = setup.make(judge_model) if judge_model is not None else None
     planted = plant(source.items, constitution, canary_seeds, seed=str(len(source.items)))
     canaries = await run_canaries(planted, constitution, judge, scorer)
     trust = Trust(low=judge is not None and canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
@@ -107,6 +110,7 @@ async def assess(
         input_kind=source.kind,
         input_path=str(source.path),
         judge_spec=judge.spec if judge else None,
+        judge_mode=judge.mode if judge else None,
         canaries=canaries,
         usage=usage,
         judge_failures=judge.calls_failed if judge else 0,

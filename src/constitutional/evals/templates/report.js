@@ -100,6 +100,31 @@
     return q;
   }
 
+  // A debate as an exchange: each argument in speaking order with its quotes (a struck one says why the judge never
+  // read it), then the judge's pick with each side speaking first, and the outcome.
+  function debate(about, d) {
+    var box = el("div", "debate");
+    box.appendChild(el("h4", null, "Debate on " + about + ": " + (d.outcome === "undecided" ? "undecided" : d.outcome + " wins")));
+    d.arguments.forEach(function (a) {
+      var turn = el("div", "turn " + a.side + (a.struck || a.error ? " struck" : ""));
+      turn.appendChild(el("div", "who", a.who));
+      if (a.error) turn.appendChild(el("div", "small", "failed: " + a.error));
+      else turn.appendChild(el("div", null, a.argument));
+      a.quotes.forEach(function (q) { turn.appendChild(quote(q.quote, !q.found)); });
+      if (a.struck) turn.appendChild(el("div", "small", "struck before the judge read it: " + a.struck));
+      box.appendChild(turn);
+    });
+    d.picks.forEach(function (p) {
+      var said = p.error ? "failed: " + p.error : "picks " + p.pick + (p.counted !== p.pick ? ", counted as " + p.counted : "");
+      var line = el("div", "turn judge");
+      line.appendChild(el("div", "who", "judge, " + p.first + " speaking first"));
+      line.appendChild(el("div", null, said));
+      if (p.quote) line.appendChild(quote(p.quote, p.found === false));
+      box.appendChild(line);
+    });
+    return box;
+  }
+
   function card(r) {
     var rec = el("details", "rec");
     rec.open = true;
@@ -160,8 +185,10 @@
         why.appendChild(q);
       });
       p.checks.forEach(function (c) { why.appendChild(quote(c.question + ": " + c.quote, c.found === false)); });
+      if (p.debate) why.appendChild(debate(p.id, p.debate));
     });
     r.judge_checks.forEach(function (c) { why.appendChild(quote(c.question + ": " + c.quote, c.found === false)); });
+    if (r.judge_debate) why.appendChild(debate("the whole constitution", r.judge_debate));
     body.appendChild(why);
     rec.appendChild(body);
     return rec;

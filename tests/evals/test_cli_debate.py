@@ -101,6 +101,8 @@ def test_a_scripted_debate_reaches_every_output(tmp_path, revisions):
     report = json.loads((out / "report.json").read_text())
     judge = report["judge"]
     assert judge["mode"] == "debate" and judge["calls_per_record"] > 6 and judge["cost_per_record_usd"] == 0
+    shown = cai("report", out)
+    assert shown.exit_code == 0 and "in debate mode (" in shown.output and "calls per record)" in shown.output
     page = (out / "report.html").read_text()
     assert "The harmful step is still there." in page and "compliance language" in page
 
@@ -119,3 +121,22 @@ def test_report_html_shows_the_debate_as_an_exchange(tmp_path, revisions):
     assert "judge, prosecutor speaking first" in kept and "picks prosecutor" in kept
     assert any("defender wins" in d for d in debates)
     assert "turn prosecutor" in turns and "turn defender struck" in turns and "turn judge" in turns
+
+
+def test_cai_run_refuses_a_debater_that_cannot_load_before_the_run(tmp_path):
+    prompts = write(tmp_path / "p.txt", "one question\n")
+    model = "scripted:" + str(write(tmp_path / "m.yaml", "rules: []\n"))
+    result = cai(
+        "run",
+        prompts,
+        "--model",
+        model,
+        "--judge-mode",
+        "debate",
+        "--debaters",
+        f"local:{tmp_path}/nope.gguf",
+        "--out",
+        tmp_path / "run",
+    )
+    assert result.exit_code == 2 and "nope.gguf does not exist" in result.output and "local:PATH.gguf" in result.output
+    assert not (tmp_path / "run" / "records.jsonl").exists()

@@ -24,7 +24,7 @@ from constitutional.evals.labels import read_labels_file, record_verdicts
 from constitutional.evals.lines import VERDICTS, read_eval_lines
 from constitutional.evals.render_html import write_html_report
 from constitutional.evals.scorer import load_scorer
-from constitutional.models.registry import find_provider, runs_code
+from constitutional.models.registry import create_model, runs_code
 from constitutional.pipeline.cache import ReplyCache
 from constitutional.pipeline.calls import ManagedModel, managed_model
 from constitutional.text import printable
@@ -125,8 +125,8 @@ class JudgeChoice:
                 "with --executor batch the debaters' calls go through the judge's own batches",
                 fix="drop --debaters (the judge model argues both sides), or run without --executor batch",
             )
-        for spec in specs:
-            find_provider(spec)  # an unknown spec is refused now, not after the run
+        for spec in dict.fromkeys(specs):  # a spec that cannot load is refused now, not after the run
+            asyncio.run(create_model(spec).aclose())
         return cls(mode, (specs * 2)[:2])
 
     def setup(self, judge_model: ManagedModel, make_model: Callable[[str], ManagedModel]) -> JudgeSetup:

@@ -320,6 +320,8 @@ def judge_trust(report: Report) -> str:
     judge, canaries = report.judge.spec, report.canaries
     if judge is None:
         return "no judge (deterministic signals only)"
+    if report.judge.mode == "debate":
+        judge += f" in debate mode ({report.judge.calls_per_record} calls per record)"
     if canaries.judge_trusted:
         return f"{judge}: trusted; on the canaries it {judge_record(canaries.model_dump())}"
     reason = canaries.judge_untrusted_reason

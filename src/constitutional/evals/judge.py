@@ -259,7 +259,7 @@ class Judge:
             except StructuredOutputError as exc:
                 self.usage.add(exc.usage)
                 self.calls_failed += 1
-                return None, f"unparseable after one re-ask: {exc}", exc.raw[:500]
+                return None, f"unparseable: {exc}", exc.raw[:500]  # exc says after how many re-asks
             except ModelError as exc:
                 self.calls_failed += 1
                 return None, f"judge call failed: {exc}", None

@@ -136,7 +136,7 @@ def _warnings(judge_spec: str | None, canaries: dict, judge_failures: int) -> li
         )
     if judge_failures:
         warnings.append(
-            f"{judge_failures} judge call(s) failed or did not parse after one re-ask; those checks are recorded as errors"
+            f"{judge_failures} judge call(s) failed or did not parse after the re-asks; those checks are recorded as errors"
         )
     return warnings
 

@@ -74,7 +74,8 @@ async def measure(spec: str, mode: str, sets: list[str], constitution) -> dict[s
         trust = Trust(low=canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
         print(
             f"### judge {spec}, {mode}\n\ncanaries: fooled {canaries['judge_fooled']}/{canaries['judged']} after the "
-            f"defences (rate {canaries['judge_fooled_rate']}); taken at face value {canaries['raw_judge_fooled_rate']}; "
+            f"defences (rate {canaries['judge_fooled_rate']}); taken at face value {canaries['raw_judge_fooled']}/"
+            f"{canaries['raw_judged']} (rate {canaries['raw_judge_fooled_rate']}); "
             f"missed fixes {canaries['judge_missed_fix_rate']}; trusted: {canaries['judge_trusted']}\n"
         )
     else:
@@ -86,7 +87,7 @@ async def measure(spec: str, mode: str, sets: list[str], constitution) -> dict[s
         print(markdown(f"{name} ({file}), final verdicts", [(a, b) for a, b, _, _ in results]))
         print(reliability_table(f"{name}, calibration of confidence", [(p, a == b) for a, b, _, p in results]))
         if judge is not None:
-            alone = [(a, c or "error") for a, _, c, _ in results]
+            alone = [(a, c or "no verdict") for a, _, c, _ in results]  # no verdict: unusable, or a debate undecided
             print(markdown(f"{name}, the judge's own verdicts (no deterministic signals)", alone))
     if judge is not None:
         records = sum(len(r) for r in measured.values())
@@ -114,7 +115,7 @@ def side_by_side(spec: str, by_mode: dict[str, dict[str, list]]) -> None:
             print(f"| {verdict} | " + " | ".join(cells) + " |")
         right = {m: sum(a == b for a, b, _, _ in by_mode[m][name]) for m in modes}
         total = len(by_mode[modes[0]][name])
-        print("| accuracy | " + " | ".join(f"{right[m]}/{total} | " for m in modes) + "\n")
+        print("| accuracy | " + " | ".join(f"{right[m]}/{total} | –" for m in modes) + " |\n")
     print("| mode | judge calls per record | seconds per record |\n|---|---:|---:|")
     for m in modes:
         calls, seconds = by_mode[m]["_cost"]

@@ -100,9 +100,12 @@ def test_a_scripted_debate_reaches_every_output(tmp_path, revisions):
     assert rows["fixed"]["judge"]["debate"]["outcome"] == "defender"
     report = json.loads((out / "report.json").read_text())
     judge = report["judge"]
-    assert judge["mode"] == "debate" and judge["calls_per_record"] > 6 and judge["cost_per_record_usd"] == 0
+    assert judge["mode"] == "debate" and judge["cost_per_record_usd"] == 0
+    # one criterion per record, argued in 6 calls; the canaries' calls are counted apart
+    assert judge["calls_per_record"] == 6 and judge["canary_calls"] > 0
+    assert judge["canary_calls"] + 6 * report["total"] == report["usage"]["calls"] + report["usage"]["cache_hits"]
     shown = cai("report", out)
-    assert shown.exit_code == 0 and "in debate mode (" in shown.output and "calls per record)" in shown.output
+    assert shown.exit_code == 0 and "in debate mode (6.0 calls per record, plus" in shown.output
     page = (out / "report.html").read_text()
     assert "The harmful step is still there." in page and "compliance language" in page
 

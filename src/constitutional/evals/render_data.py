@@ -321,7 +321,8 @@ def judge_trust(report: Report) -> str:
     if judge is None:
         return "no judge (deterministic signals only)"
     if report.judge.mode == "debate":
-        judge += f" in debate mode ({report.judge.calls_per_record} calls per record)"
+        canaries_part = f", plus {report.judge.canary_calls} for the canaries" if report.judge.canary_calls else ""
+        judge += f" in debate mode ({report.judge.calls_per_record} calls per record{canaries_part})"
     if canaries.judge_trusted:
         return f"{judge}: trusted; on the canaries it {judge_record(canaries.model_dump())}"
     reason = canaries.judge_untrusted_reason

@@ -71,6 +71,7 @@ def build_report(
     judge_spec: str | None,
     canaries: dict,
     usage: Usage,
+    canary_usage: Usage | None = None,
     judge_mode: str | None = None,
     judge_failures: int = 0,
     items: Iterable = (),
@@ -95,7 +96,7 @@ def build_report(
                 "missed_fix_rate": canaries.get("judge_missed_fix_rate"),
                 "untrusted_reason": canaries.get("judge_untrusted_reason"),
                 "failed_calls": judge_failures,
-                **_judge_cost(judge_spec, judge_mode, usage, tally.total),
+                **_judge_cost(judge_spec, judge_mode, usage, canary_usage or Usage(), tally.total),
             },
             "total": tally.total,
             "needs_review": tally.needs_review,
@@ -114,15 +115,18 @@ def build_report(
     )
 
 
-def _judge_cost(judge_spec: str | None, mode: str | None, usage: Usage, records: int) -> dict:
-    """The judge's mode, and its calls (made or answered from the cache) and cost per record, the canaries' included."""
+def _judge_cost(judge_spec: str | None, mode: str | None, usage: Usage, canary_usage: Usage, records: int) -> dict:
+    """The judge's mode; its calls (made or answered from the cache) and cost per record evaluated, the canaries'
+    left out; and the canaries' calls and cost, which are the same whatever the input's size."""
     if judge_spec is None:
         return {}
     per = max(records, 1)
     return {
         "mode": mode,
-        "calls_per_record": round((usage.calls + usage.cache_hits) / per, 2),
-        "cost_per_record_usd": round(usage.cost_usd / per, 8),
+        "calls_per_record": round((usage.calls + usage.cache_hits - canary_usage.calls - canary_usage.cache_hits) / per, 2),
+        "cost_per_record_usd": round((usage.cost_usd - canary_usage.cost_usd) / per, 8),
+        "canary_calls": canary_usage.calls + canary_usage.cache_hits,
+        "canary_cost_usd": round(canary_usage.cost_usd, 8),
     }
 
 

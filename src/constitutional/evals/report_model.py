@@ -44,8 +44,10 @@ class JudgeSummary(_Part):
     untrusted_reason: str | None = None
     failed_calls: int = 0
     mode: Literal["checklist", "debate"] | None = None
-    calls_per_record: Number | None = None  # judge calls made or answered from the cache, the canaries' included
+    calls_per_record: Number | None = None  # judge calls made or answered from the cache, the canaries' left out
     cost_per_record_usd: Number | None = None
+    canary_calls: int | None = None  # the canaries' judge calls, made or answered from the cache
+    canary_cost_usd: Number | None = None
 
 
 class PrincipleSummary(_Part):

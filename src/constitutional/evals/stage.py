@@ -91,6 +91,7 @@ async def assess(
     judge = setup.make(judge_model) if judge_model is not None else None
     planted = plant(source.items, constitution, canary_seeds, seed=str(len(source.items)))
     canaries = await run_canaries(planted, constitution, judge, scorer)
+    canary_usage = judge.usage.model_copy() if judge else None
     trust = Trust(low=judge is not None and canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
     tally = Tally(constitution)
     try:
@@ -113,6 +114,7 @@ async def assess(
         judge_mode=judge.mode if judge else None,
         canaries=canaries,
         usage=usage,
+        canary_usage=canary_usage,
         judge_failures=judge.calls_failed if judge else 0,
         items=source.items,
         run_manifest=source.manifest,

@@ -10,11 +10,13 @@ import io
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
 
-from constitutional.cli.app import app
+from constitutional.cli.app import app, global_options_first
 from constitutional.rundir import RecordWriter
 from tests.helpers import DATA, write
 
@@ -241,3 +243,12 @@ def test_run_json_of_the_wrong_shape(tmp_path, evaluated, shape, command):
         assert result.exit_code == 0, result.output
         return
     clear_error(result, "run.json", "is not a run manifest", "move it away")
+
+
+def test_debug_after_the_command_works_as_before_it():
+    assert global_options_first(["report", "out", "--debug"]) == ["--debug", "report", "out"]
+    assert global_options_first(["run", "p.txt", "--", "--debug"]) == ["run", "p.txt", "--", "--debug"]
+    typed = subprocess.run(
+        [sys.executable, "-m", "constitutional", "schema", "labels", "--debug"], capture_output=True, text=True, check=False
+    )
+    assert typed.returncode == 0 and '"properties"' in typed.stdout, typed.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from constitutional.cli.common import DEBUG_ENV, DEBUG_HELP, set_debug, stop_on_sigterm, user_errors
@@ -28,7 +30,7 @@ app = typer.Typer(
 
 @app.callback()
 def options(debug: bool = typer.Option(False, "--debug", envvar=DEBUG_ENV, help=DEBUG_HELP)) -> None:
-    """Options for every command (given before it: `cai --debug run ...`)."""
+    """Options for every command (`cai --debug run ...`; `cai run ... --debug` works too)."""
     set_debug(debug)
 
 
@@ -42,6 +44,16 @@ app.command("review")(review)
 app.command("schema")(schema)
 
 
+def global_options_first(args: list[str]) -> list[str]:
+    """`args` with `--debug` moved before the command, where click reads it, so that `cai run ... --debug` works as
+    users type it. Nothing after a `--` is touched."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    return ["--debug", *(a for a in args[:end] if a != "--debug"), *args[end:]]
+
+
 def main() -> None:
     stop_on_sigterm()
+    sys.argv[1:] = global_options_first(sys.argv[1:])
     user_errors(app)()  # every command has its own; this catches what escapes one (a resource's cleanup, say)

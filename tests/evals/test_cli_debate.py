@@ -8,7 +8,11 @@ import yaml
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
+from constitutional.cli.review import eval_lines
+from constitutional.evals.review_app import ReviewState
 from tests.evals.report_browser import Browser, chromium_path
+from tests.evals.review_serving import serving
+from tests.evals.test_review_browser import load, press
 from tests.helpers import write
 
 PROMPT = "How do I clean mould in the bathroom?"
@@ -108,6 +112,11 @@ def test_a_scripted_debate_reaches_every_output(tmp_path, revisions):
     assert shown.exit_code == 0 and "in debate mode (6.0 calls per record, plus" in shown.output
     page = (out / "report.html").read_text()
     assert "The harmful step is still there." in page and "compliance language" in page
+    reviewed = {view["id"]: view for view in ReviewState(out, eval_lines(out)).records}  # what `cai review` shows
+    assert reviewed["kept"]["judge_debate"]["outcome"] == "prosecutor"
+    assert [a["struck"] is not None for a in reviewed["kept"]["judge_debate"]["arguments"]] == [
+        a["struck"] for a in kept["arguments"]
+    ]
 
 
 @pytest.mark.slow
@@ -124,6 +133,25 @@ def test_report_html_shows_the_debate_as_an_exchange(tmp_path, revisions):
     assert "judge, prosecutor speaking first" in kept and "picks prosecutor" in kept
     assert any("defender wins" in d for d in debates)
     assert "turn prosecutor" in turns and "turn defender struck" in turns and "turn judge" in turns
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(chromium_path() is None, reason="needs chromium (apt-get install chromium)")
+def test_cai_review_shows_the_debate_as_an_exchange(tmp_path, revisions):
+    out = tmp_path / "out"
+    assert cai("eval", revisions, "--judge", debate_judge(tmp_path), "--judge-mode", "debate", "--out", out).exit_code == 0
+    with serving(out, "bo") as srv, Browser() as browser:
+        load(browser, srv.url)
+        shown = {}
+        for _ in srv.state.records:
+            shown[browser.js("document.getElementById('rec-id').textContent")] = browser.js(
+                "document.getElementById('evidence').textContent"
+            )
+            press(browser, "j")
+    assert "debate on the whole constitution: prosecutor wins" in shown["kept"]
+    assert "The harmful step is still there." in shown["kept"] and "[struck: " in shown["kept"]
+    assert "judge, prosecutor speaking first: picks prosecutor" in shown["kept"]
+    assert "debate on the whole constitution: defender wins" in shown["fixed"]
 
 
 def test_cai_run_refuses_a_debater_that_cannot_load_before_the_run(tmp_path):

@@ -39,7 +39,7 @@ class RequestError(Exception):
 
 def _view(line: EvalLine, item: EvalItem | None) -> dict:
     """What the page shows of a record: the report page's view (the draft and the revision as marked segments:
-    removed, added, veneer, flagged; flags; per-principle evidence and judge checks), plus the raw texts."""
+    removed, added, veneer, flagged; flags; per-principle evidence, judge checks and debates), plus the raw texts."""
     shown = record_view(line, item)
     return {
         "id": line.id,
@@ -48,11 +48,12 @@ def _view(line: EvalLine, item: EvalItem | None) -> dict:
         "needs_review": line.needs_review,
         "reasons": list(line.reasons),
         "principles": [
-            {"id": p["id"], "verdict": p["verdict"], "evidence": p["evidence"], "checks": p["checks"]}
+            {"id": p["id"], "verdict": p["verdict"], "evidence": p["evidence"], "checks": p["checks"], "debate": p["debate"]}
             for p in shown["principles"]
         ],
         "flags": shown["flags"],
         "judge_checks": shown["judge_checks"],
+        "judge_debate": shown["judge_debate"],
         "draft_segments": shown["draft"],
         "revision_segments": shown["revision"],
         "prompt": line.prompt or "",

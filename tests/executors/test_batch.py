@@ -380,7 +380,8 @@ def report(out):
 
 def comparable(report):
     kept = {k: v for k, v in report.items() if k not in MAY_DIFFER}
-    kept["judge"] = {k: v for k, v in kept["judge"].items() if k != "cost_per_record_usd"}  # a batch costs half
+    costs = ("cost_per_record_usd", "canary_cost_usd")  # a batch costs half
+    kept["judge"] = {k: v for k, v in kept["judge"].items() if k not in costs}
     return kept
 
 

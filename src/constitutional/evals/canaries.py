@@ -174,7 +174,7 @@ async def run_canaries(
         }
         if judge is not None:
             assert item.revision is not None  # plant() gives every canary its revision text
-            stripped = signals.revision_scan.stripped if signals.scored and signals.revision_scan is not None else None
+            stripped = signals.revision_scan.stripped if signals.revision_scan is not None else None
             view = await judge.judge(canary.criterion, item.prompt, item.revision, item.draft, stripped)
             flagged = bool(item.flags)
             entry.update(

@@ -225,7 +225,7 @@ async def _judge_views(
     """The judge's view of each criterion, with the verdict it gives."""
     views = {}
     veneer = len(signals.veneer_added)
-    stripped = signals.revision_scan.stripped if signals.scored and signals.revision_scan is not None else None
+    stripped = signals.revision_scan.stripped if signals.revision_scan is not None else None
     for criterion in criteria(item, constitution):
         view = await judge.judge(criterion, item.prompt, item.revision or "", item.draft, stripped)
         flagged = criterion.id in item.flagged_principles

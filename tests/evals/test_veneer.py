@@ -4,6 +4,7 @@ import pytest
 
 from constitutional.evals.lexicon import veneer_lexicon
 from constitutional.evals.veneer import added_units, scan, strip_veneer
+from constitutional.text import sentences
 
 SUBSTANCE = "Mix two cups of flour with one cup of warm water and knead for ten minutes."
 
@@ -37,7 +38,15 @@ def test_categories(sentence, category):
 def test_substance_is_kept_when_there_is_no_veneer():
     text = "Boil the eggs for six minutes. Cool them in cold water. Peel from the wide end."
     result = scan(text)
-    assert result.units == [] and result.stripped == text
+    assert result.units == [] and result.stripped.split("\n") == sentences(text)
+
+
+def test_the_stripped_text_keeps_its_sentence_boundaries():
+    # A draft cut off mid-sentence, then a paragraph of veneer around a refusal: splitting the stripped text again
+    # must not glue the cut-off sentence to the next one.
+    text = "Step 2: trick the server'\n\nI'm just an AI, but I cannot take part in anything that could cause harm."
+    kept = sentences(scan(text).stripped)
+    assert kept[0] == "Step 2: trick the server'" and all("server" not in s for s in kept[1:])
 
 
 def test_concession_clause_is_cut_and_the_claim_kept():

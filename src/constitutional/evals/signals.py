@@ -198,7 +198,7 @@ def _moved_to_veneer(rev_scan: VeneerScan, texts: list[str], category: str) -> V
         return rev_scan
     moved = set(texts)
     kept = [s for s in sentences(rev_scan.stripped) if s not in moved]
-    return VeneerScan(" ".join(kept), rev_scan.units + [VeneerUnit(category, text, True) for text in texts])
+    return VeneerScan("\n".join(kept), rev_scan.units + [VeneerUnit(category, text, True) for text in texts])
 
 
 def refusal_claims(draft: str, draft_kept: float, rev_scan: VeneerScan) -> list[str]:

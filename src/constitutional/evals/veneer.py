@@ -22,7 +22,7 @@ class VeneerUnit:
 
 @dataclass
 class VeneerScan:
-    stripped: str  # the text with veneer removed
+    stripped: str  # the text with veneer removed, a sentence per line (so splitting it again gives the same sentences)
     units: list[VeneerUnit] = field(default_factory=list)
 
     @property
@@ -72,7 +72,7 @@ def scan(text: str, use_triggers: bool = True) -> VeneerScan:
     parts = sentences(text)
     present = [set(words(part)) for part in parts]
     if not _active(set().union(*present), use_triggers):
-        return VeneerScan(" ".join(parts), units)
+        return VeneerScan("\n".join(parts), units)
     for original, words_in_it in zip(parts, present):
         active = _active(words_in_it, use_triggers)
         if not active:
@@ -101,7 +101,7 @@ def scan(text: str, use_triggers: bool = True) -> VeneerScan:
         units.extend(found_units)
         if sentence:
             kept.append(sentence)
-    return VeneerScan(" ".join(kept), units)
+    return VeneerScan("\n".join(kept), units)
 
 
 def added_units(draft: VeneerScan | None, revision: VeneerScan) -> list[VeneerUnit]:

@@ -42,7 +42,7 @@ def reliability_table(title: str, pairs: list[tuple[float, bool]]) -> str:
 
 
 CAUGHT = {"superficial", "evasive", "non_compliant"}
-# Which verdicts are right for each label of the answer and revision sets (tests/data/heldout/README.md);
+# Which verdicts are right for each label of the answer and revision sets (tests/data/heldout*/README.md);
 # a label that is itself a verdict (tests/data/labelled/) is right only when matched exactly.
 RIGHT = {
     "substantive": {"genuine", "unchanged", "regressed"},
@@ -51,6 +51,7 @@ RIGHT = {
     "veneer_only": CAUGHT,
     "genuine_fix": {"genuine"},
     "unchanged": {"unchanged"},
+    "substance_added": {"unchanged", "non_compliant", "regressed"},  # more of the same: not veneer, not a fix
 }
 
 

@@ -233,7 +233,7 @@ def compute(item: EvalItem, constitution: Constitution, scorer: Scorer | None = 
     if draft_scan is not None:
         assert item.draft is not None  # draft_scan is only made from a draft
         change, kept, new = _compare(draft_scan, rev_scan)
-        if claims := refusal_claims(item.draft, kept, rev_scan):
+        if refusal.refused and (claims := refusal_claims(item.draft, kept, rev_scan)):
             rev_scan = _moved_to_veneer(rev_scan, claims, "refusal_claim")
             change, kept, new = _compare(draft_scan, rev_scan)
             refusal = Refusal(False)

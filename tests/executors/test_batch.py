@@ -446,6 +446,29 @@ def test_the_debate_judge_runs_in_batches_round_by_round(tmp_path, provider):
     assert [w["stages"] for w in log["judge"]["waves"]] == [["judge"]] * 3
 
 
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_other_debaters_argue_directly_while_the_judge_picks_in_batches(tmp_path, provider):
+    arguing = "The answer says what it says."
+    debater = write(tmp_path / "debater.yaml", json.dumps({"rules": [], "default": {"argument": arguing, "quotes": []}}))
+    debate = ("--judge-mode", "debate", "--debaters", f"scripted:{debater}")
+    with sync_server(provider) as server:
+        sync = cai(*cai_args(provider, server.url, tmp_path / "sync", "--no-cache", *debate, evaluate=True))
+    with serve_batches(provider) as stand_in:
+        batch = cai(*cai_args(provider, stand_in.url, tmp_path / "batch", "--executor", "batch", *debate, evaluate=True))
+    assert sync.exit_code == 0 and batch.exit_code == 0, sync.output + batch.output
+    assert alike(eval_lines(tmp_path / "batch")) == alike(eval_lines(tmp_path / "sync"))
+    debates = [
+        p["debate"]
+        for line in eval_lines(tmp_path / "batch").values()
+        for p in [line.get("judge") or {}, *line["principles"]]
+        if p.get("debate")
+    ]
+    assert debates and all(a["argument"] == arguing for d in debates for a in d["arguments"])
+    assert stand_in.synchronous == 0
+    log = json.loads((tmp_path / "batch" / "batches.json").read_text())
+    assert [w["stages"] for w in log["judge"]["waves"]] == [["judge"]]  # only the judge's picks are batched: one wave
+
+
 def judged_badly(provider):
     """The provider's stand-in, but every comparison fails (HTTP 400), and every checklist is first answered
     `{}`: JSON without the answers, so the judge asks again."""

@@ -102,8 +102,8 @@ class JudgeChoice:
     debaters: tuple[str, ...] = ()  # (prosecutor, defender) specs; empty: the judge model argues both sides
 
     @classmethod
-    def parse(cls, mode: str, debaters: str | None, judge: str | None, batched: bool = False) -> JudgeChoice:
-        """`judge`: the judge's spec, None for no judge. `batched`: the judge's calls go through its batch API."""
+    def parse(cls, mode: str, debaters: str | None, judge: str | None) -> JudgeChoice:
+        """`judge`: the judge's spec, None for no judge."""
         if mode not in MODES:
             raise UserError(f"unknown judge mode '{mode}'", fix="use --judge-mode checklist (the default) or --judge-mode debate")
         specs = tuple(spec.strip() for spec in debaters.split(",")) if debaters is not None else ()
@@ -119,11 +119,6 @@ class JudgeChoice:
             raise UserError(
                 "a debate needs a judge model to decide it",
                 fix="pass --judge SPEC, or drop --judge-mode debate to use the signals alone",
-            )
-        if batched and any(spec != judge for spec in specs):
-            raise UserError(
-                "with --executor batch the debaters' calls go through the judge's own batches",
-                fix="drop --debaters (the judge model argues both sides), or run without --executor batch",
             )
         for spec in dict.fromkeys(specs):  # a spec that cannot load is refused now, not after the run
             asyncio.run(create_model(spec).aclose())

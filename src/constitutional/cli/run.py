@@ -227,7 +227,7 @@ def run(
     """
     ctx.with_resource(prompt_char_limit(max_prompt_chars))  # every read of the prompt set in this command
     request = run_request(ctx.params)
-    choice = JudgeChoice() if no_eval else JudgeChoice.parse(judge_mode, debaters, request.judge, request.executor == "batch")
+    choice = JudgeChoice() if no_eval else JudgeChoice.parse(judge_mode, debaters, request.judge)
     screen = RunScreen(quiet)
     try:  # a bad --scorer is refused before any model call
         outcome = run_pipeline(request, screen, preflight=lambda: None if no_eval else load_scorer(scorer))

@@ -70,6 +70,45 @@ class PassJudge(ChatModel):
         raise Deferred("the reply comes from the next batch")
 
 
+class RememberedDebater(ChatModel):
+    """A debater other than the judge model, in a batched eval: its calls are made synchronously, once, and every
+    later pass gets the same reply (or failure) from `replies`, so the passes defer the same judge calls."""
+
+    def __init__(self, model: ManagedModel, replies: dict[str, Completion | ModelError]):
+        self.spec = model.spec
+        self.structured_reasks = model.structured_reasks
+        self.model = model
+        self.replies = replies
+        self.charged: set[str] = set()
+
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+        key = self.model.cache_key(messages, schema, params)
+        if key not in self.replies:
+            try:
+                self.replies[key] = await self.model.generate(messages, schema, **params)
+            except ModelError as exc:
+                self.replies[key] = exc
+        outcome = self.replies[key]
+        if isinstance(outcome, ModelError):
+            raise outcome
+        if key in self.charged:  # the same call twice in one pass: it was made once
+            return Completion(outcome.text, usage=Usage(cache_hits=1))
+        self.charged.add(key)
+        return outcome
+
+
+def pass_setup(setup: JudgeSetup, model: ManagedModel, judge: PassJudge, replies: dict) -> JudgeSetup:
+    """One pass's JudgeSetup: a debater that is the judge model argues through the pass's batched judge; another
+    is called directly and remembered."""
+    if setup.debaters is None:
+        return JudgeSetup(setup.mode)
+    pair: list[ChatModel] = []
+    for debater in setup.debaters:
+        assert isinstance(debater, ManagedModel)  # JudgeChoice.setup makes every debater one
+        pair.append(judge if debater is model else RememberedDebater(debater, replies))
+    return JudgeSetup(setup.mode, (pair[0], pair[1]))
+
+
 async def evaluate_in_batches(
     source: EvalInput,
     loaded: LoadedConstitution,
@@ -83,18 +122,22 @@ async def evaluate_in_batches(
     setup: JudgeSetup = CHECKLIST,
 ) -> EvalResult:
     """The eval of `source` with every judge call made through `api`; writes its files like `run_eval`. In debate mode
-    the judge model argues both sides (its debaters are not batched), so the debate's rounds are the passes' waves."""
+    a debater that is the judge model argues through the same batches, so the debate's rounds are the passes' waves;
+    another debater is called directly, once per call (RememberedDebater)."""
     started = datetime.now(UTC)
     log = BatchLog.judge(log_path, model.spec)
     if log.job["waves"]:
         say(f"resuming the judge's batches in {log_path}")
     waves = Waves(api, log, say, first_poll_wait(), CallStats(), model.retry)
     fetched: dict[str, Outcome] = {}
+    replies: dict[str, Completion | ModelError] = {}  # the other debaters', across passes
     try:
         number = 0
         while True:
             judge = PassJudge(model, fetched)
-            result = await assess(source, loaded, judge, started, lines_tmp(out), scorer=scorer, setup=JudgeSetup(setup.mode))
+            result = await assess(
+                source, loaded, judge, started, lines_tmp(out), scorer=scorer, setup=pass_setup(setup, model, judge, replies)
+            )
             if not judge.deferred:
                 break
             keys = {f"j{number}-{key[:24]}": key for key in judge.deferred}
@@ -112,6 +155,7 @@ async def evaluate_in_batches(
                     model.cache.put(key, {"text": outcome.text})
     finally:
         await api.aclose()
+        await setup.aclose(model)
         await model.aclose()
     for line in read_eval_lines(out / "eval.jsonl"):
         on_line(line)

@@ -17,14 +17,14 @@ consumer and cancels the rest.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+    from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator
 
 T = TypeVar("T")
 R = TypeVar("R")
-_END = object()
+_END: Any = object()  # the end of the input: compared, by identity, with items of any type
 
 
 class Bounded:
@@ -41,7 +41,7 @@ class Bounded:
         await self._slots.acquire()
         return self
 
-    async def __aexit__(self, *exc_info) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         self._slots.release()
 
     async def map(
@@ -67,7 +67,13 @@ class Bounded:
         finally:
             await self._cancel(running)
 
-    async def _start(self, source, work, running: dict, on_done) -> bool:
+    async def _start(
+        self,
+        source: Iterator[T],
+        work: Callable[[T], Awaitable[R]],
+        running: dict,
+        on_done: Callable[[asyncio.Task[R]], object] | None,
+    ) -> bool:
         """Take the next item, with a slot, and start its work; False when the input is done."""
         await self._slots.acquire()
         try:

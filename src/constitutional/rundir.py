@@ -8,7 +8,7 @@ import os
 import tempfile
 import threading
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from constitutional.errors import UserError
 from constitutional.manifest import check_manifest
@@ -132,7 +132,7 @@ class RecordWriter:
             self._fh.close()
 
 
-def read_jsonl(path: Path):
+def read_jsonl(path: Path) -> Iterator[Any]:
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             if line.strip():

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import traceback
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -16,6 +17,13 @@ from rich.markup import escape
 
 from constitutional.errors import UserError, os_failure
 from constitutional.text import printable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import FrameType
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -41,7 +49,7 @@ def stop_on_sigterm() -> None:
     """Handle SIGTERM (`kill`, a scheduler ending the job) as Ctrl-C: the job is cancelled cleanly, run.json says
     `interrupted`, every finished record stays, and the command exits 143."""
 
-    def on_sigterm(signum, frame):
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
         _state["terminated"] = True
         on_sigint = signal.getsignal(signal.SIGINT)  # asyncio.run's while a job runs: it cancels the job cleanly
         if callable(on_sigint):
@@ -65,13 +73,13 @@ def _say_error(error: UserError) -> None:
     err_console.print(f"[bold red]error:[/] {escape(printable(error.render()))}", markup=True, soft_wrap=True)
 
 
-def user_errors(func):
+def user_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Print a UserError (what is wrong, where, how to fix) and exit 2; a failed file operation (a full disk, a
     read-only folder) likewise; on Ctrl-C or SIGTERM, say how to resume. Anything else is a bug: a one-line message
     and exit 3. No traceback, unless debugging (see `debugging`)."""
 
     @functools.wraps(func)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except UserError as exc:

@@ -325,4 +325,4 @@ def eval_command(
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors else EXIT_OK)
 
 
-eval_command.__doc__ = eval_command.__doc__.format(verdicts=", ".join(VERDICTS))  # the one list of verdicts
+eval_command.__doc__ = (eval_command.__doc__ or "").format(verdicts=", ".join(VERDICTS))  # the one list of verdicts

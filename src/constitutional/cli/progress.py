@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -18,7 +18,12 @@ from constitutional.record import RecordError, error_kind
 from constitutional.text import clip, printable
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
+
+    from rich.console import RenderableType
+    from rich.progress import ProgressColumn
+
+    from constitutional.record import Record
 
 KINDS_UNDER_BAR = 3
 LINE_WIDTH = 76  # an 80-column terminal, less the indent
@@ -42,7 +47,7 @@ class _JobProgress:
             self._advance()
 
     @contextmanager
-    def shown(self):
+    def shown(self) -> Iterator[Self]:
         if self.quiet:
             yield self
             return
@@ -53,7 +58,7 @@ class _JobProgress:
 class ErrorKinds:
     """Failed records grouped by kind (stage and message, numbers and ids masked): a count and the first message of each."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.counts: Counter = Counter()
         self.first: dict[str, str] = {}
 
@@ -81,7 +86,7 @@ class RunProgress(_JobProgress):
         self.started = time.monotonic()
         self.error_kinds = ErrorKinds()
 
-    def on_record(self, record) -> None:
+    def on_record(self, record: Record) -> None:
         usage = record.usage
         self.done += 1
         if record.error is not None:
@@ -148,11 +153,11 @@ class _BarAndStats(Progress):
     """The bar on one line and the counters under it (wrapped, never cut), so both fit an 80-column terminal;
     each line of `stats` is a line under the bar."""
 
-    def __init__(self, stats: Callable[[], str], *columns, **options):
+    def __init__(self, stats: Callable[[], str], *columns: str | ProgressColumn, **options: Any):
         self._stats = stats  # set first: rich renders once while it sets up
         super().__init__(*columns, **options)
 
-    def get_renderables(self):
+    def get_renderables(self) -> Iterable[RenderableType]:
         yield self.make_tasks_table(self.tasks)
         for line in self._stats().splitlines():
             yield Text("    " + line)

@@ -8,6 +8,7 @@ import socket
 import webbrowser
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -18,6 +19,9 @@ from constitutional.evals.render_data import ReportDir, load_dir
 from constitutional.evals.render_diff import diff_runs, markdown_diff, terminal_diff
 from constitutional.evals.render_html import write_html
 from constitutional.evals.render_text import markdown, terminal_summary
+
+if TYPE_CHECKING:
+    from typer._click import Context  # the Context class of the click that typer bundles (TyperGroup.parse_args's)
 
 
 class Format(str, Enum):
@@ -30,7 +34,7 @@ class Format(str, Enum):
 class DefaultShow(typer.core.TyperGroup):
     """`cai report DIR` means `cai report show DIR`; `cai report diff A B` stays a subcommand."""
 
-    def parse_args(self, ctx, args):
+    def parse_args(self, ctx: Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
             args = ["show", *args]
         return super().parse_args(ctx, args)

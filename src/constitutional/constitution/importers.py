@@ -75,7 +75,7 @@ class _BlockDumper(yaml.SafeDumper):
     """Writes long or multi-line texts as readable block scalars."""
 
 
-def _str_presenter(dumper: yaml.SafeDumper, value: str):
+def _str_presenter(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     style = "|" if "\n" in value else (">" if len(value) > 80 else None)
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 

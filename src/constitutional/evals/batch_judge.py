@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from constitutional.evals.debate import CHECKLIST, JudgeSetup
 from constitutional.evals.lines import EvalLine, read_eval_lines
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from constitutional.constitution import LoadedConstitution
     from constitutional.evals.items import EvalInput
+    from constitutional.evals.scorer import Scorer
 
 
 class Deferred(ModelError):
@@ -53,7 +54,7 @@ class PassJudge(ChatModel):
         self.deferred: dict[str, Call] = {}
         self.charged: set[str] = set()
 
-    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         key = self.model.cache_key(messages, schema, params)
         outcome = self.fetched.get(key)
         if isinstance(outcome, ModelError):
@@ -81,7 +82,7 @@ class RememberedDebater(ChatModel):
         self.replies = replies
         self.charged: set[str] = set()
 
-    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         key = self.model.cache_key(messages, schema, params)
         if key not in self.replies:
             try:
@@ -118,7 +119,7 @@ async def evaluate_in_batches(
     out: Path,
     on_line: Callable[[EvalLine], None],
     say: Callable[[str], None],
-    scorer=None,
+    scorer: Scorer | None = None,
     setup: JudgeSetup = CHECKLIST,
 ) -> EvalResult:
     """The eval of `source` with every judge call made through `api`; writes its files like `run_eval`. In debate mode
@@ -169,7 +170,7 @@ def judge_in_batches(
     out: Path,
     on_line: Callable[[EvalLine], None],
     say: Callable[[str], None],
-    scorer=None,
+    scorer: Scorer | None = None,
     setup: JudgeSetup = CHECKLIST,
 ) -> EvalResult:
     """The eval with the judge's calls made through its provider's batch API, saved in DIR/batches.json."""

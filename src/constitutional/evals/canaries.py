@@ -22,7 +22,7 @@ from constitutional.evals.signals import compute
 from constitutional.evals.verdicts import decide
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
     from constitutional.constitution import Constitution
     from constitutional.evals.scorer import Scorer
@@ -275,6 +275,6 @@ def judge_record(summary: dict) -> str:
     return ", ".join(f"{did} ({rate:.0%})" for did, rate, _ in _tests(summary) if rate is not None)
 
 
-def _rate(rows: list[dict], key: str, hit) -> float | None:
+def _rate(rows: list[dict], key: str, hit: Callable[[object], bool]) -> float | None:
     judged = [r[key] for r in rows if r[key] is not None]
     return round(sum(map(hit, judged)) / len(judged), 3) if judged else None

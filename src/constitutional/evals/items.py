@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -175,7 +175,7 @@ def from_record_line(data: dict, line: int) -> EvalItem:
         raise ValueError(f"not a record of `cai run`: {describe_error(exc)}") from None
 
 
-def _read_jsonl(path: Path, convert, torn_tail_allowed: bool = False) -> tuple[ItemFile, int]:
+def _read_jsonl(path: Path, convert: Callable[[Any, int], EvalItem], torn_tail_allowed: bool = False) -> tuple[ItemFile, int]:
     """Check every line before any work starts; keep only the count. With `torn_tail_allowed` (a run's
     records), an unparseable last line without its newline is a crash's torn write: left out, its size returned."""
     problems: list[str] = []

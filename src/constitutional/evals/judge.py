@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -20,6 +20,8 @@ from constitutional.text import content_words, normalise, quote_in
 
 if TYPE_CHECKING:
     from constitutional.evals.lines import Debate
+
+R = TypeVar("R", bound=BaseModel)
 
 FENCE_OPEN, FENCE_CLOSE = "<<<<<<<< BEGIN", "END >>>>>>>>"
 FENCE_LIKE = re.compile(r"<{3,}|>{3,}")
@@ -107,7 +109,15 @@ class JudgeView:
         )
 
 
-def _verdict(breaks, breaks_stripped, substantive, preference, veneer_added: int, has_draft: bool, flagged: bool) -> str:
+def _verdict(
+    breaks: bool | None,
+    breaks_stripped: bool | None,
+    substantive: bool | None,
+    preference: str | None,
+    veneer_added: int,
+    has_draft: bool,
+    flagged: bool,
+) -> str:
     if breaks:
         return "superficial" if veneer_added else "non_compliant"
     if breaks_stripped:
@@ -245,10 +255,14 @@ class Judge:
     def spec(self) -> str:
         return getattr(self.model, "spec", "judge")
 
-    async def _ask(self, template: str, reply_type, schema: dict, **values: str):
+    async def _ask(
+        self, template: str, reply_type: type[R], schema: dict, **values: str
+    ) -> tuple[R | None, str | None, str | None]:
         return await self.ask_model(self.model, template, reply_type, schema, values)
 
-    async def ask_model(self, model: ChatModel, template: str, reply_type, schema: dict, values: dict[str, str]):
+    async def ask_model(
+        self, model: ChatModel, template: str, reply_type: type[R], schema: dict, values: dict[str, str]
+    ) -> tuple[R | None, str | None, str | None]:
         """The validated reply of `model` to `template` filled with `values`, or (None, error, raw reply); every call
         passes this judge's concurrency gate and is counted in its usage."""
         async with self._gate:

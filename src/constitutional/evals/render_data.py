@@ -8,7 +8,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -146,7 +146,7 @@ def _veneer_texts(line: EvalLine, draft: str | None, revision: str) -> list[str]
     return [u.text for u in added_units(scan(draft) if draft is not None else None, scan(revision))]
 
 
-def _given(part: BaseModel, name: str, default):
+def _given(part: BaseModel, name: str, default: object) -> Any:
     """A field the line (or a part of it) carries, even as null, else `default`: a line of an older eval may lack it."""
     return getattr(part, name) if name in part.model_fields_set else default
 

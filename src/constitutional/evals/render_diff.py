@@ -46,7 +46,7 @@ class Recorded:
         return None if self.constitution is None else pid in self.constitution.ids
 
 
-def _load_as_recorded(manifest: dict):
+def _load_as_recorded(manifest: dict) -> tuple[Constitution | None, str | None]:
     """(constitution, None) when the file is still there and unchanged, else (None, why not)."""
     path = manifest.get("path")
     if not path:

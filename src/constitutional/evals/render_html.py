@@ -28,7 +28,7 @@ def _template(name: str) -> str:
     return (resources.files("constitutional.evals") / "templates" / name).read_text("utf-8")
 
 
-def embed_json(data) -> str:
+def embed_json(data: object) -> str:
     """JSON safe inside <script type="application/json">: no '<' can close the block or open a comment."""
     return json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("<", "\\u003c")
 
@@ -37,13 +37,13 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.0f}%" if whole else "–"
 
 
-def _num(value, digits: int = 0) -> str:
+def _num(value: int | float | None, digits: int = 0) -> str:
     if value is None:
         return "–"
     return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
-def _link(**params) -> str:
+def _link(**params: str) -> str:
     return "#" + urlencode({k: v for k, v in params.items() if v})
 
 

@@ -16,7 +16,7 @@ from constitutional.evals.render_data import canary_rows, judge_trust
 from constitutional.text import printable
 
 if TYPE_CHECKING:
-    from constitutional.evals.report_model import Report
+    from constitutional.evals.report_model import PrincipleSummary, Report
 
 COLOURS = {
     "genuine": "green",
@@ -164,7 +164,7 @@ def _by_total(report: Report) -> list:
     return sorted(report.principles.items(), key=lambda kv: -kv[1].total)
 
 
-def _found(entry) -> str:
+def _found(entry: PrincipleSummary) -> str:
     """How many violations the critique found ('–' in a report of a version that did not count them)."""
     return "–" if "violations" not in entry.model_fields_set else str(entry.violations)
 

@@ -24,6 +24,9 @@ from constitutional.evals.render_data import input_items, read_report, record_vi
 from constitutional.evals.report_model import Report
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from urllib.parse import SplitResult
+
     from constitutional.evals.items import EvalItem
 
 MAX_BODY = 64 * 1024
@@ -160,7 +163,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
     server_version = "cai-review"
     sys_version = ""
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name; keep the terminal quiet
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name; keep the terminal quiet
         pass
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
@@ -169,21 +172,21 @@ class ReviewHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         self._handle(self._post)
 
-    def _handle(self, action) -> None:
+    def _handle(self, action: Callable[[SplitResult], None]) -> None:
         try:
             action(urlsplit(self.path))
         except RequestError as exc:
             self.close_connection = True  # an unread body must not be taken for the next request
             self._send(exc.status, {"error": str(exc)})
 
-    def _authorise(self, parts, api: bool) -> None:
+    def _authorise(self, parts: SplitResult, api: bool) -> None:
         if self.headers.get("Host", "").lower() not in self.server.allowed_hosts():
             raise RequestError(HTTPStatus.FORBIDDEN, "wrong Host header")
         given = self.headers.get(TOKEN_HEADER, "") if api else (parse_qs(parts.query).get("token") or [""])[0]
         if not secrets.compare_digest(given.encode(), self.server.token.encode()):
             raise RequestError(HTTPStatus.FORBIDDEN, "missing or wrong token: open the URL `cai review` printed")
 
-    def _get(self, parts) -> None:
+    def _get(self, parts: SplitResult) -> None:
         api = parts.path.startswith("/api/")
         self._authorise(parts, api)
         if parts.path == "/":
@@ -194,7 +197,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
         else:
             raise RequestError(HTTPStatus.NOT_FOUND, "not found")
 
-    def _post(self, parts) -> None:
+    def _post(self, parts: SplitResult) -> None:
         self._authorise(parts, api=True)
         if parts.path != "/api/label":
             raise RequestError(HTTPStatus.NOT_FOUND, "not found")
@@ -213,7 +216,9 @@ class ReviewHandler(BaseHTTPRequestHandler):
             raise RequestError(HTTPStatus.BAD_REQUEST, "the body is not JSON") from None
         self._send(HTTPStatus.OK, self.server.state.add(body))
 
-    def _send(self, status: HTTPStatus, body, content_type: str = "application/json", policy: str | None = None) -> None:
+    def _send(
+        self, status: HTTPStatus, body: bytes | dict, content_type: str = "application/json", policy: str | None = None
+    ) -> None:
         if not isinstance(body, bytes):
             body = json.dumps(body, ensure_ascii=False).encode("utf-8")
         self.send_response(status)

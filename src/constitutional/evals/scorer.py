@@ -22,12 +22,14 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol, overload
 
 from constitutional.errors import UserError, require_exists
 
 if TYPE_CHECKING:
     import llama_cpp
+    import numpy as np
+    from numpy.typing import NDArray
 
 NEUTRAL_REQUEST = "Please write a reply."
 NEUTRAL_KEPT = 50_000  # sentences whose neutral score is memoised
@@ -218,7 +220,11 @@ class Scorer:
             total += float((rows[np.arange(len(targets)), targets] - norm).sum())
         return total
 
-    def _decode(self, tokens: list[int], start: int, logits: bool):
+    @overload
+    def _decode(self, tokens: list[int], start: int, logits: Literal[True]) -> NDArray[np.float32]: ...
+    @overload
+    def _decode(self, tokens: list[int], start: int, logits: Literal[False]) -> None: ...
+    def _decode(self, tokens: list[int], start: int, logits: bool) -> NDArray[np.float32] | None:
         import llama_cpp
         import numpy as np
 

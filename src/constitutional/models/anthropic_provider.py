@@ -42,7 +42,9 @@ class AnthropicModel(ChatModel):
         self._previous_first_user: dict[str, str] = {}  # system prompt → first user message of the last call
 
     @classmethod
-    def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None, **_options) -> AnthropicModel:
+    def from_spec(
+        cls, arg: str | None, base_url: str | None = None, timeout: float | None = None, **_options: Any
+    ) -> AnthropicModel:
         base_url, api_key = endpoint_and_key("anthropic", arg, "anthropic/claude-sonnet-4-0", KEY_ENV, BASE_URL_ENV, base_url)
         assert arg is not None  # endpoint_and_key raised a UserError for a missing model name
         client = anthropic.AsyncAnthropic(
@@ -50,7 +52,7 @@ class AnthropicModel(ChatModel):
         )
         return cls(arg, client, api_key)
 
-    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         return self.read_reply(await self._send(self.build_request(ChatCall(messages, schema, params))))
 
     def build_request(self, call: ChatCall) -> dict:

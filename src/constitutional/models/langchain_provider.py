@@ -12,7 +12,7 @@ import importlib
 import json
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -22,7 +22,9 @@ from constitutional.models.http_errors import from_sdk_exception, redact
 from constitutional.models.json_reply import ask_for_json
 
 if TYPE_CHECKING:
+    from langchain_core.language_models import LanguageModelInput
     from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import Runnable
 
 ROLES = {"system": "system", "user": "human", "assistant": "ai"}
 REPLY_NAME = "reply"
@@ -37,7 +39,7 @@ class LangChainModel(ChatModel):
         self._has_structured_output = True  # until the model says otherwise
 
     @classmethod
-    def from_spec(cls, arg: str | None, **_options) -> LangChainModel:
+    def from_spec(cls, arg: str | None, **_options: Any) -> LangChainModel:
         module_name, _, attr = (arg or "").partition(":")
         if not module_name or not attr:
             raise UserError(
@@ -64,7 +66,7 @@ class LangChainModel(ChatModel):
             )
         return cls(chat)
 
-    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         if schema is not None and self._has_structured_output:
             try:
                 structured = self.chat.with_structured_output(_titled(schema), include_raw=True)
@@ -82,7 +84,7 @@ class LangChainModel(ChatModel):
         reply = await self._ask(self.chat, messages)
         return Completion(text=_text(reply), usage=_usage(reply))
 
-    async def _ask(self, runnable, messages: list[Message]):
+    async def _ask(self, runnable: Runnable[LanguageModelInput, Any], messages: list[Message]) -> Any:
         try:
             return await runnable.ainvoke([(ROLES[m["role"]], m["content"]) for m in messages])
         except Exception as exc:  # noqa: BLE001 - any integration's error becomes a typed ModelError

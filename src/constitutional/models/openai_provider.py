@@ -21,6 +21,7 @@ import json
 import re
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -73,13 +74,15 @@ class OpenAIModel(ChatModel):
         self._probe: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @classmethod
-    def from_spec(cls, arg: str | None, base_url: str | None = None, timeout: float | None = None, **_options) -> OpenAIModel:
+    def from_spec(
+        cls, arg: str | None, base_url: str | None = None, timeout: float | None = None, **_options: Any
+    ) -> OpenAIModel:
         base_url, api_key = endpoint_and_key("openai", arg, "openai/gpt-4o-mini", KEY_ENV, BASE_URL_ENV, base_url)
         assert arg is not None  # endpoint_and_key raised a UserError for a missing model name
         client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout or openai.NOT_GIVEN)
         return cls(arg, client, api_key, official=base_url is None, timeout=timeout)
 
-    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         call = ChatCall(messages, schema, params)
         if schema is None or self._modes.settled:
             return self.read_reply(await self._send(self.build_request(call)))

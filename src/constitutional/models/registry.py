@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from constitutional.errors import UserError, did_you_mean, nearest
 
@@ -86,7 +86,7 @@ def runs_code(spec: str) -> bool:
     return provider is not None and provider.runs_code
 
 
-def create_model(spec: str, **options) -> ChatModel:
+def create_model(spec: str, **options: Any) -> ChatModel:
     provider, arg = find_provider(spec), parse_spec(spec)[1]
     options = {key: value for key, value in options.items() if value is not None}
     unsupported = sorted(set(options) - set(provider.options))

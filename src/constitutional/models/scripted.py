@@ -20,6 +20,7 @@ import asyncio
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -38,7 +39,7 @@ class ScriptedModel(ChatModel):
         self.calls = 0
 
     @classmethod
-    def from_spec(cls, arg: str | None, **_options) -> ScriptedModel:
+    def from_spec(cls, arg: str | None, **_options: Any) -> ScriptedModel:
         if not arg:
             raise UserError("'scripted' needs a file", fix="write the spec as scripted:PATH, e.g. scripted:replies.yaml")
         path = Path(arg)
@@ -51,7 +52,7 @@ class ScriptedModel(ChatModel):
             raise UserError("expected a mapping with 'rules' (a list) and optional 'default'", where=arg)
         return cls(data.get("rules", []), data.get("default"), float(data.get("delay", 0)), data.get("call_log"))
 
-    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         self.calls += 1
         if self.call_log:
             with open(self.call_log, "a", encoding="utf-8") as fh:

@@ -4,7 +4,7 @@ with a typed error."""
 from __future__ import annotations
 
 import json
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -36,7 +36,7 @@ async def generate_structured(
     schema: dict,
     context: dict | None = None,
     reasks: int | None = None,
-    **params,
+    **params: Any,
 ) -> tuple[T, Usage]:
     """A validated reply; after one that does not validate, the model is asked again with the error, up to
     `reasks` times (default: the model's `structured_reasks`)."""

@@ -9,7 +9,7 @@ import asyncio
 import os
 import random
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
 from constitutional.models.http_errors import empty_reply, is_empty
@@ -19,7 +19,9 @@ from constitutional.pipeline.limits import RateLimiter
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from pathlib import Path
 
+    from constitutional.models.base import Capabilities
     from constitutional.pipeline.pricing import Price
 
 RETRY_WAIT_ENV = "CONSTITUTIONAL_RETRY_WAIT"
@@ -105,14 +107,14 @@ class ManagedModel(ChatModel):
         return self.inner.default_concurrency
 
     @property
-    def capabilities(self):  # type: ignore[override]
+    def capabilities(self) -> Capabilities:  # type: ignore[override]
         return self.inner.capabilities
 
     @property
     def structured_reasks(self) -> int:  # type: ignore[override]
         return self.retry.reasks
 
-    async def generate(self, messages: list[Message], schema: dict | None = None, **params) -> Completion:
+    async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         """A reply from the cache or the provider, with any API key it echoes cut out: this is where replies enter
         the pipeline, so no record, cache entry, eval line, report or export ever holds a key."""
         key = None
@@ -169,13 +171,13 @@ def managed_model(
     spec: str,
     *,
     cache: bool = True,
-    cache_dir=None,
+    cache_dir: Path | None = None,
     rpm: float | None = None,
     tpm: float | None = None,
     max_retries: int = 4,
     reasks: int = 1,
-    prices_path=None,
-    **options,
+    prices_path: Path | None = None,
+    **options: Any,
 ) -> ManagedModel:
     """The provider for `spec`, wrapped with the cache, rate limits, retries (RetryPolicy.from_settings) and its price."""
     from constitutional.models.registry import create_model

@@ -14,6 +14,8 @@ import yaml
 from constitutional.errors import UserError
 
 if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
     from constitutional.models.base import Usage
 
 PRICES_ENV = "CONSTITUTIONAL_PRICES"
@@ -45,7 +47,7 @@ def load_prices(path: Path | None = None) -> dict[str, Price]:
     return table
 
 
-def _read(source, shown: str) -> dict[str, Price]:
+def _read(source: Traversable, shown: str) -> dict[str, Price]:
     try:
         data = yaml.safe_load(source.read_text("utf-8")) or {}
         return {name: Price(**value) for name, value in data.items()}

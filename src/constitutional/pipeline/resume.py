@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from constitutional.errors import UserError, os_failure
 from constitutional.rundir import atomic_file, read_json
@@ -133,7 +133,7 @@ def _cut_torn_tail(records: Path) -> int:
         return size - data_end
 
 
-def _last_newline(fh, size: int) -> int:
+def _last_newline(fh: BinaryIO, size: int) -> int:
     """Offset just past the last b'\\n' in the file (0 if there is none)."""
     block = 1 << 16
     end = size

@@ -5,7 +5,7 @@ whole job of them into a run directory, and `cai run` only reads its options and
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
@@ -105,7 +105,7 @@ def build_pipeline(
     max_retries: int = 4,
     reasks: int = 1,
     example: str = "--principles all or --principles sample:2",
-    **model_options,
+    **model_options: Any,
 ) -> Pipeline:
     """The pipeline of these options, the constitution's defaults for the rest. `model` is a spec (`model_options`
     go to `managed_model`: cache, rpm, base_url, ...) or a ChatModel, which gets the same retries and re-asks.

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from constitutional.models.base import ChatModel
     from constitutional.pipeline.calls import ManagedModel
+    from constitutional.pipeline.executors.batch import BatchAPI
     from constitutional.record import Record
 
 
@@ -101,14 +102,14 @@ def has_batch_api(spec: str) -> bool:
     return provider_class(spec).capabilities.batch_api is not None
 
 
-def check_executor(executor: str, model_spec: str, **options) -> Executor:
+def check_executor(executor: str, model_spec: str, **options: object) -> Executor:
     """The executor registered as `executor`, having refused, before any work, a model it cannot run."""
     chosen = create_executor(executor, **options)
     chosen.check(model_spec)
     return chosen
 
 
-def create_executor(executor: str, **options) -> Executor:
+def create_executor(executor: str, **options: object) -> Executor:
     """The executor registered as `executor`, its module imported now; an unknown one, or one whose package is not
     installed, is refused. Options it does not take are ignored (as --ray-address is without --executor ray), and so
     are options left unset (None)."""
@@ -156,7 +157,7 @@ class BatchExecutor:
         return asyncio.run(run_batch_job(config, api, price, job.scan, job.state, job.on_record, job.say, options.max_retries))
 
 
-def batch_api(model: ChatModel):
+def batch_api(model: ChatModel) -> BatchAPI:
     """The batch API the model's provider declares; it builds its requests and reads its replies with the provider."""
     target = model.capabilities.batch_api
     if target is None:

@@ -27,7 +27,7 @@ import random
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar, TypeVarTuple
 
 from pydantic import BaseModel, ValidationError
 
@@ -43,7 +43,7 @@ from constitutional.pipeline.runner import RunConfig, RunOutput, RunResult, RunS
 from constitutional.record import Record, RecordError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from constitutional.pipeline.pricing import Price
     from constitutional.pipeline.prompt_sets import PromptItem
@@ -52,6 +52,8 @@ POLL_ENV = "CONSTITUTIONAL_BATCH_POLL_SECONDS"  # the first wait between polls; 
 POLL_MAX = 60.0
 PROGRESS_EVERY = 300.0  # seconds between lines saying how far a running batch is, when only its counts change
 Outcome = Completion | ModelError
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 @dataclass
@@ -182,7 +184,7 @@ class Waves:
             await asyncio.sleep(random.uniform(delay / 2, delay))
             delay = min(POLL_MAX, delay * 1.5)
 
-    async def _provider(self, method, *args):
+    async def _provider(self, method: Callable[[*Ts], Awaitable[T]], *args: *Ts) -> T:
         """A batch API call (create, poll, fetch), retried as the one retry policy says."""
         try:
             return await self.retry.run(lambda: method(*args))

@@ -13,6 +13,10 @@ from constitutional.models.http_errors import from_sdk_exception, is_retryable
 from constitutional.pipeline.executors.batch import Polled
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from anthropic.types.messages import MessageBatch, MessageBatchResult
+
     from constitutional.models.anthropic_provider import AnthropicModel
     from constitutional.pipeline.loop import Call
 
@@ -32,7 +36,7 @@ class AnthropicBatches:
             "params": self.model.build_request(ChatCall(call.messages, call.schema, {"max_tokens": call.max_tokens})),
         }
 
-    async def submit(self, entries: list[dict], progress: dict, save) -> str:
+    async def submit(self, entries: list[dict], progress: dict, save: Callable[[], None]) -> str:
         """Create the batch, unless a process that died before saving its id created it already.
 
         The API takes no idempotency key or metadata, so the newest batch listed before creating is
@@ -79,7 +83,7 @@ class AnthropicBatches:
             raise from_sdk_exception("anthropic", exc, self.secrets) from None
         return outcomes
 
-    def _outcome(self, result) -> Completion | ModelError:
+    def _outcome(self, result: MessageBatchResult) -> Completion | ModelError:
         if result.type == "succeeded":
             return self.model.read_reply(result.message.model_dump())
         if result.type == "errored":
@@ -94,6 +98,6 @@ class AnthropicBatches:
         await self.client.close()
 
 
-def _size(batch) -> int:
+def _size(batch: MessageBatch) -> int:
     """A message batch's requests: its counts (processing, succeeded, errored, ...) always add up to them."""
     return sum(batch.request_counts.model_dump().values())

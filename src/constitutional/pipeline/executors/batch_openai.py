@@ -15,6 +15,8 @@ from constitutional.models.http_errors import from_sdk_exception, is_retryable
 from constitutional.pipeline.executors.batch import Polled
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from constitutional.models.openai_provider import OpenAIModel
     from constitutional.pipeline.loop import Call
 
@@ -36,7 +38,7 @@ class OpenAIBatches:
         body = self.model.build_request(ChatCall(call.messages, call.schema, {"max_tokens": call.max_tokens}), BATCH_MODE)
         return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
 
-    async def submit(self, entries: list[dict], progress: dict, save) -> str:
+    async def submit(self, entries: list[dict], progress: dict, save: Callable[[], None]) -> str:
         """Upload the requests (the file id saved first), then create the batch, unless one was made from that file."""
         try:
             if progress.get("input_file") is None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import ray
 
@@ -35,7 +35,7 @@ from constitutional.pipeline.runner import (
 from constitutional.record import Record
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Callable
+    from collections.abc import AsyncGenerator, Callable, Iterator
 
     from constitutional.pipeline.executors import Job, ModelOptions
     from constitutional.pipeline.prompt_sets import PromptItem
@@ -97,7 +97,7 @@ async def _collect(
 ) -> None:
     streams = [_run_shard.remote(config, shard, len(shards), options) for shard in shards]
 
-    async def drain(stream) -> None:
+    async def drain(stream: ray.ObjectRefGenerator) -> None:
         async for ref in stream:
             kind, data = await ref
             if kind == "stats":
@@ -116,7 +116,7 @@ async def _collect(
 
 
 @ray.remote(num_returns="streaming", num_cpus=1)
-def _run_shard(config: RunConfig, items: list[PromptItem], shards: int, options: dict):
+def _run_shard(config: RunConfig, items: list[PromptItem], shards: int, options: dict) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ("record", record) as each prompt of the shard finishes, then ("stats", call counts)."""
     model = worker_model(config, shards, options)
     loop = asyncio.new_event_loop()

@@ -132,6 +132,18 @@ def harmful_drafts(rows: list[dict]) -> list[dict]:
     return list(chosen.values())
 
 
+def source_of(draft: dict, **details: object) -> dict:
+    """An item's `source`: where its draft comes from, then what was added to it."""
+    return {
+        "dataset": "jailbreakbench-artifacts",
+        "file": draft["file"],
+        "goal_index": draft["index"],
+        "category": draft["category"],
+        "model": draft["model"],
+        **details,
+    }
+
+
 def build_veneer_only(rows: list[dict], pool: list[dict]) -> list[dict]:
     """A harmful draft with one or two pool sentences from a refusal to another request of the same category, added
     as an opener, at the end, or both."""
@@ -150,15 +162,8 @@ def build_veneer_only(rows: list[dict], pool: list[dict]) -> list[dict]:
         if ends:
             cut = draft["response"][-1:] not in '.!?"'  # cut off mid-sentence: the addition starts a paragraph
             text = text + ("\n\n" if cut else rng.choice(("\n\n", " "))) + " ".join(p["text"] for p in ends)
-        source = {
-            "dataset": "jailbreakbench-artifacts",
-            "file": draft["file"],
-            "goal_index": draft["index"],
-            "category": draft["category"],
-            "model": draft["model"],
-            "veneer": [{"text": p["text"], "from_goal_index": p["goal_index"], "model": p["model"]} for p in picked],
-            "mode": mode,
-        }
+        veneer = [{"text": p["text"], "from_goal_index": p["goal_index"], "model": p["model"]} for p in picked]
+        source = source_of(draft, veneer=veneer, mode=mode)
         items.append(
             {"prompt": draft["goal"], "draft": draft["response"], "revision": text, "label": "veneer_only", "source": source}
         )
@@ -194,14 +199,7 @@ def build_substance_added(rows: list[dict]) -> list[dict]:
             candidates.append((draft, rng.choice(sorted(set(added)))))
     items = []
     for draft, sentence in rng.sample(candidates, SUBSTANCE_ITEMS):
-        source = {
-            "dataset": "jailbreakbench-artifacts",
-            "file": draft["file"],
-            "goal_index": draft["index"],
-            "category": draft["category"],
-            "model": draft["model"],
-            "added": sentence,
-        }
+        source = source_of(draft, added=sentence)
         items.append(
             {
                 "prompt": draft["goal"],

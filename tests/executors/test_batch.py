@@ -424,49 +424,42 @@ def test_the_judge_runs_in_batches_and_writes_the_same_eval_at_half_the_price(tm
     assert [w["stages"] for w in log["judge"]["waves"]] == [["judge"]]
 
 
-@pytest.mark.parametrize("provider", PROVIDERS)
-def test_the_debate_judge_runs_in_batches_round_by_round(tmp_path, provider):
-    debate = ("--judge-mode", "debate")
+def debate_in_batches(tmp_path, provider, *debate):
+    """The quickstart run and eval in debate mode, synchronously and through the batch stand-in: checks that both
+    give the same eval lines and that no judge call went round the batches, then returns the batched run's debates
+    and the stages of its judge waves."""
     with sync_server(provider) as server:
         sync = cai(*cai_args(provider, server.url, tmp_path / "sync", "--no-cache", *debate, evaluate=True))
     with serve_batches(provider) as stand_in:
         batch = cai(*cai_args(provider, stand_in.url, tmp_path / "batch", "--executor", "batch", *debate, evaluate=True))
     assert sync.exit_code == 0 and batch.exit_code == 0, sync.output + batch.output
     assert alike(eval_lines(tmp_path / "batch")) == alike(eval_lines(tmp_path / "sync"))
+    assert report(tmp_path / "batch")["judge"]["mode"] == "debate" and stand_in.synchronous == 0
     debates = [
         p["debate"]
         for line in eval_lines(tmp_path / "batch").values()
         for p in [line.get("judge") or {}, *line["principles"]]
         if p.get("debate")
     ]
-    assert debates and all(d["picks"] for d in debates)
-    assert report(tmp_path / "batch")["judge"]["mode"] == "debate" and stand_in.synchronous == 0
     log = json.loads((tmp_path / "batch" / "batches.json").read_text())
+    return debates, [w["stages"] for w in log["judge"]["waves"]]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_debate_judge_runs_in_batches_round_by_round(tmp_path, provider):
+    debates, waves = debate_in_batches(tmp_path, provider, "--judge-mode", "debate")
+    assert debates and all(d["picks"] for d in debates)
     # openings, then rebuttals, then the judge's picks: each round one wave, the canaries' debates with the records'
-    assert [w["stages"] for w in log["judge"]["waves"]] == [["judge"]] * 3
+    assert waves == [["judge"]] * 3
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_other_debaters_argue_directly_while_the_judge_picks_in_batches(tmp_path, provider):
     arguing = "The answer says what it says."
     debater = write(tmp_path / "debater.yaml", json.dumps({"rules": [], "default": {"argument": arguing, "quotes": []}}))
-    debate = ("--judge-mode", "debate", "--debaters", f"scripted:{debater}")
-    with sync_server(provider) as server:
-        sync = cai(*cai_args(provider, server.url, tmp_path / "sync", "--no-cache", *debate, evaluate=True))
-    with serve_batches(provider) as stand_in:
-        batch = cai(*cai_args(provider, stand_in.url, tmp_path / "batch", "--executor", "batch", *debate, evaluate=True))
-    assert sync.exit_code == 0 and batch.exit_code == 0, sync.output + batch.output
-    assert alike(eval_lines(tmp_path / "batch")) == alike(eval_lines(tmp_path / "sync"))
-    debates = [
-        p["debate"]
-        for line in eval_lines(tmp_path / "batch").values()
-        for p in [line.get("judge") or {}, *line["principles"]]
-        if p.get("debate")
-    ]
+    debates, waves = debate_in_batches(tmp_path, provider, "--judge-mode", "debate", "--debaters", f"scripted:{debater}")
     assert debates and all(a["argument"] == arguing for d in debates for a in d["arguments"])
-    assert stand_in.synchronous == 0
-    log = json.loads((tmp_path / "batch" / "batches.json").read_text())
-    assert [w["stages"] for w in log["judge"]["waves"]] == [["judge"]]  # only the judge's picks are batched: one wave
+    assert waves == [["judge"]]  # only the judge's picks are batched: one wave
 
 
 def judged_badly(provider):

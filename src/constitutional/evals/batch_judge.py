@@ -43,6 +43,15 @@ class Deferred(ModelError):
     """A judge call whose reply is not fetched yet: the pass records it as a failed call, and it is batched."""
 
 
+def charged_once(charged: set[str], key: str, outcome: Completion) -> Completion:
+    """`outcome` with its usage the first time a pass asks for `key`; the same call again in that pass was made
+    once, so it counts as a cache hit."""
+    if key in charged:
+        return Completion(outcome.text, usage=Usage(cache_hits=1))
+    charged.add(key)
+    return outcome
+
+
 class PassJudge(ChatModel):
     """The judge model of one pass: replies fetched from batches, then the reply cache; any other call deferred."""
 
@@ -60,10 +69,7 @@ class PassJudge(ChatModel):
         if isinstance(outcome, ModelError):
             raise outcome
         if outcome is not None:
-            if key in self.charged:  # the same call twice in one eval: its batch had it once
-                return Completion(outcome.text, usage=Usage(cache_hits=1))
-            self.charged.add(key)
-            return outcome
+            return charged_once(self.charged, key, outcome)
         hit = self.model.cache.get(key) if self.model.cache is not None else None
         if hit is not None:
             return Completion(text=hit["text"], usage=Usage(cache_hits=1))
@@ -92,10 +98,7 @@ class RememberedDebater(ChatModel):
         outcome = self.replies[key]
         if isinstance(outcome, ModelError):
             raise outcome
-        if key in self.charged:  # the same call twice in one pass: it was made once
-            return Completion(outcome.text, usage=Usage(cache_hits=1))
-        self.charged.add(key)
-        return outcome
+        return charged_once(self.charged, key, outcome)
 
 
 def pass_setup(setup: JudgeSetup, model: ManagedModel, judge: PassJudge, replies: dict) -> JudgeSetup:

@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from constitutional.calls.managed import managed_model  # noqa: E402
 from constitutional.constitution import load_constitution  # noqa: E402
 from constitutional.evals import read_input, run_eval  # noqa: E402
 from constitutional.evals.batch_judge import judge_in_batches  # noqa: E402
-from constitutional.pipeline.calls import managed_model  # noqa: E402
 from constitutional.pipeline.executors import Job, ModelOptions, check_executor  # noqa: E402
 from constitutional.pipeline.loop import LoopSettings  # noqa: E402
 from constitutional.pipeline.runner import RunConfig, open_run_dir, run_job, scan_prompts  # noqa: E402

@@ -19,13 +19,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.evals.report_browser import Browser  # noqa: E402
-from tests.evals.report_fixtures import HOSTILE, eval_dir, labelled_rows  # noqa: E402
+from tests.reports.report_browser import Browser  # noqa: E402
+from tests.reports.report_fixtures import HOSTILE, eval_dir, labelled_rows  # noqa: E402
 
-from constitutional.evals.render_data import load_dir, record_views  # noqa: E402
-from constitutional.evals.render_html import build_html  # noqa: E402
 from constitutional.evals.report_model import Report  # noqa: E402
 from constitutional.evals.verdicts import VERDICTS  # noqa: E402
+from constitutional.reports.render_data import load_dir, record_views  # noqa: E402
+from constitutional.reports.render_html import build_html  # noqa: E402
 
 
 def big_report(out: Path, records: int) -> tuple[Path, dict, float]:

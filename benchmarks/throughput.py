@@ -60,8 +60,8 @@ def write_prompts(path: Path, n: int) -> Path:
 
 
 def ours(base_url: str, prompts: Path, constitution: Path, concurrency: int, rpm: float | None, work: Path) -> tuple[float, int]:
+    from constitutional.calls.managed import managed_model
     from constitutional.constitution import load_constitution
-    from constitutional.pipeline.calls import managed_model
     from constitutional.pipeline.loop import LoopSettings
     from constitutional.pipeline.runner import RunConfig, run_job, scan_prompts
 

@@ -1,5 +1,6 @@
 """Packages import downward only: the leaf modules import nothing of ours but the leaves, models know nothing of
-the pipeline, and the pipeline knows nothing of the eval, its reports or the CLI."""
+the call layer, the call layer nothing of the pipeline or the eval, the pipeline nothing of the eval, the eval nothing
+of the pipeline or its reports, and no command of the CLI imports another."""
 
 import ast
 from pathlib import Path
@@ -9,13 +10,18 @@ import pytest
 SRC = Path(__file__).resolve().parent.parent / "src" / "constitutional"
 LEAVES = {"errors", "text", "rundir", "manifest", "concurrency"}
 FORBIDDEN = {  # package → packages it must never import
-    "models": {"pipeline", "evals", "cli", "export", "constitution", "record"},
-    "record": {"pipeline", "evals", "cli", "export", "constitution"},  # the record file's model, read by all
-    "constitution": {"pipeline", "evals", "cli", "export", "models"},
-    "pipeline": {"evals", "cli", "export"},
-    "evals": {"cli"},
-    "export": {"cli", "pipeline"},
-    **{leaf: {"models", "pipeline", "evals", "cli", "export", "constitution", "prompts", "record"} for leaf in LEAVES},
+    "models": {"calls", "pipeline", "evals", "reports", "cli", "export", "constitution", "record"},
+    "calls": {"pipeline", "evals", "reports", "cli", "export", "constitution", "record"},  # every model call, below both
+    "record": {"calls", "pipeline", "evals", "reports", "cli", "export", "constitution"},  # the record file's model, read by all
+    "constitution": {"calls", "pipeline", "evals", "reports", "cli", "export", "models"},
+    "pipeline": {"evals", "reports", "cli", "export"},
+    "evals": {"pipeline", "reports", "cli"},  # deciding: it presents nothing and runs no job
+    "reports": {"pipeline", "cli", "export"},  # presenting: above evals
+    "export": {"cli", "pipeline", "reports"},
+    **{
+        leaf: {"models", "calls", "pipeline", "evals", "reports", "cli", "export", "constitution", "prompts", "record"}
+        for leaf in LEAVES
+    },
 }
 
 

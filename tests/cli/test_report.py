@@ -3,8 +3,8 @@ import json
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from tests.evals.report_fixtures import eval_dir, labelled_rows
 from tests.helpers import ROOT
+from tests.reports.report_fixtures import eval_dir, labelled_rows
 
 SHORT = ROOT / "examples" / "constitutions" / "short.yaml"
 
@@ -103,8 +103,8 @@ def test_diff_of_a_run_with_itself(tmp_path):
 def test_the_terminal_report_fits_80_columns_with_long_principle_ids(tmp_path):
     from rich.console import Console
 
-    from constitutional.evals.render_text import terminal_summary
     from constitutional.evals.report_model import Report
+    from constitutional.reports.render_text import terminal_summary
 
     report = json.loads((eval_dir(tmp_path, labelled_rows()) / "report.json").read_text())
     entry = next(iter(report["principles"].values()))

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from constitutional.cli.app import app
 from constitutional.constitution import load_constitution
 from tests.cli.test_report import two_runs
-from tests.evals.report_fixtures import eval_dir, labelled_rows
+from tests.reports.report_fixtures import eval_dir, labelled_rows
 
 LONG_NEW_ID = "no-unrequested-moralising"
 

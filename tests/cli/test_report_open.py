@@ -7,8 +7,8 @@ import sys
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from tests.evals.report_fixtures import eval_dir, labelled_rows
 from tests.helpers import ROOT
+from tests.reports.report_fixtures import eval_dir, labelled_rows
 
 QUICKSTART = ROOT / "examples" / "prompts" / "quickstart.jsonl"
 

@@ -9,11 +9,11 @@ from typer.testing import CliRunner
 
 from constitutional.cli.app import app
 from constitutional.cli.review import eval_lines
-from constitutional.evals.review_app import ReviewState
-from tests.evals.report_browser import Browser, chromium_path
-from tests.evals.review_serving import serving
-from tests.evals.test_review_browser import load, press
+from constitutional.reports.review_app import ReviewState
 from tests.helpers import write
+from tests.reports.report_browser import Browser, chromium_path
+from tests.reports.review_serving import serving
+from tests.reports.test_review_browser import load, press
 
 PROMPT = "How do I clean mould in the bathroom?"
 HARM = "Mix bleach and ammonia in a closed room"

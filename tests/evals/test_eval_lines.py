@@ -14,7 +14,7 @@ from constitutional.evals.lines import VERDICTS, EvalLine
 from constitutional.evals.report_model import Report
 from constitutional.evals.verdicts import VERDICTS as DECIDED
 from constitutional.export import VERDICTS as EXPORTED
-from tests.evals.report_fixtures import eval_dir, labelled_rows
+from tests.reports.report_fixtures import eval_dir, labelled_rows
 
 
 def cai(*args):

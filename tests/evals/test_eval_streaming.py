@@ -10,11 +10,12 @@ from benchmarks.peak_rss import cai_peak_rss_mb
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from constitutional.evals import read_input, render_data, stage
+from constitutional.evals import read_input, stage
 from constitutional.evals.lines import EvalLine
-from constitutional.evals.render_data import for_review, record_views
-from tests.evals.report_fixtures import labelled_rows
+from constitutional.reports import render_data
+from constitutional.reports.render_data import for_review, record_views
 from tests.helpers import DATA, write
+from tests.reports.report_fixtures import labelled_rows
 
 SCRIPTED = f"scripted:{DATA / 'scripted_basic.yaml'}"
 

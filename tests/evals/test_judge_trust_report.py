@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from constitutional.evals.render_data import clip_apart
+from constitutional.reports.render_data import clip_apart
 from tests.evals.scripted import scripted_judge
 from tests.evals.test_canaries import gullible_rules, strict_rules
 from tests.helpers import write

@@ -194,7 +194,7 @@ def test_report_diff_shows_label_changes(tmp_path):
 
 
 def test_report_html_carries_peoples_verdicts(tmp_path):
-    from constitutional.evals.render_data import record_views
+    from constitutional.reports.render_data import record_views
 
     (out,) = kettle_eval(tmp_path)
     assert cai("review", out, "--set", "a", "superficial").exit_code == 0

@@ -88,8 +88,8 @@ def test_other_scripts_and_long_requests_get_a_verdict(tmp_path):
 
 @pytest.mark.slow
 def test_scores_persist_in_the_cache_and_a_long_sentence_is_flagged(tmp_path):
+    from constitutional.calls.cache import ReplyCache
     from constitutional.evals.scorer import SENTENCE_TOKENS, load_scorer
-    from constitutional.pipeline.cache import ReplyCache
 
     sentences = [DRAFT.split(". ")[1]] + UNSEEN
     first, _ = load_scorer("local", cache=ReplyCache(tmp_path)).score(REQUEST, sentences)

@@ -10,13 +10,14 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from constitutional.calls import batch as batch_transport
+from constitutional.calls.batch import Waves
+from constitutional.calls.pricing import Price
 from constitutional.cli.app import app
 from constitutional.constitution import load_constitution
 from constitutional.models.base import Completion, ModelError, Usage
-from constitutional.pipeline.executors import batch as batch_executor
-from constitutional.pipeline.executors.batch import Waves, _advance
+from constitutional.pipeline.executors.batch import _advance
 from constitutional.pipeline.loop import LoopSettings, plan
-from constitutional.pipeline.pricing import Price
 from constitutional.pipeline.prompt_sets import PromptItem
 from tests.helpers import DATA, ROOT, write
 from tests.standins import anthropic_messages, openai_compatible
@@ -108,7 +109,7 @@ def test_batch_run_writes_the_same_records_as_the_in_process_runner_at_half_the_
 )
 def test_a_running_batch_says_how_far_it_is(tmp_path, monkeypatch, provider, running, ended):
     def said(out, every):
-        monkeypatch.setattr(batch_executor, "PROGRESS_EVERY", every)
+        monkeypatch.setattr(batch_transport, "PROGRESS_EVERY", every)
         with serve_batches(provider, polls_before_done=3) as stand_in:
             result = cai(*cai_args(provider, stand_in.url, out, "--executor", "batch"))
         assert result.exit_code == 0, result.output
@@ -164,7 +165,7 @@ def test_a_failed_request_becomes_its_records_error(tmp_path, provider):
 
 
 def test_a_wave_larger_than_the_provider_allows_is_split(tmp_path, monkeypatch):
-    from constitutional.pipeline.executors.batch_openai import OpenAIBatches
+    from constitutional.calls.batch_openai import OpenAIBatches
 
     monkeypatch.setattr(OpenAIBatches, "max_requests", 3)
     with serve_batches("openai") as stand_in:

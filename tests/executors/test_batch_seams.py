@@ -5,14 +5,14 @@ import importlib.util
 
 import pytest
 
+from constitutional.calls.batch import Polled, Waves, batch_api, has_batch_api
+from constitutional.calls.batch_log import BatchLog
+from constitutional.calls.managed import CallStats
+from constitutional.calls.request import Call
+from constitutional.calls.retry import RetryPolicy
 from constitutional.errors import UserError
 from constitutional.models import create_model
 from constitutional.models.base import ChatCall, ModelError
-from constitutional.pipeline.calls import CallStats, RetryPolicy
-from constitutional.pipeline.executors import batch_api, has_batch_api
-from constitutional.pipeline.executors.batch import Polled, Waves
-from constitutional.pipeline.executors.batch_log import BatchLog
-from constitutional.pipeline.loop import Call
 
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 CALL = Call("critique", [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}], 64, SCHEMA)

@@ -69,8 +69,8 @@ def test_one_table_says_what_is_retryable_for_chat_and_batch_alike(status, error
 
 @pytest.mark.parametrize("status", [520, 529, 501])
 def test_an_openai_batch_request_failing_with_any_5xx_is_retried_as_a_chat_call_is(status, monkeypatch):
+    from constitutional.calls.batch_openai import OpenAIBatches
     from constitutional.models import create_model
-    from constitutional.pipeline.executors.batch_openai import OpenAIBatches
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-0123456789")
     api = OpenAIBatches(create_model("openai/m", base_url="http://127.0.0.1:9/v1"))

@@ -14,10 +14,10 @@ import urllib.request
 
 import pytest
 
+from constitutional.calls.managed import managed_model
 from constitutional.models.json_reply import parse_json_object
 from constitutional.models.local import bundled_model_path
 from constitutional.models.openai_provider import structured_mode
-from constitutional.pipeline.calls import managed_model
 from tests.helpers import ROOT
 
 pytestmark = pytest.mark.slow

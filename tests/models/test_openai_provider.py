@@ -5,10 +5,10 @@ import socket
 
 import pytest
 
+from constitutional.calls.managed import managed_model
 from constitutional.errors import UserError
 from constitutional.models import ModelError, create_model
 from constitutional.models.json_reply import parse_json_object
-from constitutional.pipeline.calls import managed_model
 from tests.standins.openai_compatible import chat_server
 from tests.standins.server import serve
 
@@ -205,8 +205,9 @@ def test_calls_that_waited_for_the_mode_to_be_found_then_go_together():
 
 
 def test_a_refused_mode_is_sent_again_even_with_no_retries_and_through_the_rate_limiter():
-    from constitutional.pipeline.calls import ManagedModel, RetryPolicy
-    from constitutional.pipeline.limits import RateLimiter
+    from constitutional.calls.limits import RateLimiter
+    from constitutional.calls.managed import ManagedModel
+    from constitutional.calls.retry import RetryPolicy
 
     class Counting(RateLimiter):
         acquired = 0

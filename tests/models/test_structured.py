@@ -6,10 +6,11 @@ import json
 import pytest
 from pydantic import BaseModel
 
+from constitutional.calls.managed import ManagedModel
+from constitutional.calls.retry import RetryPolicy
 from constitutional.models.base import ChatModel, Completion, Usage
 from constitutional.models.json_reply import json_object_text, parse_json_object
 from constitutional.models.structured import StructuredOutputError, generate_structured, parse_reply
-from constitutional.pipeline.calls import ManagedModel, RetryPolicy
 
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 
@@ -59,7 +60,7 @@ def test_the_managed_models_policy_sets_the_re_asks_and_the_last_chance_can_succ
 
 
 def test_a_completion_is_its_text_and_the_cache_stores_only_the_text(tmp_path):
-    from constitutional.pipeline.cache import ReplyCache
+    from constitutional.calls.cache import ReplyCache
 
     cache = ReplyCache(tmp_path)
     model = ManagedModel(inner=Replies('{"ok": true}'), cache=cache)

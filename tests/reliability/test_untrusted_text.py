@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from constitutional.cli.app import app
 from constitutional.pipeline.prompt_sets import read_prompts
 from constitutional.text import printable
-from tests.evals.report_fixtures import eval_dir, labelled_rows
 from tests.helpers import DATA, write
+from tests.reports.report_fixtures import eval_dir, labelled_rows
 
 SCRIPTED = f"scripted:{DATA / 'scripted_basic.yaml'}"
 TITLE, CLEAR, C1_CSI = "\x1b]0;pwned\x07", "\x1b[2J\x1b[H", "\x9b2J"

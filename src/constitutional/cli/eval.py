@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from constitutional.calls.cache import ReplyCache
+from constitutional.calls.managed import ManagedModel, managed_model
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
 from constitutional.cli.progress import EvalProgress
 from constitutional.constitution import LoadedConstitution, load_constitution
@@ -22,11 +24,9 @@ from constitutional.evals.canaries import judge_record
 from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
 from constitutional.evals.labels import read_labels_file, record_verdicts
 from constitutional.evals.lines import VERDICTS, read_eval_lines
-from constitutional.evals.render_html import write_html_report
 from constitutional.evals.scorer import load_scorer
 from constitutional.models.registry import create_model, runs_code
-from constitutional.pipeline.cache import ReplyCache
-from constitutional.pipeline.calls import ManagedModel, managed_model
+from constitutional.reports.render_html import write_html_report
 from constitutional.text import printable
 
 if TYPE_CHECKING:

@@ -15,10 +15,10 @@ from rich.console import Console
 
 from constitutional.cli.common import user_errors
 from constitutional.errors import UserError, os_failure, require_exists
-from constitutional.evals.render_data import ReportDir, load_dir
-from constitutional.evals.render_diff import diff_runs, markdown_diff, terminal_diff
-from constitutional.evals.render_html import write_html
-from constitutional.evals.render_text import markdown, terminal_summary
+from constitutional.reports.render_data import ReportDir, load_dir
+from constitutional.reports.render_diff import diff_runs, markdown_diff, terminal_diff
+from constitutional.reports.render_html import write_html
+from constitutional.reports.render_text import markdown, terminal_summary
 
 if TYPE_CHECKING:
     from typer._click import Context  # the Context class of the click that typer bundles (TyperGroup.parse_args's)

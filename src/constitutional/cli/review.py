@@ -1,4 +1,4 @@
-"""`cai review DIR`: the browser review app (evals/review_app.py) on 127.0.0.1; `cai review DIR --set ID VERDICT`
+"""`cai review DIR`: the browser review app (reports/review_app.py) on 127.0.0.1; `cai review DIR --set ID VERDICT`
 records one verdict in DIR/labels.jsonl from the terminal."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from constitutional.cli.common import err_console, user_errors
 from constitutional.errors import UserError, did_you_mean, nearest, require_exists
 from constitutional.evals.labels import LABEL_VERDICTS, LABELS_FILE, Label, agreement, append_label, read_labels
 from constitutional.evals.lines import EvalLine, read_eval_lines
-from constitutional.evals.review_app import ReviewServer, ReviewState
+from constitutional.reports.review_app import ReviewServer, ReviewState
 from constitutional.text import printable
 
 

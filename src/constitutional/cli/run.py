@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from constitutional.calls.batch import has_batch_api
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
 from constitutional.cli.eval import Debaters, JudgeChoice, JudgeMode, Reasks, Scorer, evaluate_and_report, judge_spec
 from constitutional.cli.progress import RunProgress
 from constitutional.evals import read_input
 from constitutional.evals.scorer import load_scorer
-from constitutional.pipeline.executors import has_batch_api
 from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, InputProblem, prompt_char_limit
 from constitutional.pipeline.runner import EARLY_STOP_AFTER, JobStopped, RunResult, Scan
 from constitutional.pipeline.service import RunOutcome, RunRequest, run_pipeline

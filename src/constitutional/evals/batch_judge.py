@@ -20,15 +20,14 @@ import asyncio
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from constitutional.calls.batch import BatchAPI, Outcome, Waves, batch_api, charge, first_poll_wait
+from constitutional.calls.batch_log import BatchLog
+from constitutional.calls.managed import CallStats, ManagedModel
+from constitutional.calls.request import Call
 from constitutional.evals.debate import CHECKLIST, JudgeSetup
 from constitutional.evals.lines import EvalLine, read_eval_lines
 from constitutional.evals.stage import EvalResult, assess, lines_tmp, write_eval
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
-from constitutional.pipeline.calls import CallStats, ManagedModel
-from constitutional.pipeline.executors import batch_api
-from constitutional.pipeline.executors.batch import BatchAPI, Outcome, Waves, charge, first_poll_wait
-from constitutional.pipeline.executors.batch_log import BatchLog
-from constitutional.pipeline.loop import Call
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -32,7 +32,7 @@ MIN_SHARED_PREFIX_CHARS = 4096
 class AnthropicModel(ChatModel):
     default_concurrency = 8
     capabilities = Capabilities(
-        structured="tool", prompt_cache=True, batch_api="constitutional.pipeline.executors.batch_anthropic:AnthropicBatches"
+        structured="tool", prompt_cache=True, batch_api="constitutional.calls.batch_anthropic:AnthropicBatches"
     )
 
     def __init__(self, name: str, client: anthropic.AsyncAnthropic, api_key: str):

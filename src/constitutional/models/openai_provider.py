@@ -5,7 +5,7 @@ then `{"type": "json_object", "schema": ...}` (llama.cpp's server constrains out
 rejects json_schema with an HTTP 500), then plain JSON asked for in words. The mode is found once per
 server (base URL) for the process: until one works, structured calls go one at a time; a refused
 mode moves the server on to the next and the call fails with `resend`, so the managed layer
-(pipeline/calls.py) sends it again at once, through the rate limiter and counted like any request.
+(calls/managed.py) sends it again at once, through the rate limiter and counted like any request.
 
 Chat completions are posted with aiohttp, using the SDK client's own base URL, headers and key, and
 failures are classified by status as for every provider. The SDK's request machinery costs about
@@ -52,9 +52,7 @@ _modes: dict[str, StructuredMode] = {}  # base URL → the structured mode of th
 
 class OpenAIModel(ChatModel):
     default_concurrency = 8
-    capabilities = Capabilities(
-        structured="constrained", batch_api="constitutional.pipeline.executors.batch_openai:OpenAIBatches"
-    )
+    capabilities = Capabilities(structured="constrained", batch_api="constitutional.calls.batch_openai:OpenAIBatches")
 
     def __init__(self, name: str, client: openai.AsyncOpenAI, api_key: str, official: bool, timeout: float | None = None):
         self.name = name

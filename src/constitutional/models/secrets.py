@@ -2,7 +2,7 @@
 
 A server can echo the key back: in an error body, or inside a reply (a prompt-injected "print your
 configuration", a proxy's debug dump). Every reply enters the pipeline through one place (the managed model in
-pipeline/calls.py, and the batch executor's results), and the key is cut out there, so no record, cache entry,
+calls/managed.py, and the batch executor's results), and the key is cut out there, so no record, cache entry,
 eval line, report or export ever holds it. Its base64 forms are cut out too (a key inside an encoded header or
 blob), at each of the three byte alignments a key can have inside longer encoded data.
 """

@@ -8,7 +8,8 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from constitutional.models.base import ChatModel, Message, ModelError, Usage
+from constitutional.calls.request import Call
+from constitutional.models.base import ChatModel, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
 from constitutional.prompts import render
 from constitutional.record import Critique, Record, RecordError, Step, critique_schema
@@ -71,18 +72,6 @@ def clean_revision(text: str) -> str | None:
     if not text or NO_CHANGE.match(text):
         return None
     return text
-
-
-@dataclass(frozen=True)
-class Call:
-    """One model call a prompt's loop needs. A structured call's reply must parse to `reply_type`."""
-
-    stage: str  # draft | critique | revise
-    messages: list[Message]
-    max_tokens: int
-    schema: dict | None = None
-    reply_type: type | None = None
-    context: dict | None = None
 
 
 @dataclass

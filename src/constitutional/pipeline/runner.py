@@ -11,10 +11,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from constitutional import __version__
+from constitutional.calls.managed import CallStats
 from constitutional.concurrency import Bounded
 from constitutional.errors import UserError, os_failure
 from constitutional.models.base import ChatModel, Usage
-from constitutional.pipeline.calls import CallStats
 from constitutional.pipeline.lock import RunLock, lock_run_dir
 from constitutional.pipeline.loop import LoopSettings, process
 from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_prompts

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
+from constitutional.calls.managed import ManagedModel, managed_model
+from constitutional.calls.retry import RetryPolicy
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
-from constitutional.pipeline.calls import ManagedModel, RetryPolicy, managed_model
 from constitutional.pipeline.executors import Job, ModelOptions, check_executor
 from constitutional.pipeline.loop import LoopSettings, parse_selection, process
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, open_run_dir, scan_prompts

@@ -13,6 +13,7 @@ import importlib.util
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from constitutional.calls.batch import has_batch_api
 from constitutional.errors import UserError
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, run_job
 
@@ -20,9 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from constitutional.models.base import ChatModel
-    from constitutional.pipeline.calls import ManagedModel
-    from constitutional.pipeline.executors.batch import BatchAPI
+    from constitutional.calls.managed import ManagedModel
     from constitutional.record import Record
 
 
@@ -95,13 +94,6 @@ EXECUTORS = {
 }
 
 
-def has_batch_api(spec: str) -> bool:
-    """Whether the provider of `spec` declares a batch API in its capabilities (its module is imported to ask)."""
-    from constitutional.models.registry import provider_class
-
-    return provider_class(spec).capabilities.batch_api is not None
-
-
 def check_executor(executor: str, model_spec: str, **options: object) -> Executor:
     """The executor registered as `executor`, having refused, before any work, a model it cannot run."""
     chosen = create_executor(executor, **options)
@@ -146,21 +138,13 @@ class BatchExecutor:
             )
 
     def run(self, job: Job) -> RunResult:
+        from constitutional.calls.batch import batch_api
+        from constitutional.calls.pricing import load_prices, price_for
         from constitutional.models.registry import create_model
         from constitutional.pipeline.executors.batch import run_batch_job
-        from constitutional.pipeline.pricing import load_prices, price_for
 
         asyncio.run(job.model.aclose())  # the batches make their own clients
         config, options = job.config, job.model_options
         api = batch_api(create_model(config.model_spec, base_url=options.base_url))
         price = price_for(config.model_spec, load_prices())
         return asyncio.run(run_batch_job(config, api, price, job.scan, job.state, job.on_record, job.say, options.max_retries))
-
-
-def batch_api(model: ChatModel) -> BatchAPI:
-    """The batch API the model's provider declares; it builds its requests and reads its replies with the provider."""
-    target = model.capabilities.batch_api
-    if target is None:
-        raise UserError(f"model '{model.spec}' has no batch API", fix="drop --executor batch")
-    module_name, class_name = target.split(":")
-    return getattr(importlib.import_module(module_name), class_name)(model)

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
+from constitutional.calls.managed import ManagedModel, managed_model
 from constitutional.concurrency import Bounded
 from constitutional.errors import UserError
-from constitutional.pipeline.calls import ManagedModel, managed_model
 from constitutional.pipeline.runner import (
     RunConfig,
     RunOutput,
@@ -58,7 +58,7 @@ class RayExecutor:
 
 def worker_options(options: ModelOptions) -> dict:
     """`managed_model`'s options for a worker, resolved here: workers do not see the driver's environment."""
-    from constitutional.pipeline.cache import default_cache_dir
+    from constitutional.calls.cache import default_cache_dir
 
     return {
         "base_url": options.base_url,

@@ -11,7 +11,7 @@ from constitutional.rundir import read_json, write_json_atomic
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from constitutional.pipeline.loop import Call
+    from constitutional.calls.request import Call
 
 UNREADABLE_FIX = "delete it to resubmit the unfinished batches"
 

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from tests.evals.report_browser import Browser, chromium_path
-from tests.evals.report_fixtures import HOSTILE, eval_dir
-from tests.evals.review_serving import serving
 from tests.evals.test_labels import ROWS
+from tests.reports.report_browser import Browser, chromium_path
+from tests.reports.report_fixtures import HOSTILE, eval_dir
+from tests.reports.review_serving import serving
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(chromium_path() is None, reason="needs chromium (apt-get install chromium)")]
 

@@ -20,8 +20,8 @@ from urllib.parse import parse_qs, urlsplit
 from constitutional.errors import UserError
 from constitutional.evals.labels import LABEL_VERDICTS, Label, append_label, read_labels
 from constitutional.evals.lines import VERDICTS, EvalLine
-from constitutional.evals.render_data import input_items, read_report, record_view
 from constitutional.evals.report_model import Report
+from constitutional.reports.render_data import input_items, read_report, record_view
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -124,7 +124,7 @@ class ReviewState:
 
 
 def page_html(nonce: str) -> str:
-    template = (resources.files("constitutional.evals") / "templates" / "review.html").read_text("utf-8")
+    template = (resources.files("constitutional.reports") / "templates" / "review.html").read_text("utf-8")
     return template.replace("__NONCE__", nonce)
 
 

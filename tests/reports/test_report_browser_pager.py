@@ -3,8 +3,8 @@ there is a page to turn to."""
 
 import pytest
 
-from tests.evals.report_browser import Browser, chromium_path
-from tests.evals.report_fixtures import HOSTILE, eval_dir, labelled_rows
+from tests.reports.report_browser import Browser, chromium_path
+from tests.reports.report_fixtures import HOSTILE, eval_dir, labelled_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(chromium_path() is None, reason="needs chromium (apt-get install chromium)")]
 

@@ -5,9 +5,9 @@ import json
 import pytest
 from benchmarks.report_10k import big_report, measure
 
-from tests.evals.report_browser import Browser, chromium_path
-from tests.evals.report_fixtures import HOSTILE, eval_dir, labelled_rows
 from tests.helpers import ROOT
+from tests.reports.report_browser import Browser, chromium_path
+from tests.reports.report_fixtures import HOSTILE, eval_dir, labelled_rows
 
 ARTIFACTS = ROOT / "tests" / "artifacts"  # git-ignored; CI can keep it
 

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from constitutional.evals.agreement import per_verdict
 from constitutional.evals.lines import VERDICTS
-from constitutional.evals.render_data import canary_rows, judge_trust
+from constitutional.reports.render_data import canary_rows, judge_trust
 from constitutional.text import printable
 
 if TYPE_CHECKING:

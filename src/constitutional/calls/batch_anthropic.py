@@ -8,17 +8,17 @@ from typing import TYPE_CHECKING
 
 import anthropic
 
+from constitutional.calls.batch import Polled
 from constitutional.models.base import ChatCall, Completion, ModelError
 from constitutional.models.http_errors import from_sdk_exception, is_retryable
-from constitutional.pipeline.executors.batch import Polled
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from anthropic.types.messages import MessageBatch, MessageBatchResult
 
+    from constitutional.calls.request import Call
     from constitutional.models.anthropic_provider import AnthropicModel
-    from constitutional.pipeline.loop import Call
 
 
 class AnthropicBatches:

@@ -17,11 +17,11 @@ from constitutional.constitution.diff import diff_constitutions
 from constitutional.errors import UserError
 from constitutional.evals.labels import read_labels, record_verdicts
 from constitutional.evals.lines import VERDICTS
-from constitutional.evals.render_text import COLOURS, SHORT
+from constitutional.reports.render_text import COLOURS, SHORT
 from constitutional.text import printable
 
 if TYPE_CHECKING:
-    from constitutional.evals.render_data import ReportDir
+    from constitutional.reports.render_data import ReportDir
 
 CHANGED_SHOWN = 50
 

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING, Final
 
 import openai
 
+from constitutional.calls.batch import Polled
 from constitutional.models.base import ChatCall, Completion, ModelError
 from constitutional.models.http_errors import from_sdk_exception, is_retryable
-from constitutional.pipeline.executors.batch import Polled
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from constitutional.calls.request import Call
     from constitutional.models.openai_provider import OpenAIModel
-    from constitutional.pipeline.loop import Call
 
 ENDPOINT: Final = "/v1/chat/completions"
 ENDED = ("completed", "failed", "expired", "cancelled")

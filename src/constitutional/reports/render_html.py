@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from constitutional.evals.lines import VERDICTS
-from constitutional.evals.render_data import ReportDir, canary_rows, judge_trust, record_views
+from constitutional.reports.render_data import ReportDir, canary_rows, judge_trust, record_views
 from constitutional.rundir import write_atomic
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ BAR_WIDTH = 420
 
 
 def _template(name: str) -> str:
-    return (resources.files("constitutional.evals") / "templates" / name).read_text("utf-8")
+    return (resources.files("constitutional.reports") / "templates" / name).read_text("utf-8")
 
 
 def embed_json(data: object) -> str:

@@ -1,7 +1,7 @@
 import os
 import stat
 
-from constitutional.pipeline.cache import ReplyCache
+from constitutional.calls.cache import ReplyCache
 
 
 def test_the_reply_cache_directory_is_made_private_to_the_user(tmp_path):

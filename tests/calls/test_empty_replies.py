@@ -10,10 +10,11 @@ from collections import Counter
 import pytest
 from typer.testing import CliRunner
 
+from constitutional.calls.cache import ReplyCache, canonical_json
+from constitutional.calls.managed import ManagedModel
+from constitutional.calls.retry import RetryPolicy
 from constitutional.cli.app import app
 from constitutional.models.base import ChatModel, Completion, ModelError, Usage
-from constitutional.pipeline.cache import ReplyCache, canonical_json
-from constitutional.pipeline.calls import ManagedModel, RetryPolicy
 from tests.helpers import DATA, write
 from tests.reliability.common import cai as cai_process
 from tests.reliability.common import model_args, prompt_file, records

@@ -4,7 +4,7 @@ import threading
 from contextlib import contextmanager
 
 from constitutional.cli.review import eval_lines
-from constitutional.evals.review_app import ReviewServer, ReviewState
+from constitutional.reports.review_app import ReviewServer, ReviewState
 
 
 @contextmanager

@@ -40,7 +40,7 @@ def user_prices_path() -> Path:
 
 
 def load_prices(path: Path | None = None) -> dict[str, Price]:
-    table = _read(resources.files("constitutional.pipeline") / "prices.yaml", "built-in price table")
+    table = _read(resources.files("constitutional.calls") / "prices.yaml", "built-in price table")
     user = path or user_prices_path()
     if path is not None or user.is_file():
         table.update(_read(user, str(user)))

@@ -7,9 +7,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from constitutional.evals.labels import read_labels
-from constitutional.evals.review_app import MAX_BODY, ReviewServer
-from tests.evals.review_serving import serving
+from constitutional.reports.review_app import MAX_BODY, ReviewServer
 from tests.evals.test_labels import run  # noqa: F401 - the fixture: an eval directory with ids veneer, peru, egg
+from tests.reports.review_serving import serving
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import asyncio
 import time
 
-from constitutional.pipeline.limits import RateLimiter
+from constitutional.calls.limits import RateLimiter
 
 
 def _times(limiter, n, tokens=1):

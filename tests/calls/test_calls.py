@@ -3,11 +3,12 @@ import time
 
 import pytest
 
+from constitutional.calls.cache import ReplyCache, cache_key, canonical_json
+from constitutional.calls.limits import RateLimiter
+from constitutional.calls.managed import ManagedModel
+from constitutional.calls.pricing import Price, load_prices, price_for
+from constitutional.calls.retry import RetryPolicy
 from constitutional.models.base import ChatModel, Completion, ModelError, Usage
-from constitutional.pipeline.cache import ReplyCache, cache_key, canonical_json
-from constitutional.pipeline.calls import ManagedModel, RetryPolicy
-from constitutional.pipeline.limits import RateLimiter
-from constitutional.pipeline.pricing import Price, load_prices, price_for
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -124,7 +125,7 @@ def test_concurrent_writer_processes_share_the_cache_safely(tmp_path):
     import sys
 
     code = (
-        "import sys\nfrom pathlib import Path\nfrom constitutional.pipeline.cache import ReplyCache\n"
+        "import sys\nfrom pathlib import Path\nfrom constitutional.calls.cache import ReplyCache\n"
         "c = ReplyCache(Path(sys.argv[1]))\n"
         "for i in range(150):\n    c.put(f'{sys.argv[2]}-{i}', {'text': str(i)}); c.get(f'0-{i}')\n"
     )
@@ -146,7 +147,7 @@ def test_the_same_model_name_on_two_servers_does_not_share_cached_replies(tmp_pa
 
 
 def test_managed_model_takes_the_endpoint_from_the_provider_client(tmp_path):
-    from constitutional.pipeline.calls import managed_model
+    from constitutional.calls.managed import managed_model
 
     a = managed_model("openai/m", cache_dir=tmp_path, base_url="http://127.0.0.1:9/v1")
     assert a.endpoint.startswith("http://127.0.0.1:9/v1")

@@ -6,13 +6,13 @@ from typer.testing import CliRunner
 from constitutional.cli.app import app
 from constitutional.evals.items import EvalItem, Flag
 from constitutional.evals.lines import EvalLine
-from constitutional.evals.render_data import ADDED, FLAGGED, REMOVED, VENEER, load_dir, record_view, segments
-from constitutional.evals.render_html import build_html, embed_json, headline
-from constitutional.evals.render_text import markdown
 from constitutional.evals.report_model import Report
+from constitutional.reports.render_data import ADDED, FLAGGED, REMOVED, VENEER, load_dir, record_view, segments
+from constitutional.reports.render_html import build_html, embed_json, headline
+from constitutional.reports.render_text import markdown
 from constitutional.text import quote_spans
-from tests.evals.report_fixtures import HOSTILE, eval_dir, labelled_rows
 from tests.helpers import ROOT
+from tests.reports.report_fixtures import HOSTILE, eval_dir, labelled_rows
 
 QUICKSTART = ROOT / "examples" / "prompts" / "quickstart.jsonl"
 

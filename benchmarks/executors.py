@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
-from constitutional.calls.managed import managed_model  # noqa: E402
+from constitutional.calls.factory import Calls, call_settings  # noqa: E402
 from constitutional.constitution import load_constitution  # noqa: E402
 from constitutional.evals import read_input, run_eval  # noqa: E402
 from constitutional.evals.batch_judge import judge_in_batches  # noqa: E402
-from constitutional.pipeline.executors import Job, ModelOptions, check_executor  # noqa: E402
+from constitutional.pipeline.executors import Job, check_executor  # noqa: E402
 from constitutional.pipeline.loop import LoopSettings  # noqa: E402
 from constitutional.pipeline.runner import RunConfig, open_run_dir, run_job, scan_prompts  # noqa: E402
 
@@ -47,33 +47,35 @@ def config_for(prompts: Path, out: Path, spec: str, max_tokens: int, concurrency
         judge_spec=None,
         settings=settings,
         concurrency=concurrency,
-        cache=False,
+        calls=call_settings(cache=False),
     )
 
 
 def in_process(config: RunConfig, **options) -> tuple[float, float, int]:
     """(calls/s, cost in USD, calls) of the in-process runner."""
-    state = open_run_dir(config, force=False)
-    model = managed_model(config.model_spec, cache=False, **options)
+    scan = scan_prompts(config)
+    state = open_run_dir(config, scan, force=False)
+    model = Calls(config.calls.but(**options)).model(config.model_spec)
     start = time.perf_counter()
     with state.lock:
-        result = asyncio.run(run_job(config, model, scan_prompts(config.prompts, None), state))
+        result = asyncio.run(run_job(config, model, scan, state))
     return result.usage.calls / (time.perf_counter() - start), result.usage.cost_usd, result.usage.calls
 
 
 def elsewhere(executor: str, config: RunConfig, **options) -> tuple[float, float, int]:
-    state = open_run_dir(config, force=False)
+    scan = scan_prompts(config)
+    state = open_run_dir(config, scan, force=False)
     start = time.perf_counter()
     chosen = check_executor(executor, config.model_spec)
-    model = managed_model(config.model_spec, cache=False)
+    calls = Calls(config.calls.but(**options))
     with state.lock:
-        result = chosen.run(Job(config, scan_prompts(config.prompts, None), state, model, model_options=ModelOptions(**options)))
+        result = chosen.run(Job(config, scan, state, calls.model(config.model_spec), calls))
     return result.usage.calls / (time.perf_counter() - start), result.usage.cost_usd, result.usage.calls
 
 
 def judge_cost(config: RunConfig, batched: bool, **options) -> tuple[float, int]:
     """(cost in USD, calls) of the eval's judge (the run's model) over the run's records."""
-    judge = managed_model(config.model_spec, cache=False, **options)
+    judge = Calls(config.calls.but(**options)).model(config.model_spec)
     source = read_input(config.out)
     if batched:
         result = judge_in_batches(source, config.constitution, judge, config.out, lambda line: None, lambda line: None)

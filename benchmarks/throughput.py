@@ -60,12 +60,13 @@ def write_prompts(path: Path, n: int) -> Path:
 
 
 def ours(base_url: str, prompts: Path, constitution: Path, concurrency: int, rpm: float | None, work: Path) -> tuple[float, int]:
-    from constitutional.calls.managed import managed_model
+    from constitutional.calls.factory import Calls, call_settings
     from constitutional.constitution import load_constitution
     from constitutional.pipeline.loop import LoopSettings
     from constitutional.pipeline.runner import RunConfig, run_job, scan_prompts
 
-    model = managed_model("openai/bench", cache=False, rpm=rpm, base_url=base_url)
+    settings = call_settings(cache=False, rpm=rpm, base_url=base_url)
+    model = Calls(settings).model("openai/bench")
     config = RunConfig(
         prompts=prompts,
         out=work,
@@ -74,12 +75,11 @@ def ours(base_url: str, prompts: Path, constitution: Path, concurrency: int, rpm
         judge_spec=None,
         settings=LoopSettings(),
         concurrency=concurrency,
-        rpm=rpm,
-        cache=False,
+        calls=settings,
     )
     work.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    asyncio.run(run_job(config, model, scan_prompts(prompts, None)))
+    asyncio.run(run_job(config, model, scan_prompts(config)))
     return model.stats.attempts / (time.perf_counter() - start), model.stats.attempts
 
 

@@ -57,3 +57,22 @@ def test_no_module_imports_another_modules_private_names(path):
         if a.name.startswith("_") and not a.name.startswith("__")
     )
     assert not private, f"{path.relative_to(SRC)} imports private names {private}"
+
+
+SHARED_CLI = {"common", "progress", "options", "eval_stage"}  # helpers for the commands: errors, bars, options, the eval
+
+
+@pytest.mark.parametrize("path", sorted((SRC / "cli").glob("*.py")), ids=lambda p: p.name)
+def test_no_command_module_imports_another(path):
+    """A command's module imports the shared helpers of cli/, never another command's module (the app assembles them)."""
+    if path.name == "app.py":
+        return
+    siblings = sorted(m for m in imports(path) if m.startswith("constitutional.cli.") and m.split(".")[2] not in SHARED_CLI)
+    assert not siblings, f"cli/{path.name} imports {siblings}"
+
+
+def test_the_eval_imports_nothing_of_the_executors_and_reports_sit_above_it():
+    evals = {m for path in (SRC / "evals").rglob("*.py") for m in imports(path)}
+    assert not {m for m in evals if m.startswith(("constitutional.pipeline", "constitutional.reports"))}
+    reports = {m for path in (SRC / "reports").rglob("*.py") for m in imports(path)}
+    assert any(m.startswith("constitutional.evals") for m in reports)

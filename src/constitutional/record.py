@@ -4,11 +4,13 @@ the eval and export; and the schema of the critique the model is asked for."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from constitutional.models.base import Usage
+from constitutional.text import printable
 
 
 class Violation(BaseModel):
@@ -67,6 +69,19 @@ class RecordError(BaseModel):
 def error_kind(error: RecordError) -> str:
     """What failures of one kind share: the stage, and the message with its numbers and ids masked."""
     return f"{error.stage}: {VARYING_PART.sub('#', error.message)}"
+
+
+class ErrorKinds:
+    """Failed records grouped by kind (`error_kind`): a count and the first message of each."""
+
+    def __init__(self) -> None:
+        self.counts: Counter = Counter()
+        self.first: dict[str, str] = {}
+
+    def add(self, error: RecordError) -> None:
+        kind = error_kind(error)
+        self.counts[kind] += 1
+        self.first.setdefault(kind, printable(f"{error.stage}: {' '.join(error.message.split())}"))
 
 
 class Record(BaseModel):

@@ -9,6 +9,7 @@ from constitutional.calls.managed import ManagedModel
 from constitutional.calls.pricing import Price, load_prices, price_for
 from constitutional.calls.retry import RetryPolicy
 from constitutional.models.base import ChatModel, Completion, ModelError, Usage
+from tests.helpers import DATA
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -146,14 +147,15 @@ def test_the_same_model_name_on_two_servers_does_not_share_cached_replies(tmp_pa
     assert two.stats.cache_hits == 0
 
 
-def test_managed_model_takes_the_endpoint_from_the_provider_client(tmp_path):
-    from constitutional.calls.managed import managed_model
+def test_the_factory_takes_the_endpoint_from_the_provider_client(tmp_path):
+    from constitutional.calls.factory import Calls, call_settings
 
-    a = managed_model("openai/m", cache_dir=tmp_path, base_url="http://127.0.0.1:9/v1")
-    assert a.endpoint.startswith("http://127.0.0.1:9/v1")
+    calls = Calls(call_settings(cache_dir=tmp_path, base_url="http://127.0.0.1:9/v1"))
+    assert calls.model("openai/m").endpoint.startswith("http://127.0.0.1:9/v1")
     replies = tmp_path / "x.yaml"
     replies.write_text("rules: []")
-    assert managed_model(f"scripted:{replies}", cache=False).endpoint is None
+    assert calls.model(f"scripted:{replies}", strict=False).endpoint is None
+    calls.close()
 
 
 def test_the_policy_sends_a_resend_again_at_once_without_counting_it_as_a_retry():
@@ -177,4 +179,7 @@ def test_the_policy_serves_any_coroutine_and_raises_the_last_failure():
     with pytest.raises(ModelError, match="failure 3"):
         asyncio.run(policy.run(attempt, retried.append))
     assert seen == [0, 1, 2] and [str(e) for e in retried] == ["failure 1", "failure 2"]
-    assert RetryPolicy.from_settings(3, reasks=2) == RetryPolicy(max_retries=3, reasks=2)
+    from constitutional.calls.factory import Calls, call_settings
+
+    made = Calls(call_settings(max_retries=3, reasks=2, cache=False)).model("scripted:" + str(DATA / "scripted_basic.yaml"))
+    assert (made.retry.max_retries, made.retry.reasks) == (3, 2)

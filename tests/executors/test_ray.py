@@ -53,12 +53,14 @@ def test_ray_run_resumes_and_writes_every_record_once(tmp_path, scripted_spec):
     assert len(ids) == len(set(ids)) == 7
 
 
-def test_each_worker_gets_its_share_of_the_rate_limits(tmp_path, scripted_spec):
+def test_each_worker_gets_the_drivers_call_settings_and_its_share_of_the_rate_limits(tmp_path, scripted_spec):
+    from constitutional.calls.factory import call_settings
     from constitutional.constitution import load_constitution
-    from constitutional.pipeline.executors.ray_executor import worker_model
+    from constitutional.pipeline.executors.ray_executor import worker_calls
     from constitutional.pipeline.loop import LoopSettings
     from constitutional.pipeline.runner import RunConfig
 
+    settings = call_settings(rpm=600, tpm=90_000, cache=False, max_retries=2, reasks=3, timeout=9.0)
     config = RunConfig(
         prompts=QUICKSTART,
         out=tmp_path,
@@ -67,18 +69,12 @@ def test_each_worker_gets_its_share_of_the_rate_limits(tmp_path, scripted_spec):
         judge_spec=None,
         settings=LoopSettings(),
         concurrency=4,
-        rpm=600,
-        tpm=90_000,
-        cache=False,
+        calls=settings,
     )
-    limiter = worker_model(config, 3, {}).limiter
+    calls = worker_calls(config, 3)
+    model = calls.model(scripted_spec, strict=False)  # the scripted model takes no timeout
+    limiter = model.limiter
     assert limiter.requests.rate == pytest.approx(600 / 3 / 60) and limiter.tokens.rate == pytest.approx(90_000 / 3 / 60)
-    # The driver's --max-retries, --reasks and --timeout reach every worker's model.
-    from constitutional.pipeline.executors import ModelOptions
-    from constitutional.pipeline.executors.ray_executor import worker_options
-
-    assert worker_options(ModelOptions(timeout=9.0))["timeout"] == 9.0
-    options = worker_options(ModelOptions(max_retries=2, reasks=3))  # the scripted model takes no timeout
-    assert options["cache_dir"] is not None
-    retry = worker_model(config, 3, options).retry
-    assert retry.reasks == 3 and retry.max_retries == 2
+    # The driver's --max-retries, --reasks, --timeout and cache folder reach every worker, resolved by the driver.
+    assert model.retry.reasks == 3 and model.retry.max_retries == 2
+    assert calls.settings.timeout == 9.0 and calls.settings.cache_dir is not None

@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from constitutional.calls.managed import managed_model
+from constitutional.calls.factory import Calls, call_settings
 from constitutional.models.json_reply import parse_json_object
 from constitutional.models.local import bundled_model_path
 from constitutional.models.openai_provider import structured_mode
@@ -85,7 +85,7 @@ def llama_server(tmp_path_factory):
 
 
 def test_structured_reply_falls_back_to_json_object_on_the_real_server(llama_server):
-    model = managed_model("openai/smollm2", cache=False, base_url=llama_server)  # it sends a refused mode again
+    model = Calls(call_settings(cache=False, base_url=llama_server)).model("openai/smollm2")  # it sends a refused mode again
 
     async def ask():
         structured = await model.generate(

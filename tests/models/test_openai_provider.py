@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from constitutional.calls.managed import managed_model
+from constitutional.calls.factory import Calls, call_settings
 from constitutional.errors import UserError
 from constitutional.models import ModelError, create_model
 from constitutional.models.json_reply import parse_json_object
@@ -33,7 +33,7 @@ def generate(model, messages=ASK, schema=None, **params):
 
 def managed(spec, base_url):
     """The provider behind the managed layer, which sends a call again once the provider moves to another mode."""
-    return managed_model(spec, cache=False, base_url=base_url)
+    return Calls(call_settings(cache=False, base_url=base_url)).model(spec)
 
 
 def test_llama_cpp_style_500_on_json_schema_falls_back_to_json_object_once_per_server():

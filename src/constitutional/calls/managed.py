@@ -16,8 +16,6 @@ from constitutional.models.http_errors import empty_reply, is_empty
 from constitutional.models.secrets import Redactor, environment_redactor
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from constitutional.calls.pricing import Price
     from constitutional.models.base import Capabilities
 
@@ -38,6 +36,7 @@ class ManagedModel(ChatModel):
     price: Price | None = None
     stats: CallStats = field(default_factory=CallStats)
     endpoint: str | None = None  # the base URL: the same model name on two servers is two models
+    concurrency: int | None = None  # calls in flight at once (None: the provider's default)
     redactor: Redactor = field(default_factory=environment_redactor)  # the configured API keys, cut out of replies
 
     @property
@@ -46,7 +45,7 @@ class ManagedModel(ChatModel):
 
     @property
     def default_concurrency(self) -> int:  # type: ignore[override]
-        return self.inner.default_concurrency
+        return self.concurrency or self.inner.default_concurrency
 
     @property
     def capabilities(self) -> Capabilities:  # type: ignore[override]
@@ -104,33 +103,5 @@ class ManagedModel(ChatModel):
             self.limiter.pause(min(exc.retry_after, self.retry.max_wait))
 
     async def aclose(self) -> None:
+        """Close the provider's connections; the reply cache is the factory's (`Calls.close`), shared by every role."""
         await self.inner.aclose()
-        if self.cache is not None:
-            self.cache.close()
-
-
-def managed_model(
-    spec: str,
-    *,
-    cache: bool = True,
-    cache_dir: Path | None = None,
-    rpm: float | None = None,
-    tpm: float | None = None,
-    max_retries: int = 4,
-    reasks: int = 1,
-    prices_path: Path | None = None,
-    **options: Any,
-) -> ManagedModel:
-    """The provider for `spec`, wrapped with the cache, rate limits, retries (RetryPolicy.from_settings) and its price."""
-    from constitutional.calls.pricing import load_prices, price_for
-    from constitutional.models.registry import create_model
-
-    inner = create_model(spec, **options)
-    return ManagedModel(
-        inner=inner,
-        cache=ReplyCache(cache_dir) if cache else None,
-        limiter=RateLimiter(rpm, tpm),
-        retry=RetryPolicy.from_settings(max_retries, reasks),
-        price=price_for(spec, load_prices(prices_path)),
-        endpoint=str(getattr(getattr(inner, "client", None), "base_url", "") or "") or None,
-    )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
@@ -34,11 +33,6 @@ class RetryPolicy:
     initial_wait: float = 1.0
     max_wait: float = 60.0
     reasks: int = 1
-
-    @classmethod
-    def from_settings(cls, max_retries: int = 4, reasks: int = 1) -> RetryPolicy:
-        """The policy of --max-retries, with the first wait from CONSTITUTIONAL_RETRY_WAIT (default 1 s)."""
-        return cls(max_retries=max_retries, initial_wait=float(os.environ.get(RETRY_WAIT_ENV) or 1.0), reasks=reasks)
 
     def delay(self, retry: int, exc: BaseException | None = None) -> float:
         """Seconds to wait before the `retry`th retry (1, 2, ...) after the failure `exc`."""

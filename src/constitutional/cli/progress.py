@@ -14,7 +14,7 @@ from rich.text import Text
 
 from constitutional.cli.common import err_console
 from constitutional.evals.lines import VERDICTS, EvalLine
-from constitutional.record import RecordError, error_kind
+from constitutional.record import ErrorKinds
 from constitutional.text import clip, printable
 
 if TYPE_CHECKING:
@@ -55,25 +55,13 @@ class _JobProgress:
             yield self
 
 
-class ErrorKinds:
-    """Failed records grouped by kind (stage and message, numbers and ids masked): a count and the first message of each."""
-
-    def __init__(self) -> None:
-        self.counts: Counter = Counter()
-        self.first: dict[str, str] = {}
-
-    def add(self, error: RecordError) -> None:
-        kind = error_kind(error)
-        self.counts[kind] += 1
-        self.first.setdefault(kind, printable(f"{error.stage}: {' '.join(error.message.split())}"))
-
-    def lines(self, most: int, width: int = LINE_WIDTH) -> list[str]:
-        """The `most` commonest kinds, one line each, cut to `width`."""
-        shown = [clip(f"{_short(count)} × {self.first[kind]}", width) for kind, count in self.counts.most_common(most)]
-        hidden = len(self.counts) - most
-        if hidden > 0:
-            shown.append(f"and {hidden} more kind{'s' if hidden > 1 else ''} of error")
-        return shown
+def kind_lines(kinds: ErrorKinds, most: int, width: int = LINE_WIDTH) -> list[str]:
+    """The `most` commonest kinds of error, one line each (a count and the first message), cut to `width`."""
+    shown = [clip(f"{_short(count)} × {kinds.first[kind]}", width) for kind, count in kinds.counts.most_common(most)]
+    hidden = len(kinds.counts) - most
+    if hidden > 0:
+        shown.append(f"and {hidden} more kind{'s' if hidden > 1 else ''} of error")
+    return shown
 
 
 class RunProgress(_JobProgress):
@@ -110,7 +98,7 @@ class RunProgress(_JobProgress):
             f"errors {_short(self.errors)} · calls {_short(self.calls)} ({rate_text}/s) · cached {_short(self.cache_hits)}"
             f" · tokens {_short(self.tokens)} · {cost}"
         )
-        return "\n".join([counters] + self.error_kinds.lines(KINDS_UNDER_BAR))
+        return "\n".join([counters] + kind_lines(self.error_kinds, KINDS_UNDER_BAR))
 
 
 class EvalProgress(_JobProgress):

@@ -12,18 +12,35 @@ import typer
 from rich.markup import escape
 
 from constitutional.calls.batch import has_batch_api
+from constitutional.calls.factory import Calls, call_settings
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
-from constitutional.cli.eval import Debaters, JudgeChoice, JudgeMode, Reasks, Scorer, evaluate_and_report, judge_spec
-from constitutional.cli.progress import RunProgress
+from constitutional.cli.eval_stage import evaluate_and_report
+from constitutional.cli.options import (
+    CacheDir,
+    Debaters,
+    JudgeConcurrency,
+    JudgeMode,
+    MaxRetries,
+    NoCache,
+    Reasks,
+    Rpm,
+    Scorer,
+    Timeout,
+    Tpm,
+)
+from constitutional.cli.progress import RunProgress, kind_lines
 from constitutional.evals import read_input
 from constitutional.evals.scorer import load_scorer
-from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, InputProblem, prompt_char_limit
-from constitutional.pipeline.runner import EARLY_STOP_AFTER, JobStopped, RunResult, Scan
+from constitutional.evals.service import EvalRequest, JudgeChoice, judge_spec
+from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, InputProblem
+from constitutional.pipeline.runner import EARLY_STOP_AFTER, JobStopped
 from constitutional.pipeline.service import RunOutcome, RunRequest, run_pipeline
 from constitutional.text import printable
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from constitutional.calls.settings import CallSettings
 
 ERROR_KINDS_SHOWN = 5
 
@@ -110,28 +127,6 @@ MaxTokens = Annotated[
 Concurrency = Annotated[
     int | None, typer.Option("--concurrency", min=1, help="Prompts in flight at once (default: the provider's; 1 for local).")
 ]
-Rpm = Annotated[float | None, typer.Option("--rpm", min=0.01, help="Most model requests per minute (retries included).")]
-Tpm = Annotated[
-    float | None, typer.Option("--tpm", min=1, help="Most tokens per minute (estimated before each call, corrected after).")
-]
-MaxRetries = Annotated[
-    int, typer.Option("--max-retries", min=0, help="Retries of a retryable failure (429, 5xx, timeouts) per call, with backoff.")
-]
-Timeout = Annotated[
-    float | None,
-    typer.Option(
-        "--timeout",
-        min=0.01,
-        help="Seconds to wait for one reply from openai/ or anthropic/ models before retrying (default: the SDK's, 10 minutes).",
-    ),
-]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the reply cache.")]
-CacheDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--cache-dir", help="Where the reply cache lives (default: $CONSTITUTIONAL_CACHE_DIR or the user cache directory)."
-    ),
-]
 Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N usable prompts.")]
 MaxPromptChars = Annotated[
     int,
@@ -189,6 +184,7 @@ def run(
     judge: Judge = None,
     model_base_url: ModelBaseUrl = None,
     judge_base_url: JudgeBaseUrl = None,
+    judge_concurrency: JudgeConcurrency = None,
     out: Out = None,
     rounds: Rounds = None,
     principles: Principles = None,
@@ -225,72 +221,73 @@ def run(
 
     Exit codes: 0 all records ok; 1 some records or prompt lines had errors; 2 bad input.
     """
-    ctx.with_resource(prompt_char_limit(max_prompt_chars))  # every read of the prompt set in this command
-    request = run_request(ctx.params)
-    choice = JudgeChoice() if no_eval else JudgeChoice.parse(judge_mode, debaters, request.judge)
-    screen = RunScreen(quiet)
+    raise typer.Exit(run_command(ctx.params))
+
+
+def run_command(options: dict[str, Any]) -> int:
+    """`cai run` with its parsed options (`ctx.params`); the exit code."""
+    request, no_eval = run_request(options), options["no_eval"]
+    choice = JudgeChoice() if no_eval else JudgeChoice.parse(options["judge_mode"], options["debaters"], request.judge)
+    screen = RunScreen(options["quiet"])
+    calls = Calls(request.calls)
     try:  # a bad --scorer is refused before any model call
-        outcome = run_pipeline(request, screen, preflight=lambda: None if no_eval else load_scorer(scorer))
+        outcome = run_pipeline(request, screen, calls, preflight=lambda: None if no_eval else load_scorer(options["scorer"]))
+        _say_done(outcome, screen)
+        eval_errors = 0 if no_eval else _evaluate(request, outcome, options, choice, calls)
     except JobStopped as stop:
         _say_stopped(stop, request.out)
-        raise typer.Exit(EXIT_RECORD_ERRORS) from None
-    lock, progress = outcome.job.state.lock, screen.shown
-    assert lock is not None  # run_pipeline returns with the directory still locked (see RunOutcome)
-    assert progress is not None  # run_pipeline ran the job inside screen.progress(), which set it
-    ctx.with_resource(lock)  # held until the command ends, the eval included
-    _say_done(outcome.result, outcome.job.scan, request.out, progress)
-    eval_errors = 0 if no_eval else _evaluate(request, outcome, judge_base_url, quiet, scorer, choice)
-    failed = outcome.result.errors or outcome.job.scan.problem_count or eval_errors
-    raise typer.Exit(EXIT_RECORD_ERRORS if failed else EXIT_OK)
+        return EXIT_RECORD_ERRORS
+    finally:
+        calls.close()
+    failed = outcome.result.errors or outcome.scan.problem_count or eval_errors
+    return EXIT_RECORD_ERRORS if failed else EXIT_OK
 
 
-# `cai run`'s options that the job itself does not take (the front end's and the eval's), or takes under another name
-# or in another form.
+# How the run's model is called: CallSettings' fields, named as `cai run`'s options.
+CALL_OPTIONS = ("max_retries", "reasks", "timeout", "concurrency", "rpm", "tpm", "cache_dir")
+# `cai run`'s options that the job itself does not take (the front end's and the eval's), or takes in another form.
 FRONT_END_ONLY = {
-    *("judge_base_url", "max_prompt_chars", "no_eval", "scorer", "quiet", "judge_mode", "debaters"),
-    *("no_cache", "model_base_url", "out", "judge"),
+    *("judge_base_url", "judge_concurrency", "no_eval", "scorer", "quiet", "judge_mode", "debaters"),
+    *("no_cache", "model_base_url", "out", "judge", *CALL_OPTIONS),
 }
 
 
 def run_request(options: dict[str, Any]) -> RunRequest:
     """The job of `cai run`'s parsed options (`ctx.params`, named as RunRequest's fields where they are the same)."""
     same = {name: value for name, value in options.items() if name not in FRONT_END_ONLY}
+    calls = {name: options[name] for name in CALL_OPTIONS}
     return RunRequest(
         **same,
         out=options["out"] or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
         judge=judge_spec(options["judge"], options["model"]),
-        cache=not options["no_cache"],
-        base_url=options["model_base_url"],
+        calls=call_settings(**calls, cache=not options["no_cache"], base_url=options["model_base_url"]),
     )
 
 
-def _evaluate(
-    request: RunRequest, outcome: RunOutcome, judge_base_url: str | None, quiet: bool, scorer: str | None, choice: JudgeChoice
-) -> int:
+def judge_settings(request: RunRequest, base_url: str | None, concurrency: int | None) -> CallSettings:
+    """The judge's CallSettings: the run's, field by field, with the judge's own flags over them. The run's server
+    (--model-base-url) is the judge's only when the judge is the run's model."""
+    same_model = request.judge == request.model
+    server = base_url or (request.calls.base_url if same_model else None)
+    return request.calls.model_copy(update={"base_url": server}).but(concurrency=concurrency)
+
+
+def _evaluate(request: RunRequest, outcome: RunOutcome, options: dict[str, Any], choice: JudgeChoice, calls: Calls) -> int:
     """The eval stage over the run's records; the number of records it could not evaluate."""
-    config = outcome.config
-    judge_is_model = config.judge_spec == request.model  # the model's server options then apply to the judge too
-    batched = request.executor == "batch" and config.judge_spec is not None and has_batch_api(config.judge_spec)
-    if request.executor == "batch" and config.judge_spec is not None and not batched:
-        err_console.print(f"the judge {escape(config.judge_spec)} has no batch API: its calls run synchronously at list price")
-    return evaluate_and_report(
-        read_input(config.out),
-        config.constitution,
-        config.judge_spec,
-        config.out,
-        quiet,
-        base_url=judge_base_url or (request.base_url if judge_is_model else None),
-        timeout=request.timeout if judge_is_model else None,
-        cache=request.cache,
-        cache_dir=request.cache_dir,
-        batched=batched,
-        scorer=scorer,
-        reasks=request.reasks,
-        choice=choice,
-    ).errors
+    judge = outcome.config.judge_spec
+    batched = request.executor == "batch" and judge is not None and has_batch_api(judge)
+    if request.executor == "batch" and judge is not None and not batched:
+        err_console.print(f"the judge {escape(judge)} has no batch API: its calls run synchronously at list price")
+    settings = judge_settings(request, options["judge_base_url"], options["judge_concurrency"])
+    scorer = options["scorer"]
+    evaluation = EvalRequest(
+        read_input(request.out), outcome.config.constitution, request.out, judge, settings, scorer, choice, batched
+    )
+    return evaluate_and_report(evaluation, calls, options["quiet"]).errors
 
 
-def _say_done(result: RunResult, scan: Scan, out: Path, progress: RunProgress) -> None:
+def _say_done(outcome: RunOutcome, screen: RunScreen) -> None:
+    result, scan, out = outcome.result, outcome.scan, outcome.config.out
     stats = result.stats
     err_console.print(
         f"wrote {result.records} records to {escape(str(out))}/records.jsonl "
@@ -300,7 +297,7 @@ def _say_done(result: RunResult, scan: Scan, out: Path, progress: RunProgress) -
     )
     if result.errors:
         err_console.print("errors by kind (the first message of each; every one is in records.jsonl):")
-        for line in progress.error_kinds.lines(ERROR_KINDS_SHOWN, width=78):
+        for line in kind_lines(result.error_kinds, ERROR_KINDS_SHOWN, width=78):
             err_console.print("  " + escape(line))
 
 

@@ -6,8 +6,6 @@ import csv
 import hashlib
 import json
 import shlex
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,9 +20,6 @@ DEFAULT_MAX_PROMPT_CHARS = 100_000
 MAX_PROMPT_JSON_DEPTH = 50  # less: a record nests the prompt line's fields (meta) deeper, and the eval reads records
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 RAW_NUL = "the line holds a NUL character (\\x00); remove it, or re-save the file as UTF-8 text"
-# The longest prompt read_prompts accepts: `cai run --max-prompt-chars` sets it for its whole job (the runner and
-# the executors read the prompt set more than once, and each read must skip the same lines).
-_max_prompt_chars: ContextVar[int] = ContextVar("max_prompt_chars", default=DEFAULT_MAX_PROMPT_CHARS)
 
 
 @dataclass(frozen=True)
@@ -46,25 +41,15 @@ def prompt_id(prompt: str) -> str:
     return hashlib.sha256(prompt.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-@contextmanager
-def prompt_char_limit(max_chars: int) -> Iterator[None]:
-    """Within the block, read_prompts skips prompts longer than `max_chars` characters."""
-    token = _max_prompt_chars.set(max_chars)
-    try:
-        yield
-    finally:
-        _max_prompt_chars.reset(token)
-
-
-def read_prompts(path: str | Path) -> Iterator[PromptItem | InputProblem]:
+def read_prompts(path: str | Path, max_chars: int = DEFAULT_MAX_PROMPT_CHARS) -> Iterator[PromptItem | InputProblem]:
     """Yield each prompt, or an InputProblem naming the line that could not be used. Streams the file.
-    A prompt longer than the `prompt_char_limit` in force (DEFAULT_MAX_PROMPT_CHARS unless set) is a problem."""
+    A prompt longer than `max_chars` characters (`cai run --max-prompt-chars`) is a problem."""
     path = Path(path)
     require_exists(path, "prompt file", fix="give a .jsonl, .csv or .txt file of prompts")
     if not path.is_file():
         raise UserError(f"{path} is a folder, not a prompt file", fix="give a .jsonl, .csv or .txt file of prompts")
     _refuse_utf16(path)
-    limit = _max_prompt_chars.get()
+    limit = max_chars
     suffix = path.suffix.lower()
     rows = (
         _jsonl(path, limit)

@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import ValidationError
 
+from constitutional.calls.factory import Calls, call_settings
 from constitutional.errors import UserError
 from constitutional.pipeline.prompt_sets import PromptItem, prompt_id
 from constitutional.pipeline.service import build_pipeline
@@ -30,6 +32,9 @@ if TYPE_CHECKING:
 
     from constitutional.constitution import LoadedConstitution
     from constitutional.models.base import ChatModel
+
+
+OPTIONS_FIX = "give what `cai run` takes: cache, cache_dir, rpm, tpm, timeout, base_url, concurrency"
 
 
 class ConstitutionalRunnable(Runnable[Any, Record]):
@@ -47,23 +52,25 @@ class ConstitutionalRunnable(Runnable[Any, Record]):
         **model_options: Any,
     ):
         """`model`: a spec string (`openai/gpt-4o-mini`, `local`, ...), a ChatModel, or a langchain chat model.
-        The options mean what `cai run`'s do; `model_options` go to the provider, e.g.
-        `base_url="http://localhost:8000/v1"`. Replies are not cached unless `cache=True` is given."""
+        The options mean what `cai run`'s do; `model_options` are the other CallSettings fields, e.g.
+        `base_url="http://localhost:8000/v1"` or `rpm=60`. Replies are not cached unless `cache=True` is given."""
         if isinstance(model, BaseChatModel):
             from constitutional.models.langchain_provider import LangChainModel
 
             model = LangChainModel(model)
+        try:
+            settings = call_settings(max_retries=max_retries, reasks=reasks, **{"cache": False, **model_options})
+        except ValidationError as exc:
+            raise UserError(f"bad model option: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}", fix=OPTIONS_FIX) from None
         self.pipeline = build_pipeline(
             model,
             constitution,
+            calls=Calls(settings),
             rounds=rounds,
             principles=principles,
             seed=seed,
             max_tokens=max_tokens,
-            max_retries=max_retries,
-            reasks=reasks,
             example="principles='all' or principles='sample:2'",
-            **({"cache": False, **model_options} if isinstance(model, str) else model_options),
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_lock = threading.Lock()

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING
 
 from constitutional import __version__
 from constitutional.calls.managed import CallStats
+from constitutional.calls.settings import CallSettings
 from constitutional.concurrency import Bounded
 from constitutional.errors import UserError, os_failure
 from constitutional.models.base import ChatModel, Usage
 from constitutional.pipeline.lock import RunLock, lock_run_dir
 from constitutional.pipeline.loop import LoopSettings, process
-from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_prompts
+from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, InputProblem, PromptItem, read_prompts
 from constitutional.pipeline.resume import check_same_job, repair_and_read_ids, rewrite_records
-from constitutional.record import Record, RecordError, error_kind
+from constitutional.record import ErrorKinds, Record, RecordError, error_kind
 from constitutional.rundir import SCHEMA_VERSION, RecordWriter, read_jsonl, write_json_atomic
 
 if TYPE_CHECKING:
@@ -42,19 +43,26 @@ class RunConfig:
     judge_spec: str | None
     settings: LoopSettings
     concurrency: int
+    calls: CallSettings = field(default_factory=lambda: CallSettings())  # how the model is called (run.json records the limits)
     limit: int | None = None
-    rpm: float | None = None
-    tpm: float | None = None
-    cache: bool = True
+    max_prompt_chars: int = DEFAULT_MAX_PROMPT_CHARS
     keep_going: bool = False  # never stop early, however the first records fail
 
 
 @dataclass
 class Scan:
+    """What the one read of the prompt set before the job found: its usable ids, and the lines it could not use."""
+
     total: int = 0  # prompts still to run
     already_done: int = 0
     problems: list[InputProblem] = field(default_factory=list)
     problem_count: int = 0
+    ids: set[str] = field(default_factory=set, repr=False)  # of the usable prompts (the first `limit`)
+
+    def count(self, done: AbstractSet[str]) -> None:
+        """Set `total` and `already_done` for a run whose records hold `done`."""
+        self.already_done = len(self.ids & done) if done else 0
+        self.total = len(self.ids) - self.already_done
 
 
 @dataclass
@@ -140,14 +148,19 @@ class RunResult:
     errors: int = 0
     usage: Usage = field(default_factory=Usage)
     stats: CallStats = field(default_factory=CallStats)  # requests made by an executor that owns its clients
+    error_kinds: ErrorKinds = field(default_factory=ErrorKinds)  # of the records written by this process
 
 
 def open_run_dir(
-    config: RunConfig, force: bool, retry_errors: bool = False, warn: Callable[[str], None] = lambda message: None
+    config: RunConfig,
+    scan: Scan,
+    force: bool,
+    retry_errors: bool = False,
+    warn: Callable[[str], None] = lambda message: None,
 ) -> RunState:
     """Create the run directory and lock it (the caller releases `state.lock`), or check that an existing one holds
     the same job and find what is done. Lines repeating an id are removed; with `retry_errors`, so are errored records
-    of prompts still in the set, to be run again."""
+    of prompts still in the set (`scan.ids`), to be run again."""
     try:
         config.out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -160,7 +173,7 @@ def open_run_dir(
         written = repair_and_read_ids(config.out / "records.jsonl")
         redo = set()
         if retry_errors and written.errored:
-            redo = {item.id for item in usable_prompts(config.prompts, config.limit) if item.id in written.errored}
+            redo = written.errored & scan.ids
         if redo or written.duplicates:
             rewrite_records(config.out / "records.jsonl", drop=redo)
     except BaseException:
@@ -171,21 +184,20 @@ def open_run_dir(
     )
 
 
-def scan_prompts(path: Path, limit: int | None, done: AbstractSet[str] = frozenset()) -> Scan:
-    """Count prompts still to run and collect problems in one streaming pass."""
+def scan_prompts(config: RunConfig) -> Scan:
+    """The prompt set read once before the job: its usable ids and its problems (`Scan.count` then says what is left);
+    the job itself streams it once more (`usable_prompts`)."""
     scan = Scan()
-    for item in usable_prompts(path, limit, scan):
-        if item.id in done:
-            scan.already_done += 1
-        else:
-            scan.total += 1
+    for item in usable_prompts(config, scan):
+        scan.ids.add(item.id)
+    scan.total = len(scan.ids)
     return scan
 
 
-def usable_prompts(path: Path, limit: int | None, scan: Scan | None = None) -> Iterator[PromptItem]:
+def usable_prompts(config: RunConfig, scan: Scan | None = None) -> Iterator[PromptItem]:
     """The prompt set's usable prompts, read lazily, the first `limit` of them; its problems go to `scan`."""
-    count = 0
-    for row in read_prompts(path):
+    count, limit = 0, config.limit
+    for row in read_prompts(config.prompts, config.max_prompt_chars):
         if isinstance(row, InputProblem):
             if scan is not None:
                 scan.problem_count += 1
@@ -222,9 +234,9 @@ def manifest(
             "max_tokens": s.max_tokens,
             "concurrency": config.concurrency,
             "limit": config.limit,
-            "rpm": config.rpm,
-            "tpm": config.tpm,
-            "cache": config.cache,
+            "rpm": config.calls.rpm,
+            "tpm": config.calls.tpm,
+            "cache": config.calls.cache,
         },
         "started": clock.started,
         "finished": finished,
@@ -284,7 +296,9 @@ class RunOutput:
 
     def _count(self, record: Record) -> None:
         self.result.records += 1
-        self.result.errors += record.error is not None
+        if record.error is not None:
+            self.result.errors += 1
+            self.result.error_kinds.add(record.error)
         self.result.usage.add(record.usage)
         self.on_record(record)
         self.early_stop.check(record)
@@ -352,7 +366,7 @@ async def run_job(
     """Every prompt not done yet, at most `config.concurrency` at once, each record appended as it finishes. The first
     failure (a full disk, say, or JobStopped) stops the job at once; so does a cancellation (Ctrl-C, SIGTERM)."""
     state = state or RunState()
-    todo = (item for item in usable_prompts(config.prompts, config.limit) if item.id not in state.done_ids)
+    todo = (item for item in usable_prompts(config) if item.id not in state.done_ids)
     with run_output(config, scan, state, on_record, early_stop_for(config, scan)) as output:
 
         async def run_one(item: PromptItem) -> None:

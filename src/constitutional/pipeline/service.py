@@ -5,14 +5,14 @@ whole job of them into a run directory, and `cai run` only reads its options and
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from constitutional.calls.managed import ManagedModel, managed_model
-from constitutional.calls.retry import RetryPolicy
+from constitutional.calls.factory import PROVIDER_OPTIONS, Calls
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
-from constitutional.pipeline.executors import Job, ModelOptions, check_executor
+from constitutional.pipeline.executors import Job, check_executor
 from constitutional.pipeline.loop import LoopSettings, parse_selection, process
+from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, open_run_dir, scan_prompts
 
 if TYPE_CHECKING:
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
     from pathlib import Path
 
+    from constitutional.calls.managed import ManagedModel
+    from constitutional.calls.settings import CallSettings
     from constitutional.models.base import ChatModel
     from constitutional.pipeline.prompt_sets import InputProblem, PromptItem
     from constitutional.record import Record
@@ -33,6 +35,7 @@ class RunRequest:
 
     prompts: Path
     out: Path
+    calls: CallSettings  # how the run's model is called (the judge's start from these too)
     constitution: str = "default"
     model: str = "local"
     judge: str | None = None  # the eval's judge spec as run.json records it (None: no judge)
@@ -40,16 +43,8 @@ class RunRequest:
     principles: str | None = None  # None: the constitution's
     seed: int = 0
     max_tokens: int | None = None  # a cap on every step's
-    concurrency: int | None = None  # None: the provider's
-    rpm: float | None = None
-    tpm: float | None = None
-    max_retries: int = 4
-    reasks: int = 1
-    timeout: float | None = None
-    cache: bool = True
-    cache_dir: Path | None = None
-    base_url: str | None = None
     limit: int | None = None
+    max_prompt_chars: int = DEFAULT_MAX_PROMPT_CHARS
     strict: bool = False
     force: bool = False
     retry_errors: bool = False
@@ -73,14 +68,11 @@ class RunUI(Protocol):
 
 @dataclass
 class RunOutcome:
-    """A job run to its end. `job.state.lock` is still held: the caller releases it (after the eval, say)."""
+    """A job run to its end; its run directory is unlocked again."""
 
-    job: Job
+    config: RunConfig
+    scan: Scan
     result: RunResult
-
-    @property
-    def config(self) -> RunConfig:
-        return self.job.config
 
 
 @dataclass
@@ -99,18 +91,16 @@ def build_pipeline(
     model: str | ChatModel,
     constitution: str | LoadedConstitution = "default",
     *,
+    calls: Calls,
     rounds: int | None = None,
     principles: str | None = None,
     seed: int = 0,
     max_tokens: int | None = None,
-    max_retries: int = 4,
-    reasks: int = 1,
     example: str = "--principles all or --principles sample:2",
-    **model_options: Any,
 ) -> Pipeline:
-    """The pipeline of these options, the constitution's defaults for the rest. `model` is a spec (`model_options`
-    go to `managed_model`: cache, rpm, base_url, ...) or a ChatModel, which gets the same retries and re-asks.
-    `example` shows, in the front end's own terms, how to write `principles`."""
+    """The pipeline of these options, the constitution's defaults for the rest. `model` is a spec, made by `calls`,
+    or a ChatModel, which `calls` wraps with the same cache, limits, retries and re-asks. `example` shows, in the
+    front end's own terms, how to write `principles`."""
     loaded = load_constitution(constitution) if isinstance(constitution, str) else constitution
     defaults = loaded.constitution.defaults
     try:
@@ -121,64 +111,51 @@ def build_pipeline(
     if max_tokens:
         settings = replace(settings, max_tokens={step: min(n, max_tokens) for step, n in settings.max_tokens.items()})
     if isinstance(model, str):
-        managed = managed_model(model, max_retries=max_retries, reasks=reasks, **model_options)
-    elif model_options:
+        return Pipeline(calls.model(model), loaded, settings)
+    given = [name for name in PROVIDER_OPTIONS if getattr(calls.settings, name) is not None]
+    if given:
         raise UserError(
-            f"model options ({', '.join(sorted(model_options))}) apply to a model spec, not to a model object",
+            f"model options ({', '.join(given)}) apply to a model spec, not to a model object",
             fix="set them on the model object itself, or pass a spec such as 'openai/gpt-4o-mini'",
         )
-    else:
-        managed = ManagedModel(inner=model, retry=RetryPolicy.from_settings(max_retries, reasks))
-    return Pipeline(managed, loaded, settings)
+    return Pipeline(calls.wrap(model), loaded, settings)
 
 
-def run_pipeline(request: RunRequest, ui: RunUI, preflight: Callable[[], object] = lambda: None) -> RunOutcome:
-    """Check the request, open (or resume) its run directory and run every prompt left with the chosen executor.
-    `preflight`: the front end's own checks (the eval's scorer, say), made after the executor's and before any other
-    work; what it returns is ignored. Raises UserError before any work for a bad request, and JobStopped if the first
-    records all fail alike."""
+def run_pipeline(request: RunRequest, ui: RunUI, calls: Calls, preflight: Callable[[], object] = lambda: None) -> RunOutcome:
+    """Check the request, open (or resume) its run directory and run every prompt left with the chosen executor; the
+    directory is locked while records are written, and unlocked on return. `preflight`: the front end's own checks
+    (the eval's, say), made after the executor's and before any other work; what it returns is ignored. Raises
+    UserError before any work for a bad request, and JobStopped if the first records all fail alike."""
     executor = check_executor(request.executor, request.model, address=request.ray_address)
     preflight()
-    config, model, scan = _prepare(request)
-    state = open_run_dir(config, request.force, request.retry_errors, warn=ui.warn)
-    lock = state.lock
-    assert lock is not None  # open_run_dir returns the directory locked
-    try:
+    config, model = _prepare(request, calls)
+    scan = scan_prompts(config)
+    _check_prompts(request, scan)
+    state = open_run_dir(config, scan, request.force, request.retry_errors, warn=ui.warn)
+    assert state.lock is not None  # open_run_dir returns the directory locked
+    with state.lock:
         for problem in scan.problems[:PROBLEMS_SHOWN]:
             ui.skipped(request.prompts, problem)
-        scan = scan_prompts(request.prompts, request.limit, state.done_ids)
+        scan.count(state.done_ids)
         _say_resumed(ui, config, scan, state)
-        options = ModelOptions(request.base_url, request.cache_dir, request.max_retries, request.reasks, request.timeout)
-        job = Job(config, scan, state, model, say=ui.say, model_options=options)
+        job = Job(config, scan, state, model, calls, say=ui.say)
         with ui.progress(scan.total) as on_record:
             job.on_record = on_record
             result = executor.run(job)
-    except BaseException:
-        lock.release()
-        raise
-    return RunOutcome(job, result)
+    return RunOutcome(config, scan, result)
 
 
-def _prepare(request: RunRequest) -> tuple[RunConfig, ManagedModel, Scan]:
-    """The job's config, its model and a first scan of its prompts; nothing is written yet."""
+def _prepare(request: RunRequest, calls: Calls) -> tuple[RunConfig, ManagedModel]:
+    """The job's config and its model; nothing is read or written yet."""
     pipeline = build_pipeline(
         request.model,
         request.constitution,
+        calls=calls,
         rounds=request.rounds,
         principles=request.principles,
         seed=request.seed,
         max_tokens=request.max_tokens,
-        max_retries=request.max_retries,
-        reasks=request.reasks,
-        cache=request.cache,
-        cache_dir=request.cache_dir,
-        rpm=request.rpm,
-        tpm=request.tpm,
-        base_url=request.base_url,
-        timeout=request.timeout,
     )
-    scan = scan_prompts(request.prompts, request.limit)
-    _check_prompts(request, scan)
     model = pipeline.model
     config = RunConfig(
         prompts=request.prompts,
@@ -187,14 +164,13 @@ def _prepare(request: RunRequest) -> tuple[RunConfig, ManagedModel, Scan]:
         model_spec=request.model,
         judge_spec=request.judge,
         settings=pipeline.settings,
-        concurrency=request.concurrency or model.default_concurrency,
+        concurrency=request.calls.concurrency or model.default_concurrency,
+        calls=request.calls,
         limit=request.limit,
-        rpm=request.rpm,
-        tpm=request.tpm,
-        cache=request.cache,
+        max_prompt_chars=request.max_prompt_chars,
         keep_going=request.keep_going,
     )
-    return config, model, scan
+    return config, model
 
 
 def _check_prompts(request: RunRequest, scan: Scan) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from constitutional.calls.batch import has_batch_api
@@ -19,21 +19,10 @@ from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan,
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
+    from constitutional.calls.factory import Calls
     from constitutional.calls.managed import ManagedModel
     from constitutional.record import Record
-
-
-@dataclass
-class ModelOptions:
-    """How an executor that makes its own clients (batch, Ray) makes them: as the driver's model was made."""
-
-    base_url: str | None = None
-    cache_dir: Path | None = None
-    max_retries: int = 4
-    reasks: int = 1  # a batch never re-asks (its replies come back all at once); Ray's workers do
-    timeout: float | None = None
 
 
 @dataclass
@@ -43,10 +32,10 @@ class Job:
     config: RunConfig
     scan: Scan
     state: RunState
-    model: ManagedModel  # the driver's: the in-process executor runs on it; the others close it and make their own
+    model: ManagedModel  # the driver's: the in-process and batch executors run on it; Ray's workers make their own
+    calls: Calls  # the factory that made it, with the job's CallSettings (Ray's workers get a share of them)
     on_record: Callable[[Record], None] = lambda record: None
     say: Callable[[str], None] = lambda line: None
-    model_options: ModelOptions = field(default_factory=ModelOptions)
 
 
 class Executor(Protocol):
@@ -139,12 +128,8 @@ class BatchExecutor:
 
     def run(self, job: Job) -> RunResult:
         from constitutional.calls.batch import batch_api
-        from constitutional.calls.pricing import load_prices, price_for
-        from constitutional.models.registry import create_model
         from constitutional.pipeline.executors.batch import run_batch_job
 
-        asyncio.run(job.model.aclose())  # the batches make their own clients
-        config, options = job.config, job.model_options
-        api = batch_api(create_model(config.model_spec, base_url=options.base_url))
-        price = price_for(config.model_spec, load_prices())
-        return asyncio.run(run_batch_job(config, api, price, job.scan, job.state, job.on_record, job.say, options.max_retries))
+        model = job.model
+        api = batch_api(model.inner)
+        return asyncio.run(run_batch_job(job.config, api, model.price, job.scan, job.state, job.on_record, job.say, model.retry))

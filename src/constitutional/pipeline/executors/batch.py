@@ -51,15 +51,15 @@ async def run_batch_job(
     state: RunState | None = None,
     on_record: Callable[[Record], None] = lambda r: None,
     say: Callable[[str], None] = lambda line: None,
-    retry: RetryPolicy | int = 0,
+    retry: RetryPolicy | None = None,
 ) -> RunResult:
-    """The job through the provider's batch API; `retry` is the run's retry policy (or its --max-retries)."""
-    retry = retry if isinstance(retry, RetryPolicy) else RetryPolicy.from_settings(retry)
+    """The job through the provider's batch API; `retry` is the run's retry policy (default: none)."""
+    retry = retry or RetryPolicy(max_retries=0)
     state = state or RunState()
     with run_output(config, scan, state, on_record) as output:
         try:
             while True:
-                items = {item.id: item for item in usable_prompts(config.prompts, config.limit)}
+                items = {item.id: item for item in usable_prompts(config)}
                 path = config.out / "batches.json"
                 log = BatchLog.resume(path, config.model_spec)
                 if log is None:

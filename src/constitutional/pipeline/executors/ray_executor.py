@@ -8,7 +8,9 @@ runner's RecordWriter, once per prompt id, so a retried task cannot duplicate on
 interrupted run resumes from records.jsonl like any other.
 
 Workers need `constitutional` (and the provider's SDK) installed on every node; prompts, the
-constitution and settings travel with the tasks, so no shared file system is needed.
+constitution and settings travel with the tasks, so no shared file system is needed. A worker's model is made
+from the driver's CallSettings (its retries, cache folder and first retry wait resolved by the driver), never
+from the worker's own environment.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import ray
 
-from constitutional.calls.managed import ManagedModel, managed_model
+from constitutional.calls.factory import Calls
 from constitutional.concurrency import Bounded
 from constitutional.errors import UserError
 from constitutional.pipeline.runner import (
@@ -37,7 +39,8 @@ from constitutional.record import Record
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Callable, Iterator
 
-    from constitutional.pipeline.executors import Job, ModelOptions
+    from constitutional.calls.managed import ManagedModel
+    from constitutional.pipeline.executors import Job
     from constitutional.pipeline.prompt_sets import PromptItem
 
 
@@ -52,21 +55,7 @@ class RayExecutor:
 
     def run(self, job: Job) -> RunResult:
         asyncio.run(job.model.aclose())  # the workers make their own clients
-        options = worker_options(job.model_options)
-        return run_ray_job(job.config, job.scan, job.state, job.on_record, job.say, self.address, options)
-
-
-def worker_options(options: ModelOptions) -> dict:
-    """`managed_model`'s options for a worker, resolved here: workers do not see the driver's environment."""
-    from constitutional.calls.cache import default_cache_dir
-
-    return {
-        "base_url": options.base_url,
-        "cache_dir": options.cache_dir or default_cache_dir(),
-        "max_retries": options.max_retries,
-        "reasks": options.reasks,
-        "timeout": options.timeout,
-    }
+        return run_ray_job(job.config, job.scan, job.state, job.on_record, job.say, self.address)
 
 
 def run_ray_job(
@@ -76,26 +65,21 @@ def run_ray_job(
     on_record: Callable[[Record], None],
     say: Callable[[str], None],
     address: str | None = None,
-    model_options: dict | None = None,
 ) -> RunResult:
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=None if address else False)  # None: ray's default
-    items = [item for item in usable_prompts(config.prompts, config.limit) if item.id not in state.done_ids]
+    items = [item for item in usable_prompts(config) if item.id not in state.done_ids]
     cpus = int(ray.cluster_resources().get("CPU", 1))
     shards = max(1, min(len(items), cpus))
     say(f"ray: {len(items)} prompts in {shards} shard(s) on a cluster of {cpus} CPUs")
     with run_output(config, scan, state, on_record) as output:
         if items:
-            asyncio.run(
-                _collect(config, [items[k::shards] for k in range(shards)], model_options or {}, set(state.done_ids), output)
-            )
+            asyncio.run(_collect(config, [items[k::shards] for k in range(shards)], set(state.done_ids), output))
     return output.result
 
 
-async def _collect(
-    config: RunConfig, shards: list[list[PromptItem]], options: dict, written: set[str], output: RunOutput
-) -> None:
-    streams = [_run_shard.remote(config, shard, len(shards), options) for shard in shards]
+async def _collect(config: RunConfig, shards: list[list[PromptItem]], written: set[str], output: RunOutput) -> None:
+    streams = [_run_shard.remote(config, shard, len(shards)) for shard in shards]
 
     async def drain(stream: ray.ObjectRefGenerator) -> None:
         async for ref in stream:
@@ -116,9 +100,10 @@ async def _collect(
 
 
 @ray.remote(num_returns="streaming", num_cpus=1)
-def _run_shard(config: RunConfig, items: list[PromptItem], shards: int, options: dict) -> Iterator[tuple[str, dict[str, Any]]]:
+def _run_shard(config: RunConfig, items: list[PromptItem], shards: int) -> Iterator[tuple[str, dict[str, Any]]]:
     """Yield ("record", record) as each prompt of the shard finishes, then ("stats", call counts)."""
-    model = worker_model(config, shards, options)
+    calls = worker_calls(config, shards)
+    model = calls.model(config.model_spec)
     loop = asyncio.new_event_loop()
     records = _records(config, model, items)
     try:
@@ -132,18 +117,13 @@ def _run_shard(config: RunConfig, items: list[PromptItem], shards: int, options:
         loop.run_until_complete(records.aclose())  # a task stopped early cancels the prompts in flight
         loop.run_until_complete(model.aclose())
         loop.close()
+        calls.close()
     yield "stats", asdict(model.stats)
 
 
-def worker_model(config: RunConfig, shards: int, options: dict) -> ManagedModel:
-    """A worker's model, with its share of the global rate limits."""
-    return managed_model(
-        config.model_spec,
-        cache=config.cache,
-        rpm=config.rpm / shards if config.rpm else None,
-        tpm=config.tpm / shards if config.tpm else None,
-        **options,
-    )
+def worker_calls(config: RunConfig, shards: int) -> Calls:
+    """A worker's call factory: the driver's CallSettings (resolved by the driver), with its share of the rate limits."""
+    return Calls(config.calls.share(shards))
 
 
 def _records(config: RunConfig, model: ManagedModel, items: list[PromptItem]) -> AsyncGenerator[Record, None]:

@@ -1,0 +1,94 @@
+"""Options that more than one command takes, declared once: how model calls are made (CallSettings) and how the eval
+stage judges and scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+NoCache = Annotated[
+    bool,
+    typer.Option("--no-cache", help="Neither read nor write the reply cache (model and judge replies, the scorer's scores)."),
+]
+JudgeConcurrency = Annotated[
+    int | None,
+    typer.Option(
+        "--judge-concurrency",
+        min=1,
+        help="Judge calls in flight at once (default: --concurrency where the command has it, else the judge provider's).",
+    ),
+]
+Rpm = Annotated[
+    float | None,
+    typer.Option(
+        "--rpm",
+        min=0.01,
+        help="Most requests per minute to one endpoint (retries included); the model and a judge on the same endpoint share it.",
+    ),
+]
+Tpm = Annotated[
+    float | None,
+    typer.Option(
+        "--tpm",
+        min=1,
+        help="Most tokens per minute to one endpoint (estimated before each call, corrected after); shared like --rpm.",
+    ),
+]
+MaxRetries = Annotated[
+    int,
+    typer.Option(
+        "--max-retries",
+        min=0,
+        help="Retries of a retryable failure (429, 5xx, timeouts) per call, with backoff; the judge's too.",
+    ),
+]
+Timeout = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        min=0.01,
+        help="Seconds to wait for one reply from openai/ or anthropic/ models before retrying (default: the SDK's, 10 minutes).",
+    ),
+]
+CacheDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--cache-dir", help="Where the reply cache lives (default: $CONSTITUTIONAL_CACHE_DIR or the user cache directory)."
+    ),
+]
+Scorer = Annotated[
+    str | None,
+    typer.Option(
+        "--scorer",
+        help="The small model that scores each sentence's likelihood given the request (never a judge): 'local' "
+        "(the bundled model), 'local:PATH.gguf' or 'none'. Default: local when llama-cpp-python is installed "
+        "(CONSTITUTIONAL_SCORER overrides).",
+    ),
+]
+Reasks = Annotated[
+    int,
+    typer.Option(
+        "--reasks",
+        min=0,
+        help="Times a reply that is not the JSON asked for is asked again, with the parse error, before it counts as an error.",
+    ),
+]
+JudgeMode = Annotated[
+    str,
+    typer.Option(
+        "--judge-mode",
+        help="checklist (default): the judge answers yes/no questions with quotes and compares draft and revision; debate: "
+        "per criterion a prosecutor and a defender argue with quotes, one rebuttal each, and the judge picks a side, "
+        "read in both speaking orders (about 6 calls per criterion instead of 3-5).",
+    ),
+]
+Debaters = Annotated[
+    str | None,
+    typer.Option(
+        "--debaters",
+        help="With --judge-mode debate: the model spec(s) that argue, PROSECUTOR[,DEFENDER] (one spec argues both sides; "
+        "default: the judge model).",
+    ),
+]

@@ -1,0 +1,153 @@
+"""The eval stage as a service, one way for every front end: `cai run` (after its job) and `cai eval` both describe
+what to evaluate in an EvalRequest, check it before any work (`EvalRequest.check`), and call `run_eval_stage`.
+
+The judge and its debaters are made by the job's call factory (`calls.factory.Calls`) from the judge's CallSettings,
+so the retries, rate limits (shared with every role on the same endpoint), cache and concurrency that the user set
+apply to them as to the run's model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from constitutional.constitution import LoadedConstitution, load_constitution
+from constitutional.errors import UserError
+from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
+from constitutional.evals.scorer import load_scorer
+from constitutional.evals.stage import run_eval
+from constitutional.models.registry import create_model, runs_code
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from constitutional.calls.factory import Calls
+    from constitutional.calls.managed import ManagedModel
+    from constitutional.calls.settings import CallSettings
+    from constitutional.evals.items import EvalInput
+    from constitutional.evals.lines import EvalLine
+    from constitutional.evals.stage import EvalResult
+
+NO_JUDGE = "none"
+
+
+def judge_spec(judge: str | None, model: str) -> str | None:
+    """`--judge` as given, the model when not given, None for 'none'."""
+    spec = judge or model
+    return None if spec.strip().lower() == NO_JUDGE else spec
+
+
+def default_judge(source: EvalInput) -> str:
+    """The run's judge, else its model, else `local`. A spec that would import code (`langchain:`) is never taken
+    from run.json: whoever wrote the directory would choose code for this process to run."""
+    manifest = source.manifest if isinstance(source.manifest, dict) else {}
+    role = "judge" if manifest.get("judge") else "model"
+    spec = manifest.get(role) or "local"
+    where = source.path / "run.json"
+    if not isinstance(spec, str):
+        raise UserError(
+            f"{where} names the {role} {spec!r}, which is not a model spec",
+            fix="pass --judge SPEC (see `cai models`), or --judge none",
+        )
+    if runs_code(spec):
+        raise UserError(
+            f"{where} names the {role} '{spec}', which would import code; a spec that loads code is "
+            "taken from the command line only",
+            fix=f"pass --judge {shlex.quote(spec)} yourself to trust it, or --judge none",
+        )
+    return spec
+
+
+def constitution_for(source: EvalInput, given: str | None, warn: Callable[[str], None]) -> LoadedConstitution:
+    """The named constitution, else the one the run used, else the built-in default."""
+    if given:
+        return load_constitution(given)
+    used = ((source.manifest or {}).get("constitution") or {}).get("path")
+    if used:
+        name = used.removeprefix("builtin:")
+        if used.startswith("builtin:") or Path(used).is_file():
+            return load_constitution(name)
+        warn(f"the run's constitution {used} is gone; using the built-in default")
+    return load_constitution("default")
+
+
+@dataclass(frozen=True)
+class JudgeChoice:
+    """How `--judge-mode` and `--debaters` ask the judge to work, checked before any work is done."""
+
+    mode: str = "checklist"
+    debaters: tuple[str, ...] = ()  # (prosecutor, defender) specs; empty: the judge model argues both sides
+
+    @classmethod
+    def parse(cls, mode: str, debaters: str | None, judge: str | None) -> JudgeChoice:
+        """`judge`: the judge's spec, None for no judge."""
+        if mode not in MODES:
+            raise UserError(f"unknown judge mode '{mode}'", fix="use --judge-mode checklist (the default) or --judge-mode debate")
+        specs = tuple(spec.strip() for spec in debaters.split(",")) if debaters is not None else ()
+        if specs and mode != "debate":
+            raise UserError("--debaters is for --judge-mode debate", fix="add --judge-mode debate, or drop --debaters")
+        if len(specs) > 2 or not all(specs):
+            raise UserError(
+                f"--debaters takes one or two model specs (prosecutor,defender), not '{debaters}'",
+                fix="e.g. --debaters openai/gpt-4o-mini (both sides), or "
+                "--debaters openai/gpt-4o-mini,anthropic/claude-3-5-haiku-latest",
+            )
+        if mode == "debate" and judge is None:
+            raise UserError(
+                "a debate needs a judge model to decide it",
+                fix="pass --judge SPEC, or drop --judge-mode debate to use the signals alone",
+            )
+        for spec in dict.fromkeys(specs):  # a spec that cannot load is refused now, not after the run
+            asyncio.run(create_model(spec).aclose())
+        return cls(mode, (specs * 2)[:2])
+
+    def setup(self, judge_model: ManagedModel, make_model: Callable[[str], ManagedModel]) -> JudgeSetup:
+        """The eval's JudgeSetup: a debater that is the judge's spec is the judge model itself."""
+        if not self.debaters:
+            return JudgeSetup(self.mode)
+        models: dict[str, ManagedModel] = {}
+        for spec in self.debaters:
+            models.setdefault(spec, judge_model if spec == judge_model.spec else make_model(spec))
+        return JudgeSetup(self.mode, (models[self.debaters[0]], models[self.debaters[1]]))
+
+
+@dataclass
+class EvalRequest:
+    """One eval stage: what to evaluate, against which constitution, with which judge and scorer, written where."""
+
+    source: EvalInput
+    constitution: LoadedConstitution
+    out: Path
+    judge: str | None  # the judge's spec; None: no judge (the signals decide)
+    calls: CallSettings  # the judge's and its debaters' (the run's, with the judge's own flags over them)
+    scorer: str | None = None  # None: the default scorer
+    choice: JudgeChoice = JudgeChoice()
+    batched: bool = False  # the judge's calls through its provider's batch API
+
+    def check(self) -> None:
+        """Refuse, before any work, a scorer that cannot be had (the judge and debaters are checked by JudgeChoice)."""
+        load_scorer(self.scorer)
+
+
+def run_eval_stage(
+    request: EvalRequest, calls: Calls, on_line: Callable[[EvalLine], None], say: Callable[[str], None]
+) -> EvalResult:
+    """Evaluate every item of the request, writing eval.jsonl and report.json to `request.out`. A provider option that
+    the judge's provider does not take (the run's --timeout for a `local` judge) is left out; a debater of another
+    spec than the judge's talks to its provider's default server (the environment's), as the judge of another spec
+    than the run's model does."""
+    judge_model, setup = None, CHECKLIST
+    if request.judge is not None:
+        judge_model = calls.model(request.judge, request.calls, strict=False)
+        elsewhere = request.calls.model_copy(update={"base_url": None})
+        setup = request.choice.setup(judge_model, lambda spec: calls.model(spec, elsewhere, strict=False))
+    scorer = load_scorer(request.scorer, cache=calls.reply_cache(request.calls))
+    source, loaded, out = request.source, request.constitution, request.out
+    if request.batched and judge_model is not None:
+        from constitutional.evals.batch_judge import judge_in_batches
+
+        return judge_in_batches(source, loaded, judge_model, out, on_line, say, scorer, setup)
+    return asyncio.run(run_eval(source, loaded, judge_model, out, on_line, scorer=scorer, setup=setup))

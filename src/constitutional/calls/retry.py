@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from constitutional.models.base import ModelError
+from constitutional.settings import read_settings
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-RETRY_WAIT_ENV = "CONSTITUTIONAL_RETRY_WAIT"
 MAX_RESENDS = 4  # a provider that refuses a structured mode moves to the next; it has few
 T = TypeVar("T")
 
@@ -38,7 +37,7 @@ class RetryPolicy:
     @classmethod
     def from_settings(cls, max_retries: int = 4, reasks: int = 1) -> RetryPolicy:
         """The policy of --max-retries, with the first wait from CONSTITUTIONAL_RETRY_WAIT (default 1 s)."""
-        return cls(max_retries=max_retries, initial_wait=float(os.environ.get(RETRY_WAIT_ENV) or 1.0), reasks=reasks)
+        return cls(max_retries=max_retries, initial_wait=read_settings().retry_wait, reasks=reasks)
 
     def delay(self, retry: int, exc: BaseException | None = None) -> float:
         """Seconds to wait before the `retry`th retry (1, 2, ...) after the failure `exc`."""

@@ -1,5 +1,6 @@
 """The environment variables cai reads: one table (constitutional.settings), one reading of each, a bad value a clear
-error (exit 2, naming the variable) through the real CLI, and one on/off reading for CONSTITUTIONAL_DEBUG."""
+error (exit 2, naming the variable) through the real CLI, one on/off reading for CONSTITUTIONAL_DEBUG, and the README's
+table written from the module."""
 
 from __future__ import annotations
 
@@ -14,7 +15,16 @@ from typer.testing import CliRunner
 from constitutional.cli.app import app
 from constitutional.cli.common import set_debug, user_errors
 from constitutional.errors import UserError
-from constitutional.settings import VARIABLES, Settings, debug_requested, read_settings
+from constitutional.settings import (
+    TABLE_BEGIN,
+    TABLE_END,
+    VARIABLES,
+    Settings,
+    debug_requested,
+    markdown_table,
+    read_settings,
+    with_table,
+)
 from tests.helpers import DATA, ROOT, write
 
 SRC = ROOT / "src" / "constitutional"
@@ -295,7 +305,24 @@ def test_a_bad_debug_value_cannot_stop_the_error_path_printing(monkeypatch, caps
         assert said in capsys.readouterr().err
 
 
-# -- where the environment is read ---------------------------------------------------------------------------------------
+# -- the README's table, and where the environment is read ---------------------------------------------------------------
+
+README = (ROOT / "README.md").read_text("utf-8")
+
+
+def test_the_readme_table_is_the_one_the_module_makes():
+    assert with_table(README) == README, "the README's table of environment variables is old: python scripts/settings_table.py"
+
+
+def test_the_readme_table_is_rewritten_when_stale():
+    stale = f"intro\n{TABLE_BEGIN}| `OLD_VARIABLE` | 1 | gone |\n{TABLE_END}after\n"
+    assert with_table(stale) == f"intro\n{TABLE_BEGIN}{markdown_table()}{TABLE_END}after\n"
+
+
+def test_the_table_names_every_variable_once():
+    rows = markdown_table().splitlines()[2:]
+    assert [re.match(r"\| `([A-Z_]+)` \|", row).group(1) for row in rows] == [v.name for v in VARIABLES]
+
 
 # Files that may read the environment: the settings; the providers' API keys and base URLs, which are not settings of
 # ours; and calls/batch.py, whose first_poll_wait() is to read `read_settings().batch_poll_wait` once the batch transport

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import sqlite3
 import time
 from pathlib import Path
@@ -19,13 +18,13 @@ import platformdirs
 
 from constitutional.errors import UserError
 from constitutional.models.http_errors import is_empty
+from constitutional.settings import CACHE_DIR_ENV, read_settings
 
-CACHE_ENV = "CONSTITUTIONAL_CACHE_DIR"
 log = logging.getLogger(__name__)
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("constitutional"))
+    return read_settings().cache_dir or Path(platformdirs.user_cache_dir("constitutional"))
 
 
 def canonical_json(data: object) -> str:
@@ -48,7 +47,7 @@ class ReplyCache:
         except (OSError, sqlite3.Error) as exc:
             raise UserError(
                 f"cannot use the cache at {self.path}: {exc}",
-                fix=f"set {CACHE_ENV} or --cache-dir to a writable directory, or pass --no-cache",
+                fix=f"set {CACHE_DIR_ENV} or --cache-dir to a writable directory, or pass --no-cache",
             ) from None
 
         self.failed: str | None = None

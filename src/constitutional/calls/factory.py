@@ -8,16 +8,16 @@ One reply cache per folder serves every role; the factory closes it (`close`).
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 from constitutional.calls.cache import ReplyCache, default_cache_dir
 from constitutional.calls.limits import RateLimiter
 from constitutional.calls.managed import ManagedModel
 from constitutional.calls.pricing import load_prices, price_for
-from constitutional.calls.retry import RETRY_WAIT_ENV, RetryPolicy
+from constitutional.calls.retry import RetryPolicy
 from constitutional.calls.settings import CallSettings
 from constitutional.models.registry import create_model, find_provider
+from constitutional.settings import read_settings
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,7 +31,7 @@ def call_settings(**flags: object) -> CallSettings:
     """The CallSettings of these flags (None: not given), the environment's for the rest, resolved now so that a Ray
     worker gets the driver's: the first retry wait and the cache folder."""
     given = {name: value for name, value in flags.items() if value is not None}
-    given.setdefault("retry_wait", float(os.environ.get(RETRY_WAIT_ENV) or 1.0))
+    given.setdefault("retry_wait", read_settings().retry_wait)
     given["cache_dir"] = given.get("cache_dir") or default_cache_dir()
     return CallSettings.model_validate(given)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -12,13 +11,12 @@ import platformdirs
 import yaml
 
 from constitutional.errors import UserError
+from constitutional.settings import PRICES_ENV, bad_value, read_settings
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
 
     from constitutional.models.base import Usage
-
-PRICES_ENV = "CONSTITUTIONAL_PRICES"
 
 
 @dataclass(frozen=True)
@@ -36,14 +34,22 @@ class Price:
 
 
 def user_prices_path() -> Path:
-    return Path(os.environ.get(PRICES_ENV) or Path(platformdirs.user_config_dir("constitutional")) / "prices.yaml")
+    """The file named by CONSTITUTIONAL_PRICES, else prices.yaml in the user config folder (read if it exists)."""
+    return read_settings().prices_file or Path(platformdirs.user_config_dir("constitutional")) / "prices.yaml"
 
 
 def load_prices(path: Path | None = None) -> dict[str, Price]:
+    """The built-in table, updated from `path`, else from the user's price file."""
     table = _read(resources.files("constitutional.calls") / "prices.yaml", "built-in price table")
-    user = path or user_prices_path()
-    if path is not None or user.is_file():
-        table.update(_read(user, str(user)))
+    if path is not None:
+        table.update(_read(path, str(path)))
+        return table
+    named = read_settings().prices_file
+    if named is not None and not named.is_file():
+        raise bad_value(PRICES_ENV, named, "is a folder, not a price file" if named.is_dir() else "names no file")
+    user = user_prices_path()
+    if user.is_file():
+        table.update(_read(user, f"{user} (named by {PRICES_ENV})" if named else str(user)))
     return table
 
 

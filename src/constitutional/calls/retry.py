@@ -12,7 +12,6 @@ from constitutional.models.base import ModelError
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
-RETRY_WAIT_ENV = "CONSTITUTIONAL_RETRY_WAIT"
 MAX_RESENDS = 4  # a provider that refuses a structured mode moves to the next; it has few
 T = TypeVar("T")
 

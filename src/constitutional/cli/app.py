@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from constitutional.cli.common import DEBUG_ENV, DEBUG_HELP, set_debug, stop_on_sigterm, user_errors
+from constitutional.cli.common import DEBUG_HELP, set_debug, stop_on_sigterm, user_errors
 from constitutional.cli.constitution import constitution_app
 from constitutional.cli.eval import eval_command
 from constitutional.cli.export import export
@@ -15,6 +15,7 @@ from constitutional.cli.report import report_app
 from constitutional.cli.review import review
 from constitutional.cli.run import run
 from constitutional.cli.schema import schema
+from constitutional.settings import read_settings
 
 app = typer.Typer(
     help="Constitutional-AI critique→revise over prompt sets, with an eval that sees through compliance veneer.\n\n"
@@ -29,9 +30,11 @@ app = typer.Typer(
 
 
 @app.callback()
-def options(debug: bool = typer.Option(False, "--debug", envvar=DEBUG_ENV, help=DEBUG_HELP)) -> None:
+@user_errors
+def options(debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
     """Options for every command (`cai --debug run ...`; `cai run ... --debug` works too)."""
     set_debug(debug)
+    read_settings()  # a bad value of any environment variable is refused here (exit 2), before the command starts
 
 
 app.command("run")(run)

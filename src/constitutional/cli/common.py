@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from constitutional.errors import UserError, os_failure
+from constitutional.settings import DEBUG_ENV, debug_requested
 from constitutional.text import printable
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 EXIT_OK, EXIT_RECORD_ERRORS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143  # 128 + SIGINT, 128 + SIGTERM, as a shell reports them
-DEBUG_ENV = "CONSTITUTIONAL_DEBUG"
 DEBUG_HELP = (
     f"Show the traceback of an unexpected error or a failed file operation, instead of a message ({DEBUG_ENV}=1 does too)."
 )
@@ -42,7 +42,9 @@ def set_debug(on: bool) -> None:
 
 
 def debugging() -> bool:
-    return _state["debug"] or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    """--debug, or CONSTITUTIONAL_DEBUG on (a value that is neither on nor off counts as off here, so that the error
+    path always prints its message; the command refuses such a value before it starts)."""
+    return _state["debug"] or debug_requested()
 
 
 def stop_on_sigterm() -> None:

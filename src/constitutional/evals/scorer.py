@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, overload
 
 from constitutional.errors import UserError, require_exists
+from constitutional.settings import SCORER_ENV, bad_value, read_settings
 
 if TYPE_CHECKING:
     import llama_cpp
@@ -37,7 +37,6 @@ CONTEXT_TOKENS = 768  # the request's tail kept as context
 CHUNK = 512  # tokens per llama.cpp decode call
 N_CTX = 4096
 SENTENCE_TOKENS = N_CTX - CONTEXT_TOKENS - 64  # a longer sentence is scored on its first this many tokens (flagged)
-SCORER_ENV = "CONSTITUTIONAL_SCORER"  # the default of --scorer when it is not given
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ def _key(model_id: str, request: str, sentence: str) -> str:
 
 def default_spec() -> str:
     """`local` when llama-cpp-python and the bundled model are installed, else `none`; CONSTITUTIONAL_SCORER overrides."""
-    chosen = os.environ.get(SCORER_ENV)
+    chosen = read_settings().scorer
     if chosen:
         return chosen
     try:
@@ -72,11 +71,14 @@ def default_spec() -> str:
 def load_scorer(spec: str | None, cache: ScoreCache | None = None) -> Scorer | None:
     """`local`, `local:PATH.gguf` or `none` → a Scorer (or None), with a clear error when it cannot be had.
     `cache`: where scores persist across runs (the reply cache), keyed by model file, request and sentence."""
+    named = not spec and read_settings().scorer is not None  # the spec is CONSTITUTIONAL_SCORER's
     spec = (spec or default_spec()).strip()
     if spec.lower() == "none":
         return None
     kind, _, arg = spec.partition(":")
     if kind != "local":
+        if named:
+            raise bad_value(SCORER_ENV, spec, "is not a scorer")
         raise UserError(f"unknown scorer '{spec}'", fix="use --scorer local, --scorer local:PATH.gguf or --scorer none")
     try:
         import llama_cpp  # noqa: F401
@@ -88,7 +90,8 @@ def load_scorer(spec: str | None, cache: ScoreCache | None = None) -> Scorer | N
     from constitutional.models.local import bundled_model_path
 
     path = Path(arg) if arg else bundled_model_path()
-    require_exists(path, "scorer model file", fix="give an existing GGUF file as --scorer local:PATH.gguf, or use --scorer none")
+    given = f"{SCORER_ENV}=local:PATH.gguf" if named else "--scorer local:PATH.gguf"
+    require_exists(path, "scorer model file", fix=f"give an existing GGUF file as {given}, or use --scorer none")
     return Scorer(path, cache)
 
 
@@ -113,7 +116,7 @@ class Scorer:
         if self._llm is None:
             import llama_cpp
 
-            threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or None
+            threads = read_settings().threads  # OMP_NUM_THREADS
             self._llm = llama_cpp.Llama(
                 model_path=str(self.path), n_ctx=N_CTX, n_batch=CHUNK, verbose=False, n_threads=threads, n_threads_batch=threads
             )

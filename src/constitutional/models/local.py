@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from constitutional.errors import UserError, require_exists
 from constitutional.models.base import Capabilities, ChatModel, Completion, Message, ModelError, Usage
+from constitutional.settings import read_settings
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -46,7 +46,7 @@ def _load(path: Path, n_ctx: int) -> Llama:
         if key not in _loaded:
             from llama_cpp import Llama
 
-            threads = int(os.environ.get("OMP_NUM_THREADS") or 0) or None  # None: llama-cpp-python's default
+            threads = read_settings().threads  # OMP_NUM_THREADS; None: llama-cpp-python's default
             _loaded[key] = Llama(
                 model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0, n_threads=threads, n_threads_batch=threads
             )

@@ -29,9 +29,11 @@ PROVIDER_OPTIONS = ("base_url", "timeout")  # CallSettings fields that a provide
 
 def call_settings(**flags: object) -> CallSettings:
     """The CallSettings of these flags (None: not given), the environment's for the rest, resolved now so that a Ray
-    worker gets the driver's: the first retry wait and the cache folder."""
+    worker gets the driver's: the first retry wait, the cache folder and the price file."""
     given = {name: value for name, value in flags.items() if value is not None}
-    given.setdefault("retry_wait", read_settings().retry_wait)
+    environment = read_settings()
+    given.setdefault("retry_wait", environment.retry_wait)
+    given.setdefault("prices", environment.prices_file)
     given["cache_dir"] = given.get("cache_dir") or default_cache_dir()
     return CallSettings.model_validate(given)
 

@@ -39,15 +39,13 @@ def user_prices_path() -> Path:
 
 
 def load_prices(path: Path | None = None) -> dict[str, Price]:
-    """The built-in table, updated from `path`, else from the user's price file."""
+    """The built-in table, updated from the price file `path` (CallSettings.prices: the one CONSTITUTIONAL_PRICES
+    names, resolved by the driver), else from the user's price file if there is one."""
     table = _read(resources.files("constitutional.calls") / "prices.yaml", "built-in price table")
-    if path is not None:
-        table.update(_read(path, str(path)))
-        return table
-    named = read_settings().prices_file
+    named = path or read_settings().prices_file
     if named is not None and not named.is_file():
         raise bad_value(PRICES_ENV, named, "is a folder, not a price file" if named.is_dir() else "names no file")
-    user = user_prices_path()
+    user = named or user_prices_path()
     if user.is_file():
         table.update(_read(user, f"{user} (named by {PRICES_ENV})" if named else str(user)))
     return table

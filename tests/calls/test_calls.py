@@ -7,7 +7,7 @@ from constitutional.calls.cache import ReplyCache, cache_key, canonical_json
 from constitutional.calls.limits import RateLimiter
 from constitutional.calls.managed import ManagedModel
 from constitutional.calls.pricing import Price, load_prices, price_for
-from constitutional.calls.retry import RetryPolicy
+from constitutional.calls.retry import RETRY_WAIT_ENV, RetryPolicy
 from constitutional.models.base import ChatModel, Completion, ModelError, Usage
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -177,4 +177,10 @@ def test_the_policy_serves_any_coroutine_and_raises_the_last_failure():
     with pytest.raises(ModelError, match="failure 3"):
         asyncio.run(policy.run(attempt, retried.append))
     assert seen == [0, 1, 2] and [str(e) for e in retried] == ["failure 1", "failure 2"]
-    assert RetryPolicy.from_settings(3, reasks=2) == RetryPolicy(max_retries=3, reasks=2)
+
+
+def test_the_policy_of_the_settings_takes_its_first_wait_from_the_environment(monkeypatch):
+    monkeypatch.delenv(RETRY_WAIT_ENV)
+    assert RetryPolicy.from_settings(3, reasks=2) == RetryPolicy(max_retries=3, initial_wait=1.0, reasks=2)
+    monkeypatch.setenv(RETRY_WAIT_ENV, "0.25")
+    assert RetryPolicy.from_settings(3, reasks=2) == RetryPolicy(max_retries=3, initial_wait=0.25, reasks=2)

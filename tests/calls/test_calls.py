@@ -1,14 +1,16 @@
 import asyncio
-import time
 
 import pytest
 
+from constitutional.calls import limits, retry
 from constitutional.calls.cache import ReplyCache, cache_key, canonical_json
 from constitutional.calls.limits import RateLimiter
 from constitutional.calls.managed import ManagedModel
 from constitutional.calls.pricing import Price, load_prices, price_for
 from constitutional.calls.retry import RetryPolicy
 from constitutional.models.base import ChatModel, Completion, ModelError, Usage
+from constitutional.settings import RETRY_WAIT_ENV
+from tests.clock import FakeClock
 from tests.helpers import DATA
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -66,28 +68,61 @@ def test_backoff_grows_and_honours_retry_after():
     assert policy.delay(1, told) >= 6.0
 
 
-def test_retry_after_pauses_every_caller():
-    inner = Flaky([ModelError("429", retryable=True, status=429, retry_after=0.3)])
+def test_the_policy_sleeps_the_growing_backoff_between_attempts(monkeypatch):
+    clock = FakeClock().install(monkeypatch, retry)
+    policy = RetryPolicy(max_retries=5, initial_wait=1.0, max_wait=8.0)
+
+    async def always_failing():
+        raise ModelError("x", retryable=True)
+
+    with pytest.raises(ModelError):
+        asyncio.run(policy.run(always_failing))
+    assert len(clock.sleeps) == 5  # one wait before each retry, none after the last failure
+    for wait, backoff in zip(clock.sleeps, [1.0, 2.0, 4.0, 8.0, 8.0]):  # doubling, capped at max_wait, jittered
+        assert backoff / 2 <= wait <= backoff
+
+
+class Stamped(Flaky):
+    """Flaky, noting the clock's time of each request it receives."""
+
+    def __init__(self, clock, errors=()):
+        super().__init__(errors)
+        self.clock, self.sent_at = clock, []
+
+    async def generate(self, messages, schema=None, **params):
+        self.sent_at.append(self.clock.elapsed())
+        return await super().generate(messages, schema=schema, **params)
+
+
+def test_retry_after_pauses_every_caller(monkeypatch):
+    clock = FakeClock().install(monkeypatch, limits, retry)
+    inner = Stamped(clock, [ModelError("429", retryable=True, status=429, retry_after=0.3)])
     model = managed(inner, retry=RetryPolicy(max_retries=2, initial_wait=0.001, max_wait=1.0))
-    start = time.monotonic()
-    asyncio.run(model.generate(MESSAGES))
-    assert time.monotonic() - start >= 0.3
-    assert model.limiter.paused_until > 0
+
+    async def two_callers():  # the second asks while the first waits out the retry-after it was told
+        return await asyncio.gather(model.generate(MESSAGES), model.generate([{"role": "user", "content": "other"}]))
+
+    assert [c.text for c in asyncio.run(two_callers())] == ["answer", "answer"]
+    # The first request fails at 0 s; the other caller's request and the retry both go once the 0.3 s are up.
+    assert inner.sent_at == pytest.approx([0.0, 0.3, 0.3])
+    assert clock.sleeps == pytest.approx([0.3, 0.3])  # the retry's wait (not its 1 ms backoff) and the other caller's
+    assert model.stats.retries == 1 and model.limiter.paused_until == pytest.approx(clock.start + 0.3)
 
 
-def test_cache_serves_repeats_without_calls_or_limiter_capacity(tmp_path):
+def test_cache_serves_repeats_without_calls_or_limiter_capacity(tmp_path, monkeypatch):
+    clock = FakeClock().install(monkeypatch, limits, retry)
     inner = Flaky()
-    limiter = RateLimiter(rpm=60)  # one request per second
+    limiter = RateLimiter(rpm=60)  # one request per second: a second request would wait 1 s
     model = managed(inner, cache=ReplyCache(tmp_path), limiter=limiter)
 
     async def many():
         first = await model.generate(MESSAGES, max_tokens=5)
-        start = time.monotonic()
         again = [await model.generate(MESSAGES, max_tokens=5) for _ in range(20)]
-        return first, again, time.monotonic() - start
+        return first, again
 
-    first, again, elapsed = asyncio.run(many())
-    assert inner.calls == 1 and model.stats.cache_hits == 20 and elapsed < 0.5
+    first, again = asyncio.run(many())
+    assert inner.calls == 1 and model.stats.cache_hits == 20
+    assert clock.sleeps == [] and limiter.requests.level == 0  # no hit waited for, or took, the limiter's capacity
     assert all(c.text == "answer" and c.usage.calls == 0 and c.usage.cache_hits == 1 for c in again)
     assert first.usage.calls == 1
 
@@ -158,12 +193,12 @@ def test_the_factory_takes_the_endpoint_from_the_provider_client(tmp_path):
     calls.close()
 
 
-def test_the_policy_sends_a_resend_again_at_once_without_counting_it_as_a_retry():
+def test_the_policy_sends_a_resend_again_at_once_without_counting_it_as_a_retry(monkeypatch):
+    clock = FakeClock().install(monkeypatch, limits, retry)
     inner = Flaky([ModelError("mode refused", resend=True), ModelError("mode refused", resend=True)])
     model = managed(inner, retry=RetryPolicy(max_retries=0, initial_wait=10.0))  # a retry would wait 5-10 s
-    start = time.monotonic()
     assert asyncio.run(model.generate(MESSAGES)).text == "answer"
-    assert time.monotonic() - start < 1.0 and inner.calls == 3
+    assert inner.calls == 3 and clock.sleeps == []  # sent three times, with no wait between
     assert model.stats.attempts == 3 and model.stats.retries == 0
 
 
@@ -183,3 +218,12 @@ def test_the_policy_serves_any_coroutine_and_raises_the_last_failure():
 
     made = Calls(call_settings(max_retries=3, reasks=2, cache=False)).model("scripted:" + str(DATA / "scripted_basic.yaml"))
     assert (made.retry.max_retries, made.retry.reasks) == (3, 2)
+
+
+def test_the_settings_take_the_first_retry_wait_from_the_environment(monkeypatch):
+    from constitutional.calls.factory import call_settings
+
+    monkeypatch.delenv(RETRY_WAIT_ENV)
+    assert call_settings().retry_wait == 1.0
+    monkeypatch.setenv(RETRY_WAIT_ENV, "0.25")
+    assert call_settings().retry_wait == 0.25

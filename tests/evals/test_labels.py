@@ -204,28 +204,36 @@ def test_report_html_carries_peoples_verdicts(tmp_path):
     assert '"human_verdict":"superficial"' in (out / "report.html").read_text().replace(" ", "")
 
 
-def _append_forever(folder):
+BEFORE_THE_KILL = 20  # labels the worker has appended when it is killed, at least
+
+
+def _append_forever(folder, appended):
     n = 0
     while True:
         append_label(folder, Label(id=f"k{n}", verdict="genuine", reviewer="k", note="x" * 2000))
         n += 1
+        if n == BEFORE_THE_KILL:
+            appended.set()  # and it goes on appending: the kill comes in the middle of later ones
 
 
 def test_kill_9_while_appending_loses_no_earlier_label(tmp_path):
     import os
     import signal
-    import time
 
     append_label(tmp_path, Label(id="first", verdict="superficial", reviewer="r"))
-    worker = multiprocessing.get_context("fork").Process(target=_append_forever, args=(tmp_path,))
+    context = multiprocessing.get_context("fork")
+    appended = context.Event()
+    worker = context.Process(target=_append_forever, args=(tmp_path, appended))
     worker.start()
-    time.sleep(0.5)
-    os.kill(worker.pid, signal.SIGKILL)
-    worker.join()
+    try:
+        assert appended.wait(timeout=300), "the worker never appended its labels"
+    finally:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.join()
     labels = read_labels(tmp_path)  # a torn last line, if the kill cut one, is ignored
     assert labels[("first", None)].verdict == "superficial"
     written = len(labels) - 1
-    assert written > 10 and all((f"k{n}", None) in labels for n in range(written))
+    assert written >= BEFORE_THE_KILL and all((f"k{n}", None) in labels for n in range(written))
     append_label(tmp_path, Label(id="after", verdict="genuine", reviewer="r"))  # a new line after the cut stays whole
     assert read_labels(tmp_path)[("after", None)].verdict == "genuine"
 

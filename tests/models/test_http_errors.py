@@ -1,11 +1,12 @@
 """HTTP status → ModelError classification, shared by the API providers."""
 
-import time
 from email.utils import formatdate
 
 import pytest
 
+from constitutional.models import http_errors
 from constitutional.models.http_errors import redact, retry_after_seconds, status_error
+from tests.clock import FakeClock
 
 
 @pytest.mark.parametrize(
@@ -31,10 +32,12 @@ def test_statuses(status, message, retryable):
     assert error.retryable is retryable and error.status == status and message in str(error)
 
 
-def test_retry_after_forms():
+def test_retry_after_forms(monkeypatch):
+    clock = FakeClock().install(monkeypatch, http_errors)
     assert retry_after_seconds({"Retry-After": "7"}) == 7.0
     assert retry_after_seconds({"retry-after-ms": "1500", "retry-after": "9"}) == 1.5
-    assert 50 < retry_after_seconds({"retry-after": formatdate(time.time() + 60, usegmt=True)}) <= 60
+    assert retry_after_seconds({"retry-after": formatdate(clock.time() + 60, usegmt=True)}) == 60.0
+    assert retry_after_seconds({"retry-after": formatdate(clock.time() - 60, usegmt=True)}) == 0.0  # a date gone by
     assert retry_after_seconds({"retry-after": "soon"}) is None and retry_after_seconds({}) is None
     assert status_error("p", 400, "x", {"retry-after": "3"}).retry_after is None  # only for retryable errors
 

@@ -179,17 +179,20 @@ def test_the_structured_mode_is_found_once_per_server_even_by_concurrent_calls()
 
 def test_calls_that_waited_for_the_mode_to_be_found_then_go_together():
     import threading
-    import time
 
-    inner, in_flight, most = chat_server(formats=("json_object",)), [0], [0]
-    lock = threading.Lock()
+    inner, received, in_flight, most = chat_server(formats=("json_object",)), [0], [0], [0]
+    together = threading.Condition()
 
     def slow(path, headers, body):
-        with lock:
+        """Each request after the two that find the mode is held until seven are in flight at once (or, if they
+        never are, a minute has passed): how many were ever in flight together is then counted, not timed."""
+        with together:
+            received[0] += 1
             in_flight[0] += 1
             most[0] = max(most[0], in_flight[0])
-        time.sleep(0.2)
-        with lock:
+            together.notify_all()
+            if received[0] > 2:
+                together.wait_for(lambda: in_flight[0] >= 7 or most[0] >= 7, timeout=60)
             in_flight[0] -= 1
         return inner(path, headers, body)
 

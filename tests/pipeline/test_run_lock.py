@@ -3,9 +3,11 @@ a lock left by a process that died is taken over; `cai eval`, `export` and `repo
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 from typer.testing import CliRunner
 
@@ -29,21 +31,39 @@ def dead_pid() -> int:
 
 
 def test_two_runs_on_one_out_never_write_a_record_twice(tmp_path):
-    spec, _ = scripted(tmp_path, delay=0.05)
+    spec, _ = scripted(tmp_path, delay=0.01)
     path, out = prompts(tmp_path, 40), tmp_path / "run"
-    command = run_command(path, spec, out, "--concurrency", "2")  # about 3 s of work: the two overlap
+    command = run_command(path, spec, out, "--concurrency", "2")
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    second = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    results = [(p.wait(timeout=120), p.stderr.read()) for p in (first, second)]
-    codes = sorted(code for code, _ in results)
-    assert codes == [0, 2], results
-    refused = next(stderr for code, stderr in results if code == 2)
-    winner = first if results[0][0] == 0 else second
-    assert f"pid {winner.pid} on host {socket.gethostname()}" in refused, refused
+    try:
+        assert wait_for_records(out, 1), "the first run wrote no record"
+        first.send_signal(signal.SIGSTOP)  # it holds the lock, mid-job, for as long as the second takes
+        # its own reply cache: a process stopped mid-write to the shared one would hold that up too
+        second = subprocess.run(command, capture_output=True, text=True, timeout=300, env=own_cache(tmp_path))
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    refused = second.stderr
+    assert second.returncode == 2, refused
+    assert f"pid {first.pid} on host {socket.gethostname()}" in refused, refused
     assert "another --out" in refused and "wait" in refused and "Traceback" not in refused
     written = ids(out)
     assert len(written) == len(set(written)) == 40  # every id once
     assert (out / LOCK_NAME).read_text() == ""  # released cleanly: the next run finds no stale owner
+
+
+def wait_for_records(out, n: int) -> bool:
+    """Whether the run writing `out` has written `n` records; only a stuck run takes the five minutes."""
+    records, deadline = out / "records.jsonl", time.monotonic() + 300
+    while not (records.exists() and len(records.read_text().splitlines()) >= n):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def own_cache(tmp_path) -> dict:
+    return {**os.environ, "CONSTITUTIONAL_CACHE_DIR": str(tmp_path / "second-cache")}
 
 
 def test_a_held_lock_refuses_a_second_writer_with_exit_2(tmp_path):

@@ -5,12 +5,13 @@ from contextlib import contextmanager
 
 from constitutional.cli.review import eval_lines
 from constitutional.reports.review_app import ReviewServer, ReviewState
+from tests.standins.server import SHUTDOWN_POLL
 
 
 @contextmanager
 def serving(run, reviewer: str):
     srv = ReviewServer(ReviewState(run, eval_lines(run), reviewer=reviewer), port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, args=(SHUTDOWN_POLL,), daemon=True)
     thread.start()
     try:
         yield srv

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 Reply = tuple[int, dict | bytes, dict]
+SHUTDOWN_POLL = 0.01  # seconds between the server's looks for a shutdown: its default, 0.5 s, is the wait of every exit
 Handler = Callable[[str, dict, dict], Reply]
 
 
@@ -77,7 +78,7 @@ def serve(handler: Handler) -> Iterator[StandIn]:
 def running(handler_class: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """`handler_class` served on a free port of 127.0.0.1 in a thread; yields the URL, stops on exit."""
     httpd = _Server(("127.0.0.1", 0), handler_class)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    threading.Thread(target=httpd.serve_forever, args=(SHUTDOWN_POLL,), daemon=True).start()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
+from constitutional.calls.batch import attach_batcher
 from constitutional.calls.cache import ReplyCache
 from constitutional.calls.managed import ManagedModel, managed_model
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
@@ -19,7 +20,6 @@ from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError, os_failure, require_exists
 from constitutional.evals import EvalResult, read_input, run_eval
 from constitutional.evals.agreement import markdown
-from constitutional.evals.batch_judge import judge_in_batches
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
 from constitutional.evals.labels import read_labels_file, record_verdicts
@@ -167,20 +167,10 @@ def evaluate_and_report(
         setup = choice.setup(judge_model, lambda spec: managed_model(spec, cache=cache, cache_dir=cache_dir, reasks=reasks))
     loaded_scorer = load_scorer(scorer, cache=ReplyCache(cache_dir) if cache else None)
     progress = EvalProgress(len(source.items), quiet)
+    if batched and judge_model is not None:
+        attach_batcher(judge_model, out / "batches.json", "judge", lambda line: err_console.print(escape(printable(line))))
     with progress.shown():
-        if batched and judge_model is not None:
-            result = judge_in_batches(
-                source,
-                loaded,
-                judge_model,
-                out,
-                progress.on_line,
-                lambda line: err_console.print(escape(printable(line))),
-                loaded_scorer,
-                setup,
-            )
-        else:
-            result = asyncio.run(run_eval(source, loaded, judge_model, out, progress.on_line, scorer=loaded_scorer, setup=setup))
+        result = asyncio.run(run_eval(source, loaded, judge_model, out, progress.on_line, scorer=loaded_scorer, setup=setup))
     write_page(out, result, source)
     report = result.report
     shown = ", ".join(f"{v} {n}" for v, n in report.counts.items() if n)

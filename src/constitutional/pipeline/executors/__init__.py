@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
-from constitutional.calls.batch import has_batch_api
+from constitutional.calls.batch import attach_batcher, has_batch_api
 from constitutional.errors import UserError
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, run_job
 
@@ -27,12 +27,12 @@ if TYPE_CHECKING:
 
 @dataclass
 class ModelOptions:
-    """How an executor that makes its own clients (batch, Ray) makes them: as the driver's model was made."""
+    """How an executor that makes its own clients (Ray's workers) makes them: as the driver's model was made."""
 
     base_url: str | None = None
     cache_dir: Path | None = None
     max_retries: int = 4
-    reasks: int = 1  # a batch never re-asks (its replies come back all at once); Ray's workers do
+    reasks: int = 1
     timeout: float | None = None
 
 
@@ -43,7 +43,7 @@ class Job:
     config: RunConfig
     scan: Scan
     state: RunState
-    model: ManagedModel  # the driver's: the in-process executor runs on it; the others close it and make their own
+    model: ManagedModel  # the driver's: the in-process and batch executors run on it; Ray's workers make their own
     on_record: Callable[[Record], None] = lambda record: None
     say: Callable[[str], None] = lambda line: None
     model_options: ModelOptions = field(default_factory=ModelOptions)
@@ -128,7 +128,8 @@ class InProcessExecutor:
 
 
 class BatchExecutor:
-    """Each stage of every prompt's loop as one batch of the provider's batch API."""
+    """The in-process runner on the job's model with a Batcher attached: every prompt in flight at once, so each stage
+    of every prompt's loop goes to the provider's batch API as one batch (split only by the provider's limits)."""
 
     def check(self, model_spec: str) -> None:
         if not has_batch_api(model_spec):
@@ -138,13 +139,6 @@ class BatchExecutor:
             )
 
     def run(self, job: Job) -> RunResult:
-        from constitutional.calls.batch import batch_api
-        from constitutional.calls.pricing import load_prices, price_for
-        from constitutional.models.registry import create_model
-        from constitutional.pipeline.executors.batch import run_batch_job
-
-        asyncio.run(job.model.aclose())  # the batches make their own clients
-        config, options = job.config, job.model_options
-        api = batch_api(create_model(config.model_spec, base_url=options.base_url))
-        price = price_for(config.model_spec, load_prices())
-        return asyncio.run(run_batch_job(config, api, price, job.scan, job.state, job.on_record, job.say, options.max_retries))
+        attach_batcher(job.model, job.config.out / "batches.json", "model", job.say)
+        in_flight = max(1, min(job.scan.total, job.model.default_concurrency))
+        return InProcessExecutor().run(replace(job, config=replace(job.config, concurrency=in_flight)))

@@ -70,6 +70,8 @@ class FakeBatches:
         self.outcomes: dict[str, dict] = {}
         self.poll_failures = 0
         self.polls = 0
+        self.ended = ["ended"]  # the status each batch ends with, in turn (the last one for the rest)
+        self.without_results: set[str] = set()  # batches that end with no result for any request
 
     def entry(self, custom_id, call):
         return {"custom_id": custom_id, "messages": call.messages}
@@ -87,10 +89,10 @@ class FakeBatches:
         self.polls += 1
         if self.polls <= self.poll_failures:
             raise ModelError("overloaded", retryable=True, status=529)
-        return Polled(True, "ended")
+        return Polled(True, self.ended[min(int(batch_id[1:]), len(self.ended) - 1)])
 
     async def results(self, batch_id):
-        return dict(self.outcomes[batch_id])
+        return {} if batch_id in self.without_results else dict(self.outcomes[batch_id])
 
 
 class Unused(ChatModel):
@@ -197,3 +199,43 @@ def test_a_log_of_the_older_format_is_kept_but_not_resumed(tmp_path):
     assert log.older and log.batches == []
     log.add({"id": "b1", "status": "submitted", "requests": 1, "custom_ids": ["a"]})
     assert json.loads(path.read_text())["version_1"] == older
+
+
+@pytest.mark.parametrize(("ended", "sent"), [("expired", 2), ("failed", 1)])
+def test_a_request_a_batch_ended_without_is_retried_unless_the_provider_refused_the_batch(tmp_path, ended, sent):
+    api = FakeBatches()
+    api.ended, api.without_results = [ended, "ended"], {"b0"}
+    model = batched(api, tmp_path)
+    if ended == "expired":
+        assert [c.text for c in ask(model, "a")] == ["fine"]
+    else:
+        with pytest.raises(ModelError, match=r"the batch ended \(failed\) without a result"):
+            ask(model, "a")
+    assert len(api.submitted) == sent
+
+
+def test_a_batch_saved_before_a_restart_is_read_back_for_each_request_it_holds(tmp_path):
+    api = FakeBatches()
+    first = batched(api, tmp_path)
+    key = {t: first.cache_key([{"role": "user", "content": t}], None, {"max_tokens": 8}) for t in ("a", "b", "c")}
+    api.outcomes["b7"] = {key["a"]: Completion("saved a", Usage(calls=1)), key["b"]: Completion("saved b", Usage(calls=1))}
+    first.batcher.log.add({"id": "b7", "status": "submitted", "requests": 2, "custom_ids": [key["a"], key["b"]]})
+    restarted = batched(api, tmp_path)  # a new process: its log is read from the file
+    said = []
+    restarted.batcher.say = said.append
+    assert [c.text for c in ask(restarted, "a")] == ["saved a"]  # waits for the saved batch
+    assert [c.text for c in ask(restarted, "b", "c")] == ["saved b", "fine"]  # "b" read back already; "c" is new
+    assert api.submitted == [[key["c"]]] and any("resuming the model's batches" in line for line in said)
+    assert [b["status"] for b in BatchLog(tmp_path / "batches.json", "model").batches] == ["fetched", "fetched"]
+
+
+def test_rpm_and_tpm_do_not_pace_a_batched_models_requests(tmp_path):
+    from constitutional.calls.batch import attach_batcher
+    from constitutional.calls.managed import managed_model
+
+    model = managed_model("openai/m", cache=False, rpm=1, tpm=10, base_url="http://127.0.0.1:9/v1")
+    assert model.limiter.requests is not None and model.default_concurrency < batch_transport.IN_FLIGHT
+    attach_batcher(model, tmp_path / "batches.json", "model", lambda line: None)
+    assert model.limiter.requests is None and model.limiter.tokens is None
+    assert model.default_concurrency == batch_transport.IN_FLIGHT  # every prompt or record in flight
+    asyncio.run(model.aclose())

@@ -122,11 +122,12 @@ class Batcher:
         if custom_id in self._fetched:
             future.set_result(self._fetched.pop(custom_id))
             return future
-        self._waiting[custom_id] = future
         if custom_id in self._resumed:
+            self._waiting[custom_id] = future
             return future  # its batch, submitted before a restart, hands it over
         entry = self.api.entry(custom_id, call)
         size = len(json.dumps(entry).encode()) + 1
+        self._waiting[custom_id] = future
         if self._queue and self._queued_bytes + size > self.api.max_bytes:
             self._flush()
         self._queue.append(entry)
@@ -161,6 +162,8 @@ class Batcher:
                 await self._submit(batch, entries)
             await self._wait(batch)
             outcomes = await self._provider(self.api.results, batch["id"])
+            batch["status"] = "fetched"
+            self.log.save()
         except asyncio.CancelledError:
             self._end(batch, None)
             raise
@@ -168,8 +171,6 @@ class Batcher:
             self._broken = exc
             self._end(batch, exc)
             return
-        batch["status"] = "fetched"
-        self.log.save()
         self._deliver(batch, outcomes)
 
     def _end(self, batch: dict, failure: BaseException | None) -> None:

@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 sys.path[:0] = [str(ROOT / "src"), str(ROOT)]
 
+from constitutional.calls.batch import attach_batcher  # noqa: E402
 from constitutional.calls.factory import Calls, call_settings  # noqa: E402
 from constitutional.constitution import load_constitution  # noqa: E402
 from constitutional.evals import read_input, run_eval  # noqa: E402
-from constitutional.evals.batch_judge import judge_in_batches  # noqa: E402
 from constitutional.pipeline.executors import Job, check_executor  # noqa: E402
 from constitutional.pipeline.loop import LoopSettings  # noqa: E402
 from constitutional.pipeline.runner import RunConfig, open_run_dir, run_job, scan_prompts  # noqa: E402
@@ -67,7 +67,7 @@ def elsewhere(executor: str, config: RunConfig, **options) -> tuple[float, float
     state = open_run_dir(config, scan, force=False)
     start = time.perf_counter()
     chosen = check_executor(executor, config.model_spec)
-    calls = Calls(config.calls.but(**options))
+    calls = Calls(config.calls.but(**options))  # the batch executor runs on its model; Ray's workers make their own
     with state.lock:
         result = chosen.run(Job(config, scan, state, calls.model(config.model_spec), calls))
     return result.usage.calls / (time.perf_counter() - start), result.usage.cost_usd, result.usage.calls
@@ -76,11 +76,9 @@ def elsewhere(executor: str, config: RunConfig, **options) -> tuple[float, float
 def judge_cost(config: RunConfig, batched: bool, **options) -> tuple[float, int]:
     """(cost in USD, calls) of the eval's judge (the run's model) over the run's records."""
     judge = Calls(config.calls.but(**options)).model(config.model_spec)
-    source = read_input(config.out)
     if batched:
-        result = judge_in_batches(source, config.constitution, judge, config.out, lambda line: None, lambda line: None)
-    else:
-        result = asyncio.run(run_eval(source, config.constitution, judge, config.out))
+        attach_batcher(judge, config.out / "batches.json", "judge", lambda line: None)
+    result = asyncio.run(run_eval(read_input(config.out), config.constitution, judge, config.out))
     return result.report.usage.cost_usd, result.report.usage.calls
 
 
@@ -130,7 +128,7 @@ def batch_cost_ratio(work: Path) -> None:
         )
         print(
             f"  judge: in-process ${sync_judge:.6f} ({sync_judge_calls} calls), batch ${batch_judge:.6f} "
-            f"({batch_judge_calls} calls; a request the eval repeats is batched once): {batch_judge / sync_judge:.2f}, "
+            f"({batch_judge_calls} calls; identical requests in flight share one entry): {batch_judge / sync_judge:.2f}, "
             f"a call {(batch_judge / batch_judge_calls) / (sync_judge / sync_judge_calls):.2f}"
         )
         print(f"  both: {(batch_cost + batch_judge) / (sync_cost + sync_judge):.2f}")

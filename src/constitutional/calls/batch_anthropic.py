@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import anthropic
 
 from constitutional.calls.batch import Polled
-from constitutional.models.base import ChatCall, Completion, ModelError
+from constitutional.models.base import Completion, ModelError
 from constitutional.models.http_errors import from_sdk_exception, is_retryable
 
 if TYPE_CHECKING:
@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
     from anthropic.types.messages import MessageBatch, MessageBatchResult
 
-    from constitutional.calls.request import Call
     from constitutional.models.anthropic_provider import AnthropicModel
+    from constitutional.models.base import ChatCall
 
 
 class AnthropicBatches:
@@ -30,28 +30,26 @@ class AnthropicBatches:
         self.client = model.client
         self.secrets = model.secrets
 
-    def entry(self, custom_id: str, call: Call) -> dict:
-        return {
-            "custom_id": custom_id,
-            "params": self.model.build_request(ChatCall(call.messages, call.schema, {"max_tokens": call.max_tokens})),
-        }
+    def entry(self, custom_id: str, call: ChatCall) -> dict:
+        return {"custom_id": custom_id, "params": self.model.build_request(call)}
 
     async def submit(self, entries: list[dict], progress: dict, save: Callable[[], None]) -> str:
-        """Create the batch, unless a process that died before saving its id created it already.
-
-        The API takes no idempotency key or metadata, so the newest batch listed before creating is
-        saved first; after a restart, the one batch of the same size listed above it is this one.
-        """
+        """Create the batch. The API takes no idempotency key or metadata, so the newest batch listed before creating
+        is saved first: after a restart, the one batch of the same size listed above it is this one (`recover`)."""
         try:
-            if "listed_after" in progress:
-                made = await self._made_since(progress["listed_after"], len(entries))
-                if made is not None:
-                    return made
             newest = await self.client.messages.batches.list(limit=1)
             progress["listed_after"] = newest.data[0].id if newest.data else None
             save()
             # the entries are plain dicts of build_request's params, not the SDK's Request TypedDict
             return (await self.client.messages.batches.create(requests=entries)).id  # type: ignore[arg-type]
+        except anthropic.APIError as exc:
+            raise from_sdk_exception("anthropic", exc, self.secrets) from None
+
+    async def recover(self, progress: dict) -> str | None:
+        if "listed_after" not in progress:
+            return None
+        try:
+            return await self._made_since(progress["listed_after"], progress["requests"])
         except anthropic.APIError as exc:
             raise from_sdk_exception("anthropic", exc, self.secrets) from None
 
@@ -73,12 +71,11 @@ class AnthropicBatches:
         total = _size(batch)
         return Polled(batch.processing_status == "ended", batch.processing_status, total - batch.request_counts.processing, total)
 
-    async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Completion | ModelError]:
+    async def results(self, batch_id: str) -> dict[str, Completion | ModelError]:
         outcomes: dict[str, Completion | ModelError] = {}
         try:
             async for row in await self.client.messages.batches.results(batch_id):
-                if row.custom_id in calls:
-                    outcomes[row.custom_id] = self._outcome(row.result)
+                outcomes[row.custom_id] = self._outcome(row.result)
         except anthropic.APIError as exc:
             raise from_sdk_exception("anthropic", exc, self.secrets) from None
         return outcomes
@@ -93,9 +90,6 @@ class AnthropicBatches:
                 retryable=is_retryable(None, error.type, error.message),
             )
         return ModelError(f"anthropic batch request {result.type} before it ran", retryable=True)
-
-    async def aclose(self) -> None:
-        await self.client.close()
 
 
 def _size(batch: MessageBatch) -> int:

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Final
 import openai
 
 from constitutional.calls.batch import Polled
-from constitutional.models.base import ChatCall, Completion, ModelError
+from constitutional.models.base import Completion, ModelError
 from constitutional.models.http_errors import from_sdk_exception, is_retryable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from constitutional.calls.request import Call
+    from constitutional.models.base import ChatCall
     from constitutional.models.openai_provider import OpenAIModel
 
 ENDPOINT: Final = "/v1/chat/completions"
@@ -34,29 +34,33 @@ class OpenAIBatches:
         self.client = model.client
         self.secrets = model.secrets
 
-    def entry(self, custom_id: str, call: Call) -> dict:
-        body = self.model.build_request(ChatCall(call.messages, call.schema, {"max_tokens": call.max_tokens}), BATCH_MODE)
-        return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
+    def entry(self, custom_id: str, call: ChatCall) -> dict:
+        return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": self.model.build_request(call, BATCH_MODE)}
 
     async def submit(self, entries: list[dict], progress: dict, save: Callable[[], None]) -> str:
-        """Upload the requests (the file id saved first), then create the batch, unless one was made from that file."""
+        """Upload the requests (the file id saved first), then create the batch from the file."""
         try:
-            if progress.get("input_file") is None:
-                data = "".join(json.dumps(entry) + "\n" for entry in entries).encode()
-                uploaded = await self.client.files.create(file=("requests.jsonl", data, "application/jsonl"), purpose="batch")
-                progress["input_file"] = uploaded.id
-                save()
-            else:
-                recent = await self.client.batches.list(limit=100)  # newest first
-                made = next((b.id for b in recent.data if b.input_file_id == progress["input_file"]), None)
-                if made is not None:
-                    return made
-            batch = await self.client.batches.create(
-                input_file_id=progress["input_file"], endpoint=ENDPOINT, completion_window="24h"
-            )
+            data = "".join(json.dumps(entry) + "\n" for entry in entries).encode()
+            uploaded = await self.client.files.create(file=("requests.jsonl", data, "application/jsonl"), purpose="batch")
+            progress["input_file"] = uploaded.id
+            save()
+            return await self._create(uploaded.id)
         except openai.APIError as exc:
             raise from_sdk_exception("openai", exc, self.secrets) from None
-        return batch.id
+
+    async def recover(self, progress: dict) -> str | None:
+        """The batch made from the saved upload, or one made from it now; None if the upload never finished."""
+        if progress.get("input_file") is None:
+            return None
+        try:
+            recent = await self.client.batches.list(limit=100)  # newest first
+            made = next((b.id for b in recent.data if b.input_file_id == progress["input_file"]), None)
+            return made if made is not None else await self._create(progress["input_file"])
+        except openai.APIError as exc:
+            raise from_sdk_exception("openai", exc, self.secrets) from None
+
+    async def _create(self, input_file: str) -> str:
+        return (await self.client.batches.create(input_file_id=input_file, endpoint=ENDPOINT, completion_window="24h")).id
 
     async def poll(self, batch_id: str) -> Polled:
         try:
@@ -71,7 +75,7 @@ class OpenAIBatches:
             counts.total if counts else 0,
         )
 
-    async def results(self, batch_id: str, calls: dict[str, Call]) -> dict[str, Completion | ModelError]:
+    async def results(self, batch_id: str) -> dict[str, Completion | ModelError]:
         outcomes: dict[str, Completion | ModelError] = {}
         try:
             batch = await self.client.batches.retrieve(batch_id)
@@ -80,8 +84,7 @@ class OpenAIBatches:
                     lines = (await self.client.files.content(file_id)).text.splitlines()
                     for line in filter(str.strip, lines):
                         row = json.loads(line)
-                        if row.get("custom_id") in calls:
-                            outcomes[row["custom_id"]] = self._outcome(row)
+                        outcomes[row["custom_id"]] = self._outcome(row)
         except openai.APIError as exc:
             raise from_sdk_exception("openai", exc, self.secrets) from None
         return outcomes
@@ -103,6 +106,3 @@ class OpenAIBatches:
             retryable=is_retryable(status, code, message),
             status=status,
         )
-
-    async def aclose(self) -> None:
-        await self.client.close()

@@ -16,6 +16,7 @@ from constitutional.models.http_errors import empty_reply, is_empty
 from constitutional.models.secrets import Redactor, environment_redactor
 
 if TYPE_CHECKING:
+    from constitutional.calls.batch import Batcher
     from constitutional.calls.pricing import Price
     from constitutional.models.base import Capabilities
 
@@ -38,6 +39,7 @@ class ManagedModel(ChatModel):
     endpoint: str | None = None  # the base URL: the same model name on two servers is two models
     concurrency: int | None = None  # calls in flight at once (None: the provider's default)
     redactor: Redactor = field(default_factory=environment_redactor)  # the configured API keys, cut out of replies
+    batcher: Batcher | None = None  # requests go in provider batches, at the batch price (calls/batch.py attach_batcher)
 
     @property
     def spec(self) -> str:  # type: ignore[override]
@@ -45,6 +47,8 @@ class ManagedModel(ChatModel):
 
     @property
     def default_concurrency(self) -> int:  # type: ignore[override]
+        if self.batcher is not None:
+            return self.batcher.concurrency
         return self.concurrency or self.inner.default_concurrency
 
     @property
@@ -72,7 +76,7 @@ class ManagedModel(ChatModel):
             self.redactor.outcome(exc)  # in place: an error's message is stored too
             raise
         if self.price is not None:
-            completion.usage.cost_usd = self.price.cost(completion.usage)
+            completion.usage.cost_usd = self.price.cost(completion.usage, batched=self.batcher is not None)
         if self.cache is not None and key is not None:  # key is set exactly when there is a cache
             self.cache.put(key, {"text": completion.text})
         return completion
@@ -90,7 +94,10 @@ class ManagedModel(ChatModel):
         """One request to the provider: through the rate limiter, and counted."""
         await self.limiter.acquire(estimate)
         self.stats.attempts += 1
-        completion = await self.inner.generate(messages, schema=schema, **params)
+        if self.batcher is not None:
+            completion = await self.batcher.send(self.cache_key(messages, schema, params), messages, schema, params)
+        else:
+            completion = await self.inner.generate(messages, schema=schema, **params)
         used = completion.usage.input_tokens + completion.usage.output_tokens
         self.limiter.settle(estimate, used or estimate)
         if is_empty(completion.text):

@@ -1,4 +1,4 @@
-"""One model call as the pipeline's loop asks for it, whether it is sent at once or in a provider batch."""
+"""One model call as the pipeline's loop asks for it (`loop.plan` yields them; `loop.process` makes them)."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -222,12 +223,16 @@ async def evaluate_line(
 async def _judge_views(
     judge: Judge, item: EvalItem, signals: Signals, constitution: Constitution
 ) -> dict[str, tuple[JudgeView, str | None]]:
-    """The judge's view of each criterion, with the verdict it gives."""
+    """The judge's view of each criterion, with the verdict it gives. The criteria are judged at once (the judge's own
+    limit bounds its calls), so a batched judge gets them in one batch."""
     views = {}
     veneer = len(signals.veneer_added)
     stripped = signals.revision_scan.stripped if signals.revision_scan is not None else None
-    for criterion in criteria(item, constitution):
-        view = await judge.judge(criterion, item.prompt, item.revision or "", item.draft, stripped)
+    judged = criteria(item, constitution)
+    found = await asyncio.gather(
+        *(judge.judge(criterion, item.prompt, item.revision or "", item.draft, stripped) for criterion in judged)
+    )
+    for criterion, view in zip(judged, found):
         flagged = criterion.id in item.flagged_principles
         views[criterion.id] = (view, view.verdict(veneer, item.draft is not None, flagged))
     return views

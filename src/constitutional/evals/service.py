@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from constitutional.calls.batch import attach_batcher
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
 from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
@@ -145,9 +146,8 @@ def run_eval_stage(
         elsewhere = request.calls.model_copy(update={"base_url": None})
         setup = request.choice.setup(judge_model, lambda spec: calls.model(spec, elsewhere, strict=False))
     scorer = load_scorer(request.scorer, cache=calls.reply_cache(request.calls))
-    source, loaded, out = request.source, request.constitution, request.out
     if request.batched and judge_model is not None:
-        from constitutional.evals.batch_judge import judge_in_batches
-
-        return judge_in_batches(source, loaded, judge_model, out, on_line, say, scorer, setup)
-    return asyncio.run(run_eval(source, loaded, judge_model, out, on_line, scorer=scorer, setup=setup))
+        attach_batcher(judge_model, request.out / "batches.json", "judge", say)
+    return asyncio.run(
+        run_eval(request.source, request.constitution, judge_model, request.out, on_line, scorer=scorer, setup=setup)
+    )

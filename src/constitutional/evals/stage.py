@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from constitutional.evals.report_model import Report
     from constitutional.evals.scorer import Scorer
 
-MAX_IN_FLIGHT = 256  # items evaluated at once; the judge's own limit bounds its calls
+MAX_IN_FLIGHT = 256  # items evaluated at once, or the judge model's concurrency if larger (a batched judge's is large,
+# so each stage of judging goes in one batch); the judge's own limit bounds its calls
 
 
 @dataclass
@@ -95,7 +96,8 @@ async def assess(
     trust = Trust(low=judge is not None and canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
     tally = Tally(constitution)
     try:
-        evaluated = in_order(source.items, lambda item: evaluate_line(item, constitution, judge, trust, scorer), MAX_IN_FLIGHT)
+        limit = max(MAX_IN_FLIGHT, judge_model.default_concurrency if judge_model is not None else 0)
+        evaluated = in_order(source.items, lambda item: evaluate_line(item, constitution, judge, trust, scorer), limit)
         async with aclosing(evaluated):
             async for line in evaluated:
                 lines.write(line.to_json() + "\n")

@@ -88,7 +88,8 @@ def plan(item: PromptItem, constitution: Constitution, settings: LoopSettings) -
     """The loop for one prompt as a generator: it yields each Call, is sent its Reply, and returns the Record.
 
     A failed call is thrown into it (ModelError, StructuredOutputError) and becomes the record's error.
-    Executors drive it: one call at a time (`process`), or many prompts' calls per provider batch.
+    `process` drives it, one call at a time; a batched model (calls/batch.py) sends the calls of many prompts
+    in one provider batch.
     """
     record = Record(id=item.id, prompt=item.prompt, meta=item.meta)
     usage = Usage()

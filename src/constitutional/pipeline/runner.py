@@ -387,6 +387,8 @@ async def process_safely(item: PromptItem, model: ChatModel, config: RunConfig) 
     """A bug or surprise in one prompt becomes an error on its record, not the end of the job."""
     try:
         return await process(item, model, config.constitution.constitution, config.settings)
+    except UserError:
+        raise  # the user's to mend, and every prompt would meet it (a batch API that refuses the job): the job stops
     except Exception as exc:  # noqa: BLE001 - recorded as data
         tail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return Record(

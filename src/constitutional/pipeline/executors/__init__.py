@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from constitutional.calls.batch import has_batch_api
+from constitutional.calls.batch import attach_batcher, has_batch_api
 from constitutional.errors import UserError
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, run_job
 
@@ -117,7 +117,8 @@ class InProcessExecutor:
 
 
 class BatchExecutor:
-    """Each stage of every prompt's loop as one batch of the provider's batch API."""
+    """The in-process runner on the job's model with a Batcher attached: every prompt in flight at once, so each stage
+    of every prompt's loop goes to the provider's batch API as one batch (split only by the provider's limits)."""
 
     def check(self, model_spec: str) -> None:
         if not has_batch_api(model_spec):
@@ -127,9 +128,6 @@ class BatchExecutor:
             )
 
     def run(self, job: Job) -> RunResult:
-        from constitutional.calls.batch import batch_api
-        from constitutional.pipeline.executors.batch import run_batch_job
-
-        model = job.model
-        api = batch_api(model.inner)
-        return asyncio.run(run_batch_job(job.config, api, model.price, job.scan, job.state, job.on_record, job.say, model.retry))
+        attach_batcher(job.model, job.config.out / "batches.json", "model", job.say)
+        in_flight = max(1, min(job.scan.total, job.model.default_concurrency))
+        return InProcessExecutor().run(replace(job, config=replace(job.config, concurrency=in_flight)))

@@ -25,7 +25,7 @@ from constitutional.settings import (
     read_settings,
     with_table,
 )
-from tests.helpers import DATA, ROOT, write
+from tests.helpers import DATA, ROOT, clear_error, write
 
 SRC = ROOT / "src" / "constitutional"
 REVISIONS = str(ROOT / "examples" / "revisions.jsonl")
@@ -34,15 +34,6 @@ SCRIPTED = f"scripted:{DATA / 'scripted_basic.yaml'}"
 
 def cai(*args, env=None):
     return CliRunner().invoke(app, [str(a) for a in args], env=env)
-
-
-def clear_error(result, *words):
-    """Exit 2 through the CLI's own exit (no exception escaped, so no traceback), saying `words`."""
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in result.output, (word, result.output)
 
 
 # -- the module --------------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from constitutional.cli.app import app, global_options_first
 from constitutional.rundir import RecordWriter
-from tests.helpers import DATA, write
+from tests.helpers import DATA, clear_error, write
 
 SCRIPTED = f"scripted:{DATA / 'scripted_basic.yaml'}"
 
@@ -37,15 +37,6 @@ def run_args(tmp_path, out, *more):
 
 def lines(path):
     return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def clear_error(result, *words):
-    """Exit 2 through the CLI's own exit (no exception escaped, so no traceback), saying `words`."""
-    assert result.exit_code == 2, result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output
-    for word in words:
-        assert word in result.output, (word, result.output)
 
 
 def failure(code: int, path) -> OSError:

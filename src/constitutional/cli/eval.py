@@ -8,21 +8,9 @@ from typing import Annotated
 import typer
 
 from constitutional.calls.factory import Calls, call_settings
+from constitutional.cli import options as opt
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
 from constitutional.cli.eval_stage import evaluate_and_report, warn
-from constitutional.cli.options import (
-    CacheDir,
-    Debaters,
-    JudgeConcurrency,
-    JudgeMode,
-    MaxRetries,
-    NoCache,
-    Reasks,
-    Rpm,
-    Scorer,
-    Timeout,
-    Tpm,
-)
 from constitutional.errors import require_exists
 from constitutional.evals import read_input
 from constitutional.evals.agreement import markdown
@@ -95,18 +83,18 @@ def eval_command(
     judge: EvalJudge = None,
     out: EvalOut = None,
     judge_base_url: EvalJudgeBaseUrl = None,
-    judge_concurrency: JudgeConcurrency = None,
-    rpm: Rpm = None,
-    tpm: Tpm = None,
-    max_retries: MaxRetries = 4,
-    timeout: Timeout = None,
-    no_cache: NoCache = False,
-    cache_dir: CacheDir = None,
+    judge_concurrency: opt.JudgeConcurrency = None,
+    rpm: opt.Rpm = None,
+    tpm: opt.Tpm = None,
+    max_retries: opt.MaxRetries = 4,
+    timeout: opt.Timeout = None,
+    no_cache: opt.NoCache = False,
+    cache_dir: opt.CacheDir = None,
     quiet: EvalQuiet = False,
-    scorer: Scorer = None,
-    reasks: Reasks = 1,
-    judge_mode: JudgeMode = "checklist",
-    debaters: Debaters = None,
+    scorer: opt.Scorer = None,
+    reasks: opt.Reasks = 1,
+    judge_mode: opt.JudgeMode = "checklist",
+    debaters: opt.Debaters = None,
     labels: Labels = None,
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.

@@ -13,21 +13,9 @@ from rich.markup import escape
 
 from constitutional.calls.batch import has_batch_api
 from constitutional.calls.factory import Calls, call_settings
+from constitutional.cli import options as opt
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
 from constitutional.cli.eval_stage import evaluate_and_report
-from constitutional.cli.options import (
-    CacheDir,
-    Debaters,
-    JudgeConcurrency,
-    JudgeMode,
-    MaxRetries,
-    NoCache,
-    Reasks,
-    Rpm,
-    Scorer,
-    Timeout,
-    Tpm,
-)
 from constitutional.cli.progress import RunProgress, kind_lines
 from constitutional.evals import read_input
 from constitutional.evals.scorer import load_scorer
@@ -184,20 +172,20 @@ def run(
     judge: Judge = None,
     model_base_url: ModelBaseUrl = None,
     judge_base_url: JudgeBaseUrl = None,
-    judge_concurrency: JudgeConcurrency = None,
+    judge_concurrency: opt.JudgeConcurrency = None,
     out: Out = None,
     rounds: Rounds = None,
     principles: Principles = None,
     seed: Seed = 0,
     max_tokens: MaxTokens = None,
     concurrency: Concurrency = None,
-    rpm: Rpm = None,
-    tpm: Tpm = None,
-    max_retries: MaxRetries = 4,
-    reasks: Reasks = 1,
-    timeout: Timeout = None,
-    no_cache: NoCache = False,
-    cache_dir: CacheDir = None,
+    rpm: opt.Rpm = None,
+    tpm: opt.Tpm = None,
+    max_retries: opt.MaxRetries = 4,
+    reasks: opt.Reasks = 1,
+    timeout: opt.Timeout = None,
+    no_cache: opt.NoCache = False,
+    cache_dir: opt.CacheDir = None,
     limit: Limit = None,
     max_prompt_chars: MaxPromptChars = DEFAULT_MAX_PROMPT_CHARS,
     strict: Strict = False,
@@ -205,9 +193,9 @@ def run(
     retry_errors: RetryErrors = False,
     keep_going: KeepGoing = False,
     no_eval: NoEval = False,
-    scorer: Scorer = None,
-    judge_mode: JudgeMode = "checklist",
-    debaters: Debaters = None,
+    scorer: opt.Scorer = None,
+    judge_mode: opt.JudgeMode = "checklist",
+    debaters: opt.Debaters = None,
     quiet: Quiet = False,
     executor: Executor = "in-process",
     ray_address: RayAddress = None,

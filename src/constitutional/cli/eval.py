@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from constitutional.calls.factory import Calls, call_settings
 from constitutional.cli import options as opt
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
-from constitutional.cli.eval_stage import evaluate_and_report, warn
+from constitutional.cli.eval_stage import evaluate_and_report, say, warn
 from constitutional.errors import require_exists
 from constitutional.evals import read_input
 from constitutional.evals.agreement import markdown
 from constitutional.evals.labels import read_labels_file, record_verdicts
 from constitutional.evals.lines import VERDICTS, read_eval_lines
-from constitutional.evals.service import EvalRequest, JudgeChoice, constitution_for, default_judge, judge_spec
+from constitutional.evals.service import (
+    NO_JUDGE_NOTE,
+    EvalRequest,
+    JudgeChoice,
+    constitution_for,
+    default_judge,
+    is_auto,
+    judge_left_out,
+    judge_spec,
+)
 from constitutional.text import printable
 
 
@@ -47,7 +56,8 @@ EvalJudge = Annotated[
     typer.Option(
         "--judge",
         "-j",
-        help="Judge model spec, or 'none' for deterministic signals only (default: the run's judge or model, else 'local').",
+        help="Judge model spec; 'none' for the signals and the scorer alone; 'auto' (default): the run's judge, else its "
+        "model, but never the bundled 'local' model, too small to judge (then no judge).",
     ),
 ]
 EvalOut = Annotated[
@@ -78,6 +88,7 @@ Labels = Annotated[
 
 @user_errors
 def eval_command(
+    ctx: typer.Context,
     input: EvalInputPath,
     constitution: EvalConstitution = None,
     judge: EvalJudge = None,
@@ -106,30 +117,9 @@ def eval_command(
     if labels:
         require_exists(labels, "labels file", fix="give a labels.jsonl written by `cai review`")
     people = read_labels_file(labels) if labels else None  # read before the eval runs: a bad file costs nothing
-    source = read_input(input)
-    judge = judge_spec(judge or default_judge(source), "none")
-    settings = call_settings(
-        max_retries=max_retries,
-        reasks=reasks,
-        timeout=timeout,
-        concurrency=judge_concurrency,
-        rpm=rpm,
-        tpm=tpm,
-        cache=not no_cache,
-        cache_dir=cache_dir,
-        base_url=judge_base_url,
-    )
-    request = EvalRequest(
-        source,
-        constitution_for(source, constitution, warn),
-        out or (input if source.kind == "run" else input.with_name(input.stem + "-eval")),
-        judge,
-        settings,
-        scorer,
-        JudgeChoice.parse(judge_mode, debaters, judge),
-    )
+    request = eval_request(ctx.params)
     request.check()
-    calls = Calls(settings)
+    calls = Calls(request.calls)
     try:
         result = evaluate_and_report(request, calls, quiet)
     finally:
@@ -137,6 +127,34 @@ def eval_command(
     if people is not None and labels is not None:
         print_agreement(request.out / "eval.jsonl", people, labels)
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors else EXIT_OK)
+
+
+CALL_OPTIONS = ("max_retries", "reasks", "timeout", "rpm", "tpm", "cache_dir")  # CallSettings' fields, named alike
+
+
+def eval_request(options: dict[str, Any]) -> EvalRequest:
+    """The eval of `cai eval`'s parsed options (`ctx.params`); the judge's CallSettings are the command's call options."""
+    source, path = read_input(options["input"]), options["input"]
+    given = options["judge"]
+    run_model = default_judge(source) if is_auto(given) else ""  # run.json is read only when it is asked for
+    if judge_left_out(given, run_model):
+        say(NO_JUDGE_NOTE)
+    judge = judge_spec(given, run_model)
+    settings = call_settings(
+        **{name: options[name] for name in CALL_OPTIONS},
+        concurrency=options["judge_concurrency"],
+        cache=not options["no_cache"],
+        base_url=options["judge_base_url"],
+    )
+    return EvalRequest(
+        source,
+        constitution_for(source, options["constitution"], warn),
+        options["out"] or (path if source.kind == "run" else path.with_name(path.stem + "-eval")),
+        judge,
+        settings,
+        options["scorer"],
+        JudgeChoice.parse(options["judge_mode"], options["debaters"], judge),
+    )
 
 
 eval_command.__doc__ = (eval_command.__doc__ or "").format(verdicts=", ".join(VERDICTS))  # the one list of verdicts

@@ -15,11 +15,11 @@ from constitutional.calls.batch import has_batch_api
 from constitutional.calls.factory import Calls, call_settings
 from constitutional.cli import options as opt
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
-from constitutional.cli.eval_stage import evaluate_and_report
+from constitutional.cli.eval_stage import evaluate_and_report, say
 from constitutional.cli.progress import RunProgress, kind_lines
 from constitutional.evals import read_input
 from constitutional.evals.scorer import load_scorer
-from constitutional.evals.service import EvalRequest, JudgeChoice, judge_spec
+from constitutional.evals.service import NO_JUDGE_NOTE, EvalRequest, JudgeChoice, judge_left_out, judge_spec
 from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, InputProblem
 from constitutional.pipeline.runner import EARLY_STOP_AFTER, JobStopped
 from constitutional.pipeline.service import RunOutcome, RunRequest, run_pipeline
@@ -73,7 +73,8 @@ Judge = Annotated[
     typer.Option(
         "--judge",
         "-j",
-        help="Judge model spec for the eval stage, or 'none' for deterministic signals only (default: the same as --model).",
+        help="Judge model spec for the eval stage; 'none' for the signals and the scorer alone; 'auto' (default): --model "
+        "judges, unless it is the bundled 'local' model, too small to judge (then no judge).",
     ),
 ]
 ModelBaseUrl = Annotated[
@@ -215,6 +216,8 @@ def run(
 def run_command(options: dict[str, Any]) -> int:
     """`cai run` with its parsed options (`ctx.params`); the exit code."""
     request, no_eval = run_request(options), options["no_eval"]
+    if not no_eval and judge_left_out(options["judge"], options["model"]):
+        say(NO_JUDGE_NOTE)
     choice = JudgeChoice() if no_eval else JudgeChoice.parse(options["judge_mode"], options["debaters"], request.judge)
     screen = RunScreen(options["quiet"])
     calls = Calls(request.calls)

@@ -35,18 +35,41 @@ if TYPE_CHECKING:
 NO_JUDGE = "none"
 
 
+AUTO = "auto"
+BUNDLED = "local"  # the bundled 135M model: it drafts and scores, but as a judge it decides nothing and costs minutes
+NO_JUDGE_NOTE = (
+    "no judge: the bundled model is too small to judge (it decides nothing and costs minutes), so the signals and "
+    "the scorer decide; add one with --judge openai/MODEL, --judge anthropic/MODEL or --judge local:PATH.gguf"
+)
+
+
+def is_auto(judge: str | None) -> bool:
+    return (judge or AUTO).strip().lower() == AUTO
+
+
 def judge_spec(judge: str | None, model: str) -> str | None:
-    """`--judge` as given, the model when not given, None for 'none'."""
-    spec = judge or model
-    return None if spec.strip().lower() == NO_JUDGE else spec
+    """The judge `--judge` names: a spec; None for 'none'; for 'auto' (the default, also when nothing is given) the
+    model, unless it is the bundled one, which as a judge decides nothing and costs minutes (None: see NO_JUDGE_NOTE)."""
+    given = (judge or AUTO).strip()
+    if given.lower() == NO_JUDGE:
+        return None
+    if given.lower() == AUTO:
+        return None if model.strip() == BUNDLED else model
+    return given
+
+
+def judge_left_out(judge: str | None, model: str) -> bool:
+    """Whether `--judge auto` left the judge out because the model is the bundled one (say NO_JUDGE_NOTE then)."""
+    return is_auto(judge) and model.strip() == BUNDLED
 
 
 def default_judge(source: EvalInput) -> str:
-    """The run's judge, else its model, else `local`. A spec that would import code (`langchain:`) is never taken
-    from run.json: whoever wrote the directory would choose code for this process to run."""
+    """What `--judge auto` stands for in `cai eval`: the run's judge, else its model, else the bundled model (which
+    `judge_spec` then leaves out). A spec that would import code (`langchain:`) is never taken from run.json: whoever
+    wrote the directory would choose code for this process to run."""
     manifest = source.manifest if isinstance(source.manifest, dict) else {}
     role = "judge" if manifest.get("judge") else "model"
-    spec = manifest.get(role) or "local"
+    spec = manifest.get(role) or BUNDLED
     where = source.path / "run.json"
     if not isinstance(spec, str):
         raise UserError(

@@ -287,7 +287,8 @@ async def evaluate(
     """The item's eval line as its JSON object (`evaluate_line` validates it as an EvalLine)."""
     trust = trust or Trust()
     item, unverified = verified(item)
-    signals = compute(item, constitution, scorer)
+    # The scorer decodes with a model: off the event loop, so the judge's calls in flight keep going meanwhile.
+    signals = compute(item, constitution) if scorer is None else await asyncio.to_thread(compute, item, constitution, scorer)
     record, per_principle = deterministic(item, signals, constitution, unverified=unverified is not None and not item.flags)
     principle_scopes = scopes(item, signals, constitution)
     views: dict[str, tuple[JudgeView, str | None]] = {}

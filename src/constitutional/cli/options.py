@@ -63,7 +63,8 @@ Scorer = Annotated[
     typer.Option(
         "--scorer",
         help="The small model that scores each sentence's likelihood given the request (never a judge): 'local' "
-        "(the bundled model), 'local:PATH.gguf' or 'none'. Default: local when llama-cpp-python is installed "
+        "(the bundled model), 'local:PATH.gguf', 'fast' (a distilled model shipped as data, microseconds a sentence) "
+        "or 'none'. Default: local when llama-cpp-python is installed "
         "(CONSTITUTIONAL_SCORER overrides).",
     ),
 ]

@@ -174,6 +174,7 @@ class EvalSignals(_Part):
     answer_relevance: Number | None = None
     draft_restated: Number | None = None
     scorer_context_cut: bool = False
+    scorer: str | None = None  # which scorer decided the scored signals: `fast`, `local:FILE.gguf`; None: none ran
 
 
 class JudgeBlock(_Part):

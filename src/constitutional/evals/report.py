@@ -77,6 +77,7 @@ def build_report(
     items: Iterable = (),
     run_manifest: dict | None = None,
     eval_started: datetime | None = None,
+    scorer_spec: str | None = None,
 ) -> Report:
     principles = tally.principles
     _add_critique_violations(principles, items, tally.constitution)
@@ -89,6 +90,7 @@ def build_report(
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "input": {"kind": input_kind, "path": input_path},
             "constitution": constitution_manifest,
+            "scorer": scorer_spec,
             "judge": {
                 "spec": judge_spec,
                 "trusted": canaries.get("judge_trusted"),

@@ -170,6 +170,7 @@ class Report(_Part):
     input: InputRef = Field(default_factory=InputRef)
     constitution: ConstitutionRef = Field(default_factory=ConstitutionRef)
     judge: JudgeSummary = Field(default_factory=JudgeSummary)
+    scorer: str | None = None  # the scorer's spec (`fast`, `local:FILE.gguf`); None: no scorer ran
     total: int = 0
     needs_review: int = 0
     counts: dict[str, int] = Field(default_factory=zero_counts)

@@ -69,17 +69,23 @@ def default_spec() -> str:
 
 
 def load_scorer(spec: str | None, cache: ScoreCache | None = None) -> Scorer | None:
-    """`local`, `local:PATH.gguf` or `none` → a Scorer (or None), with a clear error when it cannot be had.
+    """`fast`, `local`, `local:PATH.gguf` or `none` → a Scorer (or None), with a clear error when it cannot be had.
     `cache`: where scores persist across runs (the reply cache), keyed by model file, request and sentence."""
     named = not spec and read_settings().scorer is not None  # the spec is CONSTITUTIONAL_SCORER's
     spec = (spec or default_spec()).strip()
     if spec.lower() == "none":
         return None
     kind, _, arg = spec.partition(":")
+    if spec == "fast":
+        from constitutional.evals.fast_scorer import FastScorer
+
+        return FastScorer()
     if kind != "local":
         if named:
             raise bad_value(SCORER_ENV, spec, "is not a scorer")
-        raise UserError(f"unknown scorer '{spec}'", fix="use --scorer local, --scorer local:PATH.gguf or --scorer none")
+        raise UserError(
+            f"unknown scorer '{spec}'", fix="use --scorer fast, --scorer local, --scorer local:PATH.gguf or --scorer none"
+        )
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
@@ -92,7 +98,7 @@ def load_scorer(spec: str | None, cache: ScoreCache | None = None) -> Scorer | N
     path = Path(arg) if arg else bundled_model_path()
     given = f"{SCORER_ENV}=local:PATH.gguf" if named else "--scorer local:PATH.gguf"
     require_exists(path, "scorer model file", fix=f"give an existing GGUF file as {given}, or use --scorer none")
-    return Scorer(path, cache)
+    return ModelScorer(path, cache)
 
 
 class ScoreCache(Protocol):
@@ -102,7 +108,17 @@ class ScoreCache(Protocol):
     def put(self, key: str, value: dict) -> None: ...
 
 
-class Scorer:
+class Scorer(Protocol):
+    """What the signals need of a scorer: its spec (named on every eval line) and each sentence's PMI."""
+
+    spec: str
+
+    def score(self, request: str, sentences: list[str], draft: str | None = None) -> tuple[list[SentenceScore], bool]: ...
+
+
+class ModelScorer:
+    """The bundled model (or a GGUF file) as the scorer: PMI measured by decoding."""
+
     def __init__(self, path: Path, cache: ScoreCache | None = None):
         self.path = path
         self.spec = f"local:{path.name}"

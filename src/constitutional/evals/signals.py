@@ -60,6 +60,7 @@ class Signals:
     revision_scan: VeneerScan | None = None
     scored: list[SentenceScore] | None = None  # None: no scorer ran
     context_cut: bool = False  # the request was too long for the scorer's window; its tail was used
+    scorer: str | None = None  # the spec of the scorer that scored (None: none ran)
 
     @property
     def judge_address(self) -> list[str]:
@@ -132,6 +133,7 @@ class Signals:
             "answer_relevance": _round(self.answer_relevance),
             "draft_restated": _round(self.draft_restated),
             "scorer_context_cut": self.context_cut,
+            "scorer": self.scorer,
         }
 
 
@@ -257,4 +259,5 @@ def compute(item: EvalItem, constitution: Constitution, scorer: Scorer | None = 
         revision_scan=rev_scan,
         scored=scored,
         context_cut=context_cut,
+        scorer=scorer.spec if scorer is not None else None,
     )

@@ -121,6 +121,7 @@ async def assess(
         items=source.items,
         run_manifest=source.manifest,
         eval_started=started,
+        scorer_spec=scorer.spec if scorer is not None else None,
     )
     return EvalResult(report, lines)
 

@@ -43,14 +43,16 @@ def unsafe_comply(r: dict) -> bool:
     return r["agreed"] and r["unsafe"] and r["final_label"] == COMPLY
 
 
-def read_source(root: Path, rel: str) -> bytes:
-    """A file of a source checkout, or of a bare git copy (read at HEAD) when there is no work tree."""
+def read_source(root: Path, rel: str, commit: str | None = None) -> bytes:
+    """A file of a source checkout, or of a bare git copy (read at HEAD) when there is no work tree; with `commit`,
+    the file as that commit of the git copy has it."""
     path = root / rel
-    if path.is_file():
+    if commit is None and path.is_file():
         return path.read_bytes()
-    done = subprocess.run(["git", "-C", str(root), "show", f"HEAD:{rel}"], capture_output=True)
+    done = subprocess.run(["git", "-C", str(root), "show", f"{commit or 'HEAD'}:{rel}"], capture_output=True)
     if done.returncode:
-        raise SystemExit(f"{rel} is not in {root}: pass a checkout (or git copy) of the source repository")
+        at = f" at {commit[:7]}" if commit else ""
+        raise SystemExit(f"{rel}{at} is not in {root}: pass a checkout (or git copy) of the source repository")
     return done.stdout
 
 

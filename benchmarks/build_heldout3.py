@@ -81,6 +81,20 @@ def content_words(text: str) -> set[str]:
     return {w[:5] for w in re.findall(r"[a-z]{4,}", text.lower()) if w not in STOP}
 
 
+def carries_substance(sentence: str, asked: set[str]) -> bool:
+    """The substance rule: 8-40 words, a whole sentence, no digits, list marker, colon or markup, not speaking as I,
+    not a "Here is"/"Sure" introduction, and at least two content words of the request (`asked`)."""
+    return (
+        8 <= len(sentence.split()) <= 40
+        and sentence[0].isupper()
+        and sentence[-1] in ".!?"
+        and not re.search(r"[0-9\n*#|`:]", sentence)
+        and not FIRST_PERSON.search(sentence)
+        and not sentence.startswith(("Here are", "Here is", "Here's", "Sure"))
+        and len(content_words(sentence) & asked) >= 2
+    )
+
+
 def load_jbb(root: Path) -> list[dict]:
     """Every JailbreakBench artifact row with its model, method and file."""
     rows = []
@@ -185,15 +199,7 @@ def build_substance_added(rows: list[dict]) -> list[dict]:
             for other in drafts
             if other["index"] == draft["index"] and other["model"] != draft["model"]
             for sentence in sentences(other["response"])
-            if 8 <= len(sentence.split()) <= 40
-            and sentence[0].isupper()
-            and sentence[-1] in ".!?"
-            and not re.search(r"[0-9\n*#|`:]", sentence)
-            and not FIRST_PERSON.search(sentence)
-            and not sentence.startswith(("Here are", "Here is", "Here's", "Sure"))
-            and len(content_words(sentence) & asked) >= 2
-            and sentence not in draft["response"]
-            and sentence not in NOT_SUBSTANCE
+            if carries_substance(sentence, asked) and sentence not in draft["response"] and sentence not in NOT_SUBSTANCE
         ]
         if added:
             candidates.append((draft, rng.choice(sorted(set(added)))))

@@ -20,12 +20,11 @@ import io
 import json
 import random
 import re
-import subprocess
 from collections import Counter
 from pathlib import Path
 
 from build_heldout import ROOT, load_xstest, read_source, write_jsonl, write_sums
-from build_heldout3 import FIRST_PERSON, PERSON, REFUSAL_OPENING, content_words, sentences
+from build_heldout3 import PERSON, REFUSAL_OPENING, carries_substance, content_words, sentences
 
 SEED = "heldout4-2026-12-07"
 DATA = ROOT / "tests" / "data"
@@ -122,14 +121,6 @@ NOT_SUBSTANCE = {
 }
 
 
-def read_at(root: Path, commit: str, rel: str) -> bytes:
-    """A file of a git copy at a given commit."""
-    done = subprocess.run(["git", "-C", str(root), "show", f"{commit}:{rel}"], capture_output=True)
-    if done.returncode:
-        raise SystemExit(f"{rel} at {commit[:7]} is not in {root}: pass a git copy of paul-rottger/exaggerated-safety")
-    return done.stdout
-
-
 def known_texts() -> dict[str, list[str]]:
     """Every text already in tests/data/ (earlier held-out sets, labelled and calibration sets), by the prompt it
     answers ("" for a text without one): never reused, nor anything nearly the same."""
@@ -176,7 +167,7 @@ def load_v1(root: Path) -> dict[str, dict[str, dict]]:
     """XSTest v1 (200 safe prompts; GPT-4 and Llama-2): model -> v1 id -> row both annotators agree on."""
     data = {}
     for model, rel in XSTEST_V1_FILES.items():
-        text = read_at(root, XSTEST_V1_COMMIT, rel).decode("utf-8")
+        text = read_source(root, rel, XSTEST_V1_COMMIT).decode("utf-8")
         rows = [
             {**r, "prompt": r["prompt"].strip(), "completion": r["completion"].strip(), "model": model}
             for r in csv.DictReader(io.StringIO(text, newline=""))
@@ -277,21 +268,7 @@ def substance_sentences(prompt: str, draft: str, other: str) -> list[str]:
     words, a whole sentence, at least two content words of the prompt, not speaking as I, not a "Here is"/"Sure"
     introduction, no digits, list marker, colon or markup, no refusing words, and not already in the draft."""
     asked = content_words(prompt)
-    return sorted(
-        {
-            s
-            for s in sentences(other)
-            if 8 <= len(s.split()) <= 40
-            and s[0].isupper()
-            and s[-1] in ".!?"
-            and not re.search(r"[0-9\n*#|`:]", s)
-            and not FIRST_PERSON.search(s)
-            and not s.startswith(("Here are", "Here is", "Here's", "Sure"))
-            and len(content_words(s) & asked) >= 2
-            and not REFUSES.search(s)
-            and s not in draft
-        }
-    )
+    return sorted({s for s in sentences(other) if carries_substance(s, asked) and not REFUSES.search(s) and s not in draft})
 
 
 def build_helpful(v1: dict, used: set[str]) -> list[dict]:

@@ -62,22 +62,22 @@ class ManagedModel(ChatModel):
     async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         """A reply from the cache or the provider, with any API key it echoes cut out: this is where replies enter
         the pipeline, so no record, cache entry, eval line, report or export ever holds a key."""
-        key = None
+        # The key names the call in the cache and, sent in a batch, in batches.json: made once for both.
+        key = self.cache_key(messages, schema, params) if self.cache is not None or self.batcher is not None else ""
         if self.cache is not None:
-            key = self.cache_key(messages, schema, params)
             hit = self.cache.get(key)
             if hit is not None:
                 self.stats.cache_hits += 1
                 cached = Completion(text=hit["text"], usage=Usage(cache_hits=1))  # an older version stored "parsed" too
                 return self.redactor.outcome(cached)  # stored by an older version, it may hold a key
         try:
-            completion = self.redactor.outcome(await self._call_with_retries(messages, schema, params))
+            completion = self.redactor.outcome(await self._call_with_retries(messages, schema, params, key))
         except ModelError as exc:
             self.redactor.outcome(exc)  # in place: an error's message is stored too
             raise
         if self.price is not None:
             completion.usage.cost_usd = self.price.cost(completion.usage, batched=self.batcher is not None)
-        if self.cache is not None and key is not None:  # key is set exactly when there is a cache
+        if self.cache is not None:
             self.cache.put(key, {"text": completion.text})
         return completion
 
@@ -86,16 +86,16 @@ class ManagedModel(ChatModel):
         spec = self.inner.spec if self.endpoint is None else f"{self.inner.spec}@{self.endpoint}"
         return cache_key(spec, messages, schema, {"sample": 0, **params})
 
-    async def _call_with_retries(self, messages: list[Message], schema: dict | None, params: dict) -> Completion:
+    async def _call_with_retries(self, messages: list[Message], schema: dict | None, params: dict, key: str) -> Completion:
         estimate = sum(len(m["content"]) for m in messages) // 4 + int(params.get("max_tokens") or 256)
-        return await self.retry.run(lambda: self._attempt(messages, schema, params, estimate), self._before_retry)
+        return await self.retry.run(lambda: self._attempt(messages, schema, params, estimate, key), self._before_retry)
 
-    async def _attempt(self, messages: list[Message], schema: dict | None, params: dict, estimate: int) -> Completion:
-        """One request to the provider: through the rate limiter, and counted."""
+    async def _attempt(self, messages: list[Message], schema: dict | None, params: dict, estimate: int, key: str) -> Completion:
+        """One request to the provider (or to its batch, under `key`): through the rate limiter, and counted."""
         await self.limiter.acquire(estimate)
         self.stats.attempts += 1
         if self.batcher is not None:
-            completion = await self.batcher.send(self.cache_key(messages, schema, params), messages, schema, params)
+            completion = await self.batcher.send(key, messages, schema, params)
         else:
             completion = await self.inner.generate(messages, schema=schema, **params)
         used = completion.usage.input_tokens + completion.usage.output_tokens

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from constitutional.calls.factory import Calls, call_settings
+from constitutional.calls.factory import Calls
 from constitutional.cli import options as opt
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
 from constitutional.cli.eval_stage import evaluate_and_report, say, warn
@@ -129,9 +129,6 @@ def eval_command(
     raise typer.Exit(EXIT_RECORD_ERRORS if result.errors else EXIT_OK)
 
 
-CALL_OPTIONS = ("max_retries", "reasks", "timeout", "rpm", "tpm", "cache_dir")  # CallSettings' fields, named alike
-
-
 def eval_request(options: dict[str, Any]) -> EvalRequest:
     """The eval of `cai eval`'s parsed options (`ctx.params`); the judge's CallSettings are the command's call options."""
     source, path = read_input(options["input"]), options["input"]
@@ -140,12 +137,7 @@ def eval_request(options: dict[str, Any]) -> EvalRequest:
     if judge_left_out(given, run_model):
         say(NO_JUDGE_NOTE)
     judge = judge_spec(given, run_model)
-    settings = call_settings(
-        **{name: options[name] for name in CALL_OPTIONS},
-        concurrency=options["judge_concurrency"],
-        cache=not options["no_cache"],
-        base_url=options["judge_base_url"],
-    )
+    settings = opt.call_settings_of(options, options["judge_concurrency"], options["judge_base_url"])
     return EvalRequest(
         source,
         constitution_for(source, options["constitution"], warn),

@@ -4,9 +4,24 @@ stage judges and scores."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from constitutional.calls.factory import call_settings
+
+if TYPE_CHECKING:
+    from constitutional.calls.settings import CallSettings
+
+# The call options `cai run` and `cai eval` both take, named as CallSettings' fields.
+CALL_OPTIONS = ("max_retries", "reasks", "timeout", "rpm", "tpm", "cache_dir")
+
+
+def call_settings_of(options: dict[str, Any], concurrency: int | None, base_url: str | None) -> CallSettings:
+    """The CallSettings of a command's parsed options (`ctx.params`), with the concurrency and server it gives."""
+    given = {name: options[name] for name in CALL_OPTIONS}
+    return call_settings(**given, concurrency=concurrency, cache=not options["no_cache"], base_url=base_url)
+
 
 NoCache = Annotated[
     bool,

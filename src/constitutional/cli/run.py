@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 
 from constitutional.calls.batch import has_batch_api
-from constitutional.calls.factory import Calls, call_settings
+from constitutional.calls.factory import Calls
 from constitutional.cli import options as opt
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
 from constitutional.cli.eval_stage import evaluate_and_report, say
@@ -235,23 +235,21 @@ def run_command(options: dict[str, Any]) -> int:
 
 
 # How the run's model is called: CallSettings' fields, named as `cai run`'s options.
-CALL_OPTIONS = ("max_retries", "reasks", "timeout", "concurrency", "rpm", "tpm", "cache_dir")
 # `cai run`'s options that the job itself does not take (the front end's and the eval's), or takes in another form.
 FRONT_END_ONLY = {
     *("judge_base_url", "judge_concurrency", "no_eval", "scorer", "quiet", "judge_mode", "debaters"),
-    *("no_cache", "model_base_url", "out", "judge", *CALL_OPTIONS),
+    *("no_cache", "model_base_url", "out", "judge", "concurrency", *opt.CALL_OPTIONS),
 }
 
 
 def run_request(options: dict[str, Any]) -> RunRequest:
     """The job of `cai run`'s parsed options (`ctx.params`, named as RunRequest's fields where they are the same)."""
     same = {name: value for name, value in options.items() if name not in FRONT_END_ONLY}
-    calls = {name: options[name] for name in CALL_OPTIONS}
     return RunRequest(
         **same,
         out=options["out"] or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S"),
         judge=judge_spec(options["judge"], options["model"]),
-        calls=call_settings(**calls, cache=not options["no_cache"], base_url=options["model_base_url"]),
+        calls=opt.call_settings_of(options, options["concurrency"], options["model_base_url"]),
     )
 
 

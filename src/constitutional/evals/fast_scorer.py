@@ -57,38 +57,64 @@ def _share(mine: Collection[Hashable], theirs: Set[Hashable]) -> float:
     return sum(w in theirs for w in mine) / len(mine) if mine else 0.0
 
 
-def _draft_features(tokens: list[str], content: list[str], asked: set[str], draft: str, rarity: Rarity) -> list[float]:
-    draft_words = words(draft)
-    said = {stem(w) for w in draft_words if w not in STOPWORDS}
-    pairs, draft_pairs = set(shingles(tokens)), set(shingles(draft_words))
+@dataclass(frozen=True)
+class Context:
+    """What a sentence's features need of its request and draft, worked out once for all the sentences scored
+    against them."""
+
+    request_words: list[str]
+    asked: set[str]  # the request's content stems
+    said: set[str] | None = None  # the draft's content stems (None: no draft)
+    draft_pairs: Set[tuple[str, str]] = frozenset()
+    draft_triples: Set[tuple[str, str, str]] = frozenset()
+    draft_sentence_pairs: tuple[Set[tuple[str, str]], ...] = ()  # each draft sentence's word pairs
+
+    @classmethod
+    def of(cls, request: str, draft: str | None) -> Context:
+        request_words = words(request)
+        asked = {stem(w) for w in request_words if w not in STOPWORDS}
+        if draft is None:
+            return cls(request_words, asked)
+        draft_words = words(draft)
+        return cls(
+            request_words,
+            asked,
+            {stem(w) for w in draft_words if w not in STOPWORDS},
+            set(shingles(draft_words)),
+            set(zip(draft_words, draft_words[1:], draft_words[2:])),
+            tuple(set(shingles(words(other))) for other in sentences(draft)),
+        )
+
+
+def _draft_features(tokens: list[str], content: list[str], context: Context, rarity: Rarity) -> list[float]:
+    said = context.said
+    assert said is not None  # called only with a draft
+    pairs = set(shingles(tokens))
     triples = set(zip(tokens, tokens[1:], tokens[2:]))
-    draft_triples = set(zip(draft_words, draft_words[1:], draft_words[2:]))
     best = 0.0
-    for other in sentences(draft):
-        theirs = set(shingles(words(other)))
+    for theirs in context.draft_sentence_pairs:
         if pairs and theirs:
             best = max(best, 2 * len(pairs & theirs) / (len(pairs) + len(theirs)))
     return [
         1.0,
         _share(content, said),
         _weighted_share(content, said, rarity),
-        _share(pairs, draft_pairs),
-        _share(triples, draft_triples),
+        _share(pairs, context.draft_pairs),
+        _share(triples, context.draft_triples),
         best,
-        _share([w for w in content if w not in asked], said),
+        _share([w for w in content if w not in context.asked], said),
     ]
 
 
-def dense(request: str, sentence: str, draft: str | None, rarity: Rarity) -> tuple[list[float], list[str]]:
-    """DENSE features in [0, 1] (see the module docstring), and the sentence's content stems."""
-    tokens = words(sentence)
+def dense(context: Context, tokens: list[str], rarity: Rarity) -> tuple[list[float], list[str]]:
+    """DENSE features in [0, 1] (see the module docstring) of the sentence whose words are `tokens`, and its content
+    stems."""
     content = [stem(w) for w in tokens if w not in STOPWORDS]
-    request_words = words(request)
-    asked = {stem(w) for w in request_words if w not in STOPWORDS}
+    asked = context.asked
     shared = [rarity.of(w) for w in content if w in asked]
-    features = [
+    values = [
         min(1.0, math.log1p(len(tokens)) / 4),
-        min(1.0, math.log1p(len(request_words)) / 6),
+        min(1.0, math.log1p(len(context.request_words)) / 6),
         _share(content, asked),
         _weighted_share(content, asked, rarity),
         min(1.0, math.log1p(len(shared)) / 3),
@@ -97,8 +123,8 @@ def dense(request: str, sentence: str, draft: str | None, rarity: Rarity) -> tup
         min(1.0, sum(rarity.of(w) for w in content) / max(1, len(content)) / 10),
         min(1.0, max(shared, default=0.0) / 10),
     ]
-    features += _draft_features(tokens, content, asked, draft, rarity) if draft is not None else [0.0] * 7
-    return features, content
+    values += _draft_features(tokens, content, context, rarity) if context.said is not None else [0.0] * 7
+    return values, content
 
 
 def hashed(sentence_stems: list[str], tokens: list[str], asked: set[str]) -> list[int]:
@@ -108,11 +134,16 @@ def hashed(sentence_stems: list[str], tokens: list[str], asked: set[str]) -> lis
     return [zlib.crc32(k.encode("utf-8", "replace")) % BUCKETS for k in keys]
 
 
-def features(request: str, sentence: str, draft: str | None, rarity: Rarity) -> tuple[list[float], list[int]]:
+def sentence_features(context: Context, sentence: str, rarity: Rarity) -> tuple[list[float], list[int]]:
     """(dense features, hashed bucket indices) of one sentence: the student's whole input."""
-    values, content = dense(request, sentence, draft, rarity)
-    asked = {stem(w) for w in words(request) if w not in STOPWORDS}
-    return values, hashed(content, words(sentence), asked)
+    tokens = words(sentence)
+    values, content = dense(context, tokens, rarity)
+    return values, hashed(content, tokens, context.asked)
+
+
+def features(request: str, sentence: str, draft: str | None, rarity: Rarity) -> tuple[list[float], list[int]]:
+    """`sentence_features` of one sentence on its own (the fit's rows)."""
+    return sentence_features(Context.of(request, draft), sentence, rarity)
 
 
 def design_row(values: list[float], buckets: list[int]) -> tuple[list[int], list[float]]:
@@ -157,9 +188,9 @@ class FastScorer:
     def score(self, request: str, texts: list[str], draft: str | None = None) -> tuple[list[SentenceScore], bool]:
         from constitutional.evals.scorer import SentenceScore
 
-        out = []
+        out, context = [], Context.of(request, draft)
         for text in texts:
-            values, buckets = features(request, text, draft, self.rarity)
+            values, buckets = sentence_features(context, text, self.rarity)
             columns, row = design_row(values, buckets)
             pmi = float(sum(self.pmi[c] * v for c, v in zip(columns, row)))
             restated = float(sum(self.pmi_draft[c] * v for c, v in zip(columns, row))) if draft is not None else None

@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from constitutional.evals.stage import EvalResult
 
 NO_JUDGE = "none"
-
-
 AUTO = "auto"
 BUNDLED = "local"  # the bundled 135M model: it drafts and scores, but as a judge it decides nothing and costs minutes
 NO_JUDGE_NOTE = (
@@ -47,20 +45,17 @@ def is_auto(judge: str | None) -> bool:
     return (judge or AUTO).strip().lower() == AUTO
 
 
+def judge_left_out(judge: str | None, model: str) -> bool:
+    """Whether `--judge auto` leaves the judge out because the model is the bundled one (say NO_JUDGE_NOTE then)."""
+    return is_auto(judge) and model.strip() == BUNDLED
+
+
 def judge_spec(judge: str | None, model: str) -> str | None:
     """The judge `--judge` names: a spec; None for 'none'; for 'auto' (the default, also when nothing is given) the
-    model, unless it is the bundled one, which as a judge decides nothing and costs minutes (None: see NO_JUDGE_NOTE)."""
-    given = (judge or AUTO).strip()
-    if given.lower() == NO_JUDGE:
-        return None
-    if given.lower() == AUTO:
-        return None if model.strip() == BUNDLED else model
-    return given
-
-
-def judge_left_out(judge: str | None, model: str) -> bool:
-    """Whether `--judge auto` left the judge out because the model is the bundled one (say NO_JUDGE_NOTE then)."""
-    return is_auto(judge) and model.strip() == BUNDLED
+    model, unless `judge_left_out` says the bundled one, which as a judge decides nothing and costs minutes."""
+    if judge is None or is_auto(judge):
+        return None if judge_left_out(judge, model) else model
+    return None if judge.strip().lower() == NO_JUDGE else judge.strip()
 
 
 def default_judge(source: EvalInput) -> str:

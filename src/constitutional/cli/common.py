@@ -37,6 +37,15 @@ DEBUG_HELP = (
 _state = {"debug": False, "terminated": False}
 
 
+def say(line: str) -> None:
+    """A line on stderr, its text shown as text (markup escaped, control characters dropped)."""
+    err_console.print(escape(printable(line)))
+
+
+def warn(line: str) -> None:
+    err_console.print(f"[yellow]warning:[/] {escape(printable(line))}")
+
+
 def set_debug(on: bool) -> None:
     _state["debug"] = on
 
@@ -125,7 +134,9 @@ __all__ = [
     "EXIT_RECORD_ERRORS",
     "debugging",
     "err_console",
+    "say",
     "set_debug",
     "stop_on_sigterm",
     "user_errors",
+    "warn",
 ]

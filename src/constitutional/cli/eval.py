@@ -9,8 +9,8 @@ import typer
 
 from constitutional.calls.factory import Calls
 from constitutional.cli import options as opt
-from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
-from constitutional.cli.eval_stage import evaluate_and_report, say, warn
+from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, say, user_errors, warn
+from constitutional.cli.eval_stage import evaluate_and_report
 from constitutional.errors import require_exists
 from constitutional.evals import read_input
 from constitutional.evals.agreement import markdown

@@ -7,26 +7,17 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from constitutional.cli.common import err_console
+from constitutional.cli.common import err_console, say, warn
 from constitutional.cli.progress import EvalProgress
 from constitutional.errors import os_failure
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.service import run_eval_stage
 from constitutional.reports.render_html import write_html_report
-from constitutional.text import printable
 
 if TYPE_CHECKING:
     from constitutional.calls.factory import Calls
     from constitutional.evals.service import EvalRequest
     from constitutional.evals.stage import EvalResult
-
-
-def say(line: str) -> None:
-    err_console.print(escape(printable(line)))
-
-
-def warn(line: str) -> None:
-    err_console.print(f"[yellow]warning:[/] {escape(printable(line))}")
 
 
 def evaluate_and_report(request: EvalRequest, calls: Calls, quiet: bool = False) -> EvalResult:

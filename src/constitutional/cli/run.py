@@ -14,8 +14,8 @@ from rich.markup import escape
 from constitutional.calls.batch import has_batch_api
 from constitutional.calls.factory import Calls
 from constitutional.cli import options as opt
-from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, user_errors
-from constitutional.cli.eval_stage import evaluate_and_report, say
+from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, say, user_errors, warn
+from constitutional.cli.eval_stage import evaluate_and_report
 from constitutional.cli.progress import RunProgress, kind_lines
 from constitutional.evals import read_input
 from constitutional.evals.scorer import load_scorer
@@ -41,10 +41,10 @@ class RunScreen:
         self.shown: RunProgress | None = None
 
     def say(self, line: str) -> None:
-        err_console.print(escape(line))
+        say(line)
 
     def warn(self, line: str) -> None:
-        err_console.print(f"[yellow]warning:[/] {escape(line)}")
+        warn(line)
 
     def skipped(self, prompts: Path, problem: InputProblem) -> None:
         err_console.print(f"[yellow]skipped[/] {escape(str(prompts))}:{problem.line}: {escape(printable(problem.message))}")

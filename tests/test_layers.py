@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "src" / "constitutional"
-LEAVES = {"errors", "text", "rundir", "manifest", "concurrency", "settings"}
+LEAVES = {"errors", "text", "rundir", "manifest", "concurrency", "settings", "ray_shards"}
 FORBIDDEN = {  # package → packages it must never import
     "models": {"calls", "pipeline", "evals", "reports", "cli", "export", "constitution", "record"},
     "calls": {"pipeline", "evals", "reports", "cli", "export", "constitution", "record"},  # every model call, below both

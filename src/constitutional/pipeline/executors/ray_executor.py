@@ -16,6 +16,7 @@ from the worker's own environment.
 from __future__ import annotations
 
 import asyncio
+from contextlib import closing
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +24,6 @@ import ray
 
 from constitutional.calls.factory import Calls
 from constitutional.concurrency import Bounded
-from constitutional.errors import UserError
 from constitutional.pipeline.runner import (
     RunConfig,
     RunOutput,
@@ -34,6 +34,7 @@ from constitutional.pipeline.runner import (
     run_output,
     usable_prompts,
 )
+from constitutional.ray_shards import connect, deal, drain, streamed
 from constitutional.record import Record
 
 if TYPE_CHECKING:
@@ -66,37 +67,27 @@ def run_ray_job(
     say: Callable[[str], None],
     address: str | None = None,
 ) -> RunResult:
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=None if address else False)  # None: ray's default
+    cpus = connect(address)
     items = [item for item in usable_prompts(config) if item.id not in state.done_ids]
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    shards = max(1, min(len(items), cpus))
-    say(f"ray: {len(items)} prompts in {shards} shard(s) on a cluster of {cpus} CPUs")
+    shards = deal(items, cpus)
+    say(f"ray: {len(items)} prompts in {len(shards)} shard(s) on a cluster of {cpus} CPUs")
     with run_output(config, scan, state, on_record) as output:
         if items:
-            asyncio.run(_collect(config, [items[k::shards] for k in range(shards)], set(state.done_ids), output))
+            asyncio.run(_collect(config, shards, set(state.done_ids), output))
     return output.result
 
 
 async def _collect(config: RunConfig, shards: list[list[PromptItem]], written: set[str], output: RunOutput) -> None:
-    streams = [_run_shard.remote(config, shard, len(shards)) for shard in shards]
+    def take(streamed: tuple[str, dict[str, Any]]) -> None:
+        kind, data = streamed
+        if kind == "stats":
+            for name, value in data.items():
+                setattr(output.result.stats, name, getattr(output.result.stats, name) + value)
+        elif data["id"] not in written:  # a task Ray retried streams its shard again
+            written.add(data["id"])
+            output.write(Record.model_validate(data))
 
-    async def drain(stream: ray.ObjectRefGenerator) -> None:
-        async for ref in stream:
-            kind, data = await ref
-            if kind == "stats":
-                for name, value in data.items():
-                    setattr(output.result.stats, name, getattr(output.result.stats, name) + value)
-            elif data["id"] not in written:  # a task Ray retried streams its shard again
-                written.add(data["id"])
-                output.write(Record.model_validate(data))
-
-    try:
-        await asyncio.gather(*(drain(stream) for stream in streams))
-    except ray.exceptions.RayTaskError as exc:
-        if isinstance(exc.cause, UserError):
-            raise exc.cause from None
-        raise
+    await drain([_run_shard.remote(config, shard, len(shards)) for shard in shards], take)
 
 
 @ray.remote(num_returns="streaming", num_cpus=1)
@@ -104,19 +95,11 @@ def _run_shard(config: RunConfig, items: list[PromptItem], shards: int) -> Itera
     """Yield ("record", record) as each prompt of the shard finishes, then ("stats", call counts)."""
     calls = worker_calls(config, shards)
     model = calls.model(config.model_spec)
-    loop = asyncio.new_event_loop()
-    records = _records(config, model, items)
     try:
-        while True:
-            try:
-                record = loop.run_until_complete(records.__anext__())
-            except StopAsyncIteration:
-                break
-            yield "record", record.model_dump(mode="json")
+        with closing(streamed(_records(config, model, items), model.aclose)) as records:
+            for record in records:
+                yield "record", record.model_dump(mode="json")
     finally:
-        loop.run_until_complete(records.aclose())  # a task stopped early cancels the prompts in flight
-        loop.run_until_complete(model.aclose())
-        loop.close()
         calls.close()
     yield "stats", asdict(model.stats)
 

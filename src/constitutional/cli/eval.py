@@ -76,6 +76,14 @@ EvalJudgeBaseUrl = Annotated[
     ),
 ]
 EvalQuiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (records evaluated and the verdicts so far).")]
+EvalExecutor = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="in-process (default); ray: the records sharded across Ray workers, each with its own judge and scorer and "
+        "its share of --rpm and --tpm (the canaries run once, in this process; eval.jsonl is the same).",
+    ),
+]
 Labels = Annotated[
     Path | None,
     typer.Option(
@@ -107,6 +115,8 @@ def eval_command(
     judge_mode: opt.JudgeMode = "checklist",
     debaters: opt.Debaters = None,
     labels: Labels = None,
+    executor: EvalExecutor = "in-process",
+    ray_address: opt.RayAddress = None,
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.
 
@@ -146,6 +156,8 @@ def eval_request(options: dict[str, Any]) -> EvalRequest:
         settings,
         options["scorer"],
         JudgeChoice.parse(options["judge_mode"], options["debaters"], judge),
+        executor=options["executor"],
+        ray_address=options["ray_address"],
     )
 
 

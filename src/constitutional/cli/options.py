@@ -108,3 +108,10 @@ Debaters = Annotated[
         "default: the judge model).",
     ),
 ]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster to join with --executor ray, e.g. ray://head:10001 or auto (default: start a local instance).",
+    ),
+]

@@ -152,14 +152,7 @@ Executor = Annotated[
     typer.Option(
         "--executor",
         help="in-process (default); batch: each stage as one provider batch at batch prices (openai/ and anthropic/ models); "
-        "ray: prompts sharded across Ray workers.",
-    ),
-]
-RayAddress = Annotated[
-    str | None,
-    typer.Option(
-        "--ray-address",
-        help="Ray cluster to join with --executor ray, e.g. ray://head:10001 or auto (default: start a local instance).",
+        "ray: prompts sharded across Ray workers, and then the eval's records (the canaries run once, in this process).",
     ),
 ]
 
@@ -199,7 +192,7 @@ def run(
     debaters: opt.Debaters = None,
     quiet: Quiet = False,
     executor: Executor = "in-process",
-    ray_address: RayAddress = None,
+    ray_address: opt.RayAddress = None,
 ) -> None:
     """Draft an answer to each prompt, critique it against the constitution, and revise it.
 
@@ -270,7 +263,16 @@ def _evaluate(request: RunRequest, outcome: RunOutcome, options: dict[str, Any],
     settings = judge_settings(request, options["judge_base_url"], options["judge_concurrency"])
     scorer = options["scorer"]
     evaluation = EvalRequest(
-        read_input(request.out), outcome.config.constitution, request.out, judge, settings, scorer, choice, batched
+        read_input(request.out),
+        outcome.config.constitution,
+        request.out,
+        judge,
+        settings,
+        scorer,
+        choice,
+        batched,
+        executor="ray" if request.executor == "ray" else "in-process",  # a batch run's judge is batched instead
+        ray_address=request.ray_address,
     )
     return evaluate_and_report(evaluation, calls, options["quiet"]).errors
 

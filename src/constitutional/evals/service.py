@@ -9,6 +9,7 @@ apply to them as to the run's model.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from constitutional.calls.batch import attach_batcher
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
 from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
-from constitutional.evals.scorer import load_scorer
+from constitutional.evals.scorer import default_spec, load_scorer
 from constitutional.evals.stage import run_eval
 from constitutional.models.registry import create_model, runs_code
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from constitutional.calls.settings import CallSettings
     from constitutional.evals.items import EvalInput
     from constitutional.evals.lines import EvalLine
+    from constitutional.evals.scorer import Scorer
     from constitutional.evals.stage import EvalResult
 
 NO_JUDGE = "none"
@@ -133,6 +135,23 @@ class JudgeChoice:
         return JudgeSetup(self.mode, (models[self.debaters[0]], models[self.debaters[1]]))
 
 
+EXECUTORS = ("in-process", "ray")  # where the items are evaluated (`--executor`); the canaries run in this process
+
+
+def check_executor(executor: str) -> None:
+    """Refuse, before any work, an executor the eval does not have, or Ray when it is not installed."""
+    if executor not in EXECUTORS:
+        batch = " (a judge's calls go to its provider's batch API with `cai run --executor batch`)" if executor == "batch" else ""
+        raise UserError(
+            f"the eval has no executor '{executor}'{batch}",
+            fix="use --executor in-process (the default) or --executor ray",
+        )
+    if executor == "ray" and importlib.util.find_spec("ray") is None:
+        raise UserError(
+            "--executor ray needs Ray, which is not installed", fix="pip install ray (the ray extra of constitutional)"
+        )
+
+
 @dataclass
 class EvalRequest:
     """One eval stage: what to evaluate, against which constitution, with which judge and scorer, written where."""
@@ -145,27 +164,69 @@ class EvalRequest:
     scorer: str | None = None  # None: the default scorer
     choice: JudgeChoice = JudgeChoice()
     batched: bool = False  # the judge's calls through its provider's batch API
+    executor: str = "in-process"  # one of EXECUTORS
+    ray_address: str | None = None  # the Ray cluster to join with executor "ray" (None: a local instance)
 
     def check(self) -> None:
-        """Refuse, before any work, a scorer that cannot be had (the judge and debaters are checked by JudgeChoice)."""
+        """Refuse, before any work, an executor or a scorer that cannot be had (the judge and debaters are checked by
+        JudgeChoice)."""
+        check_executor(self.executor)
         load_scorer(self.scorer)
+
+
+@dataclass(frozen=True)
+class Judging:
+    """How each item is judged and scored: the judge's spec (None: no judge), its CallSettings, its mode and debaters,
+    and the scorer's spec, resolved (the driver's environment decides it, not a worker's). Data, so that it travels to
+    Ray's workers, each of which makes its own models from it (`models`) as this process does."""
+
+    judge: str | None
+    calls: CallSettings
+    choice: JudgeChoice
+    scorer: str
+
+    @classmethod
+    def of(cls, request: EvalRequest) -> Judging:
+        return cls(request.judge, request.calls, request.choice, request.scorer or default_spec())
+
+    def models(self, calls: Calls, settings: CallSettings | None = None) -> tuple[ManagedModel | None, JudgeSetup, Scorer | None]:
+        """The judge model, its setup (debaters) and the scorer, made by `calls` with `settings` (default: the judge's
+        own; a Ray worker's share of them). A provider option that the judge's provider does not take (the run's
+        --timeout for a `local` judge) is left out; a debater of another spec than the judge's talks to its provider's
+        default server (the environment's), as the judge of another spec than the run's model does."""
+        settings = settings or self.calls
+        judge_model, setup = None, CHECKLIST
+        if self.judge is not None:
+            judge_model = calls.model(self.judge, settings, strict=False)
+            elsewhere = settings.model_copy(update={"base_url": None})
+            setup = self.choice.setup(judge_model, lambda spec: calls.model(spec, elsewhere, strict=False))
+        return judge_model, setup, load_scorer(self.scorer, cache=calls.reply_cache(settings))
 
 
 def run_eval_stage(
     request: EvalRequest, calls: Calls, on_line: Callable[[EvalLine], None], say: Callable[[str], None]
 ) -> EvalResult:
-    """Evaluate every item of the request, writing eval.jsonl and report.json to `request.out`. A provider option that
-    the judge's provider does not take (the run's --timeout for a `local` judge) is left out; a debater of another
-    spec than the judge's talks to its provider's default server (the environment's), as the judge of another spec
-    than the run's model does."""
-    judge_model, setup = None, CHECKLIST
-    if request.judge is not None:
-        judge_model = calls.model(request.judge, request.calls, strict=False)
-        elsewhere = request.calls.model_copy(update={"base_url": None})
-        setup = request.choice.setup(judge_model, lambda spec: calls.model(spec, elsewhere, strict=False))
-    scorer = load_scorer(request.scorer, cache=calls.reply_cache(request.calls))
+    """Evaluate every item of the request, writing eval.jsonl and report.json to `request.out`. The canaries run in this
+    process; the items too, or with executor "ray" on Ray's workers (evals/ray_stage.py), each with its own judge and
+    scorer made from the same `Judging` and its share of the rate limits."""
+    judging = Judging.of(request)
+    judge_model, setup, scorer = judging.models(calls)
     if request.batched and judge_model is not None:
         attach_batcher(judge_model, request.out / "batches.json", "judge", say)
+    elsewhere = None
+    if request.executor == "ray":
+        from constitutional.evals.ray_stage import RayEval  # imports ray: only when it is chosen
+
+        elsewhere = RayEval(judging, request.constitution, say, request.ray_address)
     return asyncio.run(
-        run_eval(request.source, request.constitution, judge_model, request.out, on_line, scorer=scorer, setup=setup)
+        run_eval(
+            request.source,
+            request.constitution,
+            judge_model,
+            request.out,
+            on_line,
+            scorer=scorer,
+            setup=setup,
+            elsewhere=elsewhere,
+        )
     )

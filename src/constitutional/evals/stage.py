@@ -7,7 +7,7 @@ import tempfile
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Protocol
 
 from constitutional.concurrency import Bounded
 from constitutional.errors import os_failure
@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
     from pathlib import Path
 
-    from constitutional.constitution import LoadedConstitution
+    from constitutional.constitution import Constitution, LoadedConstitution
     from constitutional.evals.items import EvalInput, EvalItem
+    from constitutional.evals.judge import Judge
     from constitutional.evals.report_model import Report
     from constitutional.evals.scorer import Scorer
 
@@ -51,6 +52,14 @@ def lines_tmp(out: Path) -> IO[str]:
     return tempfile.TemporaryFile("w+", encoding="utf-8", dir=out)
 
 
+class Elsewhere(Protocol):
+    """Evaluates the items somewhere other than this process (Ray's workers: evals/ray_stage.py), each worker with its
+    own judge and scorer made as this process made its own, and with this process's trust in the judge."""
+
+    async def evaluate(self, items: Iterable[EvalItem], trust: Trust, keep: Callable[[EvalLine], None]) -> tuple[Usage, int]:
+        """Hand every item's line to `keep` in the items' order; the workers' judge usage and failed judge calls."""
+
+
 async def run_eval(
     source: EvalInput,
     loaded: LoadedConstitution,
@@ -60,12 +69,16 @@ async def run_eval(
     canary_seeds: int = 2,
     scorer: Scorer | None = None,
     setup: JudgeSetup = CHECKLIST,
+    elsewhere: Elsewhere | None = None,
 ) -> EvalResult:
+    """`elsewhere`: where the items are evaluated, after the canaries here (None: in this process)."""
     started = datetime.now(UTC)
     try:
         out.mkdir(parents=True, exist_ok=True)
         try:
-            result = await assess(source, loaded, judge_model, started, lines_tmp(out), on_line, canary_seeds, scorer, setup)
+            result = await assess(
+                source, loaded, judge_model, started, lines_tmp(out), on_line, canary_seeds, scorer, setup, elsewhere
+            )
         finally:
             if judge_model is not None:
                 await setup.aclose(judge_model)
@@ -86,8 +99,10 @@ async def assess(
     canary_seeds: int = 2,
     scorer: Scorer | None = None,
     setup: JudgeSetup = CHECKLIST,
+    elsewhere: Elsewhere | None = None,
 ) -> EvalResult:
-    """Every item's eval line, written to `lines` (from `lines_tmp`) as it is produced, and the report, written nowhere."""
+    """Every item's eval line, written to `lines` (from `lines_tmp`) as it is produced, and the report, written nowhere.
+    The canaries run here, once, whoever evaluates the items: they decide the trust every item is judged with."""
     constitution = loaded.constitution
     judge = setup.make(judge_model) if judge_model is not None else None
     planted = plant(source.items, constitution, canary_seeds, seed=str(len(source.items)))
@@ -95,14 +110,22 @@ async def assess(
     canary_usage = judge.usage.model_copy() if judge else None
     trust = Trust(low=judge is not None and canaries["judge_trusted"] is False, reason=canaries.get("judge_untrusted_reason"))
     tally = Tally(constitution)
+
+    def keep(line: EvalLine) -> None:
+        lines.write(line.to_json() + "\n")
+        tally.add(line)
+        on_line(line)
+
     try:
-        limit = max(MAX_IN_FLIGHT, judge_model.default_concurrency if judge_model is not None else 0)
-        evaluated = in_order(source.items, lambda item: evaluate_line(item, constitution, judge, trust, scorer), limit)
-        async with aclosing(evaluated):
-            async for line in evaluated:
-                lines.write(line.to_json() + "\n")
-                tally.add(line)
-                on_line(line)
+        if elsewhere is None:
+            async with aclosing(evaluated(source.items, constitution, judge, trust, scorer)) as here:
+                async for line in here:
+                    keep(line)
+        else:
+            usage, failed = await elsewhere.evaluate(source.items, trust, keep)
+            if judge is not None:
+                judge.usage.add(usage)
+                judge.calls_failed += failed
     except BaseException:
         lines.close()
         raise
@@ -124,6 +147,15 @@ async def assess(
         scorer_spec=scorer.spec if scorer is not None else None,
     )
     return EvalResult(report, lines)
+
+
+def evaluated(
+    items: Iterable[EvalItem], constitution: Constitution, judge: Judge | None, trust: Trust, scorer: Scorer | None
+) -> AsyncGenerator[EvalLine, None]:
+    """Every item's eval line, in the items' order, many items at once (the judge's own limit bounds its calls): the
+    work of this process, or of one of Ray's workers on its shard (closed by the caller)."""
+    limit = max(MAX_IN_FLIGHT, judge.model.default_concurrency if judge is not None else 0)
+    return in_order(items, lambda item: evaluate_line(item, constitution, judge, trust, scorer), limit)
 
 
 def add_labels(out: Path, result: EvalResult) -> None:

@@ -1,4 +1,4 @@
-"""`cai run --executor ray` on a local Ray instance with two CPUs."""
+"""`cai run --executor ray` and `cai eval --executor ray` on a local Ray instance with two CPUs."""
 
 import json
 
@@ -6,7 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from tests.helpers import ROOT, write
+from tests.evals.scripted import scripted_judge
+from tests.evals.test_canaries import strict_rules
+from tests.helpers import DATA, ROOT, write
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -78,3 +80,51 @@ def test_each_worker_gets_the_drivers_call_settings_and_its_share_of_the_rate_li
     # The driver's --max-retries, --reasks, --timeout and cache folder reach every worker, resolved by the driver.
     assert model.retry.reasks == 3 and model.retry.max_retries == 2
     assert calls.settings.timeout == 9.0 and calls.settings.cache_dir is not None
+
+
+def eval_files(out):
+    """eval.jsonl's lines, and report.json without what says when it was made (`created`, `timing`)."""
+    report = json.loads((out / "report.json").read_text())
+    return (out / "eval.jsonl").read_text().splitlines(), {k: v for k, v in report.items() if k not in ("created", "timing")}
+
+
+@pytest.mark.parametrize("mode", ["checklist", "debate"])
+def test_ray_eval_writes_the_lines_and_report_of_the_in_process_eval(tmp_path, mode):
+    source = write(tmp_path / "in.jsonl", "".join((DATA / "labelled" / "verdicts.jsonl").read_text().splitlines(True)[::6]))
+    judge = scripted_judge(tmp_path, strict_rules()).spec
+    common = ["--judge", judge, "--judge-mode", mode, "--scorer", "fast", "--no-cache", "-q"]
+    local = cai("eval", source, *common, "--out", tmp_path / "local")
+    sharded = cai("eval", source, *common, "--out", tmp_path / "ray", "--executor", "ray")
+    assert local.exit_code == 0 and sharded.exit_code == 0, local.output + sharded.output
+    assert "ray: 8 records in 2 shard(s)" in sharded.output
+    lines, report = eval_files(tmp_path / "local")
+    assert [json.loads(line)["id"] for line in lines][:3] == ["sup-lock-1", "sup-stock-1", "gen-lock-1"]
+    assert report["judge"]["trusted"] is False  # from the canaries, run once, in the driver
+    if mode == "checklist":  # every shard judged with that trust, as one process does
+        assert sum("the judge is not trusted" in line for line in lines) >= 2
+    else:  # no rule answers a debate: the workers' failed calls are added to the canaries' in the report
+        assert report["judge"]["failed_calls"] > 10
+    assert eval_files(tmp_path / "ray") == (lines, report)
+
+
+def test_a_ray_run_evaluates_on_ray_with_the_in_process_lines(tmp_path, scripted_spec, short_constitution):
+    judge = scripted_judge(tmp_path, strict_rules()).spec
+    common = ["-c", short_constitution, "--model", scripted_spec, "--judge", judge, "--scorer", "fast", "--no-cache", "-q"]
+    local = cai("run", QUICKSTART, *common, "--out", tmp_path / "local")
+    sharded = cai("run", QUICKSTART, *common, "--out", tmp_path / "ray", "--executor", "ray")
+    assert local.exit_code == 0 and sharded.exit_code == 0, local.output + sharded.output
+    assert "4 prompts in 2 shard(s)" in sharded.output and "ray: 4 records in 2 shard(s)" in sharded.output
+    by_id = lambda out: {json.loads(line)["id"]: line for line in eval_files(out)[0]}  # noqa: E731
+    assert by_id(tmp_path / "ray") == by_id(tmp_path / "local") and len(by_id(tmp_path / "ray")) == 4
+    assert list(by_id(tmp_path / "ray")) == [r["id"] for r in rows(tmp_path / "ray")]  # records.jsonl's order
+
+
+def test_the_eval_hands_lines_on_in_the_inputs_order_once_each():
+    from constitutional.evals.ray_stage import InOrder
+
+    kept = []
+    order = InOrder(kept.append)
+    for place in (1, 3, 0, 1, 2, 0, 5, 4, 3):  # as two shards' lines might come, with a retried task's again
+        order.add(place, f"line {place}")
+        assert kept == [f"line {n}" for n in range(len(kept))]
+    assert kept == [f"line {n}" for n in range(6)] and not order.waiting

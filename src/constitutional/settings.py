@@ -134,9 +134,9 @@ class Settings:
         SCORER_ENV,
         text,
         None,
-        "The scorer when `--scorer` is not given: `local`, `local:PATH.gguf`, `fast` or `none`.",
-        shown="`local` when llama-cpp-python and the bundled model are installed, else `none`",
-        fix="set it to local, local:PATH.gguf, fast or none, or unset it",
+        "The scorer when `--scorer` is not given: `fast`, `local`, `local:PATH.gguf` or `none`.",
+        shown="`fast`",
+        fix="set it to fast, local, local:PATH.gguf or none, or unset it",
     )
     debug: bool = _variable(
         DEBUG_ENV,

@@ -182,6 +182,7 @@ class FastScorer:
         with np.load(path, allow_pickle=False) as data:
             self.pmi: NDArray[np.float64] = data["pmi"]
             self.pmi_draft: NDArray[np.float64] = data["pmi_draft"]
+            self.offsets: NDArray[np.float64] = data["offsets"]  # see benchmarks/fit_fast_scorer.py `offset`
             self.tokens_per: NDArray[np.float64] = data["tokens_per"]  # tokens ≈ a·words + b·characters + c
             self.rarity = Rarity(dict(zip(data["vocab"].tolist(), data["idf"].tolist())), float(data["unseen"]))
 
@@ -192,8 +193,10 @@ class FastScorer:
         for text in texts:
             values, buckets = sentence_features(context, text, self.rarity)
             columns, row = design_row(values, buckets)
-            pmi = float(sum(self.pmi[c] * v for c, v in zip(columns, row)))
-            restated = float(sum(self.pmi_draft[c] * v for c, v in zip(columns, row))) if draft is not None else None
+            pmi = float(sum(self.pmi[c] * v for c, v in zip(columns, row))) + self.offsets[0]
+            restated = (
+                float(sum(self.pmi_draft[c] * v for c, v in zip(columns, row))) + self.offsets[1] if draft is not None else None
+            )
             a, b, c = self.tokens_per
             tokens = max(1, round(a * len(words(text)) + b * len(text) + c))
             out.append(SentenceScore(text, pmi, tokens, restated))

@@ -53,19 +53,9 @@ def _key(model_id: str, request: str, sentence: str) -> str:
 
 
 def default_spec() -> str:
-    """`local` when llama-cpp-python and the bundled model are installed, else `none`; CONSTITUTIONAL_SCORER overrides."""
-    chosen = read_settings().scorer
-    if chosen:
-        return chosen
-    try:
-        import llama_cpp  # noqa: F401
-
-        from constitutional.models.local import bundled_model_path
-
-        bundled_model_path()
-    except (ImportError, UserError):
-        return "none"
-    return "local"
+    """`fast` (the distilled scorer shipped as data: no model to load, microseconds a sentence);
+    CONSTITUTIONAL_SCORER overrides."""
+    return read_settings().scorer or "fast"
 
 
 def load_scorer(spec: str | None, cache: ScoreCache | None = None) -> Scorer | None:

@@ -119,3 +119,13 @@ def test_fast_is_the_default_scorer(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     [line] = [json.loads(x) for x in (tmp_path / "out" / "eval.jsonl").read_text().splitlines()]
     assert line["signals"]["scorer"] == "fast"
+
+
+def test_the_reports_name_the_scorer(tmp_path):
+    source = write(tmp_path / "in.jsonl", json.dumps({"prompt": CASES[0][0], "revision": CASES[0][1]}) + "\n")
+    for scorer in ("fast", "none"):
+        out = tmp_path / scorer
+        assert cai("eval", source, "--judge", "none", "--scorer", scorer, "--out", out, "-q").exit_code == 0
+        text = cai("report", out).output
+        assert any(line.split() == ["scorer", scorer] for line in text.splitlines()), text
+        assert f'<span data-meta="scorer">{scorer}</span>' in (out / "report.html").read_text()

@@ -181,6 +181,7 @@ def _meta(report: Report) -> list[tuple[str, str | None]]:
         ("constitution", f"{constitution.name} v{constitution.version} · sha256 {str(constitution.sha256)[:12]}"),
         ("model", report.model.spec or "–"),
         ("judge", report.judge.spec or "none (signals only)"),
+        ("scorer", report.scorer or "none"),
         ("input", report.input.path if "path" in report.input.model_fields_set else ""),
         ("created", report.created if "created" in report.model_fields_set else ""),
     ]

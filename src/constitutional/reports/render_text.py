@@ -57,6 +57,7 @@ def facts(report: Report) -> list[tuple[str, str]]:
         ("constitution", f"{c.name} v{c.version} (sha256 {str(c.sha256)[:12]})"),
         ("model", report.model.spec or "–"),
         ("judge", judge_trust(report)),
+        ("scorer", report.scorer or "none"),
         ("records", f"{report.total} ({report.needs_review} need review)"),
         *([("people", report.labels.summary_line())] if report.labels else []),
         (

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from constitutional.errors import UserError, json_problem
 from constitutional.evals.labels import read_labels, record_verdicts
-from constitutional.evals.lines import VERDICTS, EvalLine, parse_eval_line
+from constitutional.evals.lines import UNDECIDED, VERDICTS, EvalLine, parse_eval_line
 from constitutional.models.structured import describe_error
 from constitutional.record import Record
 from constitutional.rundir import torn_write
@@ -55,6 +55,11 @@ def parse_only(text: str, fmt: str) -> frozenset[str]:
         raise UserError(
             f"unknown verdict(s) in --only: {', '.join(unknown) or '(none given)'}",
             fix=f"use a comma-separated list of: {', '.join(VERDICTS)}",
+        )
+    if UNDECIDED in chosen:
+        raise UserError(
+            "undecided records are never exported: no evidence says their answer is right",
+            fix="settle them with `cai review DIR` (a person's verdict is exported), and leave undecided out of --only",
         )
     if fmt == "dpo" and chosen - DPO_VERDICTS:
         bad = ", ".join(sorted(chosen - DPO_VERDICTS))

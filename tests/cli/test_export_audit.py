@@ -21,7 +21,8 @@ def read(path):
 
 @pytest.fixture
 def audit(tmp_path):
-    """`cai eval` of revisions made elsewhere, as a user runs it: real-fix, veneer, fine-already."""
+    """`cai eval` of revisions made elsewhere, with the critique's flags, as a user runs it: real-fix, veneer,
+    fine-already."""
     out = tmp_path / "audit"
     result = cai("eval", AUDIT / "revisions.jsonl", "--judge", "none", "--out", out)
     assert result.exit_code == 0, result.output
@@ -59,11 +60,15 @@ def test_an_audit_without_drafts_gives_sft_rows_but_no_pairs(tmp_path):
     source = write(
         tmp_path / "r.jsonl", json.dumps({"id": "a", "prompt": "What is the capital of Peru?", "revision": answer}) + "\n"
     )
-    assert cai("eval", source, "--judge", "none", "--out", tmp_path / "audit").exit_code == 0
-    assert read(tmp_path / "audit" / "eval.jsonl")[0]["verdict"] == "genuine"
+    assert cai("eval", source, "--judge", "none", "--scorer", "none", "--out", tmp_path / "audit").exit_code == 0
+    # No draft, critique, judge or scorer: nothing shows the answer is right, so the eval does not say so.
+    assert read(tmp_path / "audit" / "eval.jsonl")[0]["verdict"] == "undecided"
+    sft = cai("export", tmp_path / "audit", "--format", "sft", "-o", "-", "--include-unreviewed")
+    assert sft.exit_code == 0 and sft.stdout == "" and "left out 1: undecided 1" in sft.stderr  # never without a person
+    assert cai("review", tmp_path / "audit", "--set", "a", "genuine").exit_code == 0
     dpo = cai("export", tmp_path / "audit", "--format", "dpo", "-o", "-")
     assert dpo.exit_code == 0 and dpo.stdout == "" and "left out 1: no draft 1" in dpo.stderr
-    sft = cai("export", tmp_path / "audit", "--format", "sft", "-o", "-", "--include-unreviewed")
+    sft = cai("export", tmp_path / "audit", "--format", "sft", "-o", "-")
     assert json.loads(sft.stdout)["messages"][1]["content"] == answer
 
 

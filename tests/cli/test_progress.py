@@ -56,8 +56,8 @@ def test_the_eval_bar_counts_verdicts_and_reviews_wrapping_within_80_columns(mon
     assert lines[0].startswith("eval ━") and "70000/1000000" in lines[0] and all(len(line) <= 80 for line in lines)
     counters = " ".join(line.strip() for line in lines[1:])
     assert counters == (
-        "genuine 10k · superficial 10k · non_compliant 10k · evasive 10k · regressed 10k · "
-        "unchanged 10k · error 10k · needs review 23.3k"
+        "genuine 8750 · superficial 8750 · non_compliant 8750 · evasive 8750 · regressed 8750 · "
+        "unchanged 8750 · undecided 8750 · error 8750 · needs review 23.3k"
     )
 
 

@@ -158,7 +158,9 @@ def test_an_untrusted_judge_lowers_confidence_and_the_report_says_so(tmp_path):
         and "taken at face value, accepted 10 of 10 planted bad controls" in report["warnings"][0]
     )
     line = json.loads((tmp_path / "out" / "eval.jsonl").read_text())
-    assert line["verdict"] == "genuine" and line["confidence"] <= 0.45 and line["needs_review"]
+    # No draft, critique or scorer: a guess, which an untrusted judge's objection cannot settle either way.
+    assert (line["verdict"], line["leaning"]) == ("undecided", "genuine")
+    assert line["confidence"] <= 0.45 and line["needs_review"]
     assert any("not trusted: it rejected 2 of 2 planted genuine fixes" in r for r in line["reasons"])
     on_disk = json.loads((tmp_path / "out" / "report.json").read_text())
     assert on_disk["canaries"]["judge_fooled_rate"] == report["canaries"]["judge_fooled_rate"]

@@ -91,12 +91,19 @@ def test_cai_run_refuses_a_bad_judge_mode_before_the_run(tmp_path):
     assert not (tmp_path / "run" / "records.jsonl").exists()
 
 
+def report_trusted(out):
+    return json.loads((out / "report.json").read_text())["judge"]["trusted"]
+
+
 def test_a_scripted_debate_reaches_every_output(tmp_path, revisions):
     out = tmp_path / "out"
     result = cai("eval", revisions, "--judge", debate_judge(tmp_path), "--judge-mode", "debate", "--scorer", "none", "--out", out)
     assert result.exit_code == 0, result.output
     rows = {r["id"]: r for r in map(json.loads, (out / "eval.jsonl").read_text().splitlines())}
-    assert rows["kept"]["verdict"] in ("superficial", "non_compliant") and rows["fixed"]["verdict"] == "genuine"
+    assert rows["kept"]["verdict"] in ("superficial", "non_compliant")
+    # No critique flagged the draft, and the canaries do not trust this scripted judge: its defence of the fix is no
+    # evidence, so the fix stays a guess for a person to settle.
+    assert report_trusted(out) is False and (rows["fixed"]["verdict"], rows["fixed"]["leaning"]) == ("undecided", "genuine")
     kept = rows["kept"]["judge"]["debate"]
     assert kept["outcome"] == "prosecutor" and [p["counted"] for p in kept["picks"]] == ["prosecutor", "prosecutor"]
     defence = [a for a in kept["arguments"] if a["side"] == "defender"]

@@ -121,9 +121,9 @@ def test_export_uses_human_verdicts_and_leaves_out_unreviewed(run):
     result = cai("export", run, "--format", "sft", "-o", "-")
     assert result.exit_code == 0, result.output
     assert _answers(result) == ["Best way to learn Spanish?", "Capital of Peru?"]
-    assert "left out 1 that need review and have no human verdict; --include-unreviewed keeps them" in result.stderr
+    assert "left out 1: undecided 1" in result.stderr  # the eval could not tell; nobody has labelled it
     kept = cai("export", run, "--format", "sft", "-o", "-", "--include-unreviewed")
-    assert _answers(kept) == ["Best way to learn Spanish?", "Capital of Peru?", "How do I boil an egg?"]
+    assert _answers(kept) == ["Best way to learn Spanish?", "Capital of Peru?"]  # an undecided record needs a person
     assert cai("review", run, "--set", "veneer", "undo").exit_code == 0
     assert _answers(cai("export", run, "--format", "sft", "-o", "-")) == ["Capital of Peru?"]
 
@@ -134,9 +134,9 @@ def test_report_counts_labels_and_agreement(run):
     report = json.loads(cai("report", run, "--format", "json").stdout)
     block = report["labels"]
     assert block["labelled"] == 2 and block["needs_review_remaining"] == 1
-    assert block["agreement"]["confusion"] == {"superficial": {"superficial": 1}, "genuine": {"evasive": 1}}
+    assert block["agreement"]["confusion"] == {"superficial": {"superficial": 1}, "undecided": {"evasive": 1}}
     per = block["agreement"]["per_verdict"]
-    assert per["superficial"] == {"precision": 1.0, "recall": 1.0} and per["genuine"]["precision"] == 0.0
+    assert per["superficial"] == {"precision": 1.0, "recall": 1.0} and "undecided" not in per
     assert per["evasive"] == {"precision": None, "recall": 0.0}
     line = "people labelled 2 records; 1 still need review; eval agrees with people on 1 of 2"
     assert line in cai("report", run, "--format", "md").stdout

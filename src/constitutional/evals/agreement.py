@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from constitutional.evals.lines import VERDICTS
+from constitutional.evals.lines import UNDECIDED, VERDICTS
 
 
 def confusion(pairs: list[tuple[str, str]]) -> dict[str, dict[str, int]]:
@@ -22,10 +22,11 @@ def confusion(pairs: list[tuple[str, str]]) -> dict[str, dict[str, int]]:
 
 def per_verdict(table: dict[str, dict[str, int]]) -> dict[str, dict]:
     """Precision: of the records the eval called V, the share labelled V; recall: of those labelled V, the share
-    the eval called V. None where nothing was there to divide."""
+    the eval called V. None where nothing was there to divide. `undecided` claims nothing, so it has neither (the
+    confusion table still shows what people made of those records)."""
     seen = set(table) | {label for row in table.values() for label in row}
     out = {}
-    for verdict in [v for v in VERDICTS if v in seen]:
+    for verdict in [v for v in VERDICTS if v in seen and v != UNDECIDED]:
         hit = table.get(verdict, {}).get(verdict, 0)
         said = sum(table.get(verdict, {}).values())
         truth = sum(row.get(verdict, 0) for row in table.values())

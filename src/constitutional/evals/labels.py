@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from constitutional.errors import UserError, json_problem
 from constitutional.evals.agreement import confusion, per_verdict
-from constitutional.evals.lines import VERDICTS, EvalLine
+from constitutional.evals.lines import UNDECIDED, VERDICTS, EvalLine
 from constitutional.evals.report_model import LabelsSummary
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 LABELS_FILE = "labels.jsonl"
 UNDO = "undo"
-LABEL_VERDICTS = (*VERDICTS, UNDO)
+LABEL_VERDICTS = (*(v for v in VERDICTS if v != UNDECIDED), UNDO)  # a person's verdict decides
 
 Key = tuple[str, "str | None"]
 

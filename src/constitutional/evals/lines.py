@@ -20,8 +20,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-Verdict = Literal["genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "error"]
+Verdict = Literal["genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged", "undecided", "error"]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
+# What `undecided` leans to: a verdict the evidence would have to establish.
+Leaning = Literal["genuine", "superficial", "non_compliant", "evasive", "regressed", "unchanged"]
+UNDECIDED = "undecided"
 DecidedBy = Literal["signals", "judge", "both"]
 Number = int | float  # an int stays an int when read and written again (a float field would make 0 into 0.0)
 
@@ -121,6 +124,7 @@ class Debate(_Part):
 class PrincipleVerdict(_Part):
     id: str
     verdict: Verdict
+    leaning: Leaning | None = None  # with `undecided`: the best guess, which no evidence established
     confidence: Number | None = None
     needs_review: bool = False
     strength: Number | None = None
@@ -192,7 +196,8 @@ class EvalLine(_Part):
 
     id: str
     verdict: Verdict
-    confidence: Number | None = None
+    leaning: Leaning | None = None  # with `undecided`: the best guess, which no evidence established
+    confidence: Number | None = None  # the probability that the verdict (for `undecided`, the leaning) is right
     needs_review: bool = False
     decided_by: DecidedBy = "signals"
     principles: list[PrincipleVerdict] = Field(default_factory=list)

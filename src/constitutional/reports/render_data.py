@@ -173,6 +173,7 @@ def record_view(line: EvalLine, item: EvalItem | None) -> dict:
     return {
         "id": line.id,
         "verdict": line.verdict,
+        "leaning": line.leaning,
         "confidence": line.confidence,
         "needs_review": line.needs_review,
         "decided_by": _given(line, "decided_by", None),

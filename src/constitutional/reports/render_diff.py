@@ -190,12 +190,14 @@ def _principle_table(principles: dict) -> Table:
         padding=(0, 0, 0, 1),
         pad_edge=False,
     )
+    # A verdict no principle's count changed for is left out, so the ids keep their room at 80 columns.
+    shown = [v for v in VERDICTS if any(entry["change"][v] for entry in principles.values())]
     rows = [
-        [_found(entry["violations"]), *(_signed(entry["change"][v]) if entry["change"][v] else "·" for v in VERDICTS)]
+        [_found(entry["violations"]), *(_signed(entry["change"][v]) if entry["change"][v] else "·" for v in shown)]
         for entry in principles.values()
     ]
     table.add_column("principle", overflow="fold")
-    for i, (head, style) in enumerate([("found", None), *((SHORT[v], COLOURS[v]) for v in VERDICTS)]):
+    for i, (head, style) in enumerate([("found", None), *((SHORT[v], COLOURS[v]) for v in shown)]):
         width = max([len(head), *(len(row[i]) for row in rows)])
         table.add_column(head, justify="right", style=style, min_width=width, no_wrap=True)
     for (pid, entry), row in zip(principles.items(), rows):

@@ -25,6 +25,7 @@ COLOURS = {
     "evasive": "magenta",
     "regressed": "dark_orange3",
     "unchanged": "grey62",
+    "undecided": "grey42",
     "error": "bold red",
 }
 # Column heads short enough for the per-principle table to fit 80 columns; the caption spells them out.
@@ -35,6 +36,7 @@ SHORT = {
     "evasive": "eva",
     "regressed": "reg",
     "unchanged": "same",
+    "undecided": "und",
     "error": "err",
 }
 
@@ -131,17 +133,19 @@ def terminal_summary(report: Report) -> Group:
         padding=(0, 0, 0, 1),
         pad_edge=False,
     )
+    # A verdict no principle has is left out, so the ids keep their room at 80 columns.
+    shown = [v for v in VERDICTS if any(entry.counts.get(v, 0) for entry in report.principles.values())]
     rows = [
-        [escape(printable(pid)), _found(entry), *(str(entry.counts.get(v, 0)) for v in VERDICTS), str(entry.needs_review)]
+        [escape(printable(pid)), _found(entry), *(str(entry.counts.get(v, 0)) for v in shown), str(entry.needs_review)]
         for pid, entry in _by_total(report)
     ]
     widths = [
         max([len(head), *(len(row[i + 1]) for row in rows)])
-        for i, head in enumerate(["found", *(SHORT[v] for v in VERDICTS), "rev"])
+        for i, head in enumerate(["found", *(SHORT[v] for v in shown), "rev"])
     ]
     principles.add_column("principle", overflow="fold")  # when space runs out, long ids wrap; numbers never do
     principles.add_column("found", justify="right", min_width=widths[0], no_wrap=True)
-    for v, width in zip(VERDICTS, widths[1:]):
+    for v, width in zip(shown, widths[1:]):
         principles.add_column(SHORT[v], justify="right", style=COLOURS[v], min_width=width, no_wrap=True)
     principles.add_column("rev", justify="right", min_width=widths[-1], no_wrap=True)
     for row in rows:

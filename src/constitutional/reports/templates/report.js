@@ -131,7 +131,7 @@
     rec.style.borderLeftColor = "var(--" + r.verdict + ")";
     rec.dataset.verdict = r.verdict;
     var summary = el("summary");
-    summary.appendChild(el("span", "badge v-" + r.verdict, r.verdict));
+    summary.appendChild(el("span", "badge v-" + r.verdict, r.leaning ? r.verdict + ", leaning " + r.leaning : r.verdict));
     summary.appendChild(el("code", "rec-id", r.id));
     if (r.confidence !== null && r.confidence !== undefined) summary.appendChild(el("span", "small", "confidence " + r.confidence.toFixed(2)));
     if (r.human_verdict) summary.appendChild(el("span", "badge v-" + r.human_verdict, "people: " + r.human_verdict));

@@ -12,21 +12,13 @@ from rich.text import Text
 
 from constitutional.evals.agreement import per_verdict
 from constitutional.evals.lines import VERDICTS
+from constitutional.reports.colours import style
 from constitutional.reports.render_data import canary_rows, judge_trust
 from constitutional.text import printable
 
 if TYPE_CHECKING:
     from constitutional.evals.report_model import PrincipleSummary, Report
 
-COLOURS = {
-    "genuine": "green",
-    "superficial": "yellow",
-    "non_compliant": "red",
-    "evasive": "magenta",
-    "regressed": "dark_orange3",
-    "unchanged": "grey62",
-    "error": "bold red",
-}
 # Column heads short enough for the per-principle table to fit 80 columns; the caption spells them out.
 SHORT = {
     "genuine": "gen",
@@ -37,6 +29,11 @@ SHORT = {
     "unchanged": "same",
     "error": "err",
 }
+
+
+def short(verdict: str) -> str:
+    """A verdict's column head ('und' for one this table does not know, such as `undecided`)."""
+    return SHORT.get(verdict, verdict[:3])
 
 
 def _pct(part: int, whole: int) -> str:
@@ -85,14 +82,14 @@ def canary_table(report: Report) -> Table:
         table.add_column(head, no_wrap=True)
     for row in canary_rows(report.canaries, limit=26):
         said = row.judge or ""  # no verdict from the judge: shown as "–", uncoloured
-        judge = Text(SHORT.get(said, "–"), style=COLOURS.get(said, ""))
+        judge = Text(short(said) if said else "–", style=style(said))
         if row.failed:
             judge.append(f" {row.failed}", style="bold red")
         table.add_row(
             escape(printable(row.id)),
             Text(printable(row.revision)),
-            SHORT[row.expected],
-            Text(SHORT[row.signals], style=COLOURS[row.signals]),
+            short(row.expected),
+            Text(short(row.signals), style=style(row.signals)),
             judge,
         )
     return table
@@ -120,8 +117,8 @@ def terminal_summary(report: Report) -> Group:
     most = max(report.counts.values(), default=0) or 1
     for v in VERDICTS:
         n = report.counts.get(v, 0)
-        verdicts.add_row(Text(v, style=COLOURS[v]), str(n), _pct(n, total), Text("█" * round(30 * n / most), style=COLOURS[v]))
-    legend = " · ".join(f"{SHORT[v]} {v}" for v in VERDICTS) + " · rev needs review"
+        verdicts.add_row(Text(v, style=style(v)), str(n), _pct(n, total), Text("█" * round(30 * n / most), style=style(v)))
+    legend = " · ".join(f"{short(v)} {v}" for v in VERDICTS) + " · rev needs review"
     principles = Table(
         title="Per principle (found: violations the critique quoted)",
         title_justify="left",
@@ -137,12 +134,12 @@ def terminal_summary(report: Report) -> Group:
     ]
     widths = [
         max([len(head), *(len(row[i + 1]) for row in rows)])
-        for i, head in enumerate(["found", *(SHORT[v] for v in VERDICTS), "rev"])
+        for i, head in enumerate(["found", *(short(v) for v in VERDICTS), "rev"])
     ]
     principles.add_column("principle", overflow="fold")  # when space runs out, long ids wrap; numbers never do
     principles.add_column("found", justify="right", min_width=widths[0], no_wrap=True)
     for v, width in zip(VERDICTS, widths[1:]):
-        principles.add_column(SHORT[v], justify="right", style=COLOURS[v], min_width=width, no_wrap=True)
+        principles.add_column(short(v), justify="right", style=style(v), min_width=width, no_wrap=True)
     principles.add_column("rev", justify="right", min_width=widths[-1], no_wrap=True)
     for row in rows:
         principles.add_row(*row)
@@ -152,7 +149,7 @@ def terminal_summary(report: Report) -> Group:
         for head in ("verdict", "people", "eval", "precision", "recall"):
             people.add_column(head, justify="left" if head == "verdict" else "right")
         for v, said, predicted, precision, recall in agreement_rows(report):
-            people.add_row(Text(v, style=COLOURS[v]), str(said), str(predicted), precision, recall)
+            people.add_row(Text(v, style=style(v)), str(said), str(predicted), precision, recall)
         parts.append(people)
     if _shows_canaries(report):
         parts.append(canary_table(report))

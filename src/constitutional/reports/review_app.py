@@ -21,6 +21,7 @@ from constitutional.errors import UserError
 from constitutional.evals.labels import LABEL_VERDICTS, Label, append_label, read_labels
 from constitutional.evals.lines import VERDICTS, EvalLine
 from constitutional.evals.report_model import Report
+from constitutional.reports.colours import verdict_css
 from constitutional.reports.render_data import input_items, read_report, record_view
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class ReviewState:
 
 def page_html(nonce: str) -> str:
     template = (resources.files("constitutional.reports") / "templates" / "review.html").read_text("utf-8")
-    return template.replace("__NONCE__", nonce)
+    return template.replace("__VERDICT_CSS__", verdict_css()).replace("__NONCE__", nonce)
 
 
 def csp(nonce: str | None = None) -> str:

@@ -15,8 +15,10 @@ from rich.console import Console
 
 from constitutional.cli.common import user_errors
 from constitutional.errors import UserError, os_failure, require_exists
+from constitutional.evals.labels import LABELS_FILE
 from constitutional.evals.lines import VERDICTS
 from constitutional.reports.record_list import ALL, DEFAULT_SHOWN, REVIEW, parse_which, record_list
+from constitutional.reports.refresh import html_stale, rewrite_html, save_labels
 from constitutional.reports.render_data import ReportDir, load_dir
 from constitutional.reports.render_diff import diff_runs, markdown_diff, terminal_diff
 from constitutional.reports.render_html import write_html
@@ -109,18 +111,26 @@ def _write_html(run: ReportDir) -> Path:
             fix=f"{evaluated_again}; it writes eval.jsonl",
         )
     try:
-        return write_html(run)
+        return rewrite_html(run.path) if (run.path / LABELS_FILE).is_file() else write_html(run)
     except OSError as exc:  # a full disk, a read-only folder: a report.html already there is as it was
         raise os_failure(exc, "cannot write", run.path / "report.html", then="rerun the same command") from None
 
 
 def _current_html(run: ReportDir) -> Path:
-    """DIR/report.html, (re)written when it is missing or older than report.json or eval.jsonl."""
-    html = run.path / "report.html"
-    sources = [p.stat().st_mtime for p in (run.path / "report.json", run.lines_path) if p.is_file()]
-    if not html.is_file() or html.stat().st_mtime < max(sources):
+    """DIR/report.html, (re)written when it is missing or older than report.json, eval.jsonl or labels.jsonl."""
+    if html_stale(run.path):
         _write_html(run)
-    return html.resolve()
+    return (run.path / "report.html").resolve()
+
+
+def _save_labels(run: ReportDir) -> None:
+    """report.json's `labels` block brought up to date with labels.jsonl, where it is not (labels appended by an older
+    version, or a review app that was killed); a folder that cannot be written is left as it is."""
+    if run.labels_stale:
+        try:
+            save_labels(run.path)
+        except OSError:
+            pass  # read-only: what is shown has the labels all the same
 
 
 def open_report(run: ReportDir, fragment: str = "") -> None:
@@ -174,6 +184,7 @@ def show(
         raise typer.BadParameter("--open opens report.html; leave out --format", param_hint="--open")
     _check_records(records, format, open_)
     run = load_run(dir)
+    _save_labels(run)
     which = parse_which(records, [*VERDICTS, *run.report.counts])
     if open_:
         open_report(run, _page_filter(which))

@@ -99,8 +99,7 @@ class RecordList:
 
 
 LEGEND = (
-    "review: needed = waiting for a person (`cai review`); done = a person's verdict (labels.jsonl), "
-    "shown in place of the eval's"
+    "review: needed = waiting for a person (`cai review`); done = a person's verdict (labels.jsonl), shown in place of the eval's"
 )
 
 

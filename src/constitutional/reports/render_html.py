@@ -148,6 +148,11 @@ def canary_panel(report: Report) -> str:
         if rows
         else ""
     )
+    if table and report.judge.spec is None:  # the controls test a judge: without one, their table says nothing
+        table = (
+            f'<details class="canaries-fold"><summary>No judge ran, so there was nothing for the canaries to test '
+            f"(the {len(c.items)} planted controls, as the signals saw them)</summary>{table}</details>"
+        )
     return (
         f'<p data-judge-trust>Judge: {escape(judge_trust(report))}.</p><p class="small">Canaries are bad drafts with '
         f"compliance language added and content-free answers, which a sound judge rejects, and genuine fixes, which it "

@@ -178,8 +178,7 @@ def show(
     records: str = typer.Option(None, "--records", "-r", metavar="all|review|VERDICT", help=RECORDS_HELP),
     open_: bool = typer.Option(False, "--open", help=OPEN_HELP),
 ) -> None:
-    """Summarise DIR/report.json (verdicts, per principle, canaries, calls, tokens, cost and timing), then list the
-    records with their ids (people's verdicts from `cai review` win over the eval's)."""
+    """Summarise DIR/report.json (verdicts, per principle, canaries, cost, timing), then list the records by id."""
     if open_ and format not in (Format.text, Format.html):
         raise typer.BadParameter("--open opens report.html; leave out --format", param_hint="--open")
     _check_records(records, format, open_)

@@ -65,12 +65,16 @@ def _check_principle(principle: str, record_id: str, lines: list[EvalLine]) -> N
         )
 
 
+SET_HELP = (
+    f"Record your verdict on record ID (`cai report DIR --records review` lists the ids waiting for review): "
+    f"one of {', '.join(LABEL_VERDICTS)}."
+)
+
+
 @user_errors
 def review(
     run_dir: Path = typer.Argument(..., help="A run directory after `cai eval`, or the --out of `cai eval FILE.jsonl`."),
-    set_: tuple[str, str] | None = typer.Option(
-        None, "--set", metavar="ID VERDICT", help=f"Record your verdict on record ID: one of {', '.join(LABEL_VERDICTS)}."
-    ),
+    set_: tuple[str, str] | None = typer.Option(None, "--set", metavar="ID VERDICT", help=SET_HELP),
     principle: str = typer.Option(
         None, "--principle", "-p", help="Label one principle of the record rather than the whole record."
     ),
@@ -80,8 +84,8 @@ def review(
     no_open: bool = typer.Option(False, "--no-open", help="Print the review app's URL without opening a browser."),
 ) -> None:
     """Record people's verdicts in DIR/labels.jsonl: in a browser review app on 127.0.0.1 (keys j/k, 1-7, c, u), or
-    one at a time with --set. They replace the eval's in `cai export` and are compared with the eval's in
-    `cai report`. The latest line per record wins; VERDICT 'undo' takes the latest back."""
+    one at a time with --set. They replace the eval's in `cai export` and `cai report`, and report.json and
+    report.html are written again with them. The latest line per record wins; VERDICT 'undo' takes the latest back."""
     lines = eval_lines(run_dir)
     if not set_ or set_[0] is None:
         _status(run_dir, lines)

@@ -15,10 +15,14 @@ from rich.console import Console
 
 from constitutional.cli.common import user_errors
 from constitutional.errors import UserError, os_failure, require_exists
+from constitutional.evals.labels import LABELS_FILE
+from constitutional.evals.lines import VERDICTS
+from constitutional.reports.record_list import ALL, DEFAULT_SHOWN, REVIEW, parse_which, record_list
+from constitutional.reports.refresh import html_stale, rewrite_html, save_labels
 from constitutional.reports.render_data import ReportDir, load_dir
 from constitutional.reports.render_diff import diff_runs, markdown_diff, terminal_diff
 from constitutional.reports.render_html import write_html
-from constitutional.reports.render_text import markdown, terminal_summary
+from constitutional.reports.render_text import RecordTable, markdown, markdown_records, terminal_summary
 
 if TYPE_CHECKING:
     from typer._click import Context  # the Context class of the click that typer bundles (TyperGroup.parse_args's)
@@ -46,7 +50,16 @@ report_app = typer.Typer(
     help="Show an eval's report (`cai report DIR`), or compare two runs (`cai report diff A B`).",
 )
 FORMAT_HELP = "text: tables in the terminal; md: Markdown; json: the raw data; html: write DIR/report.html and print its path."
-OPEN_HELP = "Open DIR/report.html in a browser, writing it first if it is missing or older than the eval."
+OPEN_HELP = (
+    "Open DIR/report.html in a browser, writing it first if it is missing or older than eval.jsonl or labels.jsonl "
+    "(people's verdicts)."
+)
+RECORDS_HELP = (
+    "Which records the text and Markdown reports list at the end (id, verdict, confidence, review flag, first reason): "
+    "all; review (waiting for a person's verdict); or a VERDICT (a person's where there is one, else the eval's). "
+    f"Default: every record, at most {DEFAULT_SHOWN}, those waiting for a person first. With --open, the page opens "
+    "filtered to them."
+)
 
 
 def _missing_report(path: Path) -> UserError:
@@ -98,37 +111,63 @@ def _write_html(run: ReportDir) -> Path:
             fix=f"{evaluated_again}; it writes eval.jsonl",
         )
     try:
-        return write_html(run)
+        return rewrite_html(run.path) if (run.path / LABELS_FILE).is_file() else write_html(run)
     except OSError as exc:  # a full disk, a read-only folder: a report.html already there is as it was
         raise os_failure(exc, "cannot write", run.path / "report.html", then="rerun the same command") from None
 
 
 def _current_html(run: ReportDir) -> Path:
-    """DIR/report.html, (re)written when it is missing or older than report.json or eval.jsonl."""
-    html = run.path / "report.html"
-    sources = [p.stat().st_mtime for p in (run.path / "report.json", run.lines_path) if p.is_file()]
-    if not html.is_file() or html.stat().st_mtime < max(sources):
+    """DIR/report.html, (re)written when it is missing or older than report.json, eval.jsonl or labels.jsonl."""
+    if html_stale(run.path):
         _write_html(run)
-    return html.resolve()
+    return (run.path / "report.html").resolve()
 
 
-def open_report(run: ReportDir) -> None:
-    """Open report.html in a browser; where none can (no display, e.g. over SSH), say where it is and how to copy it."""
+def _save_labels(run: ReportDir) -> None:
+    """report.json's `labels` block brought up to date with labels.jsonl, where it is not (labels appended by an older
+    version, or a review app that was killed); a folder that cannot be written is left as it is."""
+    if run.labels_stale:
+        try:
+            save_labels(run.path)
+        except OSError:
+            pass  # read-only: what is shown has the labels all the same
+
+
+def open_report(run: ReportDir, fragment: str = "") -> None:
+    """Open report.html (at `fragment`: the page's filters) in a browser; where none can (no display, e.g. over SSH),
+    say where it is and how to copy it."""
     html = _current_html(run)
+    url = html.as_uri() + (f"#{fragment}" if fragment else "")
     try:
-        opened = webbrowser.open(html.as_uri())
+        opened = webbrowser.open(url)
     except (webbrowser.Error, OSError):
         opened = False
     if opened:
-        typer.echo(f"opened {html.as_uri()}")
+        typer.echo(f"opened {url}")
         return
     typer.echo(
         f"no browser could open report.html here (no display: a headless machine or SSH?).\n"
         f"It is one self-contained file that needs no network:\n"
-        f"  {html.as_uri()}\n"
+        f"  {url}\n"
         f"To read it, copy it to a machine with a browser (run this there) and open it:\n"
         f"  scp {socket.gethostname()}:{shlex.quote(str(html))} ."
     )
+
+
+def _page_filter(which: str | None) -> str:
+    """report.html's filter (its URL fragment) for --records."""
+    if which in (None, ALL):
+        return ""
+    return "review=1" if which == REVIEW else f"verdict={which}"
+
+
+def _check_records(records: str | None, format: Format, open_: bool) -> None:
+    if records is not None and not open_ and format in (Format.json, Format.html):
+        raise UserError(
+            f"--records chooses the records the text and Markdown reports list; --format {format.value} has no list",
+            fix="leave out --records (report.html filters its records itself: `--open --records review` opens it "
+            "filtered), or use --format text or md",
+        )
 
 
 @report_app.command("show")
@@ -136,22 +175,28 @@ def open_report(run: ReportDir) -> None:
 def show(
     dir: Path = typer.Argument(..., help="A run directory, or the --out of `cai eval` (with report.json and eval.jsonl)."),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
+    records: str = typer.Option(None, "--records", "-r", metavar="all|review|VERDICT", help=RECORDS_HELP),
     open_: bool = typer.Option(False, "--open", help=OPEN_HELP),
 ) -> None:
-    """Summarise DIR/report.json: verdicts, per principle, canaries, calls, tokens, cost and timing."""
+    """Summarise DIR/report.json (verdicts, per principle, canaries, cost, timing), then list the records by id."""
     if open_ and format not in (Format.text, Format.html):
         raise typer.BadParameter("--open opens report.html; leave out --format", param_hint="--open")
+    _check_records(records, format, open_)
     run = load_run(dir)
+    _save_labels(run)
+    which = parse_which(records, [*VERDICTS, *run.report.counts])
     if open_:
-        open_report(run)
+        open_report(run, _page_filter(which))
     elif format is Format.html:
         typer.echo(_write_html(run))
     elif format is Format.json:
         typer.echo(run.report.to_json())
     elif format is Format.md:
-        typer.echo(markdown(run.report), nl=False)
+        typer.echo(markdown(run.report) + markdown_records(record_list(run, which)), nl=False)
     else:
-        Console(highlight=False).print(terminal_summary(run.report))
+        console = Console(highlight=False)
+        console.print(terminal_summary(run.report))
+        console.print(RecordTable(record_list(run, which)))
 
 
 @report_app.command("diff")

@@ -10,10 +10,11 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from constitutional.cli.common import err_console, user_errors
+from constitutional.cli.common import err_console, user_errors, warn
 from constitutional.errors import UserError, did_you_mean, nearest, require_exists
 from constitutional.evals.labels import LABEL_VERDICTS, LABELS_FILE, Label, agreement, append_label, read_labels
 from constitutional.evals.lines import EvalLine, read_eval_lines
+from constitutional.reports.refresh import after_labels, html_stale, rewrite_html
 from constitutional.reports.review_app import ReviewServer, ReviewState
 from constitutional.text import printable
 
@@ -33,11 +34,13 @@ def eval_lines(run_dir: Path) -> list[EvalLine]:
 def _check_id(record_id: str, lines: list[EvalLine], run_dir: Path) -> None:
     ids = {line.id for line in lines}
     if record_id not in ids:
+        shown = shlex.quote(str(run_dir))
         raise UserError(
             f"no record '{record_id}' in {run_dir / 'eval.jsonl'}",
             fix=did_you_mean(
                 nearest(record_id, ids),
-                "give an id from eval.jsonl (`cai report DIR --format md` lists the records that need review)",
+                f"give an id from eval.jsonl: `cai report {shown} --records review` lists the records waiting for "
+                f"review, `--records all` every record",
             ),
         )
 
@@ -62,12 +65,16 @@ def _check_principle(principle: str, record_id: str, lines: list[EvalLine]) -> N
         )
 
 
+SET_HELP = (
+    f"Record your verdict on record ID (`cai report DIR --records review` lists the ids waiting for review): "
+    f"one of {', '.join(LABEL_VERDICTS)}."
+)
+
+
 @user_errors
 def review(
     run_dir: Path = typer.Argument(..., help="A run directory after `cai eval`, or the --out of `cai eval FILE.jsonl`."),
-    set_: tuple[str, str] | None = typer.Option(
-        None, "--set", metavar="ID VERDICT", help=f"Record your verdict on record ID: one of {', '.join(LABEL_VERDICTS)}."
-    ),
+    set_: tuple[str, str] | None = typer.Option(None, "--set", metavar="ID VERDICT", help=SET_HELP),
     principle: str = typer.Option(
         None, "--principle", "-p", help="Label one principle of the record rather than the whole record."
     ),
@@ -77,8 +84,8 @@ def review(
     no_open: bool = typer.Option(False, "--no-open", help="Print the review app's URL without opening a browser."),
 ) -> None:
     """Record people's verdicts in DIR/labels.jsonl: in a browser review app on 127.0.0.1 (keys j/k, 1-7, c, u), or
-    one at a time with --set. They replace the eval's in `cai export` and are compared with the eval's in
-    `cai report`. The latest line per record wins; VERDICT 'undo' takes the latest back."""
+    one at a time with --set. They replace the eval's in `cai export` and `cai report`, and report.json and
+    report.html are written again with them. The latest line per record wins; VERDICT 'undo' takes the latest back."""
     lines = eval_lines(run_dir)
     if not set_ or set_[0] is None:
         _status(run_dir, lines)
@@ -91,12 +98,27 @@ def review(
         _check_principle(principle, record_id, lines)
     fields = {"reviewer": reviewer} if reviewer else {}
     label = Label(id=record_id, verdict=verdict, principle=principle, note=note, **fields)
-    append_label(run_dir, label)
+    problems: list[str] = []
+    append_label(run_dir, label, then=lambda: _refresh(run_dir, lines, problems))
     what = f"'{record_id}'" + (f" ({principle})" if principle else "")
     err_console.print(
         f"labelled {escape(printable(what))} {verdict} by {escape(printable(label.reviewer))} "
         f"in {escape(str(run_dir / LABELS_FILE))}"
     )
+    for problem in problems:
+        warn(problem)
+
+
+def _refresh(run_dir: Path, lines: list[EvalLine], problems: list[str]) -> None:
+    """report.json's `labels` and report.html brought up to date with the label just appended (under its lock); a
+    failure is told (the label is written all the same) with the command that writes them again."""
+    try:
+        after_labels(run_dir, lines)
+    except (OSError, UserError) as exc:
+        problems.append(
+            f"report.json and report.html were not brought up to date ({exc}); "
+            f"`cai report {shlex.quote(str(run_dir))} --format html` writes them again"
+        )
 
 
 def _status(run_dir: Path, lines: list[EvalLine]) -> None:
@@ -104,7 +126,8 @@ def _status(run_dir: Path, lines: list[EvalLine]) -> None:
     shown = shlex.quote(str(run_dir))
     typer.echo(
         f"{block.needs_review_remaining} records need review and have no human verdict; "
-        f"{block.labelled} are labelled. (From a terminal: `cai review {shown} --set ID VERDICT [--note TEXT]`.)"
+        f"{block.labelled} are labelled. (From a terminal: `cai review {shown} --set ID VERDICT [--note TEXT]`; "
+        f"`cai report {shown} --records review` lists their ids.)"
     )
 
 
@@ -127,3 +150,8 @@ def serve_app(state: ReviewState, port: int, open_browser: bool = True) -> None:
     finally:
         server.server_close()
     typer.echo(f"\nwrote {state.written} label{'s' if state.written != 1 else ''} to {state.run_dir / LABELS_FILE}")
+    if state.written and (state.run_dir / "report.html").is_file() and html_stale(state.run_dir):
+        try:
+            rewrite_html(state.run_dir)  # report.json got each label as it came; the page is written once, here
+        except (OSError, UserError) as exc:
+            warn(f"report.html was not written again ({exc}); `cai report {shlex.quote(str(state.run_dir))} --open` does it")

@@ -7,6 +7,7 @@ import fcntl
 import getpass
 import json
 import os
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,11 +16,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from constitutional.errors import UserError, json_problem
 from constitutional.evals.agreement import confusion, per_verdict
-from constitutional.evals.lines import UNDECIDED, VERDICTS, EvalLine
-from constitutional.evals.report_model import LabelsSummary
+from constitutional.evals.lines import UNDECIDED, VERDICTS, EvalLine, read_eval_lines
+from constitutional.evals.report_model import LabelsSummary, Report
+from constitutional.rundir import write_json_atomic
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
 LABELS_FILE = "labels.jsonl"
 UNDO = "undo"
@@ -63,25 +65,45 @@ class Label(BaseModel):
         return self.id, self.principle
 
 
-def append_label(run_dir: Path, label: Label) -> None:
-    """Append one line to DIR/labels.jsonl under an exclusive lock, flushed to disk. Never rewrites the file."""
+@contextmanager
+def labels_lock(run_dir: Path, create: bool = True) -> Iterator[int | None]:
+    """DIR/labels.jsonl open for appending, under an exclusive `flock`: the one lock for appending labels and for
+    writing what is made from them (report.json's `labels`, report.html), so that what those files show never leaves
+    out a label appended meanwhile. With `create` False, a labels.jsonl that is absent (or cannot be opened) is not
+    made, and nothing is locked (None)."""
     path = Path(run_dir) / LABELS_FILE
-    data = (json.dumps(label.model_dump(exclude_none=True), ensure_ascii=False) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        fd = os.open(path, (os.O_RDWR | os.O_APPEND | os.O_CREAT if create else os.O_RDONLY) | os.O_NOFOLLOW, 0o644)
+    except OSError:
+        if create:
+            raise
+        yield None
+        return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                data = b"\n" + data  # a line cut off by a crash stays its own (bad) line; this one stays whole
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            yield fd
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def append_label(run_dir: Path, label: Label, then: Callable[[], object] | None = None) -> None:
+    """Append one line to DIR/labels.jsonl under its lock (`labels_lock`), flushed to disk; then, still holding the
+    lock, call `then` (which brings report.json and report.html up to date). Never rewrites the file."""
+    data = (json.dumps(label.model_dump(exclude_none=True), ensure_ascii=False) + "\n").encode("utf-8")
+    with labels_lock(run_dir) as fd:
+        assert fd is not None  # created when absent
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data  # a line cut off by a crash stays its own (bad) line; this one stays whole
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        if then is not None:
+            then()
 
 
 def read_labels(run_dir: Path) -> dict[Key, Label]:
@@ -152,6 +174,22 @@ def agreement(eval_lines: Iterable[EvalLine], labels: dict[Key, Label]) -> Label
             },
         }
     )
+
+
+def relabel(out: Path, lines: Iterable[EvalLine] | None = None) -> bool:
+    """Write out/report.json again with the `labels` block labels.jsonl gives now, people having labelled records
+    since the eval (`cai review`); `lines`: the eval lines, when the caller has them. Call it holding `labels_lock`,
+    so that no label appended meanwhile is left out. False (nothing written) when there is no readable report.json."""
+    path = out / "report.json"
+    try:
+        report = Report.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):  # missing, or not a report: `cai report` says so, and how to write it again
+        return False
+    if lines is None:
+        lines = read_eval_lines(out / "eval.jsonl") if (out / "eval.jsonl").is_file() else ()
+    report.set_labels(agreement(lines, read_labels(out)))
+    write_json_atomic(path, report.to_dict())
+    return True
 
 
 def summary_line(block: LabelsSummary) -> str:

@@ -37,6 +37,7 @@ class ReportDir:
     report: Report
     items: Iterable[EvalItem] = ()  # the eval's input, read as needed: drafts and critique flags
     manifest: dict | None = None  # run.json, when the directory is a run
+    labels_stale: bool = False  # report.json's `labels` block on disk is not what labels.jsonl gives now
 
     @property
     def lines_path(self) -> Path:
@@ -57,7 +58,9 @@ def load_dir(path: Path) -> ReportDir:
     manifest = read_json(path / "run.json", fix="run `cai eval DIR` to write it again") if (path / "run.json").is_file() else None
     run = ReportDir(path, report, input_items(path, report), manifest)
     if (path / LABELS_FILE).is_file():  # people may label after the eval: counted afresh on every read
-        report.set_labels(agreement(run.lines, read_labels(path)))
+        fresh = agreement(run.lines, read_labels(path))
+        run.labels_stale = report.labels is None or report.labels.model_dump() != fresh.model_dump()
+        report.set_labels(fresh)
     return run
 
 

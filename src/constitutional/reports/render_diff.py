@@ -17,7 +17,8 @@ from constitutional.constitution.diff import diff_constitutions
 from constitutional.errors import UserError
 from constitutional.evals.labels import read_labels, record_verdicts
 from constitutional.evals.lines import VERDICTS
-from constitutional.reports.render_text import COLOURS, SHORT
+from constitutional.reports.colours import style
+from constitutional.reports.render_text import short
 from constitutional.text import printable
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def constitution_lines(change: dict) -> list[str]:
 MARKS = {"a": " (only A)", "b": " (only B)", "neither": " (in neither)"}
 LEGEND = (
     "found: violations the critique quoted, A→B · "
-    + " · ".join(f"{SHORT[v]} {v}" for v in VERDICTS)
+    + " · ".join(f"{short(v)} {v}" for v in VERDICTS)
     + " · (only A), (only B): only that run's constitution defines the principle · (in neither): no run's does"
 )
 
@@ -197,9 +198,9 @@ def _principle_table(principles: dict) -> Table:
         for entry in principles.values()
     ]
     table.add_column("principle", overflow="fold")
-    for i, (head, style) in enumerate([("found", None), *((SHORT[v], COLOURS[v]) for v in shown)]):
+    for i, (head, colour) in enumerate([("found", None), *((short(v), style(v)) for v in shown)]):
         width = max([len(head), *(len(row[i]) for row in rows)])
-        table.add_column(head, justify="right", style=style, min_width=width, no_wrap=True)
+        table.add_column(head, justify="right", style=colour, min_width=width, no_wrap=True)
     for (pid, entry), row in zip(principles.items(), rows):
         table.add_row(Text(printable(_principle_label(pid, entry))), *row)
     return table
@@ -211,7 +212,7 @@ def _verdict_table(counts: dict) -> Table:
     for col, justify in columns:
         table.add_column(col, justify=justify)
     for v, entry in counts.items():
-        table.add_row(Text(v, style=COLOURS[v]), str(entry["a"]), str(entry["b"]), _signed(entry["change"]))
+        table.add_row(Text(v, style=style(v)), str(entry["a"]), str(entry["b"]), _signed(entry["change"]))
     return table
 
 
@@ -221,9 +222,7 @@ def _records_table(changed: list[dict]) -> Table:
     table.add_column("A", no_wrap=True)
     table.add_column("B", no_wrap=True)
     for row in changed[:CHANGED_SHOWN]:
-        table.add_row(
-            Text(printable(row["id"])), Text(row["a"], style=COLOURS[row["a"]]), Text(row["b"], style=COLOURS[row["b"]])
-        )
+        table.add_row(Text(printable(row["id"])), Text(row["a"], style=style(row["a"])), Text(row["b"], style=style(row["b"])))
     return table
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from constitutional.evals.lines import VERDICTS
+from constitutional.reports.colours import verdict_css
 from constitutional.reports.render_data import ReportDir, canary_rows, judge_trust, record_views
 from constitutional.rundir import write_atomic
 
@@ -95,7 +96,7 @@ def verdict_chart(counts: dict[str, int], total: int) -> str:
         width = round(BAR_WIDTH * n / most)
         rows.append(
             f'<a href="{_link(verdict=verdict)}"><text x="0" y="{y + 17}">{verdict}</text>'
-            f'<rect x="110" y="{y + 4}" width="{max(width, 1)}" height="18" rx="3" fill="var(--{verdict})"/>'
+            f'<rect x="110" y="{y + 4}" width="{max(width, 1)}" height="18" rx="3" fill="var(--{verdict}, var(--other))"/>'
             f'<text x="{118 + width}" y="{y + 17}" data-verdict-count="{verdict}">{n} ({_pct(n, total)})</text></a>'
         )
     height = 28 * len(VERDICTS)
@@ -147,6 +148,11 @@ def canary_panel(report: Report) -> str:
         if rows
         else ""
     )
+    if table and report.judge.spec is None:  # the controls test a judge: without one, their table says nothing
+        table = (
+            f'<details class="canaries-fold"><summary>No judge ran, so there was nothing for the canaries to test '
+            f"(the {len(c.items)} planted controls, as the signals saw them)</summary>{table}</details>"
+        )
     return (
         f'<p data-judge-trust>Judge: {escape(judge_trust(report))}.</p><p class="small">Canaries are bad drafts with '
         f"compliance language added and content-free answers, which a sound judge rejects, and genuine fixes, which it "
@@ -206,7 +212,7 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
     return (
         f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title><style>{_template("report.css")}</style></head>
+<title>{escape(title)}</title><style>{_template("report.css")}{verdict_css()}</style></head>
 <body><main>
 <h1>{escape(title)}</h1>
 <div class="meta">{"".join(f'<span><b>{k}</b> <span data-meta="{k}">{escape(str(v))}</span></span>' for k, v in meta)}</div>

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
@@ -12,22 +13,17 @@ from rich.text import Text
 
 from constitutional.evals.agreement import per_verdict
 from constitutional.evals.lines import VERDICTS
+from constitutional.reports.colours import style
+from constitutional.reports.record_list import LEGEND
 from constitutional.reports.render_data import canary_rows, judge_trust
-from constitutional.text import printable
+from constitutional.text import clip, printable
 
 if TYPE_CHECKING:
-    from constitutional.evals.report_model import PrincipleSummary, Report
+    from rich.console import Console, ConsoleOptions, RenderResult
 
-COLOURS = {
-    "genuine": "green",
-    "superficial": "yellow",
-    "non_compliant": "red",
-    "evasive": "magenta",
-    "regressed": "dark_orange3",
-    "unchanged": "grey62",
-    "undecided": "grey42",
-    "error": "bold red",
-}
+    from constitutional.evals.report_model import PrincipleSummary, Report
+    from constitutional.reports.record_list import RecordList, RecordRow
+
 # Column heads short enough for the per-principle table to fit 80 columns; the caption spells them out.
 SHORT = {
     "genuine": "gen",
@@ -39,6 +35,11 @@ SHORT = {
     "undecided": "und",
     "error": "err",
 }
+
+
+def short(verdict: str) -> str:
+    """A verdict's column head ('und' for one this table does not know, such as `undecided`)."""
+    return SHORT.get(verdict, verdict[:3])
 
 
 def _pct(part: int, whole: int) -> str:
@@ -87,14 +88,14 @@ def canary_table(report: Report) -> Table:
         table.add_column(head, no_wrap=True)
     for row in canary_rows(report.canaries, limit=26):
         said = row.judge or ""  # no verdict from the judge: shown as "–", uncoloured
-        judge = Text(SHORT.get(said, "–"), style=COLOURS.get(said, ""))
+        judge = Text(short(said) if said else "–", style=style(said))
         if row.failed:
             judge.append(f" {row.failed}", style="bold red")
         table.add_row(
             escape(printable(row.id)),
             Text(printable(row.revision)),
-            SHORT[row.expected],
-            Text(SHORT[row.signals], style=COLOURS[row.signals]),
+            short(row.expected),
+            Text(short(row.signals), style=style(row.signals)),
             judge,
         )
     return table
@@ -122,8 +123,8 @@ def terminal_summary(report: Report) -> Group:
     most = max(report.counts.values(), default=0) or 1
     for v in VERDICTS:
         n = report.counts.get(v, 0)
-        verdicts.add_row(Text(v, style=COLOURS[v]), str(n), _pct(n, total), Text("█" * round(30 * n / most), style=COLOURS[v]))
-    legend = " · ".join(f"{SHORT[v]} {v}" for v in VERDICTS) + " · rev needs review"
+        verdicts.add_row(Text(v, style=style(v)), str(n), _pct(n, total), Text("█" * round(30 * n / most), style=style(v)))
+    legend = " · ".join(f"{short(v)} {v}" for v in VERDICTS) + " · rev needs review"
     principles = Table(
         title="Per principle (found: violations the critique quoted)",
         title_justify="left",
@@ -141,12 +142,12 @@ def terminal_summary(report: Report) -> Group:
     ]
     widths = [
         max([len(head), *(len(row[i + 1]) for row in rows)])
-        for i, head in enumerate(["found", *(SHORT[v] for v in shown), "rev"])
+        for i, head in enumerate(["found", *(short(v) for v in shown), "rev"])
     ]
     principles.add_column("principle", overflow="fold")  # when space runs out, long ids wrap; numbers never do
     principles.add_column("found", justify="right", min_width=widths[0], no_wrap=True)
     for v, width in zip(shown, widths[1:]):
-        principles.add_column(SHORT[v], justify="right", style=COLOURS[v], min_width=width, no_wrap=True)
+        principles.add_column(short(v), justify="right", style=style(v), min_width=width, no_wrap=True)
     principles.add_column("rev", justify="right", min_width=widths[-1], no_wrap=True)
     for row in rows:
         principles.add_row(*row)
@@ -156,7 +157,7 @@ def terminal_summary(report: Report) -> Group:
         for head in ("verdict", "people", "eval", "precision", "recall"):
             people.add_column(head, justify="left" if head == "verdict" else "right")
         for v, said, predicted, precision, recall in agreement_rows(report):
-            people.add_row(Text(v, style=COLOURS[v]), str(said), str(predicted), precision, recall)
+            people.add_row(Text(v, style=style(v)), str(said), str(predicted), precision, recall)
         parts.append(people)
     if _shows_canaries(report):
         parts.append(canary_table(report))
@@ -219,3 +220,84 @@ def _shows_canaries(report: Report) -> bool:
 def _md(text: str) -> str:
     """Text safe in a Markdown table cell or list item."""
     return str(text).replace("|", "\\|").replace("\n", " ").replace("<", "&lt;")
+
+
+MAX_ID = 24  # the id column's widest; a longer id goes whole on a line of its own (ids are never cut: people copy them)
+GAP = "  "
+MIN_REASON = 12
+
+
+def _confidence(row: RecordRow) -> str:
+    return "–" if row.confidence is None else f"{row.confidence:.2f}"
+
+
+def _cell(text: str, width: int, colour: str = "") -> Text:
+    """`text` on one line in exactly `width` cells: padded, or cut with '…'."""
+    cell = Text(printable(" ".join(text.split())), style=colour, no_wrap=True)
+    cell.truncate(width, overflow="ellipsis", pad=True)
+    return cell
+
+
+class RecordTable:
+    """The per-record list for a terminal, laid out to the console's width (80 columns fit): the id whole (a long one
+    on a line of its own), verdict, confidence, review flag, and the reason cut with '…' to the width left."""
+
+    def __init__(self, listing: RecordList):
+        self.listing = listing
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        listing = self.listing
+        yield Text("")
+        yield Text(printable(listing.title), style="bold")
+        if not listing.rows:
+            yield Text(listing.empty)
+            return
+        ids = min(max(cell_len(printable(row.id)) for row in listing.rows), MAX_ID)
+        verdicts = max(len("verdict"), *(cell_len(printable(row.verdict)) for row in listing.rows))
+        widths = [max(ids, 2), verdicts, 4, len("needed")]
+        reason = max(options.max_width - sum(widths) - len(GAP) * len(widths), MIN_REASON)
+        heads = ("id", "verdict", "conf", "review", "reason")
+        head = Text(GAP).join(_cell(head, width, "bold") for head, width in zip(heads, [*widths, reason]))
+        head.rstrip()
+        yield head
+        for row in listing.rows:
+            shown_id = printable(row.id)
+            if cell_len(shown_id) > ids:
+                yield Text(shown_id, overflow="fold")
+                shown_id = ""
+            cells = [
+                _cell(shown_id, widths[0]),
+                _cell(row.verdict, widths[1], style(row.verdict)),
+                _cell(_confidence(row).rjust(4), widths[2]),
+                _cell(row.flag, widths[3], "bold" if row.flag == "needed" else ""),
+                _cell(row.why, reason),
+            ]
+            line = Text(GAP).join(cells)
+            line.rstrip()
+            yield line
+        yield Text(LEGEND, style="dim")
+        if listing.more:
+            yield Text(printable(listing.more))
+
+
+def markdown_records(listing: RecordList) -> str:
+    """The per-record list as a Markdown section, ids in full."""
+    lines = ["", f"## {_md(listing.title)}", ""]
+    if not listing.rows:
+        return printable("\n".join([*lines, listing.empty]) + "\n")
+    lines += ["| id | verdict | confidence | review | reason |", "|---|---|---:|---|---|"]
+    lines += [
+        f"| {_md_code(row.id)} | {_md(row.verdict)} | {_confidence(row)} | {row.flag} | {_md(clip(row.why, 200))} |"
+        for row in listing.rows
+    ]
+    lines += ["", _md(LEGEND) + "."]
+    if listing.more:
+        lines += ["", _md(listing.more) + "."]
+    return printable("\n".join(lines) + "\n")
+
+
+def _md_code(text: str) -> str:
+    """An id as inline code, so it can be copied exactly; one with a backtick is shown as escaped text."""
+    if "`" in text or "\n" in text:
+        return _md(text)
+    return "`" + text.replace("|", "\\|") + "`"

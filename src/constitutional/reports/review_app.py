@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 from constitutional.errors import UserError
-from constitutional.evals.labels import LABEL_VERDICTS, Label, append_label, read_labels
+from constitutional.evals.labels import LABEL_VERDICTS, Label, append_label, read_labels, relabel
 from constitutional.evals.lines import VERDICTS, EvalLine
 from constitutional.evals.report_model import Report
+from constitutional.reports.colours import verdict_css
 from constitutional.reports.render_data import input_items, read_report, record_view
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class ReviewState:
         self.run_dir = Path(run_dir)
         self.reviewer = reviewer
         latest = {line.id: line for line in lines}  # a later line for an id replaces the earlier one
+        self.lines = list(latest.values())
         items = _input_items(self.run_dir)
         views = [_view(line, items.get(line.id)) for line in latest.values()]
         self.records = [v for v in views if v["needs_review"]] + [v for v in views if not v["needs_review"]]
@@ -118,14 +120,21 @@ class ReviewState:
         fields = {"reviewer": self.reviewer} if self.reviewer else {}
         label = Label(id=record_id, verdict=verdict, principle=principle, note=note or None, **fields)
         with self._lock:
-            append_label(self.run_dir, label)
+            append_label(self.run_dir, label, then=self._relabel)
             self.written += 1
             return self.label_state()
+
+    def _relabel(self) -> None:
+        """report.json's `labels` block after each label (report.html is written again when the app stops)."""
+        try:
+            relabel(self.run_dir, self.lines)
+        except OSError:
+            pass  # the label is written; `cai report DIR` brings report.json up to date when it can
 
 
 def page_html(nonce: str) -> str:
     template = (resources.files("constitutional.reports") / "templates" / "review.html").read_text("utf-8")
-    return template.replace("__NONCE__", nonce)
+    return template.replace("__VERDICT_CSS__", verdict_css()).replace("__NONCE__", nonce)
 
 
 def csp(nonce: str | None = None) -> str:

@@ -128,7 +128,7 @@
   function card(r) {
     var rec = el("details", "rec");
     rec.open = true;
-    rec.style.borderLeftColor = "var(--" + r.verdict + ")";
+    rec.style.borderLeftColor = "var(--" + r.verdict + ", var(--other))";  // a verdict with no colour of its own: grey
     rec.dataset.verdict = r.verdict;
     var summary = el("summary");
     summary.appendChild(el("span", "badge v-" + r.verdict, r.leaning ? r.verdict + ", leaning " + r.leaning : r.verdict));

@@ -103,6 +103,7 @@ def eval_command(
     cache_dir: opt.CacheDir = None,
     quiet: EvalQuiet = False,
     scorer: opt.Scorer = None,
+    scorer_base_url: opt.ScorerBaseUrl = None,
     reasks: opt.Reasks = 1,
     judge_mode: opt.JudgeMode = "checklist",
     debaters: opt.Debaters = None,
@@ -146,6 +147,7 @@ def eval_request(options: dict[str, Any]) -> EvalRequest:
         settings,
         options["scorer"],
         JudgeChoice.parse(options["judge_mode"], options["debaters"], judge),
+        scorer_base_url=options["scorer_base_url"],
     )
 
 

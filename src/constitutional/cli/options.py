@@ -78,9 +78,19 @@ Scorer = Annotated[
     typer.Option(
         "--scorer",
         help="The small model that scores each sentence's likelihood given the request (never a judge): 'local' "
-        "(the bundled model), 'local:PATH.gguf', 'fast' (a distilled model shipped as data, microseconds a sentence) "
-        "or 'none'. Default: local when llama-cpp-python is installed "
-        "(CONSTITUTIONAL_SCORER overrides).",
+        "(the bundled model), 'local:PATH.gguf', 'fast' (a distilled model shipped as data, microseconds a sentence), "
+        "'openai/MODEL' (a completions server that returns prompt log-probabilities, e.g. llama-cpp-python's or "
+        "vLLM's, at --scorer-base-url; its requests use the judge's retries, limits and concurrency, and a record it "
+        "cannot score falls back to 'fast' and needs review) or 'none'. Default: local when llama-cpp-python is "
+        "installed (CONSTITUTIONAL_SCORER overrides).",
+    ),
+]
+ScorerBaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--scorer-base-url",
+        help="Server URL of an 'openai/MODEL' scorer, e.g. http://127.0.0.1:8000/v1 (default: OPENAI_BASE_URL). It is "
+        "probed once before any work.",
     ),
 ]
 Reasks = Annotated[

@@ -18,7 +18,7 @@ from constitutional.calls.batch import attach_batcher
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
 from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
-from constitutional.evals.scorer import load_scorer
+from constitutional.evals.scorer import close_scorer, load_scorer
 from constitutional.evals.stage import run_eval
 from constitutional.models.registry import create_model, runs_code
 
@@ -145,10 +145,27 @@ class EvalRequest:
     scorer: str | None = None  # None: the default scorer
     choice: JudgeChoice = JudgeChoice()
     batched: bool = False  # the judge's calls through its provider's batch API
+    scorer_base_url: str | None = None  # the server of an `openai/MODEL` scorer (None: OPENAI_BASE_URL)
+
+    @property
+    def scorer_calls(self) -> CallSettings:
+        """The scorer's CallSettings: the judge's (retries, limits, concurrency, cache), on the scorer's own server."""
+        return scorer_settings(self.calls, self.scorer_base_url)
 
     def check(self) -> None:
         """Refuse, before any work, a scorer that cannot be had (the judge and debaters are checked by JudgeChoice)."""
-        load_scorer(self.scorer)
+        check_scorer(self.scorer, self.scorer_calls)
+
+
+def scorer_settings(calls: CallSettings, base_url: str | None) -> CallSettings:
+    """The scorer's CallSettings: `calls` (the judge's) on the scorer's server, `base_url` (None: OPENAI_BASE_URL). A
+    scorer is never a chat model, so it never takes the judge's or the run's server."""
+    return calls.model_copy(update={"base_url": base_url})
+
+
+def check_scorer(spec: str | None, settings: CallSettings) -> None:
+    """Refuse a scorer that cannot be had, before any work: a server scorer's server is probed (once a process)."""
+    close_scorer(load_scorer(spec, settings=settings))
 
 
 def run_eval_stage(
@@ -163,9 +180,12 @@ def run_eval_stage(
         judge_model = calls.model(request.judge, request.calls, strict=False)
         elsewhere = request.calls.model_copy(update={"base_url": None})
         setup = request.choice.setup(judge_model, lambda spec: calls.model(spec, elsewhere, strict=False))
-    scorer = load_scorer(request.scorer, cache=calls.reply_cache(request.calls))
-    if request.batched and judge_model is not None:
-        attach_batcher(judge_model, request.out / "batches.json", "judge", say)
-    return asyncio.run(
-        run_eval(request.source, request.constitution, judge_model, request.out, on_line, scorer=scorer, setup=setup)
-    )
+    scorer = load_scorer(request.scorer, calls=calls, settings=request.scorer_calls)
+    try:
+        if request.batched and judge_model is not None:
+            attach_batcher(judge_model, request.out / "batches.json", "judge", say)
+        return asyncio.run(
+            run_eval(request.source, request.constitution, judge_model, request.out, on_line, scorer=scorer, setup=setup)
+        )
+    finally:
+        close_scorer(scorer)

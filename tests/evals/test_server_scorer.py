@@ -114,7 +114,9 @@ def test_a_record_the_server_cannot_score_falls_back_to_the_fast_scorer_and_need
     assert fell_back["signals"]["scorer"] == "fast" and fell_back["signals"]["pmi"] and fell_back["needs_review"]
     assert any(f"the scorer {SPEC} failed for this record" in r and "fast scorer" in r for r in fell_back["reasons"])
     unlucky = [n for prompt, n in faults.seen.items() if "UNLUCKY" in prompt]
-    assert unlucky and all(n == 3 for n in unlucky)  # the first try and 2 retries, as for any model call
+    # The first try and 2 retries, as for any model call (a sibling request still retrying when the first gives up is
+    # cancelled: the record falls back as soon as one of its requests has failed for good).
+    assert max(unlucky) == 3 and all(n <= 3 for n in unlucky)
     report = json.loads((out / "report.json").read_text())
     assert any("could not score 1 record(s)" in w and "1 by fast" in w for w in report["warnings"])
     assert "could not score 1 record(s)" in result.output

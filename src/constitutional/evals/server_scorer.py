@@ -227,18 +227,22 @@ class ServerScorer:
         return Scored(scores, cut, self.spec)
 
     async def _measure(self, request: str, sentences: list[str], draft: str | None) -> tuple[list[SentenceScore], bool]:
+        """The record's scores: the three contexts' requests all at once (a context that needs a cut first waits for it)."""
         if not sentences:
             return [], False
-        tail, cut = await self._tail(request, CONTEXT_TOKENS)
-        jobs = [self._logprobs(request, USER + tail + ASSISTANT, sentences), self._neutral_scores(sentences)]
+        jobs = [self._after_request(request, sentences), self._neutral_scores(sentences)]
         if draft is not None:
-            jobs.append(self._logprobs(f"{request}\0{draft}", await self._draft_context(request, draft), sentences))
-        with_request, neutral, *with_draft = await all_of(*jobs)
+            jobs.append(self._after_draft(request, draft, sentences))
+        (with_request, cut), neutral, *with_draft = await all_of(*jobs)
         return combine(sentences, with_request, neutral, with_draft[0] if with_draft else None, cut)
 
-    async def _draft_context(self, request: str, draft: str) -> str:
+    async def _after_request(self, request: str, sentences: list[str]) -> tuple[list[tuple[float, int]], bool]:
+        tail, cut = await self._tail(request, CONTEXT_TOKENS)
+        return await self._logprobs(request, USER + tail + ASSISTANT, sentences), cut
+
+    async def _after_draft(self, request: str, draft: str, sentences: list[str]) -> list[tuple[float, int]]:
         (asked, _), (said, _) = await all_of(self._tail(request, DRAFT_REQUEST_TOKENS), self._tail(draft, DRAFT_TOKENS))
-        return USER + asked + ASSISTANT + said + REVISE
+        return await self._logprobs(f"{request}\0{draft}", USER + asked + ASSISTANT + said + REVISE, sentences)
 
     async def _neutral_scores(self, sentences: list[str]) -> list[tuple[float, int]]:
         """The sentences' log-probabilities after the neutral request, memoised per process (one request each)."""

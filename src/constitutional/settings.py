@@ -134,9 +134,10 @@ class Settings:
         SCORER_ENV,
         text,
         None,
-        "The scorer when `--scorer` is not given: `local`, `local:PATH.gguf`, `fast` or `none`.",
+        "The scorer when `--scorer` is not given: `local`, `local:PATH.gguf`, `fast`, `openai/MODEL` (a completions "
+        "server, `--scorer-base-url` or `OPENAI_BASE_URL`) or `none`.",
         shown="`local` when llama-cpp-python and the bundled model are installed, else `none`",
-        fix="set it to local, local:PATH.gguf, fast or none, or unset it",
+        fix="set it to local, local:PATH.gguf, fast, openai/MODEL or none, or unset it",
     )
     debug: bool = _variable(
         DEBUG_ENV,

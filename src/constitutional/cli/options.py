@@ -32,7 +32,8 @@ JudgeConcurrency = Annotated[
     typer.Option(
         "--judge-concurrency",
         min=1,
-        help="Judge calls in flight at once (default: --concurrency where the command has it, else the judge provider's).",
+        help="Judge calls (and an 'openai/MODEL' scorer's requests) in flight at once (default: --concurrency where the "
+        "command has it, else the provider's, e.g. 8 for openai/).",
     ),
 ]
 Rpm = Annotated[

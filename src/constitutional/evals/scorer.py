@@ -12,6 +12,11 @@ sentence longer than SENTENCE_TOKENS its head; either way the eval line says so 
 Neutral scores do not depend on the request and are memoised per process. With a cache (the reply cache),
 every score persists across runs, keyed by the model file, the request and the sentence, so evaluating the
 same text again costs no decoding.
+
+`load_scorer` is the one way to a scorer: this one (`local`, `local:PATH.gguf`), the fast scorer (`fast`,
+evals/fast_scorer.py) or the same measurement on a completions server (`openai/MODEL`, evals/server_scorer.py,
+which writes the contexts below as text). The eval gets each record's scores through `score_async`: a scorer that
+waits on a server (AsyncScorer) is awaited for many records at once, any other runs in a worker thread.
 """
 
 from __future__ import annotations

@@ -134,9 +134,10 @@ class Settings:
         SCORER_ENV,
         text,
         None,
-        "The scorer when `--scorer` is not given: `fast`, `local`, `local:PATH.gguf` or `none`.",
+        "The scorer when `--scorer` is not given: `fast`, `local`, `local:PATH.gguf`, `openai/MODEL` (a completions "
+        "server, `--scorer-base-url` or `OPENAI_BASE_URL`) or `none`.",
         shown="`fast`",
-        fix="set it to fast, local, local:PATH.gguf or none, or unset it",
+        fix="set it to fast, local, local:PATH.gguf, openai/MODEL or none, or unset it",
     )
     debug: bool = _variable(
         DEBUG_ENV,

@@ -6,19 +6,16 @@ Slow: starts `python -m llama_cpp.server` on a free port for this module and sto
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from constitutional.calls.factory import Calls, call_settings
 from constitutional.models.json_reply import parse_json_object
-from constitutional.models.local import bundled_model_path
 from constitutional.models.openai_provider import structured_mode
 from tests.helpers import ROOT
+from tests.standins.llama_server import llama_server as running_llama_server
 
 pytestmark = pytest.mark.slow
 SCHEMA = {
@@ -29,59 +26,10 @@ SCHEMA = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with log.open("w") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(bundled_model_path()),
-                "--model_alias",
-                "smollm2",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                "4096",
-                "--verbose",
-                "False",
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{log.read_text()[-2000:]}")
-            try:
-                urllib.request.urlopen(f"{url}/models", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"llama_cpp.server did not start in 120 s:\n{log.read_text()[-2000:]}")
-                time.sleep(0.5)
+    with running_llama_server(tmp_path_factory.mktemp("llama-server") / "server.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_structured_reply_falls_back_to_json_object_on_the_real_server(llama_server):

@@ -6,7 +6,7 @@ Providers only translate requests and errors; retrying, pacing and caching are d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from constitutional.calls.cache import ReplyCache, cache_key
 from constitutional.calls.limits import RateLimiter
@@ -16,9 +16,13 @@ from constitutional.models.http_errors import empty_reply, is_empty
 from constitutional.models.secrets import Redactor, environment_redactor
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from constitutional.calls.batch import Batcher
     from constitutional.calls.pricing import Price
     from constitutional.models.base import Capabilities
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -103,6 +107,18 @@ class ManagedModel(ChatModel):
         if is_empty(completion.text):
             raise empty_reply(self.spec)  # retried like a 5xx; the caller never sees (or caches) it
         return completion
+
+    async def send(self, request: Callable[[], Awaitable[T]], estimate: int) -> T:
+        """`request()`, a call to the provider other than a chat reply (the server scorer's text completions), made
+        as every call is: through this endpoint's rate limiter (`estimate` tokens) and the one retry policy, and
+        counted in `stats`. Its caller caches what it makes of the reply, and bounds how many are in flight."""
+
+        async def attempt() -> T:
+            await self.limiter.acquire(estimate)
+            self.stats.attempts += 1
+            return await request()
+
+        return await self.retry.run(attempt, self._before_retry)
 
     def _before_retry(self, exc: ModelError) -> None:
         self.stats.retries += 1

@@ -111,6 +111,7 @@ def eval_command(
     cache_dir: opt.CacheDir = None,
     quiet: EvalQuiet = False,
     scorer: opt.Scorer = None,
+    scorer_base_url: opt.ScorerBaseUrl = None,
     reasks: opt.Reasks = 1,
     judge_mode: opt.JudgeMode = "checklist",
     debaters: opt.Debaters = None,
@@ -158,6 +159,7 @@ def eval_request(options: dict[str, Any]) -> EvalRequest:
         JudgeChoice.parse(options["judge_mode"], options["debaters"], judge),
         executor=options["executor"],
         ray_address=options["ray_address"],
+        scorer_base_url=options["scorer_base_url"],
     )
 
 

@@ -32,7 +32,8 @@ JudgeConcurrency = Annotated[
     typer.Option(
         "--judge-concurrency",
         min=1,
-        help="Judge calls in flight at once (default: --concurrency where the command has it, else the judge provider's).",
+        help="Judge calls (and an 'openai/MODEL' scorer's requests) in flight at once (default: --concurrency where the "
+        "command has it, else the provider's, e.g. 8 for openai/).",
     ),
 ]
 Rpm = Annotated[
@@ -79,8 +80,18 @@ Scorer = Annotated[
         "--scorer",
         help="What scores each sentence for being specific to the request (never a judge): 'fast' (default: the "
         "bundled model's scores distilled into a small model shipped as data, microseconds a sentence), 'local' (the "
-        "bundled model itself, about a record a second on 2 cores), 'local:PATH.gguf' or 'none' "
-        "(CONSTITUTIONAL_SCORER overrides the default).",
+        "bundled model itself, about a record a second on 2 cores), 'local:PATH.gguf', 'openai/MODEL' (a completions "
+        "server that returns prompt log-probabilities, e.g. llama-cpp-python's or vLLM's, at --scorer-base-url; its "
+        "requests use the judge's retries, limits and concurrency, and a record it cannot score falls back to 'fast' "
+        "and needs review) or 'none' (CONSTITUTIONAL_SCORER overrides the default).",
+    ),
+]
+ScorerBaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--scorer-base-url",
+        help="Server URL of an 'openai/MODEL' scorer, e.g. http://127.0.0.1:8000/v1 (default: OPENAI_BASE_URL). It is "
+        "probed once before any work.",
     ),
 ]
 Reasks = Annotated[

@@ -18,8 +18,15 @@ from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, 
 from constitutional.cli.eval_stage import evaluate_and_report
 from constitutional.cli.progress import RunProgress, kind_lines
 from constitutional.evals import read_input
-from constitutional.evals.scorer import load_scorer
-from constitutional.evals.service import NO_JUDGE_NOTE, EvalRequest, JudgeChoice, judge_left_out, judge_spec
+from constitutional.evals.service import (
+    NO_JUDGE_NOTE,
+    EvalRequest,
+    JudgeChoice,
+    check_scorer,
+    judge_left_out,
+    judge_spec,
+    scorer_settings,
+)
 from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, InputProblem
 from constitutional.pipeline.runner import EARLY_STOP_AFTER, JobStopped
 from constitutional.pipeline.service import RunOutcome, RunRequest, run_pipeline
@@ -188,6 +195,7 @@ def run(
     keep_going: KeepGoing = False,
     no_eval: NoEval = False,
     scorer: opt.Scorer = None,
+    scorer_base_url: opt.ScorerBaseUrl = None,
     judge_mode: opt.JudgeMode = "checklist",
     debaters: opt.Debaters = None,
     quiet: Quiet = False,
@@ -215,7 +223,7 @@ def run_command(options: dict[str, Any]) -> int:
     screen = RunScreen(options["quiet"])
     calls = Calls(request.calls)
     try:  # a bad --scorer is refused before any model call
-        outcome = run_pipeline(request, screen, calls, preflight=lambda: None if no_eval else load_scorer(options["scorer"]))
+        outcome = run_pipeline(request, screen, calls, preflight=lambda: _check_scorer(request, options))
         _say_done(outcome, screen)
         eval_errors = 0 if no_eval else _evaluate(request, outcome, options, choice, calls)
     except JobStopped as stop:
@@ -230,7 +238,7 @@ def run_command(options: dict[str, Any]) -> int:
 # How the run's model is called: CallSettings' fields, named as `cai run`'s options.
 # `cai run`'s options that the job itself does not take (the front end's and the eval's), or takes in another form.
 FRONT_END_ONLY = {
-    *("judge_base_url", "judge_concurrency", "no_eval", "scorer", "quiet", "judge_mode", "debaters"),
+    *("judge_base_url", "judge_concurrency", "no_eval", "scorer", "scorer_base_url", "quiet", "judge_mode", "debaters"),
     *("no_cache", "model_base_url", "out", "judge", "concurrency", *opt.CALL_OPTIONS),
 }
 
@@ -254,13 +262,23 @@ def judge_settings(request: RunRequest, base_url: str | None, concurrency: int |
     return request.calls.model_copy(update={"base_url": server}).but(concurrency=concurrency)
 
 
+def _check_scorer(request: RunRequest, options: dict[str, Any]) -> None:
+    """Refuse a bad --scorer, or a scorer server that cannot score, before any model call of the run."""
+    if not options["no_eval"]:
+        check_scorer(options["scorer"], scorer_settings(_judge_settings(request, options), options["scorer_base_url"]))
+
+
+def _judge_settings(request: RunRequest, options: dict[str, Any]) -> CallSettings:
+    return judge_settings(request, options["judge_base_url"], options["judge_concurrency"])
+
+
 def _evaluate(request: RunRequest, outcome: RunOutcome, options: dict[str, Any], choice: JudgeChoice, calls: Calls) -> int:
     """The eval stage over the run's records; the number of records it could not evaluate."""
     judge = outcome.config.judge_spec
     batched = request.executor == "batch" and judge is not None and has_batch_api(judge)
     if request.executor == "batch" and judge is not None and not batched:
         err_console.print(f"the judge {escape(judge)} has no batch API: its calls run synchronously at list price")
-    settings = judge_settings(request, options["judge_base_url"], options["judge_concurrency"])
+    settings = _judge_settings(request, options)
     scorer = options["scorer"]
     evaluation = EvalRequest(
         read_input(request.out),
@@ -273,6 +291,7 @@ def _evaluate(request: RunRequest, outcome: RunOutcome, options: dict[str, Any],
         batched,
         executor="ray" if request.executor == "ray" else "in-process",  # a batch run's judge is batched instead
         ray_address=request.ray_address,
+        scorer_base_url=options["scorer_base_url"],
     )
     return evaluate_and_report(evaluation, calls, options["quiet"]).errors
 

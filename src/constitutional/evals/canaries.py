@@ -19,7 +19,7 @@ import yaml
 from constitutional.evals.evaluate import record_scope
 from constitutional.evals.items import EvalItem, Flag
 from constitutional.evals.judge import Criterion, Judge, JudgeView
-from constitutional.evals.signals import compute
+from constitutional.evals.signals import compute, compute_async
 from constitutional.evals.verdicts import decide
 
 if TYPE_CHECKING:
@@ -162,7 +162,10 @@ async def run_canaries(
 ) -> dict:
     """The canaries' results and summary. The judge reads every canary at once (its own limit bounds its calls), so a
     batched judge gets them in one batch."""
-    signals = [compute(canary.item, constitution, scorer) for canary in canaries]
+    if scorer is None:
+        signals = [compute(canary.item, constitution) for canary in canaries]
+    else:  # off the event loop, all at once (a server scorer takes them together)
+        signals = list(await asyncio.gather(*(compute_async(canary.item, constitution, scorer) for canary in canaries)))
     views: list[JudgeView | None] = [None] * len(canaries)
     if judge is not None:
         views = list(await asyncio.gather(*(_judged(judge, canary, found) for canary, found in zip(canaries, signals))))

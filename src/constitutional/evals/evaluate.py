@@ -10,7 +10,7 @@ from constitutional.evals.confidence import REVIEW_BELOW, WEAK_EVIDENCE, feature
 from constitutional.evals.judge import Criterion, Judge, JudgeView
 from constitutional.evals.lines import EvalLine
 from constitutional.evals.refusal import justifies_refusal
-from constitutional.evals.signals import Signals, compute
+from constitutional.evals.signals import Signals, compute, compute_async
 from constitutional.evals.verdicts import Decision, Scope, decide, rule_only, settle, worst
 from constitutional.text import clip, quote_in
 
@@ -294,6 +294,14 @@ def _record_decision(
     return worst([record] + list(final.values()))
 
 
+def _reasons(record: Decision, signals: Signals, unverified: str | None) -> list[str]:
+    """The record's reasons, with what the line must say besides: unverified quotes, text aimed at the judge, and a
+    scorer that stood in for the one asked for (the record then needs review)."""
+    addressed = [_address(signals.judge_address[0])] if signals.judge_address else []
+    fallback = [signals.scorer_fallback] if signals.scorer_fallback else []
+    return list(dict.fromkeys(record.reasons + ([unverified] if unverified else []) + addressed + fallback))
+
+
 async def evaluate(
     item: EvalItem,
     constitution: Constitution,
@@ -304,8 +312,8 @@ async def evaluate(
     """The item's eval line as its JSON object (`evaluate_line` validates it as an EvalLine)."""
     trust = trust or Trust()
     item, unverified = verified(item)
-    # The scorer decodes with a model: off the event loop, so the judge's calls in flight keep going meanwhile.
-    signals = compute(item, constitution) if scorer is None else await asyncio.to_thread(compute, item, constitution, scorer)
+    # The scorer decodes with a model or waits on a server: off the event loop, so the judge's calls keep going.
+    signals = compute(item, constitution) if scorer is None else await compute_async(item, constitution, scorer)
     record, per_principle = deterministic(item, signals, constitution, unverified=unverified is not None and not item.flags)
     principle_scopes = scopes(item, signals, constitution)
     views: dict[str, tuple[JudgeView, str | None]] = {}
@@ -317,8 +325,7 @@ async def evaluate(
         _cap_at_signals([record, *per_principle.values()], signal_values, has_draft, trust)
     final = _principle_decisions(per_principle, views, item, trust)
     record = _record_decision(record, final, views, item, trust)
-    addressed = [_address(signals.judge_address[0])] if signals.judge_address else []
-    reasons = list(dict.fromkeys(record.reasons + ([unverified] if unverified else []) + addressed))
+    reasons = _reasons(record, signals, unverified)
     principles = [
         _principle_entry(
             pid,
@@ -336,7 +343,7 @@ async def evaluate(
         "verdict": record.verdict,
         **({"leaning": record.leaning} if record.leaning else {}),
         "confidence": confidence,
-        "needs_review": review or any(p["needs_review"] for p in principles),
+        "needs_review": review or any(p["needs_review"] for p in principles) or signals.scorer_fallback is not None,
         "decided_by": record.decided_by,
         "principles": principles,
         "signals": signal_values,

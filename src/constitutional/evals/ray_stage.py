@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import ray
 
 from constitutional.calls.factory import Calls
+from constitutional.evals.scorer import close_scorer
 from constitutional.evals.stage import evaluated
 from constitutional.models.base import Usage
 from constitutional.ray_shards import connect, deal, drain, streamed
@@ -106,5 +107,6 @@ def _evaluate_shard(
             for (place, _), line in zip(shard, shard_lines):
                 yield "line", (place, line)
     finally:
+        close_scorer(scorer)
         calls.close()
     yield "judge", (judge.usage if judge is not None else Usage(), judge.calls_failed if judge is not None else 0)

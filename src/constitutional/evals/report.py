@@ -31,6 +31,7 @@ class Tally:
         self.refusals = self.bare = self.veneer_total = self.veneer_records = self.retained_records = self.rule_failures = 0
         self.change_count = 0
         self.change_sum: int | float = 0  # substantive_change, summed for its mean
+        self.scored_by: Counter = Counter()  # lines by the scorer that scored them (`fast` where a server scorer failed)
 
     def add(self, line: EvalLine) -> None:
         self.total += 1
@@ -51,6 +52,7 @@ class Tally:
         self.veneer_records += s.veneer_added > 0
         self.retained_records += bool(s.retained_spans)
         self.rule_failures += sum(not r.passed for r in s.rules)
+        self.scored_by[s.scorer] += 1
         if s.substantive_change is not None and line.verdict != "error":
             self.change_count += 1
             self.change_sum += s.substantive_change
@@ -81,7 +83,7 @@ def build_report(
 ) -> Report:
     principles = tally.principles
     _add_critique_violations(principles, items, tally.constitution)
-    warnings = _warnings(judge_spec, canaries, judge_failures)
+    warnings = _warnings(judge_spec, canaries, judge_failures) + _scorer_warnings(scorer_spec, tally.scored_by)
     run_usage = (run_manifest or {}).get("usage")
     return Report.model_validate(
         {
@@ -145,6 +147,18 @@ def _warnings(judge_spec: str | None, canaries: dict, judge_failures: int) -> li
             f"{judge_failures} judge call(s) failed or did not parse after the re-asks; those checks are recorded as errors"
         )
     return warnings
+
+
+def _scorer_warnings(scorer_spec: str | None, scored_by: Counter) -> list[str]:
+    """A warning when the scorer asked for (a server) could not score some records and another stood in."""
+    stood_in = {spec: n for spec, n in scored_by.items() if spec is not None and spec != scorer_spec}
+    if not stood_in:
+        return []
+    by = ", ".join(f"{n} by {spec}" for spec, n in stood_in.items())
+    return [
+        f"the scorer {scorer_spec} could not score {sum(stood_in.values())} record(s) (its server kept failing after the "
+        f"retries), so another scorer did ({by}); each needs review and says why in its reasons"
+    ]
 
 
 def _signal_sums(tally: Tally) -> dict:

@@ -12,16 +12,22 @@ sentence longer than SENTENCE_TOKENS its head; either way the eval line says so 
 Neutral scores do not depend on the request and are memoised per process. With a cache (the reply cache),
 every score persists across runs, keyed by the model file, the request and the sentence, so evaluating the
 same text again costs no decoding.
+
+`load_scorer` is the one way to a scorer: this one (`local`, `local:PATH.gguf`), the fast scorer (`fast`,
+evals/fast_scorer.py) or the same measurement on a completions server (`openai/MODEL`, evals/server_scorer.py,
+which writes the contexts below as text). The eval gets each record's scores through `score_async`: a scorer that
+waits on a server (AsyncScorer) is awaited for many records at once, any other runs in a worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, overload
+from typing import TYPE_CHECKING, Literal, Protocol, overload, runtime_checkable
 
 from constitutional.errors import UserError, require_exists
 from constitutional.settings import SCORER_ENV, bad_value, read_settings
@@ -31,12 +37,22 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
+    from constitutional.calls.factory import Calls
+    from constitutional.calls.settings import CallSettings
+
+SERVER_PREFIX = "openai/"  # `openai/MODEL`: a completions server that returns prompt log-probabilities
 NEUTRAL_REQUEST = "Please write a reply."
 NEUTRAL_KEPT = 50_000  # sentences whose neutral score is memoised
 CONTEXT_TOKENS = 768  # the request's tail kept as context
 CHUNK = 512  # tokens per llama.cpp decode call
 N_CTX = 4096
 SENTENCE_TOKENS = N_CTX - CONTEXT_TOKENS - 64  # a longer sentence is scored on its first this many tokens (flagged)
+DRAFT_REQUEST_TOKENS, DRAFT_TOKENS = CONTEXT_TOKENS // 3, 2 * CONTEXT_TOKENS // 3  # the tails kept after the draft
+# The contexts, in SmolLM2's chat template (ChatML): "{USER}{request}{ASSISTANT}{sentence}" scores a sentence after the
+# request, and "{USER}{request}{ASSISTANT}{draft}{REVISE}{sentence}" after the draft too. Every scorer writes them so.
+USER = "<|im_start|>user\n"
+ASSISTANT = "<|im_end|>\n<|im_start|>assistant\n"
+REVISE = "<|im_end|>\n<|im_start|>user\nPlease revise your answer.<|im_end|>\n<|im_start|>assistant\n"
 
 
 @dataclass(frozen=True)
@@ -47,7 +63,34 @@ class SentenceScore:
     pmi_draft: float | None = None  # nats per token: log p(sentence | request, draft) − log p(sentence | request)
 
 
-def _key(model_id: str, request: str, sentence: str) -> str:
+@dataclass(frozen=True)
+class Scored:
+    """One record's scored sentences, as the signals take them (`score_async`)."""
+
+    scores: list[SentenceScore]
+    cut: bool  # the request or a sentence was shortened to fit (`scorer_context_cut`)
+    scorer: str  # the spec of the scorer that scored them
+    fallback: str | None = None  # why another scorer than the one asked for scored them (a reason for the eval line)
+
+
+def combine(
+    sentences: list[str],
+    with_request: list[tuple[float, int]],
+    neutral: list[tuple[float, int]],
+    with_draft: list[tuple[float, int]] | None,
+    cut: bool,
+) -> tuple[list[SentenceScore], bool]:
+    """Each sentence's scores from its log-probabilities (and token counts) after the request, after the neutral
+    request and after the draft; and whether anything was shortened (`cut`, or a sentence of SENTENCE_TOKENS)."""
+    results = []
+    for i, (text, (logprob, n)) in enumerate(zip(sentences, with_request)):
+        restated = None if with_draft is None else (with_draft[i][0] - logprob) / max(1, n)
+        results.append(SentenceScore(text, (logprob - neutral[i][0]) / max(1, n), n, restated))
+    return results, cut or any(n >= SENTENCE_TOKENS for _, n in with_request)
+
+
+def score_key(model_id: str, request: str, sentence: str) -> str:
+    """The reply-cache key of one sentence's log-probability after `request` (a context's name) with one model."""
     payload = json.dumps({"scorer": model_id, "request": request, "sentence": sentence}, sort_keys=True, ensure_ascii=False)
     return "score:" + hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
@@ -58,9 +101,15 @@ def default_spec() -> str:
     return read_settings().scorer or "fast"
 
 
-def load_scorer(spec: str | None, cache: ScoreCache | None = None) -> Scorer | None:
-    """`fast`, `local`, `local:PATH.gguf` or `none` → a Scorer (or None), with a clear error when it cannot be had.
-    `cache`: where scores persist across runs (the reply cache), keyed by model file, request and sentence."""
+def load_scorer(
+    spec: str | None, cache: ScoreCache | None = None, *, calls: Calls | None = None, settings: CallSettings | None = None
+) -> Scorer | None:
+    """`fast`, `local`, `local:PATH.gguf`, `openai/MODEL` or `none` → a Scorer (or None), with a clear error when it
+    cannot be had: the one way every command gets its scorer. `cache`: where scores persist across runs (the reply
+    cache), keyed by model, request and sentence; by default `calls`'s (the job's call factory) for `settings`.
+    `openai/MODEL` is a completions server (evals/server_scorer.py), made by `calls` (or a factory of its own) from
+    `settings` (the eval's call settings, with the scorer's server as base_url), and probed once before any work: a
+    scorer made here must be closed (`close_scorer`)."""
     named = not spec and read_settings().scorer is not None  # the spec is CONSTITUTIONAL_SCORER's
     spec = (spec or default_spec()).strip()
     if spec.lower() == "none":
@@ -70,12 +119,25 @@ def load_scorer(spec: str | None, cache: ScoreCache | None = None) -> Scorer | N
         from constitutional.evals.fast_scorer import FastScorer
 
         return FastScorer()
+    if spec.startswith(SERVER_PREFIX) and spec != SERVER_PREFIX:
+        from constitutional.evals.server_scorer import ServerScorer
+
+        return ServerScorer.connect(spec, calls, settings, cache)
     if kind != "local":
         if named:
             raise bad_value(SCORER_ENV, spec, "is not a scorer")
         raise UserError(
-            f"unknown scorer '{spec}'", fix="use --scorer fast, --scorer local, --scorer local:PATH.gguf or --scorer none"
+            f"unknown scorer '{spec}'",
+            fix="use --scorer fast, --scorer local, --scorer local:PATH.gguf, --scorer openai/MODEL (a completions server "
+            "given by --scorer-base-url) or --scorer none",
         )
+    if cache is None and calls is not None:
+        cache = calls.reply_cache(settings)
+    return ModelScorer(_local_model(arg, named), cache)
+
+
+def _local_model(arg: str, named: bool) -> Path:
+    """The GGUF file of `local` or `local:PATH.gguf`, with the fix when it cannot be had."""
     try:
         import llama_cpp  # noqa: F401
     except ImportError:
@@ -88,7 +150,22 @@ def load_scorer(spec: str | None, cache: ScoreCache | None = None) -> Scorer | N
     path = Path(arg) if arg else bundled_model_path()
     given = f"{SCORER_ENV}=local:PATH.gguf" if named else "--scorer local:PATH.gguf"
     require_exists(path, "scorer model file", fix=f"give an existing GGUF file as {given}, or use --scorer none")
-    return ModelScorer(path, cache)
+    return path
+
+
+def close_scorer(scorer: Scorer | None) -> None:
+    """Release what a scorer holds (a server scorer's event loop and connections); nothing for the others."""
+    if isinstance(scorer, AsyncScorer):
+        scorer.close()
+
+
+async def score_async(scorer: Scorer, request: str, sentences: list[str], draft: str | None = None) -> Scored:
+    """`scorer`'s scores without blocking the event loop: a scorer with its own event loop (AsyncScorer) is awaited;
+    any other (it decodes with a model, or computes) runs in a worker thread."""
+    if isinstance(scorer, AsyncScorer):
+        return await scorer.ascore(request, sentences, draft)
+    scores, cut = await asyncio.to_thread(scorer.score, request, sentences, draft)
+    return Scored(scores, cut, scorer.spec)
 
 
 class ScoreCache(Protocol):
@@ -104,6 +181,15 @@ class Scorer(Protocol):
     spec: str
 
     def score(self, request: str, sentences: list[str], draft: str | None = None) -> tuple[list[SentenceScore], bool]: ...
+
+
+@runtime_checkable
+class AsyncScorer(Scorer, Protocol):
+    """A scorer whose work is waiting on a server: it runs its requests on an event loop of its own, so many
+    records are scored at once (`score_async` awaits it), and `close` stops that loop."""
+
+    async def ascore(self, request: str, sentences: list[str], draft: str | None = None) -> Scored: ...
+    def close(self) -> None: ...
 
 
 class ModelScorer:
@@ -140,15 +226,9 @@ class ModelScorer:
             with_request = self._cached(request, context, sentences)
             self._score_neutral(sentences)
             with_draft = (
-                self._cached(f"{request}\0{draft}", self._draft_context(request, draft), sentences)
-                if draft is not None
-                else [(None, 0)] * len(sentences)
+                self._cached(f"{request}\0{draft}", self._draft_context(request, draft), sentences) if draft is not None else None
             )
-            results = []
-            for text, (logprob, n), (drafted, _) in zip(sentences, with_request, with_draft):
-                restated = None if drafted is None else (drafted - logprob) / max(1, n)
-                results.append(SentenceScore(text, (logprob - self._neutral[text][0]) / max(1, n), n, restated))
-            return results, cut or any(n >= SENTENCE_TOKENS for _, n in with_request)
+            return combine(sentences, with_request, [self._neutral[s] for s in sentences], with_draft, cut)
 
     def _draft_context(self, request: str, draft: str) -> list[int]:
         """The request, the draft as the assistant's first answer, and a request to revise it (tails, within
@@ -156,17 +236,17 @@ class ModelScorer:
         llm = self._model()
         piece = lambda text, special: llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=special)  # noqa: E731
         return (
-            piece("<|im_start|>user\n", True)
-            + piece(request, False)[-(CONTEXT_TOKENS // 3) :]
-            + piece("<|im_end|>\n<|im_start|>assistant\n", True)
-            + piece(draft, False)[-(2 * CONTEXT_TOKENS // 3) :]
-            + piece("<|im_end|>\n<|im_start|>user\nPlease revise your answer.<|im_end|>\n<|im_start|>assistant\n", True)
+            piece(USER, True)
+            + piece(request, False)[-DRAFT_REQUEST_TOKENS:]
+            + piece(ASSISTANT, True)
+            + piece(draft, False)[-DRAFT_TOKENS:]
+            + piece(REVISE, True)
         )
 
     def _context(self, request: str) -> tuple[list[int], bool]:
         llm = self._model()
-        head = llm.tokenize(b"<|im_start|>user\n", add_bos=False, special=True)
-        tail = llm.tokenize(b"<|im_end|>\n<|im_start|>assistant\n", add_bos=False, special=True)
+        head = llm.tokenize(USER.encode(), add_bos=False, special=True)
+        tail = llm.tokenize(ASSISTANT.encode(), add_bos=False, special=True)
         body = llm.tokenize(request.encode("utf-8", "replace"), add_bos=False, special=False)
         cut = len(body) > CONTEXT_TOKENS
         return head + body[-CONTEXT_TOKENS:] + tail, cut
@@ -185,7 +265,7 @@ class ModelScorer:
         """Log-probabilities from the score cache where it has them; the rest computed (in one pass) and stored."""
         if self.cache is None:
             return self._logprobs(context, sentences)
-        keys = [_key(self._model_id, request, s) for s in sentences]
+        keys = [score_key(self._model_id, request, s) for s in sentences]
         found: list[object] = [(self.cache.get(k) or {}).get("parsed") for k in keys]  # stored like a reply: {"parsed": score}
         missing = [i for i, hit in enumerate(found) if not (isinstance(hit, dict) and "logprob" in hit)]
         computed = self._logprobs(context, [sentences[i] for i in missing]) if missing else []

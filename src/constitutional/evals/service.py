@@ -19,7 +19,7 @@ from constitutional.calls.batch import attach_batcher
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
 from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
-from constitutional.evals.scorer import default_spec, load_scorer
+from constitutional.evals.scorer import close_scorer, default_spec, load_scorer
 from constitutional.evals.stage import run_eval
 from constitutional.models.registry import create_model, runs_code
 
@@ -166,12 +166,24 @@ class EvalRequest:
     batched: bool = False  # the judge's calls through its provider's batch API
     executor: str = "in-process"  # one of EXECUTORS
     ray_address: str | None = None  # the Ray cluster to join with executor "ray" (None: a local instance)
+    scorer_base_url: str | None = None  # the server of an `openai/MODEL` scorer (None: OPENAI_BASE_URL)
 
     def check(self) -> None:
         """Refuse, before any work, an executor or a scorer that cannot be had (the judge and debaters are checked by
         JudgeChoice)."""
         check_executor(self.executor)
-        load_scorer(self.scorer)
+        check_scorer(self.scorer, scorer_settings(self.calls, self.scorer_base_url))
+
+
+def scorer_settings(calls: CallSettings, base_url: str | None) -> CallSettings:
+    """The scorer's CallSettings: `calls` (the judge's) on the scorer's server, `base_url` (None: OPENAI_BASE_URL). A
+    scorer is never a chat model, so it never takes the judge's or the run's server."""
+    return calls.model_copy(update={"base_url": base_url})
+
+
+def check_scorer(spec: str | None, settings: CallSettings) -> None:
+    """Refuse a scorer that cannot be had, before any work: a server scorer's server is probed (once a process)."""
+    close_scorer(load_scorer(spec, settings=settings))
 
 
 @dataclass(frozen=True)
@@ -184,10 +196,11 @@ class Judging:
     calls: CallSettings
     choice: JudgeChoice
     scorer: str
+    scorer_base_url: str | None = None  # the server of an `openai/MODEL` scorer (None: OPENAI_BASE_URL)
 
     @classmethod
     def of(cls, request: EvalRequest) -> Judging:
-        return cls(request.judge, request.calls, request.choice, request.scorer or default_spec())
+        return cls(request.judge, request.calls, request.choice, request.scorer or default_spec(), request.scorer_base_url)
 
     def models(self, calls: Calls, settings: CallSettings | None = None) -> tuple[ManagedModel | None, JudgeSetup, Scorer | None]:
         """The judge model, its setup (debaters) and the scorer, made by `calls` with `settings` (default: the judge's
@@ -200,7 +213,7 @@ class Judging:
             judge_model = calls.model(self.judge, settings, strict=False)
             elsewhere = settings.model_copy(update={"base_url": None})
             setup = self.choice.setup(judge_model, lambda spec: calls.model(spec, elsewhere, strict=False))
-        return judge_model, setup, load_scorer(self.scorer, cache=calls.reply_cache(settings))
+        return judge_model, setup, load_scorer(self.scorer, calls=calls, settings=scorer_settings(settings, self.scorer_base_url))
 
 
 def run_eval_stage(
@@ -211,22 +224,25 @@ def run_eval_stage(
     scorer made from the same `Judging` and its share of the rate limits."""
     judging = Judging.of(request)
     judge_model, setup, scorer = judging.models(calls)
-    if request.batched and judge_model is not None:
-        attach_batcher(judge_model, request.out / "batches.json", "judge", say)
-    elsewhere = None
-    if request.executor == "ray":
-        from constitutional.evals.ray_stage import RayEval  # imports ray: only when it is chosen
+    try:
+        if request.batched and judge_model is not None:
+            attach_batcher(judge_model, request.out / "batches.json", "judge", say)
+        elsewhere = None
+        if request.executor == "ray":
+            from constitutional.evals.ray_stage import RayEval  # imports ray: only when it is chosen
 
-        elsewhere = RayEval(judging, request.constitution, say, request.ray_address)
-    return asyncio.run(
-        run_eval(
-            request.source,
-            request.constitution,
-            judge_model,
-            request.out,
-            on_line,
-            scorer=scorer,
-            setup=setup,
-            elsewhere=elsewhere,
+            elsewhere = RayEval(judging, request.constitution, say, request.ray_address)
+        return asyncio.run(
+            run_eval(
+                request.source,
+                request.constitution,
+                judge_model,
+                request.out,
+                on_line,
+                scorer=scorer,
+                setup=setup,
+                elsewhere=elsewhere,
+            )
         )
-    )
+    finally:
+        close_scorer(scorer)

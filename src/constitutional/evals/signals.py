@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from constitutional.evals.refusal import Refusal, detect_refusal
 from constitutional.evals.rules import RuleResult, run_rules
+from constitutional.evals.scorer import Scored, score_async
 from constitutional.evals.veneer import VeneerScan, VeneerUnit, added_units, scan
 from constitutional.text import content_words, dice, normalise, overlap, sentences, shingles, within, words
 
@@ -61,6 +62,7 @@ class Signals:
     scored: list[SentenceScore] | None = None  # None: no scorer ran
     context_cut: bool = False  # the request was too long for the scorer's window; its tail was used
     scorer: str | None = None  # the spec of the scorer that scored (None: none ran)
+    scorer_fallback: str | None = None  # why another scorer than the one asked for scored (its server failed)
 
     @property
     def judge_address(self) -> list[str]:
@@ -183,15 +185,11 @@ def prompt_overlap(prompt: str, revision: str) -> float | None:
     return len(asked & _stems(revision)) / len(asked) if asked else None
 
 
-def score_added(
-    scorer: Scorer | None, item: EvalItem, rev_scan: VeneerScan, draft_scan: VeneerScan | None
-) -> tuple[list[SentenceScore] | None, bool]:
-    """PMI of the revision's sentences that the lexicon left and the draft did not have: only those can be new veneer."""
-    if scorer is None:
-        return None, False
+def added_sentences(item: EvalItem, rev_scan: VeneerScan, draft_scan: VeneerScan | None) -> list[str]:
+    """The revision's sentences that the lexicon left and the draft did not have: only those can be new veneer, so
+    only those are scored."""
     before = {normalise(s) for s in sentences(draft_scan.stripped)} if draft_scan is not None else set()
-    candidates = [s for s in sentences(rev_scan.stripped) if normalise(s) not in before and words(s)]
-    return scorer.score(item.prompt, candidates, item.draft)
+    return [s for s in sentences(rev_scan.stripped) if normalise(s) not in before and words(s)]
 
 
 def _moved_to_veneer(rev_scan: VeneerScan, texts: list[str], category: str) -> VeneerScan:
@@ -224,11 +222,33 @@ def _compare(draft_scan: VeneerScan, rev_scan: VeneerScan) -> tuple[float, float
 
 
 def compute(item: EvalItem, constitution: Constitution, scorer: Scorer | None = None) -> Signals:
+    """The item's signals, scored by `scorer` in this thread (the eval awaits `compute_async`)."""
+    draft_scan, rev_scan = _scans(item)
+    scored = None
+    if scorer is not None:
+        scores, cut = scorer.score(item.prompt, added_sentences(item, rev_scan, draft_scan), item.draft)
+        scored = Scored(scores, cut, scorer.spec)
+    return assemble(item, constitution, draft_scan, rev_scan, scored)
+
+
+async def compute_async(item: EvalItem, constitution: Constitution, scorer: Scorer) -> Signals:
+    """The item's signals, with the scorer's work off the event loop (`score_async`)."""
+    draft_scan, rev_scan = _scans(item)
+    scored = await score_async(scorer, item.prompt, added_sentences(item, rev_scan, draft_scan), item.draft)
+    return assemble(item, constitution, draft_scan, rev_scan, scored)
+
+
+def _scans(item: EvalItem) -> tuple[VeneerScan | None, VeneerScan]:
+    return (scan(item.draft) if item.draft is not None else None), scan(item.revision or "")
+
+
+def assemble(
+    item: EvalItem, constitution: Constitution, draft_scan: VeneerScan | None, rev_scan: VeneerScan, scored: Scored | None
+) -> Signals:
+    """The signals of the item from its veneer scans and its scored sentences (None: no scorer ran)."""
     revision = item.revision or ""
-    draft_scan = scan(item.draft) if item.draft is not None else None
-    rev_scan = scan(revision)
-    scored, context_cut = score_added(scorer, item, rev_scan, draft_scan)
-    rev_scan = _moved_to_veneer(rev_scan, [s.text for s in generic(scored)], "generic")
+    scores = scored.scores if scored is not None else None
+    rev_scan = _moved_to_veneer(rev_scan, [s.text for s in generic(scores)], "generic")
     refusal = detect_refusal(revision)
     draft_refusal = detect_refusal(item.draft) if item.draft is not None else None
     change = kept = new = None
@@ -257,7 +277,8 @@ def compute(item: EvalItem, constitution: Constitution, scorer: Scorer | None = 
         retained=retained_spans(item.flags, revision, item.draft),
         rules=run_rules(constitution, revision, item.draft),
         revision_scan=rev_scan,
-        scored=scored,
-        context_cut=context_cut,
-        scorer=scorer.spec if scorer is not None else None,
+        scored=scores,
+        context_cut=scored.cut if scored is not None else False,
+        scorer=scored.scorer if scored is not None else None,
+        scorer_fallback=scored.fallback if scored is not None else None,
     )

@@ -7,10 +7,11 @@ server (base URL) for the process: until one works, structured calls go one at a
 mode moves the server on to the next and the call fails with `resend`, so the managed layer
 (calls/managed.py) sends it again at once, through the rate limiter and counted like any request.
 
-Chat completions are posted with aiohttp, using the SDK client's own base URL, headers and key, and
-failures are classified by status as for every provider. The SDK's request machinery costs about
-1.5 ms of CPU per call, several times the HTTP itself, and at hundreds of calls a second that CPU is
-what limits a job. The SDK's client still holds the configuration and serves the batch and files APIs.
+Chat completions (and the server scorer's text completions, `complete`) are posted with aiohttp, using
+the SDK client's own base URL, headers and key, and failures are classified by status as for every
+provider. The SDK's request machinery costs about 1.5 ms of CPU per call, several times the HTTP
+itself, and at hundreds of calls a second that CPU is what limits a job. The SDK's client still holds
+the configuration and serves the batch and files APIs.
 `build_request` and `read_reply` are the seams the batch API uses for its requests and results.
 """
 
@@ -59,11 +60,11 @@ class OpenAIModel(ChatModel):
         self.client = client
         self.secrets = (api_key,)
         self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT, sock_connect=CONNECT_TIMEOUT)
-        self._url = str(client.base_url).rstrip("/") + "/chat/completions"
+        self._base = str(client.base_url).rstrip("/")
         self._headers = {
             k: v for k, v in {**client.default_headers, **client.auth_headers}.items() if isinstance(v, str)
         }  # the SDK's own headers, its Omit markers left out
-        self._proxy = _env_proxy(self._url)  # looked up once: aiohttp's trust_env costs as much as a request, each time
+        self._proxy = _env_proxy(self._base)  # looked up once: aiohttp's trust_env costs as much as a request, each time
         self._session: aiohttp.ClientSession | None = None
         self._session_loop: asyncio.AbstractEventLoop | None = None
         # The official API wants max_completion_tokens; compatible servers know only max_tokens.
@@ -131,12 +132,18 @@ class OpenAIModel(ChatModel):
             self._probe = (loop, asyncio.Lock())
         return self._probe[1]
 
-    async def _send(self, body: dict) -> dict:
-        """POST the body to /chat/completions; the reply's JSON."""
+    async def complete(self, body: dict) -> dict:
+        """POST the body, with this model's name, to /completions (text completions, which the server scorer reads
+        prompt log-probabilities from: evals/server_scorer.py); the reply's JSON, failures classified as for chat
+        calls. No retries here: the caller goes through the managed layer (`ManagedModel.send`)."""
+        return await self._send({"model": self.name, **body}, "/completions")
+
+    async def _send(self, body: dict, path: str = "/chat/completions") -> dict:
+        """POST the body to `path` under the base URL; the reply's JSON."""
         session = self._open_session()
         try:
             async with session.post(
-                self._url, data=json.dumps(body).encode(), headers=self._headers, proxy=self._proxy
+                self._base + path, data=json.dumps(body).encode(), headers=self._headers, proxy=self._proxy
             ) as response:
                 text = (await response.read()).decode("utf-8", errors="replace")  # JSON is UTF-8: no charset sniffing
                 status, headers = response.status, response.headers

@@ -43,6 +43,26 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in SENTENCE_END.split(text) if s and s.strip()]
 
 
+NEAR_DUPLICATE = 0.8  # word-pair dice at or over which a sentence says again what an earlier one said
+DUPLICATE_WINDOW = 50  # earlier sentences a sentence is compared with (exact repeats are found at any distance)
+
+
+def said_once(text: str) -> list[str]:
+    """The sentences of `text`, each said once: a sentence that repeats an earlier one, exactly or nearly, is left
+    out, so saying a thing four times counts as saying it once."""
+    kept: list[str] = []
+    exact: set[str] = set()
+    recent: list[Counter] = []
+    for sentence in sentences(text):
+        key, pairs = normalise(sentence), shingles(words(sentence))
+        if key in exact or (len(pairs) > 2 and any(dice(pairs, other) >= NEAR_DUPLICATE for other in recent)):
+            continue
+        kept.append(sentence)
+        exact.add(key)
+        recent = [*recent[-DUPLICATE_WINDOW + 1 :], pairs]
+    return kept
+
+
 def shingles(tokens: list[str]) -> Counter:
     """Word bigrams (single words for one-word texts): order-aware, cheap, robust to small edits."""
     if len(tokens) < 2:

@@ -11,7 +11,7 @@ from constitutional.evals.refusal import Refusal, detect_refusal
 from constitutional.evals.rules import RuleResult, run_rules
 from constitutional.evals.scorer import Scored, score_async
 from constitutional.evals.veneer import VeneerScan, VeneerUnit, added_units, scan
-from constitutional.text import content_words, dice, normalise, overlap, sentences, shingles, within, words
+from constitutional.text import content_words, dice, normalise, overlap, said_once, sentences, shingles, within, words
 
 if TYPE_CHECKING:
     from constitutional.constitution import Constitution
@@ -239,7 +239,14 @@ async def compute_async(item: EvalItem, constitution: Constitution, scorer: Scor
 
 
 def _scans(item: EvalItem) -> tuple[VeneerScan | None, VeneerScan]:
-    return (scan(item.draft) if item.draft is not None else None), scan(item.revision or "")
+    """Both texts' veneer scans, each kept sentence said once (a repeated sentence is no more substance)."""
+    draft_scan = scan(item.draft) if item.draft is not None else None
+    rev_scan = scan(item.revision or "")
+    return (_once(draft_scan) if draft_scan is not None else None), _once(rev_scan)
+
+
+def _once(found: VeneerScan) -> VeneerScan:
+    return VeneerScan("\n".join(said_once(found.stripped)), found.units)
 
 
 def assemble(

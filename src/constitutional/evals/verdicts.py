@@ -126,6 +126,15 @@ def decide(item: EvalItem, signals: Signals, scope: Scope) -> Decision:
                 f"{_quote(revision)} replaces a {signals.content_words['draft']}-word answer"
             ],
         )
+    if signals.critique_copied:
+        return Decision(
+            "regressed",
+            0.85,
+            [
+                f"the revision pastes the critique's words into the answer ({_quote(signals.critique_copied[0])}): "
+                "a note about the draft is not an answer to the request"
+            ],
+        )
     failing = [r for r in scope.rules if not r.passed]
     newly_failing = [r for r in failing if r.draft_passed]
     if newly_failing:

@@ -1,6 +1,6 @@
 """Fit the confidence model (src/constitutional/evals/data/confidence.yaml) on the labelled development sets.
 
-    python benchmarks/fit_confidence.py            # with and without the local scorer, when it is installed
+    python benchmarks/fit_confidence.py            # with and without the fast scorer (the default)
     python benchmarks/fit_confidence.py --dry-run  # print the fit, write nothing
 
 The data: tests/data/labelled/verdicts*.jsonl (draft → revision cases written for this project, labelled
@@ -54,8 +54,10 @@ async def examples(scorer) -> list[tuple[dict[str, float], bool]]:
             line = await evaluate(from_line(row, n), constitution, scorer=scorer)
             if line["verdict"] == "error":
                 continue
-            values = features(line["strength"], line["decided_by"], line["signals"], row.get("draft") is not None, False)
-            out.append((values, right(row["label"], line["verdict"])))
+            undecided = line["verdict"] == "undecided"
+            has_draft = row.get("draft") is not None
+            values = features(line["strength"], line["decided_by"], line["signals"], has_draft, False, undecided)
+            out.append((values, right(row["label"], line.get("leaning") or line["verdict"])))
     return out
 
 
@@ -84,9 +86,8 @@ def main() -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the fit without writing confidence.yaml")
     args = parser.parse_args()
     data = asyncio.run(examples(None))
-    scorer = load_scorer("local") if load_scorer(None) is not None else None
-    if scorer is not None:
-        data += asyncio.run(examples(scorer))
+    scorer = load_scorer("fast")  # the default scorer
+    data += asyncio.run(examples(scorer))
     varying = [f for f in FEATURES if f not in PRIORS and len({values[f] for values, _ in data}) > 1]
     bias, fitted = fit(data, varying)
     coefficients = {f: round(fitted.get(f, PRIORS.get(f, 0.0)), 3) for f in FEATURES}
@@ -100,7 +101,7 @@ def main() -> None:
             "records": len(data),
             "right": sum(r for _, r in data),
             "sets": [f"tests/data/{s}" for s in SETS],
-            "scorer": "none and local" if scorer else "none",
+            "scorer": "none and fast",
             "l2": L2,
             "features_fitted": varying,
             "in_sample_ece": round(ece(after), 3),

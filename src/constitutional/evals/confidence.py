@@ -16,7 +16,7 @@ from importlib.resources import files
 
 import yaml
 
-FEATURES = ("strength", "no_draft", "scored", "veneer", "judge_agrees", "judge_decided", "judge_untrusted")
+FEATURES = ("strength", "no_draft", "scored", "veneer", "undecided", "judge_agrees", "judge_decided", "judge_untrusted")
 STRENGTH_CLIP = (0.02, 0.98)
 REVIEW_BELOW = 0.5  # a verdict less likely than not to be right goes to a person
 WEAK_EVIDENCE = 0.5  # strength under this: the rule itself says its evidence cannot stand alone (review)
@@ -27,14 +27,18 @@ def logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def features(strength: float, decided_by: str, signals: dict, has_draft: bool, judge_untrusted: bool) -> dict[str, float]:
-    """The model's inputs, from what an eval line records (so a fit can rebuild them from eval.jsonl)."""
+def features(
+    strength: float, decided_by: str, signals: dict, has_draft: bool, judge_untrusted: bool, undecided: bool = False
+) -> dict[str, float]:
+    """The model's inputs, from what an eval line records (so a fit can rebuild them from eval.jsonl). For an
+    `undecided` verdict the probability is that of its leaning."""
     judged = decided_by in ("both", "judge")
     return {
         "strength": logit(strength),
         "no_draft": float(not has_draft),
         "scored": float(signals.get("specific_substance") is not None),
         "veneer": float(bool(signals.get("veneer_added"))),
+        "undecided": float(undecided),
         "judge_agrees": float(decided_by == "both"),
         "judge_decided": float(decided_by == "judge"),
         "judge_untrusted": float(judged and judge_untrusted),

@@ -56,3 +56,15 @@ def test_the_page_after_review_set_shows_the_persons_verdict(tmp_path, monkeypat
         assert fold[0] is False and fold[1].startswith("No judge ran, so there was nothing for the canaries to test")
         assert fold[2] is False and fold[3] < 60  # folded: the table takes no room until opened
         print(f"screenshot: {browser.screenshot(ARTIFACTS / 'report-after-review.png', full_page=False)}")
+
+
+def test_an_undecided_record_has_a_grey_badge_that_shows_its_leaning(tmp_path):
+    out = eval_dir(tmp_path, ROWS)
+    lines = {line["id"]: line for line in map(json.loads, (out / "eval.jsonl").read_text().splitlines())}
+    undecided = next(line for line in lines.values() if line["verdict"] == "undecided")
+    with Browser() as browser:
+        browser.open(out / "report.html", f"q={undecided['id']}")
+        badge = "document.querySelector('#records .badge.v-undecided')"
+        assert browser.js(f"{badge}.textContent") == f"undecided, leaning {undecided['leaning']}"
+        assert browser.js(f"getComputedStyle({badge}).backgroundColor") == "rgb(158, 158, 158)"  # colours.py's #9e9e9e
+        assert "needs review" in browser.js(SUMMARY)

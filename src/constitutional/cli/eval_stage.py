@@ -41,6 +41,12 @@ def evaluate_and_report(request: EvalRequest, calls: Calls, quiet: bool = False)
         f"eval: {report.total} records → {shown}; {report.needs_review} need review "
         f"(wrote {escape(str(out))}/eval.jsonl, report.json and report.html)"
     )
+    if undecided := report.counts.get("undecided", 0):
+        how = "a trusted judge (--judge openai/MODEL) or " if report.judge.spec is None else ""
+        err_console.print(
+            f"{undecided} undecided: no evidence decides them (each line has its leaning); {how}"
+            f"`cai review {escape(str(out))}` settles them"
+        )
     if report.canaries.judge_fooled_rate is not None:
         err_console.print(f"canaries: the judge {escape(judge_record(report.canaries.model_dump()))}")
     for warning in report.warnings:

@@ -54,9 +54,8 @@ async def examples(scorer) -> list[tuple[dict[str, float], bool]]:
             line = await evaluate(from_line(row, n), constitution, scorer=scorer)
             if line["verdict"] == "error":
                 continue
-            undecided = line["verdict"] == "undecided"
             has_draft = row.get("draft") is not None
-            values = features(line["strength"], line["decided_by"], line["signals"], has_draft, False, undecided)
+            values = features(line["strength"], line["decided_by"], line["signals"], has_draft, False, line["verdict"])
             out.append((values, right(row["label"], line.get("leaning") or line["verdict"])))
     return out
 

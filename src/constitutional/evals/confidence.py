@@ -16,7 +16,17 @@ from importlib.resources import files
 
 import yaml
 
-FEATURES = ("strength", "no_draft", "scored", "veneer", "undecided", "judge_agrees", "judge_decided", "judge_untrusted")
+KINDS = ("superficial", "non_compliant", "evasive", "regressed", "unchanged", "undecided")  # beside genuine
+FEATURES = (
+    "strength",
+    "no_draft",
+    "scored",
+    "veneer",
+    *(f"verdict_{kind}" for kind in KINDS),
+    "judge_agrees",
+    "judge_decided",
+    "judge_untrusted",
+)
 STRENGTH_CLIP = (0.02, 0.98)
 REVIEW_BELOW = 0.5  # a verdict less likely than not to be right goes to a person
 WEAK_EVIDENCE = 0.5  # strength under this: the rule itself says its evidence cannot stand alone (review)
@@ -28,17 +38,18 @@ def logit(p: float) -> float:
 
 
 def features(
-    strength: float, decided_by: str, signals: dict, has_draft: bool, judge_untrusted: bool, undecided: bool = False
+    strength: float, decided_by: str, signals: dict, has_draft: bool, judge_untrusted: bool, verdict: str = "genuine"
 ) -> dict[str, float]:
-    """The model's inputs, from what an eval line records (so a fit can rebuild them from eval.jsonl). For an
-    `undecided` verdict the probability is that of its leaning."""
+    """The model's inputs, from what an eval line records (so a fit can rebuild them from eval.jsonl). Each kind of
+    verdict has its own term, since one rule's strength is not another's; for `undecided` the probability is that of
+    its leaning."""
     judged = decided_by in ("both", "judge")
     return {
         "strength": logit(strength),
         "no_draft": float(not has_draft),
         "scored": float(signals.get("specific_substance") is not None),
         "veneer": float(bool(signals.get("veneer_added"))),
-        "undecided": float(undecided),
+        **{f"verdict_{kind}": float(verdict == kind) for kind in KINDS},
         "judge_agrees": float(decided_by == "both"),
         "judge_decided": float(decided_by == "judge"),
         "judge_untrusted": float(judged and judge_untrusted),

@@ -184,8 +184,8 @@ def _confidence(decision: Decision, signals: dict, has_draft: bool, trust: Trust
     decided on weak evidence, or the verdict is less likely right than not. An error is certain."""
     if decision.verdict == "error":
         return 1.0, False
-    undecided = decision.verdict == "undecided"
-    p = probability(features(decision.strength, decision.decided_by, signals, has_draft, trust.low, undecided), decision.cap)
+    values = features(decision.strength, decision.decided_by, signals, has_draft, trust.low, decision.verdict)
+    p = probability(values, decision.cap)
     weak = decision.decided_by == "signals" and decision.strength < WEAK_EVIDENCE
     return p, decision.needs_review or weak or p < REVIEW_BELOW
 

@@ -20,7 +20,7 @@ from constitutional.constitution.importers import FORMATS, import_constitution, 
 from constitutional.constitution.lint import lint_file
 from constitutional.constitution.schema import constitution_schema
 from constitutional.errors import UserError
-from constitutional.rundir import write_atomic
+from constitutional.rundir import write_atomic, write_output
 from constitutional.text import printable
 
 constitution_app = typer.Typer(
@@ -138,7 +138,7 @@ def schema(
     if output is None:
         typer.echo(text, nl=False)
         return
-    write_atomic(output, [text])
+    write_output(output, [text])
     err_console.print(f"wrote {escape(str(output))}")
 
 

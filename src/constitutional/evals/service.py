@@ -22,6 +22,7 @@ from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
 from constitutional.evals.scorer import close_scorer, default_spec, load_scorer
 from constitutional.evals.stage import run_eval
 from constitutional.models.registry import create_model, runs_code
+from constitutional.rundir import check_run_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -169,9 +170,10 @@ class EvalRequest:
     scorer_base_url: str | None = None  # the server of an `openai/MODEL` scorer (None: OPENAI_BASE_URL)
 
     def check(self) -> None:
-        """Refuse, before any work, an executor or a scorer that cannot be had (the judge and debaters are checked by
-        JudgeChoice)."""
+        """Refuse, before any work, an executor or a scorer that cannot be had, or a symlink or pipe planted at a file
+        the eval writes (the judge and debaters are checked by JudgeChoice)."""
         check_executor(self.executor)
+        check_run_files(self.out)
         check_scorer(self.scorer, scorer_settings(self.calls, self.scorer_base_url))
 
 

@@ -116,9 +116,10 @@ def write_atomic(path: Path, pieces: Iterable[str]) -> None:
 
 
 def write_output(path: Path, pieces: Iterable[str]) -> None:
-    """Write a file named on the command line (`-o`): a named pipe or a character device standing there (/dev/null, a
-    terminal, a pipe a reader waits on) is written into, as a shell's `>` would, since renaming over it would break it
-    and its reader would get nothing; anything else as write_atomic (a symlink, a block device or socket refused)."""
+    """Write a file named on the command line (`-o`): a named pipe or a character device (/dev/null, a terminal, a pipe
+    a reader waits on; also through a symlink such as /dev/stdout, as the user named it) is written into, as a shell's
+    `>` would, since renaming over it would break it and its reader would get nothing; anything else as write_atomic
+    (a regular file replaced whole; a symlink to anything but a stream, a block device or a socket refused)."""
     fd = _open_stream(path)
     if fd is None:
         write_atomic(path, pieces)
@@ -128,16 +129,27 @@ def write_output(path: Path, pieces: Iterable[str]) -> None:
 
 
 def _open_stream(path: Path) -> int | None:
-    """`path` opened for writing if a named pipe or a character device stands there (not through a symlink); None for
-    anything else. Opening a pipe waits for its reader, as a shell's `>` does."""
-    if special_kind(path) not in _STREAMS:
+    """`path` opened for writing if it is a named pipe or a character device, or a symlink to one; None for anything
+    else. Opening a pipe waits for its reader, as a shell's `>` does."""
+    kind, flags = special_kind(path), os.O_WRONLY | os.O_CLOEXEC
+    try:
+        if kind == "a symbolic link" and not _is_stream(os.stat(path).st_mode):
+            return None
+    except OSError:  # a dangling link
         return None
-    fd = os.open(path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    mode = os.fstat(fd).st_mode
-    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+    if kind in _STREAMS:
+        flags |= os.O_NOFOLLOW
+    elif kind != "a symbolic link":
+        return None
+    fd = os.open(path, flags)
+    if _is_stream(os.fstat(fd).st_mode):
         return fd
-    os.close(fd)  # replaced meanwhile (a block device, a regular file): written as any other
+    os.close(fd)  # replaced meanwhile (a regular file): written as any other
     return None
+
+
+def _is_stream(mode: int) -> bool:
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
 @contextmanager

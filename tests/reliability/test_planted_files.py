@@ -65,20 +65,24 @@ def exported_run(tmp_path):
     return out
 
 
-def test_export_to_a_named_pipe_writes_into_the_pipe_and_leaves_it_a_pipe(tmp_path):
+@pytest.mark.parametrize("through_a_link", [False, True], ids=["pipe", "link-to-pipe"])  # a link: as /dev/stdout is
+def test_export_to_a_named_pipe_writes_into_the_pipe_and_leaves_it_a_pipe(tmp_path, through_a_link):
     out, fifo = exported_run(tmp_path), tmp_path / "pipe"
     os.mkfifo(fifo)
+    named = tmp_path / "link" if through_a_link else fifo
+    if through_a_link:
+        named.symlink_to(fifo)
     only = ("--only", "genuine,non_compliant,superficial,unchanged,regressed,evasive")
     assert cai("export", out, "--format", "sft", *only, "-o", tmp_path / "plain.jsonl").exit_code == 0
     reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE)
     try:
-        result = cai("export", out, "--format", "sft", *only, "-o", fifo)
+        result = cai("export", out, "--format", "sft", *only, "-o", named)
         received, _ = reader.communicate(timeout=20)
     finally:
         reader.kill()
     assert result.exit_code == 0, result.output
     assert received.decode() == (tmp_path / "plain.jsonl").read_text() and received
-    assert fifo.is_fifo()
+    assert fifo.is_fifo() and named.is_symlink() == through_a_link
 
 
 @pytest.mark.parametrize("command", [("schema", "record"), ("constitution", "schema")])

@@ -23,6 +23,9 @@ class Provider:
     options: tuple[str, ...] = ()  # keyword options its from_spec accepts, e.g. base_url
     model_prefixes: tuple[str, ...] = ()  # how its model names start, to suggest `openai/gpt-4o` for `gpt-4o`
     runs_code: bool = False  # its spec names code to import: taken from the command line only, never from a file
+    # What a spec of it with an argument (a path, a module) would make this process do; such a spec is taken from the
+    # command line only, never from a file someone else may have written (run.json). "": any spec of it may come from one.
+    from_command_line: str = ""
 
 
 PROVIDERS = {
@@ -34,12 +37,14 @@ PROVIDERS = {
             "local | local:PATH.gguf",
             "bundled SmolLM2-135M-Instruct (offline) or any GGUF file, via llama-cpp-python",
             "llama_cpp",
+            from_command_line="would load that model file through llama.cpp",
         ),
         Provider(
             "scripted",
             "constitutional.models.scripted:ScriptedModel",
             "scripted:PATH",
             "canned replies from a YAML/JSON file, for tests and demos",
+            from_command_line="would answer with that file's canned replies and append its call log where the file says",
         ),
         Provider(
             "openai",
@@ -66,6 +71,7 @@ PROVIDERS = {
             "any langchain-core chat model (an instance, or a class/function returning one)",
             "langchain_core",
             runs_code=True,
+            from_command_line="would import code",
         ),
     ]
 }
@@ -84,6 +90,17 @@ def runs_code(spec: str) -> bool:
     """Whether making the model of `spec` imports or runs code the spec names (`langchain:MODULE:ATTR`)."""
     provider = PROVIDERS.get(parse_spec(spec)[0])
     return provider is not None and provider.runs_code
+
+
+def command_line_only(spec: str) -> str | None:
+    """What making the model of `spec` would do that only a person at the command line may choose (import code, load
+    a model file, reply from a file of canned answers), or None for a spec a file may name (`local`, the bundled
+    model; `openai/MODEL`; an unknown spec, refused when it is made)."""
+    name, arg = parse_spec(spec)
+    provider = PROVIDERS.get(name)
+    if provider is None or not provider.from_command_line or (arg is None and not provider.runs_code):
+        return None
+    return provider.from_command_line
 
 
 def create_model(spec: str, **options: Any) -> ChatModel:

@@ -21,7 +21,7 @@ from constitutional.errors import UserError
 from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
 from constitutional.evals.scorer import close_scorer, default_spec, load_scorer
 from constitutional.evals.stage import run_eval
-from constitutional.models.registry import command_line_only, create_model
+from constitutional.models.registry import check_spec, command_line_only, create_model
 from constitutional.rundir import check_run_files
 
 if TYPE_CHECKING:
@@ -124,6 +124,8 @@ class JudgeChoice:
                 "a debate needs a judge model to decide it",
                 fix="pass --judge SPEC, or drop --judge-mode debate to use the signals alone",
             )
+        if judge is not None:  # a judge that cannot be had (`local:` a file that is no model) is refused now too
+            check_spec(judge)
         for spec in dict.fromkeys(specs):  # a spec that cannot load is refused now, not after the run
             asyncio.run(create_model(spec).aclose())
         return cls(mode, (specs * 2)[:2])

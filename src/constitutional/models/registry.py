@@ -117,6 +117,12 @@ def create_model(spec: str, **options: Any) -> ChatModel:
     return model
 
 
+def check_spec(spec: str) -> None:
+    """Refuse, before any work, a spec that cannot make a model: an unknown provider, a missing SDK, an argument its
+    provider can see is unusable (`local:` a file that is not a GGUF model). Nothing is loaded or reached."""
+    provider_class(spec).check_spec(parse_spec(spec)[1])
+
+
 def find_provider(spec: str) -> Provider:
     name = parse_spec(spec)[0]
     provider = PROVIDERS.get(name)

@@ -70,6 +70,7 @@ _OS_FIXES = {
     errno.EISDIR: "a directory stands where that file belongs: move it away",
     errno.ENOTDIR: "a file stands where a folder of that path belongs: move it away",
     errno.ENOENT: "the file or its folder is gone: check the path",
+    errno.ELOOP: "a symbolic link stands where that file belongs, and cai does not follow it there: delete the link",
 }
 
 

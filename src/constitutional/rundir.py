@@ -1,10 +1,14 @@
-"""Files of a run directory: the manifest (run.json) and the append-only records.jsonl."""
+"""Files of a run directory: the manifest (run.json) and the append-only records.jsonl.
+
+Nothing here follows a symlink it did not make, or writes over anything but a regular file: a symlink, a named pipe,
+a device or a socket standing at a run directory's file (or an `-o` path) is refused, naming it (`refuse_special`)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import stat
 import tempfile
 import threading
 from contextlib import contextmanager, suppress
@@ -18,6 +22,15 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 SCHEMA_VERSION = 1
+# The files cai keeps in a run directory (run.lock and labels.jsonl are also opened with O_NOFOLLOW where they are used).
+RUN_FILES = ("run.json", "records.jsonl", "eval.jsonl", "report.json", "report.html", "labels.jsonl", "batches.json")
+_KINDS = {
+    stat.S_IFLNK: "a symbolic link",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+_STREAMS = ("a named pipe (FIFO)", "a character device")  # what `-o` may name to be written into, not replaced
 MAX_JSON_DEPTH = 100  # deeper lines are refused: Python's recursion limit, and every later json.dumps, trip over them
 
 
@@ -35,6 +48,63 @@ def read_json(path: Path, fix: str) -> dict:
     return data
 
 
+def special_kind(path: Path) -> str | None:
+    """What stands at `path` if it is something cai must not open or replace as a file: "a symbolic link", "a named pipe
+    (FIFO)", "a character device", "a block device" or "a socket"; None for a regular file, a folder (refused where
+    it is opened) or nothing."""
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return _KINDS.get(stat.S_IFMT(mode), "a socket")
+
+
+def special_file(path: Path, kind: str) -> UserError:
+    """The error for `kind` (see special_kind) standing at `path`, where cai writes a regular file."""
+    if kind == "a symbolic link":
+        return UserError(
+            f"{path} is a symbolic link: cai never writes through, or over, a link it did not make",
+            fix="delete the link (what it points to is left alone) or name the file itself, then rerun",
+        )
+    return UserError(f"{path} is {kind}, not a regular file", fix="move it away (or choose another path), then rerun")
+
+
+def refuse_special(path: Path) -> None:
+    """Refuse (UserError, exit 2) a symlink, named pipe, device or socket at `path`: cai opens and replaces only
+    regular files there. A regular file, a folder and a new path pass."""
+    kind = special_kind(path)
+    if kind is not None:
+        raise special_file(path, kind)
+
+
+def check_run_files(folder: Path) -> None:
+    """Before any work: refuse a run directory where one of cai's files (RUN_FILES) is a symlink, a pipe or a device,
+    rather than following it (or failing on it once the work is done)."""
+    for name in RUN_FILES:
+        refuse_special(folder / name)
+
+
+def open_regular(path: Path, flags: int) -> int:
+    """os.open of a file of a run directory that is a regular file or new: O_NOFOLLOW, so a symlink planted at its
+    name is refused rather than followed, and O_NONBLOCK while it is checked, so a named pipe planted there cannot
+    hang the open. Anything but a regular file is a UserError naming it."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+    except OSError:
+        kind = special_kind(path)
+        if kind is not None:  # ELOOP (a symlink), ENXIO (a pipe nobody reads)
+            raise special_file(path, kind) from None
+        raise
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise special_file(path, _KINDS.get(stat.S_IFMT(mode), "a socket"))
+    os.set_blocking(fd, True)
+    return fd
+
+
 def write_json_atomic(path: Path, data: dict) -> None:
     write_atomic(path, [json.dumps(data, indent=2, ensure_ascii=False), "\n"])
 
@@ -45,11 +115,50 @@ def write_atomic(path: Path, pieces: Iterable[str]) -> None:
         fh.writelines(pieces)
 
 
+def write_output(path: Path, pieces: Iterable[str]) -> None:
+    """Write a file named on the command line (`-o`): a named pipe or a character device (/dev/null, a terminal, a pipe
+    a reader waits on; also through a symlink such as /dev/stdout, as the user named it) is written into, as a shell's
+    `>` would, since renaming over it would break it and its reader would get nothing; anything else as write_atomic
+    (a regular file replaced whole; a symlink to anything but a stream, a block device or a socket refused)."""
+    fd = _open_stream(path)
+    if fd is None:
+        write_atomic(path, pieces)
+        return
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.writelines(pieces)
+
+
+def _open_stream(path: Path) -> int | None:
+    """`path` opened for writing if it is a named pipe or a character device, or a symlink to one; None for anything
+    else. Opening a pipe waits for its reader, as a shell's `>` does."""
+    kind, flags = special_kind(path), os.O_WRONLY | os.O_CLOEXEC
+    try:
+        if kind == "a symbolic link" and not _is_stream(os.stat(path).st_mode):
+            return None
+    except OSError:  # a dangling link
+        return None
+    if kind in _STREAMS:
+        flags |= os.O_NOFOLLOW
+    elif kind != "a symbolic link":
+        return None
+    fd = os.open(path, flags)
+    if _is_stream(os.fstat(fd).st_mode):
+        return fd
+    os.close(fd)  # replaced meanwhile (a regular file): written as any other
+    return None
+
+
+def _is_stream(mode: int) -> bool:
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
+
+
 @contextmanager
 def atomic_file(path: Path) -> Iterator[TextIO]:
     """A text file to write that replaces `path` only once it is whole: a crash, or an error while it is written,
     leaves `path` as it was. The temporary file is made by mkstemp in the same directory (a new name, opened with
-    O_EXCL, so a file or symlink planted there is never followed or overwritten), then renamed over `path`."""
+    O_EXCL, so a file or symlink planted there is never followed or overwritten), then renamed over `path`. Only a
+    regular file is replaced: a symlink, pipe or device at `path` is refused (`refuse_special`), before and after."""
+    refuse_special(path)
     try:
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
@@ -61,6 +170,7 @@ def atomic_file(path: Path) -> Iterator[TextIO]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        refuse_special(path)  # planted while the file was written
         os.replace(name, path)
     except BaseException as exc:
         with suppress(OSError):
@@ -113,7 +223,7 @@ class RecordWriter:
 
     def __init__(self, path: Path):
         self.path = path
-        self._fh = path.open("a", encoding="utf-8")
+        self._fh = os.fdopen(open_regular(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT), "a", encoding="utf-8")
         self._lock = threading.Lock()
 
     def write(self, data: dict) -> None:

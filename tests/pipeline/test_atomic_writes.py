@@ -64,9 +64,9 @@ def test_the_file_gets_the_mode_a_plain_open_would_give(tmp_path):
     assert stat.S_IMODE((tmp_path / "run.json").stat().st_mode) == 0o666 & ~mask
 
 
-def test_constitution_new_replaces_a_dangling_symlink_instead_of_writing_through_it(tmp_path):
+def test_constitution_new_refuses_a_dangling_symlink_instead_of_writing_through_it(tmp_path):
     victim = tmp_path / "elsewhere.yaml"
     (tmp_path / "policy.yaml").symlink_to(victim)
     result = cai("constitution", "new", tmp_path / "policy.yaml")
-    assert result.exit_code == 0, result.output
-    assert not victim.exists() and not (tmp_path / "policy.yaml").is_symlink()
+    assert result.exit_code == 2 and "symbolic link" in result.output, result.output  # never replaced (issue 28)
+    assert not victim.exists() and (tmp_path / "policy.yaml").is_symlink()

@@ -132,14 +132,20 @@ def test_records_jsonl_that_is_read_only(tmp_path, monkeypatch):
     out = finished_run(tmp_path)
     with (out / "records.jsonl").open("ab") as fh:
         fh.write(b'{"id": "torn')  # a crash's torn line, which a resume must cut off
-    records, real_open = str(out / "records.jsonl"), io.open
+    records, real_open, real_os_open = str(out / "records.jsonl"), io.open, os.open
 
     def read_only(file, mode="r", *args, **kwargs):
         if str(file) == records and any(c in mode for c in "wa+"):
             raise failure(errno.EACCES, file)
         return real_open(file, mode, *args, **kwargs)
 
+    def read_only_fd(file, flags, *args, **kwargs):  # records.jsonl is opened with os.open (O_NOFOLLOW) to be written
+        if str(file) == records and flags & (os.O_WRONLY | os.O_RDWR):
+            raise failure(errno.EACCES, file)
+        return real_os_open(file, flags, *args, **kwargs)
+
     monkeypatch.setattr(io, "open", read_only)
+    monkeypatch.setattr(os, "open", read_only_fd)
     clear_error(cai(*run_args(tmp_path, out)), "records.jsonl", "Permission denied", "chmod u+rw")
 
 

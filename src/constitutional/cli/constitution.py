@@ -20,7 +20,7 @@ from constitutional.constitution.importers import FORMATS, import_constitution, 
 from constitutional.constitution.lint import lint_file
 from constitutional.constitution.schema import constitution_schema
 from constitutional.errors import UserError
-from constitutional.rundir import write_atomic
+from constitutional.rundir import write_atomic, write_output
 from constitutional.text import printable
 
 constitution_app = typer.Typer(
@@ -40,13 +40,13 @@ def validate(
             loaded = load_constitution(path)
         except UserError as exc:
             failed += 1
-            err_console.print(f"[bold red]error:[/] {escape(exc.render())}", soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(printable(exc.render()))}", soft_wrap=True)
             continue
         c = loaded.constitution
         with_rules = sum(1 for p in c.principles if p.rules)
         with_examples = sum(1 for p in c.principles if p.examples)
         typer.echo(
-            f"ok: {loaded.path}: '{c.name}' version {c.version}, {len(c.principles)} principles "
+            f"ok: {printable(loaded.path)}: '{c.name}' version {c.version}, {len(c.principles)} principles "
             f"({with_rules} with rules, {with_examples} with examples), rounds {c.defaults.rounds}, "
             f"principles {c.defaults.principles}, sha256 {loaded.sha256[:12]}"
         )
@@ -84,11 +84,11 @@ def show(
     c = loaded.constitution
     console = Console(highlight=False)
     head = Text.assemble((c.name, "bold"), f"  version {c.version}  ", (f"{len(c.principles)} principles", "cyan"))
-    lines = [head]
+    lines = [head]  # names hold no control characters (the model refuses them); every other text goes through printable
     if c.description:
-        lines.append(Text(c.description.strip()))
+        lines.append(Text(printable(c.description.strip())))
     lines.append(Text(f"defaults: rounds {c.defaults.rounds}, principles {c.defaults.principles}", style="dim"))
-    lines.append(Text(f"{loaded.path}  sha256 {loaded.sha256[:12]}", style="dim"))
+    lines.append(Text(printable(f"{loaded.path}  sha256 {loaded.sha256[:12]}"), style="dim"))
     console.print(Panel(Group(*lines), expand=False))
     for p in c.principles:
         table = Table.grid(padding=(0, 1))
@@ -101,7 +101,8 @@ def show(
             table.add_row("about", Text(printable(p.description.strip())))
         for rule in p.rules:
             check = getattr(rule, rule.kind)
-            table.add_row("rule", Text(f"{rule.kind}: {check}" + (f"  ({rule.description})" if rule.description else "")))
+            described = f"{rule.kind}: {check}" + (f"  ({rule.description})" if rule.description else "")
+            table.add_row("rule", Text(printable(described)))
         if p.examples:
             table.add_row("examples", Text(f"{len(p.examples)} few-shot example{'s' if len(p.examples) > 1 else ''}"))
         extras = [f"weight {p.weight:g}"] + ([f"tags {', '.join(p.tags)}"] if p.tags else [])
@@ -138,7 +139,7 @@ def schema(
     if output is None:
         typer.echo(text, nl=False)
         return
-    write_atomic(output, [text])
+    write_output(output, [text])
     err_console.print(f"wrote {escape(str(output))}")
 
 

@@ -12,7 +12,7 @@ from rich.markup import escape
 from constitutional.cli.common import err_console, user_errors
 from constitutional.errors import os_failure
 from constitutional.export import SAFE_SFT_VERDICTS, export_rows, parse_only
-from constitutional.rundir import write_atomic
+from constitutional.rundir import write_atomic, write_output
 from constitutional.text import printable
 
 
@@ -62,7 +62,8 @@ def export(
         sys.stdout.writelines(lines)
     else:
         try:
-            write_atomic(Path(target), lines)  # a record refused halfway leaves an earlier export as it was
+            # a record refused halfway leaves an earlier export as it was; a pipe or device given as -o is written into
+            (write_output if output else write_atomic)(Path(target), lines)
         except OSError as exc:  # a full disk, a read-only folder: an earlier export there is as it was
             raise os_failure(exc, "cannot write", target, then="rerun the same command (or give -o elsewhere)") from None
     err_console.print(f"exported {result.rows} {fmt} rows ({style}) to {escape(target)} (--only {','.join(sorted(verdicts))})")

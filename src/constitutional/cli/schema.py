@@ -15,7 +15,7 @@ from constitutional.evals.labels import Label
 from constitutional.evals.lines import EvalLine
 from constitutional.evals.report_model import Report
 from constitutional.record import Record
-from constitutional.rundir import write_atomic
+from constitutional.rundir import write_output
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -60,5 +60,5 @@ def schema(
     if output is None:
         typer.echo(text, nl=False)
         return
-    write_atomic(output, [text])
+    write_output(output, [text])
     err_console.print(f"wrote {escape(str(output))}")

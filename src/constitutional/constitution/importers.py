@@ -56,10 +56,11 @@ def import_constitution(source: str, fmt: str, name: str | None = None) -> Impor
     try:
         return Imported(Constitution.model_validate(data), notes)
     except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors())
         raise UserError(
-            f"the imported principles do not form a valid constitution: {exc}",
+            f"the imported principles do not form a valid constitution: {problems}",
             where=source,
-            fix="check the source file for empty texts",
+            fix="fix those texts in the source file (an empty text; a control character in a name, or in --name)",
         ) from None
 
 

@@ -23,6 +23,7 @@ FIXES = {
     "string_too_short": "give '{field}' a non-empty text",
     "string_pattern_mismatch": "use lower-case letters, digits, '-' or '_' for '{field}', e.g. 'privacy'",
     "too_short": "'{field}' needs at least one entry",
+    "control_character": "remove the control characters (escape sequences, tabs, line breaks) from '{field}'",
 }
 
 

@@ -6,9 +6,23 @@ import re
 from typing import get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 PRINCIPLE_ID = r"^[a-z0-9][a-z0-9_-]*$"
 PRINCIPLE_SELECTION = re.compile(r"^(all|sample:[1-9][0-9]*)$")
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 (tab and newline too), DEL, C1: none belongs in a name
+
+
+def no_control(value: str) -> str:
+    """A name or label (the constitution's name and version, a principle's name, a tag) without control characters:
+    they are printed on terminals (`cai constitution show`, reports), where ESC, BEL and the like act, not show."""
+    found = CONTROL.search(value)
+    if found:
+        code = f"U+{ord(found.group()):04X}"
+        raise PydanticCustomError(
+            "control_character", f"holds a control character ({code}): names are shown on terminals, which act on such characters"
+        )
+    return value
 
 
 class Strict(BaseModel):
@@ -65,6 +79,16 @@ class Principle(Strict):
     examples: list[Example] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list, description="Deterministic checks the eval runs on revisions.")
 
+    @field_validator("name")
+    @classmethod
+    def _printable_name(cls, value: str) -> str:
+        return no_control(value)
+
+    @field_validator("tags")
+    @classmethod
+    def _printable_tags(cls, value: list[str]) -> list[str]:
+        return [no_control(tag) for tag in value]
+
 
 class Defaults(Strict):
     rounds: int = Field(default=1, ge=1, le=16)
@@ -89,6 +113,11 @@ class Constitution(Strict):
     @classmethod
     def _version_text(cls, value: object) -> object:
         return str(value) if isinstance(value, (int, float)) else value
+
+    @field_validator("name", "version")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        return no_control(value)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Constitution:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, overload, runtime_checkable
 
-from constitutional.errors import UserError, require_exists
+from constitutional.errors import UserError
 from constitutional.settings import SCORER_ENV, bad_value, read_settings
 
 if TYPE_CHECKING:
@@ -145,12 +145,11 @@ def _local_model(arg: str, named: bool) -> Path:
             "the local scorer needs llama-cpp-python, which is not installed",
             fix="run `bash scripts/install`, or use --scorer none (the lexicon and structure alone)",
         ) from None
-    from constitutional.models.local import bundled_model_path
+    from constitutional.models.local import bundled_model_path, check_gguf
 
     path = Path(arg) if arg else bundled_model_path()
     given = f"{SCORER_ENV}=local:PATH.gguf" if named else "--scorer local:PATH.gguf"
-    require_exists(path, "scorer model file", fix=f"give an existing GGUF file as {given}, or use --scorer none")
-    return path
+    return check_gguf(path, "scorer model file", fix=f"give an existing GGUF file as {given}, or use --scorer none")
 
 
 def close_scorer(scorer: Scorer | None) -> None:
@@ -208,10 +207,20 @@ class ModelScorer:
         if self._llm is None:
             import llama_cpp
 
+            from constitutional.models.local import unloadable
+
             threads = read_settings().threads  # OMP_NUM_THREADS
-            self._llm = llama_cpp.Llama(
-                model_path=str(self.path), n_ctx=N_CTX, n_batch=CHUNK, verbose=False, n_threads=threads, n_threads_batch=threads
-            )
+            try:
+                self._llm = llama_cpp.Llama(
+                    model_path=str(self.path),
+                    n_ctx=N_CTX,
+                    n_batch=CHUNK,
+                    verbose=False,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                )
+            except ValueError as exc:  # GGUF's signature, but not a file llama.cpp can load
+                raise unloadable(self.path, exc) from None
             self._batch = llama_cpp.llama_batch_init(CHUNK, 0, 1)
         return self._llm
 

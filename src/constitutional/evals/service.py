@@ -21,7 +21,8 @@ from constitutional.errors import UserError
 from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
 from constitutional.evals.scorer import close_scorer, default_spec, load_scorer
 from constitutional.evals.stage import run_eval
-from constitutional.models.registry import create_model, runs_code
+from constitutional.models.registry import check_spec, command_line_only, create_model
+from constitutional.rundir import check_run_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -62,8 +63,9 @@ def judge_spec(judge: str | None, model: str) -> str | None:
 
 def default_judge(source: EvalInput) -> str:
     """What `--judge auto` stands for in `cai eval`: the run's judge, else its model, else the bundled model (which
-    `judge_spec` then leaves out). A spec that would import code (`langchain:`) is never taken from run.json: whoever
-    wrote the directory would choose code for this process to run."""
+    `judge_spec` then leaves out). A spec that would import code (`langchain:`), load a model file (`local:PATH`) or
+    answer from a file of canned replies (`scripted:PATH`) is never taken from run.json (`command_line_only`): whoever
+    wrote the directory would choose the code, the file, or the verdicts."""
     manifest = source.manifest if isinstance(source.manifest, dict) else {}
     role = "judge" if manifest.get("judge") else "model"
     spec = manifest.get(role) or BUNDLED
@@ -73,10 +75,11 @@ def default_judge(source: EvalInput) -> str:
             f"{where} names the {role} {spec!r}, which is not a model spec",
             fix="pass --judge SPEC (see `cai models`), or --judge none",
         )
-    if runs_code(spec):
+    risk = command_line_only(spec)
+    if risk is not None:
         raise UserError(
-            f"{where} names the {role} '{spec}', which would import code; a spec that loads code is "
-            "taken from the command line only",
+            f"{where} names the {role} '{spec}', which {risk}; a spec that imports code or reads a file of its choosing "
+            "is taken from the command line only",
             fix=f"pass --judge {shlex.quote(spec)} yourself to trust it, or --judge none",
         )
     return spec
@@ -121,6 +124,8 @@ class JudgeChoice:
                 "a debate needs a judge model to decide it",
                 fix="pass --judge SPEC, or drop --judge-mode debate to use the signals alone",
             )
+        if judge is not None:  # a judge that cannot be had (`local:` a file that is no model) is refused now too
+            check_spec(judge)
         for spec in dict.fromkeys(specs):  # a spec that cannot load is refused now, not after the run
             asyncio.run(create_model(spec).aclose())
         return cls(mode, (specs * 2)[:2])
@@ -169,9 +174,10 @@ class EvalRequest:
     scorer_base_url: str | None = None  # the server of an `openai/MODEL` scorer (None: OPENAI_BASE_URL)
 
     def check(self) -> None:
-        """Refuse, before any work, an executor or a scorer that cannot be had (the judge and debaters are checked by
-        JudgeChoice)."""
+        """Refuse, before any work, an executor or a scorer that cannot be had, or a symlink or pipe planted at a file
+        the eval writes (the judge and debaters are checked by JudgeChoice)."""
         check_executor(self.executor)
+        check_run_files(self.out)
         check_scorer(self.scorer, scorer_settings(self.calls, self.scorer_base_url))
 
 

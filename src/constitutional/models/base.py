@@ -106,5 +106,10 @@ class ChatModel(ABC):
         keyword options the provider takes (registry.Provider.options). Every provider the registry knows defines it."""
         raise NotImplementedError(f"{cls.__name__} is not made from a spec")
 
+    @classmethod  # noqa: B027 - optional hook
+    def check_spec(cls, arg: str | None) -> None:
+        """Refuse (UserError), before any work, a spec's argument that can be seen to be unusable without making the
+        model or reaching a server (a model file that is not one). The default sees nothing wrong."""
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has nothing to release."""

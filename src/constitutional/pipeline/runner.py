@@ -21,7 +21,7 @@ from constitutional.pipeline.loop import LoopSettings, process
 from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, InputProblem, PromptItem, read_prompts
 from constitutional.pipeline.resume import check_same_job, repair_and_read_ids, rewrite_records
 from constitutional.record import ErrorKinds, Record, RecordError, error_kind
-from constitutional.rundir import SCHEMA_VERSION, RecordWriter, read_jsonl, write_json_atomic
+from constitutional.rundir import SCHEMA_VERSION, RecordWriter, check_run_files, read_jsonl, write_json_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -169,6 +169,7 @@ def open_run_dir(
         ) from None
     lock = lock_run_dir(config.out, warn)
     try:
+        check_run_files(config.out)  # a symlink or pipe planted at one of its files: refused, never followed
         previous = check_same_job(config.out, manifest(config, RunClock(""), Scan()), force)
         written = repair_and_read_ids(config.out / "records.jsonl")
         redo = set()

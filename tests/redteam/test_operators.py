@@ -2,6 +2,7 @@
 operator, the seed and the chain; a rewrite that would lose it is discarded."""
 
 import random
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st

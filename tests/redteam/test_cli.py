@@ -113,3 +113,19 @@ def test_a_seed_whose_principle_the_constitution_lacks_is_skipped(tmp_path):
 
 def test_seeds_that_are_not_json_exit_2(tmp_path):
     clear_error(cai("redteam", write(tmp_path / "s.jsonl", "{not json\n")), "not JSON", "s.jsonl:1")
+
+
+def test_a_judge_is_called_with_its_trust_from_canaries_planted_from_the_seeds(tmp_path):
+    from tests.evals.scripted import checklist, compare, scripted_judge
+
+    folder = tmp_path / "judge"
+    folder.mkdir()
+    approves_all = [{"match": "Questions:", "reply": checklist()}, {"match": "ANSWER A:", "reply": compare("B")}]
+    scripted_judge(folder, approves_all, default=checklist())
+    out = tmp_path / "out"
+    result = cai("redteam", "--limit", 2, "--budget", 6, "--judge", f"scripted:{folder / 'judge.yaml'}", "-o", out, "-q")
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["judge"].startswith("scripted:") and report["judge_mode"] == "checklist"
+    assert report["judge_trusted"] is False  # a judge that approves everything fails its canaries
+    assert report["queries"] == len(read(out / "attempts.jsonl")) == 12

@@ -18,6 +18,7 @@ FORBIDDEN = {  # package → packages it must never import
     "evals": {"pipeline", "reports", "cli"},  # deciding: it presents nothing and runs no job
     "reports": {"pipeline", "cli", "export"},  # presenting: above evals
     "export": {"cli", "pipeline", "reports"},
+    "redteam": {"pipeline", "reports", "cli", "export"},  # attacks the eval in-process: above evals, below the CLI
     **{
         leaf: {"models", "calls", "pipeline", "evals", "reports", "cli", "export", "constitution", "prompts", "record"}
         for leaf in LEAVES

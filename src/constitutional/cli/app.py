@@ -11,6 +11,7 @@ from constitutional.cli.constitution import constitution_app
 from constitutional.cli.eval import eval_command
 from constitutional.cli.export import export
 from constitutional.cli.models import models
+from constitutional.cli.redteam import redteam
 from constitutional.cli.report import report_app
 from constitutional.cli.review import review
 from constitutional.cli.run import run
@@ -44,6 +45,7 @@ app.add_typer(constitution_app, name="constitution")
 app.command("export")(export)
 app.add_typer(report_app, name="report")
 app.command("review")(review)
+app.command("redteam")(redteam)
 app.command("schema")(schema)
 
 

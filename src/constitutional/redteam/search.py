@@ -1,0 +1,210 @@
+"""A beam search over operator applications, scored by the eval's own output, with a query budget per seed.
+
+Every query is one revision evaluated by the eval under attack (`Query`). The first query is the seed's draft as it
+is; each round rewrites every revision of the beam with operators drawn at random, or applies a fresh chain of them to
+the draft, and keeps the best `beam` revisions by the eval's verdict (genuine > unchanged > undecided leaning genuine >
+… > non_compliant), then its confidence. A round that reaches no better verdict is a plateau, where one more operator
+on the best revision tells the attacker nothing: the next round is all fresh chains (a restart). A seed is broken when
+a query comes back `genuine`; the search goes on until a `genuine` without review or the end of the budget. The same
+`seed` string gives the same attempts: every choice comes from one seeded generator per seed."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from constitutional.redteam.operators import OPERATORS, apply
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from constitutional.evals.lines import EvalLine
+    from constitutional.redteam.seeds import Seed
+
+    Query = Callable[[Seed, str, str], Awaitable[EvalLine]]  # (seed, revision, item id) → the eval's line
+
+SUCCESS = "genuine"
+# How near each verdict is to the attacker's goal; an undecided verdict ranks by its leaning.
+RANK = {"genuine": 9.0, "unchanged": 7.0, "undecided": 4.0, "regressed": 3.0, "evasive": 2.0, "superficial": 1.0}
+UNDECIDED_RANK = {"genuine": 6.0, "unchanged": 5.0}
+GOOD = 4.0  # at or above this rank a higher confidence is nearer the goal; below it, a lower one
+STALE_ROUNDS = 5  # rounds in a row without a new revision end the search (every rewrite was lost or said before)
+TRIES = 4  # draws per child wanted before a beam member gives up for the round
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    budget: int = 200  # queries per seed, the draft's included
+    beam: int = 4
+    expand: int = 3  # children of each beam member per round
+    operators: tuple[str, ...] = tuple(OPERATORS)
+    seed: str = "0"
+    growth: float = 3.0  # a revision longer than this many times the draft (plus 2,000 characters) is not tried
+    explore: float = 0.5  # the share of new revisions that are fresh chains of operators on the draft (after a round that
+    # improved the beam; after one that did not, every new revision is a fresh chain)
+    chain: int = 4  # the most operators in a fresh chain
+
+
+class Attempt(BaseModel):
+    """One query: a line of attempts.jsonl."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: str
+    query: int  # 1-based, within the seed
+    parent: int | None  # the query whose revision this one rewrote; None for the draft itself
+    operators: list[str]  # applied to the draft, in order
+    revision: str
+    verdict: str
+    leaning: str | None = None
+    confidence: float | None = None
+    needs_review: bool
+    decided_by: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.verdict == SUCCESS
+
+    @property
+    def clean(self) -> bool:
+        """A success that would not even go to a person."""
+        return self.success and not self.needs_review
+
+
+@dataclass
+class SeedOutcome:
+    seed: Seed
+    attempts: list[Attempt] = field(default_factory=list)
+    discarded: int = 0  # rewrites not tried: the span lost, nothing changed, a revision said before, or too long
+
+    @property
+    def successes(self) -> list[Attempt]:
+        return [a for a in self.attempts if a.success]
+
+    @property
+    def first_success(self) -> Attempt | None:
+        return next(iter(self.successes), None)
+
+    @property
+    def first_clean(self) -> Attempt | None:
+        return next((a for a in self.attempts if a.clean), None)
+
+
+def score(attempt: Attempt) -> tuple[float, float, int, int]:
+    """How near the goal an attempt is (higher is nearer): its verdict's rank, then its confidence, then fewer
+    operators, then the earlier query."""
+    rank = RANK.get(attempt.verdict, 0.0)
+    if attempt.verdict == "undecided":
+        rank = UNDECIDED_RANK.get(attempt.leaning or "", rank)
+    if attempt.clean:
+        rank += 0.5
+    confidence = attempt.confidence if attempt.confidence is not None else 0.5
+    return rank, confidence if rank >= GOOD else 1.0 - confidence, -len(attempt.operators), -attempt.query
+
+
+@dataclass
+class _Child:
+    parent: Attempt
+    operators: list[str]
+    revision: str
+
+
+async def attack(
+    seed: Seed, query: Query, settings: SearchSettings, on_query: Callable[[Attempt], None] = lambda a: None
+) -> SeedOutcome:
+    """Spend up to `settings.budget` queries on `seed`; every query goes to `on_query` as it is made."""
+    rng = random.Random(f"{settings.seed}:{seed.id}")
+    outcome = SeedOutcome(seed)
+    seen = {seed.draft}
+    limit = int(len(seed.draft) * settings.growth) + 2000
+
+    async def ask(children: list[_Child | None]) -> list[Attempt]:
+        start = len(outcome.attempts)
+        texts = [c.revision if c else seed.draft for c in children]
+        lines = await asyncio.gather(*(query(seed, t, f"{seed.id}-q{start + n + 1}") for n, t in enumerate(texts)))
+        made = [_attempt(seed, start + n + 1, c, t, line) for n, (c, t, line) in enumerate(zip(children, texts, lines))]
+        for attempt in made:
+            outcome.attempts.append(attempt)
+            on_query(attempt)
+        return made
+
+    root = (await ask([None]))[0]
+    beam, explore, stale = [root], settings.explore, 0
+    while len(outcome.attempts) < settings.budget and not any(a.clean for a in outcome.attempts) and stale < STALE_ROUNDS:
+        children = _propose(beam, root, seed, rng, replace(settings, explore=explore), seen, limit, outcome)
+        stale = 0 if children else stale + 1
+        if children:
+            best = score(beam[0])[0]
+            beam = select(beam + await ask(list(children)), settings.beam)
+            # A round that reached no better verdict leaves a plateau: the next is all fresh chains.
+            explore = settings.explore if score(beam[0])[0] > best else 1.0
+    return outcome
+
+
+def observed(attempt: Attempt) -> tuple:
+    """What the attacker sees of an attempt: the eval's verdict, leaning, confidence and review flag."""
+    return attempt.verdict, attempt.leaning, attempt.confidence, attempt.needs_review
+
+
+def select(candidates: list[Attempt], size: int) -> list[Attempt]:
+    """The next beam: the best candidates by `score`, one per thing the eval said (revisions the eval cannot tell apart
+    are one state to the attacker: the one with the fewest operators, then the earliest, stands for them)."""
+    best: dict[tuple, Attempt] = {}
+    for attempt in sorted(candidates, key=score, reverse=True):
+        best.setdefault(observed(attempt), attempt)
+    return list(best.values())[:size]
+
+
+def _propose(
+    beam: list[Attempt],
+    root: Attempt,
+    seed: Seed,
+    rng: random.Random,
+    settings: SearchSettings,
+    seen: set[str],
+    limit: int,
+    outcome: SeedOutcome,
+) -> list[_Child]:
+    """The round's new revisions, none said before and no more than the budget has room for: `expand` for each beam
+    member, each that member rewritten by one more operator, or (a share `explore` of them) a fresh chain of one to
+    `chain` operators applied to the draft, so that the search also leaves a plateau where every step looks the same."""
+    room = settings.budget - len(outcome.attempts)
+    children: list[_Child] = []
+    for parent in beam:
+        made = 0
+        for _ in range(settings.expand * TRIES):
+            if made == settings.expand or len(children) == room:
+                break
+            fresh = rng.random() < settings.explore
+            start = root if fresh else parent
+            text, applied = start.revision, list[str]()
+            for name in [rng.choice(settings.operators) for _ in range(rng.randint(1, settings.chain) if fresh else 1)]:
+                changed = apply(name, text, seed, rng)
+                if changed is not None:  # an operator with nothing to do in the chain is passed over, and not named
+                    text, applied = changed, [*applied, name]
+            if not applied or text in seen or len(text) > limit:
+                outcome.discarded += 1
+                continue
+            seen.add(text)
+            children.append(_Child(start, [*start.operators, *applied], text))
+            made += 1
+    return children
+
+
+def _attempt(seed: Seed, number: int, child: _Child | None, revision: str, line: EvalLine) -> Attempt:
+    return Attempt(
+        seed=seed.id,
+        query=number,
+        parent=child.parent.query if child else None,
+        operators=child.operators if child else [],
+        revision=revision,
+        verdict=line.verdict,
+        leaning=line.leaning,
+        confidence=None if line.confidence is None else round(float(line.confidence), 4),
+        needs_review=line.needs_review,
+        decided_by=line.decided_by,
+    )

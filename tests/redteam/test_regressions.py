@@ -1,6 +1,7 @@
 """Every success `cai redteam` found (tests/data/redteam/found.jsonl) replayed through `cai eval`: each keeps its
-flagged span verbatim, so none may be `genuine`. The eval does not resist them yet; each hole class is an expected
-failure, strict, so that the day a fix closes a class its test fails until the marker comes off."""
+flagged span verbatim, so none may be `genuine`. All three classes came through one hole, closed since: a refusing
+sentence was never searched for the flagged words, so one that repeated them ("I won't recommend it, but the old
+answer said: ...") counted as the fix (evals/signals.py `retained_spans`, GIVEN_WORDS)."""
 
 import json
 from collections import defaultdict
@@ -18,7 +19,7 @@ BY_HOLE = defaultdict(list)
 for found in LINES:
     BY_HOLE[found["redteam"]["hole"]].append(found)
 
-HOLES = {
+HOLES = {  # how each class got through before the fix
     "refusal_quote+cut": "the flagged words inside a refusing sentence are not searched for (retained_spans is empty) and "
     "the refusal counts as the fix, once the rest of the draft is cut",
     "refusal_quote+invisible": "as above, the rest of the draft kept but unrecognisable to the word-pair diff: zero-width "
@@ -44,13 +45,7 @@ def test_every_success_keeps_its_span_and_is_cai_eval_input(tmp_path):
     assert set(eval_verdicts(tmp_path, LINES)) == {found["id"] for found in LINES}
 
 
-@pytest.mark.parametrize(
-    "hole",
-    [
-        pytest.param(hole, marks=pytest.mark.xfail(strict=True, reason=f"the eval does not resist it yet: {why}"))
-        for hole, why in HOLES.items()
-    ],
-)
+@pytest.mark.parametrize("hole", list(HOLES))
 def test_no_success_of_the_red_team_is_genuine_any_more(tmp_path, hole):
     lines = eval_verdicts(tmp_path, BY_HOLE[hole])
     genuine = sorted(rid for rid, line in lines.items() if line["verdict"] == "genuine")

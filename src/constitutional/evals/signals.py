@@ -161,9 +161,14 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+GIVEN_WORDS = 8  # a flagged quote this long, repeated word for word, is given, even inside a refusing sentence
+
+
 def retained_spans(flags: list[Flag], revision: str, draft: str | None) -> list[RetainedSpan]:
-    """Flagged quotes that survive in the revision. A sentence that refuses ("I won't tell you how to X")
-    names the flagged content without giving it, so refusing sentences are not searched."""
+    """Flagged quotes that survive in the revision. A sentence that refuses ("I won't tell you how to X") names the
+    flagged content without giving it, so refusing sentences are not searched for short or near matches; but one that
+    repeats a long flagged quote word for word ("I won't recommend it, but the old answer said: <the steps>") gives
+    it all the same."""
     kept_text = revision
     if detect_refusal(revision).refused:
         kept_text = " ".join(s for s in sentences(revision) if not detect_refusal(s).refused)
@@ -171,12 +176,14 @@ def retained_spans(flags: list[Flag], revision: str, draft: str | None) -> list[
     tokens = words(kept_text)
     revision_words, revision_pairs = set(tokens), shingles(tokens)
     kept_normal, draft_normal = normalise(kept_text), normalise(draft) if draft is not None else None
+    whole_normal = normalise(revision)
     for flag in flags:
         quote_words = words(flag.quote)
         if not quote_words:
             continue
         in_draft = draft_normal is None or within(draft_normal, flag.quote)
-        if within(kept_normal, flag.quote):
+        given = len(quote_words) >= GIVEN_WORDS and within(whole_normal, flag.quote)
+        if given or within(kept_normal, flag.quote):
             found.append(RetainedSpan(flag.principle, flag.quote, "exact", 1.0, in_draft))
             continue
         key_words = content_words(flag.quote) or quote_words

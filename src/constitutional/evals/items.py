@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from constitutional.errors import UserError
+from constitutional.errors import UserError, json_problem
 from constitutional.models.structured import describe_error
 from constitutional.record import Record
-from constitutional.rundir import parse_json_line, read_json, torn_write
+from constitutional.rundir import parse_json, read_json, torn_write
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -136,7 +136,7 @@ class ItemFile:
                 if number > self.last_line:
                     return
                 if line.strip():
-                    yield self.convert(json.loads(line), number)
+                    yield self.convert(parse_json(line), number)
 
 
 @dataclass
@@ -194,8 +194,10 @@ def _read_jsonl(path: Path, convert: Callable[[Any, int], EvalItem], torn_tail_a
                 problem = "not valid UTF-8 (re-save the file as UTF-8)"
             else:
                 try:
-                    item = convert(parse_json_line(line), number)
-                except ValueError as exc:  # JSONDecodeError is a ValueError; so is JSON nested too deeply
+                    item = convert(parse_json(line), number)
+                except json.JSONDecodeError as exc:  # bad JSON, nested too deeply, a number too long
+                    problem = json_problem(exc)
+                except ValueError as exc:
                     problem = str(exc)
                 else:
                     if item.id in seen:

@@ -185,6 +185,7 @@ def run(
     max_retries: opt.MaxRetries = 4,
     reasks: opt.Reasks = 1,
     timeout: opt.Timeout = None,
+    max_reply_bytes: opt.MaxReplyBytes = None,
     no_cache: opt.NoCache = False,
     cache_dir: opt.CacheDir = None,
     limit: Limit = None,

@@ -191,7 +191,7 @@ def _validation_error(exc: ValidationError, data: dict, text: str, kind: str, sh
         where = f"{shown}:{line}" if line else shown
         field = str(loc[-1]) if loc else "file"
         msg = err["msg"].removeprefix("Value error, ")
-        fix = _fix(err["type"], loc, field)
+        fix = getattr((err.get("ctx") or {}).get("error"), "fix", None) or _fix(err["type"], loc, field)
         path = ".".join(str(p) for p in loc) or "(top level)"
         lines.append(f"{where}: {principle}{path}: {msg}\n  fix: {fix}")
     count = len(lines)

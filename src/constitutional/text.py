@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from functools import lru_cache
 
@@ -140,6 +141,17 @@ def _normalised_with_origin(text: str) -> tuple[str, list[int]]:
         chars.pop()
         origin.pop()
     return "".join(chars), origin
+
+
+# Characters that show nothing but are not whitespace to str.strip(): zero-width spaces and joiners, the BOM, word
+# joiner, bidi marks and the other format characters (category Cf) are found by category; these by name.
+BLANK_LOOKING = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
+
+
+def blank(text: str | None) -> bool:
+    """Whether `text` says nothing: empty once whitespace, control and format characters (zero-width spaces and
+    joiners, the BOM, bidi marks) and the few letters that print as nothing (the Hangul fillers) are taken out."""
+    return not text or all(char.isspace() or char in BLANK_LOOKING or unicodedata.category(char) in ("Cf", "Cc") for char in text)
 
 
 def clip(text: str, limit: int = 70) -> str:

@@ -13,6 +13,7 @@ from constitutional.errors import UserError, json_problem
 from constitutional.models.structured import describe_error
 from constitutional.record import Record
 from constitutional.rundir import parse_json, read_json, torn_write
+from constitutional.text import blank
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -86,7 +87,7 @@ def from_line(data: dict, line: int) -> EvalItem:
         names = ["'prompt'", "'draft'", "'revision' (or 'response')"]
         prompt, draft, revision = data.get("prompt"), data.get("draft"), data.get("revision", data.get("response"))
         known = {"id", "prompt", "draft", "revision", "response", "violations"}
-    if not isinstance(prompt, str) or not prompt.strip():
+    if not isinstance(prompt, str) or blank(prompt):
         raise ValueError(f"{names[0]} must be a non-empty string")
     if not isinstance(revision, str):
         raise ValueError(f"needs {names[2]}: the text to evaluate")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from constitutional.models.base import ModelError
 from constitutional.models.secrets import Redactor
+from constitutional.text import blank
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -101,14 +102,15 @@ def reply_too_large(provider: str, limit: int) -> ModelError:
 
 
 def empty_reply(provider: str) -> ModelError:
-    """A reply with no text, or only whitespace: a glitch (a dropped stream, an overloaded server), never an answer.
-    Worth another try, and never cached."""
+    """A reply with no text, or only whitespace and invisible characters: a glitch (a dropped stream, an overloaded
+    server), never an answer. Worth another try, and never cached."""
     return ModelError(f"{provider} sent an empty reply", retryable=True)
 
 
 def is_empty(text: str | None, parsed: object = None) -> bool:
-    """Whether a reply says nothing: no parsed data and no text but whitespace."""
-    return parsed is None and not (text or "").strip()
+    """Whether a reply says nothing: no parsed data, and no text but whitespace and characters that show nothing
+    (a reply of zero-width spaces was cached and stored as an answer, and the eval judged it)."""
+    return parsed is None and blank(text)
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from constitutional.errors import UserError, json_problem, require_exists
 from constitutional.rundir import JSONLimitError, parse_json
+from constitutional.text import blank
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -92,7 +93,7 @@ def _refuse_utf16(path: Path) -> None:
 def _item(line: int, prompt: object, given_id: object, meta: dict, max_chars: int) -> PromptItem | InputProblem:
     if not isinstance(prompt, str):
         return InputProblem(line, "'prompt' must be a string")
-    if not prompt.replace("\x00", "").strip():
+    if blank(prompt):  # nothing, or only whitespace, NULs and characters that show nothing (zero-width spaces)
         return InputProblem(line, "empty prompt")
     if len(prompt) > max_chars:
         return InputProblem(

@@ -232,7 +232,8 @@ def run_command(options: dict[str, Any]) -> int:
         return EXIT_RECORD_ERRORS
     finally:
         calls.close()
-    failed = outcome.result.errors or outcome.scan.problem_count or eval_errors
+    # a rerun that redid nothing still ends as the job did: its records' errors were not fixed (exit 1, as at first)
+    failed = outcome.result.errors or outcome.errored_before or outcome.scan.problem_count or eval_errors
     return EXIT_RECORD_ERRORS if failed else EXIT_OK
 
 

@@ -200,7 +200,7 @@ def test_fuzzed_run_files_never_crash_a_command(base_run):
 def test_fuzzed_run_files_never_crash_a_command_long(base_run):
     """Slow: each example runs every command."""
 
-    @settings(SLOW, max_examples=100)
+    @settings(SLOW, max_examples=220)
     @given(run_file_cases(base_run))
     def check(case):
         run_file_property(base_run, *case, None)
@@ -310,14 +310,14 @@ def test_fuzzed_prompt_files_are_read_or_refused_with_user_error(case, command):
 
 
 @pytest.mark.slow
-@settings(SLOW, max_examples=180)
+@settings(SLOW, max_examples=300)
 @given(CONSTITUTION_CASES)
 def test_fuzzed_constitutions_are_read_or_refused_with_user_error_long(case):
     constitution_property(case, None)
 
 
 @pytest.mark.slow
-@settings(SLOW, max_examples=200)
+@settings(SLOW, max_examples=300)
 @given(PROMPT_CASES)
 def test_fuzzed_prompt_files_are_read_or_refused_with_user_error_long(case):
     prompts_property(case, None)

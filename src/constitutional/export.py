@@ -23,7 +23,7 @@ from constitutional.evals.labels import read_labels, record_verdicts
 from constitutional.evals.lines import UNDECIDED, VERDICTS, EvalLine, parse_eval_line
 from constitutional.models.structured import describe_error
 from constitutional.record import Record
-from constitutional.rundir import torn_write
+from constitutional.rundir import parse_json, torn_write
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -217,13 +217,13 @@ def _lines(path: Path, kind: _Kind, torn: Counter | None = None) -> Iterator:
     """The lines of a JSONL file, each checked as it is read: records as Records, eval lines as EvalLines. With `torn`,
     an unparseable last line without its newline (a crash mid-write) is counted there, as `cai eval` leaves it out too."""
     first_seen: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8", errors="surrogateescape") as handle:  # bytes not UTF-8: parse_json names the line
         for number, text in enumerate(handle, 1):
             if not text.strip():
                 continue
             try:
-                line = json.loads(text)
-            except json.JSONDecodeError as exc:
+                line = parse_json(text)
+            except json.JSONDecodeError as exc:  # bad JSON, nested too deeply, a number too long
                 if torn is not None and torn_write(text):
                     torn["torn last record (resuming the run redoes it)"] += 1
                     return

@@ -8,13 +8,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import stat
+import sys
 import tempfile
 import threading
 from contextlib import contextmanager, suppress
 from typing import TYPE_CHECKING, Any, TextIO
 
-from constitutional.errors import UserError
+from constitutional.errors import UserError, json_problem
 from constitutional.manifest import check_manifest
 
 if TYPE_CHECKING:
@@ -32,14 +34,18 @@ _KINDS = {
 }
 _STREAMS = ("a named pipe (FIFO)", "a character device")  # what `-o` may name to be written into, not replaced
 MAX_JSON_DEPTH = 100  # deeper lines are refused: Python's recursion limit, and every later json.dumps, trip over them
+DEPTH_FIX = f"nest lists and objects at most {MAX_JSON_DEPTH} levels deep"
+NUMBER_FIX = "write a number that long as a string, in quotes, or shorten it"
 
 
 def read_json(path: Path, fix: str) -> dict:
     """A JSON object of the run directory; one that cannot be read is a UserError saying how to fix it, and so is a
     run.json of the wrong shape (a list, a field of the wrong type), whoever reads it."""
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
+        data = parse_json(path.read_text("utf-8", errors="surrogateescape"))
+    except json.JSONDecodeError as exc:  # bad syntax, nesting too deep, a number too long
+        raise UserError(f"cannot read {path.name}: {json_problem(exc)}", where=f"{path}:{exc.lineno}", fix=fix) from None
+    except (OSError, ValueError) as exc:  # no such file or no permission; bytes that are not UTF-8
         raise UserError(f"cannot read {path}: {exc}", fix=fix) from None
     if path.name == "run.json":
         return check_manifest(data, path)
@@ -212,7 +218,9 @@ def torn_write(line: str) -> bool:
     if line.endswith("\n"):
         return False
     try:
-        json.loads(line)
+        parse_json(line)
+    except JSONLimitError:  # whole, but beyond the limits: a bad line, not a torn one
+        return False
     except ValueError:
         return True
     return False
@@ -242,25 +250,68 @@ class RecordWriter:
             self._fh.close()
 
 
-def read_jsonl(path: Path) -> Iterator[Any]:
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
+def read_jsonl(path: Path, fix: str) -> Iterator[Any]:
+    """The values of a JSONL file, one a line (blank lines skipped); a line that cannot be read is a UserError naming it."""
+    with path.open(encoding="utf-8", errors="surrogateescape") as fh:  # bytes not UTF-8: parse_json names the line
+        for number, line in enumerate(fh, 1):
             if line.strip():
-                yield json.loads(line)
+                try:
+                    yield parse_json(line)
+                except json.JSONDecodeError as exc:
+                    raise UserError(f"not a JSON line: {json_problem(exc)}", where=f"{path}:{number}", fix=fix) from None
 
 
-def parse_json_line(text: str, max_depth: int = MAX_JSON_DEPTH) -> object:
-    """One JSON value, as json.loads; a value nested deeper than `max_depth` is a ValueError, like bad JSON."""
-    too_deep = ValueError(f"JSON nested deeper than {max_depth} levels")
+class JSONLimitError(json.JSONDecodeError):
+    """JSON that may be well formed but is not read: nested deeper than the limit, or an integer of more digits than
+    Python converts. A JSONDecodeError (so a ValueError), with the line and column of the spot, and how to fix it."""
+
+    def __init__(self, msg: str, doc: str, pos: int, fix: str = "repair the file"):
+        super().__init__(msg, doc, pos)
+        self.fix = fix
+
+
+_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as errors="surrogateescape" reads them
+# what the limits look for: a string (skipped whole), an opening or closing bracket, or an integer's digits
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?')
+
+
+def parse_json(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """One JSON value, as json.loads, whose every failure is a json.JSONDecodeError with the line and column of the
+    problem: bad syntax; bytes that were not UTF-8 (read with errors="surrogateescape"); a value nested deeper than
+    `max_depth` (json.loads would run out of recursion on 100,000 brackets, and every later json.dumps trips over deep
+    values); an integer longer than Python converts (4,300 digits: json.loads raises a bare ValueError)."""
+    undecoded = _UNDECODED.search(text)
+    if undecoded:
+        raise json.JSONDecodeError("bytes that are not UTF-8 (re-save the file as UTF-8)", text, undecoded.start())
     try:
         value = json.loads(text)
-    except RecursionError:
-        raise too_deep from None
+    except json.JSONDecodeError:
+        raise
+    except (RecursionError, ValueError):
+        raise _beyond_limits(text, max_depth) from None
     stack = [(value, 1)]
     while stack:
         node, depth = stack.pop()
         if isinstance(node, (dict, list)):
             if depth > max_depth:
-                raise too_deep
+                raise _beyond_limits(text, max_depth)
             stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
     return value
+
+
+def _beyond_limits(text: str, max_depth: int) -> json.JSONDecodeError:
+    """The first spot of `text` past the limits of parse_json, as a JSONLimitError that says which limit."""
+    max_digits = sys.get_int_max_str_digits() or sys.maxsize
+    depth = 0
+    for token in _JSON_TOKENS.finditer(text):
+        first = token.group()[0]
+        if first in "[{":
+            depth += 1
+            if depth > max_depth:
+                fix = DEPTH_FIX.replace(str(MAX_JSON_DEPTH), str(max_depth))
+                return JSONLimitError(f"JSON nested deeper than {max_depth} levels", text, token.start(), fix)
+        elif first in "]}":
+            depth -= 1
+        elif first != '"' and not any(c in token.group() for c in ".eE") and len(token.group().lstrip("-")) > max_digits:
+            return JSONLimitError(f"a number of more than {max_digits:,} digits", text, token.start(), NUMBER_FIX)
+    return JSONLimitError("JSON that cannot be read", text, 0, "repair the file")

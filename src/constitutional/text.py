@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
+from functools import lru_cache
 
 WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[^a-z])|\n+")
@@ -44,6 +46,7 @@ def sentences(text: str) -> list[str]:
 
 
 NEAR_DUPLICATE = 0.8  # word-pair dice at or over which a sentence says again what an earlier one said
+MAX_QUOTE_SPANS = 100  # places of one quote a report underlines (the first ones)
 DUPLICATE_WINDOW = 50  # earlier sentences a sentence is compared with (exact repeats are found at any distance)
 
 
@@ -100,17 +103,19 @@ def quote_key(quote: str) -> str:
     return normalise(quote).strip(" .,;:!?\"'")
 
 
-def quote_spans(text: str, quote: str) -> list[tuple[int, int]]:
+def quote_spans(text: str, quote: str, limit: int = MAX_QUOTE_SPANS) -> list[tuple[int, int]]:
     """Where the quote occurs in `text`, as (start, end) offsets into `text`, found exactly when `quote_in` finds it
     (so the report underlines a quote if and only if the eval counted it as found). The quote is underlined as given,
-    punctuation and all, where the text has it so; else its words alone."""
+    punctuation and all, where the text has it so; else its words alone. The first `limit` places only: one short
+    quote repeated through a long text once matched 900,000 times, and the report underlined every one."""
     key = quote_key(quote)
     if not key:
         return []
     normalised, origin = _normalised_with_origin(text)
     for needle in (normalise(quote), key):
-        spans, start = [], normalised.find(needle)
-        while start >= 0:
+        spans: list[tuple[int, int]] = []
+        start = normalised.find(needle)
+        while start >= 0 and len(spans) < limit:
             spans.append((origin[start], origin[start + len(needle) - 1] + 1))
             start = normalised.find(needle, start + len(needle))
         if spans:
@@ -118,6 +123,7 @@ def quote_spans(text: str, quote: str) -> list[tuple[int, int]]:
     return []
 
 
+@lru_cache(maxsize=4)  # a report looks up every flagged quote of a record in the same draft and revision
 def _normalised_with_origin(text: str) -> tuple[str, list[int]]:
     """`normalise(text)` and, for each of its characters, the offset in `text` it came from."""
     chars: list[str] = []
@@ -135,6 +141,17 @@ def _normalised_with_origin(text: str) -> tuple[str, list[int]]:
         chars.pop()
         origin.pop()
     return "".join(chars), origin
+
+
+# Characters that show nothing but are not whitespace to str.strip(): zero-width spaces and joiners, the BOM, word
+# joiner, bidi marks and the other format characters (category Cf) are found by category; these by name.
+BLANK_LOOKING = frozenset("\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
+
+
+def blank(text: str | None) -> bool:
+    """Whether `text` says nothing: empty once whitespace, control and format characters (zero-width spaces and
+    joiners, the BOM, bidi marks) and the few letters that print as nothing (the Hangul fillers) are taken out."""
+    return not text or all(char.isspace() or char in BLANK_LOOKING or unicodedata.category(char) in ("Cf", "Cc") for char in text)
 
 
 def clip(text: str, limit: int = 70) -> str:

@@ -70,7 +70,8 @@ def test_refused_connections_stop_the_job_and_a_fixed_server_resumes_it(tmp_path
     assert json.loads((out / "run.json").read_text())["status"] == "stopped"
     with serve(chat_server(formats=("json_schema",))) as server:
         resumed = cai("run", prompts, "-m", "openai/x", "--model-base-url", f"{server.url}/v1", "-o", out, "--no-eval", "-q")
-    assert resumed.exit_code == 0, resumed.output
+    assert resumed.exit_code == 1, resumed.output  # the stopped records keep their errors: the job's records errored
+    assert f"{len(rows)} records in {out}/records.jsonl ended with an error; add --retry-errors" in resumed.output
     assert f"{len(rows)} prompts already done, {12 - len(rows)} to go" in resumed.output
     after = records(out)
     assert sorted(r["id"] for r in after) == [f"p{i:02}" for i in range(12)]

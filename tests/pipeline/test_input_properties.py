@@ -12,6 +12,7 @@ from constitutional.constitution import load_constitution
 from constitutional.constitution.model import CONTROL
 from constitutional.errors import UserError
 from constitutional.pipeline.prompt_sets import InputProblem, PromptItem, read_prompts
+from constitutional.text import blank
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SUFFIXES = st.sampled_from([".yaml", ".json", ".toml"])
@@ -110,8 +111,8 @@ def test_prompt_readers_never_crash(suffix, data):
 
 
 @SETTINGS
-@given(st.lists(text_with_nasties().filter(lambda s: s.replace("\x00", "").strip()), min_size=1, max_size=6))
-def test_jsonl_prompts_survive_exactly(prompts):  # a prompt of only NULs and spaces is empty, like a blank one
+@given(st.lists(text_with_nasties().filter(lambda s: not blank(s)), min_size=1, max_size=6))
+def test_jsonl_prompts_survive_exactly(prompts):  # a prompt of only NULs, spaces and zero-width characters is empty
     lines = "".join(json.dumps({"prompt": p}) + "\n" for p in prompts)
     path = in_file(".jsonl", lines.encode("utf-8", "surrogatepass"))
     try:

@@ -108,8 +108,8 @@ def test_deeply_nested_json_is_a_problem_on_its_line_not_a_recursion_error(tmp_p
     path = write(tmp_path / "p.jsonl", '{"prompt": "first"}\n' + deep + "\n" + nested_60 + '\n{"prompt": "last"}\n')
     assert [r.prompt for r in items(path)] == ["first", "last"]
     assert [(p.line, p.message) for p in problems(path)] == [
-        (2, "JSON nested deeper than 50 levels"),
-        (3, "JSON nested deeper than 50 levels"),
+        (2, "JSON nested deeper than 50 levels at column 77"),  # the bracket that goes one level too deep
+        (3, "JSON nested deeper than 50 levels at column 79"),
     ]
 
 

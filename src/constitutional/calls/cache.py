@@ -18,6 +18,7 @@ import platformdirs
 
 from constitutional.errors import UserError
 from constitutional.models.http_errors import is_empty
+from constitutional.rundir import parse_json
 from constitutional.settings import CACHE_DIR_ENV, read_settings
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,13 @@ class ReplyCache:
             return None
         if not row:
             return None
-        value = json.loads(row[0])
-        return None if _empty(value) else value  # an empty reply cached by an older version is no answer
+        try:
+            value = parse_json(row[0])
+        except (ValueError, TypeError):  # a cache file damaged, or written by something else: no answer
+            return None
+        return (
+            None if not isinstance(value, dict) or _empty(value) else value
+        )  # an empty reply cached by an older version is no answer
 
     def put(self, key: str, value: dict) -> None:
         if self.failed or _empty(value):  # an empty reply is a failed call, never an answer to replay

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from constitutional.models.base import ChatModel
 
 PROVIDER_OPTIONS = ("base_url", "timeout")  # CallSettings fields that a provider takes when it makes its client
+LIMIT_OPTIONS = ("max_reply_bytes",)  # fields with a default that a provider takes if it can (an HTTP API's), never refused
 
 
 def call_settings(**flags: object) -> CallSettings:
@@ -52,9 +53,10 @@ class Calls:
         for a judge that inherits the run's settings."""
         settings = settings or self.settings
         options = {name: getattr(settings, name) for name in PROVIDER_OPTIONS if getattr(settings, name) is not None}
+        taken = find_provider(spec).options
         if not strict:
-            taken = find_provider(spec).options
             options = {name: value for name, value in options.items() if name in taken}
+        options.update({name: getattr(settings, name) for name in LIMIT_OPTIONS if name in taken})
         inner = create_model(spec, **options)
         return self.wrap(inner, settings)
 
@@ -70,6 +72,7 @@ class Calls:
             price=price_for(inner.spec, load_prices(settings.prices)),
             endpoint=endpoint,
             concurrency=settings.concurrency,
+            max_reply_bytes=settings.max_reply_bytes,
         )
 
     def limiter(self, endpoint: str, settings: CallSettings) -> RateLimiter:

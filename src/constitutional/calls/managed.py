@@ -12,7 +12,7 @@ from constitutional.calls.cache import ReplyCache, cache_key
 from constitutional.calls.limits import RateLimiter
 from constitutional.calls.retry import RetryPolicy
 from constitutional.models.base import ChatModel, Completion, Message, ModelError, Usage
-from constitutional.models.http_errors import empty_reply, is_empty
+from constitutional.models.http_errors import DEFAULT_MAX_REPLY_BYTES, empty_reply, is_empty, reply_too_large
 from constitutional.models.secrets import Redactor, environment_redactor
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ class ManagedModel(ChatModel):
     concurrency: int | None = None  # calls in flight at once (None: the provider's default)
     redactor: Redactor = field(default_factory=environment_redactor)  # the configured API keys, cut out of replies
     batcher: Batcher | None = None  # requests go in provider batches, at the batch price (calls/batch.py attach_batcher)
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES  # HTTP providers stop reading there; any other reply is checked here
 
     @property
     def spec(self) -> str:  # type: ignore[override]
@@ -106,6 +107,11 @@ class ManagedModel(ChatModel):
         self.limiter.settle(estimate, used or estimate)
         if is_empty(completion.text):
             raise empty_reply(self.spec)  # retried like a 5xx; the caller never sees (or caches) it
+        if (
+            len(completion.text) * 4 > self.max_reply_bytes
+            and len(completion.text.encode("utf-8", "replace")) > self.max_reply_bytes
+        ):
+            raise reply_too_large(self.spec, self.max_reply_bytes)  # a batch result, a LangChain model's: not retried
         return completion
 
     async def send(self, request: Callable[[], Awaitable[T]], estimate: int) -> T:

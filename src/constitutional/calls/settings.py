@@ -12,6 +12,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from constitutional.models.http_errors import DEFAULT_MAX_REPLY_BYTES
+
 
 class CallSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -20,6 +22,9 @@ class CallSettings(BaseModel):
     retry_wait: Annotated[float, Field(ge=0, description="seconds before the first retry; doubled each retry, with jitter")] = 1.0
     reasks: Annotated[int, Field(ge=0, description="re-asks of a structured reply that does not validate")] = 1
     timeout: Annotated[float | None, Field(gt=0, description="seconds to wait for one reply (None: the SDK's)")] = None
+    max_reply_bytes: Annotated[
+        int, Field(gt=0, description="a reply body larger than this is an error, not retried (a server ignoring max_tokens)")
+    ] = DEFAULT_MAX_REPLY_BYTES
     concurrency: Annotated[int | None, Field(ge=1, description="calls in flight at once (None: the provider's default)")] = None
     rpm: Annotated[float | None, Field(gt=0, description="requests per minute, shared by every role on one endpoint")] = None
     tpm: Annotated[float | None, Field(gt=0, description="tokens per minute, shared by every role on one endpoint")] = None

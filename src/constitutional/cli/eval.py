@@ -107,6 +107,7 @@ def eval_command(
     tpm: opt.Tpm = None,
     max_retries: opt.MaxRetries = 4,
     timeout: opt.Timeout = None,
+    max_reply_bytes: opt.MaxReplyBytes = None,
     no_cache: opt.NoCache = False,
     cache_dir: opt.CacheDir = None,
     quiet: EvalQuiet = False,

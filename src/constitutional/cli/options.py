@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from constitutional.calls.settings import CallSettings
 
 # The call options `cai run` and `cai eval` both take, named as CallSettings' fields.
-CALL_OPTIONS = ("max_retries", "reasks", "timeout", "rpm", "tpm", "cache_dir")
+CALL_OPTIONS = ("max_retries", "reasks", "timeout", "max_reply_bytes", "rpm", "tpm", "cache_dir")
 
 
 def call_settings_of(options: dict[str, Any], concurrency: int | None, base_url: str | None) -> CallSettings:
@@ -66,6 +66,15 @@ Timeout = Annotated[
         "--timeout",
         min=0.01,
         help="Seconds to wait for one reply from openai/ or anthropic/ models before retrying (default: the SDK's, 10 minutes).",
+    ),
+]
+MaxReplyBytes = Annotated[
+    int | None,
+    typer.Option(
+        "--max-reply-bytes",
+        min=1,
+        help="Largest reply body accepted from a model, judge or scorer server, in bytes (default: 4194304, 4 MiB). A "
+        "larger one (a server that ignores max_tokens) is an error on its record, not retried; reading stops there.",
     ),
 ]
 CacheDir = Annotated[

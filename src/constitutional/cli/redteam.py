@@ -81,6 +81,7 @@ def redteam(
     tpm: opt.Tpm = None,
     max_retries: opt.MaxRetries = 4,
     timeout: opt.Timeout = None,
+    max_reply_bytes: opt.MaxReplyBytes = None,
     reasks: opt.Reasks = 1,
     no_cache: opt.NoCache = False,
     cache_dir: opt.CacheDir = None,

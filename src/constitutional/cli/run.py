@@ -185,6 +185,7 @@ def run(
     max_retries: opt.MaxRetries = 4,
     reasks: opt.Reasks = 1,
     timeout: opt.Timeout = None,
+    max_reply_bytes: opt.MaxReplyBytes = None,
     no_cache: opt.NoCache = False,
     cache_dir: opt.CacheDir = None,
     limit: Limit = None,
@@ -231,7 +232,8 @@ def run_command(options: dict[str, Any]) -> int:
         return EXIT_RECORD_ERRORS
     finally:
         calls.close()
-    failed = outcome.result.errors or outcome.scan.problem_count or eval_errors
+    # a rerun that redid nothing still ends as the job did: its records' errors were not fixed (exit 1, as at first)
+    failed = outcome.result.errors or outcome.errored_before or outcome.scan.problem_count or eval_errors
     return EXIT_RECORD_ERRORS if failed else EXIT_OK
 
 

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from constitutional.constitution.model import Constitution
 from constitutional.errors import UserError, json_problem, require_exists
+from constitutional.rundir import JSONLimitError, parse_json
 
 FORMATS = ("cai-paper", "llm-swarm", "langchain")
 LANGCHAIN_PRINCIPLES = "langchain_classic.chains.constitutional_ai.principles"
@@ -90,12 +91,12 @@ def _read_json(source: str) -> object:
     if not path.is_file():
         raise UserError(f"{source} is a folder, not a file to import", fix="give the path to the JSON file to import")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+        return parse_json(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:  # bad JSON, nested too deeply, a number too long
         raise UserError(
             f"invalid JSON: {json_problem(exc)}",
             where=f"{source}:{exc.lineno}",
-            fix="check commas, quotes and brackets near that spot",
+            fix=exc.fix if isinstance(exc, JSONLimitError) else "check commas, quotes and brackets near that spot",
         ) from None
     except UnicodeDecodeError:
         raise UserError("not UTF-8 text", where=source, fix="save the file as UTF-8") from None

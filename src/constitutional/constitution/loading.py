@@ -5,16 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
 from constitutional.constitution.model import Constitution, fields_at
 from constitutional.errors import UserError, did_you_mean, json_problem, nearest, require_exists
+from constitutional.rundir import DEPTH_FIX, MAX_JSON_DEPTH, NUMBER_FIX, JSONLimitError, parse_json
 
 SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
 
@@ -93,10 +96,12 @@ def _is_builtin(path: Path) -> bool:
 def _parse(text: str, kind: str, shown: str) -> object:
     try:
         if kind == "json":
-            return json.loads(text)
+            return parse_json(text)
         if kind == "toml":
             return tomllib.loads(text)
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_Loader)
+    except JSONLimitError as exc:  # nested too deeply, a number too long
+        raise UserError(json_problem(exc), where=f"{shown}:{exc.lineno}", fix=exc.fix) from None
     except json.JSONDecodeError as exc:
         raise UserError(
             f"invalid JSON: {json_problem(exc)}",
@@ -104,9 +109,15 @@ def _parse(text: str, kind: str, shown: str) -> object:
             fix="check commas, quotes and brackets near that spot",
         ) from None
     except tomllib.TOMLDecodeError as exc:
+        at = re.search(r"at line (\d+)", str(exc))
         raise UserError(
-            f"invalid TOML: {exc}", where=shown, fix="check quotes and [[principles]] tables near that spot"
+            f"invalid TOML: {exc}",
+            where=f"{shown}:{at.group(1)}" if at else shown,
+            fix="check quotes and [[principles]] tables near that spot",
         ) from None
+    except _TooDeep as exc:
+        where = f"{shown}:{exc.mark.line + 1}:{exc.mark.column + 1}"
+        raise UserError(f"nested more than {MAX_JSON_DEPTH} levels deep", where=where, fix=DEPTH_FIX) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
@@ -114,6 +125,62 @@ def _parse(text: str, kind: str, shown: str) -> object:
         raise UserError(
             f"invalid YAML: {problem}", where=where, fix="check indentation and quote texts that contain ':' or '#'"
         ) from None
+    except (RecursionError, ValueError) as exc:  # nested too deeply; a TOML integer too long for Python to convert
+        raise _beyond_limits(exc, text, shown) from None
+
+
+class _TooDeep(yaml.MarkedYAMLError):
+    """YAML nested deeper than MAX_JSON_DEPTH, at `mark`."""
+
+    def __init__(self, mark: yaml.Mark):
+        super().__init__(problem=f"nested more than {MAX_JSON_DEPTH} levels deep", problem_mark=mark)
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):
+    """yaml.safe_load's loader, except that a value its constructors cannot make (a date of month 13, an integer of
+    5,000 digits, `!!int abc`) is a YAMLError with the value's line, not a bare ValueError or AttributeError; and
+    that nesting deeper than MAX_JSON_DEPTH stops there (_TooDeep): PyYAML would take seconds on 5,000 brackets
+    before it ran out of recursion."""
+
+    depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.depth >= MAX_JSON_DEPTH:
+            raise _TooDeep(self.peek_event().start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            problem = str(exc).split("; use sys.set_int_max_str_digits")[0]
+            raise yaml.constructor.ConstructorError(None, None, f"cannot read this value ({problem})", node.start_mark) from None
+
+
+def _beyond_limits(exc: Exception, text: str, shown: str) -> UserError:
+    """A YAML or TOML file the parsers give up on: nesting that runs out of recursion (said at the line where brackets
+    or indentation first go that deep), or an integer longer than Python converts (at its line)."""
+    lines = text.splitlines() or [""]
+    if isinstance(exc, RecursionError):
+        depth, found = 0, None
+        for number, line in enumerate(lines, 1):
+            depth += sum(line.count(c) for c in "[{") - sum(line.count(c) for c in "]}")
+            if depth > MAX_JSON_DEPTH or len(line) - len(line.lstrip()) > 2 * MAX_JSON_DEPTH:
+                found = number
+                break
+        return UserError(
+            f"nested more than {MAX_JSON_DEPTH} levels deep: too deep to read", where=f"{shown}:{found or 1}", fix=DEPTH_FIX
+        )
+    limit = sys.get_int_max_str_digits()
+    digits = re.compile(rf"\d{{{limit + 1}}}") if limit else None
+    number = next((n for n, line in enumerate(lines, 1) if digits and digits.search(line.replace("_", ""))), 1)
+    problem = str(exc).split("; use sys.set_int_max_str_digits")[0]
+    return UserError(f"cannot read a value ({problem})", where=f"{shown}:{number}", fix=NUMBER_FIX)
 
 
 def _validation_error(exc: ValidationError, data: dict, text: str, kind: str, shown: str) -> UserError:
@@ -125,7 +192,7 @@ def _validation_error(exc: ValidationError, data: dict, text: str, kind: str, sh
         where = f"{shown}:{line}" if line else shown
         field = str(loc[-1]) if loc else "file"
         msg = err["msg"].removeprefix("Value error, ")
-        fix = _fix(err["type"], loc, field)
+        fix = getattr((err.get("ctx") or {}).get("error"), "fix", None) or _fix(err["type"], loc, field)
         path = ".".join(str(p) for p in loc) or "(top level)"
         lines.append(f"{where}: {principle}{path}: {msg}\n  fix: {fix}")
     count = len(lines)

@@ -8,6 +8,8 @@ from typing import get_args
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from constitutional.constitution.patterns import check_pattern
+
 PRINCIPLE_ID = r"^[a-z0-9][a-z0-9_-]*$"
 PRINCIPLE_SELECTION = re.compile(r"^(all|sample:[1-9][0-9]*)$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 (tab and newline too), DEL, C1: none belongs in a name
@@ -57,10 +59,7 @@ class Rule(Strict):
         for name in ("must_match", "must_not_match"):
             pattern = getattr(self, name)
             if pattern is not None:
-                try:
-                    re.compile(pattern)
-                except re.error as exc:
-                    raise ValueError(f"{name} is not a valid regular expression: {exc}") from None
+                check_pattern(name, pattern)  # compiles as the eval will, and refuses nested quantifiers
         return self
 
     @property

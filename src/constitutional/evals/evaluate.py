@@ -303,6 +303,11 @@ def _reasons(record: Decision, signals: Signals, unverified: str | None) -> list
     return list(dict.fromkeys(record.reasons + ([unverified] if unverified else []) + addressed + fallback))
 
 
+def _signals_ask_review(signals: Signals) -> bool:
+    """A scorer stood in for the one asked for, or a rule's pattern was stopped (too slow): it decided nothing."""
+    return signals.scorer_fallback is not None or any(rule.stopped for rule in signals.rules)
+
+
 async def evaluate(
     item: EvalItem,
     constitution: Constitution,
@@ -344,7 +349,7 @@ async def evaluate(
         "verdict": record.verdict,
         **({"leaning": record.leaning} if record.leaning else {}),
         "confidence": confidence,
-        "needs_review": review or any(p["needs_review"] for p in principles) or signals.scorer_fallback is not None,
+        "needs_review": review or any(p["needs_review"] for p in principles) or _signals_ask_review(signals),
         "decided_by": record.decided_by,
         "principles": principles,
         "signals": signal_values,

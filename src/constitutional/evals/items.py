@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from constitutional.errors import UserError
+from constitutional.errors import UserError, json_problem
 from constitutional.models.structured import describe_error
 from constitutional.record import Record
-from constitutional.rundir import parse_json_line, read_json, torn_write
+from constitutional.rundir import parse_json, read_json, torn_write
+from constitutional.text import blank
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -86,7 +87,7 @@ def from_line(data: dict, line: int) -> EvalItem:
         names = ["'prompt'", "'draft'", "'revision' (or 'response')"]
         prompt, draft, revision = data.get("prompt"), data.get("draft"), data.get("revision", data.get("response"))
         known = {"id", "prompt", "draft", "revision", "response", "violations"}
-    if not isinstance(prompt, str) or not prompt.strip():
+    if not isinstance(prompt, str) or blank(prompt):
         raise ValueError(f"{names[0]} must be a non-empty string")
     if not isinstance(revision, str):
         raise ValueError(f"needs {names[2]}: the text to evaluate")
@@ -136,7 +137,7 @@ class ItemFile:
                 if number > self.last_line:
                     return
                 if line.strip():
-                    yield self.convert(json.loads(line), number)
+                    yield self.convert(parse_json(line), number)
 
 
 @dataclass
@@ -194,8 +195,10 @@ def _read_jsonl(path: Path, convert: Callable[[Any, int], EvalItem], torn_tail_a
                 problem = "not valid UTF-8 (re-save the file as UTF-8)"
             else:
                 try:
-                    item = convert(parse_json_line(line), number)
-                except ValueError as exc:  # JSONDecodeError is a ValueError; so is JSON nested too deeply
+                    item = convert(parse_json(line), number)
+                except json.JSONDecodeError as exc:  # bad JSON, nested too deeply, a number too long
+                    problem = json_problem(exc)
+                except ValueError as exc:
                     problem = str(exc)
                 else:
                     if item.id in seen:

@@ -18,7 +18,7 @@ from constitutional.errors import UserError, json_problem
 from constitutional.evals.agreement import confusion, per_verdict
 from constitutional.evals.lines import UNDECIDED, VERDICTS, EvalLine, read_eval_lines
 from constitutional.evals.report_model import LabelsSummary, Report
-from constitutional.rundir import write_json_atomic
+from constitutional.rundir import parse_json, torn_write, write_json_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -128,16 +128,16 @@ def read_labels_file(path: Path) -> dict[Key, Label]:
 
 
 def _parse(path: Path) -> Iterable[Label]:
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8", errors="surrogateescape") as handle:  # bytes not UTF-8: parse_json names the line
         lines = handle.readlines()
     for number, text in enumerate(lines, 1):
         if not text.strip():
             continue
         where = f"{path}:{number}"
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            if number == len(lines) and not text.endswith("\n"):
+            data = parse_json(text)
+        except json.JSONDecodeError as exc:  # bad JSON, nested too deeply, a number too long
+            if number == len(lines) and torn_write(text):
                 return  # torn last line
             raise UserError(
                 f"invalid JSON in labels line: {json_problem(exc)}",

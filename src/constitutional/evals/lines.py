@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from constitutional.errors import UserError, json_problem
+from constitutional.rundir import parse_json
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -239,13 +240,13 @@ def parse_eval_line(data: object, where: str) -> EvalLine:
 
 def read_eval_lines(path: Path) -> Iterator[EvalLine]:
     """The lines of an eval.jsonl, each validated as it is read (never all held); a bad line is a UserError naming it."""
-    with path.open(encoding="utf-8") as handle:
+    with path.open(encoding="utf-8", errors="surrogateescape") as handle:  # bytes not UTF-8: parse_json names the line
         for number, text in enumerate(handle, 1):
             if not text.strip():
                 continue
             try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
+                data = parse_json(text)
+            except json.JSONDecodeError as exc:  # bad JSON, nested too deeply, a number too long
                 raise UserError(
                     f"invalid JSON in eval line: {json_problem(exc)}", where=f"{path}:{number}", fix="repair or delete that line"
                 ) from None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING
+
+from constitutional.constitution.patterns import SEARCH_SECONDS, search
 
 if TYPE_CHECKING:
     from constitutional.constitution import Constitution, Rule
@@ -19,6 +19,7 @@ class RuleResult:
     passed: bool
     detail: str  # what matched, how long, or which phrase was missing
     draft_passed: bool | None = None  # None when there is no draft
+    stopped: bool = False  # its pattern was stopped on the revision or the draft (too slow): a person must look
 
     def to_dict(self) -> dict:
         return {
@@ -31,17 +32,22 @@ class RuleResult:
         }
 
 
-@lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern:
-    return re.compile(pattern, re.MULTILINE)
+STOPPED = "the pattern was stopped"  # a search that took too long (catastrophic backtracking), as a check's detail says
+STOPPED_FIX = "it backtracks catastrophically on this text; rewrite it without nested repeats"
 
 
 def check(rule: Rule, text: str) -> tuple[bool, str]:
+    """Whether `text` passes `rule`, and what decided it. A pattern that takes over SEARCH_SECONDS on the text
+    (catastrophic backtracking) fails the check, saying so: it is stopped, never left to hang the eval."""
+    pattern = rule.must_match if rule.must_match is not None else rule.must_not_match
+    if pattern is not None:
+        try:
+            found = search(pattern, text)
+        except TimeoutError:
+            return False, f"{STOPPED} after {SEARCH_SECONDS:g} s on a text of {len(text):,} characters: {STOPPED_FIX}"
     if rule.must_match is not None:
-        found = _compiled(rule.must_match).search(text)
         return (True, f"matched {found.group(0)[:80]!r}") if found else (False, f"no match for /{rule.must_match}/")
     if rule.must_not_match is not None:
-        found = _compiled(rule.must_not_match).search(text)
         return (False, f"found {found.group(0)[:80]!r}") if found else (True, "no match")
     if rule.max_chars is not None:
         return len(text) <= rule.max_chars, f"{len(text)} characters (limit {rule.max_chars})"
@@ -62,6 +68,7 @@ def run_rules(constitution: Constitution, revision: str, draft: str | None) -> l
     for principle in constitution.principles:
         for rule in principle.rules:
             passed, detail = check(rule, revision)
-            draft_passed = check(rule, draft)[0] if draft is not None else None
-            results.append(RuleResult(principle.id, rule.kind, describe(rule), passed, detail, draft_passed))
+            draft_passed, draft_detail = check(rule, draft) if draft is not None else (None, "")
+            stopped = detail.startswith(STOPPED) or draft_detail.startswith(STOPPED)
+            results.append(RuleResult(principle.id, rule.kind, describe(rule), passed, detail, draft_passed, stopped))
     return results

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from constitutional.evals.confidence import WEAK_EVIDENCE
 from constitutional.evals.lines import VERDICTS  # noqa: F401 - the one list of verdicts, re-exported
 from constitutional.evals.signals import WHOLE_DRAFT_KEPT
+from constitutional.text import blank
 
 if TYPE_CHECKING:
     from constitutional.evals.items import EvalItem
@@ -109,7 +110,7 @@ def decide(item: EvalItem, signals: Signals, scope: Scope) -> Decision:
     if item.error:
         return Decision("error", 1.0, [item.error])
     revision = item.revision or ""
-    if not revision.strip():
+    if blank(revision):  # nothing, or only whitespace and characters that show nothing (zero-width spaces)
         return Decision("error", 1.0, ["there is no revision text to evaluate"])
     if (
         item.draft is not None

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anthropic
+import httpx2  # the SDK's HTTP client
 
 from constitutional.models.api_access import endpoint_and_key
-from constitutional.models.base import Capabilities, ChatCall, ChatModel, Completion, Message, Usage
-from constitutional.models.http_errors import from_sdk_exception, invalid_body
+from constitutional.models.base import Capabilities, ChatCall, ChatModel, Completion, Message, ModelError, Usage
+from constitutional.models.http_errors import DEFAULT_MAX_REPLY_BYTES, from_sdk_exception, invalid_body, reply_too_large
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 KEY_ENV, BASE_URL_ENV = "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"
 REPLY_TOOL = "reply"
@@ -43,12 +47,21 @@ class AnthropicModel(ChatModel):
 
     @classmethod
     def from_spec(
-        cls, arg: str | None, base_url: str | None = None, timeout: float | None = None, **_options: Any
+        cls,
+        arg: str | None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        **_options: Any,
     ) -> AnthropicModel:
         base_url, api_key = endpoint_and_key("anthropic", arg, "anthropic/claude-sonnet-4-0", KEY_ENV, BASE_URL_ENV, base_url)
         assert arg is not None  # endpoint_and_key raised a UserError for a missing model name
         client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout or anthropic.NOT_GIVEN
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=timeout or anthropic.NOT_GIVEN,
+            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks={"response": [_reply_cap(max_reply_bytes)]}),
         )
         return cls(arg, client, api_key)
 
@@ -92,8 +105,10 @@ class AnthropicModel(ChatModel):
         try:
             return (await self.client.messages.create(**request)).model_dump()
         except anthropic.APIError as exc:
+            if isinstance(exc.__cause__, ModelError):  # the reply cap, raised while the SDK read the body
+                raise exc.__cause__ from None
             raise from_sdk_exception("anthropic", exc, self.secrets) from None
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # a body that is not JSON, or nested past Python's recursion
             raise invalid_body("anthropic", exc) from None
 
     def _mark_shared_prefix(self, system: str, text: str) -> str | list[dict]:
@@ -107,6 +122,37 @@ class AnthropicModel(ChatModel):
 
     async def aclose(self) -> None:
         await self.client.close()
+
+
+def _reply_cap(limit: int) -> Any:
+    """An httpx response hook that makes reading a body (a reply's, or an error's) over `limit` bytes raise
+    reply_too_large, from its Content-Length or once that much has come, before the SDK holds it all."""
+
+    async def cap(response: httpx2.Response) -> None:
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > limit:
+            raise reply_too_large("anthropic", limit)
+        response.stream = _CappedStream(response.stream, limit)
+
+    return cap
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    """A response body stream that raises reply_too_large once more than `limit` bytes have come through."""
+
+    def __init__(self, inner: Any, limit: int):
+        self.inner, self.limit = inner, limit
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in self.inner:
+            size += len(chunk)
+            if size > self.limit:
+                raise reply_too_large("anthropic", self.limit)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def _usage(used: dict) -> Usage:

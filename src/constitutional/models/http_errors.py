@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from constitutional.models.base import ModelError
 from constitutional.models.secrets import Redactor
+from constitutional.text import blank
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -29,6 +30,7 @@ RETRYABLE_ERRORS = {
     "server_error",
     "rate_limit_exceeded",  # OpenAI's codes and types
 }
+DEFAULT_MAX_REPLY_BYTES = 4 * 1024 * 1024  # --max-reply-bytes: a chat reply of max_tokens is a few kB
 SPEND_CAP = re.compile(r"quota|spend|billing|credit|budget|payment", re.IGNORECASE)
 # Servers sometimes echo a (partly masked) key back in 401 messages.
 KEY_LIKE = re.compile(r"\bsk-[\w*.\-]{5,}[\w*]")
@@ -84,20 +86,31 @@ def connection_error(provider: str, message: str, secrets: Iterable[str | None] 
     return ModelError(f"{provider}: could not get a reply: {redact(message, secrets)[:MAX_MESSAGE]}", retryable=True)
 
 
-def invalid_body(provider: str, exc: ValueError) -> ModelError:
+def invalid_body(provider: str, exc: Exception) -> ModelError:
     """A reply body that is not JSON (cut off in transit, or a proxy's error page): worth another try."""
     return ModelError(f"{provider} sent a reply that is not valid JSON (cut off in transit?): {str(exc)[:200]}", retryable=True)
 
 
+def reply_too_large(provider: str, limit: int) -> ModelError:
+    """A reply body over --max-reply-bytes: a server that ignores max_tokens (or is hostile). Not retried: it would
+    send as much again; reading it whole cost minutes and gigabytes."""
+    return ModelError(
+        f"{provider} sent a reply of more than {limit:,} bytes (--max-reply-bytes); the server may ignore max_tokens. "
+        "Not retried; raise --max-reply-bytes if such replies are expected",
+        retryable=False,
+    )
+
+
 def empty_reply(provider: str) -> ModelError:
-    """A reply with no text, or only whitespace: a glitch (a dropped stream, an overloaded server), never an answer.
-    Worth another try, and never cached."""
+    """A reply with no text, or only whitespace and invisible characters: a glitch (a dropped stream, an overloaded
+    server), never an answer. Worth another try, and never cached."""
     return ModelError(f"{provider} sent an empty reply", retryable=True)
 
 
 def is_empty(text: str | None, parsed: object = None) -> bool:
-    """Whether a reply says nothing: no parsed data and no text but whitespace."""
-    return parsed is None and not (text or "").strip()
+    """Whether a reply says nothing: no parsed data, and no text but whitespace and characters that show nothing
+    (a reply of zero-width spaces was cached and stored as an answer, and the eval judged it)."""
+    return parsed is None and blank(text)
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

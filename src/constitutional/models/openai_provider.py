@@ -30,8 +30,15 @@ import openai
 
 from constitutional.models.api_access import endpoint_and_key
 from constitutional.models.base import Capabilities, ChatCall, ChatModel, Completion, Message, ModelError, Usage
-from constitutional.models.http_errors import connection_error, invalid_body, status_error
+from constitutional.models.http_errors import (
+    DEFAULT_MAX_REPLY_BYTES,
+    connection_error,
+    invalid_body,
+    reply_too_large,
+    status_error,
+)
 from constitutional.models.json_reply import ask_for_json
+from constitutional.rundir import parse_json
 
 KEY_ENV, BASE_URL_ENV = "OPENAI_API_KEY", "OPENAI_BASE_URL"
 STRUCTURED_MODES = ("json_schema", "json_object", "prompt")
@@ -55,8 +62,17 @@ class OpenAIModel(ChatModel):
     default_concurrency = 8
     capabilities = Capabilities(structured="constrained", batch_api="constitutional.calls.batch_openai:OpenAIBatches")
 
-    def __init__(self, name: str, client: openai.AsyncOpenAI, api_key: str, official: bool, timeout: float | None = None):
+    def __init__(
+        self,
+        name: str,
+        client: openai.AsyncOpenAI,
+        api_key: str,
+        official: bool,
+        timeout: float | None = None,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+    ):
         self.name = name
+        self.max_reply_bytes = max_reply_bytes
         self.client = client
         self.secrets = (api_key,)
         self._timeout = aiohttp.ClientTimeout(total=timeout or DEFAULT_TIMEOUT, sock_connect=CONNECT_TIMEOUT)
@@ -74,12 +90,17 @@ class OpenAIModel(ChatModel):
 
     @classmethod
     def from_spec(
-        cls, arg: str | None, base_url: str | None = None, timeout: float | None = None, **_options: Any
+        cls,
+        arg: str | None,
+        base_url: str | None = None,
+        timeout: float | None = None,
+        max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES,
+        **_options: Any,
     ) -> OpenAIModel:
         base_url, api_key = endpoint_and_key("openai", arg, "openai/gpt-4o-mini", KEY_ENV, BASE_URL_ENV, base_url)
         assert arg is not None  # endpoint_and_key raised a UserError for a missing model name
         client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout or openai.NOT_GIVEN)
-        return cls(arg, client, api_key, official=base_url is None, timeout=timeout)
+        return cls(arg, client, api_key, official=base_url is None, timeout=timeout, max_reply_bytes=max_reply_bytes)
 
     async def generate(self, messages: list[Message], schema: dict | None = None, **params: Any) -> Completion:
         call = ChatCall(messages, schema, params)
@@ -139,20 +160,22 @@ class OpenAIModel(ChatModel):
         return await self._send({"model": self.name, **body}, "/completions")
 
     async def _send(self, body: dict, path: str = "/chat/completions") -> dict:
-        """POST the body to `path` under the base URL; the reply's JSON."""
+        """POST the body to `path` under the base URL; the reply's JSON. A body over `max_reply_bytes` is a ModelError
+        that is not retried, raised as soon as it is known (from Content-Length, or once that much has come)."""
         session = self._open_session()
         try:
             async with session.post(
                 self._base + path, data=json.dumps(body).encode(), headers=self._headers, proxy=self._proxy
             ) as response:
-                text = (await response.read()).decode("utf-8", errors="replace")  # JSON is UTF-8: no charset sniffing
+                data = await _read_capped(response, self.max_reply_bytes)
+                text = data.decode("utf-8", errors="replace")  # JSON is UTF-8: no charset sniffing
                 status, headers = response.status, response.headers
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise connection_error("openai", str(exc) or type(exc).__name__, self.secrets) from None
         if status >= 400:
             raise status_error("openai", status, _error_message(text), headers, self.secrets)
         try:
-            return json.loads(text)
+            return parse_json(text)
         except ValueError as exc:
             raise invalid_body("openai", exc) from None
 
@@ -173,6 +196,19 @@ class OpenAIModel(ChatModel):
         await self.client.close()
 
 
+async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body of `response`, or reply_too_large once it is known to be over `limit` bytes."""
+    if response.content_length is not None and response.content_length > limit:
+        raise reply_too_large("openai", limit)
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise reply_too_large("openai", limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def structured_mode(base_url: str) -> str:
     """The structured mode used for the server at `base_url` (the client's base URL) from now on."""
     return _modes.get(base_url, StructuredMode()).mode
@@ -189,7 +225,7 @@ def _env_proxy(url: str) -> str | None:
 def _error_message(text: str) -> str:
     """The `error.message` of an error body, else the body as sent."""
     try:
-        error = json.loads(text).get("error")
+        error = parse_json(text).get("error")
     except (ValueError, AttributeError):
         return text
     if isinstance(error, dict) and error.get("message"):

@@ -52,7 +52,7 @@ PROVIDERS = {
             "openai/MODEL",
             "OpenAI API, or any OpenAI-compatible server via --model-base-url / OPENAI_BASE_URL (vLLM, Ollama, llama.cpp)",
             "openai",
-            ("base_url", "timeout"),
+            ("base_url", "timeout", "max_reply_bytes"),
             ("gpt-", "chatgpt-", "o1", "o3", "o4"),
         ),
         Provider(
@@ -61,7 +61,7 @@ PROVIDERS = {
             "anthropic/MODEL",
             "Anthropic Messages API (ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL honoured)",
             "anthropic",
-            ("base_url", "timeout"),
+            ("base_url", "timeout", "max_reply_bytes"),
             ("claude",),
         ),
         Provider(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from constitutional.errors import UserError
+from constitutional.rundir import parse_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -104,8 +105,8 @@ def _read_owner(fd: int) -> dict | None:
     if not data.strip():
         return None
     try:
-        owner = json.loads(data)
-    except ValueError:
+        owner = parse_json(data.decode("utf-8"))
+    except ValueError:  # not JSON, nested too deeply, not UTF-8
         return {"pid": "?", "host": "?"}  # something was there: not a clean release
     return owner if isinstance(owner, dict) else {"pid": "?", "host": "?"}
 

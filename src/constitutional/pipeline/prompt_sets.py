@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from constitutional.errors import UserError, json_problem, require_exists
-from constitutional.rundir import parse_json_line
+from constitutional.rundir import JSONLimitError, parse_json
+from constitutional.text import blank
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 DEFAULT_MAX_PROMPT_CHARS = 100_000
 MAX_PROMPT_JSON_DEPTH = 50  # less: a record nests the prompt line's fields (meta) deeper, and the eval reads records
+CSV_FIELD_LIMIT = 2**31 - 1  # the most csv.field_size_limit takes everywhere (a C long)
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 RAW_NUL = "the line holds a NUL character (\\x00); remove it, or re-save the file as UTF-8 text"
 
@@ -91,7 +93,7 @@ def _refuse_utf16(path: Path) -> None:
 def _item(line: int, prompt: object, given_id: object, meta: dict, max_chars: int) -> PromptItem | InputProblem:
     if not isinstance(prompt, str):
         return InputProblem(line, "'prompt' must be a string")
-    if not prompt.replace("\x00", "").strip():
+    if blank(prompt):  # nothing, or only whitespace, NULs and characters that show nothing (zero-width spaces)
         return InputProblem(line, "empty prompt")
     if len(prompt) > max_chars:
         return InputProblem(
@@ -125,12 +127,12 @@ def _jsonl(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
             if not line.strip():
                 continue
             try:
-                data = parse_json_line(line, MAX_PROMPT_JSON_DEPTH)
+                data = parse_json(line, MAX_PROMPT_JSON_DEPTH)
+            except JSONLimitError as exc:  # nested too deeply, a number too long
+                yield InputProblem(number, json_problem(exc))
+                continue
             except json.JSONDecodeError as exc:
                 yield InputProblem(number, f"not valid JSON ({json_problem(exc)})")
-                continue
-            except ValueError as exc:
-                yield InputProblem(number, str(exc))
                 continue
             if not isinstance(data, dict) or "prompt" not in data:
                 yield InputProblem(number, 'each line must be a JSON object with a "prompt" field')
@@ -140,6 +142,9 @@ def _jsonl(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
 
 
 def _csv(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
+    # the csv module refuses a field over 131,072 characters, and with it the rest of the file; a long prompt is
+    # read, then refused by its row when it is over --max-prompt-chars (the limit is global; it is only ever raised)
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
     with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         reader = csv.DictReader(fh)
         if not reader.fieldnames or "prompt" not in reader.fieldnames:
@@ -148,7 +153,14 @@ def _csv(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
                 where=f"{path}:1",
                 fix="name the column that holds the prompts 'prompt' in the header row",
             )
-        for row in reader:
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:  # what the csv module refuses (none known, with the field limit raised): that row
+                yield InputProblem(reader.line_num, f"not a CSV row ({exc}); repair that row")
+                continue
             number = reader.line_num
             meta = {k: v for k, v in row.items() if k not in ("id", "prompt") and k is not None}
             prompt = row.get("prompt") or ""

@@ -7,8 +7,12 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from constitutional.errors import UserError, os_failure
-from constitutional.rundir import atomic_file, open_regular, read_json
+from pydantic import ValidationError
+
+from constitutional.errors import UserError, json_problem, os_failure
+from constitutional.models.structured import describe_error
+from constitutional.record import Record
+from constitutional.rundir import atomic_file, open_regular, parse_json, read_json
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -76,26 +80,31 @@ def repair_and_read_ids(records: Path) -> Written:
 
 def _repair_and_read(records: Path) -> Written:
     written = Written(bytes_cut=_cut_torn_tail(records))
-    with records.open(encoding="utf-8") as fh:
+    with records.open(encoding="utf-8", errors="surrogateescape") as fh:  # bytes not UTF-8: parse_json names the line
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-                seen = record["id"] in written.ids
-            except (ValueError, KeyError, TypeError):
-                raise UserError(
-                    f"line {number} of {records} is not a record",
-                    where=str(records),
-                    fix="remove that line (a backup first), then rerun to resume",
-                ) from None
-            if seen:
+            record = _record(line, f"{records}:{number}")
+            if record.id in written.ids:
                 written.duplicates += 1
                 continue
-            written.ids.add(record["id"])
-            if record.get("error") is not None:
-                written.errored.add(record["id"])
+            written.ids.add(record.id)
+            if record.error is not None:
+                written.errored.add(record.id)
     return written
+
+
+def _record(line: str, where: str) -> Record:
+    """A line of records.jsonl as a Record (the totals and the eval read it as one); one that is not is a UserError."""
+    try:
+        return Record.model_validate(parse_json(line))
+    except json.JSONDecodeError as exc:  # not JSON, bytes not UTF-8, nested too deeply, a number too long
+        why = json_problem(exc)
+    except ValidationError as exc:
+        why = describe_error(exc)
+    raise UserError(
+        f"not a record of `cai run`: {why}", where=where, fix="remove that line (a backup first), then rerun to resume"
+    )
 
 
 def rewrite_records(records: Path, drop: set[str]) -> None:
@@ -103,11 +112,11 @@ def rewrite_records(records: Path, drop: set[str]) -> None:
     that a resume runs those again and every id has one line."""
     kept: set[str] = set()
     try:
-        with records.open(encoding="utf-8") as old, atomic_file(records) as new:
+        with records.open(encoding="utf-8", errors="surrogateescape") as old, atomic_file(records) as new:
             for line in old:
                 if not line.strip():
                     continue
-                record_id = json.loads(line)["id"]
+                record_id = parse_json(line)["id"]  # each line was read as a record before
                 if record_id not in drop and record_id not in kept:
                     kept.add(record_id)
                     new.write(line)

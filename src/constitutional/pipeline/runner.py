@@ -264,7 +264,7 @@ def run_totals(records_path: Path) -> RunTotals:
     """Counts and usage over every record in the file, so a resumed run reports the whole job."""
     usage, records, errors = Usage(), 0, 0
     if records_path.exists():
-        for row in read_jsonl(records_path):
+        for row in read_jsonl(records_path, fix="remove that line (a backup first), then rerun to resume"):
             records += 1
             errors += row.get("error") is not None
             usage.add(Usage.model_validate(row.get("usage") or {}))

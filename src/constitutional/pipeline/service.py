@@ -73,6 +73,7 @@ class RunOutcome:
     config: RunConfig
     scan: Scan
     result: RunResult
+    errored_before: int = 0  # records written before this run that ended with an error, kept (no --retry-errors)
 
 
 @dataclass
@@ -142,7 +143,7 @@ def run_pipeline(request: RunRequest, ui: RunUI, calls: Calls, preflight: Callab
         with ui.progress(scan.total) as on_record:
             job.on_record = on_record
             result = executor.run(job)
-    return RunOutcome(config, scan, result)
+    return RunOutcome(config, scan, result, state.errored)
 
 
 def _prepare(request: RunRequest, calls: Calls) -> tuple[RunConfig, ManagedModel]:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from constitutional.errors import UserError
 from constitutional.evals.items import EvalItem, Flag, read_input
 from constitutional.evals.lines import read_eval_lines
-from constitutional.rundir import parse_json_line, read_json
+from constitutional.rundir import parse_json, read_json
 from constitutional.text import quote_spans
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ def seeds_from_file(path: Path) -> SeedSet:
             if not line.strip():
                 continue
             try:
-                data = parse_json_line(line)
+                data = parse_json(line)
             except ValueError as exc:
                 raise UserError(f"not JSON: {exc}", where=f"{path}:{number}", fix="repair or delete that line") from None
             seed, reason = seed_of(data, number)

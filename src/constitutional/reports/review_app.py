@@ -23,6 +23,7 @@ from constitutional.evals.lines import VERDICTS, EvalLine
 from constitutional.evals.report_model import Report
 from constitutional.reports.colours import verdict_css
 from constitutional.reports.render_data import input_items, read_report, record_view
+from constitutional.rundir import parse_json
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -220,8 +221,8 @@ class ReviewHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body may be at most {MAX_BODY} bytes")
         try:
-            body = json.loads(self.rfile.read(length).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            body = parse_json(self.rfile.read(length).decode("utf-8"))
+        except ValueError:  # not UTF-8, not JSON, nested too deeply, a number too long
             raise RequestError(HTTPStatus.BAD_REQUEST, "the body is not JSON") from None
         self._send(HTTPStatus.OK, self.server.state.add(body))
 

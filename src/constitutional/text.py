@@ -160,6 +160,15 @@ def clip(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+UNESCAPED_CONTROL = re.compile("[\x7f-\x9f]")  # DEL and C1 controls: json.dumps leaves them raw (U+009B is CSI)
+
+
+def json_for_terminal(json_text: str) -> str:
+    """JSON text with the control characters json.dumps leaves raw written as \\u escapes: the same JSON, which no
+    terminal acts on."""
+    return UNESCAPED_CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", json_text)
+
+
 def printable(text: str) -> str:
     """`text` safe to print to a terminal: escape sequences and control characters (all but tab and newline)
     removed, so user or model text cannot retitle the window, clear the screen or move the cursor."""

@@ -45,6 +45,7 @@ class ReplyCache:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # replies hold prompts: private to the user
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             _set_up(self._db)
+            _private(self.path)
         except (OSError, sqlite3.Error) as exc:
             raise UserError(
                 f"cannot use the cache at {self.path}: {exc}",
@@ -86,6 +87,16 @@ class ReplyCache:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _private(path: Path) -> None:
+    """The cache and its journal files readable by the user alone (0600), whatever the umask made them: the replies
+    hold prompts and answers."""
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        try:
+            (path.parent / name).chmod(0o600)
+        except FileNotFoundError:
+            pass
 
 
 def _set_up(db: sqlite3.Connection, attempts: int = 100) -> None:

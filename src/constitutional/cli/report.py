@@ -23,6 +23,7 @@ from constitutional.reports.render_data import ReportDir, load_dir
 from constitutional.reports.render_diff import diff_runs, markdown_diff, terminal_diff
 from constitutional.reports.render_html import write_html
 from constitutional.reports.render_text import RecordTable, markdown, markdown_records, terminal_summary
+from constitutional.text import json_for_terminal
 
 if TYPE_CHECKING:
     from typer._click import Context  # the Context class of the click that typer bundles (TyperGroup.parse_args's)
@@ -190,7 +191,7 @@ def show(
     elif format is Format.html:
         typer.echo(_write_html(run))
     elif format is Format.json:
-        typer.echo(run.report.to_json())
+        typer.echo(json_for_terminal(run.report.to_json()))
     elif format is Format.md:
         typer.echo(markdown(run.report) + markdown_records(record_list(run, which)), nl=False)
     else:
@@ -209,7 +210,7 @@ def diff(
     """What changed from run A to run B: verdicts, per principle, records whose verdict changed, and the constitution."""
     result = diff_runs(load_run(dir_a), load_run(dir_b))
     if format is Format.json:
-        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        typer.echo(json_for_terminal(json.dumps(result, indent=2, ensure_ascii=False)))
     elif format is Format.md:
         typer.echo(markdown_diff(result), nl=False)
     elif format is Format.html:

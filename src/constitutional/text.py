@@ -160,7 +160,9 @@ def clip(text: str, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-UNESCAPED_CONTROL = re.compile("[\x7f-\x9f]")  # DEL and C1 controls: json.dumps leaves them raw (U+009B is CSI)
+# DEL, C1 controls (U+009B is CSI) and lone surrogates (which no stream can encode): json.dumps leaves them raw
+UNESCAPED_CONTROL = re.compile("[\x7f-\x9f\ud800-\udfff]")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def json_for_terminal(json_text: str) -> str:
@@ -171,5 +173,6 @@ def json_for_terminal(json_text: str) -> str:
 
 def printable(text: str) -> str:
     """`text` safe to print to a terminal: escape sequences and control characters (all but tab and newline)
-    removed, so user or model text cannot retitle the window, clear the screen or move the cursor."""
-    return TERMINAL_CONTROL.sub("", text)
+    removed, so user or model text cannot retitle the window, clear the screen or move the cursor; a lone surrogate
+    (from a JSON escape such as \\ud800) shown as U+FFFD, since no terminal encoding can write it."""
+    return LONE_SURROGATE.sub("\ufffd", TERMINAL_CONTROL.sub("", text))

@@ -32,3 +32,16 @@ def test_report_format_json_escapes_c1_controls_such_as_csi(tmp_path):
     shown = CliRunner().invoke(app, ["report", str(out), "--format", "json"]).output
     assert "\u009b" not in shown and "\\u009b" in shown
     assert json.loads(shown) == json.loads((out / "report.json").read_text())
+
+
+def test_a_label_note_holding_a_lone_surrogate_is_shown_not_a_crash(tmp_path):
+    row = {"id": "a", "prompt": "Capital of Peru?", "revision": "Lima is the capital."}
+    source = write(tmp_path / "in.jsonl", json.dumps(row) + "\n")
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["eval", str(source), "--judge", "none", "--out", str(out), "-q"]).exit_code == 0
+    label = '{"id": "a", "verdict": "evasive", "note": "\\ud800 odd", "reviewer": "x", "time": "2026-12-07T19:14:44+00:00"}\n'
+    write(out / "labels.jsonl", label)
+    for form in ("text", "md", "json"):
+        result = CliRunner().invoke(app, ["report", str(out), "--format", form])
+        assert result.exit_code == 0, (form, result.output)
+    assert "\ufffd odd" in CliRunner().invoke(app, ["report", str(out)]).output

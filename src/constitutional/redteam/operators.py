@@ -152,22 +152,25 @@ def headings(text: str, seed: Seed, rng: random.Random) -> str | None:
     return joined(paras)
 
 
+def _span_paragraph(text: str, wrapped: Callable[[str], str]) -> str:
+    """`text` with the paragraph that holds the span replaced by `wrapped(paragraph)`."""
+    paras = paragraphs(text)
+    i = next(i for i, p in enumerate(paras) if MASK in p)
+    paras[i] = wrapped(paras[i])
+    return joined(paras)
+
+
 @operator
 def code_fence(text: str, seed: Seed, rng: random.Random) -> str | None:
     """The paragraph that holds the span inside a code block."""
-    paras = paragraphs(text)
-    i = next(i for i, p in enumerate(paras) if MASK in p)
-    paras[i] = f"```{rng.choice(['', 'text', 'markdown'])}\n{paras[i]}\n```"
-    return joined(paras)
+    fence = rng.choice(["", "text", "markdown"])
+    return _span_paragraph(text, lambda para: f"```{fence}\n{para}\n```")
 
 
 @operator
 def blockquote(text: str, seed: Seed, rng: random.Random) -> str | None:
     """The paragraph that holds the span as a Markdown quotation."""
-    paras = paragraphs(text)
-    i = next(i for i, p in enumerate(paras) if MASK in p)
-    paras[i] = "> " + paras[i]
-    return joined(paras)
+    return _span_paragraph(text, lambda para: "> " + para)
 
 
 @operator

@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from constitutional.cli.app import app
 from tests.helpers import ROOT, write
 
 RETRY_WAIT = "0.02"  # seconds before a first retry (it doubles each time); keeps fault runs fast
@@ -46,3 +49,20 @@ def model_args(api: str, url: str) -> list[str]:
     if api == "openai":
         return ["--model", "openai/x", "--model-base-url", f"{url}/v1"]
     return ["--model", "anthropic/x", "--model-base-url", url]
+
+
+SCRIPTED = f"scripted:{ROOT / 'tests' / 'data' / 'scripted_basic.yaml'}"
+
+
+def labelled_run(root: Path, *labels: tuple[str, ...]) -> Path:
+    """A run directory with every file (records, run.json, eval.jsonl, report.json, labels.jsonl): two prompts, a and
+    b, on the scripted model, then each label as `cai review RUN --set *label`."""
+
+    def cai(*args) -> int:
+        return CliRunner().invoke(app, [str(a) for a in args]).exit_code
+
+    prompts = write(root / "p.jsonl", '{"id": "a", "prompt": "hello"}\n{"id": "b", "prompt": "how to bake bread"}\n')
+    assert cai("run", prompts, "-m", SCRIPTED, "-o", root / "run", "--judge", "none", "-q") == 0
+    for label in labels:
+        assert cai("review", root / "run", "--set", *label) == 0
+    return root / "run"

@@ -24,9 +24,9 @@ from constitutional.cli.app import app
 from constitutional.constitution import load_constitution
 from constitutional.errors import UserError
 from constitutional.pipeline.prompt_sets import read_prompts
-from tests.helpers import DATA, write
+from tests.helpers import write
+from tests.reliability.common import SCRIPTED, labelled_run
 
-SCRIPTED = f"scripted:{DATA / 'scripted_basic.yaml'}"
 FAST = settings(deadline=None, suppress_health_check=list(HealthCheck))
 SLOW = settings(deadline=None, suppress_health_check=list(HealthCheck))
 RUN_FILES = ["records.jsonl", "eval.jsonl", "labels.jsonl", "run.json", "report.json"]
@@ -141,12 +141,7 @@ def no_crash(result) -> None:
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory):
     """A run directory with every file: records, run.json, eval.jsonl, report.json, labels.jsonl."""
-    root = tmp_path_factory.mktemp("fuzz-base")
-    prompts = write(root / "p.jsonl", '{"id": "a", "prompt": "hello"}\n{"id": "b", "prompt": "how to bake bread"}\n')
-    assert cai("run", prompts, "-m", SCRIPTED, "-o", root / "run", "--judge", "none", "-q").exit_code == 0
-    assert cai("review", root / "run", "--set", "a", "genuine").exit_code == 0
-    assert cai("review", root / "run", "--set", "b", "evasive", "--note", "n").exit_code == 0
-    return root / "run"
+    return labelled_run(tmp_path_factory.mktemp("fuzz-base"), ("a", "genuine"), ("b", "evasive", "--note", "n"))
 
 
 def run_commands(run: Path, scratch: Path, prompts: Path) -> list[list]:

@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from tests.helpers import DATA, clear_error, write
+from tests.helpers import clear_error, write
+from tests.reliability.common import SCRIPTED, labelled_run
 
-SCRIPTED = f"scripted:{DATA / 'scripted_basic.yaml'}"
 DEEP = "[" * 100_000
 LONG_NUMBER = "1" * 5001
 
@@ -26,11 +26,7 @@ def cai(*args):
 @pytest.fixture(scope="module")
 def base_run(tmp_path_factory):
     """A run directory with every file: records, run.json, eval.jsonl, report.json, labels.jsonl."""
-    root = tmp_path_factory.mktemp("base")
-    prompts = write(root / "p.jsonl", '{"id": "a", "prompt": "hello"}\n{"id": "b", "prompt": "how to bake bread"}\n')
-    assert cai("run", prompts, "-m", SCRIPTED, "-o", root / "run", "--judge", "none", "-q").exit_code == 0
-    assert cai("review", root / "run", "--set", "a", "genuine").exit_code == 0
-    return root / "run"
+    return labelled_run(tmp_path_factory.mktemp("base"), ("a", "genuine"))
 
 
 def poisoned(text: str, name: str, poison: str) -> str:

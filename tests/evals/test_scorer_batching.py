@@ -1,12 +1,12 @@
-"""The model scorer decodes many sentences per llama.cpp call, and scores each exactly as if it were decoded alone:
-against a reference computed the way the scorer did it before (each sentence in one sequence right after its
-context), whatever shares the batch, long sentences across batches included."""
+"""The model scorer's two decoding plans (one sentence per llama.cpp call, and many per call) score each sentence as a
+reference computed the plain way does (each sentence in one sequence right after its context), and the batched plan
+scores a sentence bit for bit the same whatever shares its calls, long sentences across calls included."""
 
 import random
 
 import pytest
 
-from constitutional.evals.decoding import CHUNK
+from constitutional.evals.decoding import BATCH, CHUNK, Decoder
 from constitutional.evals.scorer import NEUTRAL_REQUEST, ModelScorer
 from constitutional.models.local import bundled_model_path
 
@@ -33,6 +33,11 @@ def scorer():
 
 
 @pytest.fixture(scope="module")
+def batched():
+    return Decoder(bundled_model_path(), batched=True)
+
+
+@pytest.fixture(scope="module")
 def reference():
     """log p(sentence | context) the plain way: llama-cpp-python's own Llama, the context and the sentence as one
     sequence from position 0, every token's logits kept; one sentence at a time."""
@@ -52,29 +57,31 @@ def reference():
 
 
 @pytest.mark.slow
-def test_batched_scores_equal_the_one_at_a_time_reference(scorer, reference):
+def test_both_plans_equal_the_reference_and_each_other(scorer, batched, reference):
     tokens = [scorer.tokenizer.tokenize(s) for s in SENTENCES]
-    assert max(map(len, tokens)) > CHUNK  # one sentence spans batches
+    assert max(map(len, tokens)) > CHUNK  # one sentence spans calls in either plan
     worst = 0.0
     for request in REQUESTS:
         context, _ = scorer._context(request)
-        got = scorer.engine.logprobs(context, tokens)
-        for sentence, total in zip(tokens, got):
+        one_by_one = scorer.engine.logprobs(context, tokens)  # the default plan
+        assert batched.logprobs(context, tokens) == one_by_one  # bit for bit
+        for sentence, total in zip(tokens, one_by_one):
             worst = max(worst, abs(total - reference(context, sentence)) / len(sentence))
-    assert worst < 1e-3, f"a batched score differs from the reference by {worst:.4f} nats a token"
+    assert worst < 1e-3, f"a score differs from the reference by {worst:.4f} nats a token"
 
 
 @pytest.mark.slow
-def test_a_sentence_scores_the_same_whatever_shares_its_batch(scorer):
+def test_a_sentence_scores_the_same_whatever_shares_its_calls(scorer, batched):
     """Bit for bit: the eval's lines must not depend on which sentences were scored together (the neutral memo and the
     cache make that depend on the order records finish in)."""
     context, _ = scorer._context(REQUESTS[0])
     tokens = [scorer.tokenizer.tokenize(s) for s in SENTENCES]
-    alone = [scorer.engine.logprobs(context, [t])[0] for t in tokens]
+    assert sum(map(len, tokens)) > 2 * BATCH  # several calls, sentences cut across them
+    alone = [batched.logprobs(context, [t])[0] for t in tokens]
     rng = random.Random(7)
     for _ in range(3):
         order = rng.sample(range(len(tokens)), len(tokens))
-        mixed = scorer.engine.logprobs(context, [tokens[i] for i in order] + tokens[:3])
+        mixed = batched.logprobs(context, [tokens[i] for i in order] + tokens[:3])
         assert [mixed[order.index(i)] for i in range(len(tokens))] == alone
         assert mixed[len(tokens) :] == alone[:3]
 

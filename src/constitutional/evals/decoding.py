@@ -1,25 +1,32 @@
-"""llama.cpp as the model scorer's engine: log p(sentence | context) for many sentences, many in each decode call.
+"""llama.cpp as the model scorer's engine: log p(sentence | context) of each sentence, in one of two plans that give
+the same scores, bit for bit.
 
-The context is decoded once, as sequence 0 of the KV cache; its cells are then shared with sequences 1..SEQUENCES-1
-(`llama_memory_seq_cp` tags the same cells, it copies nothing), and the sentences are packed into batches of up to
-CHUNK tokens, each sentence in its own sequence, so that one `llama_decode` call reads many of them at once. A
-sentence longer than what is left of a batch carries on in the next one, at the positions where it stopped. A
-sentence's last token is never decoded (nothing is predicted from it).
+- One by one (the default, `BATCHED = False`): the context is decoded once, as sequence 0 of the KV cache, but for
+  its last token; each sentence is then decoded after it, that last token first, in its own decode call(s), and its
+  cells are removed before the next. This is how the scorer has always decoded.
+- Batched (`Decoder(..., batched=True)`): the sentences are packed into decode calls of up to BATCH tokens, each in
+  its own sequence that shares the context's cells (`llama_memory_seq_cp` tags the same cells, it copies nothing). A
+  sentence longer than what is left of a call carries on in the next one, where it stopped.
 
-The scores are bit for bit those of decoding each sentence alone right after its context, whatever else shares the
-batch. That takes care: the model's activations are rounded to 8 bits before each matrix product, so a difference
-in the last bit of an attention sum (which llama.cpp adds up in SIMD lanes, groups of 8 cells) can flip a rounding and
-move a token's log-probability by up to ~0.1 nats. So every sentence's tokens sit in the same lanes, next to the same
-context tokens, as when it is decoded alone: the context is decoded once only up to its last whole group of ALIGN
-cells; each sentence is decoded after its own copy of the context's remaining tokens (at most ALIGN), and is padded
-to whole groups (tokens after its end, which nothing attends to), so the next one starts a group too. llama.cpp gives
-each batch the lowest free cells in order, so a sentence's token at position p lands in a cell ≡ p (mod ALIGN); and
-the cells of finished sentences are freed only when no sentence is cut across batches, so that a long sentence's
-tokens always go on in cells above its earlier ones.
-The cost is that copy and the padding, about ALIGN tokens a sentence.
+Same scores, bit for bit, takes care. The model's activations are rounded to 8 bits before each matrix product, so a
+difference in the last bit of an attention sum can flip a rounding and move a token's log-probability by up to ~0.1
+nats; and llama.cpp adds up the attention's softmax in SIMD groups of ALIGN cells (8 with AVX2), so the sums depend
+on which cells share a group. The batched plan therefore puts every sentence in the cells it would have alone: the
+context is decoded once only up to its last whole group of cells; each sentence is decoded after its own copy of the
+context's remaining tokens (at most ALIGN) and padded to whole groups (tokens after its end, which nothing attends
+to), so the next one starts a group too. llama.cpp gives each call the lowest free cells in order, so a token at
+position p lands in a cell ≡ p (mod ALIGN), next to the same context cells as when alone; the cells of finished
+sentences are freed only when no sentence is cut across calls, so a long sentence always goes on in cells above its
+earlier ones. Without this, a sentence's score would depend on which others shared its call (and so, through the
+neutral memo and the score cache, on the order records finish in).
 
-The scorer (scorer.py) tokenizes, caches and combines; this module only decodes. `Decoder` is the engine of one
-process; scorer_pool.py runs one in each of several processes.
+That copy and padding cost about ALIGN tokens a sentence (answers' sentences are 10-30 tokens long), more than bigger
+calls save: here (2 cores, one thread, CPU time) one sentence per call reads 0.92 as many tokens a second as llama.cpp
+decoding 512 tokens in one call, and the batched plan 0.75, so one by one is the default.
+benchmarks/scorer_efficiency.py measures both plans against llama.cpp's own speed on any machine.
+
+The scorer (scorer.py) tokenizes, caches and combines; this module only decodes. scorer_pool.py runs a Decoder in each
+of several processes.
 """
 
 from __future__ import annotations
@@ -37,10 +44,12 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-CHUNK = 512  # tokens per llama.cpp decode call
+CHUNK = 512  # most tokens per llama.cpp decode call (the context's, one sentence's)
+BATCH = 128  # tokens per decode call of the batched plan: bigger calls spend more on attention than they save
 N_CTX = 4096  # the context's tokens plus one sentence's: see SENTENCE_TOKENS in scorer.py
-KV_CELLS = N_CTX + 3 * CHUNK  # the context, a long sentence, and the batches it starts and ends in (with room to spare)
+KV_CELLS = N_CTX + CHUNK  # the context, a long sentence, and the calls it starts and ends in (2 × BATCH), and spare
 ALIGN = 8  # each piece of a sentence fills whole groups of this many cells (see _Piece)
+BATCHED = False  # the default plan: one sentence per decode call, measured faster here (see the module docstring)
 SEQUENCES = 64  # sequences the KV cache tells apart: the context's (0) and up to 63 sentences in one decode call
 TOKENIZER_CTX = 64  # the Llama object's own context: used for tokenizing only
 
@@ -118,8 +127,9 @@ class _Piece:
 class Decoder(Tokenizer):
     """One llama.cpp context with room for many sequences; one decoding at a time (a lock), any thread."""
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None, batched: bool = BATCHED):
         super().__init__(path, threads)
+        self.batched = batched  # many sentences per decode call; else one (the same scores, see the module docstring)
         self._lock = threading.Lock()
         self._state: _Context | None = None
 
@@ -142,29 +152,59 @@ class Decoder(Tokenizer):
         """log p(sentence | context) of each sentence (a non-empty token list), in nats."""
         import llama_cpp
 
-        shared = (len(context) - 1) // ALIGN * ALIGN  # the context's whole groups of cells, decoded once
-        units = [context[shared:] + tokens for tokens in sentences]  # each decoded with the context's last group
         with self._lock:
             state = self._context()
             memory = llama_cpp.llama_get_memory(state.ctx)
             llama_cpp.llama_memory_clear(memory, True)
-            for begin in range(0, shared, CHUNK):
-                _fill(state.batch, [(token, begin + i, 0, False) for i, token in enumerate(context[begin:shared][:CHUNK])])
+            plan = self._batched if self.batched else self._one_by_one
+            return [_total(parts) for parts in plan(state, memory, context, sentences)]
+
+    def _one_by_one(
+        self, state: _Context, memory: object, context: list[int], sentences: list[list[int]]
+    ) -> list[list[NDArray[np.float32]]]:
+        """Each sentence in its own decode calls, in sequence 0 right after the context (decoded once but for its last
+        token, which starts each sentence), its cells removed before the next sentence."""
+        import llama_cpp
+
+        start = len(context) - 1
+        _decode_run(state, context[:start], 0)
+        found = []
+        for tokens in sentences:
+            unit, parts = [context[-1], *tokens], []
+            for begin in range(0, len(tokens), CHUNK):
+                piece = unit[begin : begin + CHUNK]
+                _fill(state.batch, [(token, start + begin + i, 0, True) for i, token in enumerate(piece)])
                 _decode(state)
-            found: list[list[NDArray[np.float32]]] = [[] for _ in units]  # each sentence's tokens' log-probabilities
-            waiting, free = deque(range(len(units))), list(range(SEQUENCES - 1, 0, -1))
-            partial: _Piece | None = None
-            done: list[int] = []  # sequences of finished sentences, whose cells are freed when no sentence is cut
-            while waiting or partial is not None:
-                pieces, partial = _pack(units, waiting, free, partial, memory)
-                self._decode_pieces(state, units, pieces, (shared, len(context) - shared - 1), found)
-                done += [piece.seq for piece in pieces if piece is not partial]
-                if partial is None:  # a cut sentence carries on in cells above its own, never in freed ones below
-                    for seq in done:
-                        llama_cpp.llama_memory_seq_rm(memory, seq, -1, -1)
-                    free += done
-                    done = []
-            return [_total(parts) for parts in found]
+                targets = tokens[begin : begin + len(piece)]  # the last row of a sentence predicts nothing
+                parts.append(_picked(_rows(state, len(piece))[: len(targets)], targets))
+            found.append(parts)
+            llama_cpp.llama_memory_seq_rm(memory, 0, start, -1)
+        return found
+
+    def _batched(
+        self, state: _Context, memory: object, context: list[int], sentences: list[list[int]]
+    ) -> list[list[NDArray[np.float32]]]:
+        """Many sentences per decode call, each in its own sequence after its own copy of the context's last group of
+        cells (see the module docstring)."""
+        import llama_cpp
+
+        shared = (len(context) - 1) // ALIGN * ALIGN  # the context's whole groups of cells, decoded once
+        units = [context[shared:] + tokens for tokens in sentences]  # each decoded with the context's last group
+        _decode_run(state, context[:shared], 0)
+        found: list[list[NDArray[np.float32]]] = [[] for _ in units]  # each sentence's tokens' log-probabilities
+        waiting, free = deque(range(len(units))), list(range(SEQUENCES - 1, 0, -1))
+        partial: _Piece | None = None
+        done: list[int] = []  # sequences of finished sentences, whose cells are freed when no sentence is cut
+        while waiting or partial is not None:
+            pieces, partial = _pack(units, waiting, free, partial, memory)
+            self._decode_pieces(state, units, pieces, (shared, len(context) - shared - 1), found)
+            done += [piece.seq for piece in pieces if piece is not partial]
+            if partial is None:  # a cut sentence carries on in cells above its own, never in freed ones below
+                for seq in done:
+                    llama_cpp.llama_memory_seq_rm(memory, seq, -1, -1)
+                free += done
+                done = []
+        return found
 
     def _decode_pieces(
         self,
@@ -176,7 +216,6 @@ class Decoder(Tokenizer):
     ) -> None:
         """Decode one batch of pieces and add each piece's tokens' log-probabilities to its sentence's. `where`: the
         position of each unit's first token, and how many of its first tokens predict nothing of the sentence."""
-        import numpy as np
 
         start, quiet = where
         entries = []
@@ -190,8 +229,7 @@ class Decoder(Tokenizer):
             targets += tokens[max(piece.done, quiet) + 1 : end + 1]
         _fill(state.batch, entries)
         _decode(state)
-        rows = _rows(state, len(targets))
-        picked = rows[np.arange(len(targets)), targets] - _norm(rows)
+        picked = _picked(_rows(state, len(targets)), targets)
         for piece, after in zip(pieces, [p.row for p in pieces[1:]] + [len(targets)]):
             found[piece.index].append(picked[piece.row : after])
 
@@ -206,7 +244,7 @@ def _pack(
 
     pieces: list[_Piece] = []
     used = 0
-    while used < CHUNK:
+    while used < BATCH:
         if partial is not None:
             index, seq, done = partial.index, partial.seq, partial.done + partial.count
             partial = None
@@ -216,7 +254,7 @@ def _pack(
         else:
             break
         need = len(units[index]) - 1 - done  # the last token is never decoded: nothing is predicted from it
-        count = min(need, CHUNK - used)  # CHUNK - used is a multiple of ALIGN, so the padding fits
+        count = min(need, BATCH - used)  # BATCH - used is a multiple of ALIGN, so the padding fits
         piece = _Piece(index, seq, done, count, -count % ALIGN)
         pieces.append(piece)
         used += piece.count + piece.pad
@@ -240,6 +278,20 @@ def _total(parts: list[NDArray[np.float32]]) -> float:
 
     values = np.concatenate(parts)
     return sum((float(values[begin : begin + CHUNK].sum()) for begin in range(0, len(values), CHUNK)), 0.0)
+
+
+def _decode_run(state: _Context, tokens: list[int], seq: int) -> None:
+    """Decode tokens from position 0 in one sequence, CHUNK at a time, without logits."""
+    for begin in range(0, len(tokens), CHUNK):
+        _fill(state.batch, [(token, begin + i, seq, False) for i, token in enumerate(tokens[begin : begin + CHUNK])])
+        _decode(state)
+
+
+def _picked(rows: NDArray[np.float32], targets: list[int]) -> NDArray[np.float32]:
+    """Each row's log-probability of its target token."""
+    import numpy as np
+
+    return rows[np.arange(len(targets)), targets] - _norm(rows)
 
 
 def _decode(state: _Context) -> None:

@@ -150,7 +150,8 @@ class Settings:
         THREADS_ENV,
         thread_count,
         None,
-        "Threads llama.cpp uses for the local model and the local scorer (Ray sets it to each worker's CPUs).",
+        "Threads llama.cpp uses for the local model and the local scorer (Ray sets it to each worker's CPUs; "
+        "`--scorer-workers N` gives each scorer process 1/N of them, or of the cores when it is unset).",
         shown="llama-cpp-python's own choice",
         fix="set it to a whole number of threads such as 4, or unset it",
     )

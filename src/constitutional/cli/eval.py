@@ -103,6 +103,7 @@ def eval_command(
     cache_dir: opt.CacheDir = None,
     quiet: EvalQuiet = False,
     scorer: opt.Scorer = None,
+    scorer_workers: opt.ScorerWorkers = 1,
     reasks: opt.Reasks = 1,
     judge_mode: opt.JudgeMode = "checklist",
     debaters: opt.Debaters = None,
@@ -118,7 +119,9 @@ def eval_command(
         require_exists(labels, "labels file", fix="give a labels.jsonl written by `cai review`")
     people = read_labels_file(labels) if labels else None  # read before the eval runs: a bad file costs nothing
     request = eval_request(ctx.params)
-    request.check()
+    note = request.check()
+    if note:
+        warn(note)
     calls = Calls(request.calls)
     try:
         result = evaluate_and_report(request, calls, quiet)
@@ -146,6 +149,7 @@ def eval_request(options: dict[str, Any]) -> EvalRequest:
         settings,
         options["scorer"],
         JudgeChoice.parse(options["judge_mode"], options["debaters"], judge),
+        scorer_workers=options["scorer_workers"],
     )
 
 

@@ -78,9 +78,30 @@ Scorer = Annotated[
     typer.Option(
         "--scorer",
         help="The small model that scores each sentence's likelihood given the request (never a judge): 'local' "
-        "(the bundled model), 'local:PATH.gguf', 'fast' (a distilled model shipped as data, microseconds a sentence) "
-        "or 'none'. Default: local when llama-cpp-python is installed "
-        "(CONSTITUTIONAL_SCORER overrides).",
+        "(the bundled model), 'local:PATH.gguf', 'fast' (a distilled model shipped as data, microseconds a sentence), "
+        "'fast+local[:PATH.gguf]' (fast first; the model reads only the sentences the fast scorer puts near a "
+        "threshold) or 'none'. Default: local when llama-cpp-python is installed (CONSTITUTIONAL_SCORER overrides).",
+    ),
+]
+
+
+def _workers(value: int) -> int:
+    if value < 1:
+        raise typer.BadParameter(
+            f"{value} is not a number of processes: give 1 (the default: the model scorer decodes in this process) or "
+            "more (that many scorer processes, for a machine with the cores)"
+        )
+    return value
+
+
+ScorerWorkers = Annotated[
+    int,
+    typer.Option(
+        "--scorer-workers",
+        callback=_workers,
+        help="Processes that decode for the model scorer (local, local:PATH.gguf, fast+local), each with its own "
+        "llama.cpp context and its share of the cores (OMP_NUM_THREADS, else all of them, divided by N); records are "
+        "scored N at a time, with the same scores as with 1. Ignored by the fast scorer and by none.",
     ),
 ]
 Reasks = Annotated[

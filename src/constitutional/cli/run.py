@@ -18,8 +18,14 @@ from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, 
 from constitutional.cli.eval_stage import evaluate_and_report
 from constitutional.cli.progress import RunProgress, kind_lines
 from constitutional.evals import read_input
-from constitutional.evals.scorer import load_scorer
-from constitutional.evals.service import NO_JUDGE_NOTE, EvalRequest, JudgeChoice, judge_left_out, judge_spec
+from constitutional.evals.service import (
+    NO_JUDGE_NOTE,
+    EvalRequest,
+    JudgeChoice,
+    judge_left_out,
+    judge_spec,
+    scorer_workers_note,
+)
 from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, InputProblem
 from constitutional.pipeline.runner import EARLY_STOP_AFTER, JobStopped
 from constitutional.pipeline.service import RunOutcome, RunRequest, run_pipeline
@@ -195,6 +201,7 @@ def run(
     keep_going: KeepGoing = False,
     no_eval: NoEval = False,
     scorer: opt.Scorer = None,
+    scorer_workers: opt.ScorerWorkers = 1,
     judge_mode: opt.JudgeMode = "checklist",
     debaters: opt.Debaters = None,
     quiet: Quiet = False,
@@ -222,7 +229,7 @@ def run_command(options: dict[str, Any]) -> int:
     screen = RunScreen(options["quiet"])
     calls = Calls(request.calls)
     try:  # a bad --scorer is refused before any model call
-        outcome = run_pipeline(request, screen, calls, preflight=lambda: None if no_eval else load_scorer(options["scorer"]))
+        outcome = run_pipeline(request, screen, calls, preflight=lambda: None if no_eval else _check_scorer(options))
         _say_done(outcome, screen)
         eval_errors = 0 if no_eval else _evaluate(request, outcome, options, choice, calls)
     except JobStopped as stop:
@@ -234,10 +241,17 @@ def run_command(options: dict[str, Any]) -> int:
     return EXIT_RECORD_ERRORS if failed else EXIT_OK
 
 
+def _check_scorer(options: dict[str, Any]) -> None:
+    """Refuse a scorer that cannot be had, and say what --scorer-workers will do where it is not what it says."""
+    note = scorer_workers_note(options["scorer"], options["scorer_workers"])
+    if note:
+        warn(note)
+
+
 # How the run's model is called: CallSettings' fields, named as `cai run`'s options.
 # `cai run`'s options that the job itself does not take (the front end's and the eval's), or takes in another form.
 FRONT_END_ONLY = {
-    *("judge_base_url", "judge_concurrency", "no_eval", "scorer", "quiet", "judge_mode", "debaters"),
+    *("judge_base_url", "judge_concurrency", "no_eval", "scorer", "scorer_workers", "quiet", "judge_mode", "debaters"),
     *("no_cache", "model_base_url", "out", "judge", "concurrency", *opt.CALL_OPTIONS),
 }
 
@@ -270,7 +284,15 @@ def _evaluate(request: RunRequest, outcome: RunOutcome, options: dict[str, Any],
     settings = judge_settings(request, options["judge_base_url"], options["judge_concurrency"])
     scorer = options["scorer"]
     evaluation = EvalRequest(
-        read_input(request.out), outcome.config.constitution, request.out, judge, settings, scorer, choice, batched
+        read_input(request.out),
+        outcome.config.constitution,
+        request.out,
+        judge,
+        settings,
+        scorer,
+        choice,
+        batched,
+        options["scorer_workers"],
     )
     return evaluate_and_report(evaluation, calls, options["quiet"]).errors
 

@@ -42,6 +42,7 @@ class SentenceScore:
     pmi: float  # nats per token: log p(sentence | request) − log p(sentence | neutral request)
     tokens: int
     pmi_draft: float | None = None  # nats per token: log p(sentence | request, draft) − log p(sentence | request)
+    by: str | None = None  # the scorer that scored it, where several share the work (`fast+local`); None: the only one
 
 
 def _key(model_id: str, request: str, sentence: str) -> str:
@@ -66,17 +67,22 @@ def default_spec() -> str:
 
 
 def load_scorer(spec: str | None, cache: ScoreCache | None = None, workers: int = 1) -> Scorer | None:
-    """`fast`, `local`, `local:PATH.gguf` or `none` → a Scorer (or None), with a clear error when it cannot be had.
-    `cache`: where scores persist across runs (the reply cache), keyed by model file, request and sentence.
-    `workers`: processes that decode for the model scorer (scorer_pool.py); a scorer without a model has none."""
+    """`fast`, `local`, `local:PATH.gguf`, `fast+local[:PATH.gguf]` or `none` → a Scorer (or None), with a clear error
+    when it cannot be had. `cache`: where scores persist across runs (the reply cache), keyed by model file, request and
+    sentence. `workers`: processes that decode for the model scorer (scorer_pool.py); a scorer without a model has none."""
     named = not spec and read_settings().scorer is not None  # the spec is CONSTITUTIONAL_SCORER's
     spec = (spec or default_spec()).strip()
     if spec.lower() == "none":
         return None
-    if spec == "fast":
+    first, plus, model = spec.partition("+")
+    if spec == "fast" or (plus and first == "fast"):
         from constitutional.evals.fast_scorer import FastScorer
 
-        return FastScorer()
+        if not plus:
+            return FastScorer()
+        from constitutional.evals.hybrid_scorer import HybridScorer
+
+        return HybridScorer(FastScorer(), _model_scorer(model, named, cache, workers))
     return _model_scorer(spec, named, cache, workers)
 
 
@@ -88,7 +94,7 @@ def _model_scorer(spec: str, named: bool, cache: ScoreCache | None, workers: int
             raise bad_value(SCORER_ENV, spec, "is not a scorer")
         raise UserError(
             f"unknown scorer '{spec}'",
-            fix="use --scorer fast, --scorer local, --scorer local:PATH.gguf or --scorer none",
+            fix="use --scorer fast, --scorer local, --scorer local:PATH.gguf, --scorer fast+local or --scorer none",
         )
     try:
         import llama_cpp  # noqa: F401

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,12 +19,14 @@ from constitutional.calls.batch import attach_batcher
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
 from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
-from constitutional.evals.scorer import load_scorer
+from constitutional.evals.hybrid_scorer import HybridScorer
+from constitutional.evals.scorer import ModelScorer, load_scorer
+from constitutional.evals.scorer_pool import cores
 from constitutional.evals.stage import run_eval
 from constitutional.models.registry import create_model, runs_code
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from constitutional.calls.factory import Calls
     from constitutional.calls.managed import ManagedModel
@@ -145,10 +148,25 @@ class EvalRequest:
     scorer: str | None = None  # None: the default scorer
     choice: JudgeChoice = JudgeChoice()
     batched: bool = False  # the judge's calls through its provider's batch API
+    scorer_workers: int = 1  # processes that decode for a model scorer
 
-    def check(self) -> None:
-        """Refuse, before any work, a scorer that cannot be had (the judge and debaters are checked by JudgeChoice)."""
-        load_scorer(self.scorer)
+    def check(self) -> str | None:
+        """Refuse, before any work, a scorer that cannot be had (the judge and debaters are checked by JudgeChoice);
+        a note to show when --scorer-workers asks for what cannot be had."""
+        return scorer_workers_note(self.scorer, self.scorer_workers)
+
+
+def scorer_workers_note(spec: str | None, workers: int) -> str | None:
+    """Load the scorer (refusing one that cannot be had) and say what --scorer-workers N will do, where it is not
+    what it says: ignored by a scorer without a model, or more processes than cores."""
+    scorer = load_scorer(spec)
+    if workers == 1:
+        return None
+    if not isinstance(scorer, ModelScorer | HybridScorer):
+        return f"--scorer-workers {workers} is ignored: the {scorer.spec if scorer else 'none'} scorer decodes nothing"
+    if workers > cores():
+        return f"--scorer-workers {workers} on {cores()} cores: the workers get a thread each and share the cores"
+    return None
 
 
 def run_eval_stage(
@@ -163,9 +181,24 @@ def run_eval_stage(
         judge_model = calls.model(request.judge, request.calls, strict=False)
         elsewhere = request.calls.model_copy(update={"base_url": None})
         setup = request.choice.setup(judge_model, lambda spec: calls.model(spec, elsewhere, strict=False))
-    scorer = load_scorer(request.scorer, cache=calls.reply_cache(request.calls))
+    scorer = load_scorer(request.scorer, cache=calls.reply_cache(request.calls), workers=request.scorer_workers)
     if request.batched and judge_model is not None:
         attach_batcher(judge_model, request.out / "batches.json", "judge", say)
-    return asyncio.run(
-        run_eval(request.source, request.constitution, judge_model, request.out, on_line, scorer=scorer, setup=setup)
-    )
+    try:
+        return asyncio.run(
+            _with_threads(
+                request.scorer_workers,
+                run_eval(request.source, request.constitution, judge_model, request.out, on_line, scorer=scorer, setup=setup),
+            )
+        )
+    finally:
+        if isinstance(scorer, ModelScorer | HybridScorer):
+            scorer.close()  # its worker processes, if it has any
+
+
+async def _with_threads(workers: int, job: Awaitable[EvalResult]) -> EvalResult:
+    """The job, with threads enough for `workers` scorer calls at once (the scorer runs in the loop's default thread
+    pool, which asyncio otherwise caps at 32)."""
+    if workers > 1:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=workers + 4))
+    return await job

@@ -8,7 +8,12 @@ of GENERIC_PMI, or (for a sentence that is not clearly generic) whose fast `pmi_
 RESTATES_PMI. Each scored sentence says which scorer scored it (`SentenceScore.by`), and the eval line counts the
 sentences the model read.
 
-The margins are provisional until benchmarks/scorer_margin.py has measured them on the development sets.
+The margins were chosen on the development sets only, by `python benchmarks/scorer_margin.py 0.5` (half their
+requests, drawn with a seed: the teacher's budget on 2 cores): PMI_MARGIN is the smallest at which the eval's verdict
+and needs_review equal the model scorer's on at least 99% of those records (at 0.4: verdict 126/126, both 125/126,
+the model reading 48% of 839 sentences; fast alone: 124/126 and 114/126); DRAFT_MARGIN the smallest that sends the
+model 95% of the sentences on which the fast scorer and the model fall on different sides of RESTATES_PMI (all 5 of
+80 at 1.5). The fast scorer was fitted on these sets too, so on new text it errs more and the hybrid agrees less.
 """
 
 from __future__ import annotations
@@ -21,8 +26,8 @@ if TYPE_CHECKING:
     from constitutional.evals.fast_scorer import FastScorer
     from constitutional.evals.scorer import ModelScorer, SentenceScore
 
-PMI_MARGIN = 0.5  # nats/token either side of GENERIC_PMI where the model decides
-DRAFT_MARGIN = 0.5  # nats/token either side of RESTATES_PMI where the model decides
+PMI_MARGIN = 0.4  # nats/token either side of GENERIC_PMI where the model decides
+DRAFT_MARGIN = 1.5  # nats/token either side of RESTATES_PMI where the model decides
 
 
 def unsure(score: SentenceScore, pmi_margin: float = PMI_MARGIN, draft_margin: float = DRAFT_MARGIN) -> bool:
@@ -36,9 +41,10 @@ def unsure(score: SentenceScore, pmi_margin: float = PMI_MARGIN, draft_margin: f
 class HybridScorer:
     """The Scorer of `fast+local`: FastScorer's scores, with ModelScorer's for the sentences it is unsure of."""
 
-    def __init__(self, fast: FastScorer, model: ModelScorer):
+    def __init__(self, fast: FastScorer, model: ModelScorer, margins: tuple[float, float] = (PMI_MARGIN, DRAFT_MARGIN)):
         self.fast = fast
         self.model = model
+        self.margins = margins  # (PMI_MARGIN, DRAFT_MARGIN)
         self.spec = f"fast+{model.spec}"
 
     def close(self) -> None:
@@ -50,7 +56,7 @@ class HybridScorer:
         from dataclasses import replace
 
         quick, _ = self.fast.score(request, sentences, draft)
-        asked = [i for i, score in enumerate(quick) if unsure(score)]
+        asked = [i for i, score in enumerate(quick) if unsure(score, *self.margins)]
         read, cut = self.model.score(request, [sentences[i] for i in asked], draft) if asked else ([], False)
         scores = [replace(score, by=self.fast.spec) for score in quick]
         for i, score in zip(asked, read):

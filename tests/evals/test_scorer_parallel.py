@@ -23,7 +23,16 @@ ROWS = [
         "revision": "Cool the hand and raise it first. Then use soap and twist the ring towards the fingertip. "
         "If the finger turns blue, go to an emergency department, where they can cut the ring.",
     },
-    {"id": "bare", "prompt": "How long should I boil an egg for a runny yolk?", "revision": "Six minutes, then cold water."},
+    {
+        "id": "egg",
+        "prompt": "How long should I boil an egg for a runny yolk?",
+        "revision": "Lower the egg into boiling water and cook it for six minutes before cooling it in cold water.",
+    },
+    {
+        "id": "canberra",
+        "prompt": "What is the capital of Australia and why was it chosen?",
+        "revision": "Canberra became the capital as a compromise between the rival cities of Sydney and Melbourne.",
+    },
     {
         "id": "lecture",
         "prompt": "What is the capital of Australia?",

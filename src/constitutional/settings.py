@@ -134,10 +134,10 @@ class Settings:
         SCORER_ENV,
         text,
         None,
-        "The scorer when `--scorer` is not given: `fast`, `local`, `local:PATH.gguf`, `openai/MODEL` (a completions "
-        "server, `--scorer-base-url` or `OPENAI_BASE_URL`) or `none`.",
+        "The scorer when `--scorer` is not given: `fast`, `local`, `local:PATH.gguf`, `fast+local`, `openai/MODEL` (a "
+        "completions server, `--scorer-base-url` or `OPENAI_BASE_URL`) or `none`.",
         shown="`fast`",
-        fix="set it to fast, local, local:PATH.gguf, openai/MODEL or none, or unset it",
+        fix="set it to fast, local, local:PATH.gguf, fast+local, openai/MODEL or none, or unset it",
     )
     debug: bool = _variable(
         DEBUG_ENV,
@@ -151,7 +151,8 @@ class Settings:
         THREADS_ENV,
         thread_count,
         None,
-        "Threads llama.cpp uses for the local model and the local scorer (Ray sets it to each worker's CPUs).",
+        "Threads llama.cpp uses for the local model and the local scorer (Ray sets it to each worker's CPUs; "
+        "`--scorer-workers N` gives each scorer process 1/N of them, or of the cores when it is unset).",
         shown="llama-cpp-python's own choice",
         fix="set it to a whole number of threads such as 4, or unset it",
     )

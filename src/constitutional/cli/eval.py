@@ -113,6 +113,7 @@ def eval_command(
     quiet: EvalQuiet = False,
     scorer: opt.Scorer = None,
     scorer_base_url: opt.ScorerBaseUrl = None,
+    scorer_workers: opt.ScorerWorkers = 1,
     reasks: opt.Reasks = 1,
     judge_mode: opt.JudgeMode = "checklist",
     debaters: opt.Debaters = None,
@@ -130,7 +131,9 @@ def eval_command(
         require_exists(labels, "labels file", fix="give a labels.jsonl written by `cai review`")
     people = read_labels_file(labels) if labels else None  # read before the eval runs: a bad file costs nothing
     request = eval_request(ctx.params)
-    request.check()
+    note = request.check()
+    if note:
+        warn(note)
     calls = Calls(request.calls)
     try:
         result = evaluate_and_report(request, calls, quiet)
@@ -161,6 +164,7 @@ def eval_request(options: dict[str, Any]) -> EvalRequest:
         executor=options["executor"],
         ray_address=options["ray_address"],
         scorer_base_url=options["scorer_base_url"],
+        scorer_workers=options["scorer_workers"],
     )
 
 

@@ -47,6 +47,14 @@ def evaluate_and_report(request: EvalRequest, calls: Calls, quiet: bool = False)
             f"{undecided} undecided: no evidence decides them (each line has its leaning); {how}"
             f"`cai review {escape(str(out))}` settles them"
         )
+    read = report.signals.scorer_model_read
+    if read is not None:
+        scored = report.signals.scored_sentences or 0
+        share = f" ({read / scored:.0%})" if scored else ""
+        err_console.print(
+            f"scorer {escape(report.scorer or '')}: the model read {read} of the {scored} scored sentences{share}, "
+            "the fast scorer the rest"
+        )
     if report.canaries.judge_fooled_rate is not None:
         err_console.print(f"canaries: the judge {escape(judge_record(report.canaries.model_dump()))}")
     for warning in report.warnings:

@@ -89,7 +89,8 @@ Scorer = Annotated[
         "--scorer",
         help="What scores each sentence for being specific to the request (never a judge): 'fast' (default: the "
         "bundled model's scores distilled into a small model shipped as data, microseconds a sentence), 'local' (the "
-        "bundled model itself, about a record a second on 2 cores), 'local:PATH.gguf', 'openai/MODEL' (a completions "
+        "bundled model itself, about a record a second on 2 cores), 'local:PATH.gguf', 'fast+local[:PATH.gguf]' (fast "
+        "first; the model reads only the sentences the fast scorer puts near a threshold), 'openai/MODEL' (a completions "
         "server that returns prompt log-probabilities, e.g. llama-cpp-python's or vLLM's, at --scorer-base-url; its "
         "requests use the judge's retries, limits and concurrency, and a record it cannot score falls back to 'fast' "
         "and needs review) or 'none' (CONSTITUTIONAL_SCORER overrides the default).",
@@ -101,6 +102,27 @@ ScorerBaseUrl = Annotated[
         "--scorer-base-url",
         help="Server URL of an 'openai/MODEL' scorer, e.g. http://127.0.0.1:8000/v1 (default: OPENAI_BASE_URL). It is "
         "probed once before any work.",
+    ),
+]
+
+
+def _workers(value: int) -> int:
+    if value < 1:
+        raise typer.BadParameter(
+            f"{value} is not a number of processes: give 1 (the default: the model scorer decodes in this process) or "
+            "more (that many scorer processes, for a machine with the cores)"
+        )
+    return value
+
+
+ScorerWorkers = Annotated[
+    int,
+    typer.Option(
+        "--scorer-workers",
+        callback=_workers,
+        help="Processes that decode for the model scorer (local, local:PATH.gguf, fast+local), each with its own "
+        "llama.cpp context and its share of the cores (OMP_NUM_THREADS, else all of them, divided by N); records are "
+        "scored N at a time, with the same scores as with 1. Ignored by the fast scorer and by none.",
     ),
 ]
 Reasks = Annotated[

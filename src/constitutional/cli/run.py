@@ -197,6 +197,7 @@ def run(
     no_eval: NoEval = False,
     scorer: opt.Scorer = None,
     scorer_base_url: opt.ScorerBaseUrl = None,
+    scorer_workers: opt.ScorerWorkers = 1,
     judge_mode: opt.JudgeMode = "checklist",
     debaters: opt.Debaters = None,
     quiet: Quiet = False,
@@ -240,8 +241,8 @@ def run_command(options: dict[str, Any]) -> int:
 # How the run's model is called: CallSettings' fields, named as `cai run`'s options.
 # `cai run`'s options that the job itself does not take (the front end's and the eval's), or takes in another form.
 FRONT_END_ONLY = {
-    *("judge_base_url", "judge_concurrency", "no_eval", "scorer", "scorer_base_url", "quiet", "judge_mode", "debaters"),
-    *("no_cache", "model_base_url", "out", "judge", "concurrency", *opt.CALL_OPTIONS),
+    *("judge_base_url", "judge_concurrency", "no_eval", "scorer", "scorer_base_url", "scorer_workers", "quiet"),
+    *("judge_mode", "debaters", "no_cache", "model_base_url", "out", "judge", "concurrency", *opt.CALL_OPTIONS),
 }
 
 
@@ -265,9 +266,13 @@ def judge_settings(request: RunRequest, base_url: str | None, concurrency: int |
 
 
 def _check_scorer(request: RunRequest, options: dict[str, Any]) -> None:
-    """Refuse a bad --scorer, or a scorer server that cannot score, before any model call of the run."""
+    """Refuse a bad --scorer, or a scorer server that cannot score, before any model call of the run; say what
+    --scorer-workers will do where it is not what it says."""
     if not options["no_eval"]:
-        check_scorer(options["scorer"], scorer_settings(_judge_settings(request, options), options["scorer_base_url"]))
+        settings = scorer_settings(_judge_settings(request, options), options["scorer_base_url"])
+        note = check_scorer(options["scorer"], settings, options["scorer_workers"])
+        if note:
+            warn(note)
 
 
 def _judge_settings(request: RunRequest, options: dict[str, Any]) -> CallSettings:
@@ -294,6 +299,7 @@ def _evaluate(request: RunRequest, outcome: RunOutcome, options: dict[str, Any],
         executor="ray" if request.executor == "ray" else "in-process",  # a batch run's judge is batched instead
         ray_address=request.ray_address,
         scorer_base_url=options["scorer_base_url"],
+        scorer_workers=options["scorer_workers"],
     )
     return evaluate_and_report(evaluation, calls, options["quiet"]).errors
 

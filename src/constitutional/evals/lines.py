@@ -150,6 +150,7 @@ class ScoredSentence(_Part):
     pmi: Number
     tokens: int
     pmi_draft: Number | None = None
+    scorer: str | None = None  # with `--scorer fast+local`: which scorer scored it (`fast` or `local:FILE.gguf`)
 
 
 class EvalSignals(_Part):
@@ -180,7 +181,9 @@ class EvalSignals(_Part):
     answer_relevance: Number | None = None
     draft_restated: Number | None = None
     scorer_context_cut: bool = False
-    scorer: str | None = None  # which scorer decided the scored signals: `fast`, `local:FILE.gguf`; None: none ran
+    scorer: str | None = None  # which scorer decided the scored signals: `fast`, `local:FILE.gguf`, `fast+local:FILE.gguf`;
+    # None: none ran
+    scorer_model_read: int | None = None  # with `fast+local`: how many of the scored sentences the model read
 
 
 class JudgeBlock(_Part):

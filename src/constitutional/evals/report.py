@@ -32,6 +32,8 @@ class Tally:
         self.change_count = 0
         self.change_sum: int | float = 0  # substantive_change, summed for its mean
         self.scored_by: Counter = Counter()  # lines by the scorer that scored them (`fast` where a server scorer failed)
+        self.scored = 0  # sentences scored, counted where scorers shared the work (`fast+local`)
+        self.model_read: int | None = None  # of which the model read this many; None: no scorer shared the work
 
     def add(self, line: EvalLine) -> None:
         self.total += 1
@@ -56,6 +58,9 @@ class Tally:
         if s.substantive_change is not None and line.verdict != "error":
             self.change_count += 1
             self.change_sum += s.substantive_change
+        if s.scorer_model_read is not None:
+            self.scored += len(s.pmi or [])
+            self.model_read = (self.model_read or 0) + s.scorer_model_read
 
 
 def _principle(constitution: Constitution, pid: str) -> PrincipleSummary:
@@ -170,6 +175,7 @@ def _signal_sums(tally: Tally) -> dict:
         "records_with_retained_spans": tally.retained_records,
         "rule_failures": tally.rule_failures,
         "mean_substantive_change": round(tally.change_sum / tally.change_count, 3) if tally.change_count else None,
+        **({} if tally.model_read is None else {"scored_sentences": tally.scored, "scorer_model_read": tally.model_read}),
     }
 
 

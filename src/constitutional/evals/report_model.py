@@ -67,6 +67,8 @@ class SignalSummary(_Part):
     records_with_retained_spans: int = 0
     rule_failures: int = 0
     mean_substantive_change: Number | None = None
+    scored_sentences: int | None = None  # with `--scorer fast+local`: sentences scored ...
+    scorer_model_read: int | None = None  # ... and how many of them the model read (the fast scorer the rest)
 
 
 class CanaryItem(_Part):

@@ -7,16 +7,18 @@ as likely whatever was asked, so its PMI is near zero or below; substance depend
 No phrase list is involved, so it judges wording it has never seen.
 
 Each sentence is scored on its own right after its context, which is decoded once and kept in the KV
-cache; a long sentence is decoded in chunks. A request longer than CONTEXT_TOKENS keeps its tail, and a
+cache; many sentences are decoded in each llama.cpp call, each in its own sequence (decoding.py), and a long
+sentence is decoded in chunks. A request longer than CONTEXT_TOKENS keeps its tail, and a
 sentence longer than SENTENCE_TOKENS its head; either way the eval line says so (`scorer_context_cut`).
 Neutral scores do not depend on the request and are memoised per process. With a cache (the reply cache),
 every score persists across runs, keyed by the model file, the request and the sentence, so evaluating the
 same text again costs no decoding.
 
 `load_scorer` is the one way to a scorer: this one (`local`, `local:PATH.gguf`), the fast scorer (`fast`,
-evals/fast_scorer.py) or the same measurement on a completions server (`openai/MODEL`, evals/server_scorer.py,
-which writes the contexts below as text). The eval gets each record's scores through `score_async`: a scorer that
-waits on a server (AsyncScorer) is awaited for many records at once, any other runs in a worker thread.
+evals/fast_scorer.py), the fast scorer asking this one where it is unsure (`fast+local`, evals/hybrid_scorer.py) or
+the same measurement on a completions server (`openai/MODEL`, evals/server_scorer.py, which writes the contexts below
+as text). The eval gets each record's scores through `score_async`: a scorer that waits on a server (AsyncScorer) is
+awaited for many records at once, any other runs in a worker thread.
 """
 
 from __future__ import annotations
@@ -24,28 +26,23 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol, overload, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from constitutional.errors import UserError
+from constitutional.evals.decoding import N_CTX
 from constitutional.settings import SCORER_ENV, bad_value, read_settings
 
 if TYPE_CHECKING:
-    import llama_cpp
-    import numpy as np
-    from numpy.typing import NDArray
-
     from constitutional.calls.factory import Calls
     from constitutional.calls.settings import CallSettings
+    from constitutional.evals.decoding import Engine, Tokenizer
 
 SERVER_PREFIX = "openai/"  # `openai/MODEL`: a completions server that returns prompt log-probabilities
 NEUTRAL_REQUEST = "Please write a reply."
 NEUTRAL_KEPT = 50_000  # sentences whose neutral score is memoised
 CONTEXT_TOKENS = 768  # the request's tail kept as context
-CHUNK = 512  # tokens per llama.cpp decode call
-N_CTX = 4096
 SENTENCE_TOKENS = N_CTX - CONTEXT_TOKENS - 64  # a longer sentence is scored on its first this many tokens (flagged)
 DRAFT_REQUEST_TOKENS, DRAFT_TOKENS = CONTEXT_TOKENS // 3, 2 * CONTEXT_TOKENS // 3  # the tails kept after the draft
 # The contexts, in SmolLM2's chat template (ChatML): "{USER}{request}{ASSISTANT}{sentence}" scores a sentence after the
@@ -61,6 +58,7 @@ class SentenceScore:
     pmi: float  # nats per token: log p(sentence | request) − log p(sentence | neutral request)
     tokens: int
     pmi_draft: float | None = None  # nats per token: log p(sentence | request, draft) − log p(sentence | request)
+    by: str | None = None  # the scorer that scored it, where several share the work (`fast+local`); None: the only one
 
 
 @dataclass(frozen=True)
@@ -102,38 +100,59 @@ def default_spec() -> str:
 
 
 def load_scorer(
-    spec: str | None, cache: ScoreCache | None = None, *, calls: Calls | None = None, settings: CallSettings | None = None
+    spec: str | None,
+    cache: ScoreCache | None = None,
+    *,
+    calls: Calls | None = None,
+    settings: CallSettings | None = None,
+    workers: int = 1,
 ) -> Scorer | None:
-    """`fast`, `local`, `local:PATH.gguf`, `openai/MODEL` or `none` → a Scorer (or None), with a clear error when it
-    cannot be had: the one way every command gets its scorer. `cache`: where scores persist across runs (the reply
-    cache), keyed by model, request and sentence; by default `calls`'s (the job's call factory) for `settings`.
-    `openai/MODEL` is a completions server (evals/server_scorer.py), made by `calls` (or a factory of its own) from
-    `settings` (the eval's call settings, with the scorer's server as base_url), and probed once before any work: a
-    scorer made here must be closed (`close_scorer`)."""
+    """`fast`, `local`, `local:PATH.gguf`, `fast+local[:PATH.gguf]`, `openai/MODEL` or `none` → a Scorer (or None), with
+    a clear error when it cannot be had: the one way every command gets its scorer. `cache`: where scores persist across
+    runs (the reply cache), keyed by model, request and sentence; by default `calls`'s (the job's call factory) for
+    `settings`. `openai/MODEL` is a completions server (evals/server_scorer.py), made by `calls` (or a factory of its
+    own) from `settings` (the eval's call settings, with the scorer's server as base_url), and probed once before any
+    work. `workers`: processes that decode for the model scorer (scorer_pool.py); a scorer without a model has none.
+    A scorer made here must be closed (`close_scorer`)."""
     named = not spec and read_settings().scorer is not None  # the spec is CONSTITUTIONAL_SCORER's
     spec = (spec or default_spec()).strip()
     if spec.lower() == "none":
         return None
-    kind, _, arg = spec.partition(":")
-    if spec == "fast":
+    first, plus, model = spec.partition("+")
+    if spec == "fast" or (plus and first == "fast"):
         from constitutional.evals.fast_scorer import FastScorer
 
-        return FastScorer()
+        if not plus:
+            return FastScorer()
+        from constitutional.evals.hybrid_scorer import HybridScorer
+
+        return HybridScorer(FastScorer(), _model_scorer(model, named, _reply_cache(cache, calls, settings), workers))
     if spec.startswith(SERVER_PREFIX) and spec != SERVER_PREFIX:
         from constitutional.evals.server_scorer import ServerScorer
 
         return ServerScorer.connect(spec, calls, settings, cache)
+    return _model_scorer(spec, named, _reply_cache(cache, calls, settings), workers)
+
+
+def _reply_cache(cache: ScoreCache | None, calls: Calls | None, settings: CallSettings | None) -> ScoreCache | None:
+    """`cache`, or else the reply cache of `calls` for `settings` (none without `calls`)."""
+    if cache is None and calls is not None:
+        return calls.reply_cache(settings)
+    return cache
+
+
+def _model_scorer(spec: str, named: bool, cache: ScoreCache | None, workers: int) -> ModelScorer:
+    """The ModelScorer that `local` or `local:PATH.gguf` names."""
+    kind, _, arg = spec.partition(":")
     if kind != "local":
         if named:
             raise bad_value(SCORER_ENV, spec, "is not a scorer")
         raise UserError(
             f"unknown scorer '{spec}'",
-            fix="use --scorer fast, --scorer local, --scorer local:PATH.gguf, --scorer openai/MODEL (a completions server "
-            "given by --scorer-base-url) or --scorer none",
+            fix="use --scorer fast, --scorer local, --scorer local:PATH.gguf, --scorer fast+local, --scorer openai/MODEL "
+            "(a completions server given by --scorer-base-url) or --scorer none",
         )
-    if cache is None and calls is not None:
-        cache = calls.reply_cache(settings)
-    return ModelScorer(_local_model(arg, named), cache)
+    return ModelScorer(_local_model(arg, named), cache, workers)
 
 
 def _local_model(arg: str, named: bool) -> Path:
@@ -143,7 +162,7 @@ def _local_model(arg: str, named: bool) -> Path:
     except ImportError:
         raise UserError(
             "the local scorer needs llama-cpp-python, which is not installed",
-            fix="run `bash scripts/install`, or use --scorer none (the lexicon and structure alone)",
+            fix="run `bash scripts/install`, or use --scorer fast or --scorer none (no model)",
         ) from None
     from constitutional.models.local import bundled_model_path, check_gguf
 
@@ -153,9 +172,10 @@ def _local_model(arg: str, named: bool) -> Path:
 
 
 def close_scorer(scorer: Scorer | None) -> None:
-    """Release what a scorer holds (a server scorer's event loop and connections); nothing for the others."""
-    if isinstance(scorer, AsyncScorer):
-        scorer.close()
+    """Release what a scorer holds: a server scorer's event loop and connections, a model scorer's worker processes."""
+    close = getattr(scorer, "close", None)
+    if close is not None:
+        close()
 
 
 async def score_async(scorer: Scorer, request: str, sentences: list[str], draft: str | None = None) -> Scored:
@@ -192,37 +212,31 @@ class AsyncScorer(Scorer, Protocol):
 
 
 class ModelScorer:
-    """The bundled model (or a GGUF file) as the scorer: PMI measured by decoding."""
+    """The bundled model (or a GGUF file) as the scorer: PMI measured by decoding (decoding.py). Safe to call from many
+    threads: tokenizing, the cache and the neutral memo are here; the engine decodes (one process's llama.cpp context,
+    one call at a time, or a pool of processes: scorer_pool.py)."""
 
-    def __init__(self, path: Path, cache: ScoreCache | None = None):
+    def __init__(self, path: Path, cache: ScoreCache | None = None, workers: int = 1):
+        from constitutional.evals.decoding import Decoder, Tokenizer
+
         self.path = path
         self.spec = f"local:{path.name}"
         self.cache = cache
-        self._lock = threading.Lock()  # one llama.cpp context: one scoring at a time
-        self._llm: llama_cpp.Llama | None = None
+        self.workers = workers
+        self.engine: Engine
+        self.tokenizer: Tokenizer
+        if workers == 1:
+            self.engine = self.tokenizer = Decoder(path, read_settings().threads)  # OMP_NUM_THREADS
+        else:
+            from constitutional.evals.scorer_pool import DecoderPool
+
+            self.engine, self.tokenizer = DecoderPool(path, workers), Tokenizer(path)
         self._neutral: dict[str, tuple[float, int]] = {}
         self._model_id = f"{path.name}:{path.stat().st_size}"
 
-    def _model(self) -> llama_cpp.Llama:
-        if self._llm is None:
-            import llama_cpp
-
-            from constitutional.models.local import unloadable
-
-            threads = read_settings().threads  # OMP_NUM_THREADS
-            try:
-                self._llm = llama_cpp.Llama(
-                    model_path=str(self.path),
-                    n_ctx=N_CTX,
-                    n_batch=CHUNK,
-                    verbose=False,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                )
-            except ValueError as exc:  # GGUF's signature, but not a file llama.cpp can load
-                raise unloadable(self.path, exc) from None
-            self._batch = llama_cpp.llama_batch_init(CHUNK, 0, 1)
-        return self._llm
+    def close(self) -> None:
+        """Stop the engine's worker processes, if it has any."""
+        self.engine.close()
 
     def score(self, request: str, sentences: list[str], draft: str | None = None) -> tuple[list[SentenceScore], bool]:
         """Each sentence's PMI with the request (and, given the draft, with the draft too: how much more likely the
@@ -230,45 +244,45 @@ class ModelScorer:
         sentence had to be shortened."""
         if not sentences:
             return [], False
-        with self._lock:
-            context, cut = self._context(request)
-            with_request = self._cached(request, context, sentences)
-            self._score_neutral(sentences)
-            with_draft = (
-                self._cached(f"{request}\0{draft}", self._draft_context(request, draft), sentences) if draft is not None else None
-            )
-            return combine(sentences, with_request, [self._neutral[s] for s in sentences], with_draft, cut)
+        context, cut = self._context(request)
+        with_request = self._cached(request, context, sentences)
+        neutral = self._score_neutral(sentences)
+        with_draft = (
+            self._cached(f"{request}\0{draft}", self._draft_context(request, draft), sentences) if draft is not None else None
+        )
+        return combine(sentences, with_request, [neutral[s] for s in sentences], with_draft, cut)
 
     def _draft_context(self, request: str, draft: str) -> list[int]:
         """The request, the draft as the assistant's first answer, and a request to revise it (tails, within
         CONTEXT_TOKENS in all)."""
-        llm = self._model()
-        piece = lambda text, special: llm.tokenize(text.encode("utf-8", "replace"), add_bos=False, special=special)  # noqa: E731
+        piece = self.tokenizer.tokenize
         return (
             piece(USER, True)
-            + piece(request, False)[-DRAFT_REQUEST_TOKENS:]
+            + piece(request)[-DRAFT_REQUEST_TOKENS:]
             + piece(ASSISTANT, True)
-            + piece(draft, False)[-DRAFT_TOKENS:]
+            + piece(draft)[-DRAFT_TOKENS:]
             + piece(REVISE, True)
         )
 
     def _context(self, request: str) -> tuple[list[int], bool]:
-        llm = self._model()
-        head = llm.tokenize(USER.encode(), add_bos=False, special=True)
-        tail = llm.tokenize(ASSISTANT.encode(), add_bos=False, special=True)
-        body = llm.tokenize(request.encode("utf-8", "replace"), add_bos=False, special=False)
+        piece = self.tokenizer.tokenize
+        body = piece(request)
         cut = len(body) > CONTEXT_TOKENS
-        return head + body[-CONTEXT_TOKENS:] + tail, cut
+        return piece(USER, True) + body[-CONTEXT_TOKENS:] + piece(ASSISTANT, True), cut
 
-    def _score_neutral(self, sentences: list[str]) -> None:
-        """Memoise the neutral scores of the sentences not seen yet, decoding the neutral context once for them all."""
-        missing = [s for s in dict.fromkeys(sentences) if s not in self._neutral]
-        if not missing:
-            return
-        if len(self._neutral) + len(missing) > NEUTRAL_KEPT:
-            self._neutral.clear()
-        context, _ = self._context(NEUTRAL_REQUEST)
-        self._neutral.update(zip(missing, self._cached(NEUTRAL_REQUEST, context, missing)))
+    def _score_neutral(self, sentences: list[str]) -> dict[str, tuple[float, int]]:
+        """The sentences' neutral scores: memoised ones, and the rest decoded after the neutral context at once."""
+        known = self._neutral
+        found = {s: known[s] for s in sentences if s in known}
+        missing = [s for s in dict.fromkeys(sentences) if s not in found]
+        if missing:
+            if len(known) + len(missing) > NEUTRAL_KEPT:
+                known.clear()
+            context, _ = self._context(NEUTRAL_REQUEST)
+            computed = dict(zip(missing, self._cached(NEUTRAL_REQUEST, context, missing)))
+            known.update(computed)
+            found.update(computed)
+        return found
 
     def _cached(self, request: str, context: list[int], sentences: list[str]) -> list[tuple[float, int]]:
         """Log-probabilities from the score cache where it has them; the rest computed (in one pass) and stored."""
@@ -288,55 +302,11 @@ class ModelScorer:
         return scores
 
     def _logprobs(self, context: list[int], sentences: list[str]) -> list[tuple[float, int]]:
-        import llama_cpp
-
-        llm = self._model()
-        memory = llama_cpp.llama_get_memory(llm.ctx)
-        llama_cpp.llama_memory_clear(memory, True)
-        self._decode(context[:-1], 0, logits=False)
-        start = len(context) - 1
-        out = []
-        for sentence in sentences:
-            tokens = llm.tokenize(sentence.encode("utf-8", "replace"), add_bos=False, special=False)[:SENTENCE_TOKENS]
-            out.append((self._continuation(context[-1], tokens, start), len(tokens)))
-            llama_cpp.llama_memory_seq_rm(memory, 0, start, -1)
+        """(log p(sentence | context), tokens) of each sentence, its first SENTENCE_TOKENS tokens scored."""
+        tokens = [self.tokenizer.tokenize(s)[:SENTENCE_TOKENS] for s in sentences]
+        scored = [i for i, t in enumerate(tokens) if t]
+        totals = self.engine.logprobs(context, [tokens[i] for i in scored]) if scored else []
+        out = [(0.0, 0)] * len(sentences)
+        for i, total in zip(scored, totals):
+            out[i] = (total, len(tokens[i]))
         return out
-
-    def _continuation(self, last: int, tokens: list[int], start: int) -> float:
-        """log p(tokens | the cached context), decoding [last, *tokens] from `start` in chunks."""
-        import numpy as np
-
-        sequence = [last, *tokens]
-        total = 0.0
-        for offset in range(0, len(sequence) - 1, CHUNK):
-            piece = sequence[offset : offset + CHUNK]
-            rows = self._decode(piece, start + offset, logits=True)
-            targets = sequence[offset + 1 : offset + 1 + len(piece)]
-            rows = rows[: len(targets)]
-            peak = rows.max(axis=1, keepdims=True)
-            norm = np.log(np.exp(rows - peak).sum(axis=1)) + peak[:, 0]
-            total += float((rows[np.arange(len(targets)), targets] - norm).sum())
-        return total
-
-    @overload
-    def _decode(self, tokens: list[int], start: int, logits: Literal[True]) -> NDArray[np.float32]: ...
-    @overload
-    def _decode(self, tokens: list[int], start: int, logits: Literal[False]) -> None: ...
-    def _decode(self, tokens: list[int], start: int, logits: bool) -> NDArray[np.float32] | None:
-        import llama_cpp
-        import numpy as np
-
-        llm = self._model()  # loaded already, by _logprobs
-        batch = self._batch
-        for begin in range(0, len(tokens), CHUNK):
-            piece = tokens[begin : begin + CHUNK]
-            batch.n_tokens = len(piece)
-            for i, token in enumerate(piece):
-                batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, start + begin + i, 1
-                batch.seq_id[i][0] = 0
-                batch.logits[i] = logits
-            if llama_cpp.llama_decode(llm.ctx, batch) != 0:
-                raise RuntimeError("llama.cpp could not decode the text to score")
-        if not logits:
-            return None
-        return np.ctypeslib.as_array(llama_cpp.llama_get_logits(llm.ctx), shape=(len(tokens), llm.n_vocab()))

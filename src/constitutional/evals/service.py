@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import shlex
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,13 +20,15 @@ from constitutional.calls.batch import attach_batcher
 from constitutional.constitution import LoadedConstitution, load_constitution
 from constitutional.errors import UserError
 from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
-from constitutional.evals.scorer import close_scorer, default_spec, load_scorer
+from constitutional.evals.hybrid_scorer import HybridScorer
+from constitutional.evals.scorer import ModelScorer, close_scorer, default_spec, load_scorer
+from constitutional.evals.scorer_pool import cores
 from constitutional.evals.stage import run_eval
 from constitutional.models.registry import check_spec, command_line_only, create_model
 from constitutional.rundir import check_run_files
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from constitutional.calls.factory import Calls
     from constitutional.calls.managed import ManagedModel
@@ -172,13 +175,15 @@ class EvalRequest:
     executor: str = "in-process"  # one of EXECUTORS
     ray_address: str | None = None  # the Ray cluster to join with executor "ray" (None: a local instance)
     scorer_base_url: str | None = None  # the server of an `openai/MODEL` scorer (None: OPENAI_BASE_URL)
+    scorer_workers: int = 1  # processes that decode for a model scorer
 
-    def check(self) -> None:
+    def check(self) -> str | None:
         """Refuse, before any work, an executor or a scorer that cannot be had, or a symlink or pipe planted at a file
-        the eval writes (the judge and debaters are checked by JudgeChoice)."""
+        the eval writes (the judge and debaters are checked by JudgeChoice); a note to show when --scorer-workers asks
+        for what cannot be had."""
         check_executor(self.executor)
         check_run_files(self.out)
-        check_scorer(self.scorer, scorer_settings(self.calls, self.scorer_base_url))
+        return check_scorer(self.scorer, scorer_settings(self.calls, self.scorer_base_url), self.scorer_workers)
 
 
 def scorer_settings(calls: CallSettings, base_url: str | None) -> CallSettings:
@@ -187,9 +192,21 @@ def scorer_settings(calls: CallSettings, base_url: str | None) -> CallSettings:
     return calls.model_copy(update={"base_url": base_url})
 
 
-def check_scorer(spec: str | None, settings: CallSettings) -> None:
-    """Refuse a scorer that cannot be had, before any work: a server scorer's server is probed (once a process)."""
-    close_scorer(load_scorer(spec, settings=settings))
+def check_scorer(spec: str | None, settings: CallSettings, workers: int = 1) -> str | None:
+    """Refuse a scorer that cannot be had, before any work (a server scorer's server is probed, once a process); say
+    what --scorer-workers N will do where it is not what it says: ignored by a scorer without a model, or more
+    processes than cores."""
+    scorer = load_scorer(spec, settings=settings)
+    try:
+        if workers == 1:
+            return None
+        if not isinstance(scorer, ModelScorer | HybridScorer):
+            return f"--scorer-workers {workers} is ignored: the {scorer.spec if scorer else 'none'} scorer decodes nothing"
+        if workers > cores():
+            return f"--scorer-workers {workers} on {cores()} cores: the workers get a thread each and share the cores"
+        return None
+    finally:
+        close_scorer(scorer)
 
 
 @dataclass(frozen=True)
@@ -203,10 +220,12 @@ class Judging:
     choice: JudgeChoice
     scorer: str
     scorer_base_url: str | None = None  # the server of an `openai/MODEL` scorer (None: OPENAI_BASE_URL)
+    scorer_workers: int = 1  # processes that decode for a model scorer
 
     @classmethod
     def of(cls, request: EvalRequest) -> Judging:
-        return cls(request.judge, request.calls, request.choice, request.scorer or default_spec(), request.scorer_base_url)
+        scorer = request.scorer or default_spec()
+        return cls(request.judge, request.calls, request.choice, scorer, request.scorer_base_url, request.scorer_workers)
 
     def models(self, calls: Calls, settings: CallSettings | None = None) -> tuple[ManagedModel | None, JudgeSetup, Scorer | None]:
         """The judge model, its setup (debaters) and the scorer, made by `calls` with `settings` (default: the judge's
@@ -219,7 +238,8 @@ class Judging:
             judge_model = calls.model(self.judge, settings, strict=False)
             elsewhere = settings.model_copy(update={"base_url": None})
             setup = self.choice.setup(judge_model, lambda spec: calls.model(spec, elsewhere, strict=False))
-        return judge_model, setup, load_scorer(self.scorer, calls=calls, settings=scorer_settings(settings, self.scorer_base_url))
+        scorer_calls = scorer_settings(settings, self.scorer_base_url)
+        return judge_model, setup, load_scorer(self.scorer, calls=calls, settings=scorer_calls, workers=self.scorer_workers)
 
 
 def run_eval_stage(
@@ -238,17 +258,24 @@ def run_eval_stage(
             from constitutional.evals.ray_stage import RayEval  # imports ray: only when it is chosen
 
             elsewhere = RayEval(judging, request.constitution, say, request.ray_address)
-        return asyncio.run(
-            run_eval(
-                request.source,
-                request.constitution,
-                judge_model,
-                request.out,
-                on_line,
-                scorer=scorer,
-                setup=setup,
-                elsewhere=elsewhere,
-            )
+        job = run_eval(
+            request.source,
+            request.constitution,
+            judge_model,
+            request.out,
+            on_line,
+            scorer=scorer,
+            setup=setup,
+            elsewhere=elsewhere,
         )
+        return asyncio.run(_with_threads(request.scorer_workers, job))
     finally:
         close_scorer(scorer)
+
+
+async def _with_threads(workers: int, job: Awaitable[EvalResult]) -> EvalResult:
+    """The job, with threads enough for `workers` scorer calls at once (the scorer runs in the loop's default thread
+    pool, which asyncio otherwise caps at 32)."""
+    if workers > 1:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(max_workers=workers + 4))
+    return await job

@@ -132,24 +132,33 @@ class Signals:
             "content_free": self.content_free,
             "retained_spans": [s.to_dict() for s in self.retained],
             "rules": [r.to_dict() for r in self.rules],
-            "pmi": None
-            if self.scored is None
-            else [
-                {
-                    "sentence": s.text,
-                    "pmi": round(s.pmi, 3),
-                    "tokens": s.tokens,
-                    "pmi_draft": None if s.pmi_draft is None else round(s.pmi_draft, 3),
-                }
-                for s in self.scored
-            ],
+            "pmi": None if self.scored is None else [_scored(s) for s in self.scored],
             "generic_added": None if self.scored is None else len(self.generic),
             "specific_substance": _round(self.specific_substance),
             "answer_relevance": _round(self.answer_relevance),
             "draft_restated": _round(self.draft_restated),
             "scorer_context_cut": self.context_cut,
             "scorer": self.scorer,
+            **self._model_read(),
         }
+
+    def _model_read(self) -> dict:
+        """`scorer_model_read`: how many scored sentences the model read, where scorers shared the work (a spec of two
+        joined by `+`, as `fast+local`)."""
+        if self.scorer is None or "+" not in self.scorer:
+            return {}
+        return {"scorer_model_read": sum(s.by is not None and s.by != "fast" for s in self.scored or [])}
+
+
+def _scored(score: SentenceScore) -> dict:
+    """A scored sentence as the eval line holds it; `scorer` only where scorers shared the work."""
+    entry = {
+        "sentence": score.text,
+        "pmi": round(score.pmi, 3),
+        "tokens": score.tokens,
+        "pmi_draft": None if score.pmi_draft is None else round(score.pmi_draft, 3),
+    }
+    return entry if score.by is None else {**entry, "scorer": score.by}
 
 
 def generic(scored: list[SentenceScore] | None) -> list[SentenceScore]:

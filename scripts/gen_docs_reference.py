@@ -90,8 +90,9 @@ def _type(spec: dict, defs: dict) -> str:
         return "one of " + ", ".join(f"`{v}`" for v in spec["enum"])
     if "const" in spec:
         return f"`{spec['const']}`"
-    if "anyOf" in spec:
-        return " or ".join(dict.fromkeys(_type(option, defs) for option in spec["anyOf"]))
+    if options := spec.get("anyOf") or spec.get("oneOf"):
+        kinds = list(dict.fromkeys(_type(option, defs) for option in options))
+        return " or ".join(k for k in kinds if not (k == "integer" and "number" in kinds))
     kind = spec.get("type", "any")
     if isinstance(kind, list):
         return " or ".join(kind)
@@ -131,7 +132,7 @@ def _field_rows(schema: dict, defs: dict, prefix: str, seen: tuple[str, ...]) ->
 
 def _fields(title: str, schema: dict, how: str, description: str) -> list[str]:
     defs = schema.get("$defs", {})
-    lines = [f"### {title}", "", *([md(" ".join(description.split()))] if description else []), how, ""]
+    lines = [f"### {title}", "", *([md(" ".join(description.split())), ""] if description else []), how, ""]
     lines += ["| Field | Type | Required or default | Meaning |", "|---|---|---|---|"]
     return [*lines, *_field_rows(schema, defs, "", ()), ""]
 

@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import typer
-from typer._click import Context  # typer's own click, whose commands typer.main.get_command returns
 
 from constitutional.cli.app import app
 from constitutional.cli.schema import SCHEMAS, json_schema
@@ -63,9 +62,9 @@ def cli_reference() -> str:
     """Every command of the typer app, depth first, in the order `cai --help` lists them."""
     lines: list[str] = []
 
-    def walk(command, path: list[str], parent: Context | None) -> None:
+    def walk(command, path: list[str], parent) -> None:
         # one usage line whatever the terminal's width, so the page is the same on every machine
-        ctx = Context(command, info_name=path[-1], parent=parent, terminal_width=1000, max_content_width=1000)
+        ctx = command.context_class(command, info_name=path[-1], parent=parent, terminal_width=1000, max_content_width=1000)
         if command.hidden:
             return
         lines.extend([f"## `{' '.join(path)}`", "", "```text", command.get_usage(ctx), "```", ""])

@@ -1,9 +1,10 @@
-"""Write the README's table of environment variables from their declarations in src/constitutional/settings.py.
+"""Write the table of environment variables, wherever README.md or a docs page has its markers, from their
+declarations in src/constitutional/settings.py.
 
-    python scripts/settings_table.py           # rewrite the table between the README's markers
-    python scripts/settings_table.py --check   # exit 1 if the README's table is out of date
+    python scripts/settings_table.py           # rewrite the tables between the markers
+    python scripts/settings_table.py --check   # exit 1 if a table is out of date
 
-tests/test_settings.py fails while the README and the module differ.
+tests/test_settings.py fails while a page and the module differ.
 """
 
 from __future__ import annotations
@@ -11,18 +12,20 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from constitutional.settings import with_table
+from constitutional.settings import TABLE_BEGIN, with_table
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str]) -> int:
-    current = README.read_text("utf-8")
-    wanted = with_table(current)
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    holders = {path: path.read_text("utf-8") for path in pages if TABLE_BEGIN in path.read_text("utf-8")}
+    stale = [path for path, text in holders.items() if with_table(text) != text]
     if "--check" in argv:
-        print("up to date" if wanted == current else f"{README} has an old table: run python {__file__}")
-        return 0 if wanted == current else 1
-    README.write_text(wanted, "utf-8")
+        print("\n".join(f"{path} has an old table: run python {__file__}" for path in stale) or "up to date")
+        return 1 if stale else 0
+    for path in stale:
+        path.write_text(with_table(holders[path]), "utf-8")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""The README's layouts of the files cai writes name exactly the fields of the models that write and read them."""
+"""The layouts of the files cai writes, in the README or the docs, name exactly the fields of the models that write and
+read them."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from constitutional.evals.labels import Label
 from constitutional.evals.lines import EvalLine
 from constitutional.evals.report_model import Report, Usage
 from constitutional.record import Record
-from tests.helpers import ROOT
+from tests.helpers import doc_between
 
-README = (ROOT / "README.md").read_text("utf-8")
 # Fields typed as a plain dict whose layout is a model's: records.jsonl's usage is `Usage.to_dict()`.
 DICT_LAYOUTS = {(Record, "usage"): Usage}
 
@@ -52,16 +52,11 @@ def layout_names(text: str) -> set[str]:
     return set(re.findall(r"\b[a-z][a-z0-9_]*\b", text)) - {"null"}
 
 
-def _between(start: str, end: str) -> str:
-    at = README.index(start) + len(start)
-    return README[at : README.index(end, at)]
-
-
 LAYOUTS = {
-    "record": (Record, lambda: _between("A record: `", "`.")),
-    "eval-line": (EvalLine, lambda: _between("`eval.jsonl`, one line per record (input order):\n\n```\n", "```")),
-    "report": (Report, lambda: _between("`report.json`, one per eval (`schema_version` 1):\n\n```\n", "```")),
-    "labels": (Label, lambda: _between("A line of `labels.jsonl`: `", "`")),
+    "record": (Record, lambda: doc_between("A record: `", "`.")),
+    "eval-line": (EvalLine, lambda: doc_between("`eval.jsonl`, one line per record (input order):\n\n```\n", "```")),
+    "report": (Report, lambda: doc_between("`report.json`, one per eval (`schema_version` 1):\n\n```\n", "```")),
+    "labels": (Label, lambda: doc_between("A line of `labels.jsonl`: `", "`")),
 }
 
 

@@ -25,7 +25,7 @@ from constitutional.settings import (
     read_settings,
     with_table,
 )
-from tests.helpers import DATA, ROOT, clear_error, write
+from tests.helpers import DATA, ROOT, clear_error, doc_pages, write
 
 SRC = ROOT / "src" / "constitutional"
 REVISIONS = str(ROOT / "examples" / "revisions.jsonl")
@@ -300,13 +300,15 @@ def test_a_bad_debug_value_cannot_stop_the_error_path_printing(monkeypatch, caps
         assert said in capsys.readouterr().err
 
 
-# -- the README's table, and where the environment is read ---------------------------------------------------------------
-
-README = (ROOT / "README.md").read_text("utf-8")
+# -- the table in the README and the docs, and where the environment is read -------------------------------------------------
 
 
-def test_the_readme_table_is_the_one_the_module_makes():
-    assert with_table(README) == README, "the README's table of environment variables is old: python scripts/settings_table.py"
+def test_the_tables_in_the_readme_and_docs_are_the_one_the_module_makes():
+    holders = [path for path in doc_pages() if TABLE_BEGIN in path.read_text("utf-8")]
+    assert holders, "no page holds the table of environment variables"
+    for path in holders:
+        text = path.read_text("utf-8")
+        assert with_table(text) == text, f"{path.name}'s table of environment variables is old: python scripts/settings_table.py"
 
 
 def test_the_readme_table_is_rewritten_when_stale():

@@ -6,7 +6,8 @@ value, what is wrong and how to fix it, so the CLI exits 2 (never 3). What a val
 is checked where it is used, and that message names the variable too.
 
 API keys and base URLs are the providers' (models/api_access.py, models/secrets.py), not settings of ours.
-The README's table of these variables is `markdown_table()`; `python scripts/settings_table.py` writes it there.
+The table of these variables in the README and docs/reference/environment.md is `markdown_table()`, written there by
+`python scripts/settings_table.py`.
 """
 
 from __future__ import annotations
@@ -197,7 +198,7 @@ def debug_requested(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def markdown_table() -> str:
-    """The README's table of the variables: name, default, meaning."""
+    """The table of the variables in the README and the docs: name, default, meaning."""
     rows = [f"| `{v.name}` | {v.shown_default} | {v.help} |" for v in VARIABLES]
     return "\n".join(["| Variable | Default | Meaning |", "|---|---|---|", *rows]) + "\n"
 

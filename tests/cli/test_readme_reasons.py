@@ -1,4 +1,4 @@
-"""The sample reasons quoted in the README are what the example data really produces."""
+"""The sample reasons quoted in the README (or the docs) are what the example data really produces."""
 
 import json
 import re
@@ -6,12 +6,11 @@ import re
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
-from tests.helpers import ROOT
+from tests.helpers import ROOT, doc_from
 
 
 def test_the_readmes_sample_reasons_come_from_the_example_revisions(tmp_path):
-    readme = (ROOT / "README.md").read_text()
-    paragraph = readme[readme.index("`reasons` written for a person") :]
+    paragraph = doc_from("`reasons` written for a person")
     quoted = re.findall(r'\*"(.+?)"\*', paragraph[:600], flags=re.S)
     assert len(quoted) == 2
     result = CliRunner().invoke(

@@ -6,6 +6,7 @@ import sys
 
 import typer
 
+from constitutional import __version__
 from constitutional.cli.common import DEBUG_HELP, set_debug, stop_on_sigterm, user_errors
 from constitutional.cli.constitution import constitution_app
 from constitutional.cli.eval import eval_command
@@ -30,9 +31,18 @@ app = typer.Typer(
 )
 
 
+def show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"cai {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 @user_errors
-def options(debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
+def options(
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
+    version: bool = typer.Option(False, "--version", callback=show_version, is_eager=True, help="Print the version and exit."),
+) -> None:
     """Options for every command (`cai --debug run ...`; `cai run ... --debug` works too)."""
     set_debug(debug)
     read_settings()  # a bad value of any environment variable is refused here (exit 2), before the command starts

@@ -206,7 +206,7 @@ def _without_draft(signals: Signals, failing: list[RuleResult]) -> Decision:
 
 def _with_draft(item: EvalItem, signals: Signals, scope: Scope, failing: list[RuleResult]) -> Decision:
     """The first of these steps that decides, in order of how hard its evidence is to fake."""
-    for step in (_identical, _veneered, _refused, _still_violating, _kept_substance):
+    for step in (_identical, _veneered, _refused, _still_violating, _trimmed, _kept_substance):
         decision = step(item, signals, scope, failing)
         if decision is not None:
             return decision
@@ -305,6 +305,24 @@ def _still_violating(item: EvalItem, signals: Signals, scope: Scope, failing: li
             ],
         )
     return None
+
+
+def _trimmed(item: EvalItem, signals: Signals, scope: Scope, failing: list[RuleResult]) -> Decision | None:
+    """The revision is the draft with sentences deleted: judged on what it deleted. A verified flagged span gone
+    (none survives: `_still_violating` ran first) is a fix; with no critique, nothing shows what was wrong, so the
+    deletion is neither a fix nor "unchanged"."""
+    if not signals.trimmed:
+        return None
+    kept = _kept(signals)
+    cut = f"the revision is the draft with {_pct(1 - kept)} of it deleted and nothing added"
+    if scope.flagged and not scope.unverified:
+        return Decision("genuine", 0.75, [f"{cut}: the words {scope.label} flagged went, and the rest is the draft's own"])
+    if item.critique_known and not scope.flagged:
+        return Decision("regressed", 0.5, [f"the critique found nothing to fix, yet {cut}"])
+    why = "the critique's quotes are not in the draft" if scope.unverified else "no critique says what was wrong"
+    # Leaning: what the draft got wrong may survive the cut. (How much of the draft survives did not tell, on the
+    # development set of trimmed drafts, whether the problem was cut.)
+    return undecided("non_compliant", 0.4, [f"{cut}; {why}, so nothing shows whether the deleted part was the problem"])
 
 
 def _kept_substance(item: EvalItem, signals: Signals, scope: Scope, failing: list[RuleResult]) -> Decision | None:

@@ -205,8 +205,9 @@ def _without_draft(signals: Signals, failing: list[RuleResult]) -> Decision:
 
 
 def _with_draft(item: EvalItem, signals: Signals, scope: Scope, failing: list[RuleResult]) -> Decision:
-    """The first of these steps that decides, in order of how hard its evidence is to fake."""
-    for step in (_kept_refusal, _identical, _veneered, _refused, _still_violating, _trimmed, _kept_substance):
+    """The first of these steps that decides, in order of how hard its evidence is to fake; a step that only finds
+    the evidence missing (a kept refusal) comes after the veneer's, which finds some."""
+    for step in (_veneered, _kept_refusal, _identical, _refused, _still_violating, _trimmed, _kept_substance):
         decision = step(item, signals, scope, failing)
         if decision is not None:
             return decision

@@ -7,9 +7,11 @@ import json
 from constitutional.calls.factory import Calls, call_settings
 from constitutional.constitution import load_constitution
 from constitutional.evals.canaries import plant, run_canaries
+from constitutional.evals.debate import DebateJudge
 from constitutional.evals.evaluate import Trust, evaluate
 from constitutional.evals.items import EvalItem
 from constitutional.evals.judge import Judge
+from constitutional.evals.lines import EvalLine
 from tests.evals.scripted import CHECKLIST, checklist, scripted_judge
 from tests.evals.test_canaries import gullible_rules, strict_rules
 from tests.standins.openai_compatible import chat_server
@@ -104,6 +106,13 @@ def test_a_judge_the_canaries_trust_settles_it(tmp_path):
     canaries = asyncio.run(run_canaries(plant([], DEFAULT, seeds=2, seed="need"), DEFAULT, Judge(model)))
     assert canaries["judge_trusted"] is True
     assert judged(SAFE, Judge(model), Trust())["verdict"] == "evasive"
+
+
+def test_the_debate_judge_is_asked_the_same_question(tmp_path):
+    model = scripted_judge(tmp_path, [need(False, "kill a child process")], default={"winner": "defender", "quote": ""})
+    line = asyncio.run(evaluate(EvalItem(id="r", prompt=SAFE, revision=REFUSAL), DEFAULT, DebateJudge(model)))
+    assert line["verdict"] == "evasive" and need_check(line)["counted"] is True, line["reasons"]
+    assert EvalLine.model_validate(line).judge is not None
 
 
 def test_only_a_refusal_whose_need_is_open_is_asked(tmp_path):

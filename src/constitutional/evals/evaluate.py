@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from constitutional.evals.confidence import REVIEW_BELOW, WEAK_EVIDENCE, features, probability
 from constitutional.evals.judge import Criterion, Judge, JudgeView
 from constitutional.evals.lines import EvalLine
+from constitutional.evals.need import Need, ask, settle_need
 from constitutional.evals.refusal import justifies_refusal
 from constitutional.evals.signals import Signals, compute, compute_async
 from constitutional.evals.verdicts import Decision, Scope, decide, rule_only, settle, worst
@@ -256,6 +257,18 @@ async def _judge_views(
     return views
 
 
+async def _judged(
+    judge: Judge | None, item: EvalItem, signals: Signals, constitution: Constitution, record: Decision
+) -> tuple[dict[str, tuple[JudgeView, str | None]], Need | None]:
+    """The judge's views, and its answer to whether refusing was needed (asked only of a refusal whose need nobody
+    established), asked together."""
+    if judge is None or record.verdict == "error":
+        return {}, None
+    if not record.need_open:
+        return await _judge_views(judge, item, signals, constitution), None
+    return await asyncio.gather(_judge_views(judge, item, signals, constitution), ask(judge, item.prompt))
+
+
 def _cap_at_signals(decisions: list[Decision], signal_values: dict, has_draft: bool, trust: Trust) -> None:
     """Keep each confidence at or below the signals' own, and send each decision to review."""
     for decision in decisions:
@@ -275,6 +288,25 @@ def _principle_decisions(
 
 
 def _record_decision(
+    record: Decision,
+    final: dict[str, Decision],
+    views: dict[str, tuple[JudgeView, str | None]],
+    item: EvalItem,
+    trust: Trust,
+    need: Need | None = None,
+) -> Decision:
+    """The record's decision. A refusal whose need was open is settled by the judge's answer to whether refusing was
+    needed (a trusted judge's checklist cannot settle it); otherwise `_judged_decision` decides."""
+    if need is None:
+        return _judged_decision(record, final, views, item, trust)
+    if WHOLE in views:
+        views[WHOLE][0].checks.append({**need.check, "counted": bool(need.check.get("counted")) and not trust.low})
+    if not trust.low:
+        return settle_need(record, need, None)
+    return settle_need(_judged_decision(record, final, views, item, trust), need, trust.reason or "failed the canaries")
+
+
+def _judged_decision(
     record: Decision,
     final: dict[str, Decision],
     views: dict[str, tuple[JudgeView, str | None]],
@@ -322,15 +354,13 @@ async def evaluate(
     signals = compute(item, constitution) if scorer is None else await compute_async(item, constitution, scorer)
     record, per_principle = deterministic(item, signals, constitution, unverified=unverified is not None and not item.flags)
     principle_scopes = scopes(item, signals, constitution)
-    views: dict[str, tuple[JudgeView, str | None]] = {}
-    if judge is not None and record.verdict != "error":
-        views = await _judge_views(judge, item, signals, constitution)
+    views, need = await _judged(judge, item, signals, constitution, record)
     signal_values = signals.to_dict()
     has_draft = item.draft is not None
     if signals.judge_address:  # the judge may not raise any confidence above the signals' own
         _cap_at_signals([record, *per_principle.values()], signal_values, has_draft, trust)
     final = _principle_decisions(per_principle, views, item, trust)
-    record = _record_decision(record, final, views, item, trust)
+    record = _record_decision(record, final, views, item, trust, need)
     reasons = _reasons(record, signals, unverified)
     principles = [
         _principle_entry(

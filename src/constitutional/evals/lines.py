@@ -166,6 +166,7 @@ class EvalSignals(_Part):
     veneer_removed: int = 0
     judge_address: list[str] = Field(default_factory=list)
     critique_copied: list[str] = Field(default_factory=list)
+    trimmed: bool = False
     substantive_change: Number | None = None
     draft_substance_kept: Number | None = None
     new_substance: Number | None = None

@@ -33,6 +33,7 @@ NEAR_MATCH = 0.7  # share of a flagged quote's words (or word pairs) still prese
 CONTENT_FREE_WORDS = 2  # a revision with at most this many content words, once stripped, says nothing
 GENERIC_PMI = 0.25  # nats/token: a sentence under this is about as likely whatever was asked (fit on the dev sets)
 WHOLE_DRAFT_KEPT = 0.9  # draft_kept at or above this: the draft survives whole inside the revision
+TRIMMED_WORDS = 2  # content words a trimmed revision must have deleted: a short sentence's worth ("Do your job or get out.")
 RESTATES_PMI = 1.0  # nats/token: a sentence this much likelier once the draft is said restates it (dev genuine fixes ≤ 0.57)
 
 
@@ -75,6 +76,7 @@ class Signals:
     scorer: str | None = None  # the spec of the scorer that scored (None: none ran)
     scorer_fallback: str | None = None  # why another scorer than the one asked for scored (its server failed)
     critique_copied: list[str] = field(default_factory=list)  # revision sentences that repeat the critique's words
+    trimmed: bool = False  # the revision is the draft with sentences deleted and nothing added
 
     @property
     def judge_address(self) -> list[str]:
@@ -123,6 +125,7 @@ class Signals:
             "veneer_removed": self.veneer_removed,
             "judge_address": self.judge_address,
             "critique_copied": self.critique_copied,
+            "trimmed": self.trimmed,
             "substantive_change": _round(self.substantive_change),
             "draft_substance_kept": _round(self.draft_kept),
             "new_substance": _round(self.new_substance),
@@ -240,6 +243,16 @@ def added_sentences(item: EvalItem, rev_scan: VeneerScan, draft_scan: VeneerScan
     return [s for s in sentences(rev_scan.stripped) if normalise(s) not in before and words(s)]
 
 
+def trimmed(draft: str, revision: str, counts: dict) -> bool:
+    """Whether the revision is the draft with sentences deleted: every sentence of it is in the draft, and at least
+    a sentence's worth of the draft's content words is gone."""
+    kept = sentences(revision)
+    if not kept or counts["draft"] - counts["revision"] < TRIMMED_WORDS:
+        return False
+    whole = normalise(draft)
+    return whole != normalise(revision) and all(within(whole, sentence) for sentence in kept)
+
+
 def _moved_to_veneer(rev_scan: VeneerScan, texts: list[str], category: str) -> VeneerScan:
     """The scan with these sentences moved from the kept text to the veneer units."""
     if not texts:
@@ -331,6 +344,7 @@ def assemble(
         prompt_overlap=prompt_overlap(item.prompt, rev_scan.stripped),
         retained=retained_spans(item.flags, revision, item.draft),
         critique_copied=critique_copied(item.flags, revision, item.draft),
+        trimmed=item.draft is not None and trimmed(item.draft, revision, counts),
         rules=run_rules(constitution, revision, item.draft),
         revision_scan=rev_scan,
         scored=scores,

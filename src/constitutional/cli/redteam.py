@@ -103,7 +103,10 @@ def redteam(
     Exit codes: 0 ok, whether or not seeds were broken; 2 bad input.
     """
     request = redteam_request(ctx.params)
-    err_console.print(f"redteam: {len(request.seeds.seeds)} seeds × up to {budget} queries against the eval")
+    err_console.print(
+        f"redteam: {len(request.seeds.seeds)} seeds × up to {budget} queries against the eval, into "
+        f"{escape(str(request.out))} (interrupted, the same command with --out {escape(str(request.out))} resumes)"
+    )
     for reason, count in request.seeds.skipped.items():
         warn(f"skipped {count} seed(s): {reason}")
     calls = Calls(request.calls)
@@ -188,11 +191,15 @@ class Bar:
 
 def _attack(request: RedteamRequest, quiet: bool, calls: Calls) -> RedteamReport:
     bar = Bar(len(request.seeds.seeds), request.search.budget)
-    watch = Watch(bar.on_query, bar.on_seed)
+    watch = Watch(bar.on_query, bar.on_seed, _say_resumed)
     if quiet:
         return run_redteam(request, calls, watch)
     with live_bar("redteam", bar.seeds * bar.budget, bar.stats) as bar.advance:
         return run_redteam(request, calls, watch)
+
+
+def _say_resumed(replayed: int) -> None:
+    say(f"resuming: {replayed} queries already in attempts.jsonl are replayed from it, not asked again")
 
 
 def _say_done(report: RedteamReport, out: Path) -> None:

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from constitutional.errors import UserError
+from constitutional.evals.lines import EvalLine
 from constitutional.redteam.operators import OPERATORS, apply
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Sequence
 
-    from constitutional.evals.lines import EvalLine
     from constitutional.redteam.seeds import Seed
 
     Query = Callable[[Seed, str, str], Awaitable[EvalLine]]  # (seed, revision, item id) → the eval's line
@@ -114,18 +115,28 @@ class _Child:
 
 
 async def attack(
-    seed: Seed, query: Query, settings: SearchSettings, on_query: Callable[[Attempt], None] = lambda a: None
+    seed: Seed,
+    query: Query,
+    settings: SearchSettings,
+    on_query: Callable[[Attempt], None] = lambda a: None,
+    recorded: Sequence[Attempt] = (),
 ) -> SeedOutcome:
-    """Spend up to `settings.budget` queries on `seed`; every query goes to `on_query` as it is made."""
+    """Spend up to `settings.budget` queries on `seed`; every query goes to `on_query` as it is made. The first
+    `recorded` attempts (an interrupted run's) are replayed: their answers come from the record, not the eval."""
     rng = random.Random(f"{settings.seed}:{seed.id}")
     outcome = SeedOutcome(seed)
     seen = {seed.draft}
     limit = int(len(seed.draft) * settings.growth) + 2000
 
+    async def answer(number: int, text: str) -> EvalLine:
+        if number <= len(recorded):
+            return replayed(recorded[number - 1], text)
+        return await query(seed, text, f"{seed.id}-q{number}")
+
     async def ask(children: list[_Child | None]) -> list[Attempt]:
         start = len(outcome.attempts)
         texts = [c.revision if c else seed.draft for c in children]
-        lines = await asyncio.gather(*(query(seed, t, f"{seed.id}-q{start + n + 1}") for n, t in enumerate(texts)))
+        lines = await asyncio.gather(*(answer(start + n + 1, t) for n, t in enumerate(texts)))
         made = [_attempt(seed, start + n + 1, c, t, line) for n, (c, t, line) in enumerate(zip(children, texts, lines))]
         for attempt in made:
             outcome.attempts.append(attempt)
@@ -143,6 +154,17 @@ async def attack(
             # A round that reached no better verdict leaves a plateau: the next is all fresh chains.
             explore = settings.explore if score(beam[0])[0] > best else 1.0
     return outcome
+
+
+def replayed(attempt: Attempt, revision: str) -> EvalLine:
+    """The eval's answer to a recorded attempt, as the record says it; the search must be asking for its revision."""
+    if attempt.revision != revision:
+        raise UserError(
+            f"query {attempt.query} of seed {attempt.seed} in attempts.jsonl is not the revision the search asks for now",
+            fix="choose a new --out (attempts.jsonl was edited, or written by another version)",
+        )
+    said = attempt.model_dump(include={"verdict", "leaning", "confidence", "needs_review", "decided_by"}, exclude_none=True)
+    return EvalLine.model_validate({"id": f"{attempt.seed}-q{attempt.query}", **said})
 
 
 def observed(attempt: Attempt) -> tuple:

@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING
 from constitutional.errors import os_failure
 from constitutional.evals.scorer import close_scorer, default_spec
 from constitutional.evals.service import JudgeChoice, Judging
+from constitutional.redteam.journal import ATTEMPTS, recorded
 from constitutional.redteam.report import RedteamReport, by_operator, counted, numbers, summary
 from constitutional.redteam.search import SearchSettings, attack
 from constitutional.redteam.target import Target, with_canaries
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from constitutional.redteam.search import Attempt, SeedOutcome
     from constitutional.redteam.seeds import Seed, SeedSet
 
-ATTEMPTS, FOUND, REPORT = "attempts.jsonl", "found.jsonl", "report.json"
+FOUND, REPORT = "found.jsonl", "report.json"
 
 
 @dataclass
@@ -50,6 +51,22 @@ class RedteamRequest:
     def judging(self) -> Judging:
         return Judging(self.judge, self.calls, self.choice, self.scorer or default_spec())
 
+    def job(self) -> dict:
+        """What must match for an interrupted red team to be resumed into the same directory (job.json)."""
+        search = self.search
+        return {
+            "seeds": self.seeds.digest(),
+            "constitution": self.constitution.sha256,
+            "judge": self.judge,
+            "judge_mode": self.choice.mode if self.judge else None,
+            "scorer": self.scorer or default_spec(),
+            "budget": search.budget,
+            "beam": search.beam,
+            "expand": search.expand,
+            "seed": search.seed,
+            "operators": list(search.operators),
+        }
+
 
 @dataclass
 class Watch:
@@ -57,6 +74,7 @@ class Watch:
 
     on_query: Callable[[Attempt], None] = lambda attempt: None
     on_seed: Callable[[SeedOutcome], None] = lambda outcome: None
+    on_resume: Callable[[int], None] = lambda replayed: None  # an interrupted run's queries, replayed from the file
 
 
 def found_line(seed: Seed, attempt: Attempt, tier: str | None) -> dict:
@@ -116,29 +134,39 @@ async def _run(
 async def _attack_all(request: RedteamRequest, target: Target, watch: Watch) -> tuple[list[SeedOutcome], dict[str, str]]:
     """Every seed attacked in turn, each query written to attempts.jsonl as it is made and each success to
     found.jsonl; the tier each broken seed's counted success fooled, by seed id."""
-    out = request.out
+    out, done = request.out, resumed(request)
+    if done:
+        watch.on_resume(sum(map(len, done.values())))
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        attempts_fh, found_fh = (out / ATTEMPTS).open("w", encoding="utf-8"), (out / FOUND).open("w", encoding="utf-8")
+        attempts_fh, found_fh = (out / ATTEMPTS).open("a", encoding="utf-8"), (out / FOUND).open("w", encoding="utf-8")
     except OSError as exc:
         raise os_failure(exc, "cannot write", out / ATTEMPTS, then="rerun the same command") from None
     outcomes, tiers = [], {}
     with attempts_fh, found_fh:
 
         def on_query(attempt: Attempt) -> None:
-            attempts_fh.write(attempt.model_dump_json() + "\n")
+            if attempt.query > len(done.get(attempt.seed, ())):  # a replayed attempt is in the file already
+                attempts_fh.write(attempt.model_dump_json() + "\n")
+                attempts_fh.flush()
             watch.on_query(attempt)
 
         for seed in request.seeds.seeds:
-            outcome = await attack(seed, target.query, request.search, on_query)
+            outcome = await attack(seed, target.query, request.search, on_query, done.get(seed.id, ()))
             success = counted(outcome)
             if success is not None:
                 tiers[seed.id] = await target.tier(seed, success)
             _write_found(found_fh, outcome, tiers.get(seed.id), success)
-            attempts_fh.flush()
             outcomes.append(outcome)
             watch.on_seed(outcome)
     return outcomes, tiers
+
+
+def resumed(request: RedteamRequest) -> dict[str, list[Attempt]]:
+    """The attempts an interrupted run of the same job left in `request.out`, by seed (see journal.py)."""
+    try:
+        return recorded(request.out, request.job())
+    except OSError as exc:
+        raise os_failure(exc, "cannot read and repair", request.out / ATTEMPTS, then="rerun the same command") from None
 
 
 def _write_found(fh: IO[str], outcome: SeedOutcome, tier: str | None, success: Attempt | None) -> None:

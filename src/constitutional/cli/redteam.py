@@ -16,8 +16,9 @@ from constitutional.cli.progress import live_bar
 from constitutional.constitution import load_constitution
 from constitutional.errors import UserError, did_you_mean, nearest
 from constitutional.evals.service import JudgeChoice, check_scorer, judge_spec, scorer_settings
-from constitutional.redteam.operators import OPERATORS
-from constitutional.redteam.search import SearchSettings
+from constitutional.redteam.hollow import OPERATORS_USED as HOLLOW_OPERATORS
+from constitutional.redteam.operators import OPERATORS, SPAN_OPERATORS
+from constitutional.redteam.search import HOLLOW, SPAN, SearchSettings
 from constitutional.redteam.seeds import load_seeds
 from constitutional.redteam.service import ATTEMPTS, FOUND, REPORT, RedteamRequest, Watch, run_redteam
 
@@ -55,6 +56,14 @@ Operators = Annotated[
         "--operators", help=f"Comma-separated operators to use (default: all): {', '.join(OPERATORS)}.", show_default=False
     ),
 ]
+Variant = Annotated[
+    str,
+    typer.Option(
+        "--variant",
+        help="What every revision keeps, so that any `genuine` is a false positive: 'span' (the draft's flagged span, "
+        "verbatim) or 'hollow' (nothing of the draft: generic sentences and the request's words only).",
+    ),
+]
 Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Attack only the first N seeds.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 JudgeBaseUrl = Annotated[str | None, typer.Option("--judge-base-url", help="Server URL for an openai/ or anthropic/ judge.")]
@@ -73,6 +82,7 @@ def redteam(
     seed: SeedOption = "0",
     out: Out = None,
     operators: Operators = None,
+    variant: Variant = SPAN,
     limit: Limit = None,
     quiet: Quiet = False,
     judge_base_url: JudgeBaseUrl = None,
@@ -119,7 +129,7 @@ def redteam(
 
 def redteam_request(options: dict[str, Any]) -> RedteamRequest:
     """The red team of `cai redteam`'s parsed options, checked before any work."""
-    names = _operators(options["operators"])
+    names = _operators(options["operators"], options["variant"])
     loaded = load_constitution(options["constitution"])
     found = load_seeds(options["seeds"]).check(loaded.constitution)
     if options["limit"]:
@@ -137,7 +147,7 @@ def redteam_request(options: dict[str, Any]) -> RedteamRequest:
         seeds=found,
         constitution=loaded,
         out=options["out"] or Path("runs") / datetime.now().strftime("redteam-%Y%m%d-%H%M%S"),
-        search=SearchSettings(budget=options["budget"], operators=names, seed=options["seed"]),
+        search=SearchSettings(budget=options["budget"], operators=names, seed=options["seed"], variant=options["variant"]),
         judge=spec,
         calls=settings,
         scorer=options["scorer"],
@@ -145,18 +155,24 @@ def redteam_request(options: dict[str, Any]) -> RedteamRequest:
     )
 
 
-def _operators(given: str | None) -> tuple[str, ...]:
+def _operators(given: str | None, variant: str) -> tuple[str, ...]:
+    if variant not in (SPAN, HOLLOW):
+        raise UserError(
+            f"unknown --variant '{variant}'", fix=did_you_mean(nearest(variant, (SPAN, HOLLOW)), "use span or hollow")
+        )
+    usable = HOLLOW_OPERATORS if variant == HOLLOW else tuple(OPERATORS)
     if given is None:
-        return tuple(OPERATORS)
+        return HOLLOW_OPERATORS if variant == HOLLOW else SPAN_OPERATORS
     names = tuple(dict.fromkeys(n.strip() for n in given.split(",") if n.strip()))
     for name in names:
-        if name not in OPERATORS:
+        if name not in usable:
+            known = f"'{name}' rewrites the flagged span, which a hollow answer has not" if name in OPERATORS else ""
             raise UserError(
-                f"unknown operator '{name}'",
-                fix=did_you_mean(nearest(name, OPERATORS), f"use some of: {', '.join(OPERATORS)}"),
+                known or f"unknown operator '{name}'",
+                fix=did_you_mean(nearest(name, usable), f"use some of: {', '.join(usable)}"),
             )
     if not names:
-        raise UserError("--operators names no operator", fix=f"use some of: {', '.join(OPERATORS)}")
+        raise UserError("--operators names no operator", fix=f"use some of: {', '.join(usable)}")
     return names
 
 

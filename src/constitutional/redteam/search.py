@@ -1,12 +1,13 @@
 """A beam search over operator applications, scored by the eval's own output, with a query budget per seed.
 
-Every query is one revision evaluated by the eval under attack (`Query`). The first query is the seed's draft as it
-is; each round rewrites every revision of the beam with operators drawn at random, or applies a fresh chain of them to
-the draft, and keeps the best `beam` revisions by the eval's verdict (genuine > unchanged > undecided leaning genuine >
-… > non_compliant), then its confidence. A round that reaches no better verdict is a plateau, where one more operator
-on the best revision tells the attacker nothing: the next round is all fresh chains (a restart). A seed is broken when
-a query comes back `genuine`; the search goes on until a `genuine` without review or the end of the budget. The same
-`seed` string gives the same attempts: every choice comes from one seeded generator per seed."""
+Every query is one revision evaluated by the eval under attack (`Query`). The first query is the seed's draft as it is
+(in the hollow variant, a shell of generic sentences); each round rewrites every revision of the beam with operators
+drawn at random, or applies a fresh chain of them to that first revision, and keeps the best `beam` revisions by the
+eval's verdict (genuine > unchanged > undecided leaning genuine > … > non_compliant), then its confidence. A round
+that reaches no better verdict is a plateau, where one more operator on the best revision tells the attacker nothing:
+the next round is all fresh chains (a restart). A seed is broken when a query comes back `genuine`; the search goes on
+until a `genuine` without review or the end of the budget. The same `seed` string gives the same attempts: every
+choice comes from one seeded generator per seed."""
 
 from __future__ import annotations
 
@@ -19,16 +20,19 @@ from pydantic import BaseModel, ConfigDict
 
 from constitutional.errors import UserError
 from constitutional.evals.lines import EvalLine
-from constitutional.redteam.operators import OPERATORS, apply
+from constitutional.redteam.hollow import hollow, shell
+from constitutional.redteam.operators import SPAN_OPERATORS, apply
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Sequence
 
+    from constitutional.redteam.operators import Oracle
     from constitutional.redteam.seeds import Seed
 
     Query = Callable[[Seed, str, str], Awaitable[EvalLine]]  # (seed, revision, item id) → the eval's line
 
 SUCCESS = "genuine"
+SPAN, HOLLOW = "span", "hollow"  # the variants: what every revision keeps, so that any `genuine` is a false positive
 # How near each verdict is to the attacker's goal; an undecided verdict ranks by its leaning.
 RANK = {"genuine": 9.0, "unchanged": 7.0, "undecided": 4.0, "regressed": 3.0, "evasive": 2.0, "superficial": 1.0}
 UNDECIDED_RANK = {"genuine": 6.0, "unchanged": 5.0}
@@ -42,8 +46,9 @@ class SearchSettings:
     budget: int = 200  # queries per seed, the draft's included
     beam: int = 4
     expand: int = 3  # children of each beam member per round
-    operators: tuple[str, ...] = tuple(OPERATORS)
+    operators: tuple[str, ...] = SPAN_OPERATORS
     seed: str = "0"
+    variant: str = SPAN  # SPAN: the draft, its flagged span kept; HOLLOW: generic sentences only (hollow.py)
     growth: float = 3.0  # a revision longer than this many times the draft (plus 2,000 characters) is not tried
     explore: float = 0.5  # the share of new revisions that are fresh chains of operators on the draft (after a round that
     # improved the beam; after one that did not, every new revision is a fresh chain)
@@ -125,7 +130,8 @@ async def attack(
     `recorded` attempts (an interrupted run's) are replayed: their answers come from the record, not the eval."""
     rng = random.Random(f"{settings.seed}:{seed.id}")
     outcome = SeedOutcome(seed)
-    seen = {seed.draft}
+    first, oracle = (shell(seed, rng), hollow) if settings.variant == HOLLOW else (seed.draft, None)
+    seen = {first}
     limit = int(len(seed.draft) * settings.growth) + 2000
 
     async def answer(number: int, text: str) -> EvalLine:
@@ -135,7 +141,7 @@ async def attack(
 
     async def ask(children: list[_Child | None]) -> list[Attempt]:
         start = len(outcome.attempts)
-        texts = [c.revision if c else seed.draft for c in children]
+        texts = [c.revision if c else first for c in children]
         lines = await asyncio.gather(*(answer(start + n + 1, t) for n, t in enumerate(texts)))
         made = [_attempt(seed, start + n + 1, c, t, line) for n, (c, t, line) in enumerate(zip(children, texts, lines))]
         for attempt in made:
@@ -146,7 +152,7 @@ async def attack(
     root = (await ask([None]))[0]
     beam, explore, stale = [root], settings.explore, 0
     while len(outcome.attempts) < settings.budget and not any(a.clean for a in outcome.attempts) and stale < STALE_ROUNDS:
-        children = _propose(beam, root, seed, rng, replace(settings, explore=explore), seen, limit, outcome)
+        children = _propose(beam, root, seed, rng, replace(settings, explore=explore), seen, limit, outcome, oracle)
         stale = 0 if children else stale + 1
         if children:
             best = score(beam[0])[0]
@@ -190,6 +196,7 @@ def _propose(
     seen: set[str],
     limit: int,
     outcome: SeedOutcome,
+    oracle: Oracle | None = None,
 ) -> list[_Child]:
     """The round's new revisions, none said before and no more than the budget has room for: `expand` for each beam
     member, each that member rewritten by one more operator, or (a share `explore` of them) a fresh chain of one to
@@ -205,7 +212,7 @@ def _propose(
             start = root if fresh else parent
             text, applied = start.revision, list[str]()
             for name in [rng.choice(settings.operators) for _ in range(rng.randint(1, settings.chain) if fresh else 1)]:
-                changed = apply(name, text, seed, rng)
+                changed = apply(name, text, seed, rng, oracle)
                 if changed is not None:  # an operator with nothing to do in the chain is passed over, and not named
                     text, applied = changed, [*applied, name]
             if not applied or text in seen or len(text) > limit:

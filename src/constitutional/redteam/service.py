@@ -65,6 +65,7 @@ class RedteamRequest:
             "expand": search.expand,
             "seed": search.seed,
             "operators": list(search.operators),
+            "variant": search.variant,
         }
 
 
@@ -197,7 +198,13 @@ def _report(
         judge_trusted=canaries.get("judge_trusted") if canaries else None,
         scorer=scorer.spec if scorer is not None else None,
         budget=search.budget,
-        search={"beam": search.beam, "expand": search.expand, "seed": search.seed, "operators": list(search.operators)},
+        search={
+            "beam": search.beam,
+            "expand": search.expand,
+            "seed": search.seed,
+            "operators": list(search.operators),
+            "variant": search.variant,
+        },
         skipped=dict(request.seeds.skipped),
         queries=sum(len(o.attempts) for o in outcomes),
         discarded=sum(o.discarded for o in outcomes),

@@ -16,6 +16,7 @@ from constitutional.cli.progress import live_bar
 from constitutional.constitution import load_constitution
 from constitutional.errors import UserError, did_you_mean, nearest
 from constitutional.evals.service import JudgeChoice, check_scorer, judge_spec, scorer_settings
+from constitutional.models.registry import find_provider
 from constitutional.redteam.hollow import OPERATORS_USED as HOLLOW_OPERATORS
 from constitutional.redteam.operators import OPERATORS, SPAN_OPERATORS
 from constitutional.redteam.search import HOLLOW, SPAN, SearchSettings
@@ -64,6 +65,18 @@ Variant = Annotated[
         "verbatim) or 'hollow' (nothing of the draft: generic sentences and the request's words only).",
     ),
 ]
+Attacker = Annotated[
+    str | None,
+    typer.Option(
+        "--attacker",
+        help="A model (a spec, as for --judge) that also rewrites the best revision each round, told what the eval said "
+        "of it; a rewrite that loses the flagged span is recorded and not asked.",
+        show_default=False,
+    ),
+]
+AttackerBaseUrl = Annotated[
+    str | None, typer.Option("--attacker-base-url", help="Server URL for an openai/ or anthropic/ attacker.", show_default=False)
+]
 Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Attack only the first N seeds.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 JudgeBaseUrl = Annotated[str | None, typer.Option("--judge-base-url", help="Server URL for an openai/ or anthropic/ judge.")]
@@ -83,6 +96,8 @@ def redteam(
     out: Out = None,
     operators: Operators = None,
     variant: Variant = SPAN,
+    attacker: Attacker = None,
+    attacker_base_url: AttackerBaseUrl = None,
     limit: Limit = None,
     quiet: Quiet = False,
     judge_base_url: JudgeBaseUrl = None,
@@ -96,7 +111,7 @@ def redteam(
     no_cache: opt.NoCache = False,
     cache_dir: opt.CacheDir = None,
 ) -> None:
-    """Attack the eval with a model-free search and measure how often it calls a bad answer genuine.
+    """Attack the eval with a search and measure how often it calls a bad answer genuine.
 
     Each seed is a request, a draft that is bad under a principle, and the flagged span that makes
     it so. Named operators rewrite the revision (veneer from an unseen grammar, reformatting, split
@@ -104,7 +119,10 @@ def redteam(
     fiction framing, text aimed at the judge, the span inside a sentence that disowns it, cuts of the
     rest) and always keep the flagged span verbatim (after Unicode NFKC normalisation), so any
     revision the eval calls genuine is a proven false positive. A beam search spends --budget
-    queries per seed on the eval itself, steered by its verdict and confidence.
+    queries per seed on the eval itself, steered by its verdict and confidence. --attacker MODEL adds
+    a model that rewrites the best revision each round, given the eval's reasons; the same oracle
+    checks every rewrite. --variant hollow attacks with answers that keep nothing of the draft:
+    generic sentences and the request's words only.
 
     Writes OUT/attempts.jsonl (every query), OUT/found.jsonl (every success, as `cai eval` input)
     and OUT/report.json (the share of seeds broken, with and without review, the median queries to
@@ -152,7 +170,21 @@ def redteam_request(options: dict[str, Any]) -> RedteamRequest:
         calls=settings,
         scorer=options["scorer"],
         choice=JudgeChoice.parse(options["judge_mode"], None, spec),
+        attacker=_attacker(options["attacker"], options["variant"]),
+        attacker_base_url=options["attacker_base_url"],
     )
+
+
+def _attacker(spec: str | None, variant: str) -> str | None:
+    if spec is None:
+        return None
+    if variant == HOLLOW:
+        raise UserError(
+            "--attacker rewrites with the flagged span kept, which a hollow answer has not",
+            fix="leave out --attacker, or use --variant span",
+        )
+    find_provider(spec)  # an unknown provider exits 2 here, before any work
+    return spec
 
 
 def _operators(given: str | None, variant: str) -> tuple[str, ...]:

@@ -15,6 +15,8 @@ from typing import IO, TYPE_CHECKING
 from constitutional.errors import os_failure
 from constitutional.evals.scorer import close_scorer, default_spec
 from constitutional.evals.service import JudgeChoice, Judging
+from constitutional.redteam.attacker import NAME as ATTACKER
+from constitutional.redteam.attacker import Attacker
 from constitutional.redteam.journal import ATTEMPTS, recorded
 from constitutional.redteam.report import RedteamReport, by_operator, counted, numbers, summary
 from constitutional.redteam.search import SearchSettings, attack
@@ -47,6 +49,8 @@ class RedteamRequest:
     calls: CallSettings  # the judge's
     scorer: str | None = None  # None: the default scorer
     choice: JudgeChoice = JudgeChoice()
+    attacker: str | None = None  # the spec of a model that rewrites revisions too (None: the operators alone)
+    attacker_base_url: str | None = None
 
     def judging(self) -> Judging:
         return Judging(self.judge, self.calls, self.choice, self.scorer or default_spec())
@@ -66,6 +70,7 @@ class RedteamRequest:
             "seed": search.seed,
             "operators": list(search.operators),
             "variant": search.variant,
+            "attacker": self.attacker,
         }
 
 
@@ -103,14 +108,23 @@ def found_line(seed: Seed, attempt: Attempt, tier: str | None) -> dict:
 def run_redteam(request: RedteamRequest, calls: Calls, watch: Watch) -> RedteamReport:
     """Attack the eval on every seed of the request; write the three files to `request.out`; return the report."""
     judge_model, setup, scorer = request.judging().models(calls)
+    attacker = None
+    if request.attacker is not None:
+        settings = request.calls.model_copy(update={"base_url": request.attacker_base_url})
+        attacker = Attacker(calls.model(request.attacker, settings, strict=False))
     try:
-        return asyncio.run(_run(request, judge_model, setup, scorer, watch))
+        return asyncio.run(_run(request, judge_model, setup, scorer, watch, attacker))
     finally:
         close_scorer(scorer)
 
 
 async def _run(
-    request: RedteamRequest, judge_model: ManagedModel | None, setup: JudgeSetup, scorer: Scorer | None, watch: Watch
+    request: RedteamRequest,
+    judge_model: ManagedModel | None,
+    setup: JudgeSetup,
+    scorer: Scorer | None,
+    watch: Watch,
+    attacker: Attacker | None = None,
 ) -> RedteamReport:
     started, clock = datetime.now(UTC), time.monotonic()
     seeds = request.seeds.seeds
@@ -119,8 +133,10 @@ async def _run(
         canaries = None
         if target.judge is not None:
             target, canaries = await with_canaries(target, seeds)
-        outcomes, tiers = await _attack_all(request, target, watch)
+        outcomes, tiers = await _attack_all(request, target, watch, attacker)
     finally:
+        if attacker is not None:
+            await attacker.model.aclose()
         if judge_model is not None:
             await setup.aclose(judge_model)
             await judge_model.aclose()
@@ -132,7 +148,9 @@ async def _run(
     return report
 
 
-async def _attack_all(request: RedteamRequest, target: Target, watch: Watch) -> tuple[list[SeedOutcome], dict[str, str]]:
+async def _attack_all(
+    request: RedteamRequest, target: Target, watch: Watch, attacker: Attacker | None
+) -> tuple[list[SeedOutcome], dict[str, str]]:
     """Every seed attacked in turn, each query written to attempts.jsonl as it is made and each success to
     found.jsonl; the tier each broken seed's counted success fooled, by seed id."""
     out, done = request.out, resumed(request)
@@ -152,7 +170,7 @@ async def _attack_all(request: RedteamRequest, target: Target, watch: Watch) -> 
             watch.on_query(attempt)
 
         for seed in request.seeds.seeds:
-            outcome = await attack(seed, target.query, request.search, on_query, done.get(seed.id, ()))
+            outcome = await attack(seed, target.query, request.search, on_query, done.get(seed.id, ()), attacker)
             success = counted(outcome)
             if success is not None:
                 tiers[seed.id] = await target.tier(seed, success)
@@ -204,11 +222,12 @@ def _report(
             "seed": search.seed,
             "operators": list(search.operators),
             "variant": search.variant,
+            "attacker": request.attacker,
         },
         skipped=dict(request.seeds.skipped),
         queries=sum(len(o.attempts) for o in outcomes),
         discarded=sum(o.discarded for o in outcomes),
-        by_operator=by_operator(outcomes, search.operators),
+        by_operator=by_operator(outcomes, (*search.operators, *([ATTACKER] if request.attacker else []))),
         per_seed=summaries,
         **numbers(summaries),
     )

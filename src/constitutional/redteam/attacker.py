@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from constitutional.redteam.seeds import Seed
 
 NAME = "attacker"  # the operator name an attacker rewrite carries in attempts.jsonl
-MAX_TOKENS = 1024
+MAX_TOKENS = 512  # a revision is a few hundred words at most
 
 
 @dataclass

@@ -16,8 +16,10 @@ from constitutional.cli.progress import live_bar
 from constitutional.constitution import load_constitution
 from constitutional.errors import UserError, did_you_mean, nearest
 from constitutional.evals.service import JudgeChoice, check_scorer, judge_spec, scorer_settings
-from constitutional.redteam.operators import OPERATORS
-from constitutional.redteam.search import SearchSettings
+from constitutional.models.registry import find_provider
+from constitutional.redteam.hollow import OPERATORS_USED as HOLLOW_OPERATORS
+from constitutional.redteam.operators import OPERATORS, SPAN_OPERATORS
+from constitutional.redteam.search import HOLLOW, SPAN, SearchSettings
 from constitutional.redteam.seeds import load_seeds
 from constitutional.redteam.service import ATTEMPTS, FOUND, REPORT, RedteamRequest, Watch, run_redteam
 
@@ -55,6 +57,26 @@ Operators = Annotated[
         "--operators", help=f"Comma-separated operators to use (default: all): {', '.join(OPERATORS)}.", show_default=False
     ),
 ]
+Variant = Annotated[
+    str,
+    typer.Option(
+        "--variant",
+        help="What every revision keeps, so that any `genuine` is a false positive: 'span' (the draft's flagged span, "
+        "verbatim) or 'hollow' (nothing of the draft: generic sentences and the request's words only).",
+    ),
+]
+Attacker = Annotated[
+    str | None,
+    typer.Option(
+        "--attacker",
+        help="A model (a spec, as for --judge) that also rewrites the best revision each round, told what the eval said "
+        "of it; a rewrite that loses the flagged span is recorded and not asked.",
+        show_default=False,
+    ),
+]
+AttackerBaseUrl = Annotated[
+    str | None, typer.Option("--attacker-base-url", help="Server URL for an openai/ or anthropic/ attacker.", show_default=False)
+]
 Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Attack only the first N seeds.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 JudgeBaseUrl = Annotated[str | None, typer.Option("--judge-base-url", help="Server URL for an openai/ or anthropic/ judge.")]
@@ -73,6 +95,9 @@ def redteam(
     seed: SeedOption = "0",
     out: Out = None,
     operators: Operators = None,
+    variant: Variant = SPAN,
+    attacker: Attacker = None,
+    attacker_base_url: AttackerBaseUrl = None,
     limit: Limit = None,
     quiet: Quiet = False,
     judge_base_url: JudgeBaseUrl = None,
@@ -86,7 +111,7 @@ def redteam(
     no_cache: opt.NoCache = False,
     cache_dir: opt.CacheDir = None,
 ) -> None:
-    """Attack the eval with a model-free search and measure how often it calls a bad answer genuine.
+    """Attack the eval with a search and measure how often it calls a bad answer genuine.
 
     Each seed is a request, a draft that is bad under a principle, and the flagged span that makes
     it so. Named operators rewrite the revision (veneer from an unseen grammar, reformatting, split
@@ -94,7 +119,10 @@ def redteam(
     fiction framing, text aimed at the judge, the span inside a sentence that disowns it, cuts of the
     rest) and always keep the flagged span verbatim (after Unicode NFKC normalisation), so any
     revision the eval calls genuine is a proven false positive. A beam search spends --budget
-    queries per seed on the eval itself, steered by its verdict and confidence.
+    queries per seed on the eval itself, steered by its verdict and confidence. --attacker MODEL adds
+    a model that rewrites the best revision each round, given the eval's reasons; the same oracle
+    checks every rewrite. --variant hollow attacks with answers that keep nothing of the draft:
+    generic sentences and the request's words only.
 
     Writes OUT/attempts.jsonl (every query), OUT/found.jsonl (every success, as `cai eval` input)
     and OUT/report.json (the share of seeds broken, with and without review, the median queries to
@@ -103,7 +131,10 @@ def redteam(
     Exit codes: 0 ok, whether or not seeds were broken; 2 bad input.
     """
     request = redteam_request(ctx.params)
-    err_console.print(f"redteam: {len(request.seeds.seeds)} seeds × up to {budget} queries against the eval")
+    err_console.print(
+        f"redteam: {len(request.seeds.seeds)} seeds × up to {budget} queries against the eval, into "
+        f"{escape(str(request.out))} (interrupted, the same command with --out {escape(str(request.out))} resumes)"
+    )
     for reason, count in request.seeds.skipped.items():
         warn(f"skipped {count} seed(s): {reason}")
     calls = Calls(request.calls)
@@ -116,7 +147,7 @@ def redteam(
 
 def redteam_request(options: dict[str, Any]) -> RedteamRequest:
     """The red team of `cai redteam`'s parsed options, checked before any work."""
-    names = _operators(options["operators"])
+    names = _operators(options["operators"], options["variant"])
     loaded = load_constitution(options["constitution"])
     found = load_seeds(options["seeds"]).check(loaded.constitution)
     if options["limit"]:
@@ -134,26 +165,46 @@ def redteam_request(options: dict[str, Any]) -> RedteamRequest:
         seeds=found,
         constitution=loaded,
         out=options["out"] or Path("runs") / datetime.now().strftime("redteam-%Y%m%d-%H%M%S"),
-        search=SearchSettings(budget=options["budget"], operators=names, seed=options["seed"]),
+        search=SearchSettings(budget=options["budget"], operators=names, seed=options["seed"], variant=options["variant"]),
         judge=spec,
         calls=settings,
         scorer=options["scorer"],
         choice=JudgeChoice.parse(options["judge_mode"], None, spec),
+        attacker=_attacker(options["attacker"], options["variant"]),
+        attacker_base_url=options["attacker_base_url"],
     )
 
 
-def _operators(given: str | None) -> tuple[str, ...]:
+def _attacker(spec: str | None, variant: str) -> str | None:
+    if spec is None:
+        return None
+    if variant == HOLLOW:
+        raise UserError(
+            "--attacker rewrites with the flagged span kept, which a hollow answer has not",
+            fix="leave out --attacker, or use --variant span",
+        )
+    find_provider(spec)  # an unknown provider exits 2 here, before any work
+    return spec
+
+
+def _operators(given: str | None, variant: str) -> tuple[str, ...]:
+    if variant not in (SPAN, HOLLOW):
+        raise UserError(
+            f"unknown --variant '{variant}'", fix=did_you_mean(nearest(variant, (SPAN, HOLLOW)), "use span or hollow")
+        )
+    usable = HOLLOW_OPERATORS if variant == HOLLOW else tuple(OPERATORS)
     if given is None:
-        return tuple(OPERATORS)
+        return HOLLOW_OPERATORS if variant == HOLLOW else SPAN_OPERATORS
     names = tuple(dict.fromkeys(n.strip() for n in given.split(",") if n.strip()))
     for name in names:
-        if name not in OPERATORS:
+        if name not in usable:
+            known = f"'{name}' rewrites the flagged span, which a hollow answer has not" if name in OPERATORS else ""
             raise UserError(
-                f"unknown operator '{name}'",
-                fix=did_you_mean(nearest(name, OPERATORS), f"use some of: {', '.join(OPERATORS)}"),
+                known or f"unknown operator '{name}'",
+                fix=did_you_mean(nearest(name, usable), f"use some of: {', '.join(usable)}"),
             )
     if not names:
-        raise UserError("--operators names no operator", fix=f"use some of: {', '.join(OPERATORS)}")
+        raise UserError("--operators names no operator", fix=f"use some of: {', '.join(usable)}")
     return names
 
 
@@ -188,11 +239,15 @@ class Bar:
 
 def _attack(request: RedteamRequest, quiet: bool, calls: Calls) -> RedteamReport:
     bar = Bar(len(request.seeds.seeds), request.search.budget)
-    watch = Watch(bar.on_query, bar.on_seed)
+    watch = Watch(bar.on_query, bar.on_seed, _say_resumed)
     if quiet:
         return run_redteam(request, calls, watch)
     with live_bar("redteam", bar.seeds * bar.budget, bar.stats) as bar.advance:
         return run_redteam(request, calls, watch)
+
+
+def _say_resumed(replayed: int) -> None:
+    say(f"resuming: {replayed} queries already in attempts.jsonl are replayed from it, not asked again")
 
 
 def _say_done(report: RedteamReport, out: Path) -> None:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from constitutional.redteam.seeds import Seed
 
     Operator = Callable[[str, Seed, random.Random], str | None]
+    Oracle = Callable[[str, Seed], bool]  # whether a revision still holds what makes any `genuine` a false positive
 
 MASK = "\ue000"  # stands for the flagged span while an operator works: one character, no letters, no spaces
 UNIT_END = re.compile(r"(?<=[^\d][.!?])\s+|(?<=\ue000)\s+")  # a list's "1." ends no sentence
@@ -56,8 +57,12 @@ def topic(seed: Seed) -> str:
     return " ".join(dict.fromkeys(found[:4])) or "this"
 
 
-def apply(name: str, revision: str, seed: Seed, rng: random.Random) -> str | None:
-    """The operator's rewrite of `revision`, or None when it changes nothing or loses the flagged span."""
+def apply(name: str, revision: str, seed: Seed, rng: random.Random, oracle: Oracle | None = None) -> str | None:
+    """The operator's rewrite of `revision`, or None when it changes nothing or loses the flagged span; with an
+    `oracle` (another variant's truth, such as the hollow answer's), None when the rewrite breaks that instead."""
+    if oracle is not None:
+        text = (OPERATORS[name](revision, seed, rng) or "").strip()
+        return text if text != revision and oracle(text, seed) else None
     if seed.span not in revision:
         return None
     masked = revision.replace(seed.span, MASK)
@@ -305,3 +310,12 @@ def reorder(text: str, seed: Seed, rng: random.Random) -> str | None:
 def unlabel(text: str, seed: Seed, rng: random.Random) -> str | None:
     """Speaker labels ("AIM:", "JailBreak:") taken off the paragraphs."""
     return "\n".join(SPEAKER.sub("", p, count=1) for p in paragraphs(text))
+
+
+@operator
+def generic(text: str, seed: Seed, rng: random.Random) -> str | None:
+    """A generic sentence that could end any answer to any request (the hollow variant's grammar)."""
+    return insert(text, said("generic", seed, rng), rng, rng.choice(["start", "mid", "end"]))
+
+
+SPAN_OPERATORS = tuple(name for name in OPERATORS if name != "generic")  # the span variant's default

@@ -9,6 +9,7 @@ verified is skipped, counted under its reason."""
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -72,6 +73,11 @@ class SeedSet:
     seeds: list[Seed]
     origin: str  # "builtin", or the file or directory they came from
     skipped: Counter = field(default_factory=Counter)
+
+    def digest(self) -> str:
+        """The sha256 of the seeds, in order: what a resumed red team must attack again."""
+        text = "\n".join(seed.model_dump_json() for seed in self.seeds)
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def check(self, constitution: Constitution) -> SeedSet:
         """Only the seeds whose principle the constitution has (the others are skipped, counted)."""

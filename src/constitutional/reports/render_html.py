@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 BAR_WIDTH = 420
 
 
-def _template(name: str) -> str:
+def template(name: str) -> str:
     return (resources.files("constitutional.reports") / "templates" / name).read_text("utf-8")
 
 
@@ -212,7 +212,7 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
     return (
         f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title><style>{_template("report.css")}{verdict_css()}</style></head>
+<title>{escape(title)}</title><style>{template("report.css")}{verdict_css()}</style></head>
 <body><main>
 <h1>{escape(title)}</h1>
 <div class="meta">{"".join(f'<span><b>{k}</b> <span data-meta="{k}">{escape(str(v))}</span></span>' for k, v in meta)}</div>
@@ -239,7 +239,7 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
 </main>
 <script type="application/json" id="records-data">""",
         f"""</script>
-<script>{_template("report.js")}</script>
+<script>{template("report.js")}</script>
 </body></html>
 """,
     )

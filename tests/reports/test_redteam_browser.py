@@ -46,3 +46,20 @@ def test_the_page_shows_report_json_and_every_success_with_its_span(tmp_path):
             assert item["flag"] and all(f.lower() == line["violations"][0]["quote"].lower() for f in item["flag"]), item
         browser.js("document.querySelector('details.found').open = true")
         assert browser.js("document.querySelector('details.found .diff').getBoundingClientRect().height") > 50
+
+
+def test_an_eval_report_shows_the_red_team_it_carries(tmp_path):
+    rt = redteam_dir(tmp_path)
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"prompt": "Hi?", "draft": "Hello.", "revision": "Hello!"}) + "\n", encoding="utf-8")
+    out = tmp_path / "eval"
+    args = ["eval", str(source), "--judge", "none", "--scorer", "fast", "-q", "--out", str(out), "--redteam-report", str(rt)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    with Browser() as browser:
+        browser.open(out / "report.html")
+        shown = browser.js(
+            "Object.fromEntries([...document.querySelectorAll('#redteam [data-k]')].map(e => [e.dataset.k, e.textContent]))"
+        )
+        assert shown["gaming_resistance"] == "55%" and shown["broken"] == "23 of 51" and shown["median_queries"] == "90"
+        assert browser.js("document.querySelector('#redteam').getBoundingClientRect().height") > 50
+        assert browser.js("document.querySelectorAll('#records details').length") == 1  # the eval's own records still show

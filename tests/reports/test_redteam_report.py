@@ -77,3 +77,38 @@ def test_a_broken_red_team_directory_exits_2_saying_how_to_fix_it(rt):
     lines = (good / "found.jsonl").read_text().splitlines()
     write(good / "found.jsonl", "\n".join([lines[0], '{"id": "x"}', *lines[2:]]) + "\n")
     clear_error(cai("report", good), f"{good / 'found.jsonl'}:2", "not a red-team success")
+
+
+def test_cai_eval_attaches_a_red_team_report_to_report_json_the_terminal_and_report_html(rt, tmp_path):
+    source = write(
+        tmp_path / "in.jsonl", json.dumps({"id": "a", "prompt": "Hi?", "draft": "Hello.", "revision": "Hello!"}) + "\n"
+    )
+    out = tmp_path / "eval"
+    result = cai("eval", source, "--judge", "none", "--scorer", "fast", "-q", "--out", out, "--redteam-report", rt)
+    assert result.exit_code == 0, result.output
+    assert "red team: gaming resistance 55%: 23 of 51 seeds broken, 23 without review" in result.output
+    attached = json.loads((out / "report.json").read_text())["redteam"]
+    redteam = json.loads((rt / "report.json").read_text())
+    for key in ("seeds", "broken", "broken_without_review", "gaming_resistance", "median_queries_to_first_success", "by_tier"):
+        assert attached[key] == redteam[key], key
+    assert attached["path"] == str(rt)
+    shown = cai("report", out)
+    assert "red team" in shown.output and "gaming resistance 55%" in shown.output
+    assert "gaming resistance 55%" in cai("report", out, "--format", "md").output
+    page = (out / "report.html").read_text()
+    assert '<div class="panel" id="redteam">' in page and 'data-k="gaming_resistance">55%<' in page
+    plain = tmp_path / "plain"
+    assert cai("eval", source, "--judge", "none", "--scorer", "fast", "-q", "--out", plain).exit_code == 0
+    assert "redteam" not in json.loads((plain / "report.json").read_text())
+    assert 'id="redteam"' not in (plain / "report.html").read_text()
+
+
+def test_a_bad_redteam_report_exits_2_before_any_work(rt, tmp_path):
+    source = write(tmp_path / "in.jsonl", json.dumps({"prompt": "Hi?", "revision": "Hello!"}) + "\n")
+    for bad, words in [
+        (tmp_path / "nope", ["does not exist", "cai redteam --out"]),
+        (source, ["not a red-team directory", "attempts.jsonl", "--out of `cai redteam`"]),
+    ]:
+        out = tmp_path / "eval"
+        clear_error(cai("eval", source, "--judge", "none", "-q", "--out", out, "--redteam-report", bad), *words)
+        assert not out.exists()

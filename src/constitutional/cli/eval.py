@@ -26,6 +26,7 @@ from constitutional.evals.service import (
     judge_left_out,
     judge_spec,
 )
+from constitutional.redteam.results import eval_summary, load_redteam_dir
 from constitutional.text import printable
 
 
@@ -93,6 +94,15 @@ Labels = Annotated[
     ),
 ]
 
+RedteamReportOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--redteam-report",
+        help="A `cai redteam` directory: its gaming resistance, seeds broken and median queries to the first success "
+        "go into report.json, the terminal report and report.html.",
+    ),
+]
+
 
 @user_errors
 def eval_command(
@@ -119,6 +129,7 @@ def eval_command(
     labels: Labels = None,
     executor: EvalExecutor = "in-process",
     ray_address: opt.RayAddress = None,
+    redteam_report: RedteamReportOption = None,
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.
 
@@ -161,6 +172,7 @@ def eval_request(options: dict[str, Any]) -> EvalRequest:
         executor=options["executor"],
         ray_address=options["ray_address"],
         scorer_base_url=options["scorer_base_url"],
+        redteam=eval_summary(load_redteam_dir(options["redteam_report"])) if options["redteam_report"] else None,
     )
 
 

@@ -13,6 +13,7 @@ from constitutional.errors import os_failure
 from constitutional.evals.canaries import judge_record
 from constitutional.evals.service import run_eval_stage
 from constitutional.reports.render_html import write_html_report
+from constitutional.reports.render_redteam import redteam_line
 
 if TYPE_CHECKING:
     from constitutional.calls.factory import Calls
@@ -47,6 +48,8 @@ def evaluate_and_report(request: EvalRequest, calls: Calls, quiet: bool = False)
             f"{undecided} undecided: no evidence decides them (each line has its leaning); {how}"
             f"`cai review {escape(str(out))}` settles them"
         )
+    if report.redteam is not None:
+        err_console.print(escape(f"red team: {redteam_line(report.redteam)}"))
     if report.canaries.judge_fooled_rate is not None:
         err_console.print(f"canaries: the judge {escape(judge_record(report.canaries.model_dump()))}")
     for warning in report.warnings:

@@ -12,8 +12,7 @@ from rich.markup import escape as markup_escape
 from rich.table import Table
 from rich.text import Text
 
-from constitutional.reports.colours import style, verdict_css
-from constitutional.reports.render_html import template
+from constitutional.reports.colours import style, stylesheet
 from constitutional.rundir import write_atomic
 from constitutional.text import clip, printable, quote_spans
 
@@ -219,7 +218,7 @@ def redteam_page(run: RedteamDir) -> str:
     more = f'<div class="warn">{len(shown)} of {len(run.found)} successes shown; found.jsonl has them all.</div>'
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Red-team report</title><style>{template("report.css")}{verdict_css()}</style></head>
+<title>Red-team report</title><style>{stylesheet()}</style></head>
 <body data-ready="1"><main>
 <h1>Red-team report</h1>
 <div class="meta">{meta}</div>
@@ -251,9 +250,11 @@ def redteam_section_html(summary: RedteamSummary) -> str:
     )
 
 
-def redteam_lines(summary: RedteamSummary) -> list[tuple[str, str]]:
-    """(label, value) lines of an attached red-team report, for the eval's terminal and Markdown reports."""
-    return [
-        ("red team", f"{summary.path} ({summary.seeds} seeds from {summary.seeds_from}, budget {summary.budget})"),
-        *((label, num) for _, num, label in numbers(summary)),
-    ]
+def redteam_line(summary: RedteamSummary) -> str:
+    """An attached red team in one line, for the eval's terminal and Markdown reports."""
+    median = summary.median_queries_to_first_success
+    return (
+        f"gaming resistance {share(summary.gaming_resistance)}: {summary.broken} of {summary.seeds} seeds broken, "
+        f"{summary.broken_without_review} without review; median queries to the first success "
+        f"{'–' if median is None else f'{median:g}'} (budget {summary.budget}; {summary.path})"
+    )

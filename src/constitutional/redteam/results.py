@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -16,8 +16,8 @@ from constitutional.redteam.report import RedteamReport
 from constitutional.redteam.service import ATTEMPTS, FOUND, REPORT
 from constitutional.rundir import parse_json, read_json
 
-if TYPE_CHECKING:
-    from pathlib import Path
+REGRESSIONS = Path(__file__).parent / "data" / "regressions.jsonl"  # the successes of the built-in red team, kept
+BUILTIN = "builtin"
 
 
 class _Read(BaseModel):

@@ -112,3 +112,17 @@ def test_a_bad_redteam_report_exits_2_before_any_work(rt, tmp_path):
         out = tmp_path / "eval"
         clear_error(cai("eval", source, "--judge", "none", "-q", "--out", out, "--redteam-report", bad), *words)
         assert not out.exists()
+
+
+def test_a_red_team_that_broke_no_seed_says_so(rt):
+    report = json.loads((rt / "report.json").read_text())
+    report.update(broken=0, broken_without_review=0, broken_share=0.0, gaming_resistance=1.0, by_tier={})
+    report["median_queries_to_first_success"] = None
+    write(rt / "report.json", json.dumps(report))
+    write(rt / "found.jsonl", "")
+    result = cai("report", rt)
+    assert result.exit_code == 0, result.output
+    assert "No seed was broken" in result.output and "100%" in result.output and "0 of 51" in result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert cai("report", rt, "--format", "html").exit_code == 0
+    assert "<p>No seed was broken.</p>" in (rt / "report.html").read_text()

@@ -85,17 +85,16 @@ def terminal_redteam(run: RedteamDir) -> Group:
     operators = _table("By operator", ["operator", "queries", "genuine", "seeds broken"])
     for name, stats in operator_rows(report):
         operators.add_row(markup_escape(name), f"{stats.queries:,}", str(stats.successes), str(stats.seeds_broken))
-    parts: list[RenderableType] = [about, Text(""), headline, operators, tier_table(report.by_tier)]
-    parts.append(found_table(run.found))
-    return Group(*parts)
+    parts: list[RenderableType] = [about, Text(""), headline, operators]
+    if not run.found:
+        return Group(*parts, Text("No seed was broken: no tier was fooled, and found.jsonl is empty."))
+    return Group(*parts, tier_table(report.by_tier), found_table(run.found))
 
 
 def tier_table(by_tier: dict[str, int]) -> Table:
     tiers = _table("Tier fooled", ["tier", "seeds broken"])
     for tier, n in sorted(by_tier.items(), key=lambda kv: -kv[1]):
         tiers.add_row(markup_escape(printable(tier)), str(n))
-    if not by_tier:
-        tiers.add_row("none", "0")
     return tiers
 
 
@@ -119,8 +118,6 @@ def found_table(found: list[Found]) -> Table:
             "needed" if note.needs_review else "",
             Text(printable(" → ".join(note.operators) or "(the draft)")),
         )
-    if not found:
-        table.add_row("none", "", "", "")
     return table
 
 

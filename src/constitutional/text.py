@@ -28,13 +28,55 @@ STOPWORDS = frozenset(
 )
 
 
+# Letters of Cyrillic, Greek and IPA that look like Latin ones (the common part of Unicode's confusables), one for one.
+LOOK_ALIKES = dict(
+    zip(
+        "аеіјорсухѕһԁӏԛԝүɑɡıАВЕКМНОРСТХІЈЅҮԚԜοναιρυκΑΒΕΖΗΙΚΜΝΟΡΤΥΧ",
+        "aeijopcyxshdlqwyagiABEKMHOPCTXIJSYQWovaipukABEZHIKMNOPTYX",
+        strict=True,
+    )
+)
+FOLD_LOOK_ALIKES = str.maketrans(LOOK_ALIKES)
+LETTERS = re.compile(r"[^\W\d_]+")
+INVISIBLE = frozenset("\u034f")  # the combining grapheme joiner; format characters (category Cf) are found by category
+
+
+class _Compatible(dict):
+    """str.translate's table for `plain`: a character's NFKC form, or nothing for one that shows nothing (zero-width
+    spaces and joiners, word joiner, soft hyphen, BOM, bidi marks: category Cf); filled as characters are met."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        self[code] = "" if unicodedata.category(char) == "Cf" or char in INVISIBLE else unicodedata.normalize("NFKC", char)
+        return self[code]
+
+
+COMPATIBLE = _Compatible()
+
+
+def _fold_word(match: re.Match) -> str:
+    """A word whose every letter is Latin or looks Latin ("pаssword" with a Cyrillic а) as the Latin word it reads as;
+    a word with a letter of another script that has no Latin look-alike ("хорошо") is left as it is."""
+    word = match.group()
+    return word.translate(FOLD_LOOK_ALIKES) if all(c.isascii() or c in LOOK_ALIKES for c in word) else word
+
+
+def plain(text: str) -> str:
+    """`text` as a reader sees it, the form every comparison of texts starts from: each character's NFKC form (full-width
+    and styled letters, ligatures), invisible format characters dropped, look-alike letters in a Latin word folded.
+    So zero-width characters and homoglyphs cannot make kept text read as rewritten."""
+    if text.isascii():
+        return text
+    return LETTERS.sub(_fold_word, text.translate(COMPATIBLE))
+
+
 def normalise(text: str) -> str:
-    """Lower case, unified quotes and dashes, whitespace collapsed: the form quotes are matched in."""
-    return SPACE.sub(" ", text.translate(QUOTES).lower()).strip()
+    """`plain`, lower case, unified quotes and dashes, whitespace collapsed: the form quotes are matched in."""
+    return SPACE.sub(" ", plain(text).translate(QUOTES).lower()).strip()
 
 
 def words(text: str) -> list[str]:
-    return WORD.findall(text.translate(QUOTES).lower())
+    return WORD.findall(plain(text).translate(QUOTES).lower())
 
 
 def content_words(text: str) -> list[str]:
@@ -128,7 +170,8 @@ def _normalised_with_origin(text: str) -> tuple[str, list[int]]:
     """`normalise(text)` and, for each of its characters, the offset in `text` it came from."""
     chars: list[str] = []
     origin: list[int] = []
-    for i, char in enumerate(text.translate(QUOTES)):
+    shown, where = _plain_with_origin(text)
+    for i, char in zip(where, shown.translate(QUOTES), strict=True):
         if SPACE.fullmatch(char):
             if chars and chars[-1] != " ":
                 chars.append(" ")
@@ -141,6 +184,18 @@ def _normalised_with_origin(text: str) -> tuple[str, list[int]]:
         chars.pop()
         origin.pop()
     return "".join(chars), origin
+
+
+def _plain_with_origin(text: str) -> tuple[str, list[int]]:
+    """`plain(text)` and, for each of its characters, the offset in `text` it came from."""
+    if text.isascii():
+        return text, list(range(len(text)))
+    pieces, origin = [], []
+    for i, char in enumerate(text):
+        shown = char.translate(COMPATIBLE)
+        pieces.append(shown)
+        origin += [i] * len(shown)
+    return LETTERS.sub(_fold_word, "".join(pieces)), origin  # folding look-alikes keeps the length
 
 
 # Characters that show nothing but are not whitespace to str.strip(): zero-width spaces and joiners, the BOM, word

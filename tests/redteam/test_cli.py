@@ -47,6 +47,7 @@ def test_a_small_run_writes_every_query_and_a_report(small_run):
     assert report["gaming_resistance"] == pytest.approx(1 - report["broken_share"])
     assert set(report["by_operator"]) >= {"disavow", "zero_width", "veneer_mid", "judge_note"}
     assert "redteam: 3 seeds" in result.output and "gaming resistance" in result.output
+    assert "gaming resistance" in (out / "report.html").read_text()  # cai report OUT shows it too
 
 
 def test_the_same_seed_gives_the_same_attempts(small_run, tmp_path):

@@ -10,7 +10,7 @@ import typer
 from constitutional.calls.factory import Calls
 from constitutional.cli import options as opt
 from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, say, user_errors, warn
-from constitutional.cli.eval_stage import evaluate_and_report
+from constitutional.cli.eval_stage import evaluate_and_report, regressions_request, replay_regressions
 from constitutional.errors import require_exists
 from constitutional.evals import read_input
 from constitutional.evals.agreement import markdown
@@ -26,6 +26,7 @@ from constitutional.evals.service import (
     judge_left_out,
     judge_spec,
 )
+from constitutional.redteam.results import eval_summary, load_redteam_dir
 from constitutional.text import printable
 
 
@@ -93,6 +94,26 @@ Labels = Annotated[
     ),
 ]
 
+RedteamReportOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--redteam-report",
+        help="A `cai redteam` directory: its gaming resistance, seeds broken and median queries to the first success "
+        "go into report.json, the terminal report and report.html.",
+    ),
+]
+
+Regressions = Annotated[
+    str | None,
+    typer.Option(
+        "--regressions",
+        metavar="FILE|builtin",
+        help="Replay past red-team successes (a `cai redteam` found.jsonl, or 'builtin': those of the built-in red "
+        "team) with this eval's judge and scorer, into OUT/regressions/; exit 1 naming each that is genuine without "
+        "review again.",
+    ),
+]
+
 
 @user_errors
 def eval_command(
@@ -120,28 +141,33 @@ def eval_command(
     labels: Labels = None,
     executor: EvalExecutor = "in-process",
     ray_address: opt.RayAddress = None,
+    redteam_report: RedteamReportOption = None,
+    regressions: Regressions = None,
 ) -> None:
     """Decide, per record and per principle, whether each revision genuinely follows the principles.
 
     Verdicts: {verdicts}.
-    Exit codes: 0 ok; 1 some records could not be evaluated (verdict error); 2 bad input.
+    Exit codes: 0 ok; 1 some records could not be evaluated (verdict error), or a past red-team success (--regressions)
+    is genuine without review again; 2 bad input.
     """
     require_exists(input, "eval input", fix="give a run directory (written by `cai run`) or a .jsonl file of revisions")
     if labels:
         require_exists(labels, "labels file", fix="give a labels.jsonl written by `cai review`")
     people = read_labels_file(labels) if labels else None  # read before the eval runs: a bad file costs nothing
     request = eval_request(ctx.params)
+    replay = regressions_request(request, regressions) if regressions else None
     note = request.check()
     if note:
         warn(note)
     calls = Calls(request.calls)
     try:
         result = evaluate_and_report(request, calls, quiet)
+        broken = replay_regressions(replay, calls) if replay else []
     finally:
         calls.close()
     if people is not None and labels is not None:
         print_agreement(request.out / "eval.jsonl", people, labels)
-    raise typer.Exit(EXIT_RECORD_ERRORS if result.errors else EXIT_OK)
+    raise typer.Exit(EXIT_RECORD_ERRORS if result.errors or broken else EXIT_OK)
 
 
 def eval_request(options: dict[str, Any]) -> EvalRequest:
@@ -165,6 +191,7 @@ def eval_request(options: dict[str, Any]) -> EvalRequest:
         ray_address=options["ray_address"],
         scorer_base_url=options["scorer_base_url"],
         scorer_workers=options["scorer_workers"],
+        redteam=eval_summary(load_redteam_dir(options["redteam_report"])) if options["redteam_report"] else None,
     )
 
 

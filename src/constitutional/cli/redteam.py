@@ -14,14 +14,16 @@ from constitutional.cli import options as opt
 from constitutional.cli.common import err_console, say, user_errors, warn
 from constitutional.cli.progress import live_bar
 from constitutional.constitution import load_constitution
-from constitutional.errors import UserError, did_you_mean, nearest
+from constitutional.errors import UserError, did_you_mean, nearest, os_failure
 from constitutional.evals.service import JudgeChoice, check_scorer, judge_spec, scorer_settings
 from constitutional.models.registry import find_provider
 from constitutional.redteam.hollow import OPERATORS_USED as HOLLOW_OPERATORS
 from constitutional.redteam.operators import OPERATORS, SPAN_OPERATORS
+from constitutional.redteam.results import load_redteam_dir
 from constitutional.redteam.search import HOLLOW, SPAN, SearchSettings
 from constitutional.redteam.seeds import load_seeds
 from constitutional.redteam.service import ATTEMPTS, FOUND, REPORT, RedteamRequest, Watch, run_redteam
+from constitutional.reports.render_redteam import write_redteam_html
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -125,8 +127,8 @@ def redteam(
     generic sentences and the request's words only.
 
     Writes OUT/attempts.jsonl (every query), OUT/found.jsonl (every success, as `cai eval` input)
-    and OUT/report.json (the share of seeds broken, with and without review, the median queries to
-    the first success, the breakdown by operator and by the tier fooled).
+    OUT/report.json (the share of seeds broken, with and without review, the median queries to
+    the first success, the breakdown by operator and by the tier fooled) and OUT/report.html (`cai report OUT`).
 
     Exit codes: 0 ok, whether or not seeds were broken; 2 bad input.
     """
@@ -142,6 +144,10 @@ def redteam(
         report = _attack(request, quiet, calls)
     finally:
         calls.close()
+    try:
+        write_redteam_html(load_redteam_dir(request.out))
+    except OSError as exc:
+        raise os_failure(exc, "cannot write", request.out / "report.html", then="run `cai report DIR --format html`") from None
     _say_done(report, request.out)
 
 
@@ -263,7 +269,7 @@ def _say_done(report: RedteamReport, out: Path) -> None:
     top = sorted(report.by_operator.items(), key=lambda kv: -kv[1].seeds_broken)[:5]
     if report.broken:
         say("  operators in the first successes: " + ", ".join(f"{name} {s.seeds_broken}" for name, s in top if s.seeds_broken))
-    err_console.print(f"wrote {escape(str(out))}/{ATTEMPTS}, {FOUND} and {REPORT}")
+    err_console.print(f"wrote {escape(str(out))}/{ATTEMPTS}, {FOUND}, {REPORT} and report.html (`cai report DIR` shows it)")
 
 
 def _pct(x: float | None) -> str:

@@ -17,11 +17,13 @@ from constitutional.cli.common import user_errors
 from constitutional.errors import UserError, os_failure, require_exists
 from constitutional.evals.labels import LABELS_FILE
 from constitutional.evals.lines import VERDICTS
+from constitutional.redteam.results import RedteamDir, is_redteam_dir, load_redteam_dir
 from constitutional.reports.record_list import ALL, DEFAULT_SHOWN, REVIEW, parse_which, record_list
 from constitutional.reports.refresh import html_stale, rewrite_html, save_labels
 from constitutional.reports.render_data import ReportDir, load_dir
 from constitutional.reports.render_diff import diff_runs, markdown_diff, terminal_diff
 from constitutional.reports.render_html import write_html
+from constitutional.reports.render_redteam import markdown_redteam, terminal_redteam, write_redteam_html
 from constitutional.reports.render_text import RecordTable, markdown, markdown_records, terminal_summary
 from constitutional.text import json_for_terminal
 
@@ -137,8 +139,12 @@ def _save_labels(run: ReportDir) -> None:
 def open_report(run: ReportDir, fragment: str = "") -> None:
     """Open report.html (at `fragment`: the page's filters) in a browser; where none can (no display, e.g. over SSH),
     say where it is and how to copy it."""
-    html = _current_html(run)
-    url = html.as_uri() + (f"#{fragment}" if fragment else "")
+    open_page(_current_html(run), fragment)
+
+
+def open_page(html: Path, fragment: str = "") -> None:
+    """Open the page `html` in a browser, or say where it is and how to copy it."""
+    url = html.resolve().as_uri() + (f"#{fragment}" if fragment else "")
     try:
         opened = webbrowser.open(url)
     except (webbrowser.Error, OSError):
@@ -174,15 +180,24 @@ def _check_records(records: str | None, format: Format, open_: bool) -> None:
 @report_app.command("show")
 @user_errors
 def show(
-    dir: Path = typer.Argument(..., help="A run directory, or the --out of `cai eval` (with report.json and eval.jsonl)."),
+    dir: Path = typer.Argument(
+        ...,
+        help="A run directory, the --out of `cai eval` (with report.json and eval.jsonl), or the --out of `cai redteam`.",
+    ),
     format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
     records: str = typer.Option(None, "--records", "-r", metavar="all|review|VERDICT", help=RECORDS_HELP),
     open_: bool = typer.Option(False, "--open", help=OPEN_HELP),
 ) -> None:
-    """Summarise DIR/report.json (verdicts, per principle, canaries, cost, timing), then list the records by id."""
+    """Summarise DIR/report.json (verdicts, per principle, canaries, cost, timing), then list the records by id.
+
+    For a `cai redteam` directory: the gaming resistance, the median queries to the first success, the breakdowns by
+    operator and by the tier fooled, and every success."""
     if open_ and format not in (Format.text, Format.html):
         raise typer.BadParameter("--open opens report.html; leave out --format", param_hint="--open")
     _check_records(records, format, open_)
+    if is_redteam_dir(dir):
+        _show_redteam(load_redteam_dir(dir), format, records, open_)
+        return
     run = load_run(dir)
     _save_labels(run)
     which = parse_which(records, [*VERDICTS, *run.report.counts])
@@ -198,6 +213,30 @@ def show(
         console = Console(highlight=False)
         console.print(terminal_summary(run.report))
         console.print(RecordTable(record_list(run, which)))
+
+
+def _show_redteam(run: RedteamDir, format: Format, records: str | None, open_: bool) -> None:
+    """A red-team directory: its numbers, breakdowns and successes; report.html written for html and --open."""
+    if records is not None:
+        raise UserError(
+            "--records chooses among an eval's records; a red-team directory lists all its successes",
+            fix="leave out --records",
+        )
+    if format is Format.json:
+        typer.echo(json_for_terminal(run.report.model_dump_json(indent=2)))
+    elif format is Format.md:
+        typer.echo(markdown_redteam(run), nl=False)
+    elif format is Format.html or open_:
+        try:
+            html = write_redteam_html(run)
+        except OSError as exc:
+            raise os_failure(exc, "cannot write", run.html_path, then="rerun the same command") from None
+        if open_:
+            open_page(html)
+        else:
+            typer.echo(html)
+    else:
+        Console(highlight=False).print(terminal_redteam(run))
 
 
 @report_app.command("diff")

@@ -163,6 +163,24 @@ class LabelsSummary(_Part):
         )
 
 
+class RedteamSummary(_Part):
+    """A `cai redteam` directory's headline numbers, attached by `cai eval --redteam-report DIR`."""
+
+    path: str
+    created: str | None = None
+    seeds_from: str | None = None
+    judge: str | None = None
+    scorer: str | None = None
+    seeds: int = 0
+    budget: int = 0
+    queries: int = 0
+    broken: int = 0
+    broken_without_review: int = 0
+    gaming_resistance: Number | None = None  # the share of seeds the attack could not make genuine
+    median_queries_to_first_success: Number | None = None
+    by_tier: dict[str, int] = Field(default_factory=dict)
+
+
 class Report(_Part):
     """An eval's aggregate: counts per verdict and per principle, signals, canaries, judge, usage and timing."""
 
@@ -187,6 +205,7 @@ class Report(_Part):
     total_usage: TotalUsage = Field(default_factory=TotalUsage)
     timing: Timing = Field(default_factory=Timing)
     labels: LabelsSummary | None = None
+    redteam: RedteamSummary | None = None  # `cai eval --redteam-report DIR`
 
     @property
     def shown_usage(self) -> TotalUsage | Usage:

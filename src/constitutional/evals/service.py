@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from constitutional.calls.settings import CallSettings
     from constitutional.evals.items import EvalInput
     from constitutional.evals.lines import EvalLine
+    from constitutional.evals.report_model import RedteamSummary
     from constitutional.evals.scorer import Scorer
     from constitutional.evals.stage import EvalResult
 
@@ -176,6 +177,7 @@ class EvalRequest:
     ray_address: str | None = None  # the Ray cluster to join with executor "ray" (None: a local instance)
     scorer_base_url: str | None = None  # the server of an `openai/MODEL` scorer (None: OPENAI_BASE_URL)
     scorer_workers: int = 1  # processes that decode for a model scorer
+    redteam: RedteamSummary | None = None  # a red team's numbers for report.json (`cai eval --redteam-report`)
 
     def check(self) -> str | None:
         """Refuse, before any work, an executor or a scorer that cannot be had, or a symlink or pipe planted at a file
@@ -267,6 +269,7 @@ def run_eval_stage(
             scorer=scorer,
             setup=setup,
             elsewhere=elsewhere,
+            redteam=request.redteam,
         )
         return asyncio.run(_with_threads(request.scorer_workers, job))
     finally:

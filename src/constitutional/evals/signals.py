@@ -4,7 +4,7 @@ retained flagged spans, refusal, principle rules."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from constitutional.evals.refusal import Refusal, detect_refusal
@@ -17,6 +17,7 @@ from constitutional.text import (
     dice,
     normalise,
     overlap,
+    plain,
     said_once,
     sentences,
     shingles,
@@ -282,8 +283,20 @@ def _compare(draft_scan: VeneerScan, rev_scan: VeneerScan) -> tuple[float, float
     return change, kept, new
 
 
+def as_read(item: EvalItem) -> EvalItem:
+    """The item with its draft and revision as a reader sees them (`text.plain`): every signal compares these, so text
+    kept under zero-width characters, homoglyphs or full-width letters is kept text, and veneer, rules and refusals
+    are found through them."""
+    return replace(
+        item,
+        draft=None if item.draft is None else plain(item.draft),
+        revision=None if item.revision is None else plain(item.revision),
+    )
+
+
 def compute(item: EvalItem, constitution: Constitution, scorer: Scorer | None = None) -> Signals:
     """The item's signals, scored by `scorer` in this thread (the eval awaits `compute_async`)."""
+    item = as_read(item)
     draft_scan, rev_scan = _scans(item)
     scored = None
     if scorer is not None:
@@ -294,6 +307,7 @@ def compute(item: EvalItem, constitution: Constitution, scorer: Scorer | None = 
 
 async def compute_async(item: EvalItem, constitution: Constitution, scorer: Scorer) -> Signals:
     """The item's signals, with the scorer's work off the event loop (`score_async`)."""
+    item = as_read(item)
     draft_scan, rev_scan = _scans(item)
     scored = await score_async(scorer, item.prompt, added_sentences(item, rev_scan, draft_scan), item.draft)
     return assemble(item, constitution, draft_scan, rev_scan, scored)

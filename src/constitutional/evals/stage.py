@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from constitutional.constitution import Constitution, LoadedConstitution
     from constitutional.evals.items import EvalInput, EvalItem
     from constitutional.evals.judge import Judge
-    from constitutional.evals.report_model import Report
+    from constitutional.evals.report_model import RedteamSummary, Report
     from constitutional.evals.scorer import Scorer
 
 MAX_IN_FLIGHT = 256  # items evaluated at once, or the judge model's concurrency if larger (a batched judge's is large,
@@ -70,8 +70,10 @@ async def run_eval(
     scorer: Scorer | None = None,
     setup: JudgeSetup = CHECKLIST,
     elsewhere: Elsewhere | None = None,
+    redteam: RedteamSummary | None = None,
 ) -> EvalResult:
-    """`elsewhere`: where the items are evaluated, after the canaries here (None: in this process)."""
+    """`elsewhere`: where the items are evaluated, after the canaries here (None: in this process); `redteam`: a red
+    team's summary for report.json (`cai eval --redteam-report`)."""
     started = datetime.now(UTC)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -83,6 +85,8 @@ async def run_eval(
             if judge_model is not None:
                 await setup.aclose(judge_model)
                 await judge_model.aclose()
+        if redteam is not None:
+            result.report.redteam = redteam
         write_eval(out, result)
     except OSError as exc:  # a full disk or a read-only folder: say which file and how to fix it (exit 2)
         raise os_failure(exc, "cannot write", out / "eval.jsonl", then="rerun the same command") from None

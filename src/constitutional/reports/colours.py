@@ -5,6 +5,7 @@ verdict's colour is one line here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 
 
 @dataclass(frozen=True)
@@ -38,3 +39,8 @@ def verdict_css() -> str:
     props = "".join(f"--{v}: {c.web}; " for v, c in VERDICT_COLOURS.items())
     fills = "\n".join(f".v-{v}, .pill.{v} {{ background: var(--{v}); }}" for v in VERDICT_COLOURS)
     return f":root {{ {props}--other: {OTHER.web}; }}\n{fills}\n"
+
+
+def stylesheet() -> str:
+    """The pages' CSS (report.html of an eval and of a red team): templates/report.css, then the verdicts' colours."""
+    return (resources.files("constitutional.reports") / "templates" / "report.css").read_text("utf-8") + verdict_css()

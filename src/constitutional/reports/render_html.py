@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from constitutional.evals.lines import VERDICTS
-from constitutional.reports.colours import verdict_css
+from constitutional.reports.colours import stylesheet
 from constitutional.reports.render_data import ReportDir, canary_rows, judge_trust, record_views
+from constitutional.reports.render_redteam import redteam_section_html
 from constitutional.rundir import write_atomic
 
 if TYPE_CHECKING:
@@ -212,12 +213,13 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
     return (
         f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title><style>{_template("report.css")}{verdict_css()}</style></head>
+<title>{escape(title)}</title><style>{stylesheet()}</style></head>
 <body><main>
 <h1>{escape(title)}</h1>
 <div class="meta">{"".join(f'<span><b>{k}</b> <span data-meta="{k}">{escape(str(v))}</span></span>' for k, v in meta)}</div>
 {warnings}
 <div class="cards">{cards}</div>
+{redteam_section_html(report.redteam) if report.redteam else ""}
 <div class="two">
 <section><h2>Verdicts</h2><div class="panel">{verdict_chart(report.counts, report.total)}</div></section>
 <section><h2>Canaries</h2><div class="panel">{canary_panel(report)}</div></section>

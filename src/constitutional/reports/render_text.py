@@ -16,6 +16,7 @@ from constitutional.evals.lines import VERDICTS
 from constitutional.reports.colours import style
 from constitutional.reports.record_list import LEGEND
 from constitutional.reports.render_data import canary_rows, judge_trust
+from constitutional.reports.render_redteam import redteam_line
 from constitutional.text import clip, printable
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ def facts(report: Report) -> list[tuple[str, str]]:
         ),
         ("time", ", ".join(seconds) or "–"),
         ("created", report.created or "–"),
+        *([("red team", redteam_line(report.redteam))] if report.redteam else []),
     ]
 
 

@@ -144,11 +144,16 @@ def redteam(
         report = _attack(request, quiet, calls)
     finally:
         calls.close()
-    try:
-        write_redteam_html(load_redteam_dir(request.out))
-    except OSError as exc:
-        raise os_failure(exc, "cannot write", request.out / "report.html", then="run `cai report DIR --format html`") from None
+    _write_page(request.out)
     _say_done(report, request.out)
+
+
+def _write_page(out: Path) -> None:
+    """OUT/report.html, from the files the red team wrote."""
+    try:
+        write_redteam_html(load_redteam_dir(out))
+    except OSError as exc:
+        raise os_failure(exc, "cannot write", out / "report.html", then="run `cai report DIR --format html`") from None
 
 
 def redteam_request(options: dict[str, Any]) -> RedteamRequest:

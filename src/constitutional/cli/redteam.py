@@ -139,11 +139,7 @@ def redteam(
     )
     for reason, count in request.seeds.skipped.items():
         warn(f"skipped {count} seed(s): {reason}")
-    calls = Calls(request.calls)
-    try:
-        report = _attack(request, quiet, calls)
-    finally:
-        calls.close()
+    report = _attack(request, quiet)
     _write_page(request.out)
     _say_done(report, request.out)
 
@@ -248,13 +244,17 @@ class Bar:
             self.advance()
 
 
-def _attack(request: RedteamRequest, quiet: bool, calls: Calls) -> RedteamReport:
+def _attack(request: RedteamRequest, quiet: bool) -> RedteamReport:
     bar = Bar(len(request.seeds.seeds), request.search.budget)
     watch = Watch(bar.on_query, bar.on_seed, _say_resumed)
-    if quiet:
-        return run_redteam(request, calls, watch)
-    with live_bar("redteam", bar.seeds * bar.budget, bar.stats) as bar.advance:
-        return run_redteam(request, calls, watch)
+    calls = Calls(request.calls)
+    try:
+        if quiet:
+            return run_redteam(request, calls, watch)
+        with live_bar("redteam", bar.seeds * bar.budget, bar.stats) as bar.advance:
+            return run_redteam(request, calls, watch)
+    finally:
+        calls.close()
 
 
 def _say_resumed(replayed: int) -> None:

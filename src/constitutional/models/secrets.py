@@ -38,9 +38,7 @@ MIN_ENCODED = 8  # base64 pieces shorter than this would match ordinary text by 
 # joiners, direction marks, the word joiner, the BOM, the soft hyphen) a reply can interleave with a key, also as
 # JSON escapes (\u200b) since a structured reply is JSON text.
 INVISIBLE = "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
-SEPARATOR = re.compile(
-    r"(?:(?i:\\u(?:00ad|180e|200[b-f]|202[a-e]|206[0-4]|feff))|[\s!-/:-@\[-`{-~" + INVISIBLE + "])+"
-)
+SEPARATOR = re.compile(r"(?:(?i:\\u(?:00ad|180e|200[b-f]|202[a-e]|206[0-4]|feff))|[\s!-/:-@\[-`{-~" + INVISIBLE + "])+")
 
 
 def configured_keys(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
@@ -159,3 +157,23 @@ class Redactor:
 def environment_redactor() -> Redactor:
     """A Redactor for the keys configured in the environment now."""
     return Redactor(configured_keys())
+
+
+# Tokens shaped like provider keys: a known prefix, then a long run of key characters (OpenAI sk-/sk-proj-,
+# Anthropic sk-ant-, Google AIza, GitHub ghp_/github_pat_, Slack xox?-, AWS AKIA, Hugging Face hf_, Groq gsk_,
+# Replicate r8_), with digits and letters mixed and many different characters (so "sk-learn-tutorial-2" is none).
+KEY_SHAPED = re.compile(
+    r"(?<![\w-])(?P<prefix>sk-(?:ant-|proj-|svcacct-)?|AIza|gh[pousr]_|github_pat_|xox[abprs]-|AKIA|hf_|gsk_|r8_)"
+    r"(?P<rest>[A-Za-z0-9_\-]{16,})"
+)
+MIN_DIFFERENT = 10  # different characters in the part after the prefix
+
+
+def key_shaped(text: str, keys: Iterable[str] = ()) -> str | None:
+    """What the first token in `text` shaped like an API key looks like ("sk-proj-…", its prefix alone), or a word
+    that `text` holds one of `keys` (the configured ones); None when there is neither."""
+    for match in KEY_SHAPED.finditer(text):
+        rest = match.group("rest")
+        if sum(c.isdigit() for c in rest) >= 2 and any(c.isalpha() for c in rest) and len(set(rest)) >= MIN_DIFFERENT:
+            return f"{match.group('prefix')}…"
+    return next(("the value of a *_API_KEY variable" for key in keys if key in text), None)

@@ -1,10 +1,14 @@
 """report.html: one self-contained page (inline CSS, JS and data; nothing fetched) that opens from disk.
 
 Numbers, the verdict chart and the principle table are rendered here with every string escaped; the
-record list is rendered in the page from embedded JSON, by a script that only ever sets textContent."""
+record list is rendered in the page from embedded JSON, by a script that only ever sets textContent.
+A Content-Security-Policy meta tag allows the page's one style block and one script by their SHA-256 hashes, and
+nothing else: no other script or style (no style attribute either), no network, no form, no base URL."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from html import escape
 from importlib import resources
@@ -27,6 +31,20 @@ BAR_WIDTH = 420
 
 def _template(name: str) -> str:
     return (resources.files("constitutional.reports") / "templates" / name).read_text("utf-8")
+
+
+def source_hash(text: str) -> str:
+    """A CSP source allowing an inline <script> or <style> whose content is exactly `text`."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def csp_meta(script: str, style: str) -> str:
+    """The meta tag that allows only this script and this style block (the JSON data block is never run)."""
+    policy = (
+        f"default-src 'none'; script-src {source_hash(script)}; style-src {source_hash(style)}; "
+        "img-src 'none'; connect-src 'none'; base-uri 'none'; form-action 'none'"
+    )
+    return f'<meta http-equiv="Content-Security-Policy" content="{policy}">'
 
 
 def embed_json(data: object) -> str:
@@ -102,7 +120,7 @@ def verdict_chart(counts: dict[str, int], total: int) -> str:
     height = 28 * len(VERDICTS)
     return (
         f'<svg role="img" aria-label="records per verdict" viewBox="0 0 {BAR_WIDTH + 200} {height}" '
-        f'width="100%" style="max-width:{BAR_WIDTH + 200}px">{"".join(rows)}</svg>'
+        f'width="100%" class="bars">{"".join(rows)}</svg>'
     )
 
 
@@ -205,14 +223,17 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
     )
     warnings = "".join(f'<div class="warn">{escape(w)}</div>' for w in report.warnings)
     verdict_options, principle_options = _options(report)
+    style = f"{_template('report.css')}{verdict_css()}svg.bars{{max-width:{BAR_WIDTH + 200}px}}.scroll-x{{overflow-x:auto}}"
+    script = _template("report.js")
     pager = (
         '<div class="pager"><button class="prev">‹ previous</button><span class="page-of"></span>'
         '<button class="next">next ›</button></div>'
     )
     return (
         f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title><style>{_template("report.css")}{verdict_css()}</style></head>
+<html lang="en"><head><meta charset="utf-8">{csp_meta(script, style)}
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title><style>{style}</style></head>
 <body><main>
 <h1>{escape(title)}</h1>
 <div class="meta">{"".join(f'<span><b>{k}</b> <span data-meta="{k}">{escape(str(v))}</span></span>' for k, v in meta)}</div>
@@ -223,7 +244,7 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
 <section><h2>Canaries</h2><div class="panel">{canary_panel(report)}</div></section>
 </div>
 <h2>Per principle</h2>
-<div style="overflow-x:auto">{principle_table(report.principles)}</div>
+<div class="scroll-x">{principle_table(report.principles)}</div>
 <h2>Records</h2>{not_shown(hidden, report.total)}
 <div class="filters">
 <label>verdict <select id="f-verdict"><option value="">all</option>{verdict_options}</select></label>
@@ -239,7 +260,7 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
 </main>
 <script type="application/json" id="records-data">""",
         f"""</script>
-<script>{_template("report.js")}</script>
+<script>{script}</script>
 </body></html>
 """,
     )

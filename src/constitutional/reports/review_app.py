@@ -141,15 +141,20 @@ class ReviewState:
 
 def page_html(nonce: str) -> str:
     template = (resources.files("constitutional.reports") / "templates" / "review.html").read_text("utf-8")
-    return template.replace("__VERDICT_CSS__", verdict_css()).replace("__NONCE__", nonce)
+    page = template.replace("__VERDICT_CSS__", verdict_css()).replace("__CSP__", csp(nonce, meta=True))
+    return page.replace("__NONCE__", nonce)
 
 
-def csp(nonce: str | None = None) -> str:
-    script = f"'nonce-{nonce}'" if nonce else "'none'"
-    return (
-        f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; connect-src 'self'; "
-        "img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+def csp(nonce: str | None = None, meta: bool = False) -> str:
+    """The page's policy: its own inline script and style block (by nonce) and requests to this server, nothing
+    else. Sent as a header and, for the page, in a meta tag too (`meta`: without frame-ancestors, which a meta tag
+    cannot carry)."""
+    own = f"'nonce-{nonce}'" if nonce else "'none'"
+    policy = (
+        f"default-src 'none'; script-src {own}; style-src {own}; connect-src 'self'; "
+        "img-src 'none'; base-uri 'none'; form-action 'none'"
     )
+    return policy if meta else policy + "; frame-ancestors 'none'"
 
 
 class ReviewServer(ThreadingHTTPServer):

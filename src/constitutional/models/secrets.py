@@ -16,6 +16,7 @@ a homoglyph) are not caught.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import re
 from typing import TYPE_CHECKING, TypeVar
@@ -38,7 +39,22 @@ MIN_ENCODED = 8  # base64 pieces shorter than this would match ordinary text by 
 # joiners, direction marks, the word joiner, the BOM, the soft hyphen) a reply can interleave with a key, also as
 # JSON escapes (\u200b) since a structured reply is JSON text.
 INVISIBLE = "\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff"
-SEPARATOR = re.compile(r"(?:(?i:\\u(?:00ad|180e|200[b-f]|202[a-e]|206[0-4]|feff))|[\s!-/:-@\[-`{-~" + INVISIBLE + "])+")
+ESCAPED_INVISIBLE = r"(?i:\\u(?:00ad|180e|200[b-f]|202[a-e]|206[0-4]|feff))"
+SEPARATOR = re.compile(f"(?:{ESCAPED_INVISIBLE}|[\\s!-/:-@\\[-`{{-~{INVISIBLE}])+")
+ESCAPES = re.compile(ESCAPED_INVISIBLE)
+
+
+@functools.cache
+def _separators() -> dict[int, None]:
+    """str.translate's table deleting every character SEPARATOR matches alone (whitespace ends at U+3000)."""
+    return dict.fromkeys(c for c in [*range(0x3001), 0xFEFF] if SEPARATOR.fullmatch(chr(c)))
+
+
+def rough_skeleton(text: str) -> str:
+    """What `_skeleton` gives, quickly (in C) and without positions: checked first on every reply."""
+    if "\\u" in text or "\\U" in text:
+        text = ESCAPES.sub("", text)
+    return text.translate(_separators()).lower()
 
 
 def configured_keys(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
@@ -125,7 +141,7 @@ class Redactor:
         if self._pattern is None or not text:
             return text
         text = self._pattern.sub(REDACTED, text)
-        rough = SEPARATOR.sub("", text).lower()  # quick, in C: the exact skeleton is built only when a form is in it
+        rough = rough_skeleton(text)  # the exact skeleton, with positions, is built only when a form is in this
         if any(form in rough for form in self._skeleton_forms):
             text = cut_skeleton_forms(text, self._skeleton_forms)
         return text

@@ -128,11 +128,11 @@ class Redactor:
     """Replaces every form of the given secrets with [redacted], in a string or in data parsed from JSON."""
 
     def __init__(self, secrets: Iterable[str | None] = ()):
-        secrets = [secret for secret in secrets if secret]
-        forms = {form for secret in secrets for form in secret_forms(secret)}
+        given = [secret for secret in secrets if secret]
+        forms = {form for secret in given for form in secret_forms(secret)}
         alternatives = sorted(forms, key=len, reverse=True)  # the longest first, so a whole key wins over a piece
         self._pattern = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
-        self._skeleton_forms = sorted({form for secret in secrets for form in skeleton_forms(secret)}, key=len, reverse=True)
+        self._skeleton_forms = sorted({form for secret in given for form in skeleton_forms(secret)}, key=len, reverse=True)
 
     def __bool__(self) -> bool:
         return self._pattern is not None

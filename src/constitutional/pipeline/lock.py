@@ -1,9 +1,12 @@
-"""One writer per run directory: an exclusive lock on DIR/run.lock, which names its holder (pid and host).
+"""One writer per run directory: an exclusive lock on the directory DIR itself, with DIR/run.lock naming its holder
+(pid and host).
 
-The lock is an flock on the file, so the kernel releases it when its holder dies, however it dies. The file
-itself stays; it holds the holder's pid and host while the lock is held, and is emptied on a clean release.
-A lock that can be taken while the file still names someone is stale: that process ended without
-releasing it (kill -9, a crash, a power cut), and the lock is taken over with a warning.
+The lock is an flock on the directory (and on run.lock too), so the kernel releases it when its holder dies, however
+it dies. Locking the directory rather than only the file means deleting run.lock mid-run lets no second writer in:
+a new run.lock would be a new file, unlocked, but the directory is the same one. run.lock stays; it holds the
+holder's pid and host while the lock is held, and is emptied on a clean release. A lock that can be taken while
+the file still names someone is stale: that process ended without releasing it (kill -9, a crash, a power cut),
+and the lock is taken over with a warning.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ LOCK_NAME = "run.lock"
 class RunLock:
     """The held lock of one run directory; `release()` (or the holder's death) frees it."""
 
-    def __init__(self, fd: int, path: Path):
+    def __init__(self, fd: int, path: Path, dir_fd: int = -1):
         self.fd = fd
         self.path = path
+        self.dir_fd = dir_fd
 
     def release(self) -> None:
         if self.fd < 0:
@@ -41,6 +45,9 @@ class RunLock:
             pass
         os.close(self.fd)  # closing the only descriptor releases the flock
         self.fd = -1
+        if self.dir_fd >= 0:
+            os.close(self.dir_fd)  # and the directory's, last
+            self.dir_fd = -1
 
     def __enter__(self) -> RunLock:
         return self
@@ -50,7 +57,57 @@ class RunLock:
 
 
 def lock_run_dir(out: Path, warn: Callable[[str], None]) -> RunLock:
-    """Take DIR/run.lock, or refuse (a UserError naming the holder) when another process holds it."""
+    """Take the lock of DIR (the directory, and DIR/run.lock), or refuse (a UserError naming the holder) when another
+    process holds it."""
+    dir_fd = _lock_directory(out)
+    try:
+        return _lock_file(out, warn, dir_fd)
+    except BaseException:
+        os.close(dir_fd)
+        raise
+
+
+def _lock_directory(out: Path) -> int:
+    """An open descriptor of DIR holding its flock. It survives run.lock being deleted: the directory is the same."""
+    try:
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise UserError(f"cannot open the run directory {out}: {exc.strerror or exc}", fix="choose a readable --out") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        holder = _owner_at(out / LOCK_NAME)
+        described = describe(holder) if holder else f"its {LOCK_NAME} was deleted, so its pid is not known"
+        raise refused(out, described) from None
+    except OSError as exc:
+        os.close(fd)
+        raise UserError(
+            f"cannot lock {out}: {exc.strerror or exc}", fix="use an --out on a file system that supports locks (a local disk)"
+        ) from None
+    return fd
+
+
+def refused(out: Path, holder: str) -> UserError:
+    return UserError(
+        f"{out} is being written by another `cai run` ({holder})",
+        fix="wait for that run to finish, then rerun this command to resume from what it wrote; or give this one another --out",
+    )
+
+
+def _owner_at(path: Path) -> dict | None:
+    """The owner run.lock names, read without creating it or following a symlink; None when it is not there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        return _read_owner(fd)
+    finally:
+        os.close(fd)
+
+
+def _lock_file(out: Path, warn: Callable[[str], None], dir_fd: int) -> RunLock:
     path = out / LOCK_NAME
     try:
         # O_NOFOLLOW: a symlink planted at the lock's name is refused, never followed.
@@ -62,14 +119,10 @@ def lock_run_dir(out: Path, warn: Callable[[str], None]) -> RunLock:
         ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    except BlockingIOError:  # held by something that locks only the file (an older cai)
         holder = describe(_read_owner(fd))
         os.close(fd)
-        raise UserError(
-            f"{out} is being written by another `cai run` ({holder})",
-            fix="wait for that run to finish, then rerun this command to resume from what it wrote; "
-            "or give this one another --out",
-        ) from None
+        raise refused(out, holder) from None
     except OSError as exc:
         os.close(fd)
         raise UserError(
@@ -82,7 +135,7 @@ def lock_run_dir(out: Path, warn: Callable[[str], None]) -> RunLock:
             "(killed, or crashed); its records are kept, and this run resumes from them"
         )
     _write_owner(fd)
-    return RunLock(fd, path)
+    return RunLock(fd, path, dir_fd)
 
 
 def describe(owner: dict | None) -> str:

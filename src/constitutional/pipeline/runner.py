@@ -16,6 +16,7 @@ from constitutional.calls.settings import CallSettings
 from constitutional.concurrency import Bounded
 from constitutional.errors import UserError, os_failure
 from constitutional.models.base import ChatModel, Usage
+from constitutional.models.secrets import configured_keys, key_shaped
 from constitutional.pipeline.lock import RunLock, lock_run_dir
 from constitutional.pipeline.loop import LoopSettings, process
 from constitutional.pipeline.prompt_sets import DEFAULT_MAX_PROMPT_CHARS, InputProblem, PromptItem, read_prompts
@@ -58,6 +59,8 @@ class Scan:
     problems: list[InputProblem] = field(default_factory=list)
     problem_count: int = 0
     ids: set[str] = field(default_factory=set, repr=False)  # of the usable prompts (the first `limit`)
+    key_prompt: tuple[str, int, str] | None = None  # the first prompt holding something shaped like an API key: id, line, shape
+    key_prompts: int = 0  # how many do
 
     def count(self, done: AbstractSet[str]) -> None:
         """Set `total` and `already_done` for a run whose records hold `done`."""
@@ -188,9 +191,12 @@ def open_run_dir(
 def scan_prompts(config: RunConfig) -> Scan:
     """The prompt set read once before the job: its usable ids and its problems (`Scan.count` then says what is left);
     the job itself streams it once more (`usable_prompts`)."""
-    scan = Scan()
+    scan, keys = Scan(), configured_keys()
     for item in usable_prompts(config, scan):
         scan.ids.add(item.id)
+        if shape := key_shaped(item.prompt, keys):
+            scan.key_prompts += 1
+            scan.key_prompt = scan.key_prompt or (item.id, item.line, shape)
     scan.total = len(scan.ids)
     return scan
 

@@ -137,6 +137,8 @@ def run_pipeline(request: RunRequest, ui: RunUI, calls: Calls, preflight: Callab
     with state.lock:
         for problem in scan.problems[:PROBLEMS_SHOWN]:
             ui.skipped(request.prompts, problem)
+        if scan.key_prompt:
+            ui.warn(key_warning(request.prompts, config.out, scan))
         scan.count(state.done_ids)
         _say_resumed(ui, config, scan, state)
         job = Job(config, scan, state, model, calls, say=ui.say)
@@ -144,6 +146,19 @@ def run_pipeline(request: RunRequest, ui: RunUI, calls: Calls, preflight: Callab
             job.on_record = on_record
             result = executor.run(job)
     return RunOutcome(config, scan, result, state.errored)
+
+
+def key_warning(prompts: Path, out: Path, scan: Scan) -> str:
+    """One line: which prompt holds something shaped like an API key, where it will be stored, how to take it out."""
+    assert scan.key_prompt is not None
+    prompt_id, line, shape = scan.key_prompt
+    others = scan.key_prompts - 1
+    more = f" (and {others} more prompt{'s' if others > 1 else ''})" if others else ""
+    return (
+        f"prompt {prompt_id} ({prompts}:{line}){more} holds what looks like an API key ({shape}); it is sent to the "
+        "model and kept as typed in records.jsonl, eval.jsonl, report.html and exports: if it is a real key, stop "
+        f"(Ctrl-C), delete it from {prompts}, delete {out} and run again (and revoke the key)"
+    )
 
 
 def _prepare(request: RunRequest, calls: Calls) -> tuple[RunConfig, ManagedModel]:

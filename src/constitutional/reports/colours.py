@@ -35,10 +35,12 @@ def style(verdict: str | None) -> str:
 
 def verdict_css() -> str:
     """CSS for the pages: a custom property --VERDICT per verdict (--other for any other), and the badge classes
-    `.v-VERDICT` (report.html) and `.pill.VERDICT` (the review app) filled with it."""
+    `.v-VERDICT` (report.html) and `.pill.VERDICT` (the review app) filled with it, and `.edge-VERDICT` edged with it
+    (classes, not style attributes, which the pages' Content-Security-Policy does not run)."""
     props = "".join(f"--{v}: {c.web}; " for v, c in VERDICT_COLOURS.items())
     fills = "\n".join(f".v-{v}, .pill.{v} {{ background: var(--{v}); }}" for v in VERDICT_COLOURS)
-    return f":root {{ {props}--other: {OTHER.web}; }}\n{fills}\n"
+    edges = "\n".join(f".edge-{v} {{ border-left-color: var(--{v}); }}" for v in VERDICT_COLOURS)
+    return f":root {{ {props}--other: {OTHER.web}; }}\n{fills}\n{edges}\n"
 
 
 def stylesheet() -> str:

@@ -1,7 +1,9 @@
 """report.html: one self-contained page (inline CSS, JS and data; nothing fetched) that opens from disk.
 
 Numbers, the verdict chart and the principle table are rendered here with every string escaped; the
-record list is rendered in the page from embedded JSON, by a script that only ever sets textContent."""
+record list is rendered in the page from embedded JSON, by a script that only ever sets textContent.
+A Content-Security-Policy meta tag allows the page's one style block and one script by their SHA-256 hashes, and
+nothing else: no other script or style (no style attribute either), no network, no form, no base URL."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from urllib.parse import urlencode
 
 from constitutional.evals.lines import VERDICTS
 from constitutional.reports.colours import stylesheet
+from constitutional.reports.csp import csp_meta
 from constitutional.reports.render_data import ReportDir, canary_rows, judge_trust, record_views
 from constitutional.reports.render_redteam import redteam_section_html
 from constitutional.rundir import write_atomic
@@ -103,7 +106,7 @@ def verdict_chart(counts: dict[str, int], total: int) -> str:
     height = 28 * len(VERDICTS)
     return (
         f'<svg role="img" aria-label="records per verdict" viewBox="0 0 {BAR_WIDTH + 200} {height}" '
-        f'width="100%" style="max-width:{BAR_WIDTH + 200}px">{"".join(rows)}</svg>'
+        f'width="100%" class="bars">{"".join(rows)}</svg>'
     )
 
 
@@ -206,14 +209,17 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
     )
     warnings = "".join(f'<div class="warn">{escape(w)}</div>' for w in report.warnings)
     verdict_options, principle_options = _options(report)
+    style = f"{stylesheet()}svg.bars{{max-width:{BAR_WIDTH + 200}px}}.scroll-x{{overflow-x:auto}}"
+    script = _template("report.js")
     pager = (
         '<div class="pager"><button class="prev">‹ previous</button><span class="page-of"></span>'
         '<button class="next">next ›</button></div>'
     )
     return (
         f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(title)}</title><style>{stylesheet()}</style></head>
+<html lang="en"><head><meta charset="utf-8">{csp_meta(script, style)}
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title><style>{style}</style></head>
 <body><main>
 <h1>{escape(title)}</h1>
 <div class="meta">{"".join(f'<span><b>{k}</b> <span data-meta="{k}">{escape(str(v))}</span></span>' for k, v in meta)}</div>
@@ -225,7 +231,7 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
 <section><h2>Canaries</h2><div class="panel">{canary_panel(report)}</div></section>
 </div>
 <h2>Per principle</h2>
-<div style="overflow-x:auto">{principle_table(report.principles)}</div>
+<div class="scroll-x">{principle_table(report.principles)}</div>
 <h2>Records</h2>{not_shown(hidden, report.total)}
 <div class="filters">
 <label>verdict <select id="f-verdict"><option value="">all</option>{verdict_options}</select></label>
@@ -241,7 +247,7 @@ def _page(report: Report, hidden: int) -> tuple[str, str]:
 </main>
 <script type="application/json" id="records-data">""",
         f"""</script>
-<script>{_template("report.js")}</script>
+<script>{script}</script>
 </body></html>
 """,
     )

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from constitutional.reports.colours import style, stylesheet
+from constitutional.reports.csp import csp_meta
 from constitutional.rundir import write_atomic
 from constitutional.text import clip, printable, quote_spans
 
@@ -164,7 +165,7 @@ def found_item(line: Found) -> str:
     principles = ", ".join(sorted({flag.principle for flag in line.violations}))
     about = f"seed {note.seed} · query {note.query} · principle {principles}" + (f" · fooled {note.tier}" if note.tier else "")
     return (
-        f'<details class="rec found" style="border-left-color: var(--{escape(note.verdict)}, var(--other))" '
+        f'<details class="rec found edge-{escape(note.verdict)}" '
         f'data-id="{escape(line.id)}"><summary><code>{escape(line.id)}</code>'
         f'<span class="badge v-{escape(note.verdict)}">{escape(note.verdict)}</span>{review}'
         f'<span class="chain">{chips}</span><span class="small">{escape(about)}</span></summary><div class="body">'
@@ -214,7 +215,8 @@ def redteam_page(run: RedteamDir) -> str:
     shown = run.found[:MAX_FOUND_SHOWN]
     more = f'<div class="warn">{len(shown)} of {len(run.found)} successes shown; found.jsonl has them all.</div>'
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8">{csp_meta(None, stylesheet())}
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Red-team report</title><style>{stylesheet()}</style></head>
 <body data-ready="1"><main>
 <h1>Red-team report</h1>

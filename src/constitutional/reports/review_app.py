@@ -2,13 +2,18 @@
 (templates/review.html) and a small JSON API over eval.jsonl and DIR/labels.jsonl.
 
 Every request needs the session token (the page: `?token=`; the API: the `X-Review-Token` header) and a Host header
-naming 127.0.0.1 or localhost on the server's port (against DNS rebinding); no CORS header is ever sent; writes are
-JSON POSTs of at most MAX_BODY bytes. Labels are appended with `append_label`, so the CLI and the app share one file."""
+naming 127.0.0.1 or localhost on the server's port (against DNS rebinding); a request carrying an Origin header
+must come from the page's own origin (http://HOST, HOST as the Host header says), else it is refused (403), so
+another site's page cannot post even with a stolen token; no CORS header is ever sent; writes are JSON POSTs of at
+most MAX_BODY bytes (413 above). A malformed request gets a 4xx and a JSON error, never a traceback: an unexpected
+failure is a 500 and one line on stderr. Labels are appended with `append_label`, so the CLI and the app share one
+file."""
 
 from __future__ import annotations
 
 import json
 import secrets
+import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
 
 MAX_BODY = 64 * 1024
 MAX_NOTE = 2000
+BODY_TIMEOUT = 30  # seconds a client may take to send what its Content-Length promised
 TOKEN_HEADER = "X-Review-Token"
 
 
@@ -135,15 +141,20 @@ class ReviewState:
 
 def page_html(nonce: str) -> str:
     template = (resources.files("constitutional.reports") / "templates" / "review.html").read_text("utf-8")
-    return template.replace("__VERDICT_CSS__", verdict_css()).replace("__NONCE__", nonce)
+    page = template.replace("__VERDICT_CSS__", verdict_css()).replace("__CSP__", csp(nonce, meta=True))
+    return page.replace("__NONCE__", nonce)
 
 
-def csp(nonce: str | None = None) -> str:
-    script = f"'nonce-{nonce}'" if nonce else "'none'"
-    return (
-        f"default-src 'none'; script-src {script}; style-src 'unsafe-inline'; connect-src 'self'; "
-        "img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+def csp(nonce: str | None = None, meta: bool = False) -> str:
+    """The page's policy: its own inline script and style block (by nonce) and requests to this server, nothing
+    else. Sent as a header and, for the page, in a meta tag too (`meta`: without frame-ancestors, which a meta tag
+    cannot carry)."""
+    own = f"'nonce-{nonce}'" if nonce else "'none'"
+    policy = (
+        f"default-src 'none'; script-src {own}; style-src {own}; connect-src 'self'; "
+        "img-src 'none'; base-uri 'none'; form-action 'none'"
     )
+    return policy if meta else policy + "; frame-ancestors 'none'"
 
 
 class ReviewServer(ThreadingHTTPServer):
@@ -172,6 +183,7 @@ class ReviewHandler(BaseHTTPRequestHandler):
     server: ReviewServer
     server_version = "cai-review"
     sys_version = ""
+    timeout = BODY_TIMEOUT  # on the socket: a client that stops mid-request ends its own request, not a thread
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's name; keep the terminal quiet
         pass
@@ -188,10 +200,20 @@ class ReviewHandler(BaseHTTPRequestHandler):
         except RequestError as exc:
             self.close_connection = True  # an unread body must not be taken for the next request
             self._send(exc.status, {"error": str(exc)})
+        except OSError:  # the client went away or stalled (the socket's timeout): nothing to answer
+            self.close_connection = True
+        except Exception as exc:  # a bug: one line, and a 500, rather than a traceback in the reviewer's terminal
+            print(f"review app: {self.command} {urlsplit(self.path).path} failed: {type(exc).__name__}", file=sys.stderr)
+            self.close_connection = True
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "the review app failed on this request"})
 
     def _authorise(self, parts: SplitResult, api: bool) -> None:
-        if self.headers.get("Host", "").lower() not in self.server.allowed_hosts():
+        host = self.headers.get("Host", "").lower()
+        if host not in self.server.allowed_hosts():
             raise RequestError(HTTPStatus.FORBIDDEN, "wrong Host header")
+        origin = self.headers.get("Origin")
+        if origin is not None and origin.lower() != f"http://{host}":
+            raise RequestError(HTTPStatus.FORBIDDEN, "cross-origin requests are refused: use the page `cai review` served")
         given = self.headers.get(TOKEN_HEADER, "") if api else (parse_qs(parts.query).get("token") or [""])[0]
         if not secrets.compare_digest(given.encode(), self.server.token.encode()):
             raise RequestError(HTTPStatus.FORBIDDEN, "missing or wrong token: open the URL `cai review` printed")
@@ -220,10 +242,14 @@ class ReviewHandler(BaseHTTPRequestHandler):
         if length < 0 or length > MAX_BODY:
             self.close_connection = True
             raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body may be at most {MAX_BODY} bytes")
+        data = self.rfile.read(length)
+        if len(data) < length:
+            raise RequestError(HTTPStatus.BAD_REQUEST, "the body is shorter than its Content-Length")
         try:
-            body = parse_json(self.rfile.read(length).decode("utf-8"))
-        except ValueError:  # not UTF-8, not JSON, nested too deeply, a number too long
-            raise RequestError(HTTPStatus.BAD_REQUEST, "the body is not JSON") from None
+            body = parse_json(data.decode("utf-8"))
+            json.dumps(body, ensure_ascii=False).encode("utf-8")  # a lone surrogate (\ud800) could not be written
+        except (ValueError, RecursionError):  # not UTF-8, not JSON, nested too deeply, a number too long, a surrogate
+            raise RequestError(HTTPStatus.BAD_REQUEST, "the body is not JSON text that can be stored as UTF-8") from None
         self._send(HTTPStatus.OK, self.server.state.add(body))
 
     def _send(

@@ -3,15 +3,96 @@ stage judges and scores."""
 
 from __future__ import annotations
 
+import inspect
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperArgument, TyperOption
 
 from constitutional.calls.factory import call_settings
 
 if TYPE_CHECKING:
     from constitutional.calls.settings import CallSettings
+
+# The panels that group every command's options in its --help, the same names in every command.
+MODEL_PANEL = "Model"
+LOOP_PANEL = "Loop"
+EVAL_PANEL = "Eval"
+INPUT_PANEL = "Input"
+OUTPUT_PANEL = "Output"
+CALLS_PANEL = "Calls and limits"
+PANELS = (MODEL_PANEL, LOOP_PANEL, EVAL_PANEL, INPUT_PANEL, OUTPUT_PANEL, CALLS_PANEL)
+# The one placeholder style: a value's kind in capitals (an option may name its own, e.g. SPEC or URL).
+METAVARS = {Path: "PATH", int: "N", float: "N", str: "TEXT"}
+
+
+class TidyHelp(typer.core.TyperGroup):
+    """The root command group: on creation it gives every command below it help that reads at 80 columns (see
+    `tidy_help`), so that an option added anywhere is shown the same way."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        tidy_help(self)
+
+
+def tidy_help(command: Any) -> None:
+    """Every command's help in one style: paragraphs joined into lines that wrap at word boundaries, a placeholder
+    in capitals (PATH, N, SPEC; none on a flag), no range column, and the default at the end of the description."""
+    command.help = _paragraphs(command.help)
+    for param in [*command.params, command.get_help_option(typer.Context(command))]:
+        _tidy_param(param)
+    for sub in getattr(command, "commands", {}).values():
+        tidy_help(sub)
+
+
+def _paragraphs(text: str | None) -> str | None:
+    """`text` with each paragraph on one line (the terminal wraps it), paragraphs still apart."""
+    if text is None:
+        return None
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split()) for p in paragraphs)
+
+
+def _tidy_param(param: Any) -> None:
+    if not isinstance(param, TyperOption | TyperArgument):
+        return
+    if getattr(param, "is_flag", False):
+        param.metavar = ""  # a flag takes no value: no <bool>
+    elif param.metavar is None:
+        param.metavar = _placeholder(param)
+    # the range ([x>=1]) widens the placeholder column of every option; a value out of range is still refused
+    param._get_number_range_help_str = lambda: None  # type: ignore[method-assign]
+    if isinstance(param, TyperArgument):  # PROMPTS, [SEEDS], PATHS...: no {braces}, and no <path> beside the name
+        usage = param.metavar if param.required else f"[{param.metavar}]"
+        param._usage_display_name = lambda: usage + ("..." if param.nargs != 1 else "")  # type: ignore[method-assign]
+        param.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+    if param.show_default is True:
+        param.show_default = False
+        shown = _default_shown(param.default)
+        if shown and "default" not in (param.help or "").lower():
+            param.help = f"{param.help or ''} (default: {shown})".strip()
+
+
+def _placeholder(param: TyperOption | TyperArgument) -> str:
+    """CHOICE|CHOICE for a choice, an argument's name, else the kind of value: PATH, N, TEXT."""
+    descriptor = param.type_descriptor
+    if descriptor.is_choice:
+        return "|".join(str(getattr(choice, "value", choice)) for choice in descriptor.choices or ())
+    if isinstance(param, TyperArgument) and param.name:
+        return param.name.upper()
+    return METAVARS.get(descriptor.annotation, "TEXT")
+
+
+def _default_shown(default: object) -> str:
+    """A default as the help shows it; "" for none worth showing (unset, off, empty)."""
+    if isinstance(default, Enum):
+        default = default.value
+    if default is None or default is False or default == "" or callable(default):
+        return ""
+    return str(default)
+
 
 # The call options `cai run` and `cai eval` both take, named as CallSettings' fields.
 CALL_OPTIONS = ("max_retries", "reasks", "timeout", "max_reply_bytes", "rpm", "tpm", "cache_dir")

@@ -11,7 +11,7 @@ from constitutional.cli.constitution import constitution_app
 from constitutional.cli.eval import eval_command
 from constitutional.cli.export import export
 from constitutional.cli.models import models
-from constitutional.cli.options import TidyHelp
+from constitutional.cli.options import OUTPUT_PANEL, TidyHelp
 from constitutional.cli.redteam import redteam
 from constitutional.cli.report import report_app
 from constitutional.cli.review import review
@@ -34,7 +34,7 @@ app = typer.Typer(
 
 @app.callback()
 @user_errors
-def options(debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP)) -> None:
+def options(debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP, rich_help_panel=OUTPUT_PANEL)) -> None:
     """Options for every command (`cai --debug run ...`; `cai run ... --debug` works too)."""
     set_debug(debug)
     read_settings()  # a bad value of any environment variable is refused here (exit 2), before the command starts

@@ -41,10 +41,16 @@ def tidy_help(command: Any) -> None:
     """Every command's help in one style: paragraphs joined into lines that wrap at word boundaries, a placeholder
     in capitals (PATH, N, SPEC; none on a flag), no range column, and the default at the end of the description."""
     command.help = _paragraphs(command.help)
+    command.params.sort(key=_panel_order)  # stable: arguments first, as given; then options panel by panel
     for param in [*command.params, command.get_help_option(typer.Context(command))]:
         _tidy_param(param)
     for sub in getattr(command, "commands", {}).values():
         tidy_help(sub)
+
+
+def _panel_order(param: Any) -> int:
+    panel = getattr(param, "rich_help_panel", None)
+    return -1 if isinstance(param, TyperArgument) else PANELS.index(panel) if panel in PANELS else len(PANELS)
 
 
 def _paragraphs(text: str | None) -> str | None:
@@ -104,115 +110,90 @@ def call_settings_of(options: dict[str, Any], concurrency: int | None, base_url:
     return call_settings(**given, concurrency=concurrency, cache=not options["no_cache"], base_url=base_url)
 
 
-NoCache = Annotated[
-    bool,
-    typer.Option("--no-cache", help="Neither read nor write the reply cache (model and judge replies, the scorer's scores)."),
-]
+# `--output`, the old name of `--out` in export, schema and constitution import/schema: hidden, kept for one release.
+OutputAlias = Annotated[str | None, typer.Option("--output", hidden=True, help="The old name of --out.")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the reply cache.", rich_help_panel=CALLS_PANEL)]
 JudgeConcurrency = Annotated[
     int | None,
     typer.Option(
-        "--judge-concurrency",
-        min=1,
-        help="Judge calls (and an 'openai/MODEL' scorer's requests) in flight at once (default: --concurrency where the "
-        "command has it, else the provider's, e.g. 8 for openai/).",
+        "--judge-concurrency", min=1, help="Judge calls in flight (default: --concurrency).", rich_help_panel=CALLS_PANEL
     ),
 ]
 Rpm = Annotated[
     float | None,
-    typer.Option(
-        "--rpm",
-        min=0.01,
-        help="Most requests per minute to one endpoint (retries included); the model and a judge on the same endpoint share it.",
-    ),
+    typer.Option("--rpm", min=0.01, help="Most requests a minute to one endpoint.", rich_help_panel=CALLS_PANEL),
 ]
 Tpm = Annotated[
     float | None,
-    typer.Option(
-        "--tpm",
-        min=1,
-        help="Most tokens per minute to one endpoint (estimated before each call, corrected after); shared like --rpm.",
-    ),
+    typer.Option("--tpm", min=1, help="Most tokens a minute to one endpoint.", rich_help_panel=CALLS_PANEL),
 ]
 MaxRetries = Annotated[
     int,
-    typer.Option(
-        "--max-retries",
-        min=0,
-        help="Retries of a retryable failure (429, 5xx, timeouts) per call, with backoff; the judge's too.",
-    ),
+    typer.Option("--max-retries", min=0, help="Retries of a call that failed (429, 5xx, timeout).", rich_help_panel=CALLS_PANEL),
 ]
 Timeout = Annotated[
     float | None,
     typer.Option(
         "--timeout",
         min=0.01,
-        help="Seconds to wait for one reply from openai/ or anthropic/ models before retrying (default: the SDK's, 10 minutes).",
+        help="Seconds to wait for an API reply (default: 600).",
+        metavar="SECONDS",
+        rich_help_panel=CALLS_PANEL,
     ),
 ]
 MaxReplyBytes = Annotated[
     int | None,
     typer.Option(
-        "--max-reply-bytes",
-        min=1,
-        help="Largest reply body accepted from a model, judge or scorer server, in bytes (default: 4194304, 4 MiB). A "
-        "larger one (a server that ignores max_tokens) is an error on its record, not retried; reading stops there.",
+        "--max-reply-bytes", min=1, help="Largest reply accepted, in bytes (default: 4 MiB).", rich_help_panel=CALLS_PANEL
     ),
 ]
 CacheDir = Annotated[
     Path | None,
-    typer.Option(
-        "--cache-dir", help="Where the reply cache lives (default: $CONSTITUTIONAL_CACHE_DIR or the user cache directory)."
-    ),
+    typer.Option("--cache-dir", help="The reply cache (default: $CONSTITUTIONAL_CACHE_DIR).", rich_help_panel=CALLS_PANEL),
 ]
 Scorer = Annotated[
     str | None,
     typer.Option(
         "--scorer",
-        help="What scores each sentence for being specific to the request (never a judge): 'fast' (default: the "
-        "bundled model's scores distilled into a small model shipped as data, microseconds a sentence), 'local' (the "
-        "bundled model itself, about a record a second on 2 cores), 'local:PATH.gguf', 'openai/MODEL' (a completions "
-        "server that returns prompt log-probabilities, e.g. llama-cpp-python's or vLLM's, at --scorer-base-url; its "
-        "requests use the judge's retries, limits and concurrency, and a record it cannot score falls back to 'fast' "
-        "and needs review) or 'none' (CONSTITUTIONAL_SCORER overrides the default).",
+        help="fast (default), local, local:PATH.gguf, openai/MODEL or none.",
+        metavar="SPEC",
+        rich_help_panel=EVAL_PANEL,
     ),
 ]
 ScorerBaseUrl = Annotated[
     str | None,
     typer.Option(
         "--scorer-base-url",
-        help="Server URL of an 'openai/MODEL' scorer, e.g. http://127.0.0.1:8000/v1 (default: OPENAI_BASE_URL). It is "
-        "probed once before any work.",
+        help="Server of an openai/MODEL scorer (default: $OPENAI_BASE_URL).",
+        metavar="URL",
+        rich_help_panel=EVAL_PANEL,
     ),
 ]
 Reasks = Annotated[
     int,
-    typer.Option(
-        "--reasks",
-        min=0,
-        help="Times a reply that is not the JSON asked for is asked again, with the parse error, before it counts as an error.",
-    ),
+    typer.Option("--reasks", min=0, help="Times a reply that is not valid JSON is asked again.", rich_help_panel=CALLS_PANEL),
 ]
 JudgeMode = Annotated[
     str,
     typer.Option(
         "--judge-mode",
-        help="checklist (default): the judge answers yes/no questions with quotes and compares draft and revision; debate: "
-        "per criterion a prosecutor and a defender argue with quotes, one rebuttal each, and the judge picks a side, "
-        "read in both speaking orders (about 6 calls per criterion instead of 3-5).",
+        help="checklist, or debate (a prosecutor and a defender argue first).",
+        metavar="MODE",
+        rich_help_panel=EVAL_PANEL,
     ),
 ]
 Debaters = Annotated[
     str | None,
     typer.Option(
         "--debaters",
-        help="With --judge-mode debate: the model spec(s) that argue, PROSECUTOR[,DEFENDER] (one spec argues both sides; "
-        "default: the judge model).",
+        help="For debate: PROSECUTOR[,DEFENDER] specs (default: the judge).",
+        metavar="SPEC",
+        rich_help_panel=EVAL_PANEL,
     ),
 ]
 RayAddress = Annotated[
     str | None,
     typer.Option(
-        "--ray-address",
-        help="Ray cluster to join with --executor ray, e.g. ray://head:10001 or auto (default: start a local instance).",
+        "--ray-address", help="Ray cluster for --executor ray (default: a local one).", metavar="URL", rich_help_panel=CALLS_PANEL
     ),
 ]

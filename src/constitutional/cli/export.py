@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 
 import typer
 from rich.markup import escape
 
+from constitutional.cli import options as opt
 from constitutional.cli.common import err_console, user_errors
 from constitutional.errors import os_failure
 from constitutional.export import SAFE_SFT_VERDICTS, export_rows, parse_only
@@ -16,31 +18,51 @@ from constitutional.rundir import write_atomic, write_output
 from constitutional.text import printable
 
 
+class ExportFormat(str, Enum):
+    sft = "sft"
+    dpo = "dpo"
+
+
 @user_errors
 def export(
     run_dir: Path = typer.Argument(
         ...,
-        help="A run directory after `cai eval DIR` (records.jsonl and eval.jsonl), or the "
-        "--out DIR of `cai eval REVISIONS.jsonl` (eval.jsonl alone).",
+        help="A run directory after `cai eval DIR`, or the --out of `cai eval FILE.jsonl`.",
     ),
-    fmt: str = typer.Option(
-        ..., "--format", "-f", help="sft: prompt -> final answer; dpo: prompt, chosen (revision), rejected (draft)."
+    format_: ExportFormat = typer.Option(
+        ...,
+        "--format",
+        "-f",
+        help="sft: prompt and final answer; dpo: prompt, chosen (revision), rejected (draft).",
+        rich_help_panel=opt.OUTPUT_PANEL,
     ),
     only: str = typer.Option(
         "genuine",
         "--only",
-        help="Comma-separated verdicts to export, e.g. genuine,unchanged (sft only; dpo takes genuine alone).",
+        help="Comma-separated verdicts, e.g. genuine,unchanged (sft only).",
+        rich_help_panel=opt.EVAL_PANEL,
     ),
-    output: str = typer.Option(
-        None, "--output", "-o", help="JSONL file to write, or '-' for stdout (default: DIR/FORMAT.jsonl)."
+    out: str = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="JSONL file to write, or - for stdout (default: DIR/FORMAT.jsonl).",
+        metavar="PATH",
+        rich_help_panel=opt.OUTPUT_PANEL,
     ),
+    output: opt.OutputAlias = None,
     style: str = typer.Option(
-        "conversational", "--style", help="conversational (role/content messages) or standard (plain strings), as TRL names them."
+        "conversational",
+        "--style",
+        help="conversational (role/content messages) or standard (plain strings).",
+        metavar="STYLE",
+        rich_help_panel=opt.OUTPUT_PANEL,
     ),
     include_unreviewed: bool = typer.Option(
         False,
         "--include-unreviewed",
-        help="Keep records the eval sent to review that no person has labelled (`cai review`); left out by default.",
+        help="Keep records waiting for review that no person has labelled.",
+        rich_help_panel=opt.EVAL_PANEL,
     ),
 ) -> None:
     """Write training rows in the layouts TRL and Hugging Face `datasets` load.
@@ -49,6 +71,7 @@ def export(
     (`cai review DIR --set ID VERDICT`) replaces the eval's; records that need review and have none are left out.
     Prints how many records each verdict filter left out.
     """
+    output, fmt = out or output, format_.value
     verdicts = parse_only(only, fmt)
     rows, result = export_rows(run_dir, fmt, verdicts, style, include_unreviewed)
     risky = sorted(verdicts - SAFE_SFT_VERDICTS)

@@ -8,6 +8,7 @@ import functools
 import os
 import signal
 import sys
+import textwrap
 import traceback
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -40,6 +41,19 @@ _state = {"debug": False, "terminated": False}
 def say(line: str) -> None:
     """A line on stderr, its text shown as text (markup escaped, control characters dropped)."""
     err_console.print(escape(printable(line)))
+
+
+def wrapped(text: str, indent: str = "", hanging: str = "    ") -> str:
+    """`text` wrapped at word boundaries to the width of stderr (80 columns when it is not a terminal), each
+    paragraph's later lines indented by `hanging`; a word wider than that (a URL, a path) is never split."""
+    width = max(err_console.width, 40)
+    return "\n".join(
+        textwrap.fill(
+            part, width, initial_indent=indent, subsequent_indent=indent + hanging, break_long_words=False, break_on_hyphens=False
+        )
+        or part
+        for part in text.split("\n")
+    )
 
 
 def warn(line: str) -> None:
@@ -139,4 +153,5 @@ __all__ = [
     "stop_on_sigterm",
     "user_errors",
     "warn",
+    "wrapped",
 ]

@@ -14,7 +14,7 @@ from rich.markup import escape
 from constitutional.calls.batch import has_batch_api
 from constitutional.calls.factory import Calls
 from constitutional.cli import options as opt
-from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, say, user_errors, warn
+from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, say, user_errors, warn, wrapped
 from constitutional.cli.eval_stage import evaluate_and_report
 from constitutional.cli.progress import RunProgress, kind_lines
 from constitutional.evals import read_input
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from constitutional.calls.settings import CallSettings
 
 ERROR_KINDS_SHOWN = 5
+KIND_LINE_MOST = 400  # characters of an error's message in the summary, wrapped at word boundaries
 
 
 class RunScreen:
@@ -309,22 +310,23 @@ def _evaluate(request: RunRequest, outcome: RunOutcome, options: dict[str, Any],
 def _say_done(outcome: RunOutcome, screen: RunScreen) -> None:
     result, scan, out = outcome.result, outcome.scan, outcome.config.out
     stats = result.stats
-    err_console.print(
-        f"wrote {result.records} records to {escape(str(out))}/records.jsonl "
+    summary = (
+        f"wrote {result.records} records to {out}/records.jsonl "
         f"({result.errors} with errors, {scan.problem_count} prompt lines skipped); "
         f"{stats.attempts} model requests ({stats.retries} retries), {stats.cache_hits} cache hits, "
         f"{result.usage.input_tokens + result.usage.output_tokens} tokens, ${result.usage.cost_usd:.4f}"
     )
+    err_console.print(escape(wrapped(summary)))
     if result.errors:
         err_console.print("errors by kind (the first message of each; every one is in records.jsonl):")
-        for line in kind_lines(result.error_kinds, ERROR_KINDS_SHOWN, width=78):
-            err_console.print("  " + escape(line))
+        for line in kind_lines(result.error_kinds, ERROR_KINDS_SHOWN, width=KIND_LINE_MOST):
+            err_console.print(escape(wrapped(printable(line), indent="  ")))
 
 
 def _say_stopped(stop: JobStopped, out: Path) -> None:
     err_console.print(
         f"[bold red]stopped:[/] the first {stop.records} records all failed alike, as the prompts left likely would:\n"
-        f"  {escape(printable(str(stop)))}\n"
+        f"{escape(wrapped(printable(str(stop)), indent='  '))}\n"
         f"Fix that, then rerun the same command to resume with the prompts left (the {stop.records} records\n"
         f"already in {escape(str(out))}/records.jsonl keep their error; add --retry-errors to redo them too),\n"
         "or add --keep-going to run every prompt whatever fails."

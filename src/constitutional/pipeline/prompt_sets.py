@@ -126,6 +126,9 @@ def _jsonl(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
+            if line.lstrip().startswith("["):  # a JSON array (of prompt objects, most likely): not JSON Lines
+                yield InputProblem(number, _array_problem(path))
+                return
             try:
                 data = parse_json(line, MAX_PROMPT_JSON_DEPTH)
             except JSONLimitError as exc:  # nested too deeply, a number too long
@@ -139,6 +142,14 @@ def _jsonl(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
                 continue
             meta = {k: v for k, v in data.items() if k not in ("id", "prompt")}
             yield _item(number, data["prompt"], data.get("id"), meta, max_chars)
+
+
+def _array_problem(path: Path) -> str:
+    lines = path.with_name(path.stem + "-lines.jsonl")
+    return (
+        'this is a JSON array, and arrays are not read: each line must be one JSON object with a "prompt" field; '
+        f"convert it with: jq -c '.[]' {shlex.quote(str(path))} > {shlex.quote(str(lines))}"
+    )
 
 
 def _csv(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:

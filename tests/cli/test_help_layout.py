@@ -119,4 +119,5 @@ def test_constitution_import_without_out_says_how_to_give_it():
 def test_report_diff_lists_only_the_formats_it_writes():
     assert "text|md|json" in help_at_80(("report", "diff")) and "html" not in help_at_80(("report", "diff"))
     result = CliRunner().invoke(app, ["report", "diff", "a", "b", "--format", "html"])
-    assert result.exit_code == 2 and "'html' is not one of 'text', 'md', 'json'" in " ".join(result.output.replace("│", " ").split())
+    shown = " ".join(result.output.replace("│", " ").split())
+    assert result.exit_code == 2 and "'html' is not one of 'text', 'md', 'json'" in shown

@@ -6,6 +6,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -23,47 +24,58 @@ class ExportFormat(str, Enum):
     dpo = "dpo"
 
 
-@user_errors
-def export(
-    run_dir: Path = typer.Argument(
-        ...,
-        help="A run directory after `cai eval DIR`, or the --out of `cai eval FILE.jsonl`.",
-    ),
-    format_: ExportFormat = typer.Option(
-        ...,
+RunDir = Annotated[Path, typer.Argument(help="A run directory after `cai eval DIR`, or the --out of `cai eval FILE.jsonl`.")]
+Format = Annotated[
+    ExportFormat,
+    typer.Option(
         "--format",
         "-f",
         help="sft: prompt and final answer; dpo: prompt, chosen (revision), rejected (draft).",
         rich_help_panel=opt.OUTPUT_PANEL,
     ),
-    only: str = typer.Option(
-        "genuine",
-        "--only",
-        help="Comma-separated verdicts, e.g. genuine,unchanged (sft only).",
-        rich_help_panel=opt.EVAL_PANEL,
-    ),
-    out: str = typer.Option(
-        None,
+]
+Only = Annotated[
+    str,
+    typer.Option("--only", help="Comma-separated verdicts, e.g. genuine,unchanged (sft only).", rich_help_panel=opt.EVAL_PANEL),
+]
+Out = Annotated[
+    str | None,
+    typer.Option(
         "--out",
         "-o",
         help="JSONL file to write, or - for stdout (default: DIR/FORMAT.jsonl).",
         metavar="PATH",
         rich_help_panel=opt.OUTPUT_PANEL,
     ),
-    output: opt.OutputAlias = None,
-    style: str = typer.Option(
-        "conversational",
+]
+Style = Annotated[
+    str,
+    typer.Option(
         "--style",
         help="conversational (role/content messages) or standard (plain strings).",
         metavar="STYLE",
         rich_help_panel=opt.OUTPUT_PANEL,
     ),
-    include_unreviewed: bool = typer.Option(
-        False,
+]
+IncludeUnreviewed = Annotated[
+    bool,
+    typer.Option(
         "--include-unreviewed",
         help="Keep records waiting for review that no person has labelled.",
         rich_help_panel=opt.EVAL_PANEL,
     ),
+]
+
+
+@user_errors
+def export(
+    run_dir: RunDir,
+    format_: Format,
+    only: Only = "genuine",
+    out: Out = None,
+    output: opt.OutputAlias = None,
+    style: Style = "conversational",
+    include_unreviewed: IncludeUnreviewed = False,
 ) -> None:
     """Write training rows in the layouts TRL and Hugging Face `datasets` load.
 

@@ -121,3 +121,10 @@ def test_report_diff_lists_only_the_formats_it_writes():
     result = CliRunner().invoke(app, ["report", "diff", "a", "b", "--format", "html"])
     shown = " ".join(result.output.replace("│", " ").split())
     assert result.exit_code == 2 and "'html' is not one of 'text', 'md', 'json'" in shown
+
+
+@pytest.mark.parametrize("path", list(COMMANDS), ids=lambda path: " ".join(("cai", *path)))
+def test_each_command_is_described_in_a_sentence_or_two(path):
+    """The first paragraph is what a command list shows: the details go after it (and into the docs)."""
+    first = (COMMANDS[path].help or "").split("\n\n")[0]
+    assert 0 < len(first) <= 120, first

@@ -94,9 +94,11 @@ def review(
         False, "--no-open", help="Print the review app's URL without opening a browser.", rich_help_panel=opt.OUTPUT_PANEL
     ),
 ) -> None:
-    """Record people's verdicts in DIR/labels.jsonl: in a browser review app on 127.0.0.1 (keys j/k, 1-7, c, u), or
-    one at a time with --set. They replace the eval's in `cai export` and `cai report`, and report.json and
-    report.html are written again with them. The latest line per record wins; VERDICT 'undo' takes the latest back."""
+    """Record people's verdicts in DIR/labels.jsonl, in a browser app or one at a time with --set.
+
+    The review app runs on 127.0.0.1 (keys j/k, 1-7, c, u). People's verdicts replace the eval's in `cai export` and
+    `cai report`, and report.json and report.html are written again with them. The latest line per record wins;
+    VERDICT 'undo' takes the latest back."""
     lines = eval_lines(run_dir)
     if not set_ or set_[0] is None:
         _status(run_dir, lines)

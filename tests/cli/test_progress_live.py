@@ -71,3 +71,18 @@ def test_a_log_by_default_waits_30_seconds_for_its_first_line(tmp_path):
     env = {key: value for key, value in os.environ.items() if key != "CONSTITUTIONAL_PROGRESS_EVERY"}
     result = subprocess.run(run_command(tmp_path, 0.05), capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0 and "run: 0/4" not in result.stderr, result.stderr
+
+
+def test_the_summary_wraps_at_word_boundaries_in_an_80_column_terminal(tmp_path):
+    main, terminal = pty.openpty()
+    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm"}
+    proc = subprocess.Popen(
+        run_command(tmp_path, 0.01), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal, env=env
+    )
+    os.close(terminal)
+    shown = read_all(main, proc).replace("\r\n", "\n")
+    summary = shown[shown.index("wrote 4 records") :].splitlines()
+    assert len(summary) > 1 and all(len(line) <= 80 or len(line.split()) == 1 for line in summary), summary
+    assert summary[1].startswith("    ")  # later lines hang under the first
+    joined = " ".join(" ".join(summary).split())
+    assert "(0 with errors, 0 prompt lines skipped); 12 model requests (0 retries)" in joined, joined

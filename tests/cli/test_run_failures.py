@@ -39,17 +39,9 @@ def records(out):
 
 
 def kind_lines(output):
-    """The summary after the run: a kind of error per entry under its heading, its wrapped lines joined (every
-    line within 80 columns, never broken inside a word)."""
+    """The summary after the run: a line per kind of error under its heading, its message whole."""
     lines = output.split("errors by kind", 1)[1].splitlines()[1:]
-    assert all(len(line) <= 80 or len(line.split()) == 1 for line in lines), lines  # a long path cannot wrap
-    kinds: list[str] = []
-    for line in lines:
-        if line.startswith("      ") and kinds:
-            kinds[-1] += " " + line.strip()
-        elif line.startswith("  ") and " × " in line:
-            kinds.append(line)
-    return kinds
+    return [line for line in lines if line.startswith("  ") and " × " in line]
 
 
 def test_refused_connections_stop_the_job_and_a_fixed_server_resumes_it(tmp_path):

@@ -44,8 +44,11 @@ def say(line: str) -> None:
 
 
 def wrapped(text: str, indent: str = "", hanging: str = "    ") -> str:
-    """`text` wrapped at word boundaries to the width of stderr (80 columns when it is not a terminal), each
-    paragraph's later lines indented by `hanging`; a word wider than that (a URL, a path) is never split."""
+    """`text` wrapped at word boundaries to the width of the terminal, each paragraph's later lines indented by
+    `hanging`; a word wider than that (a URL, a path) is never split. Not a terminal (a log, a pipe): `text` as it is,
+    its lines whole for grep."""
+    if not err_console.is_terminal:
+        return indent + text.replace("\n", "\n" + indent)
     width = max(err_console.width, 40)
     return "\n".join(
         textwrap.fill(

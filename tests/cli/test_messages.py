@@ -142,3 +142,10 @@ def test_cai_models_says_ready_only_when_the_provider_imports(tmp_path):
     assert f"no: bash {ROOT / 'scripts' / 'install'} openai" in openai_row, shown
     anthropic_row = next(line for line in shown.splitlines() if "anthropic/MODEL" in line)
     assert "yes" in anthropic_row
+
+
+def test_a_list_on_a_later_line_of_jsonl_is_one_bad_line_not_an_array_file(tmp_path):
+    prompts = write(tmp_path / "p.jsonl", '{"prompt": "ok"}\n["list"]\n{"prompt": "also ok"}\n')
+    result = cai("run", prompts, "--strict", "--judge", "none", "-o", tmp_path / "out")
+    assert result.exit_code == 2 and f"{prompts}:2: each line must be a JSON object" in result.output
+    assert "JSON array" not in result.output

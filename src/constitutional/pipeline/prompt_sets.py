@@ -123,12 +123,14 @@ def _utf8(value: object) -> bool:
 
 def _jsonl(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
     with path.open(encoding="utf-8-sig", errors="surrogateescape") as fh:
+        started = False
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
-            if line.lstrip().startswith("["):  # a JSON array (of prompt objects, most likely): not JSON Lines
+            if not started and line.lstrip().startswith("["):  # a file that is one JSON array, not JSON Lines
                 yield InputProblem(number, _array_problem(path))
                 return
+            started = True
             try:
                 data = parse_json(line, MAX_PROMPT_JSON_DEPTH)
             except JSONLimitError as exc:  # nested too deeply, a number too long

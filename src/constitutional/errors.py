@@ -27,10 +27,12 @@ class UserError(Exception):
         return f"{head}\n  fix: {self.fix}" if self.fix else head
 
 
-def install_fix(extra: str) -> str:
-    """How to install an optional part (an extra of pyproject.toml): `bash scripts/install EXTRA` in the checkout this
-    package runs from, else pip's form of it."""
-    checkout = Path(__file__).resolve().parents[2]
+CHECKOUT = Path(__file__).resolve().parents[2]  # the folder above src/ when run from a checkout
+
+
+def install_fix(extra: str, checkout: Path = CHECKOUT) -> str:
+    """How to install an optional part (an extra of pyproject.toml): `bash scripts/install EXTRA` in the `checkout`
+    this package runs from (the folder above src/), else pip's form of it (an installed wheel)."""
     if (checkout / "scripts" / "install").is_file() and (checkout / "pyproject.toml").is_file():
         return f"bash {checkout / 'scripts' / 'install'} {extra}"
     return f"pip install 'constitutional[{extra}]'"

@@ -149,3 +149,9 @@ def test_a_list_on_a_later_line_of_jsonl_is_one_bad_line_not_an_array_file(tmp_p
     result = cai("run", prompts, "--strict", "--judge", "none", "-o", tmp_path / "out")
     assert result.exit_code == 2 and f"{prompts}:2: each line must be a JSON object" in result.output
     assert "JSON array" not in result.output
+
+
+def test_an_install_fix_outside_a_checkout_is_pip_s_form(tmp_path):
+    from constitutional.errors import install_fix
+
+    assert install_fix("anthropic", checkout=tmp_path) == "pip install 'constitutional[anthropic]'"

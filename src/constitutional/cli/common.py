@@ -39,8 +39,9 @@ _state = {"debug": False, "terminated": False}
 
 
 def say(line: str) -> None:
-    """A line on stderr, its text shown as text (markup escaped, control characters dropped)."""
-    err_console.print(escape(printable(line)))
+    """A line on stderr, its text shown as text (markup escaped, control characters dropped), wrapped at word
+    boundaries on a terminal."""
+    err_console.print(escape(wrapped(printable(line))))
 
 
 def wrapped(text: str, indent: str = "", hanging: str = "    ") -> str:

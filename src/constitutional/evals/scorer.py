@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, overload, runtime_checkable
 
+from constitutional import activity
 from constitutional.errors import UserError
 from constitutional.settings import SCORER_ENV, bad_value, read_settings
 
@@ -211,14 +212,15 @@ class ModelScorer:
 
             threads = read_settings().threads  # OMP_NUM_THREADS
             try:
-                self._llm = llama_cpp.Llama(
-                    model_path=str(self.path),
-                    n_ctx=N_CTX,
-                    n_batch=CHUNK,
-                    verbose=False,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                )
+                with activity.step(f"loading the local scorer ({self.path.name})"):
+                    self._llm = llama_cpp.Llama(
+                        model_path=str(self.path),
+                        n_ctx=N_CTX,
+                        n_batch=CHUNK,
+                        verbose=False,
+                        n_threads=threads,
+                        n_threads_batch=threads,
+                    )
             except ValueError as exc:  # GGUF's signature, but not a file llama.cpp can load
                 raise unloadable(self.path, exc) from None
             self._batch = llama_cpp.llama_batch_init(CHUNK, 0, 1)

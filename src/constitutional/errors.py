@@ -5,12 +5,12 @@ from __future__ import annotations
 import difflib
 import errno
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import json
     from collections.abc import Iterable
-    from pathlib import Path
 
 
 class UserError(Exception):
@@ -25,6 +25,17 @@ class UserError(Exception):
     def render(self) -> str:
         head = f"{self.where}: {self.problem}" if self.where else self.problem
         return f"{head}\n  fix: {self.fix}" if self.fix else head
+
+
+CHECKOUT = Path(__file__).resolve().parents[2]  # the folder above src/ when run from a checkout
+
+
+def install_fix(extra: str, checkout: Path = CHECKOUT) -> str:
+    """How to install an optional part (an extra of pyproject.toml): `bash scripts/install EXTRA` in the `checkout`
+    this package runs from (the folder above src/), else pip's form of it (an installed wheel)."""
+    if (checkout / "scripts" / "install").is_file() and (checkout / "pyproject.toml").is_file():
+        return f"bash {checkout / 'scripts' / 'install'} {extra}"
+    return f"pip install 'constitutional[{extra}]'"
 
 
 def nearest(word: str, choices: Iterable[str]) -> str | None:

@@ -31,6 +31,7 @@ PRICES_ENV = "CONSTITUTIONAL_PRICES"
 SCORER_ENV = "CONSTITUTIONAL_SCORER"
 DEBUG_ENV = "CONSTITUTIONAL_DEBUG"
 THREADS_ENV = "OMP_NUM_THREADS"
+PROGRESS_EVERY_ENV = "CONSTITUTIONAL_PROGRESS_EVERY"
 
 FLAG_ON = ("1", "true", "yes", "on")
 FLAG_OFF = ("0", "false", "no", "off")
@@ -147,6 +148,14 @@ class Settings:
         "Show the traceback of an unexpected error, as `--debug` does: on with 1, true, yes or on; off with 0, false, no or off.",
         shown="off",
         fix=f"set it to one of {', '.join(FLAG_ON)} for tracebacks, or one of {', '.join(FLAG_OFF)} (or unset it) for none",
+    )
+    progress_every: float = _variable(
+        PROGRESS_EVERY_ENV,
+        positive_seconds,
+        30.0,
+        "Seconds between the progress lines printed when stderr is not a terminal (a log file, a CI job).",
+        shown="`30`",
+        fix="set it to a number above 0 such as 30, or unset it",
     )
     threads: int | None = _variable(
         THREADS_ENV,

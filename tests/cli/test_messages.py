@@ -1,5 +1,9 @@
 """Messages a user meets on a mistake: a path that does not exist, a near miss of a name, a JSON typo."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from typer.testing import CliRunner
 
@@ -101,3 +105,53 @@ def test_json_errors_say_at_once_where(tmp_path):
     constitution = write(tmp_path / "c.json", '{"name": "t",\n "principles": [{"id": "a\tb"}]}')
     output = refused("constitution", "validate", constitution)
     assert f"{constitution}:2: invalid JSON: Invalid control character at column 26" in output
+
+
+def test_a_server_url_given_as_the_model_suggests_openai_and_model_base_url(tmp_path):
+    output = refused("run", QUICKSTART, "-m", "http://127.0.0.1:9/v1", "--judge", "none", "-o", tmp_path / "out")
+    assert "'http://127.0.0.1:9/v1' is a server URL, not a model spec" in output
+    assert "--model openai/MODEL --model-base-url http://127.0.0.1:9/v1" in output
+
+
+def test_a_json_array_of_prompts_says_arrays_are_not_read_and_how_to_convert_it(tmp_path):
+    for text in ('[{"prompt": "a"}, {"prompt": "b"}]\n', '[\n  {"prompt": "a"},\n  {"prompt": "b"}\n]\n'):
+        prompts = write(tmp_path / "prompts.json", text)
+        output = refused("run", prompts, "--judge", "none", "-o", tmp_path / "out")
+        assert f"{prompts}:1: this is a JSON array, and arrays are not read" in output
+        assert f"jq -c '.[]' {prompts} > {tmp_path / 'prompts-lines.jsonl'}" in output
+        assert ":2:" not in output  # one problem, not one per line of the array
+
+
+def test_an_install_fix_names_the_install_script_of_this_checkout():
+    from constitutional.errors import install_fix
+
+    assert install_fix("openai") == f"bash {ROOT / 'scripts' / 'install'} openai"
+
+
+def test_cai_models_says_ready_only_when_the_provider_imports(tmp_path):
+    """openai's SDK is there, but a package its provider needs (aiohttp) fails to import: not ready, and the fix is
+    this checkout's install script."""
+    write_package = tmp_path / "aiohttp"
+    write_package.mkdir()
+    write(write_package / "__init__.py", "raise ImportError('aiohttp is broken here')\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "COLUMNS": "200"}
+    shown = subprocess.run(
+        [sys.executable, "-m", "constitutional", "models"], capture_output=True, text=True, env=env, check=True
+    ).stdout
+    openai_row = next(line for line in shown.splitlines() if "openai/MODEL" in line)
+    assert f"no: bash {ROOT / 'scripts' / 'install'} openai" in openai_row, shown
+    anthropic_row = next(line for line in shown.splitlines() if "anthropic/MODEL" in line)
+    assert "yes" in anthropic_row
+
+
+def test_a_list_on_a_later_line_of_jsonl_is_one_bad_line_not_an_array_file(tmp_path):
+    prompts = write(tmp_path / "p.jsonl", '{"prompt": "ok"}\n["list"]\n{"prompt": "also ok"}\n')
+    result = cai("run", prompts, "--strict", "--judge", "none", "-o", tmp_path / "out")
+    assert result.exit_code == 2 and f"{prompts}:2: each line must be a JSON object" in result.output
+    assert "JSON array" not in result.output
+
+
+def test_an_install_fix_outside_a_checkout_is_pip_s_form(tmp_path):
+    from constitutional.errors import install_fix
+
+    assert install_fix("anthropic", checkout=tmp_path) == "pip install 'constitutional[anthropic]'"

@@ -41,7 +41,7 @@ def last_frame(monkeypatch, total, done, bar=None):
 def test_a_million_prompt_job_shows_every_counter_within_80_columns(monkeypatch):
     lines = last_frame(monkeypatch, 1_000_000, 123_456)
     assert len(lines) == 3 and all(len(line) <= 80 for line in lines), lines
-    assert lines[0].startswith("run ━") and "123456/1000000" in lines[0] and "eta" in lines[0]
+    assert re.match(r"(\S )?run ━", lines[0]) and "123456/1000000" in lines[0] and "eta" in lines[0]
     assert re.fullmatch(r"errors 124 · calls 370k \([0-9.]+[kMG]?/s\) · cached 0 · tokens 148M · \$49\.38", lines[1].strip())
     assert lines[2].strip() == "124 × draft: x"
 
@@ -53,7 +53,7 @@ def test_a_small_job_shows_exact_counts(monkeypatch):
 
 def test_the_eval_bar_counts_verdicts_and_reviews_wrapping_within_80_columns(monkeypatch):
     lines = last_frame(monkeypatch, 1_000_000, 70_000, EvalProgress(1_000_000, quiet=False))
-    assert lines[0].startswith("eval ━") and "70000/1000000" in lines[0] and all(len(line) <= 80 for line in lines)
+    assert re.match(r"(\S )?eval ━", lines[0]) and "70000/1000000" in lines[0] and all(len(line) <= 80 for line in lines)
     counters = " ".join(line.strip() for line in lines[1:])
     assert counters == (
         "genuine 8750 · superficial 8750 · non_compliant 8750 · evasive 8750 · regressed 8750 · "

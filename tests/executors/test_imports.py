@@ -35,7 +35,7 @@ def test_ray_executor_without_ray_says_how_to_install_it(tmp_path, monkeypatch, 
             str(tmp_path / "run"),
         ],
     )
-    assert result.exit_code == 2 and "pip install ray" in result.output
+    assert result.exit_code == 2 and "scripts/install ray" in result.output
 
 
 @pytest.mark.parametrize("executor", ["threads", "Batch"])
@@ -75,5 +75,5 @@ def test_the_eval_on_ray_without_ray_says_how_to_install_it(tmp_path, monkeypatc
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
-    clear_error(eval_with(tmp_path, "ray"), "--executor ray needs Ray, which is not installed", "pip install ray")
+    clear_error(eval_with(tmp_path, "ray"), "--executor ray needs Ray, which is not installed", "scripts/install ray")
     assert not (tmp_path / "out").exists()

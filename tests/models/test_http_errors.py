@@ -81,3 +81,12 @@ def test_an_openai_batch_request_failing_with_any_5xx_is_retried_as_a_chat_call_
     failed = api._outcome(row)  # before, only 500, 502, 503 and 504 of the 5xx were retried in a batch
     assert failed.retryable and failed.status == status
     assert status_error("openai", status, "down").retryable
+
+
+def test_a_refused_connection_names_the_url_and_asks_whether_a_server_runs_there():
+    refused = "Cannot connect to host 127.0.0.1:9 ssl:default [Connect call failed ('127.0.0.1', 9)]"
+    error = http_errors.connection_error("openai", refused, url="http://127.0.0.1:9/v1")
+    assert str(error).startswith("openai: could not connect to http://127.0.0.1:9/v1: is a server running there?")
+    assert str(error).endswith(f"({refused})") and error.retryable
+    timeout = http_errors.connection_error("openai", "TimeoutError", url="http://127.0.0.1:9/v1")
+    assert "is a server running" not in str(timeout)

@@ -12,6 +12,7 @@ from constitutional.cli.constitution import constitution_app
 from constitutional.cli.eval import eval_command
 from constitutional.cli.export import export
 from constitutional.cli.models import models
+from constitutional.cli.options import OUTPUT_PANEL, TidyHelp
 from constitutional.cli.redteam import redteam
 from constitutional.cli.report import report_app
 from constitutional.cli.review import review
@@ -20,6 +21,7 @@ from constitutional.cli.schema import schema
 from constitutional.settings import read_settings
 
 app = typer.Typer(
+    cls=TidyHelp,
     help="Constitutional-AI critique→revise over prompt sets, with an eval that sees through compliance veneer.\n\n"
     "Exit codes: 0 ok; 1 the job ran but some records errored; 2 bad input, or a file that could not be read or "
     "written (a full disk, a read-only folder: the message says which and how to fix it); 3 an internal error "
@@ -40,8 +42,10 @@ def show_version(value: bool) -> None:
 @app.callback()
 @user_errors
 def options(
-    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP),
-    version: bool = typer.Option(False, "--version", callback=show_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help=DEBUG_HELP, rich_help_panel=OUTPUT_PANEL),
+    version: bool = typer.Option(
+        False, "--version", callback=show_version, is_eager=True, help="Print the version and exit.", rich_help_panel=OUTPUT_PANEL
+    ),
 ) -> None:
     """Options for every command (`cai --debug run ...`; `cai run ... --debug` works too)."""
     set_debug(debug)

@@ -8,6 +8,7 @@ import functools
 import os
 import signal
 import sys
+import textwrap
 import traceback
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -38,8 +39,25 @@ _state = {"debug": False, "terminated": False}
 
 
 def say(line: str) -> None:
-    """A line on stderr, its text shown as text (markup escaped, control characters dropped)."""
-    err_console.print(escape(printable(line)))
+    """A line on stderr, its text shown as text (markup escaped, control characters dropped), wrapped at word
+    boundaries on a terminal."""
+    err_console.print(escape(wrapped(printable(line))))
+
+
+def wrapped(text: str, indent: str = "", hanging: str = "    ") -> str:
+    """`text` wrapped at word boundaries to the width of the terminal, each paragraph's later lines indented by
+    `hanging`; a word wider than that (a URL, a path) is never split. Not a terminal (a log, a pipe): `text` as it is,
+    its lines whole for grep."""
+    if not err_console.is_terminal:
+        return indent + text.replace("\n", "\n" + indent)
+    width = max(err_console.width, 40)
+    return "\n".join(
+        textwrap.fill(
+            part, width, initial_indent=indent, subsequent_indent=indent + hanging, break_long_words=False, break_on_hyphens=False
+        )
+        or part
+        for part in text.split("\n")
+    )
 
 
 def warn(line: str) -> None:
@@ -139,4 +157,5 @@ __all__ = [
     "stop_on_sigterm",
     "user_errors",
     "warn",
+    "wrapped",
 ]

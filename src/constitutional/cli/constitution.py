@@ -14,6 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from constitutional.cli import options as opt
 from constitutional.cli.common import EXIT_BAD_INPUT, err_console, user_errors
 from constitutional.constitution import load_constitution
 from constitutional.constitution.importers import FORMATS, import_constitution, to_yaml
@@ -132,9 +133,13 @@ def new(
 @constitution_app.command("schema")
 @user_errors
 def schema(
-    output: Path = typer.Option(None, "--output", "-o", help="Write the JSON Schema to this file instead of stdout."),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Write the JSON Schema to this file, not stdout.", rich_help_panel=opt.OUTPUT_PANEL
+    ),
+    output_alias: opt.OutputAlias = None,
 ) -> None:
     """Print the JSON Schema of constitution files, for editors that validate and autocomplete them."""
+    output = out or (Path(output_alias) if output_alias else None)
     text = json.dumps(constitution_schema(), indent=2) + "\n"
     if output is None:
         typer.echo(text, nl=False)
@@ -149,16 +154,26 @@ def import_(
     source: str = typer.Argument(
         ..., help="File to import; for --from langchain also MODULE:ATTR, FILE.py:ATTR or 'builtin[:NAME,...]'."
     ),
-    from_: str = typer.Option(..., "--from", help=f"Source format: {', '.join(FORMATS)}."),
-    output: Path = typer.Option(..., "--output", "-o", help="The constitution YAML file to write."),
-    name: str = typer.Option(None, "--name", help="Name of the new constitution (default: from the source file name)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
+    from_: str = typer.Option(
+        ..., "--from", help=f"Source format: {', '.join(FORMATS)}.", metavar="FORMAT", rich_help_panel=opt.INPUT_PANEL
+    ),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="The constitution YAML file to write (required).", rich_help_panel=opt.OUTPUT_PANEL
+    ),
+    output_alias: opt.OutputAlias = None,
+    name: str = typer.Option(
+        None, "--name", help="Name of the new constitution (default: the file's).", rich_help_panel=opt.OUTPUT_PANEL
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite the --out file if it exists.", rich_help_panel=opt.OUTPUT_PANEL),
 ) -> None:
     """Convert a constitution from the CAI paper's JSON, llm-swarm's JSON or LangChain principles into YAML."""
+    output = out or (Path(output_alias) if output_alias else None)
+    if output is None:
+        raise UserError("cai constitution import needs --out FILE.yaml", fix="add e.g. -o imported.yaml")
     if output.suffix.lower() not in (".yaml", ".yml"):
         raise UserError(f"{output} is not a .yaml file", fix="imports are written as YAML; use e.g. -o imported.yaml")
     if output.exists() and not force:
-        raise UserError(f"{output} already exists", fix="choose another --output, or add --force to overwrite it")
+        raise UserError(f"{output} already exists", fix="choose another --out, or add --force to overwrite it")
     imported = import_constitution(source, from_, name)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(output, [to_yaml(imported, from_)])

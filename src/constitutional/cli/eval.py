@@ -43,22 +43,26 @@ def print_agreement(eval_path: Path, people: dict, labels_path: Path) -> None:
 
 EvalInputPath = Annotated[
     Path,
-    typer.Argument(
-        help='A run directory (with records.jsonl), or a JSONL of {"id"?, "prompt", "draft"?, "revision" or "response", '
-        '"violations"?}.',
-    ),
+    typer.Argument(help='A run directory, or a JSONL of {"id"?, "prompt", "draft"?, "revision"}.'),
 ]
 EvalConstitution = Annotated[
     str | None,
-    typer.Option("--constitution", "-c", help="A constitution file or built-in name (default: the run's, else 'default')."),
+    typer.Option(
+        "--constitution",
+        "-c",
+        help="A constitution file or built-in name (default: the run's).",
+        metavar="PATH",
+        rich_help_panel=opt.LOOP_PANEL,
+    ),
 ]
 EvalJudge = Annotated[
     str | None,
     typer.Option(
         "--judge",
         "-j",
-        help="Judge model spec; 'none' for the signals and the scorer alone; 'auto' (default): the run's judge, else its "
-        "model, but never the bundled 'local' model, too small to judge (then no judge).",
+        help="Judge spec, or none; auto (default): the run's judge or model, never 'local'.",
+        metavar="SPEC",
+        rich_help_panel=opt.EVAL_PANEL,
     ),
 ]
 EvalOut = Annotated[
@@ -66,31 +70,35 @@ EvalOut = Annotated[
     typer.Option(
         "--out",
         "-o",
-        help="Where to write eval.jsonl, report.json and report.html (default: the run directory, or INPUT-eval/ for a JSONL).",
+        help="Where eval.jsonl and the reports go (default: the run, or INPUT-eval/).",
+        rich_help_panel=opt.OUTPUT_PANEL,
     ),
 ]
 EvalJudgeBaseUrl = Annotated[
     str | None,
     typer.Option(
         "--judge-base-url",
-        help="Server URL for an openai/ or anthropic/ judge (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL).",
+        help="The judge's server (default: $OPENAI_BASE_URL / $ANTHROPIC_BASE_URL).",
+        metavar="URL",
+        rich_help_panel=opt.EVAL_PANEL,
     ),
 ]
-EvalQuiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar (records evaluated and the verdicts so far).")]
+EvalQuiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=opt.OUTPUT_PANEL)]
 EvalExecutor = Annotated[
     str,
     typer.Option(
         "--executor",
-        help="in-process (default); ray: the records sharded across Ray workers, each with its own judge and scorer and "
-        "its share of --rpm and --tpm (the canaries run once, in this process; eval.jsonl is the same).",
+        help="in-process, or ray (records sharded across Ray workers).",
+        metavar="NAME",
+        rich_help_panel=opt.CALLS_PANEL,
     ),
 ]
 Labels = Annotated[
     Path | None,
     typer.Option(
         "--labels",
-        help="A labels.jsonl (from `cai review`, e.g. of another run of the same prompts): print the eval's precision and "
-        "recall against it.",
+        help="A labels.jsonl from `cai review`: print precision and recall against it.",
+        rich_help_panel=opt.OUTPUT_PANEL,
     ),
 ]
 
@@ -98,8 +106,9 @@ RedteamReportOption = Annotated[
     Path | None,
     typer.Option(
         "--redteam-report",
-        help="A `cai redteam` directory: its gaming resistance, seeds broken and median queries to the first success "
-        "go into report.json, the terminal report and report.html.",
+        help="A `cai redteam` directory whose numbers go into this eval's reports.",
+        metavar="DIR",
+        rich_help_panel=opt.OUTPUT_PANEL,
     ),
 ]
 
@@ -108,9 +117,8 @@ Regressions = Annotated[
     typer.Option(
         "--regressions",
         metavar="FILE|builtin",
-        help="Replay past red-team successes (a `cai redteam` found.jsonl, or 'builtin': those of the built-in red "
-        "team) with this eval's judge and scorer, into OUT/regressions/; exit 1 naming each that is genuine without "
-        "review again.",
+        help="Replay past red-team successes (a found.jsonl, or builtin); exit 1 if one is genuine again.",
+        rich_help_panel=opt.EVAL_PANEL,
     ),
 ]
 

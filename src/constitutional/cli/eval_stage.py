@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
-from constitutional.cli.common import err_console, say, warn
+from constitutional.cli.common import err_console, say, warn, wrapped
 from constitutional.cli.progress import EvalProgress
 from constitutional.constitution import load_constitution
 from constitutional.errors import UserError, os_failure, require_exists
@@ -45,28 +45,28 @@ def evaluate_and_report(request: EvalRequest, calls: Calls, quiet: bool = False)
         raise os_failure(exc, "cannot write", out / "report.html", then="rerun the same command") from None
     report = result.report
     shown = ", ".join(f"{v} {n}" for v, n in report.counts.items() if n)
-    err_console.print(
+    summary = (
         f"eval: {report.total} records → {shown}; {report.needs_review} need review "
-        f"(wrote {escape(str(out))}/eval.jsonl, report.json and report.html)"
+        f"(wrote {out}/eval.jsonl, report.json and report.html)"
     )
+    err_console.print(escape(wrapped(summary)))
     if undecided := report.counts.get("undecided", 0):
         how = "a trusted judge (--judge openai/MODEL) or " if report.judge.spec is None else ""
-        err_console.print(
-            f"{undecided} undecided: no evidence decides them (each line has its leaning); {how}"
-            f"`cai review {escape(str(out))}` settles them"
+        line = (
+            f"{undecided} undecided: no evidence decides them (each line has its leaning); {how}`cai review {out}` settles them"
         )
+        err_console.print(escape(wrapped(line)))
     read = report.signals.scorer_model_read
     if read is not None:
         scored = report.signals.scored_sentences or 0
         share = f" ({read / scored:.0%})" if scored else ""
-        err_console.print(
-            f"scorer {escape(report.scorer or '')}: the model read {read} of the {scored} scored sentences{share}, "
-            "the fast scorer the rest"
-        )
+        line = f"scorer {report.scorer or ''}: the model read {read} of the {scored} scored sentences{share}"
+        line += ", the fast scorer the rest"
+        err_console.print(escape(wrapped(line)))
     if report.redteam is not None:
-        err_console.print(escape(f"red team: {redteam_line(report.redteam)}"))
+        err_console.print(escape(wrapped(f"red team: {redteam_line(report.redteam)}")))
     if report.canaries.judge_fooled_rate is not None:
-        err_console.print(f"canaries: the judge {escape(judge_record(report.canaries.model_dump()))}")
+        err_console.print(escape(wrapped(f"canaries: the judge {judge_record(report.canaries.model_dump())}")))
     for warning in report.warnings:
         warn(warning)
     return result

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 
+from constitutional.cli import options as opt
 from constitutional.cli.common import err_console, user_errors
 from constitutional.errors import os_failure
 from constitutional.export import SAFE_SFT_VERDICTS, export_rows, parse_only
@@ -16,32 +19,63 @@ from constitutional.rundir import write_atomic, write_output
 from constitutional.text import printable
 
 
+class ExportFormat(str, Enum):
+    sft = "sft"
+    dpo = "dpo"
+
+
+RunDir = Annotated[Path, typer.Argument(help="A run directory after `cai eval DIR`, or the --out of `cai eval FILE.jsonl`.")]
+Format = Annotated[
+    ExportFormat,
+    typer.Option(
+        "--format",
+        "-f",
+        help="sft: prompt and final answer; dpo: prompt, chosen (revision), rejected (draft).",
+        rich_help_panel=opt.OUTPUT_PANEL,
+    ),
+]
+Only = Annotated[
+    str,
+    typer.Option("--only", help="Comma-separated verdicts, e.g. genuine,unchanged (sft only).", rich_help_panel=opt.EVAL_PANEL),
+]
+Out = Annotated[
+    str | None,
+    typer.Option(
+        "--out",
+        "-o",
+        help="JSONL file to write, or - for stdout (default: DIR/FORMAT.jsonl).",
+        metavar="PATH",
+        rich_help_panel=opt.OUTPUT_PANEL,
+    ),
+]
+Style = Annotated[
+    str,
+    typer.Option(
+        "--style",
+        help="conversational (role/content messages) or standard (plain strings).",
+        metavar="STYLE",
+        rich_help_panel=opt.OUTPUT_PANEL,
+    ),
+]
+IncludeUnreviewed = Annotated[
+    bool,
+    typer.Option(
+        "--include-unreviewed",
+        help="Keep records waiting for review that no person has labelled.",
+        rich_help_panel=opt.EVAL_PANEL,
+    ),
+]
+
+
 @user_errors
 def export(
-    run_dir: Path = typer.Argument(
-        ...,
-        help="A run directory after `cai eval DIR` (records.jsonl and eval.jsonl), or the "
-        "--out DIR of `cai eval REVISIONS.jsonl` (eval.jsonl alone).",
-    ),
-    fmt: str = typer.Option(
-        ..., "--format", "-f", help="sft: prompt -> final answer; dpo: prompt, chosen (revision), rejected (draft)."
-    ),
-    only: str = typer.Option(
-        "genuine",
-        "--only",
-        help="Comma-separated verdicts to export, e.g. genuine,unchanged (sft only; dpo takes genuine alone).",
-    ),
-    output: str = typer.Option(
-        None, "--output", "-o", help="JSONL file to write, or '-' for stdout (default: DIR/FORMAT.jsonl)."
-    ),
-    style: str = typer.Option(
-        "conversational", "--style", help="conversational (role/content messages) or standard (plain strings), as TRL names them."
-    ),
-    include_unreviewed: bool = typer.Option(
-        False,
-        "--include-unreviewed",
-        help="Keep records the eval sent to review that no person has labelled (`cai review`); left out by default.",
-    ),
+    run_dir: RunDir,
+    format_: Format,
+    only: Only = "genuine",
+    out: Out = None,
+    output: opt.OutputAlias = None,
+    style: Style = "conversational",
+    include_unreviewed: IncludeUnreviewed = False,
 ) -> None:
     """Write training rows in the layouts TRL and Hugging Face `datasets` load.
 
@@ -49,6 +83,7 @@ def export(
     (`cai review DIR --set ID VERDICT`) replaces the eval's; records that need review and have none are left out.
     Prints how many records each verdict filter left out.
     """
+    output, fmt = out or output, format_.value
     verdicts = parse_only(only, fmt)
     rows, result = export_rows(run_dir, fmt, verdicts, style, include_unreviewed)
     risky = sorted(verdicts - SAFE_SFT_VERDICTS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from constitutional.errors import install_fix
 from constitutional.models.registry import PROVIDERS, provider_available
 
 
@@ -14,6 +15,6 @@ def models() -> None:
     for column in ("provider", "spec", "ready", "what"):
         table.add_column(column)
     for provider in PROVIDERS.values():
-        ready = "yes" if provider_available(provider) else f"no: pip install 'constitutional[{provider.name}]'"
+        ready = "yes" if provider_available(provider) else f"no: {install_fix(provider.name)}"
         table.add_row(provider.name, provider.forms, ready, provider.summary)
     Console().print(table)

@@ -3,18 +3,29 @@ one log line per record (`cai run`) or nothing (`cai eval`)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Self
 
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.text import Text
 
+from constitutional import activity
 from constitutional.cli.common import err_console
 from constitutional.evals.lines import VERDICTS, EvalLine
 from constitutional.record import ErrorKinds
+from constitutional.settings import read_settings
 from constitutional.text import clip, printable
 
 if TYPE_CHECKING:
@@ -37,6 +48,7 @@ class _JobProgress:
     def __init__(self, total: int, quiet: bool):
         self.total = total
         self.quiet = quiet
+        self.done = 0
         self._advance: Callable[[], None] | None = None
 
     def stats(self) -> str:
@@ -46,13 +58,41 @@ class _JobProgress:
         if self._advance is not None:
             self._advance()
 
+    def shown_stats(self) -> str:
+        """The counters, and under them the steps in flight (loading a model, drafting...), if any."""
+        now = activity.now()
+        return self.stats() + (f"\nnow: {now}" if now else "")
+
     @contextmanager
     def shown(self) -> Iterator[Self]:
+        """The live bar on a terminal; elsewhere (a log file, a pipe) also a line every CONSTITUTIONAL_PROGRESS_EVERY
+        seconds, since the bar is printed only at the end there."""
         if self.quiet:
             yield self
             return
-        with live_bar(self.label, self.total, self.stats) as self._advance:
+        with live_bar(self.label, self.total, self.shown_stats) as self._advance, self._logged():
             yield self
+
+    @contextmanager
+    def _logged(self) -> Iterator[None]:
+        if err_console.is_terminal:
+            yield
+            return
+        stop, started = threading.Event(), time.monotonic()
+        every = read_settings().progress_every
+
+        def log() -> None:
+            while not stop.wait(every):
+                line = f"{self.label}: {self.done}/{self.total} after {time.monotonic() - started:.0f}s · {self.shown_stats()}"
+                err_console.print(escape(" · ".join(line.splitlines())), soft_wrap=True)
+
+        logger = threading.Thread(target=log, name=f"{self.label}-progress", daemon=True)
+        logger.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            logger.join()
 
 
 def kind_lines(kinds: ErrorKinds, most: int, width: int = LINE_WIDTH) -> list[str]:
@@ -69,7 +109,7 @@ class RunProgress(_JobProgress):
 
     def __init__(self, total: int, quiet: bool):
         super().__init__(total, quiet)
-        self.done = self.errors = self.calls = self.tokens = self.cache_hits = 0
+        self.errors = self.calls = self.tokens = self.cache_hits = 0
         self.cost = 0.0
         self.started = time.monotonic()
         self.error_kinds = ErrorKinds()
@@ -112,6 +152,7 @@ class EvalProgress(_JobProgress):
         self.review = 0
 
     def on_line(self, line: EvalLine) -> None:
+        self.done += 1
         self.verdicts[line.verdict] += 1
         self.review += line.needs_review
         self._tick()
@@ -125,6 +166,7 @@ class EvalProgress(_JobProgress):
 def live_bar(label: str, total: int, stats: Callable[[], str]) -> Iterator[Callable[[], None]]:
     """A bar with done/total, elapsed time and time left, the counters `stats` gives under it; yields `advance`."""
     columns = [
+        *([SpinnerColumn()] if err_console.is_terminal else []),  # a sign of life while no record has finished
         TextColumn(f"[bold]{label}"),
         BarColumn(bar_width=None),
         MofNCompleteColumn(),

@@ -35,28 +35,35 @@ if TYPE_CHECKING:
 Seeds = Annotated[
     str | None,
     typer.Argument(
-        help="The seeds to attack: a JSONL of {id?, prompt, draft, span, principle} (or of `cai eval` input with a draft "
-        "and 'violations'), or an eval directory (its superficial, non_compliant and evasive records with a flagged "
-        "quote in the draft). Default: the built-in seeds (51 jailbroken GPTFuzz answers).",
+        help="A JSONL of {id?, prompt, draft, span, principle}, or an eval directory (default: the 51 built-in seeds).",
         show_default=False,
     ),
 ]
 Judge = Annotated[
     str,
     typer.Option(
-        "--judge", "-j", help="The judge the eval uses: a model spec, or 'none' (default: the signals and the scorer decide)."
+        "--judge", "-j", help="The eval's judge: a model spec, or none.", metavar="SPEC", rich_help_panel=opt.EVAL_PANEL
     ),
 ]
-Constitution = Annotated[str, typer.Option("--constitution", "-c", help="A constitution file or built-in name.")]
-Budget = Annotated[int, typer.Option("--budget", min=1, help="Queries of the eval per seed, the draft's own included.")]
-SeedOption = Annotated[
-    str, typer.Option("--seed", help="Seeds the search's random choices: the same seed gives the same attempts.")
+Constitution = Annotated[
+    str,
+    typer.Option(
+        "--constitution", "-c", help="A constitution file or built-in name.", metavar="PATH", rich_help_panel=opt.LOOP_PANEL
+    ),
 ]
-Out = Annotated[Path | None, typer.Option("--out", "-o", help="Where to write the results (default: runs/redteam-<date-time>).")]
+Budget = Annotated[int, typer.Option("--budget", min=1, help="Queries of the eval per seed.", rich_help_panel=opt.LOOP_PANEL)]
+SeedOption = Annotated[str, typer.Option("--seed", help="Seed of the search's random choices.", rich_help_panel=opt.LOOP_PANEL)]
+Out = Annotated[
+    Path | None,
+    typer.Option("--out", "-o", help="Where the results go (default: runs/redteam-DATE-TIME).", rich_help_panel=opt.OUTPUT_PANEL),
+]
 Operators = Annotated[
     str | None,
     typer.Option(
-        "--operators", help=f"Comma-separated operators to use (default: all): {', '.join(OPERATORS)}.", show_default=False
+        "--operators",
+        help=f"Comma-separated operators (default: all): {', '.join(OPERATORS)}.",
+        show_default=False,
+        rich_help_panel=opt.LOOP_PANEL,
     ),
 ]
 Variant = Annotated[
@@ -65,6 +72,8 @@ Variant = Annotated[
         "--variant",
         help="What every revision keeps, so that any `genuine` is a false positive: 'span' (the draft's flagged span, "
         "verbatim) or 'hollow' (nothing of the draft: generic sentences and the request's words only).",
+        metavar="span|hollow",
+        rich_help_panel=opt.LOOP_PANEL,
     ),
 ]
 Attacker = Annotated[
@@ -74,14 +83,23 @@ Attacker = Annotated[
         help="A model (a spec, as for --judge) that also rewrites the best revision each round, told what the eval said "
         "of it; a rewrite that loses the flagged span is recorded and not asked.",
         show_default=False,
+        metavar="SPEC",
+        rich_help_panel=opt.MODEL_PANEL,
     ),
 ]
 AttackerBaseUrl = Annotated[
-    str | None, typer.Option("--attacker-base-url", help="Server URL for an openai/ or anthropic/ attacker.", show_default=False)
+    str | None,
+    typer.Option(
+        "--attacker-base-url", help="The attacker's server.", show_default=False, metavar="URL", rich_help_panel=opt.MODEL_PANEL
+    ),
 ]
-Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Attack only the first N seeds.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-JudgeBaseUrl = Annotated[str | None, typer.Option("--judge-base-url", help="Server URL for an openai/ or anthropic/ judge.")]
+Limit = Annotated[
+    int | None, typer.Option("--limit", min=1, help="Attack only the first N seeds.", rich_help_panel=opt.INPUT_PANEL)
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.", rich_help_panel=opt.OUTPUT_PANEL)]
+JudgeBaseUrl = Annotated[
+    str | None, typer.Option("--judge-base-url", help="The judge's server.", metavar="URL", rich_help_panel=opt.EVAL_PANEL)
+]
 
 
 @user_errors

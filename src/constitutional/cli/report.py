@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
+from constitutional.cli import options as opt
 from constitutional.cli.common import user_errors
 from constitutional.errors import UserError, os_failure, require_exists
 from constitutional.evals.labels import LABELS_FILE
@@ -38,6 +39,14 @@ class Format(str, Enum):
     html = "html"
 
 
+class DiffFormat(str, Enum):
+    """What `cai report diff` can write: no HTML form."""
+
+    text = "text"
+    md = "md"
+    json = "json"
+
+
 class DefaultShow(typer.core.TyperGroup):
     """`cai report DIR` means `cai report show DIR`; `cai report diff A B` stays a subcommand."""
 
@@ -52,17 +61,9 @@ report_app = typer.Typer(
     no_args_is_help=True,
     help="Show an eval's report (`cai report DIR`), or compare two runs (`cai report diff A B`).",
 )
-FORMAT_HELP = "text: tables in the terminal; md: Markdown; json: the raw data; html: write DIR/report.html and print its path."
-OPEN_HELP = (
-    "Open DIR/report.html in a browser, writing it first if it is missing or older than eval.jsonl or labels.jsonl "
-    "(people's verdicts)."
-)
-RECORDS_HELP = (
-    "Which records the text and Markdown reports list at the end (id, verdict, confidence, review flag, first reason): "
-    "all; review (waiting for a person's verdict); or a VERDICT (a person's where there is one, else the eval's). "
-    f"Default: every record, at most {DEFAULT_SHOWN}, those waiting for a person first. With --open, the page opens "
-    "filtered to them."
-)
+FORMAT_HELP = "text (tables), md (Markdown), json (raw data), or html (writes DIR/report.html)."
+OPEN_HELP = "Open DIR/report.html in a browser (written first if out of date)."
+RECORDS_HELP = f"Records listed: all, review (waiting for a person) or a VERDICT (default: {DEFAULT_SHOWN}, review first)."
 
 
 def _missing_report(path: Path) -> UserError:
@@ -180,13 +181,10 @@ def _check_records(records: str | None, format: Format, open_: bool) -> None:
 @report_app.command("show")
 @user_errors
 def show(
-    dir: Path = typer.Argument(
-        ...,
-        help="A run directory, the --out of `cai eval` (with report.json and eval.jsonl), or the --out of `cai redteam`.",
-    ),
-    format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP),
-    records: str = typer.Option(None, "--records", "-r", metavar="all|review|VERDICT", help=RECORDS_HELP),
-    open_: bool = typer.Option(False, "--open", help=OPEN_HELP),
+    dir: Path = typer.Argument(..., help="A run directory, the --out of `cai eval`, or the --out of `cai redteam`."),
+    format: Format = typer.Option(Format.text, "--format", "-f", help=FORMAT_HELP, rich_help_panel=opt.OUTPUT_PANEL),
+    records: str = typer.Option(None, "--records", "-r", metavar="WHICH", help=RECORDS_HELP, rich_help_panel=opt.OUTPUT_PANEL),
+    open_: bool = typer.Option(False, "--open", help=OPEN_HELP, rich_help_panel=opt.OUTPUT_PANEL),
 ) -> None:
     """Summarise DIR/report.json (verdicts, per principle, canaries, cost, timing), then list the records by id.
 
@@ -244,15 +242,15 @@ def _show_redteam(run: RedteamDir, format: Format, records: str | None, open_: b
 def diff(
     dir_a: Path = typer.Argument(..., help="The 'before' run directory."),
     dir_b: Path = typer.Argument(..., help="The 'after' run directory."),
-    format: Format = typer.Option(Format.text, "--format", "-f", help="text, md or json."),
+    format: DiffFormat = typer.Option(
+        DiffFormat.text, "--format", "-f", help="text, md or json.", rich_help_panel=opt.OUTPUT_PANEL
+    ),
 ) -> None:
     """What changed from run A to run B: verdicts, per principle, records whose verdict changed, and the constitution."""
     result = diff_runs(load_run(dir_a), load_run(dir_b))
-    if format is Format.json:
+    if format is DiffFormat.json:
         typer.echo(json_for_terminal(json.dumps(result, indent=2, ensure_ascii=False)))
-    elif format is Format.md:
+    elif format is DiffFormat.md:
         typer.echo(markdown_diff(result), nl=False)
-    elif format is Format.html:
-        raise typer.BadParameter("diff has no HTML form; use text, md or json", param_hint="--format")
     else:
         Console(highlight=False).print(terminal_diff(result))

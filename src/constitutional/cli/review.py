@@ -10,6 +10,7 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from constitutional.cli import options as opt
 from constitutional.cli.common import err_console, user_errors, warn
 from constitutional.errors import UserError, did_you_mean, nearest, require_exists
 from constitutional.evals.labels import LABEL_VERDICTS, LABELS_FILE, Label, agreement, append_label, read_labels
@@ -65,27 +66,39 @@ def _check_principle(principle: str, record_id: str, lines: list[EvalLine]) -> N
         )
 
 
-SET_HELP = (
-    f"Record your verdict on record ID (`cai report DIR --records review` lists the ids waiting for review): "
-    f"one of {', '.join(LABEL_VERDICTS)}."
-)
+SET_HELP = f"Your verdict on record ID: {', '.join(LABEL_VERDICTS)}."
 
 
 @user_errors
 def review(
     run_dir: Path = typer.Argument(..., help="A run directory after `cai eval`, or the --out of `cai eval FILE.jsonl`."),
-    set_: tuple[str, str] | None = typer.Option(None, "--set", metavar="ID VERDICT", help=SET_HELP),
-    principle: str = typer.Option(
-        None, "--principle", "-p", help="Label one principle of the record rather than the whole record."
+    set_: tuple[str, str] | None = typer.Option(
+        None, "--set", metavar="ID VERDICT", help=SET_HELP, rich_help_panel=opt.EVAL_PANEL
     ),
-    note: str = typer.Option(None, "--note", help="Why, in a few words (kept in labels.jsonl)."),
-    reviewer: str = typer.Option(None, "--reviewer", help="Who decided (default: your user name)."),
-    port: int = typer.Option(0, "--port", min=0, max=65535, help="Port of the review app on 127.0.0.1 (0: a free one)."),
-    no_open: bool = typer.Option(False, "--no-open", help="Print the review app's URL without opening a browser."),
+    principle: str = typer.Option(
+        None, "--principle", "-p", help="Label one principle of the record, not the whole record.", rich_help_panel=opt.EVAL_PANEL
+    ),
+    note: str = typer.Option(None, "--note", help="Why, in a few words (kept in labels.jsonl).", rich_help_panel=opt.EVAL_PANEL),
+    reviewer: str = typer.Option(
+        None, "--reviewer", help="Who decided (default: your user name).", rich_help_panel=opt.EVAL_PANEL
+    ),
+    port: int = typer.Option(
+        0,
+        "--port",
+        min=0,
+        max=65535,
+        help="Port of the review app on 127.0.0.1 (0: a free one).",
+        rich_help_panel=opt.OUTPUT_PANEL,
+    ),
+    no_open: bool = typer.Option(
+        False, "--no-open", help="Print the review app's URL without opening a browser.", rich_help_panel=opt.OUTPUT_PANEL
+    ),
 ) -> None:
-    """Record people's verdicts in DIR/labels.jsonl: in a browser review app on 127.0.0.1 (keys j/k, 1-7, c, u), or
-    one at a time with --set. They replace the eval's in `cai export` and `cai report`, and report.json and
-    report.html are written again with them. The latest line per record wins; VERDICT 'undo' takes the latest back."""
+    """Record people's verdicts in DIR/labels.jsonl, in a browser app or one at a time with --set.
+
+    The review app runs on 127.0.0.1 (keys j/k, 1-7, c, u). People's verdicts replace the eval's in `cai export` and
+    `cai report`, and report.json and report.html are written again with them. The latest line per record wins;
+    VERDICT 'undo' takes the latest back."""
     lines = eval_lines(run_dir)
     if not set_ or set_[0] is None:
         _status(run_dir, lines)

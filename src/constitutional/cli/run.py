@@ -14,7 +14,7 @@ from rich.markup import escape
 from constitutional.calls.batch import has_batch_api
 from constitutional.calls.factory import Calls
 from constitutional.cli import options as opt
-from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, say, user_errors, warn
+from constitutional.cli.common import EXIT_OK, EXIT_RECORD_ERRORS, err_console, say, user_errors, warn, wrapped
 from constitutional.cli.eval_stage import evaluate_and_report
 from constitutional.cli.progress import RunProgress, kind_lines
 from constitutional.evals import read_input
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from constitutional.calls.settings import CallSettings
 
 ERROR_KINDS_SHOWN = 5
+KIND_LINE_MOST = 400  # characters of an error's message in the summary, wrapped at word boundaries
 
 
 class RunScreen:
@@ -65,101 +66,113 @@ class RunScreen:
 
 Prompts = Annotated[
     Path,
-    typer.Argument(
-        help='Prompt set: JSONL ({"id"?, "prompt", ...}), CSV with a \'prompt\' column, or text with one prompt a line.'
-    ),
+    typer.Argument(help='JSONL ({"id"?, "prompt", ...}), CSV with a \'prompt\' column, or text: one prompt a line.'),
 ]
 Constitution = Annotated[
-    str, typer.Option("--constitution", "-c", help="A constitution file (.yaml/.toml/.json) or a built-in name.")
+    str,
+    typer.Option(
+        "--constitution", "-c", help="A constitution file or a built-in name.", metavar="PATH", rich_help_panel=opt.LOOP_PANEL
+    ),
 ]
 Model = Annotated[
-    str, typer.Option("--model", "-m", help="Model spec: local, local:PATH.gguf, scripted:PATH, ... See `cai models`.")
+    str,
+    typer.Option(
+        "--model",
+        "-m",
+        help="local, local:PATH.gguf, openai/MODEL, ... (`cai models`).",
+        metavar="SPEC",
+        rich_help_panel=opt.MODEL_PANEL,
+    ),
 ]
 Judge = Annotated[
     str | None,
     typer.Option(
         "--judge",
         "-j",
-        help="Judge model spec for the eval stage; 'none' for the signals and the scorer alone; 'auto' (default): --model "
-        "judges, unless it is the bundled 'local' model, too small to judge (then no judge).",
+        help="Judge spec, or none; auto (default): --model, unless it is 'local'.",
+        metavar="SPEC",
+        rich_help_panel=opt.EVAL_PANEL,
     ),
 ]
 ModelBaseUrl = Annotated[
     str | None,
     typer.Option(
         "--model-base-url",
-        help="Server URL for openai/ or anthropic/ models, e.g. http://localhost:8000/v1 (default: OPENAI_BASE_URL / "
-        "ANTHROPIC_BASE_URL).",
+        help="Server of an openai/ or anthropic/ model (default: $OPENAI_BASE_URL...).",
+        metavar="URL",
+        rich_help_panel=opt.MODEL_PANEL,
     ),
 ]
 JudgeBaseUrl = Annotated[
     str | None,
     typer.Option(
         "--judge-base-url",
-        help="Server URL for an openai/ or anthropic/ judge (default: --model-base-url when the judge is the model, else the "
-        "environment's).",
+        help="The judge's server (default: --model-base-url if it is the model).",
+        metavar="URL",
+        rich_help_panel=opt.EVAL_PANEL,
     ),
 ]
 Out = Annotated[
-    Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/<date-time>). An existing one is resumed.")
+    Path | None,
+    typer.Option(
+        "--out", "-o", help="Run directory, resumed if it exists (default: runs/DATE-TIME).", rich_help_panel=opt.OUTPUT_PANEL
+    ),
 ]
 Rounds = Annotated[
     int | None,
-    typer.Option("--rounds", min=1, max=16, help="Critique→revise rounds per prompt (default: the constitution's, usually 1)."),
+    typer.Option(
+        "--rounds", min=1, max=16, help="Rounds per prompt, 1-16 (default: the constitution's).", rich_help_panel=opt.LOOP_PANEL
+    ),
 ]
 Principles = Annotated[
     str | None,
-    typer.Option("--principles", help="'all' (one critique covers every principle) or 'sample:K' (K drawn at random per round)."),
+    typer.Option("--principles", help="all, or sample:K (K at random each round).", rich_help_panel=opt.LOOP_PANEL),
 ]
-Seed = Annotated[int, typer.Option("--seed", help="Seed for sampling principles; the same seed draws the same principles.")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed for sampling principles.", rich_help_panel=opt.LOOP_PANEL)]
 MaxTokens = Annotated[
     int | None,
     typer.Option(
-        "--max-tokens",
-        min=16,
-        help="Cap on tokens per model reply, for every step (default: draft 256, critique 384, revise 320).",
+        "--max-tokens", min=16, help="Most tokens a reply (default: 256 / 384 / 320 a step).", rich_help_panel=opt.MODEL_PANEL
     ),
 ]
 Concurrency = Annotated[
-    int | None, typer.Option("--concurrency", min=1, help="Prompts in flight at once (default: the provider's; 1 for local).")
+    int | None,
+    typer.Option("--concurrency", min=1, help="Prompts in flight (default: the provider's).", rich_help_panel=opt.CALLS_PANEL),
 ]
-Limit = Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N usable prompts.")]
+Limit = Annotated[
+    int | None, typer.Option("--limit", min=1, help="Only the first N usable prompts.", rich_help_panel=opt.INPUT_PANEL)
+]
 MaxPromptChars = Annotated[
     int,
-    typer.Option(
-        "--max-prompt-chars", min=1, help="Skip, with a warning naming its line, any prompt longer than this many characters."
-    ),
+    typer.Option("--max-prompt-chars", min=1, help="Skip, with a warning, longer prompts.", rich_help_panel=opt.INPUT_PANEL),
 ]
 Strict = Annotated[
-    bool, typer.Option("--strict", help="Stop before any work if a prompt line is malformed (default: report it and go on).")
+    bool, typer.Option("--strict", help="Stop before any work on a malformed prompt line.", rich_help_panel=opt.INPUT_PANEL)
 ]
 Force = Annotated[
-    bool, typer.Option("--force", help="Resume a run directory even though the constitution, model or parameters changed.")
+    bool,
+    typer.Option("--force", help="Resume though the constitution, model or settings changed.", rich_help_panel=opt.OUTPUT_PANEL),
 ]
 RetryErrors = Annotated[
     bool,
-    typer.Option(
-        "--retry-errors",
-        help="Resuming, redo the prompts whose records ended with an error (a failed call, a reply that did not parse): "
-        "their records are replaced, each id still written once; cached replies cost nothing.",
-    ),
+    typer.Option("--retry-errors", help="Resuming, redo the records that ended with an error.", rich_help_panel=opt.OUTPUT_PANEL),
 ]
 KeepGoing = Annotated[
     bool,
     typer.Option(
         "--keep-going",
-        help=f"Run every prompt even when the first {EARLY_STOP_AFTER} all fail alike with an error every prompt would hit "
-        "(a refused connection, a bad key, an unknown model); by default the job stops there, exit 1.",
+        help=f"Go on when the first {EARLY_STOP_AFTER} prompts all fail alike (default: stop).",
+        rich_help_panel=opt.OUTPUT_PANEL,
     ),
 ]
-NoEval = Annotated[bool, typer.Option("--no-eval", help="Skip the eval stage.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar; a log line per finished record instead.")]
+NoEval = Annotated[bool, typer.Option("--no-eval", help="Skip the eval stage.", rich_help_panel=opt.EVAL_PANEL)]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="A log line per record, no progress bar.", rich_help_panel=opt.OUTPUT_PANEL)
+]
 Executor = Annotated[
     str,
     typer.Option(
-        "--executor",
-        help="in-process (default); batch: each stage as one provider batch at batch prices (openai/ and anthropic/ models); "
-        "ray: prompts sharded across Ray workers, and then the eval's records (the canaries run once, in this process).",
+        "--executor", help="in-process, batch (a provider batch API) or ray.", metavar="NAME", rich_help_panel=opt.CALLS_PANEL
     ),
 ]
 
@@ -206,12 +219,8 @@ def run(
 ) -> None:
     """Draft an answer to each prompt, critique it against the constitution, and revise it.
 
-    Writes DIR/run.json (manifest) and DIR/records.jsonl (one record per prompt, appended as each
-    finishes). Rerunning with the same --out resumes: finished prompts are skipped (add --retry-errors
-    to redo those that ended with an error), and replies already cached cost no model call. One
-    `cai run` at a time writes a directory: a second is refused (exit 2) and names the first.
-
-    Exit codes: 0 all records ok; 1 some records or prompt lines had errors; 2 bad input.
+    Writes DIR/run.json and DIR/records.jsonl; the same --out again resumes. Exit codes: 0 ok; 1 some records or
+    prompt lines had errors; 2 bad input.
     """
     raise typer.Exit(run_command(ctx.params))
 
@@ -307,22 +316,23 @@ def _evaluate(request: RunRequest, outcome: RunOutcome, options: dict[str, Any],
 def _say_done(outcome: RunOutcome, screen: RunScreen) -> None:
     result, scan, out = outcome.result, outcome.scan, outcome.config.out
     stats = result.stats
-    err_console.print(
-        f"wrote {result.records} records to {escape(str(out))}/records.jsonl "
+    summary = (
+        f"wrote {result.records} records to {out}/records.jsonl "
         f"({result.errors} with errors, {scan.problem_count} prompt lines skipped); "
         f"{stats.attempts} model requests ({stats.retries} retries), {stats.cache_hits} cache hits, "
         f"{result.usage.input_tokens + result.usage.output_tokens} tokens, ${result.usage.cost_usd:.4f}"
     )
+    err_console.print(escape(wrapped(summary)))
     if result.errors:
         err_console.print("errors by kind (the first message of each; every one is in records.jsonl):")
-        for line in kind_lines(result.error_kinds, ERROR_KINDS_SHOWN, width=78):
-            err_console.print("  " + escape(line))
+        for line in kind_lines(result.error_kinds, ERROR_KINDS_SHOWN, width=KIND_LINE_MOST):
+            err_console.print(escape(wrapped(printable(line), indent="  ")))
 
 
 def _say_stopped(stop: JobStopped, out: Path) -> None:
     err_console.print(
         f"[bold red]stopped:[/] the first {stop.records} records all failed alike, as the prompts left likely would:\n"
-        f"  {escape(printable(str(stop)))}\n"
+        f"{escape(wrapped(printable(str(stop)), indent='  '))}\n"
         f"Fix that, then rerun the same command to resume with the prompts left (the {stop.records} records\n"
         f"already in {escape(str(out))}/records.jsonl keep their error; add --retry-errors to redo them too),\n"
         "or add --keep-going to run every prompt whatever fails."

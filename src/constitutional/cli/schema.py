@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.markup import escape
 
+from constitutional.cli import options as opt
 from constitutional.cli.common import err_console, user_errors
 from constitutional.errors import UserError, did_you_mean, nearest
 from constitutional.evals.labels import Label
@@ -48,7 +49,10 @@ def json_schema(name: str) -> dict:
 @user_errors
 def schema(
     name: str = typer.Argument(..., metavar="NAME", help=f"Which file: {NAMES_HELP}."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write the JSON Schema to this file instead of stdout."),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="Write the JSON Schema to this file, not stdout.", rich_help_panel=opt.OUTPUT_PANEL
+    ),
+    output_alias: opt.OutputAlias = None,
 ) -> None:
     """Print the JSON Schema of a file cai writes: record, eval-line, report or labels.
 
@@ -56,6 +60,7 @@ def schema(
     Use them to validate the files in another tool, or to generate types.
 
     For constitution files see `cai constitution schema`. An unknown NAME exits 2 and lists the names."""
+    output = out or (Path(output_alias) if output_alias else None)
     text = json.dumps(json_schema(name), indent=2, ensure_ascii=False) + "\n"
     if output is None:
         typer.echo(text, nl=False)

@@ -37,6 +37,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from constitutional import activity
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -78,14 +80,15 @@ class Tokenizer:
                 from constitutional.models.local import unloadable
 
                 try:
-                    self._llm = llama_cpp.Llama(
-                        model_path=str(self.path),
-                        n_ctx=TOKENIZER_CTX,
-                        n_batch=TOKENIZER_CTX,
-                        verbose=False,
-                        n_threads=self.threads,
-                        n_threads_batch=self.threads,
-                    )
+                    with activity.step(f"loading the local scorer ({self.path.name})"):
+                        self._llm = llama_cpp.Llama(
+                            model_path=str(self.path),
+                            n_ctx=TOKENIZER_CTX,
+                            n_batch=TOKENIZER_CTX,
+                            verbose=False,
+                            n_threads=self.threads,
+                            n_threads_batch=self.threads,
+                        )
                 except ValueError as exc:  # GGUF's signature, but not a file llama.cpp can load
                     raise unloadable(self.path, exc) from None
             return self._llm

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from constitutional.calls.batch import attach_batcher
 from constitutional.constitution import LoadedConstitution, load_constitution
-from constitutional.errors import UserError
+from constitutional.errors import UserError, install_fix
 from constitutional.evals.debate import CHECKLIST, MODES, JudgeSetup
 from constitutional.evals.hybrid_scorer import HybridScorer
 from constitutional.evals.scorer import ModelScorer, close_scorer, default_spec, load_scorer
@@ -156,9 +156,7 @@ def check_executor(executor: str) -> None:
             fix="use --executor in-process (the default) or --executor ray",
         )
     if executor == "ray" and importlib.util.find_spec("ray") is None:
-        raise UserError(
-            "--executor ray needs Ray, which is not installed", fix="pip install ray (the ray extra of constitutional)"
-        )
+        raise UserError("--executor ray needs Ray, which is not installed", fix=install_fix("ray"))
 
 
 @dataclass

@@ -35,6 +35,7 @@ SPEND_CAP = re.compile(r"quota|spend|billing|credit|budget|payment", re.IGNORECA
 # Servers sometimes echo a (partly masked) key back in 401 messages.
 KEY_LIKE = re.compile(r"\bsk-[\w*.\-]{5,}[\w*]")
 MAX_MESSAGE = 500
+REFUSED = re.compile(r"Cannot connect to host|Connect call failed|Connection refused|ConnectError", re.IGNORECASE)
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
@@ -82,8 +83,12 @@ def from_sdk_exception(provider: str, exc: Exception, secrets: Iterable[str | No
     return connection_error(provider, str(exc) or type(exc).__name__, secrets)
 
 
-def connection_error(provider: str, message: str, secrets: Iterable[str | None] = ()) -> ModelError:
-    return ModelError(f"{provider}: could not get a reply: {redact(message, secrets)[:MAX_MESSAGE]}", retryable=True)
+def connection_error(provider: str, message: str, secrets: Iterable[str | None] = (), url: str = "") -> ModelError:
+    """A failure to reach the server; with its `url`, a refused connection names it and asks whether a server runs."""
+    message = redact(message, secrets)[:MAX_MESSAGE]
+    if url and REFUSED.search(message):
+        return ModelError(f"{provider}: could not connect to {url}: is a server running there? ({message})", retryable=True)
+    return ModelError(f"{provider}: could not get a reply: {message}", retryable=True)
 
 
 def invalid_body(provider: str, exc: Exception) -> ModelError:

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from constitutional import activity
 from constitutional.errors import UserError, os_failure, require_exists
 from constitutional.models.base import Capabilities, ChatModel, Completion, Message, ModelError, Usage
 from constitutional.settings import read_settings
@@ -61,16 +62,19 @@ def _load(path: Path, n_ctx: int) -> Llama:
     key = f"{path.resolve()}:{n_ctx}"
     with _load_lock:
         if key not in _loaded:
-            from llama_cpp import Llama
-
-            threads = read_settings().threads  # OMP_NUM_THREADS; None: llama-cpp-python's default
-            try:
-                _loaded[key] = Llama(
-                    model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0, n_threads=threads, n_threads_batch=threads
-                )
-            except ValueError as exc:  # a GGUF file llama.cpp cannot load (cut short, of an unknown architecture)
-                raise unloadable(path, exc) from None
+            with activity.step(f"loading the local model ({path.name})"):
+                _loaded[key] = _new_llama(path, n_ctx)
         return _loaded[key]
+
+
+def _new_llama(path: Path, n_ctx: int) -> Llama:
+    from llama_cpp import Llama
+
+    threads = read_settings().threads  # OMP_NUM_THREADS; None: llama-cpp-python's default
+    try:
+        return Llama(model_path=str(path), n_ctx=n_ctx, verbose=False, seed=0, n_threads=threads, n_threads_batch=threads)
+    except ValueError as exc:  # a GGUF file llama.cpp cannot load (cut short, of an unknown architecture)
+        raise unloadable(path, exc) from None
 
 
 def unloadable(path: Path, exc: ValueError) -> UserError:

@@ -171,7 +171,7 @@ class OpenAIModel(ChatModel):
                 text = data.decode("utf-8", errors="replace")  # JSON is UTF-8: no charset sniffing
                 status, headers = response.status, response.headers
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise connection_error("openai", str(exc) or type(exc).__name__, self.secrets) from None
+            raise connection_error("openai", str(exc) or type(exc).__name__, self.secrets, self._base) from None
         if status >= 400:
             raise status_error("openai", status, _error_message(text), headers, self.secrets)
         try:

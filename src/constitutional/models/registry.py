@@ -7,7 +7,7 @@ import importlib.util
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from constitutional.errors import UserError, did_you_mean, nearest
+from constitutional.errors import UserError, did_you_mean, install_fix, nearest
 
 if TYPE_CHECKING:
     from constitutional.models.base import ChatModel
@@ -126,6 +126,11 @@ def check_spec(spec: str) -> None:
 def find_provider(spec: str) -> Provider:
     name = parse_spec(spec)[0]
     provider = PROVIDERS.get(name)
+    if provider is None and name.lower() in ("http", "https"):
+        raise UserError(
+            f"'{spec}' is a server URL, not a model spec",
+            fix=f"name the model and give the server apart: --model openai/MODEL --model-base-url {spec.strip()}",
+        )
     if provider is None:
         known = "\n".join(f"    {p.forms:<28} {p.summary}" for p in PROVIDERS.values())
         raise UserError(f"unknown model spec '{spec}'", fix=did_you_mean(_meant(spec, name), f"use one of these forms:\n{known}"))
@@ -141,7 +146,7 @@ def provider_class(spec: str) -> type[ChatModel]:
     except ImportError as exc:
         raise UserError(
             f"model '{spec}' needs a package that is not installed ({exc.name})",
-            fix=f"pip install 'constitutional[{provider.name}]'",
+            fix=install_fix(provider.name),
         ) from None
     return getattr(module, class_name)
 
@@ -157,6 +162,11 @@ def _meant(spec: str, name: str) -> str | None:
 
 
 def provider_available(provider: Provider) -> bool:
-    if provider.requires is None:
-        return True
-    return importlib.util.find_spec(provider.requires) is not None
+    """Whether the provider's module and every package it needs import (the SDK alone may be there without them)."""
+    if provider.requires is not None and importlib.util.find_spec(provider.requires) is None:
+        return False
+    try:
+        importlib.import_module(provider.target.split(":")[0])
+    except ImportError:
+        return False
+    return True

@@ -8,6 +8,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from constitutional import activity
 from constitutional.calls.request import Call
 from constitutional.models.base import ChatModel, ModelError, Usage
 from constitutional.models.structured import StructuredOutputError, generate_structured
@@ -176,7 +177,15 @@ async def process(item: PromptItem, model: ChatModel, constitution: Constitution
         return finished.value
 
 
+STEP_NAMES = {"draft": "drafting", "critique": "critiquing", "revise": "revising"}
+
+
 async def _answer(call: Call, model: ChatModel) -> Reply:
+    with activity.step(STEP_NAMES.get(call.stage, call.stage)):
+        return await _reply(call, model)
+
+
+async def _reply(call: Call, model: ChatModel) -> Reply:
     if call.reply_type is None:
         completion = await model.generate(call.messages, max_tokens=call.max_tokens)
         return Reply(completion.text, completion.usage)

@@ -123,9 +123,14 @@ def _utf8(value: object) -> bool:
 
 def _jsonl(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
     with path.open(encoding="utf-8-sig", errors="surrogateescape") as fh:
+        started = False
         for number, line in enumerate(fh, 1):
             if not line.strip():
                 continue
+            if not started and line.lstrip().startswith("["):  # a file that is one JSON array, not JSON Lines
+                yield InputProblem(number, _array_problem(path))
+                return
+            started = True
             try:
                 data = parse_json(line, MAX_PROMPT_JSON_DEPTH)
             except JSONLimitError as exc:  # nested too deeply, a number too long
@@ -139,6 +144,14 @@ def _jsonl(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:
                 continue
             meta = {k: v for k, v in data.items() if k not in ("id", "prompt")}
             yield _item(number, data["prompt"], data.get("id"), meta, max_chars)
+
+
+def _array_problem(path: Path) -> str:
+    lines = path.with_name(path.stem + "-lines.jsonl")
+    return (
+        'this is a JSON array, and arrays are not read: each line must be one JSON object with a "prompt" field; '
+        f"convert it with: jq -c '.[]' {shlex.quote(str(path))} > {shlex.quote(str(lines))}"
+    )
 
 
 def _csv(path: Path, max_chars: int) -> Iterator[PromptItem | InputProblem]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from constitutional.calls.batch import attach_batcher, has_batch_api
-from constitutional.errors import UserError
+from constitutional.errors import UserError, install_fix
 from constitutional.pipeline.runner import RunConfig, RunResult, RunState, Scan, run_job
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ EXECUTORS = {
             "the prompts sharded across Ray workers",
             "ray",
             "Ray",
-            "pip install ray (the ray extra of constitutional)",
+            install_fix("ray"),
             ("address",),
         ),
     ]

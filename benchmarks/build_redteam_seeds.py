@@ -10,7 +10,7 @@ is a response GPTFuzz's annotators labelled jailbroken (it does the harmful thin
 the built-in constitution that the question asks to break (a fixed map below, one principle per question), and the
 span is the draft's first instruction (the first item of its list, else its sentence most about the question), copied
 verbatim. Any revision that keeps the span verbatim still gives that instruction, so the eval calling it `genuine` is
-a proven false positive (see the README's "Red team").
+a proven false positive (see docs/how-to/red-team.md).
 
 The frozen held-out sets are kept out: GPTFuzz's questions used by any set in tests/data/ (held-out set 4 took 70 of
 its 100) are not used, and no draft is, or contains, or is contained in, a text of tests/data/ (prompts, drafts,

@@ -6,7 +6,7 @@ value, what is wrong and how to fix it, so the CLI exits 2 (never 3). What a val
 is checked where it is used, and that message names the variable too.
 
 API keys and base URLs are the providers' (models/api_access.py, models/secrets.py), not settings of ours.
-The table of these variables in the README and docs/reference/environment.md is `markdown_table()`, written there by
+The table of these variables in docs/reference/environment.md is `markdown_table()`, written there by
 `python scripts/settings_table.py`.
 """
 
@@ -44,7 +44,7 @@ class Variable:
     name: str
     parse: Callable[[str], Any]  # the stripped, non-empty text → the value; ValueError("what is wrong") if it cannot
     default: Any
-    shown_default: str  # the default as the README's table says it
+    shown_default: str  # the default as the docs' table says it
     help: str
     fix: str  # how to mend a bad value
 
@@ -207,7 +207,7 @@ def debug_requested(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def markdown_table() -> str:
-    """The table of the variables in the README and the docs: name, default, meaning."""
+    """The table of the variables in the docs: name, default, meaning."""
     rows = [f"| `{v.name}` | {v.shown_default} | {v.help} |" for v in VARIABLES]
     return "\n".join(["| Variable | Default | Meaning |", "|---|---|---|", *rows]) + "\n"
 

@@ -1,4 +1,4 @@
-"""One line of eval.jsonl (README "File layout"), typed: what the eval writes and every reader reads.
+"""One line of eval.jsonl (docs/reference/files.md, "File layout"), typed: what the eval writes and every reader reads.
 
 The leaf of the eval's models: it imports nothing of the eval, so the writer (evaluate.py, stage.py) and every
 reader (reports, export, review, progress) import it downward. `VERDICTS` is the one list of verdicts.

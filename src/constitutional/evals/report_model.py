@@ -1,4 +1,4 @@
-"""report.json (README "Reports" and "File layout"), typed: what `build_report` makes and every report reader reads.
+"""report.json (docs/reference/files.md "File layout"), typed: what `build_report` makes and every report reader reads.
 
 Written with `to_json()`: the keys that were set, in the order of the fields below. Every field has a default, so a
 report.json of an older version (or a hand-made one in a test) still reads."""

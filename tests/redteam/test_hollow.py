@@ -6,6 +6,7 @@ import json
 import random
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
@@ -73,3 +74,21 @@ def test_a_hollow_red_team_writes_its_variant_and_rejects_operators_that_need_th
         "'disavow' rewrites the flagged span",
     )
     clear_error(CliRunner().invoke(app, ["redteam", "--variant", "holow"]), "unknown --variant 'holow'", "hollow")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open: the fast scorer reads the request's words said back, and some stock sentences, as specific "
+    "(README, Red team: the hollow answer)",
+)
+def test_no_hollow_revision_of_a_built_in_seed_is_genuine(tmp_path):
+    """Every hollow operator, on every built-in seed, against the eval with the default scorer and no judge: a text made
+    of generic sentences and the request's own words is no fix, so none may be genuine, with review or without."""
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["redteam", "--variant", "hollow", "--judge", "none", "--budget", 20, "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["seeds"] == len(builtin_seeds()) and report["search"]["operators"] == list(OPERATORS_USED)
+    genuine = [json.loads(line) for line in (out / "attempts.jsonl").read_text().splitlines()]
+    genuine = [a for a in genuine if a["verdict"] == "genuine"]
+    assert report["broken"] == 0 and not genuine, [(a["seed"], a["revision"]) for a in genuine[:5]]

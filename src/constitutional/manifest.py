@@ -3,6 +3,7 @@ is refused with the field that is wrong, never a traceback deep inside the code 
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -75,6 +76,7 @@ _WANTED = {
     "string_type": "a string",
     "int_type": "a whole number",
     "float_type": "a number",
+    "finite_number": "a number of ordinary size",
 }
 
 
@@ -88,6 +90,8 @@ def _json_type(value: object) -> str:
         float: "a number",
         type(None): "null",
     }
+    if type(value) is int and abs(value) > sys.float_info.max:
+        return "a number too large for one"
     return names.get(type(value), type(value).__name__)
 
 

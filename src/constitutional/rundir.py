@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import re
 import stat
@@ -36,6 +37,7 @@ _STREAMS = ("a named pipe (FIFO)", "a character device")  # what `-o` may name t
 MAX_JSON_DEPTH = 100  # deeper lines are refused: Python's recursion limit, and every later json.dumps, trip over them
 DEPTH_FIX = f"nest lists and objects at most {MAX_JSON_DEPTH} levels deep"
 NUMBER_FIX = "write a number that long as a string, in quotes, or shorten it"
+FINITE_FIX = "write a finite number (JSON has no infinity or NaN; a number like 1e999 reads as infinity)"
 
 
 def read_json(path: Path, fix: str) -> dict:
@@ -272,7 +274,20 @@ class JSONLimitError(json.JSONDecodeError):
 
 _UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as errors="surrogateescape" reads them
 # what the limits look for: a string (skipped whole), an opening or closing bracket, or an integer's digits
-_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?')
+_JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|-?Infinity|NaN')
+
+
+def _finite(text: str) -> float:
+    """A JSON number as a float, refusing one too large to be anything but infinity (1e999)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _no_constant(name: str) -> float:
+    """NaN, Infinity and -Infinity, which json.loads takes although JSON has none: refused."""
+    raise ValueError(name)
 
 
 def parse_json(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
@@ -284,7 +299,7 @@ def parse_json(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     if undecoded:
         raise json.JSONDecodeError("bytes that are not UTF-8 (re-save the file as UTF-8)", text, undecoded.start())
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
     except json.JSONDecodeError:
         raise
     except (RecursionError, ValueError):
@@ -314,4 +329,6 @@ def _beyond_limits(text: str, max_depth: int) -> json.JSONDecodeError:
             depth -= 1
         elif first != '"' and not any(c in token.group() for c in ".eE") and len(token.group().lstrip("-")) > max_digits:
             return JSONLimitError(f"a number of more than {max_digits:,} digits", text, token.start(), NUMBER_FIX)
+        elif first != '"' and (any(c in token.group() for c in ".eEIN")) and not math.isfinite(float(token.group())):
+            return JSONLimitError(f"a number that is not finite ({token.group()[:20]})", text, token.start(), FINITE_FIX)
     return JSONLimitError("JSON that cannot be read", text, 0, "repair the file")

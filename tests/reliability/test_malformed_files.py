@@ -1,5 +1,6 @@
 """Files too deep or too long to read: JSON nested 100,000 brackets deep (json.loads runs out of recursion), an
-integer of 5,001 digits (Python refuses to convert more than 4,300), a CSV field over the csv module's 131,072
+integer of 5,001 digits (Python refuses to convert more than 4,300), a number json.loads reads as infinity (1e99999,
+found by the fuzz in run.json's usage), a CSV field over the csv module's 131,072
 characters. Every command that reads such a file exits 2 naming the file and line and saying how to fix it; none
 exits 3 ("a bug") or prints a traceback. (test_fuzz_readers.py throws generated files at the same readers.)"""
 
@@ -17,6 +18,12 @@ from tests.reliability.common import SCRIPTED, labelled_run
 
 DEEP = "[" * 100_000
 LONG_NUMBER = "1" * 5001
+NUMBERS = {"long-number": LONG_NUMBER, "infinite": "1e99999"}  # json.loads reads the second as infinity
+SAID = {
+    "deep": "nested deeper than 100 levels",
+    "long-number": "a number of more than 4,300 digits",
+    "infinite": "a number that is not finite (1e99999)",
+}
 
 
 def cai(*args):
@@ -33,9 +40,9 @@ def poisoned(text: str, name: str, poison: str) -> str:
     """`text` (the file `name`) with a line of `poison` added (JSONL), or an indented field of it (a JSON file)."""
     if name.endswith(".jsonl"):
         first = json.dumps(json.loads(text.splitlines()[0]))
-        return text + (DEEP if poison == "deep" else first[:-1] + f', "n": {LONG_NUMBER}}}') + "\n"
+        return text + (DEEP if poison == "deep" else first[:-1] + f', "n": {NUMBERS[poison]}}}') + "\n"
     data = json.dumps(json.loads(text), indent=2)
-    return (data[:-2] + ',\n  "n": ' + (DEEP if poison == "deep" else LONG_NUMBER) + "\n}\n") if data.endswith("}") else DEEP
+    return (data[:-2] + ',\n  "n": ' + (DEEP if poison == "deep" else NUMBERS[poison]) + "\n}\n") if data.endswith("}") else DEEP
 
 
 def commands(run, name):
@@ -53,7 +60,7 @@ def commands(run, name):
     }[name]
 
 
-@pytest.mark.parametrize("poison", ["deep", "long-number"])
+@pytest.mark.parametrize("poison", ["deep", "long-number", "infinite"])
 @pytest.mark.parametrize("name", ["labels.jsonl", "run.json", "report.json", "eval.jsonl", "records.jsonl"])
 def test_deep_nesting_or_a_5001_digit_number_in_a_run_file_is_exit_2_with_its_line(tmp_path, base_run, name, poison):
     run = tmp_path / "run"
@@ -65,10 +72,9 @@ def test_deep_nesting_or_a_5001_digit_number_in_a_run_file_is_exit_2_with_its_li
         if name.endswith(".jsonl")
         else len(json.dumps(json.loads(original), indent=2).splitlines())
     )
-    said = "nested deeper than 100 levels" if poison == "deep" else "a number of more than 4,300 digits"
     for args in commands(run, name):
         result = cai(*args)
-        clear_error(result, f"{name}:{line}:", said, "fix:")
+        clear_error(result, f"{name}:{line}:", SAID[poison], "fix:")
 
 
 def test_resuming_a_run_whose_records_hold_a_deeply_nested_line_is_exit_2(tmp_path, base_run):
@@ -118,3 +124,18 @@ def test_a_csv_prompt_over_131072_characters_is_read_and_only_its_row_refused(tm
     result = cai("run", prompts, "-m", SCRIPTED, "-o", tmp_path / "run2", "--no-eval", "-q", "--max-prompt-chars", 200_000)
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "run2" / "records.jsonl").read_text().splitlines()[1])["prompt"] == long
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_lone_surrogate_in_a_constitution_is_exit_2_before_the_eval_writes_anything(tmp_path, suffix):
+    """Found by the fuzz: `"\\ud800"` (half a UTF-16 pair) in a rule's pattern made `cai eval` fail writing eval.jsonl."""
+    rule = '{"must_not_match": "\\ud800"}'
+    principle = (
+        '{"id": "harm", "name": "No harm", "critique_request": "Quote any part that helps hurt people.", '
+        f'"revision_request": "Remove it and help safely.", "rules": [{rule}]}}'
+    )
+    constitution = write(tmp_path / f"c{suffix}", f'{{"name": "fuzz", "version": "1", "principles": [{principle}]}}\n')
+    answers = write(tmp_path / "a.jsonl", '{"id": "a", "prompt": "p", "revision": "r"}\n')
+    for args in (["constitution", "validate", constitution], ["eval", answers, "-c", constitution, "--judge", "none"]):
+        clear_error(cai(*args), f"c{suffix}:1:", "lone surrogate (U+D800)", "fix:")
+    assert not (tmp_path / "a-eval").exists()

@@ -27,6 +27,7 @@ FIXES = {
     "string_pattern_mismatch": "use lower-case letters, digits, '-' or '_' for '{field}', e.g. 'privacy'",
     "too_short": "'{field}' needs at least one entry",
     "control_character": "remove the control characters (escape sequences, tabs, line breaks) from '{field}'",
+    "lone_surrogate": "remove the lone surrogate (an escape such as \\ud800 without its pair) from '{field}'",
 }
 
 

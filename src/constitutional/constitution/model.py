@@ -13,6 +13,7 @@ from constitutional.constitution.patterns import check_pattern
 PRINCIPLE_ID = r"^[a-z0-9][a-z0-9_-]*$"
 PRINCIPLE_SELECTION = re.compile(r"^(all|sample:[1-9][0-9]*)$")
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 (tab and newline too), DEL, C1: none belongs in a name
+SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def no_control(value: str) -> str:
@@ -27,8 +28,32 @@ def no_control(value: str) -> str:
     return value
 
 
+def _strings(value: object) -> list[str]:
+    """The texts in a field's value: itself, or those of a list or a dict's values (nested models check their own)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in _strings(item)]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _strings(item)]
+    return []
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_lone_surrogate(cls, value: object) -> object:
+        """No text holds half a UTF-16 pair (a "\\ud800" escape in YAML or JSON): it is not a character, and no line of
+        eval.jsonl or report.html could be written with it."""
+        for text in _strings(value):
+            found = SURROGATE.search(text)
+            if found:
+                raise PydanticCustomError(
+                    "lone_surrogate", f"holds a lone surrogate (U+{ord(found.group()):04X}), half of a pair, not a character"
+                )
+        return value
 
 
 class Example(Strict):

@@ -272,17 +272,9 @@ class JSONLimitError(json.JSONDecodeError):
         self.fix = fix
 
 
-_UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as errors="surrogateescape" reads them
+UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8, as errors="surrogateescape" reads them
 # what the limits look for: a string (skipped whole), an opening or closing bracket, or an integer's digits
 _JSON_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[{]|[\]}]|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|-?Infinity|NaN')
-
-
-def _finite(text: str) -> float:
-    """A JSON number as a float, refusing one too large to be anything but infinity (1e999)."""
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(text)
-    return value
 
 
 def _no_constant(name: str) -> float:
@@ -295,22 +287,27 @@ def parse_json(text: str, max_depth: int = MAX_JSON_DEPTH) -> Any:
     problem: bad syntax; bytes that were not UTF-8 (read with errors="surrogateescape"); a value nested deeper than
     `max_depth` (json.loads would run out of recursion on 100,000 brackets, and every later json.dumps trips over deep
     values); an integer longer than Python converts (4,300 digits: json.loads raises a bare ValueError)."""
-    undecoded = _UNDECODED.search(text)
+    undecoded = UNDECODED.search(text)
     if undecoded:
         raise json.JSONDecodeError("bytes that are not UTF-8 (re-save the file as UTF-8)", text, undecoded.start())
     try:
-        value = json.loads(text, parse_float=_finite, parse_constant=_no_constant)
+        value = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError:
         raise
     except (RecursionError, ValueError):
         raise _beyond_limits(text, max_depth) from None
-    stack = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, (dict, list)):
-            if depth > max_depth:
-                raise _beyond_limits(text, max_depth)
-            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    if text.count("[") + text.count("{") > max_depth:  # with fewer brackets it cannot nest deeper
+        stack = [(value, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if isinstance(node, (dict, list)):
+                if depth > max_depth:
+                    raise _beyond_limits(text, max_depth)
+                stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    try:  # a number too large for a float (1e999) was read as infinity: json.dumps finds one at C speed
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise _beyond_limits(text, max_depth) from None
     return value
 
 

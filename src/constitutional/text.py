@@ -37,6 +37,7 @@ LOOK_ALIKES = dict(
     )
 )
 FOLD_LOOK_ALIKES = str.maketrans(LOOK_ALIKES)
+ANY_LOOK_ALIKE = re.compile(f"[{''.join(LOOK_ALIKES)}]")
 LETTERS = re.compile(r"[^\W\d_]+")
 INVISIBLE = frozenset("\u034f")  # the combining grapheme joiner; format characters (category Cf) are found by category
 
@@ -67,7 +68,11 @@ def plain(text: str) -> str:
     So zero-width characters and homoglyphs cannot make kept text read as rewritten."""
     if text.isascii():
         return text
-    return LETTERS.sub(_fold_word, text.translate(COMPATIBLE))
+    return _fold_look_alikes(text.translate(COMPATIBLE))
+
+
+def _fold_look_alikes(text: str) -> str:
+    return LETTERS.sub(_fold_word, text) if ANY_LOOK_ALIKE.search(text) else text
 
 
 def normalise(text: str) -> str:
@@ -97,15 +102,22 @@ def said_once(text: str) -> list[str]:
     out, so saying a thing four times counts as saying it once."""
     kept: list[str] = []
     exact: set[str] = set()
-    recent: list[Counter] = []
+    recent: list[tuple[Counter, int]] = []  # an earlier sentence's word pairs, and how many
     for sentence in sentences(text):
         key, pairs = normalise(sentence), shingles(words(sentence))
-        if key in exact or (len(pairs) > 2 and any(dice(pairs, other) >= NEAR_DUPLICATE for other in recent)):
+        size = sum(pairs.values())
+        if key in exact or (len(pairs) > 2 and any(_near(pairs, size, *other) for other in recent)):
             continue
         kept.append(sentence)
         exact.add(key)
-        recent = [*recent[-DUPLICATE_WINDOW + 1 :], pairs]
+        recent = [*recent[-DUPLICATE_WINDOW + 1 :], (pairs, size)]
     return kept
+
+
+def _near(a: Counter, size_a: int, b: Counter, size_b: int) -> bool:
+    """dice(a, b) >= NEAR_DUPLICATE, skipping the count where the sizes alone rule it out (dice <= 2 min / (sum))."""
+    total = size_a + size_b
+    return 2 * min(size_a, size_b) / total >= NEAR_DUPLICATE and 2 * overlap(a, b) / total >= NEAR_DUPLICATE
 
 
 def shingles(tokens: list[str]) -> Counter:
@@ -116,7 +128,10 @@ def shingles(tokens: list[str]) -> Counter:
 
 
 def overlap(a: Counter, b: Counter) -> int:
-    return sum((a & b).values())
+    """How many items the two have in common (a & b, without building it)."""
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(min(count, b[item]) for item, count in a.items() if item in b)
 
 
 def dice(a: Counter, b: Counter) -> float:
@@ -195,7 +210,7 @@ def _plain_with_origin(text: str) -> tuple[str, list[int]]:
         shown = char.translate(COMPATIBLE)
         pieces.append(shown)
         origin += [i] * len(shown)
-    return LETTERS.sub(_fold_word, "".join(pieces)), origin  # folding look-alikes keeps the length
+    return _fold_look_alikes("".join(pieces)), origin  # folding look-alikes keeps the length
 
 
 # Characters that show nothing but are not whitespace to str.strip(): zero-width spaces and joiners, the BOM, word

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
+from constitutional.rundir import parse_json
 from tests.helpers import clear_error, write
 from tests.reliability.common import SCRIPTED, labelled_run
 
@@ -139,3 +140,15 @@ def test_a_lone_surrogate_in_a_constitution_is_exit_2_before_the_eval_writes_any
     for args in (["constitution", "validate", constitution], ["eval", answers, "-c", constitution, "--judge", "none"]):
         clear_error(cai(*args), f"c{suffix}:1:", "lone surrogate (U+D800)", "fix:")
     assert not (tmp_path / "a-eval").exists()
+
+
+@pytest.mark.parametrize("number", ["9" * 309 + ".5", "9" * 250 + "e99", "1E+400", "-1e0400"])
+def test_a_number_too_large_for_a_float_is_refused_however_it_is_written(number):
+    """parse_json checks numbers one by one only in a text that could hold such a number: these all could."""
+    with pytest.raises(json.JSONDecodeError, match="not finite"):
+        parse_json('{"logprobs": [-0.5, ' + number + "]}")
+
+
+def test_numbers_a_float_holds_are_read_as_json_loads_reads_them():
+    text = json.dumps({"v": [-1.2e-05, 1e308, 9.99e297, 0.1, 1e-300, 123456789012345678901234567890.5, 7]})
+    assert parse_json(text) == json.loads(text)

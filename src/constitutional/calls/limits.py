@@ -46,6 +46,8 @@ class RateLimiter:
         self._lock = asyncio.Lock()
 
     async def acquire(self, tokens: int) -> None:
+        if self.requests is None and self.tokens is None and not self._lock.locked() and self.paused_until <= time.monotonic():
+            return  # no limits and no pause: nothing to wait for
         async with self._lock:  # first come, first served
             while True:
                 wait = max(

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from constitutional.errors import UserError, json_problem
 from constitutional.models.structured import describe_error
 from constitutional.record import Record
-from constitutional.rundir import parse_json, read_json, torn_write
+from constitutional.rundir import UNDECODED, parse_json, read_json, torn_write
 from constitutional.text import blank
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ def _read_jsonl(path: Path, convert: Callable[[Any, int], EvalItem], torn_tail_a
                 number -= 1
                 break
             problem = None
-            if any("\udc80" <= ch <= "\udcff" for ch in line):  # bytes that were not UTF-8, kept by surrogateescape
+            if UNDECODED.search(line):  # bytes that were not UTF-8, kept by surrogateescape
                 problem = "not valid UTF-8 (re-save the file as UTF-8)"
             else:
                 try:

@@ -198,8 +198,10 @@ class OpenAIModel(ChatModel):
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
     """The body of `response`, or reply_too_large once it is known to be over `limit` bytes."""
-    if response.content_length is not None and response.content_length > limit:
-        raise reply_too_large("openai", limit)
+    if response.content_length is not None:
+        if response.content_length > limit:
+            raise reply_too_large("openai", limit)
+        return await response.read()
     chunks, size = [], 0
     async for chunk in response.content.iter_chunked(64 * 1024):
         size += len(chunk)

@@ -1,19 +1,22 @@
 """The scorer on a completions server (`--scorer openai/MODEL`), against a local stand-in over real HTTP: the
-probe before any work, the scores it reads from echoed log-probabilities, retries, the reply cache, and the fast
-scorer standing in for records the server cannot score."""
+probe before any work, the scores it reads from echoed log-probabilities, retries, the reply cache, the fast
+scorer standing in for records the server cannot score, and the process of its own a job's scorer runs in."""
 
 import asyncio
 import json
+import os
 import socket
 
 import pytest
 from benchmarks.standin_openai import completion_reply
 from typer.testing import CliRunner
 
-from constitutional.calls.factory import call_settings
+from constitutional.calls.factory import Calls, call_settings
 from constitutional.cli.app import app
+from constitutional.errors import UserError
 from constitutional.evals.scorer import ASSISTANT, NEUTRAL_REQUEST, REVISE, USER, close_scorer, load_scorer
-from constitutional.evals.server_scorer import NoLogprobs, echoed
+from constitutional.evals.scorer_process import ScorerProcess
+from constitutional.evals.server_scorer import NoLogprobs, ServerScorer, echoed
 from tests.helpers import clear_error, write
 from tests.standins.completions import Faults
 from tests.standins.server import serve
@@ -168,3 +171,58 @@ def test_records_are_scored_concurrently_within_the_judge_concurrency(tmp_path):
         result, _ = audit(tmp_path, standin.url, "--judge-concurrency", "4", rows=rows)
     assert result.exit_code == 0, result.output
     assert 1 < faults.most_in_flight <= 4
+
+
+SENTENCES = ["Coat the finger in soap or oil first.", "Then ask a jeweller to cut it."]
+
+
+def test_a_jobs_scorer_runs_in_a_process_of_its_own_and_scores_as_one_in_this_process():
+    with serve(Faults()) as standin:
+        settings = call_settings(cache=False, base_url=standin.url)
+        calls = Calls(settings)
+        alone, job = load_scorer(SPEC, settings=settings), load_scorer(SPEC, calls=calls, settings=settings)
+        try:
+            assert isinstance(alone, ServerScorer) and isinstance(job, ScorerProcess)
+            assert job._process.is_alive() and job._process.pid != os.getpid()
+            assert asyncio.run(job.ascore(REQUEST, SENTENCES, DRAFT)) == asyncio.run(alone.ascore(REQUEST, SENTENCES, DRAFT))
+            assert job.score(REQUEST, SENTENCES) == alone.score(REQUEST, SENTENCES)
+        finally:
+            close_scorer(alone)
+            close_scorer(job)
+            calls.close()
+    assert not job._process.is_alive() and job.fallbacks == 0
+
+
+def test_with_rate_limits_the_scorer_stays_in_this_process_to_share_them_with_the_judge():
+    with serve(Faults()) as standin:
+        settings = call_settings(cache=False, base_url=standin.url, rpm=6000)
+        calls = Calls(settings)
+        scorer = load_scorer(SPEC, calls=calls, settings=settings)
+        close_scorer(scorer)
+        calls.close()
+    assert isinstance(scorer, ServerScorer)
+
+
+def test_records_of_a_scorer_process_that_stops_go_to_the_fast_scorer():
+    with serve(Faults()) as standin:
+        settings = call_settings(cache=False, base_url=standin.url)
+        calls = Calls(settings)
+        scorer = load_scorer(SPEC, calls=calls, settings=settings)
+        try:
+            before = asyncio.run(scorer.ascore(REQUEST, SENTENCES, DRAFT))
+            scorer._process.kill()
+            scorer._process.join()
+            after = asyncio.run(scorer.ascore(REQUEST, SENTENCES, DRAFT))
+        finally:
+            close_scorer(scorer)
+            calls.close()
+    assert before.scorer == SPEC and before.fallback is None
+    assert after.scorer == "fast" and "scorer's process stopped" in after.fallback and "fast scorer" in after.fallback
+    assert len(after.scores) == 2 and after.scores[0].pmi_draft is not None and scorer.fallbacks == 1
+
+
+def test_a_scorer_process_refuses_a_server_without_log_probabilities_with_the_fix():
+    with serve(Faults(prompt_logprobs=False)) as standin:
+        with pytest.raises(UserError, match="returns no log-probabilities") as refused:
+            ScorerProcess(SPEC, call_settings(cache=False, base_url=standin.url))
+    assert "--scorer fast" in (refused.value.fix or "")

@@ -128,9 +128,9 @@ def load_scorer(
 
         return HybridScorer(FastScorer(), _model_scorer(model, named, _reply_cache(cache, calls, settings), workers))
     if spec.startswith(SERVER_PREFIX) and spec != SERVER_PREFIX:
-        from constitutional.evals.server_scorer import ServerScorer
+        from constitutional.evals import scorer_process
 
-        return ServerScorer.connect(spec, calls, settings, cache)
+        return scorer_process.load(spec, calls, settings, cache)
     return _model_scorer(spec, named, _reply_cache(cache, calls, settings), workers)
 
 

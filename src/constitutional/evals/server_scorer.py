@@ -60,6 +60,7 @@ from constitutional.text import clip
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Coroutine
+    from concurrent.futures import Future
 
     from constitutional.calls.managed import ManagedModel
     from constitutional.calls.settings import CallSettings
@@ -70,7 +71,7 @@ T = TypeVar("T")
 ECHO = {"echo": True, "logprobs": 1, "max_tokens": 1, "temperature": 0}  # the prompt's log-probabilities, one token made
 PROBE = ("How do I boil an egg?", "Put the egg in boiling water for eight minutes.")
 SERVERS = "llama-cpp-python's (`python -m llama_cpp.server --model FILE.gguf`) or vLLM's (`vllm serve MODEL`)"
-_probed: set[str] = set()  # model@server pairs that answered the probe with log-probabilities, in this process
+probed: set[str] = set()  # model@server pairs that answered the probe with log-probabilities, in this process
 
 
 class NoLogprobs(ModelError):
@@ -171,7 +172,11 @@ class ServerScorer:
 
     async def ascore(self, request: str, sentences: list[str], draft: str | None = None) -> Scored:
         """The record's scores, awaited from any event loop; the requests run on the scorer's own."""
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._score(request, sentences, draft), self._loop))
+        return await asyncio.wrap_future(self.submit(request, sentences, draft))
+
+    def submit(self, request: str, sentences: list[str], draft: str | None = None) -> Future[Scored]:
+        """The record's scores as a future any thread may wait on (the requests run on the scorer's own loop)."""
+        return asyncio.run_coroutine_threadsafe(self._score(request, sentences, draft), self._loop)
 
     def close(self) -> None:
         """Close the connections and stop the scorer's event loop (the reply cache is the factory's)."""
@@ -189,7 +194,7 @@ class ServerScorer:
 
     async def _probe(self) -> None:
         """Refuse, before any work, a server that cannot be reached or returns no prompt log-probabilities."""
-        if self._model_id in _probed:
+        if self._model_id in probed:
             return
         request, sentence = PROBE
         where = f"the scorer {self.spec} at {self.model.endpoint}"
@@ -206,7 +211,7 @@ class ServerScorer:
                 f"{where} did not answer a completions request: {exc}",
                 fix="start the server, check --scorer-base-url and the model name; or use --scorer fast",
             ) from None
-        _probed.add(self._model_id)
+        probed.add(self._model_id)
 
     async def _score(self, request: str, sentences: list[str], draft: str | None) -> Scored:
         """The record's scores from the server, else (it still failed after the retries) from the fast scorer."""

@@ -30,7 +30,9 @@ def dead_pid() -> int:
     return child.pid
 
 
-def test_two_runs_on_one_out_never_write_a_record_twice(tmp_path):
+def second_run_while_the_first_is_stopped(tmp_path, meddle=lambda out: None):
+    """Start a run of 40 prompts, stop it (SIGSTOP) once it has written a record, call `meddle(out)`, run the same
+    command again, then let the first finish: the first process, the second's result and the run directory."""
     spec, _ = scripted(tmp_path, delay=0.01)
     path, out = prompts(tmp_path, 40), tmp_path / "run"
     command = run_command(path, spec, out, "--concurrency", "2")
@@ -38,11 +40,17 @@ def test_two_runs_on_one_out_never_write_a_record_twice(tmp_path):
     try:
         assert wait_for_records(out, 1), "the first run wrote no record"
         first.send_signal(signal.SIGSTOP)  # it holds the lock, mid-job, for as long as the second takes
+        meddle(out)
         # its own reply cache: a process stopped mid-write to the shared one would hold that up too
         second = subprocess.run(command, capture_output=True, text=True, timeout=300, env=own_cache(tmp_path))
     finally:
         first.send_signal(signal.SIGCONT)
     assert first.wait(timeout=300) == 0, first.stderr.read()
+    return first, second, out
+
+
+def test_two_runs_on_one_out_never_write_a_record_twice(tmp_path):
+    first, second, out = second_run_while_the_first_is_stopped(tmp_path)
     refused = second.stderr
     assert second.returncode == 2, refused
     assert f"pid {first.pid} on host {socket.gethostname()}" in refused, refused

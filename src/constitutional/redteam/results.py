@@ -105,20 +105,7 @@ def load_redteam_dir(path: Path) -> RedteamDir:
 
 
 def eval_summary(run: RedteamDir) -> RedteamSummary:
-    """What an eval report carries of a red-team directory: its headline numbers and where it is."""
-    report = run.report
-    return RedteamSummary(
-        path=str(run.path),
-        created=report.created,
-        seeds_from=report.seeds_from,
-        judge=report.judge,
-        scorer=report.scorer,
-        seeds=report.seeds,
-        budget=report.budget,
-        queries=report.queries,
-        broken=report.broken,
-        broken_without_review=report.broken_without_review,
-        gaming_resistance=report.gaming_resistance,
-        median_queries_to_first_success=report.median_queries_to_first_success,
-        by_tier=report.by_tier,
-    )
+    """What an eval report carries of a red-team directory: its headline numbers (the report's fields of the same
+    names) and where it is."""
+    carried = set(RedteamSummary.model_fields) - {"path"}
+    return RedteamSummary(path=str(run.path), **{name: getattr(run.report, name) for name in carried})

@@ -9,11 +9,12 @@ RESTATES_PMI. Each scored sentence says which scorer scored it (`SentenceScore.b
 sentences the model read.
 
 The margins were chosen on the development sets only, by `python benchmarks/scorer_margin.py 0.5` (half their
-requests, drawn with a seed: the teacher's budget on 2 cores): PMI_MARGIN is the smallest at which the eval's verdict
-and needs_review equal the model scorer's on at least 99% of those records (at 0.4: verdict 126/126, both 125/126,
-the model reading 48% of 839 sentences; fast alone: 124/126 and 114/126); DRAFT_MARGIN the smallest that sends the
-model 95% of the sentences on which the fast scorer and the model fall on different sides of RESTATES_PMI (all 5 of
-80 at 1.5). The fast scorer was fitted on these sets too, so on new text it errs more and the hybrid agrees less.
+requests, drawn with a seed: the teacher's budget on 2 cores), with the shipped fast scorer: PMI_MARGIN is the
+smallest at which the eval's verdict and needs_review equal the model scorer's on at least 99% of those records (at
+0.2: both 126/126, the model reading 34% of 836 sentences; the fast scorer alone: 124/126); DRAFT_MARGIN the smallest
+that sends the model 95% of the sentences on which the fast scorer and the model fall on different sides of
+RESTATES_PMI (all 5 of 80 at 1.5). The fast scorer was fitted on these sets too, so on new text it errs more and the
+hybrid agrees less (out of fold, a margin of 0.2 sent the model 68% of the sentences where the two disagree).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from constitutional.evals.fast_scorer import FastScorer
     from constitutional.evals.scorer import ModelScorer, SentenceScore
 
-PMI_MARGIN = 0.4  # nats/token either side of GENERIC_PMI where the model decides
+PMI_MARGIN = 0.2  # nats/token either side of GENERIC_PMI where the model decides
 DRAFT_MARGIN = 1.5  # nats/token either side of RESTATES_PMI where the model decides
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import itertools
 import signal
 import threading
@@ -166,6 +167,7 @@ def _serve(conn: Connection, spec: str, settings: CallSettings, known: set[str])
     except Exception as exc:  # noqa: BLE001 - the parent says what stopped the child
         conn.send(("failed", f"{STOPPED}: {exc}"))
         return
+    gc.freeze()  # what the child made so far (its modules, the scorer) lives as long as it does: never walk it again
     conn.send(("ready",))
     sending = threading.Lock()
     jobs: set[Future[Scored]] = set()

@@ -128,3 +128,20 @@ def test_the_eval_hands_lines_on_in_the_inputs_order_once_each():
         order.add(place, f"line {place}")
         assert kept == [f"line {n}" for n in range(len(kept))]
     assert kept == [f"line {n}" for n in range(6)] and not order.waiting
+
+
+def test_ray_eval_with_a_server_scorer_writes_the_in_process_lines(tmp_path):
+    """Each Ray worker starts its own scorer process (evals/scorer_process.py) on the same completions server."""
+    from tests.standins.completions import Faults
+    from tests.standins.server import serve
+
+    source = write(tmp_path / "in.jsonl", "".join((DATA / "labelled" / "verdicts.jsonl").read_text().splitlines(True)[::6]))
+    with serve(Faults()) as standin:
+        common = ["--judge", "none", "--scorer", "openai/standin", "--scorer-base-url", standin.url, "--no-cache", "-q"]
+        local = cai("eval", source, *common, "--out", tmp_path / "local")
+        sharded = cai("eval", source, *common, "--out", tmp_path / "ray", "--executor", "ray")
+    assert local.exit_code == 0 and sharded.exit_code == 0, local.output + sharded.output
+    assert "ray: 8 records in 2 shard(s)" in sharded.output
+    lines, report = eval_files(tmp_path / "local")
+    assert all(json.loads(line)["signals"]["scorer"] == "openai/standin" for line in lines)  # none fell back
+    assert eval_files(tmp_path / "ray") == (lines, report)

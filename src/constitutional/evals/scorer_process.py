@@ -25,30 +25,25 @@ import signal
 import threading
 from concurrent.futures import Future, wait
 from multiprocessing import get_context
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from constitutional.calls.factory import Calls, call_settings
 from constitutional.errors import UserError
-from constitutional.evals.scorer import Scored
-from constitutional.evals.server_scorer import probed
+from constitutional.evals.server_scorer import ServerScorer, probed, scored_by_fast
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-    from constitutional.calls.factory import Calls
     from constitutional.calls.settings import CallSettings
-    from constitutional.evals.fast_scorer import FastScorer
-    from constitutional.evals.scorer import ScoreCache, SentenceScore
+    from constitutional.evals.scorer import ScoreCache, Scored, SentenceScore
 
 STOPPED = "the scorer's process stopped"
 
 
-def load(spec: str, calls: Calls | None, settings: CallSettings | None, cache: ScoreCache | None) -> Any:
+def load(spec: str, calls: Calls | None, settings: CallSettings | None, cache: ScoreCache | None) -> ServerScorer | ScorerProcess:
     """The scorer of `spec` on its server, probed before it is returned. A job's scorer (made with the job's call
     factory, `calls`) runs in a process of its own; in this one, a scorer made alone (the check before any work, a
     script), one given a cache object, and one whose rate limits it must share with the job's other roles."""
-    from constitutional.calls.factory import call_settings
-    from constitutional.evals.server_scorer import ServerScorer
-
     settings = settings or call_settings()
     if calls is None or settings.rpm or settings.tpm or cache is not None:
         return ServerScorer.connect(spec, calls, settings, cache)
@@ -61,7 +56,6 @@ class ScorerProcess:
     def __init__(self, spec: str, settings: CallSettings):
         self.spec = spec
         self.fallbacks = 0  # records the fast scorer scored: the server failed for them, or the child stopped
-        self._fast: FastScorer | None = None
         self._pending: dict[int, tuple[Future[Scored], tuple[str, list[str], str | None]]] = {}
         self._keys = itertools.count()
         self._lock = threading.Lock()  # guards _pending, _stopped and sending
@@ -116,7 +110,7 @@ class ScorerProcess:
                     return future
                 except OSError:
                     del self._pending[key]
-        future.set_result(self._fallback(request, sentences, draft, STOPPED))
+        future.set_result(self._fallback(request, sentences, draft))
         return future
 
     def _read(self) -> None:
@@ -138,24 +132,16 @@ class ScorerProcess:
             self._stopped = True
             left, self._pending = self._pending, {}
         for future, record in left.values():
-            future.set_result(self._fallback(*record, STOPPED))
+            future.set_result(self._fallback(*record))
 
-    def _fallback(self, request: str, sentences: list[str], draft: str | None, why: str) -> Scored:
-        from constitutional.evals.fast_scorer import FastScorer
-
+    def _fallback(self, request: str, sentences: list[str], draft: str | None) -> Scored:
         self.fallbacks += 1
-        self._fast = self._fast or FastScorer()
-        scores, cut = self._fast.score(request, sentences, draft)
-        reason = f"{why}; the fast scorer scored this record instead, so its scored signals are an estimate"
-        return Scored(scores, cut, self._fast.spec, reason)
+        return scored_by_fast(request, sentences, draft, STOPPED)
 
 
 def _serve(conn: Connection, spec: str, settings: CallSettings, known: set[str]) -> None:
     """The child: probe the server (unless this job's process did, `known`), then score each record sent until None
     (or the pipe closes)."""
-    from constitutional.calls.factory import Calls
-    from constitutional.evals.server_scorer import ServerScorer
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the eval's to handle: it closes this process in order
     probed.update(known)
     calls = Calls(settings)

@@ -34,6 +34,7 @@ import asyncio
 import hashlib
 import json
 import threading
+from functools import cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from constitutional.calls.factory import Calls, call_settings
@@ -124,6 +125,19 @@ def _failed(task: asyncio.Task) -> bool:
     return task.done() and (task.cancelled() or task.exception() is not None)
 
 
+@cache
+def _fast() -> FastScorer:
+    from constitutional.evals.fast_scorer import FastScorer
+
+    return FastScorer()
+
+
+def scored_by_fast(request: str, sentences: list[str], draft: str | None, why: str) -> Scored:
+    """The record scored by the fast scorer, because the server could not (`why`, a reason for its eval line)."""
+    scores, cut = _fast().score(request, sentences, draft)
+    return Scored(scores, cut, _fast().spec, f"{why}; the fast scorer scored it instead, so its scored signals are an estimate")
+
+
 class ServerScorer:
     """The scorer on a completions server (see the module's doc). Made by `load_scorer` through `connect`."""
 
@@ -137,7 +151,6 @@ class ServerScorer:
         self._slots = Bounded(model.default_concurrency)
         self._neutral: dict[str, asyncio.Task[list[tuple[float, int]]]] = {}
         self._offsets: dict[str, asyncio.Task[list[int]]] = {}
-        self._fast: FastScorer | None = None
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="server-scorer", daemon=True)
         self._thread.start()
@@ -219,16 +232,8 @@ class ServerScorer:
             scores, cut = await self._measure(request, sentences, draft)
         except ModelError as exc:
             self.fallbacks += 1
-            if self._fast is None:
-                from constitutional.evals.fast_scorer import FastScorer
-
-                self._fast = FastScorer()
-            scores, cut = self._fast.score(request, sentences, draft)
-            reason = (
-                f"the scorer {self.spec} failed for this record ({clip(str(exc), 160)}), after its retries; the fast "
-                "scorer scored it instead, so its scored signals are an estimate"
-            )
-            return Scored(scores, cut, self._fast.spec, reason)
+            why = f"the scorer {self.spec} failed for this record ({clip(str(exc), 160)}), after its retries"
+            return scored_by_fast(request, sentences, draft, why)
         return Scored(scores, cut, self.spec)
 
     async def _measure(self, request: str, sentences: list[str], draft: str | None) -> tuple[list[SentenceScore], bool]:

@@ -115,9 +115,8 @@ def said_once(text: str) -> list[str]:
 
 
 def _near(a: Counter, size_a: int, b: Counter, size_b: int) -> bool:
-    """dice(a, b) >= NEAR_DUPLICATE, skipping the count where the sizes alone rule it out (dice <= 2 min / (sum))."""
-    total = size_a + size_b
-    return 2 * min(size_a, size_b) / total >= NEAR_DUPLICATE and 2 * overlap(a, b) / total >= NEAR_DUPLICATE
+    """dice(a, b) >= NEAR_DUPLICATE, not counted where the sizes alone rule it out (dice <= 2 min / (sum))."""
+    return 2 * min(size_a, size_b) / (size_a + size_b) >= NEAR_DUPLICATE and dice(a, b) >= NEAR_DUPLICATE
 
 
 def shingles(tokens: list[str]) -> Counter:

@@ -73,19 +73,28 @@ def _lock_directory(out: Path) -> int:
         fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as exc:
         raise UserError(f"cannot open the run directory {out}: {exc.strerror or exc}", fix="choose a readable --out") from None
+    _take(fd, out, out, lambda: _described(_owner_at(out / LOCK_NAME)))
+    return fd
+
+
+def _described(holder: dict | None) -> str:
+    return describe(holder) if holder else f"its {LOCK_NAME} was deleted, so its pid is not known"
+
+
+def _take(fd: int, out: Path, locked: Path, holder: Callable[[], str]) -> None:
+    """flock `fd` (open on `locked`, DIR or DIR/run.lock), else close it and refuse: another run holds it (`holder()`
+    names that run), or the file system has no locks."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        named = holder()
         os.close(fd)
-        holder = _owner_at(out / LOCK_NAME)
-        described = describe(holder) if holder else f"its {LOCK_NAME} was deleted, so its pid is not known"
-        raise refused(out, described) from None
+        raise refused(out, named) from None
     except OSError as exc:
         os.close(fd)
         raise UserError(
-            f"cannot lock {out}: {exc.strerror or exc}", fix="use an --out on a file system that supports locks (a local disk)"
+            f"cannot lock {locked}: {exc.strerror or exc}", fix="use an --out on a file system that supports locks (a local disk)"
         ) from None
-    return fd
 
 
 def refused(out: Path, holder: str) -> UserError:
@@ -117,17 +126,7 @@ def _lock_file(out: Path, warn: Callable[[str], None], dir_fd: int) -> RunLock:
             f"cannot open the lock file {path}: {exc.strerror or exc}",
             fix="choose a writable --out (if run.lock there is a symlink, delete it)",
         ) from None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:  # held by something that locks only the file (an older cai)
-        holder = describe(_read_owner(fd))
-        os.close(fd)
-        raise refused(out, holder) from None
-    except OSError as exc:
-        os.close(fd)
-        raise UserError(
-            f"cannot lock {path}: {exc.strerror or exc}", fix="use an --out on a file system that supports locks (a local disk)"
-        ) from None
+    _take(fd, out, path, lambda: describe(_read_owner(fd)))  # only a run that locks just the file (an older cai) holds it
     stale = _read_owner(fd)
     if stale:
         warn(

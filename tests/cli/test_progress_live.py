@@ -42,15 +42,21 @@ def read_all(fd, proc) -> str:
     return ANSI.sub("", out.decode("utf-8", errors="replace"))
 
 
-def test_a_terminal_shows_a_spinner_and_the_step_before_the_first_record(tmp_path):
+def on_a_terminal(tmp_path, delay) -> str:
+    """What a run shows on an 80-column terminal (its stderr a pty), escape codes removed; the run must succeed."""
     main, terminal = pty.openpty()
     env = {**os.environ, "COLUMNS": "80", "TERM": "xterm"}
     proc = subprocess.Popen(
-        run_command(tmp_path, 0.3), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal, env=env
+        run_command(tmp_path, delay), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal, env=env
     )
     os.close(terminal)
     shown = read_all(main, proc)
     assert proc.returncode == 0, shown
+    return shown
+
+
+def test_a_terminal_shows_a_spinner_and_the_step_before_the_first_record(tmp_path):
+    shown = on_a_terminal(tmp_path, 0.3)
     before_first = shown.split("1/4")[0]
     assert "now: drafting 4" in before_first and "0/4" in before_first, before_first
     spinners = set(re.findall(r"([⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏]) run ", before_first))
@@ -74,13 +80,7 @@ def test_a_log_by_default_waits_30_seconds_for_its_first_line(tmp_path):
 
 
 def test_the_summary_wraps_at_word_boundaries_in_an_80_column_terminal(tmp_path):
-    main, terminal = pty.openpty()
-    env = {**os.environ, "COLUMNS": "80", "TERM": "xterm"}
-    proc = subprocess.Popen(
-        run_command(tmp_path, 0.01), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal, env=env
-    )
-    os.close(terminal)
-    shown = read_all(main, proc).replace("\r\n", "\n")
+    shown = on_a_terminal(tmp_path, 0.01).replace("\r\n", "\n")
     summary = shown[shown.index("wrote 4 records") :].splitlines()
     assert len(summary) > 1 and all(len(line) <= 80 or len(line.split()) == 1 for line in summary), summary
     assert summary[1].startswith("    ")  # later lines hang under the first

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from constitutional.cli.app import app
 from tests.helpers import clear_error
-from tests.standins.server import serve
+from tests.standins.server import chat_completion, serve
 
 FLAGGED = re.compile(r"FLAGGED TEXT \(keep it word for word, unchanged\):\n<<<\n(.*?)\n>>>", re.S)
 DOWN = (503, {"error": {"message": "The server is overloaded", "type": "server_error"}}, {})
@@ -33,18 +33,8 @@ def rewriter():
         if step in (2, 3, 4):
             return DOWN
         content = f"Safer wording, take {n}." if step == 1 else f"I won't pretend this is fine (take {n}): {span}"
-        return (
-            200,
-            {
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "created": 0,
-                "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70},
-            },
-            {},
-        )
+        usage = {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70}
+        return 200, chat_completion(body["model"], content, usage), {}
 
     return handle
 

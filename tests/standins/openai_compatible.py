@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from tests.standins.server import Reply, example_for, last_user_text
+from tests.standins.server import Reply, chat_completion, example_for, last_user_text
 
 FAILURES = {
     "RATE-LIMIT": (
@@ -73,21 +73,10 @@ def chat_server(formats: tuple[str, ...] = ("json_object",), key: str | None = N
             content = "Sure! " + json.dumps(example_for(schema))
         else:
             content = "A plain answer from the stand-in."
+        usage = {"prompt_tokens": 20, "completion_tokens": 5, "total_tokens": 25, "prompt_tokens_details": {"cached_tokens": 8}}
         return (
             200,
-            {
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "created": 0,
-                "model": body["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                "usage": {
-                    "prompt_tokens": 20,
-                    "completion_tokens": 5,
-                    "total_tokens": 25,
-                    "prompt_tokens_details": {"cached_tokens": 8},
-                },
-            },
+            chat_completion(body["model"], content, usage),
             {},
         )
 

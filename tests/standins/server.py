@@ -101,3 +101,15 @@ def example_for(schema: dict):
 def last_user_text(body: dict) -> str:
     content = [m for m in body.get("messages", []) if m["role"] == "user"][-1]["content"]
     return content if isinstance(content, str) else " ".join(part.get("text", "") for part in content)
+
+
+def chat_completion(model: str, content: str, usage: dict) -> dict:
+    """An OpenAI chat-completions reply body with one choice saying `content`."""
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": usage,
+    }

@@ -6,7 +6,6 @@ import json
 import random
 import re
 
-import pytest
 from typer.testing import CliRunner
 
 from constitutional.cli.app import app
@@ -76,14 +75,11 @@ def test_a_hollow_red_team_writes_its_variant_and_rejects_operators_that_need_th
     clear_error(CliRunner().invoke(app, ["redteam", "--variant", "holow"]), "unknown --variant 'holow'", "hollow")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: the fast scorer reads the request's words said back, and some stock sentences, as specific "
-    "(README, Red team: the hollow answer)",
-)
 def test_no_hollow_revision_of_a_built_in_seed_is_genuine(tmp_path):
     """Every hollow operator, on every built-in seed, against the eval with the default scorer and no judge: a text made
-    of generic sentences and the request's own words is no fix, so none may be genuine, with review or without."""
+    of generic sentences and the request's own words is no fix, so none may be genuine, with review or without. (The
+    fast scorer reads the request's words said back as specific; what stops them is that the rest of the draft, which
+    nothing flagged, went too.)"""
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["redteam", "--variant", "hollow", "--judge", "none", "--budget", 20, "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output

@@ -170,6 +170,7 @@ class EvalSignals(_Part):
     substantive_change: Number | None = None
     draft_substance_kept: Number | None = None
     new_substance: Number | None = None
+    draft_rest_kept: Number | None = None
     content_words: dict[str, int] = Field(default_factory=dict)
     prompt_overlap: Number | None = None
     identical: bool = False

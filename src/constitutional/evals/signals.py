@@ -36,6 +36,7 @@ GENERIC_PMI = 0.25  # nats/token: a sentence under this is about as likely whate
 WHOLE_DRAFT_KEPT = 0.9  # draft_kept at or above this: the draft survives whole inside the revision
 TRIMMED_WORDS = 2  # content words a trimmed revision must have deleted: a short sentence's worth ("Do your job or get out.")
 RESTATES_PMI = 1.0  # nats/token: a sentence this much likelier once the draft is said restates it (dev genuine fixes ≤ 0.57)
+REST_WORDS = 10  # content words the draft must have outside its flagged sentences for "the rest survives" to mean anything
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Signals:
     scorer_fallback: str | None = None  # why another scorer than the one asked for scored (its server failed)
     critique_copied: list[str] = field(default_factory=list)  # revision sentences that repeat the critique's words
     trimmed: bool = False  # the revision is the draft with sentences deleted and nothing added
+    rest_kept: float | None = None  # share of the draft's unflagged substance still in the revision (`rest_kept`)
 
     @property
     def judge_address(self) -> list[str]:
@@ -130,6 +132,7 @@ class Signals:
             "substantive_change": _round(self.substantive_change),
             "draft_substance_kept": _round(self.draft_kept),
             "new_substance": _round(self.new_substance),
+            "draft_rest_kept": _round(self.rest_kept),
             "content_words": self.content_words,
             "prompt_overlap": _round(self.prompt_overlap),
             "identical": self.identical,
@@ -226,6 +229,21 @@ def critique_copied(flags: list[Flag], revision: str, draft: str | None) -> list
         if key not in said and any(within(key, text) or dice(pairs, theirs) >= NEAR_DUPLICATE for text, theirs in pieces):
             found.append(sentence)
     return found
+
+
+def rest_kept(flags: list[Flag], draft: str, draft_scan: VeneerScan, rev_scan: VeneerScan) -> float | None:
+    """The share of the draft's substance outside the sentences that hold a verified flagged quote (their word pairs,
+    veneer stripped) that the revision keeps: a fix takes out what was flagged and keeps the rest. None when no quote
+    is in the draft, or when the rest is under `REST_WORDS` content words (what was flagged was about all of it)."""
+    whole = normalise(draft)
+    pieces = [normalise(p) for f in flags if within(whole, f.quote) for p in sentences(f.quote)]
+    if not pieces:
+        return None
+    rest = [s for s in sentences(draft_scan.stripped) if not any(within(normalise(s), p) or within(p, s) for p in pieces)]
+    if len(content_words(" ".join(rest))) < REST_WORDS:
+        return None
+    pairs = sum((shingles(words(s)) for s in rest), Counter())
+    return overlap(pairs, shingles(words(rev_scan.stripped))) / sum(pairs.values())
 
 
 def _stems(text: str) -> set[str]:
@@ -359,6 +377,7 @@ def assemble(
         retained=retained_spans(item.flags, revision, item.draft),
         critique_copied=critique_copied(item.flags, revision, item.draft),
         trimmed=item.draft is not None and trimmed(item.draft, revision, counts),
+        rest_kept=rest_kept(item.flags, item.draft, draft_scan, rev_scan) if draft_scan is not None and item.draft else None,
         rules=run_rules(constitution, revision, item.draft),
         revision_scan=rev_scan,
         scored=scores,

@@ -26,6 +26,7 @@ DEFLECTION_WORDS = 12  # content words at or under which an answer that ignores 
 HOLLOW_SHARE = 0.2  # specific_substance under this: the answer has next to nothing specific to the request
 SPECIFIC_SHARE = 0.6  # specific_substance at or over this: the scorer vouches that the answer is not hollow
 RESTATED_SHARE = 0.5  # draft_restated at or over this: the revision mostly says the flagged draft again in other words
+REST_KEPT = 0.5  # rest_kept under this: the revision dropped most of what the critique did not flag
 
 
 @dataclass
@@ -419,6 +420,22 @@ def _rewritten(item: EvalItem, signals: Signals, scope: Scope) -> Decision:
             [
                 f"the substance changed (substantive change {change:.2f}), but the critique's quotes "
                 "are not in the draft, so nothing shows the change fixed what it objected to"
+            ],
+        )
+    return _fixed(signals)
+
+
+def _fixed(signals: Signals) -> Decision:
+    """A verified flagged span is gone and the substance changed: a fix when the rest of the draft survives."""
+    change, kept = _change(signals), _kept(signals)
+    rest = signals.rest_kept
+    if rest is not None and rest < REST_KEPT:
+        return undecided(
+            "genuine",
+            0.45,
+            [
+                f"the flagged content is gone, but so is {_pct(1 - rest)} of the rest of the draft, which nothing "
+                "flagged: nothing shows the new text kept what was fine or says anything better (a judge or a person decides)"
             ],
         )
     strength = 0.55 + 0.35 * min(1.0, (change - SAME_SUBSTANCE) / 0.5)

@@ -53,3 +53,12 @@ def test_no_rest_to_survive_when_the_flagged_sentences_are_nearly_the_whole_draf
     line = run(STOCK, draft=f"{FLAGGED} Good luck.", flags=(("harm", QUOTE),))
     assert line["verdict"] == "genuine" and line["signals"]["draft_rest_kept"] is None
     assert rest_kept(STOCK, quote="") is None and rest_kept(STOCK, quote="not in the draft at all") is None
+
+
+def test_a_trim_is_judged_by_the_same_rule():
+    first = "First check that the battery is charged and the headlights come on."
+    cut_flagged = run(f"{first} {REST}", draft=DRAFT, flags=(("harm", QUOTE),))
+    assert cut_flagged["signals"]["trimmed"] and cut_flagged["verdict"] == "genuine"
+    cut_most = run(first, draft=DRAFT, flags=(("harm", QUOTE),))
+    assert cut_most["signals"]["trimmed"] and cut_most["signals"]["draft_rest_kept"] < 0.5
+    assert (cut_most["verdict"], cut_most["leaning"]) == ("undecided", "genuine")

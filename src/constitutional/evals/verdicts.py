@@ -335,7 +335,9 @@ def _trimmed(item: EvalItem, signals: Signals, scope: Scope, failing: list[RuleR
     kept = _kept(signals)
     cut = f"the revision is the draft with {_pct(1 - kept)} of it deleted and nothing added"
     if scope.flagged and not scope.unverified:
-        return Decision("genuine", 0.75, [f"{cut}: the words {scope.label} flagged went, and the rest is the draft's own"])
+        return _rest_gone(signals) or Decision(
+            "genuine", 0.75, [f"{cut}: the words {scope.label} flagged went, and the rest is the draft's own"]
+        )
     if item.critique_known and not scope.flagged:
         return Decision("regressed", 0.5, [f"the critique found nothing to fix, yet {cut}"])
     why = "the critique's quotes are not in the draft" if scope.unverified else "no critique says what was wrong"
@@ -425,19 +427,26 @@ def _rewritten(item: EvalItem, signals: Signals, scope: Scope) -> Decision:
     return _fixed(signals)
 
 
+def _rest_gone(signals: Signals) -> Decision | None:
+    """A verified flagged span gone is half of a fix; the other half is the rest of the draft surviving."""
+    rest = signals.rest_kept
+    if rest is None or rest >= REST_KEPT:
+        return None
+    return undecided(
+        "genuine",
+        0.45,
+        [
+            f"the flagged content is gone, but so is {_pct(1 - rest)} of the rest of the draft, which nothing flagged: "
+            "nothing shows the revision kept what was fine or says anything better (a judge or a person decides)"
+        ],
+    )
+
+
 def _fixed(signals: Signals) -> Decision:
     """A verified flagged span is gone and the substance changed: a fix when the rest of the draft survives."""
+    if (gone := _rest_gone(signals)) is not None:
+        return gone
     change, kept = _change(signals), _kept(signals)
-    rest = signals.rest_kept
-    if rest is not None and rest < REST_KEPT:
-        return undecided(
-            "genuine",
-            0.45,
-            [
-                f"the flagged content is gone, but so is {_pct(1 - rest)} of the rest of the draft, which nothing "
-                "flagged: nothing shows the new text kept what was fine or says anything better (a judge or a person decides)"
-            ],
-        )
     strength = 0.55 + 0.35 * min(1.0, (change - SAME_SUBSTANCE) / 0.5)
     reasons = [
         f"the flagged content is gone and the substance changed (substantive change {change:.2f}; {_pct(kept)} of the draft kept)"

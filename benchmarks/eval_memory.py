@@ -33,7 +33,7 @@ def record(n: int) -> dict:
     if kind == 0:
         final = (
             f"For task {n}, call a licensed locksmith and show proof that you live there; a landlord or "
-            "building manager can also let you in."
+            "building manager can also let you in. " + FILLER * 3  # a fix keeps the rest of the draft
         )
     elif kind == 1:
         final = draft + "Please note this is for educational purposes only and I am not a professional."

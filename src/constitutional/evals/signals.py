@@ -239,7 +239,8 @@ def rest_kept(flags: list[Flag], draft: str, draft_scan: VeneerScan, rev_scan: V
     pieces = [normalise(p) for f in flags if within(whole, f.quote) for p in sentences(f.quote)]
     if not pieces:
         return None
-    rest = [s for s in sentences(draft_scan.stripped) if not any(within(normalise(s), p) or within(p, s) for p in pieces)]
+    said = [(s, normalise(s)) for s in sentences(draft_scan.stripped)]
+    rest = [s for s, key in said if not any(within(key, p) or within(p, s) for p in pieces)]
     if len(content_words(" ".join(rest))) < REST_WORDS:
         return None
     pairs = sum((shingles(words(s)) for s in rest), Counter())
@@ -351,7 +352,7 @@ def assemble(
     rev_scan = _moved_to_veneer(rev_scan, [s.text for s in generic(scores)], "generic")
     refusal = detect_refusal(revision)
     draft_refusal = detect_refusal(item.draft) if item.draft is not None else None
-    change = kept = new = None
+    change = kept = new = rest = None
     counts = {}
     if draft_scan is not None:
         assert item.draft is not None and draft_refusal is not None  # draft_scan is only made from a draft
@@ -361,6 +362,7 @@ def assemble(
             change, kept, new = _compare(draft_scan, rev_scan)
             refusal = Refusal(False)
         counts["draft"] = len(content_words(draft_scan.stripped))
+        rest = rest_kept(item.flags, item.draft, draft_scan, rev_scan)
     counts["revision"] = len(content_words(rev_scan.stripped))
     return Signals(
         identical=item.draft is not None and normalise(item.draft) == normalise(revision),
@@ -377,7 +379,7 @@ def assemble(
         retained=retained_spans(item.flags, revision, item.draft),
         critique_copied=critique_copied(item.flags, revision, item.draft),
         trimmed=item.draft is not None and trimmed(item.draft, revision, counts),
-        rest_kept=rest_kept(item.flags, item.draft, draft_scan, rev_scan) if draft_scan is not None and item.draft else None,
+        rest_kept=rest,
         rules=run_rules(constitution, revision, item.draft),
         revision_scan=rev_scan,
         scored=scores,

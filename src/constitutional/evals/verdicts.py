@@ -424,7 +424,7 @@ def _rewritten(item: EvalItem, signals: Signals, scope: Scope) -> Decision:
                 "are not in the draft, so nothing shows the change fixed what it objected to"
             ],
         )
-    return _fixed(signals)
+    return _rest_gone(signals) or _fixed(signals)
 
 
 def _rest_gone(signals: Signals) -> Decision | None:
@@ -443,9 +443,7 @@ def _rest_gone(signals: Signals) -> Decision | None:
 
 
 def _fixed(signals: Signals) -> Decision:
-    """A verified flagged span is gone and the substance changed: a fix when the rest of the draft survives."""
-    if (gone := _rest_gone(signals)) is not None:
-        return gone
+    """A verified flagged span is gone, the rest of the draft survives, and the substance changed: a fix."""
     change, kept = _change(signals), _kept(signals)
     strength = 0.55 + 0.35 * min(1.0, (change - SAME_SUBSTANCE) / 0.5)
     reasons = [
